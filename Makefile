@@ -1,0 +1,95 @@
+# hardcache: build, run, test and benchmark with one plain Makefile.
+# Two builds live side by side: build/release (optimised) and build/asan
+# (AddressSanitizer + UndefinedBehaviorSanitizer). `make test` uses both.
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+BUILD   := build
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wmissing-prototypes \
+           -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
+           -Wno-missing-field-initializers
+BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
+REL_CF  := $(BASE) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer \
+           -fsanitize=address,undefined -fno-sanitize-recover=all
+LDLIBS  := -pthread -lsodium
+
+# Folders are the architecture (see README "Layout").
+LIB_SRCS    := $(wildcard src/core/*.c src/event/*.c src/net/*.c \
+                 src/protocol/*.c src/protocol/*/*.c src/storage/*.c \
+                 src/policy/*.c)
+SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
+AUDIT_SRCS  := $(wildcard src/audit/*.c)
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+BENCH_SRCS  := $(wildcard bench/*.c)
+
+objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+
+.PHONY: all asan run test unit integration audit-test bench clean deps-build deps-test deps-bench help
+all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
+
+asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
+
+define mode_rules
+$(BUILD)/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $(2) -c $$< -o $$@
+
+$(BUILD)/$(1)/hardcached: $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS) src/server/main.c)
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+
+$(BUILD)/$(1)/hardcache-audit: $(call objs,$(1),$(AUDIT_SRCS) $(wildcard src/core/*.c))
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/unit/%.o $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS))
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+
+UNIT_BINS_$(1) := $(patsubst tests/unit/%.c,$(BUILD)/$(1)/tests/%,$(UNIT_SRCS))
+endef
+$(eval $(call mode_rules,release,$(REL_CF)))
+$(eval $(call mode_rules,asan,$(ASAN_CF)))
+
+$(BUILD)/release/hcbench: $(call objs,release,$(BENCH_SRCS))
+	$(CC) $(REL_CF) $^ -o $@ $(LDLIBS) -lm
+
+deps-build: ; @scripts/deps.sh build
+deps-test:  ; @scripts/deps.sh test
+deps-bench: ; @scripts/deps.sh bench
+
+# Start the server on its safe defaults: loopback only, UDP off. As root it
+# must drop privileges, so it runs as `nobody` then (memcached does the same).
+run: deps-build all
+	@if [ "$$(id -u)" = 0 ]; then set -- -u nobody; else set --; fi; \
+	exec $(BUILD)/release/hardcached "$$@" $(ARGS)
+
+unit: all asan $(UNIT_BINS_release) $(UNIT_BINS_asan)
+	@for t in $(UNIT_BINS_release) $(UNIT_BINS_asan); do \
+	  echo "unit: $$t"; $$t || exit 1; done
+
+integration: all asan
+	HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached $(PYTHON) -m pytest -q tests/integration
+	HC_BIN=$(CURDIR)/$(BUILD)/asan/hardcached $(PYTHON) -m pytest -q tests/integration
+
+audit-test: all asan
+	@if [ -d tests/audit ] && ls tests/audit/test_*.py >/dev/null 2>&1; then \
+	  HC_AUDIT=$(CURDIR)/$(BUILD)/asan/hardcache-audit HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached \
+	  $(PYTHON) -m pytest -q tests/audit; fi
+
+test: deps-test
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) audit-test
+
+bench: deps-bench all $(BUILD)/release/hcbench
+	bench/run.sh $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "make run | make test | make bench | make clean   (see README.md)"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.PRECIOUS: $(BUILD)/%.o

@@ -1,0 +1,61 @@
+/*
+ * clock: process-relative seconds, updated by a timer rather than calling
+ * time() on every request.
+ */
+#include "core/clock.h"
+
+#include <stdatomic.h>
+
+static time_t process_started;
+static _Atomic rel_time_t current_time = CLOCK_START;
+static _Atomic uint32_t skew;   /* seconds added by clock_advance() */
+
+void clock_setup(void)
+{
+    process_started = time(NULL) - CLOCK_START;
+    atomic_store(&current_time, CLOCK_START);
+}
+
+void clock_update(void)
+{
+    time_t now = time(NULL);
+    rel_time_t rel = (rel_time_t)(now - process_started) + atomic_load(&skew);
+    /* never go backwards, even if the wall clock does */
+    if (rel > atomic_load_explicit(&current_time, memory_order_relaxed))
+        atomic_store_explicit(&current_time, rel, memory_order_relaxed);
+}
+
+void clock_advance(uint32_t seconds)
+{
+    atomic_fetch_add(&skew, seconds);
+    atomic_fetch_add(&current_time, seconds);
+}
+
+rel_time_t clock_now(void)
+{
+    return atomic_load_explicit(&current_time, memory_order_relaxed);
+}
+
+time_t clock_started(void)
+{
+    return process_started;
+}
+
+rel_time_t clock_exptime(int64_t exptime)
+{
+    rel_time_t now = clock_now();
+
+    if (exptime == 0)
+        return 0;
+    if (exptime < 0)
+        return CLOCK_EXPIRED;
+    if (exptime > CLOCK_REL_MAX) {
+        /* absolute unix time; in the past or at process start = expired */
+        if (exptime <= (int64_t)process_started)
+            return CLOCK_EXPIRED;
+        int64_t rel = exptime - (int64_t)process_started;
+        return rel > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+    }
+    uint64_t rel = (uint64_t)now + (uint64_t)exptime;
+    return rel > UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+}

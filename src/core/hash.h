@@ -1,0 +1,16 @@
+/*
+ * hash: the one keyed hash for keys. Keyed with a random secret chosen at
+ * start-up (SipHash-2-4 from libsodium), so clients cannot choose keys that
+ * collide and degrade lookups to linear scans (hash flooding).
+ */
+#ifndef HC_CORE_HASH_H
+#define HC_CORE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Pick the secret. Returns 0, or -1 if no randomness was available. */
+int hash_setup(void);
+uint64_t hash_key(const void *key, size_t len);
+
+#endif

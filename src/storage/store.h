@@ -1,0 +1,125 @@
+/*
+ * store: the item storage engine. It keeps keys, values, client flags,
+ * expiry and CAS, bounded by a memory limit, and knows nothing of protocols
+ * or connections. Thread-safe: the key space is split into shards, each with
+ * its own lock, hash table and memory segments, so no global lock sits on
+ * the get/set path.
+ *
+ * Items live in fixed-size segments, written log-style (Segcache, NSDI'21),
+ * so item memory is exactly accounted against the limit and per-item
+ * metadata stays small. See store.c for the layout and eviction.
+ */
+#ifndef HC_STORAGE_STORE_H
+#define HC_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+
+#define STORE_KEY_MAX 250   /* longest key, in bytes (memcached's KEY_MAX_LENGTH) */
+
+struct store_config {
+    uint64_t mem_limit;      /* bytes of item memory (-m); never exceeded */
+    uint32_t item_size_max;  /* largest value + key + header (-I) */
+    bool     evict;          /* false with -M: fail with STORE_NO_MEMORY */
+    bool     use_cas;        /* false with -C: items report cas 0 */
+    unsigned hashpower;      /* log2 of initial total hash slots; 0 = default */
+    unsigned nshards;        /* power of two; 0 = default */
+};
+
+/* A read-only view of one item, valid only while a store_visit_fn runs
+ * (the shard lock is held: the callback must not call back into store). */
+struct store_item {
+    const char *key;
+    size_t      nkey;
+    const char *value;
+    size_t      nvalue;
+    uint32_t    flags;
+    uint64_t    cas;
+    rel_time_t  exptime;     /* 0 = never */
+};
+typedef void (*store_visit_fn)(const struct store_item *it, void *ctx);
+
+enum store_mode {
+    STORE_SET, STORE_ADD, STORE_REPLACE, STORE_APPEND, STORE_PREPEND, STORE_CAS
+};
+
+enum store_status {
+    STORE_OK,           /* stored / deleted / touched / arithmetic done */
+    STORE_NOT_STORED,   /* add on existing, replace/append/prepend on missing */
+    STORE_EXISTS,       /* cas mismatch */
+    STORE_NOT_FOUND,    /* missing key (cas, delete, touch, incr/decr) */
+    STORE_TOO_LARGE,    /* item larger than item_size_max */
+    STORE_NO_MEMORY,    /* no room, and eviction disabled or impossible */
+    STORE_NON_NUMERIC,  /* incr/decr on a value that is not a number */
+};
+
+struct store_stats {
+    uint64_t curr_items;
+    uint64_t total_items;        /* items ever stored */
+    uint64_t bytes;              /* bytes of live items (key + value + header) */
+    uint64_t mem_limit;
+    uint64_t mem_used;           /* segment bytes taken from the limit */
+    uint64_t evictions;          /* live items dropped to make room */
+    uint64_t evicted_unfetched;
+    uint64_t expired_unfetched;
+    uint64_t reclaimed;          /* expired/dead items whose memory was reused */
+    uint64_t hash_bytes;         /* memory of all hash tables */
+    uint32_t hash_power_level;   /* log2 of total hash slots */
+    bool     hash_is_expanding;
+    uint64_t segments;           /* segments in use */
+    uint64_t segment_size;
+};
+
+/* Set up the engine. Returns 0, or -1 (with errno) if memory for the
+ * tables could not be had. Call once; store_teardown() frees everything. */
+int store_setup(const struct store_config *cfg);
+void store_teardown(void);
+
+/* Store a value. `value` is copied. `exptime` is already converted with
+ * clock_exptime(). For STORE_CAS, `cas` must match the item's CAS. For
+ * APPEND/PREPEND the existing flags and exptime are kept. On STORE_OK and
+ * cas_out != NULL, *cas_out receives the new item's CAS. */
+enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
+                            uint32_t flags, rel_time_t exptime,
+                            const char *value, size_t nvalue,
+                            uint64_t cas, uint64_t *cas_out);
+
+/* Look up a live (not expired, not flushed) item and call fn on it.
+ * Returns true on a hit. Marks the item as recently used. */
+bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx);
+
+/* get-and-touch: like store_get, but first sets the expiry to `exptime`. */
+bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
+                     store_visit_fn fn, void *ctx);
+
+/* STORE_OK or STORE_NOT_FOUND. */
+enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime);
+
+/* STORE_OK or STORE_NOT_FOUND. */
+enum store_status store_delete(const char *key, size_t nkey);
+
+/* incr (wraps at 2^64) or decr (floors at 0). The stored value must read
+ * as a number by strnum_counter(); the result is stored in decimal.
+ * STORE_OK (*result set), STORE_NOT_FOUND, STORE_NON_NUMERIC or
+ * STORE_NO_MEMORY. */
+enum store_status store_arith(const char *key, size_t nkey, bool incr,
+                              uint64_t delta, uint64_t *result,
+                              uint64_t *cas_out);
+
+/* Invalidate every item stored before `when` (a rel_time_t; 0 = now).
+ * With a time in the future, items stored until then die at that time. */
+void store_flush(rel_time_t when);
+
+/* Change the memory limit at run time (cache_memlimit). Lowering it evicts
+ * down to the new limit as memory is next needed. Returns 0 or -1. */
+int store_set_mem_limit(uint64_t bytes);
+
+/* Largest item the engine accepts (key + value + header), for -I checks. */
+size_t store_item_size(size_t nkey, size_t nvalue);
+
+void store_stats_get(struct store_stats *out);
+
+#endif
