@@ -1,0 +1,150 @@
+/*
+ * item: the byte layout of one stored item inside a segment. Kept as small
+ * as the semantics allow, because per-item bytes decide how many items fit
+ * in the memory limit (memcached spends ~50 bytes of header per item; this
+ * layout spends 7 for an item with no expiry and no client flags).
+ *
+ *   byte 0      iflags (ITEM_*)
+ *   byte 1      key length (0..STORE_KEY_MAX)
+ *   1-5 bytes   value length, LEB128 varint
+ *   4 bytes     CAS sequence as a signed delta from the segment's base
+ *   [4 bytes]   exptime, only with ITEM_HAS_EXP
+ *   [4 bytes]   client flags, only with ITEM_HAS_FLAGS
+ *   key, value  inline, no "\r\n"
+ *
+ * Items are byte-packed (no alignment), so multi-byte fields go through
+ * memcpy. All functions are pure reads or writes of one item's bytes.
+ */
+#ifndef HC_STORAGE_ITEM_H
+#define HC_STORAGE_ITEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+enum {
+    ITEM_ACCESSED  = 0x01,  /* read since written or last compaction */
+    ITEM_DEAD      = 0x02,  /* overwritten/deleted: bytes wait for reuse */
+    ITEM_HAS_EXP   = 0x04,
+    ITEM_HAS_FLAGS = 0x08,
+    ITEM_FETCHED   = 0x10,  /* read at least once (evicted_unfetched) */
+};
+
+#define ITEM_FIXED_HDR   2u   /* iflags + key length */
+#define ITEM_CAS_BYTES   4u
+#define ITEM_VARINT_MAX  5u   /* a uint32 in LEB128 */
+
+static inline size_t item_varint_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Bytes an item takes with the given optional fields. */
+static inline size_t item_size_of(size_t nkey, uint32_t nvalue, bool has_exp,
+                                  bool has_flags)
+{
+    return ITEM_FIXED_HDR + item_varint_len(nvalue) + ITEM_CAS_BYTES +
+           (has_exp ? 4u : 0u) + (has_flags ? 4u : 0u) + nkey + nvalue;
+}
+
+/* Decoded view of an item's header. */
+struct item_hdr {
+    uint8_t  iflags;
+    uint8_t  nkey;
+    uint32_t nvalue;
+    int32_t  cas_delta;
+    rel_time_t exptime;
+    uint32_t flags;
+    size_t   cas_off;   /* offset of the CAS delta (rewritten in place) */
+    size_t   exp_off;   /* offset of exptime, 0 if absent */
+    size_t   key_off;
+    size_t   size;      /* whole item */
+};
+
+static inline void item_decode(const unsigned char *it, struct item_hdr *h)
+{
+    size_t off = ITEM_FIXED_HDR;
+    uint32_t v = 0;
+    unsigned shift = 0;
+    unsigned char b;
+
+    h->iflags = it[0];
+    h->nkey = it[1];
+    do {
+        b = it[off++];
+        v |= (uint32_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    h->nvalue = v;
+    h->cas_off = off;
+    memcpy(&h->cas_delta, it + off, 4);
+    off += 4;
+    h->exptime = 0;
+    h->exp_off = 0;
+    if (h->iflags & ITEM_HAS_EXP) {
+        h->exp_off = off;
+        memcpy(&h->exptime, it + off, 4);
+        off += 4;
+    }
+    h->flags = 0;
+    if (h->iflags & ITEM_HAS_FLAGS) {
+        memcpy(&h->flags, it + off, 4);
+        off += 4;
+    }
+    h->key_off = off;
+    h->size = off + h->nkey + h->nvalue;
+}
+
+/* Write an item's header; returns the offset where the key goes. */
+static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalue,
+                                 int32_t cas_delta, rel_time_t exptime,
+                                 uint32_t flags)
+{
+    size_t off = ITEM_FIXED_HDR;
+    uint32_t v = nvalue;
+
+    it[0] = (unsigned char)((exptime ? ITEM_HAS_EXP : 0) | (flags ? ITEM_HAS_FLAGS : 0));
+    it[1] = nkey;
+    while (v >= 0x80) {
+        it[off++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    it[off++] = (unsigned char)v;
+    memcpy(it + off, &cas_delta, 4);
+    off += 4;
+    if (exptime) {
+        memcpy(it + off, &exptime, 4);
+        off += 4;
+    }
+    if (flags) {
+        memcpy(it + off, &flags, 4);
+        off += 4;
+    }
+    return off;
+}
+
+/* Just the key, for hash-table compares and rehashing. */
+static inline const unsigned char *item_key(const unsigned char *it, size_t *nkey)
+{
+    size_t off = ITEM_FIXED_HDR;
+
+    *nkey = it[1];
+    while (it[off++] & 0x80)
+        ;
+    off += ITEM_CAS_BYTES;
+    if (it[0] & ITEM_HAS_EXP)
+        off += 4;
+    if (it[0] & ITEM_HAS_FLAGS)
+        off += 4;
+    return it + off;
+}
+
+#endif

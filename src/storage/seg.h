@@ -1,0 +1,61 @@
+/*
+ * seg: the memory under the items. Fixed-size segments (and exact-size
+ * "large" ones for items that do not fit a segment) are mmap'ed aligned to
+ * the segment size, so an item's segment is its address rounded down, and
+ * every byte is charged to one global budget checked against the memory
+ * limit. Freed standard segments wait in a pool for reuse instead of going
+ * back to the OS, so resident memory stays predictable.
+ */
+#ifndef HC_STORAGE_SEG_H
+#define HC_STORAGE_SEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct seg {
+    struct seg *prev, *next;  /* the owning shard's FIFO, oldest first */
+    uint64_t base;            /* CAS sequence the items' deltas count from */
+    size_t   size;            /* bytes mapped, header included */
+    uint32_t cap;             /* item bytes that fit */
+    uint32_t used;            /* item bytes written (bump pointer) */
+    uint32_t live;            /* bytes of items not dead */
+    bool     large;
+};
+
+#define SEG_HDR_SIZE   ((sizeof(struct seg) + 15) & ~(size_t)15)
+
+static inline unsigned char *seg_data(struct seg *s)
+{
+    return (unsigned char *)s + SEG_HDR_SIZE;
+}
+
+/* Pool and budget. seg_size must be a power of two and a page multiple. */
+void seg_setup(size_t seg_size, uint64_t mem_limit);
+void seg_teardown(void);
+size_t seg_size(void);
+
+/* Take `bytes` from the budget; false if that would pass the limit. */
+bool seg_budget_take(size_t bytes);
+/* Bytes a segment holding one item of `item_bytes` costs. */
+size_t seg_cost(size_t item_bytes);
+
+/* A segment whose cost was already taken from the budget; NULL if mmap
+ * failed (the budget is given back). `item_bytes` > standard capacity
+ * makes a large segment. */
+struct seg *seg_create(size_t item_bytes);
+/* Give a segment back: its cost returns to the budget. */
+void seg_destroy(struct seg *s);
+
+/* The segment an item lives in. */
+static inline struct seg *seg_of(const void *item)
+{
+    return (struct seg *)((uintptr_t)item & ~(uintptr_t)(seg_size() - 1));
+}
+
+uint64_t seg_mem_used(void);
+uint64_t seg_mem_limit(void);
+void seg_set_mem_limit(uint64_t bytes);
+uint64_t seg_count(void);
+
+#endif

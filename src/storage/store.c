@@ -1,0 +1,822 @@
+/*
+ * store: shards, the item operations and eviction (Segcache-style, see
+ * store.h). Every function named do_* runs with its shard's lock held.
+ *
+ * Layout. The key space is split by the top bits of the keyed hash into
+ * nshards shards; each has a mutex, an htab (htab.c) and a FIFO of
+ * segments (seg.c). Items are appended to the shard's head segment (item.h
+ * for the 7+ byte layout). Overwrite and delete only mark the old copy dead
+ * and subtract it from its segment's live bytes; a segment with no live
+ * bytes left (not the head) goes back to the pool at once.
+ *
+ * CAS. Each shard counts stores in a 64-bit sequence; an item keeps it as a
+ * 32-bit delta from its segment's base, and reports (seq << 8) | shard, so
+ * CAS values are unique across shards. Flush records the sequence at flush
+ * time: items with a smaller one are dead, with no per-item timestamp. A
+ * delayed flush is applied by the first operation at or after its time,
+ * before that operation stores anything, which gives exactly "items stored
+ * before `when` die at `when`".
+ *
+ * Eviction, when the budget is spent: the shard's oldest segment is
+ * compacted in place (second chance / CLOCK): live, unexpired items read
+ * since they were written are kept, up to half the segment, with the read
+ * bit cleared; the rest are dropped (live ones count as evictions, expired
+ * or flushed ones as reclaimed). The compacted segment becomes the head. A
+ * shard with less than half its fair share of segments (or none) steals
+ * instead: it trylocks another shard and frees that shard's oldest segment
+ * whole. It never blocks on a second shard lock, so no lock-order deadlock.
+ * After the limit is lowered, whole segments are freed until under it.
+ *
+ * Memory. Item memory (segments, headers included) is charged to a global
+ * budget before it is mapped and never passes mem_limit; pooled free
+ * segments are trimmed so mapped item memory stays within it too. On top of
+ * that, resident memory adds a documented overhead:
+ *   - hash tables: 8 bytes per slot, kept 40-80% full, so 10-20 bytes per
+ *     item (reported in stats hash_bytes); while one shard's table grows,
+ *     the old table (half the size of the new) lives until migrated;
+ *   - nshards shard structs (about 256 bytes each) and up to one segment
+ *     of alignment slack per mapping in virtual (not resident) memory;
+ *   - transient: an append/prepend/touch copies one value to the C heap.
+ * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
+ * bytes each in segments plus ~17 bytes of hash slots (tables just doubled
+ * at that count), ~72 bytes per item; memcached needs ~134.
+ *
+ * The caller must have run hash_setup() (the keyed hash secret) and
+ * clock_setup() before store_setup().
+ */
+#include "storage/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/strnum.h"
+#include "storage/htab.h"
+#include "storage/item.h"
+#include "storage/seg.h"
+
+#define STORE_SHARDS_DEFAULT   16
+#define STORE_SHARD_BITS_MAX   8          /* CAS keeps the shard in 8 bits */
+#define STORE_HASHPOWER_DEFAULT 16        /* memcached's default, 64k slots */
+#define STORE_SEG_SIZE_MAX     (1u << 20)
+#define STORE_SEG_SIZE_MIN     (32u << 10)
+/* Aim for at least this many segments per shard, so eviction works on a
+ * small slice of each shard; small limits get smaller segments. */
+#define STORE_SEGS_PER_SHARD   4
+/* Eviction rounds one allocation may take before giving up. Each round
+ * frees a segment or at least half of one, so this is never reached in
+ * practice unless memory is held by items that cannot be moved. */
+#define STORE_ALLOC_ROUNDS     64
+#define STORE_DELTA_MAX        INT32_MAX
+
+struct shard {
+    _Alignas(64) pthread_mutex_t lock;
+    struct htab ht;
+    struct seg *oldest, *newest, *head;
+    _Atomic uint32_t nsegs;            /* read unlocked by stealers */
+    unsigned idx;
+    uint64_t cas_seq;                  /* last sequence handed out */
+    uint64_t flush_seq;                /* items with seq <= this are dead */
+    rel_time_t flush_at;               /* pending delayed flush; 0 = none */
+    uint64_t curr_items, total_items, bytes;
+    uint64_t evictions, evicted_unfetched, expired_unfetched, reclaimed;
+};
+
+static struct store_config cfg;
+static struct shard *shards;
+static unsigned shard_bits;
+
+static struct shard *shard_of(uint64_t hv)
+{
+    return shard_bits ? &shards[hv >> (64 - shard_bits)] : &shards[0];
+}
+
+static uint64_t item_seq(const struct seg *s, const struct item_hdr *h)
+{
+    return s->base + (uint64_t)(int64_t)h->cas_delta;
+}
+
+static uint64_t item_cas(const struct shard *sh, uint64_t seq)
+{
+    return cfg.use_cas ? (seq << STORE_SHARD_BITS_MAX) | sh->idx : 0;
+}
+
+static bool delta_fits(uint64_t seq, uint64_t base)
+{
+    int64_t d = (int64_t)(seq - base);
+    return d >= INT32_MIN && d <= STORE_DELTA_MAX;
+}
+
+static bool do_is_live(const struct shard *sh, const struct seg *s,
+                       const struct item_hdr *h, rel_time_t now)
+{
+    if (h->iflags & ITEM_DEAD)
+        return false;
+    if (h->exptime != 0 && h->exptime <= now)
+        return false;
+    return item_seq(s, h) > sh->flush_seq;
+}
+
+/* ---- segment FIFO ---- */
+
+static void do_fifo_append(struct shard *sh, struct seg *s)
+{
+    s->next = NULL;
+    s->prev = sh->newest;
+    if (sh->newest)
+        sh->newest->next = s;
+    else
+        sh->oldest = s;
+    sh->newest = s;
+    atomic_fetch_add_explicit(&sh->nsegs, 1, memory_order_relaxed);
+}
+
+static void do_fifo_remove(struct shard *sh, struct seg *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        sh->oldest = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        sh->newest = s->prev;
+    if (sh->head == s)
+        sh->head = NULL;
+    atomic_fetch_sub_explicit(&sh->nsegs, 1, memory_order_relaxed);
+}
+
+static void do_seg_free(struct shard *sh, struct seg *s)
+{
+    do_fifo_remove(sh, s);
+    seg_destroy(s);
+}
+
+/* Make s the segment new items go to; the old head is sealed. */
+static void do_set_head(struct shard *sh, struct seg *s)
+{
+    struct seg *old = sh->head;
+
+    sh->head = s;
+    if (old != NULL && old != s && old->live == 0)
+        do_seg_free(sh, old);
+}
+
+/* ---- item lifetime ---- */
+
+/* Mark an item dead; its hash slot is the caller's business. */
+static void do_retire(struct shard *sh, unsigned char *it, size_t size)
+{
+    struct seg *s = seg_of(it);
+
+    it[0] |= ITEM_DEAD;
+    s->live -= (uint32_t)size;
+    sh->bytes -= size;
+    sh->curr_items--;
+    if (s->live == 0 && s != sh->head)
+        do_seg_free(sh, s);
+}
+
+/* Look a key up; a dead (expired/flushed) match is removed on the way. */
+static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
+                                size_t nkey, struct item_hdr *h, uint64_t **slot_out)
+{
+    uint64_t *slot = htab_find(&sh->ht, hv, key, nkey);
+    unsigned char *it;
+
+    if (slot == NULL)
+        return NULL;
+    it = htab_item(*slot);
+    item_decode(it, h);
+    if (!do_is_live(sh, seg_of(it), h, clock_now())) {
+        sh->reclaimed++;
+        if (!(h->iflags & ITEM_FETCHED))
+            sh->expired_unfetched++;
+        htab_remove(&sh->ht, slot);
+        do_retire(sh, it, h->size);
+        return NULL;
+    }
+    if (slot_out)
+        *slot_out = slot;
+    return it;
+}
+
+/* Drop a live-in-the-index item being overwritten by eviction: unindex it
+ * and count why. Segment accounting is the caller's. */
+static void do_drop(struct shard *sh, unsigned char *it, const struct item_hdr *h,
+                    bool live)
+{
+    uint64_t hv = hash_key(it + h->key_off, h->nkey);
+    uint64_t *slot = htab_find_item(&sh->ht, hv, it);
+
+    if (slot != NULL)
+        htab_remove(&sh->ht, slot);
+    if (live) {
+        sh->evictions++;
+        if (!(h->iflags & ITEM_FETCHED))
+            sh->evicted_unfetched++;
+    } else {
+        sh->reclaimed++;
+        if (!(h->iflags & ITEM_FETCHED))
+            sh->expired_unfetched++;
+    }
+    sh->bytes -= h->size;
+    sh->curr_items--;
+}
+
+/* Evict every item of s and give the segment back. */
+static void do_seg_evict(struct shard *sh, struct seg *s)
+{
+    rel_time_t now = clock_now();
+    uint32_t off = 0;
+    struct item_hdr h;
+
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off;
+        item_decode(it, &h);
+        if (!(h.iflags & ITEM_DEAD))
+            do_drop(sh, it, &h, do_is_live(sh, s, &h, now));
+        off += (uint32_t)h.size;
+    }
+    do_seg_free(sh, s);
+}
+
+/* Second chance: keep recently read items (up to half of s), drop the
+ * rest, and make s the head with the room that frees. */
+static void do_seg_compact(struct shard *sh, struct seg *s)
+{
+    rel_time_t now = clock_now();
+    uint64_t base = sh->cas_seq;   /* re-based so new items' deltas fit */
+    uint32_t off = 0, w = 0;
+    struct item_hdr h;
+
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off;
+        item_decode(it, &h);
+        off += (uint32_t)h.size;
+        if (h.iflags & ITEM_DEAD)
+            continue;
+        bool live = do_is_live(sh, s, &h, now);
+        uint64_t seq = item_seq(s, &h);
+        if (live && (h.iflags & ITEM_ACCESSED) && w + h.size <= s->cap / 2 &&
+            delta_fits(seq, base)) {
+            uint64_t hv = hash_key(it + h.key_off, h.nkey);
+            uint64_t *slot = htab_find_item(&sh->ht, hv, it);
+            int32_t d = (int32_t)(int64_t)(seq - base);
+            unsigned char *to = seg_data(s) + w;
+            memcpy(it + h.cas_off, &d, sizeof(d));
+            it[0] &= (unsigned char)~ITEM_ACCESSED;
+            memmove(to, it, h.size);
+            if (slot != NULL)
+                htab_set(slot, hv, to);
+            w += (uint32_t)h.size;
+        } else {
+            do_drop(sh, it, &h, live);
+        }
+    }
+    s->used = w;
+    s->live = w;
+    s->base = base;
+    /* it now holds the shard's newest data: move it to the FIFO's end */
+    do_fifo_remove(sh, s);
+    do_fifo_append(sh, s);
+    do_set_head(sh, s);
+}
+
+/* Free another shard's oldest segment. Only trylock: we hold our own lock. */
+static bool do_steal(struct shard *sh)
+{
+    unsigned n = cfg.nshards, i, best = sh->idx;
+    uint32_t most = 0;
+
+    for (i = 0; i < n; i++) {
+        uint32_t c = atomic_load_explicit(&shards[i].nsegs, memory_order_relaxed);
+        if (i != sh->idx && c > most) {
+            most = c;
+            best = i;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct shard *v = &shards[(best + i) % n];
+        if (v == sh || atomic_load_explicit(&v->nsegs, memory_order_relaxed) == 0)
+            continue;
+        if (pthread_mutex_trylock(&v->lock) != 0)
+            continue;
+        if (v->oldest != NULL) {
+            do_seg_evict(v, v->oldest);
+            pthread_mutex_unlock(&v->lock);
+            return true;
+        }
+        pthread_mutex_unlock(&v->lock);
+    }
+    return false;
+}
+
+/* Below half of an even share of the segments in use? */
+static bool do_is_starved(const struct shard *sh)
+{
+    uint64_t mine = atomic_load_explicit(&sh->nsegs, memory_order_relaxed);
+    return mine == 0 || mine * cfg.nshards * 2 < seg_count();
+}
+
+/* Make room by one step of eviction. False if nothing could be freed. */
+static bool do_evict_step(struct shard *sh, bool may_compact)
+{
+    struct seg *victim = sh->oldest;
+
+    if ((victim == NULL || do_is_starved(sh)) && do_steal(sh))
+        return true;
+    if (victim == NULL)
+        return false;
+    if (may_compact && !victim->large && seg_mem_used() <= seg_mem_limit())
+        do_seg_compact(sh, victim);
+    else
+        do_seg_evict(sh, victim);
+    return true;
+}
+
+static bool head_fits(const struct shard *sh, size_t size)
+{
+    const struct seg *hd = sh->head;
+    return hd != NULL && hd->used + size <= hd->cap &&
+           delta_fits(sh->cas_seq + 1, hd->base);
+}
+
+static unsigned char *head_bump(struct shard *sh, size_t size)
+{
+    unsigned char *p = seg_data(sh->head) + sh->head->used;
+    sh->head->used += (uint32_t)size;
+    return p;
+}
+
+/* Room for an item of `size` bytes, evicting if allowed. */
+static unsigned char *do_alloc(struct shard *sh, size_t size)
+{
+    bool large = size > seg_size() - SEG_HDR_SIZE;
+    size_t cost;
+    int round;
+
+    if (!large && head_fits(sh, size))
+        return head_bump(sh, size);
+    cost = seg_cost(size);
+    for (round = 0; round < STORE_ALLOC_ROUNDS; round++) {
+        if (seg_budget_take(cost)) {
+            struct seg *s = seg_create(size);
+            if (s == NULL)
+                return NULL;
+            s->base = sh->cas_seq;
+            do_fifo_append(sh, s);
+            if (large) {
+                s->used = (uint32_t)size;
+                return seg_data(s);
+            }
+            do_set_head(sh, s);
+            return head_bump(sh, size);
+        }
+        if (!cfg.evict)
+            return NULL;
+        /* large items need budget, so only whole freed segments help */
+        if (!do_evict_step(sh, !large)) {
+            sched_yield();   /* others hold it all and are busy: retry */
+            continue;
+        }
+        if (!large && head_fits(sh, size))
+            return head_bump(sh, size);
+    }
+    return NULL;
+}
+
+/* Write a new copy of key with value v1+v2 and index it, replacing any old
+ * copy. v1/v2 must not point into segment memory (eviction may move it).
+ * seq != 0 keeps an existing CAS sequence (touch). */
+static enum store_status do_write(struct shard *sh, uint64_t hv, const char *key,
+                                  size_t nkey, uint32_t flags, rel_time_t exptime,
+                                  const char *v1, size_t n1, const char *v2, size_t n2,
+                                  uint64_t seq, uint64_t *cas_out,
+                                  unsigned char **it_out)
+{
+    uint32_t nvalue = (uint32_t)(n1 + n2);
+    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0);
+    unsigned char *p = do_alloc(sh, size);
+    struct seg *s;
+    uint64_t *slot;
+    size_t off;
+
+    if (p == NULL)
+        return STORE_NO_MEMORY;
+    s = seg_of(p);
+    if (seq == 0 || !delta_fits(seq, s->base))
+        seq = ++sh->cas_seq;
+    off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base),
+                      exptime, flags);
+    memcpy(p + off, key, nkey);
+    if (n1)
+        memcpy(p + off + nkey, v1, n1);
+    if (n2)
+        memcpy(p + off + nkey + n1, v2, n2);
+    s->live += (uint32_t)size;
+    sh->bytes += size;
+    sh->curr_items++;
+    sh->total_items++;
+
+    slot = htab_find(&sh->ht, hv, key, nkey);
+    if (slot != NULL) {
+        struct item_hdr old;
+        unsigned char *o = htab_item(*slot);
+        item_decode(o, &old);
+        htab_set(slot, hv, p);
+        do_retire(sh, o, old.size);
+    } else if (htab_insert(&sh->ht, hv, p) < 0) {
+        sh->total_items--;
+        do_retire(sh, p, size);
+        return STORE_NO_MEMORY;
+    }
+    if (cas_out)
+        *cas_out = item_cas(sh, seq);
+    if (it_out)
+        *it_out = p;
+    return STORE_OK;
+}
+
+/* Run on every locked operation: due delayed flush, a migration step. */
+static struct shard *shard_lock(uint64_t hv)
+{
+    struct shard *sh = shard_of(hv);
+
+    pthread_mutex_lock(&sh->lock);
+    if (sh->flush_at != 0 && clock_now() >= sh->flush_at) {
+        sh->flush_seq = sh->cas_seq;
+        sh->flush_at = 0;
+    }
+    htab_step(&sh->ht);
+    return sh;
+}
+
+/* ---- public API ---- */
+
+size_t store_item_size(size_t nkey, size_t nvalue)
+{
+    /* with every optional field: the check must not depend on flags */
+    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + 8 + nkey + nvalue;
+}
+
+static unsigned log2_floor(uint64_t v)
+{
+    unsigned n = 0;
+    while (v >>= 1)
+        n++;
+    return n;
+}
+
+int store_setup(const struct store_config *c)
+{
+    unsigned i, power;
+    size_t ssize = STORE_SEG_SIZE_MAX;
+
+    cfg = *c;
+    if (cfg.nshards == 0)
+        cfg.nshards = STORE_SHARDS_DEFAULT;
+    if (cfg.hashpower == 0)
+        cfg.hashpower = STORE_HASHPOWER_DEFAULT;
+    if ((cfg.nshards & (cfg.nshards - 1)) != 0 ||
+        cfg.nshards > (1u << STORE_SHARD_BITS_MAX) || cfg.hashpower > 40) {
+        errno = EINVAL;
+        return -1;
+    }
+    shard_bits = log2_floor(cfg.nshards);
+    while (ssize > STORE_SEG_SIZE_MIN &&
+           (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
+        ssize /= 2;
+    seg_setup(ssize, cfg.mem_limit);
+
+    shards = aligned_alloc(_Alignof(struct shard), cfg.nshards * sizeof(*shards));
+    if (shards == NULL)
+        return -1;
+    memset(shards, 0, cfg.nshards * sizeof(*shards));
+    power = cfg.hashpower > shard_bits ? cfg.hashpower - shard_bits : 0;
+    for (i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        sh->idx = i;
+        pthread_mutex_init(&sh->lock, NULL);
+        if (htab_create(&sh->ht, power) < 0) {
+            while (i-- > 0)
+                htab_destroy(&shards[i].ht);
+            free(shards);
+            shards = NULL;
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void store_teardown(void)
+{
+    unsigned i;
+
+    if (shards == NULL)
+        return;
+    for (i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        while (sh->oldest != NULL)
+            do_seg_free(sh, sh->oldest);
+        htab_destroy(&sh->ht);
+        pthread_mutex_destroy(&sh->lock);
+    }
+    seg_teardown();
+    free(shards);
+    shards = NULL;
+}
+
+enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
+                            uint32_t flags, rel_time_t exptime,
+                            const char *value, size_t nvalue,
+                            uint64_t cas, uint64_t *cas_out)
+{
+    uint64_t hv;
+    struct shard *sh;
+    struct item_hdr h;
+    unsigned char *it;
+    enum store_status st;
+
+    if (nkey > STORE_KEY_MAX || store_item_size(nkey, nvalue) > cfg.item_size_max)
+        return STORE_TOO_LARGE;
+    hv = hash_key(key, nkey);
+    sh = shard_lock(hv);
+    it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    switch (mode) {
+    case STORE_SET:
+        break;
+    case STORE_ADD:
+        if (it != NULL) {
+            it[0] |= ITEM_ACCESSED;   /* memcached bumps it too */
+            st = STORE_NOT_STORED;
+            goto out;
+        }
+        break;
+    case STORE_REPLACE:
+    case STORE_APPEND:
+    case STORE_PREPEND:
+        if (it == NULL) {
+            st = STORE_NOT_STORED;
+            goto out;
+        }
+        break;
+    case STORE_CAS:
+        if (it == NULL) {
+            st = STORE_NOT_FOUND;
+            goto out;
+        }
+        if (cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
+            st = STORE_EXISTS;
+            goto out;
+        }
+        break;
+    }
+    if (mode == STORE_APPEND || mode == STORE_PREPEND) {
+        /* copy the old value out: making room may move or drop it */
+        char *old;
+        size_t nold = h.nvalue;
+        if (store_item_size(nkey, nold + nvalue) > cfg.item_size_max) {
+            st = STORE_TOO_LARGE;
+            goto out;
+        }
+        old = malloc(nold ? nold : 1);
+        if (old == NULL) {
+            st = STORE_NO_MEMORY;
+            goto out;
+        }
+        memcpy(old, it + h.key_off + h.nkey, nold);
+        if (mode == STORE_APPEND)
+            st = do_write(sh, hv, key, nkey, h.flags, h.exptime, old, nold,
+                          value, nvalue, 0, cas_out, NULL);
+        else
+            st = do_write(sh, hv, key, nkey, h.flags, h.exptime, value, nvalue,
+                          old, nold, 0, cas_out, NULL);
+        free(old);
+    } else {
+        st = do_write(sh, hv, key, nkey, flags, exptime, value, nvalue, NULL, 0,
+                      0, cas_out, NULL);
+    }
+out:
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+static void visit(const struct shard *sh, unsigned char *it, store_visit_fn fn,
+                  void *ctx)
+{
+    struct item_hdr h;
+    struct store_item si;
+
+    item_decode(it, &h);
+    it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
+    si.key = (const char *)it + h.key_off;
+    si.nkey = h.nkey;
+    si.value = si.key + h.nkey;
+    si.nvalue = h.nvalue;
+    si.flags = h.flags;
+    si.cas = item_cas(sh, item_seq(seg_of(it), &h));
+    si.exptime = h.exptime;
+    fn(&si, ctx);
+}
+
+bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+
+    if (it != NULL)
+        visit(sh, it, fn, ctx);
+    pthread_mutex_unlock(&sh->lock);
+    return it != NULL;
+}
+
+/* Set an item's expiry; in place when it has the field, else by writing a
+ * copy that has it (keeping its CAS, as memcached's touch does). Returns
+ * the item, or NULL if the copy found no memory (the item is unchanged). */
+static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
+                               size_t nkey, unsigned char *it,
+                               const struct item_hdr *h, rel_time_t exptime)
+{
+    unsigned char *copy = NULL;
+    char *val;
+
+    if (h->exp_off != 0) {
+        memcpy(it + h->exp_off, &exptime, sizeof(exptime));
+        return it;
+    }
+    if (exptime == 0)
+        return it;
+    val = malloc(h->nvalue ? h->nvalue : 1);
+    if (val == NULL)
+        return NULL;
+    memcpy(val, it + h->key_off + h->nkey, h->nvalue);
+    if (do_write(sh, hv, key, nkey, h->flags, exptime, val, h->nvalue, NULL, 0,
+                 item_seq(seg_of(it), h), NULL, &copy) == STORE_OK)
+        sh->total_items--;   /* the same item, moved */
+    free(val);
+    return copy;
+}
+
+bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
+                     store_visit_fn fn, void *ctx)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+
+    if (it != NULL && (it = do_touch(sh, hv, key, nkey, it, &h, exptime)) != NULL)
+        visit(sh, it, fn, ctx);
+    pthread_mutex_unlock(&sh->lock);
+    return it != NULL;
+}
+
+enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    enum store_status st = STORE_NOT_FOUND;
+
+    if (it != NULL)
+        st = do_touch(sh, hv, key, nkey, it, &h, exptime) ? STORE_OK : STORE_NO_MEMORY;
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+enum store_status store_delete(const char *key, size_t nkey)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    uint64_t *slot;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
+
+    if (it != NULL) {
+        htab_remove(&sh->ht, slot);
+        do_retire(sh, it, h.size);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return it != NULL ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* memcached refuses values with no digit at all ("" and "  "), which
+ * strnum_counter() would read as 0. */
+static bool has_digit(const char *s, size_t n)
+{
+    while (n--)
+        if ((unsigned)(*s++ - '0') <= 9)
+            return true;
+    return false;
+}
+
+enum store_status store_arith(const char *key, size_t nkey, bool incr,
+                              uint64_t delta, uint64_t *result,
+                              uint64_t *cas_out)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    enum store_status st = STORE_OK;
+    char *val, buf[24];
+    uint64_t v, seq;
+    size_t len;
+
+    if (it == NULL) {
+        st = STORE_NOT_FOUND;
+        goto out;
+    }
+    val = (char *)it + h.key_off + h.nkey;
+    if (!has_digit(val, h.nvalue) || !strnum_counter(val, h.nvalue, &v)) {
+        st = STORE_NON_NUMERIC;
+        goto out;
+    }
+    v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
+    len = strnum_fmt_u64(buf, v);
+    seq = sh->cas_seq + 1;
+    if (len <= h.nvalue && delta_fits(seq, seg_of(it)->base)) {
+        /* memcached 1.6 rewrites in place when the number still fits and
+         * pads with spaces: "100" decr 1 reads back as "99 " */
+        int32_t d = (int32_t)(int64_t)(seq - seg_of(it)->base);
+        memcpy(val, buf, len);
+        memset(val + len, ' ', h.nvalue - len);
+        memcpy(it + h.cas_off, &d, sizeof(d));
+        sh->cas_seq = seq;
+        if (cas_out)
+            *cas_out = item_cas(sh, seq);
+    } else {
+        st = do_write(sh, hv, key, nkey, h.flags, h.exptime, buf, len, NULL, 0, 0,
+                      cas_out, NULL);
+    }
+    if (st == STORE_OK && result)
+        *result = v;
+out:
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+void store_flush(rel_time_t when)
+{
+    unsigned i;
+
+    for (i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        pthread_mutex_lock(&sh->lock);
+        if (when == 0 || when <= clock_now()) {
+            sh->flush_seq = sh->cas_seq;
+            sh->flush_at = 0;
+        } else {
+            sh->flush_at = when;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+int store_set_mem_limit(uint64_t bytes)
+{
+    if (bytes == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    cfg.mem_limit = bytes;
+    seg_set_mem_limit(bytes);
+    return 0;
+}
+
+void store_stats_get(struct store_stats *out)
+{
+    uint64_t slots = 0;
+    unsigned i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        pthread_mutex_lock(&sh->lock);
+        out->curr_items += sh->curr_items;
+        out->total_items += sh->total_items;
+        out->bytes += sh->bytes;
+        out->evictions += sh->evictions;
+        out->evicted_unfetched += sh->evicted_unfetched;
+        out->expired_unfetched += sh->expired_unfetched;
+        out->reclaimed += sh->reclaimed;
+        out->hash_bytes += htab_bytes(&sh->ht);
+        out->hash_is_expanding |= sh->ht.migrating;
+        slots += htab_slots(&sh->ht);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    out->hash_power_level = log2_floor(slots);
+    out->mem_limit = seg_mem_limit();
+    out->mem_used = seg_mem_used();
+    out->segments = seg_count();
+    out->segment_size = seg_size();
+}
