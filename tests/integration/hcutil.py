@@ -1,0 +1,308 @@
+"""Helpers shared by the integration tests: start a server, talk raw bytes.
+
+Every expected byte in this suite was first checked against the real
+memcached 1.6.18 (HC_BIN=/usr/bin/memcached); hardcached must give the same
+bytes unless a test is marked hardcached_only.
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HC_BIN = os.environ.get("HC_BIN", "build/release/hardcached")
+DEFAULT_TIMEOUT = 5.0
+START_TIMEOUT = 15.0  # ASan builds start slowly on a 2-core machine
+
+_ref = None
+
+
+def is_reference():
+    """True when HC_BIN is the real memcached (reference mode)."""
+    global _ref
+    if _ref is None:
+        if os.path.basename(HC_BIN) == "memcached":
+            _ref = True
+        else:
+            try:
+                out = subprocess.run([HC_BIN, "-V"], capture_output=True,
+                                     timeout=10).stdout
+                _ref = not out.startswith(b"hardcached")
+            except (OSError, subprocess.TimeoutExpired):
+                _ref = False
+    return _ref
+
+
+def root_args():
+    """Both servers refuse to run as root without -u."""
+    return ["-u", "root"] if os.geteuid() == 0 else []
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    """A TCP port that is free right now on host (tiny race, retried by Server)."""
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of str -> str."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def rss_kb(pid):
+    return int(proc_status(pid)["VmRSS"].split()[0])
+
+
+class Server:
+    """One server process on a random loopback port, killed on stop()."""
+
+    def __init__(self, args=(), port=None, host="127.0.0.1", listen=True,
+                 wait=True):
+        self.host = host
+        self.args = list(args)
+        self.proc = None
+        self.port = port
+        self.stderr_file = tempfile.TemporaryFile()
+        for attempt in range(5):
+            self.port = port or free_port()
+            argv = [HC_BIN]
+            if listen:
+                argv += ["-p", str(self.port), "-l", host]
+            argv += ["-U", "0"] + root_args() + self.args
+            self.argv = argv
+            self.stderr_file.seek(0)
+            self.stderr_file.truncate()
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                         stderr=self.stderr_file,
+                                         stdin=subprocess.DEVNULL)
+            if not wait:
+                return
+            if self._wait_ready():
+                return
+            self.stop()
+            if port:
+                break
+        raise RuntimeError("server did not start: %r\nstderr: %r"
+                           % (self.argv, self.stderr()))
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                c = socket.create_connection((self.host, self.port), timeout=1)
+                c.settimeout(2)
+                c.sendall(b"version\r\n")
+                if c.recv(100).startswith(b"VERSION "):
+                    c.close()
+                    return True
+                c.close()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr(self):
+        self.stderr_file.flush()
+        self.stderr_file.seek(0)
+        return self.stderr_file.read()
+
+    def client(self, timeout=DEFAULT_TIMEOUT):
+        return Raw(self.host, self.port, timeout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def stats(self, sub=""):
+        with self.client() as c:
+            return c.stats(sub)
+
+
+class Raw:
+    """A raw TCP (or unix) client: send exact bytes, expect exact bytes."""
+
+    def __init__(self, host="127.0.0.1", port=None, timeout=DEFAULT_TIMEOUT,
+                 unix=None):
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix)
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.buf = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out; have %r" % self.buf[:300])
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise TimeoutError("timed out; have %r" % self.buf[:300])
+        if not chunk:
+            raise ConnectionError("closed by server; have %r" % self.buf[:300])
+        self.buf += chunk
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_until(self, term, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while term not in self.buf:
+            self._fill(deadline)
+        i = self.buf.index(term) + len(term)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def readline(self, timeout=None):
+        return self.read_until(b"\r\n", timeout)
+
+    def expect(self, want, timeout=None):
+        """Read exactly len(want) bytes and assert they are want."""
+        got = self.read_exact(len(want), timeout)
+        assert got == want, "expected %r, got %r" % (want, got)
+
+    def cmd(self, data, want):
+        self.send(data)
+        self.expect(want)
+
+    def call(self, line):
+        """Send one line, return one reply line."""
+        self.send(line)
+        return self.readline()
+
+    def nothing_pending(self, wait=0.2):
+        """Assert the server sends nothing more within `wait` seconds."""
+        if self.buf:
+            raise AssertionError("unexpected bytes %r" % self.buf[:300])
+        r, _, _ = select.select([self.sock], [], [], wait)
+        if r:
+            data = self.sock.recv(65536)
+            raise AssertionError("unexpected bytes %r" % data[:300])
+
+    def assert_closed(self, timeout=None):
+        """Assert the server closes the connection (EOF or RST) in time.
+
+        Any bytes it sends before closing are returned."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        got = self.buf
+        self.buf = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("connection still open; got %r" % got[:300])
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                raise AssertionError("connection still open; got %r" % got[:300])
+            except (ConnectionResetError, BrokenPipeError):
+                return got
+            if not chunk:
+                return got
+            got += chunk
+
+    def stats(self, sub=""):
+        self.send(("stats %s\r\n" % sub if sub else "stats\r\n").encode())
+        out = {}
+        while True:
+            line = self.readline()
+            if line == b"END\r\n":
+                return out
+            m = re.match(rb"STAT (\S+) (.*)\r\n", line)
+            assert m, "bad stats line %r" % line
+            out[m.group(1).decode()] = m.group(2).decode()
+
+    def set(self, key, value, flags=0, exptime=0):
+        if isinstance(key, str):
+            key = key.encode()
+        self.send(b"set %s %d %d %d\r\n%s\r\n" % (key, flags, exptime,
+                                                  len(value), value))
+        self.expect(b"STORED\r\n")
+
+    def get(self, key):
+        """Value bytes or None."""
+        if isinstance(key, str):
+            key = key.encode()
+        self.send(b"get %s\r\n" % key)
+        line = self.readline()
+        if line == b"END\r\n":
+            return None
+        m = re.match(rb"VALUE (\S+) (\d+) (\d+)\r\n", line)
+        assert m, "bad get reply %r" % line
+        data = self.read_exact(int(m.group(3)) + 2)
+        self.expect(b"END\r\n")
+        return data[:-2]
+
+
+class Bystander:
+    """A second client with its own keys, checked after each hostile test."""
+
+    def __init__(self, server, n=20):
+        self.server = server
+        self.items = {("bystander:%d" % i).encode(): os.urandom(50 + i * 37)
+                      .hex().encode() for i in range(n)}
+        self.conn = server.client()
+        for k, v in self.items.items():
+            self.conn.set(k, v)
+
+    def check(self):
+        """Data still there, on both the old connection and a new one."""
+        assert self.server.alive(), "server died"
+        for c in (self.conn, self.server.client()):
+            for k, v in self.items.items():
+                assert c.get(k) == v, "bystander lost %r" % k
+        self.conn.send(b"version\r\n")
+        assert self.conn.readline().startswith(b"VERSION ")
+
+    def close(self):
+        self.conn.close()
