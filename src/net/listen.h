@@ -1,0 +1,35 @@
+/*
+ * listen: turn memcached-style listen specifications into bound, listening,
+ * nonblocking sockets. Knows addresses and sockets, nothing of protocols.
+ */
+#ifndef HC_NET_LISTEN_H
+#define HC_NET_LISTEN_H
+
+#include <stdbool.h>
+
+#define LISTEN_NAME_MAX 128
+
+struct listener {
+    int  fd;
+    int  family;                  /* AF_INET, AF_INET6 or AF_UNIX */
+    bool loopback;                /* reachable only from this machine */
+    char name[LISTEN_NAME_MAX];   /* "127.0.0.1:11211", "[::1]:11211", path */
+};
+
+/* Bind TCP listeners for one spec: "addr", "addr:port", "[v6]", "[v6]:port"
+ * or a bare IPv6 address; host names resolve to every address. Appends to
+ * out[*n] (at most max). Returns 0, or -1 with a message in err. */
+int listen_tcp(const char *spec, int default_port, int backlog,
+               struct listener *out, int *n, int max,
+               char *err, int errlen);
+
+/* Bind a unix stream socket at path with permissions `mask`. */
+int listen_unix(const char *path, int mask, int backlog,
+                struct listener *out, char *err, int errlen);
+
+/* Split "[v6]:port" / "host:port" / "host" into host and port (pure; for
+ * tests). host gets at most hostlen-1 bytes; *port is -1 when absent.
+ * Returns 0, or -1 if malformed. */
+int listen_split(const char *spec, char *host, int hostlen, int *port);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * text parser: see parse.h. Follows memcached 1.6's ascii rules (tokens
+ * split on spaces, a trailing "\r" dropped, argument counts decide between
+ * "ERROR" and a CLIENT_ERROR) but refuses what memcached lets grow without
+ * bound, and keys with control characters.
+ */
+#include "protocol/text/parse.h"
+
+#include <string.h>
+
+#include "core/strnum.h"
+
+static const char *const error_strings[] = {
+#define X(name, str) str,
+    TEXT_ERRORS(X)
+#undef X
+};
+
+static const struct {
+    const char   *name;
+    size_t        len;
+    enum text_cmd cmd;
+} commands[] = {
+#define X(name, str) { str, sizeof(str) - 1, TEXT_CMD_##name },
+    TEXT_COMMANDS(X)
+#undef X
+};
+
+const char *text_error_string(enum text_error e)
+{
+    return (unsigned)e < TEXT_ERR_COUNT ? error_strings[e] : "ERROR";
+}
+
+const char *text_cmd_name(enum text_cmd c)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].cmd == c)
+            return commands[i].name;
+    return "";
+}
+
+static bool tok_eq(struct text_token t, const char *lit)
+{
+    size_t n = strlen(lit);
+    return t.n == n && memcmp(t.p, lit, n) == 0;
+}
+
+static bool is_retrieval(enum text_cmd c)
+{
+    return c == TEXT_CMD_GET || c == TEXT_CMD_GETS || c == TEXT_CMD_GAT ||
+           c == TEXT_CMD_GATS;
+}
+
+/* A key is 1..TEXT_KEY_MAX bytes without control characters (protocol.txt;
+ * memcached itself only splits on spaces). */
+static bool key_valid(struct text_token k)
+{
+    if (k.n == 0 || k.n > TEXT_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < k.n; i++) {
+        unsigned char c = (unsigned char)k.p[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Next space-separated token in [*pos, end); false at the end. */
+static bool next_token(const char *line, size_t end, size_t *pos,
+                       struct text_token *t)
+{
+    size_t i = *pos;
+
+    while (i < end && line[i] == ' ')
+        i++;
+    if (i >= end)
+        return false;
+    size_t start = i;
+    while (i < end && line[i] != ' ')
+        i++;
+    t->p = line + start;
+    t->n = i - start;
+    *pos = i;
+    return true;
+}
+
+static enum text_cmd lookup(struct text_token t)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (t.n == commands[i].len && memcmp(t.p, commands[i].name, t.n) == 0)
+            return commands[i].cmd;
+    return TEXT_CMD_NONE;
+}
+
+static enum text_parse_status fail(struct text_req *req, enum text_error e,
+                                   size_t consumed)
+{
+    req->error = e;
+    req->consumed = consumed;
+    return TEXT_PARSE_ERROR;
+}
+
+static enum text_parse_status fail_close(struct text_req *req,
+                                         enum text_error e)
+{
+    req->error = e;
+    req->close = true;
+    req->consumed = 0;
+    return TEXT_PARSE_ERROR;
+}
+
+/* Does an unterminated line look like a retrieval command (allowed to be
+ * longer than LIMIT_LINE_MAX)? memcached allows up to 100 leading spaces. */
+static bool starts_retrieval(const char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && i <= 100 && buf[i] == ' ')
+        i++;
+    const char *p = buf + i;
+    size_t n = len - i;
+    return (n >= 4 && (memcmp(p, "get ", 4) == 0 || memcmp(p, "gat ", 4) == 0)) ||
+           (n >= 5 && (memcmp(p, "gets ", 5) == 0 || memcmp(p, "gats ", 5) == 0));
+}
+
+static enum text_parse_status parse_retrieval(const char *line, size_t end,
+                                              size_t pos, size_t consumed,
+                                              struct text_req *req)
+{
+    struct text_token t;
+
+    if (req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS) {
+        int32_t exptime;
+        if (!next_token(line, end, &pos, &t))
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        if (!strnum_i32(t.p, t.n, &exptime))
+            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+        req->exptime = exptime;
+    }
+    req->keys.p = line + pos;
+    req->keys.n = end - pos;
+    while (next_token(line, end, &pos, &t)) {
+        if (!key_valid(t))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        if (++req->nkeys > LIMIT_GET_KEYS_MAX)
+            return fail(req, TEXT_ERR_TOO_MANY_KEYS, consumed);
+    }
+    /* memcached: "get" alone is ERROR, but "gat 10" alone answers END */
+    if (req->nkeys == 0 && req->cmd != TEXT_CMD_GAT && req->cmd != TEXT_CMD_GATS)
+        return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    req->consumed = consumed;
+    return TEXT_PARSE_OK;
+}
+
+static enum text_parse_status parse_storage(const char *buf, size_t len,
+                                            const struct text_limits *lim,
+                                            struct text_token *tok, uint32_t n,
+                                            size_t consumed,
+                                            struct text_req *req)
+{
+    /* tok[0] is the key; set: key flags exptime bytes [noreply],
+     * cas: key flags exptime bytes cas [noreply] */
+    uint32_t want = req->cmd == TEXT_CMD_CAS ? 5 : 4;
+    int32_t exptime, vlen;
+
+    if (n != want && n != want + 1)
+        return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    req->key = tok[0];
+    req->noreply = n == want + 1 && tok_eq(tok[want], "noreply");
+    if (!key_valid(tok[0]) ||
+        !strnum_u32(tok[1].p, tok[1].n, &req->flags) ||
+        !strnum_i32(tok[2].p, tok[2].n, &exptime) ||
+        !strnum_i32(tok[3].p, tok[3].n, &vlen) || vlen < 0 ||
+        vlen > INT32_MAX - 2 ||   /* memcached's bound before adding "\r\n" */
+        (req->cmd == TEXT_CMD_CAS &&
+         !strnum_u64(tok[4].p, tok[4].n, &req->cas_unique)))
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    req->exptime = exptime;
+    req->ndata = (size_t)vlen;
+
+    if (req->ndata > lim->value_max) {
+        req->swallow = req->ndata + 2;
+        return fail(req, TEXT_ERR_TOO_LARGE, consumed);
+    }
+    size_t total = consumed + req->ndata + 2;
+    if (len < total) {
+        req->need = total;
+        return TEXT_PARSE_NEED_MORE;
+    }
+    req->data = buf + consumed;
+    if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
+        return fail(req, TEXT_ERR_BAD_CHUNK, total);
+    req->consumed = total;
+    return TEXT_PARSE_OK;
+}
+
+static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
+                                          size_t consumed,
+                                          struct text_req *req)
+{
+    bool last_noreply = n > 0 && tok_eq(tok[n - 1], "noreply");
+
+    switch (req->cmd) {
+    case TEXT_CMD_INCR:
+    case TEXT_CMD_DECR:
+        if (n != 2 && n != 3)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->key = tok[0];
+        req->noreply = n == 3 && last_noreply;
+        if (!key_valid(tok[0]))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        if (!strnum_u64(tok[1].p, tok[1].n, &req->number))
+            return fail(req, TEXT_ERR_BAD_DELTA, consumed);
+        break;
+    case TEXT_CMD_TOUCH: {
+        int32_t exptime;
+        if (n != 2 && n != 3)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->key = tok[0];
+        req->noreply = n == 3 && last_noreply;
+        if (!key_valid(tok[0]))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        if (!strnum_i32(tok[1].p, tok[1].n, &exptime))
+            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+        req->exptime = exptime;
+        break;
+    }
+    case TEXT_CMD_DELETE: {
+        if (n < 1 || n > 3)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->key = tok[0];
+        if (!key_valid(tok[0]))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        if (n > 1) {
+            bool hold_zero = tok_eq(tok[1], "0");
+            req->noreply = last_noreply;
+            if (!((n == 2 && (hold_zero || last_noreply)) ||
+                  (n == 3 && hold_zero && last_noreply)))
+                return fail(req, TEXT_ERR_DELETE_USAGE, consumed);
+        }
+        break;
+    }
+    case TEXT_CMD_FLUSH_ALL: {
+        int32_t delay;
+        if (n > 2)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->noreply = last_noreply;
+        if (n == (last_noreply ? 2u : 1u)) {
+            if (!strnum_i32(tok[0].p, tok[0].n, &delay))
+                return fail(req, TEXT_ERR_FORMAT, consumed);
+            req->exptime = delay;
+            req->has_delay = true;
+        }
+        break;
+    }
+    case TEXT_CMD_VERBOSITY: {
+        uint32_t level = 0;
+        if (n != 1 && n != 2)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->noreply = last_noreply;
+        /* memcached reads the level with strtoul and ignores junk */
+        (void)strnum_u32(tok[0].p, tok[0].n, &level);
+        req->number = level;
+        break;
+    }
+    case TEXT_CMD_CACHE_MEMLIMIT: {
+        uint32_t mb;
+        if (n != 1 && n != 2)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->noreply = n == 2 && last_noreply;
+        if (!strnum_u32(tok[0].p, tok[0].n, &mb))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        req->number = mb;
+        break;
+    }
+    case TEXT_CMD_QUIT:
+        if (n != 0)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        break;
+    default: /* version, shutdown, stats: arguments checked by the caller */
+        break;
+    }
+    req->consumed = consumed;
+    return TEXT_PARSE_OK;
+}
+
+enum text_parse_status text_parse(const char *buf, size_t len,
+                                  const struct text_limits *lim,
+                                  struct text_req *req)
+{
+    size_t scan = len < LIMIT_GET_LINE_MAX ? len : LIMIT_GET_LINE_MAX;
+    const char *nl = memchr(buf, '\n', scan);
+
+    memset(req, 0, sizeof(*req));
+    if (nl == NULL) {
+        if (len <= LIMIT_LINE_MAX)
+            return TEXT_PARSE_NEED_MORE;
+        if (!starts_retrieval(buf, len))
+            return fail_close(req, TEXT_ERR_NONE);
+        if (len < LIMIT_GET_LINE_MAX)
+            return TEXT_PARSE_NEED_MORE;
+        return fail_close(req, TEXT_ERR_LINE_TOO_LONG);
+    }
+
+    size_t consumed = (size_t)(nl - buf) + 1;
+    size_t end = consumed - 1;
+    if (end > 0 && buf[end - 1] == '\r')
+        end--;
+    if (end > LIMIT_LINE_MAX && !starts_retrieval(buf, end))
+        return fail_close(req, TEXT_ERR_NONE);
+
+    size_t pos = 0;
+    struct text_token name;
+    if (!next_token(buf, end, &pos, &name))
+        return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    req->cmd = lookup(name);
+
+    /* A browser or HTTP client: "GET / HTTP/1.1" and friends. */
+    size_t last = end;
+    while (last > 0 && buf[last - 1] == ' ')
+        last--;
+    size_t lstart = last;
+    while (lstart > 0 && buf[lstart - 1] != ' ')
+        lstart--;
+    if (lstart > 0 && last - lstart >= 5 && memcmp(buf + lstart, "HTTP/", 5) == 0)
+        return fail_close(req, TEXT_ERR_NONE);
+
+    if (req->cmd == TEXT_CMD_NONE)
+        return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    if (is_retrieval(req->cmd))
+        return parse_retrieval(buf, end, pos, consumed, req);
+
+    struct text_token t;
+    while (next_token(buf, end, &pos, &t)) {
+        if (req->nargs == LIMIT_TOKENS_MAX)
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
+        req->args[req->nargs++] = t;
+    }
+    switch (req->cmd) {
+    case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
+    case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
+        return parse_storage(buf, len, lim, req->args, req->nargs, consumed, req);
+    default:
+        return parse_other(req->args, req->nargs, consumed, req);
+    }
+}
+
+bool text_next_key(const struct text_req *req, size_t *pos,
+                   struct text_token *key)
+{
+    return next_token(req->keys.p, req->keys.n, pos, key);
+}

@@ -1,0 +1,296 @@
+/*
+ * conn: the per-connection state machine (see conn.h). One read per
+ * readiness event, all complete requests executed (at most -R of them),
+ * one write of all their replies: a pipeline of N requests costs two
+ * system calls, not 2N.
+ */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "policy/limits.h"
+#include "server/process.h"
+#include "server/settings.h"
+#include "server/worker.h"
+
+/* Worker scratch larger than this is given back after a big reply. */
+#define CONN_OUT_KEEP (4 * 1024 * 1024)
+
+struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
+                         socklen_t peerlen, const char *listen_name)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+    c->kind = EV_KIND_CONN;
+    c->fd = fd;
+    c->w = w;
+    c->listen_name = listen_name;
+    if (peerlen > sizeof(c->peer))
+        peerlen = sizeof(c->peer);
+    memcpy(&c->peer, peer, peerlen);
+    c->peerlen = peerlen;
+    atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
+    if (peer->sa_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (ev_watch(&w->loop, fd, EPOLLIN, c) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&w->conns_lock);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    pthread_mutex_unlock(&w->conns_lock);
+    return c;
+}
+
+void conn_destroy(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    pthread_mutex_lock(&w->conns_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&w->conns_lock);
+    if (c->on_ready) {
+        for (struct conn **pp = &w->ready; *pp; pp = &(*pp)->ready_next)
+            if (*pp == c) {
+                *pp = c->ready_next;
+                break;
+            }
+    }
+    close(c->fd);
+    buf_destroy(&c->in);
+    buf_destroy(&c->out);
+    free(c);
+    atomic_fetch_sub(&global_stats.curr_connections, 1);
+}
+
+/* Write as much of `b` as the socket takes. Returns 0 if all was written,
+ * 1 if the socket is full, -1 on error. */
+static int conn_write(struct conn *c, struct buf *b)
+{
+    while (buf_len(b) > 0) {
+        ssize_t n = send(c->fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
+        if (n > 0) {
+            STAT_ADD(&c->w->stats, bytes_written, (uint64_t)n);
+            buf_consume(b, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        return -1;
+    }
+    return 0;
+}
+
+bool conn_flush(struct conn *c)
+{
+    struct worker *w = c->w;
+    struct buf *out = &w->out;
+    int rc = 0;
+
+    if (buf_len(out) == 0)
+        return buf_len(&c->out) == 0;
+    if (buf_len(&c->out) == 0)
+        rc = conn_write(c, out);
+    else
+        rc = 1;
+    if (rc == 1) {
+        if (buf_append(&c->out, buf_rptr(out), buf_len(out)) < 0) {
+            rc = -1;
+        } else if (ev_rewatch(&w->loop, c->fd, EPOLLOUT, c) < 0) {
+            rc = -1;
+        }
+    }
+    buf_consume(out, buf_len(out));
+    if (out->cap > CONN_OUT_KEEP)
+        buf_destroy(out);
+    if (rc < 0)
+        c->closing = true;
+    return rc == 0;
+}
+
+static void add_ready(struct conn *c)
+{
+    if (c->on_ready)
+        return;
+    c->on_ready = true;
+    c->ready_next = c->w->ready;
+    c->w->ready = c;
+}
+
+/* Execute complete requests in data[0..len). Returns bytes used; sets
+ * *yielded when -R stopped it with requests left. */
+static size_t conn_execute(struct conn *c, const char *data, size_t len,
+                           bool *yielded)
+{
+    const struct text_limits *lim = process_text_limits();
+    struct text_req req;
+    size_t off = 0;
+    int nreq = 0;
+
+    c->need = 0;
+    while (off < len && !c->closing) {
+        if (c->swallow > 0) {
+            size_t k = len - off < c->swallow ? len - off : c->swallow;
+            c->swallow -= k;
+            off += k;
+            continue;
+        }
+        if (buf_len(&c->out) > 0)
+            break;   /* output blocked: wait for the client to read */
+        if (nreq == settings.reqs_per_event) {
+            STAT_INCR(&c->w->stats, conn_yields);
+            *yielded = true;
+            break;
+        }
+        enum text_parse_status st = text_parse(data + off, len - off, lim, &req);
+        if (st == TEXT_PARSE_NEED_MORE) {
+            c->need = req.need;
+            break;
+        }
+        nreq++;
+        if (st == TEXT_PARSE_ERROR) {
+            process_text_error(c, &req);
+            if (req.close) {
+                c->closing = true;
+                break;
+            }
+            off += req.consumed;
+            c->swallow = req.swallow;
+            continue;
+        }
+        enum proc_result r = process_text(c, &req);
+        if (r == PROC_PAUSED)
+            break;
+        off += req.consumed;
+        if (r == PROC_CLOSE) {
+            c->closing = true;
+            break;
+        }
+        if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
+            conn_flush(c);
+    }
+    return off;
+}
+
+/* Execute what is in data (the worker scratch or c->in), keep the rest,
+ * send the replies. Frees c if it closes. */
+static void conn_serve(struct conn *c, const char *data, size_t len, bool scratch)
+{
+    bool yielded = false;
+    size_t used = conn_execute(c, data, len, &yielded);
+
+    if (!c->closing) {
+        if (scratch) {
+            if (used < len && buf_append(&c->in, data + used, len - used) < 0)
+                c->closing = true;
+        } else {
+            buf_consume(&c->in, used);
+        }
+    }
+    if (buf_len(&c->in) == 0)
+        buf_destroy(&c->in);   /* idle connections hold no buffers */
+    conn_flush(c);
+    if (c->closing) {
+        conn_destroy(c);
+        return;
+    }
+    if (yielded)
+        add_ready(c);
+}
+
+static void conn_read(struct conn *c)
+{
+    struct worker *w = c->w;
+    bool scratch = buf_len(&c->in) == 0;
+    ssize_t n;
+
+    if (scratch) {
+        n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
+    } else {
+        size_t have = buf_len(&c->in);
+        size_t want = c->need > have ? c->need - have : 0;
+        if (want < LIMIT_READ_CHUNK)
+            want = LIMIT_READ_CHUNK;
+        if (buf_reserve(&c->in, want) < 0) {
+            conn_destroy(c);
+            return;
+        }
+        n = read(c->fd, c->in.data + c->in.wpos, c->in.cap - c->in.wpos);
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_destroy(c);
+        return;
+    }
+    STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
+    atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
+    if (scratch) {
+        conn_serve(c, w->rbuf, (size_t)n, true);
+    } else {
+        c->in.wpos += (size_t)n;
+        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+    }
+}
+
+static void conn_drain(struct conn *c)
+{
+    int rc = conn_write(c, &c->out);
+
+    if (rc < 0) {
+        conn_destroy(c);
+        return;
+    }
+    atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
+    if (rc == 1)
+        return;
+    buf_destroy(&c->out);
+    if (ev_rewatch(&c->w->loop, c->fd, EPOLLIN, c) < 0) {
+        conn_destroy(c);
+        return;
+    }
+    /* replies drained: continue with requests that waited (a paused
+     * multiget resumes at c->resume) */
+    if (buf_len(&c->in) > 0)
+        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+}
+
+void conn_on_event(struct conn *c, unsigned events)
+{
+    if (buf_len(&c->out) > 0) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            conn_drain(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        conn_read(c);
+}
+
+void conn_run_pending(struct conn *c)
+{
+    c->on_ready = false;
+    if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
+        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+}

@@ -1,0 +1,57 @@
+/*
+ * conn: one client connection and its state machine: read, parse, execute,
+ * write. Input is read into the worker's scratch buffer and only what is
+ * left incomplete is copied into the connection, so an idle connection
+ * holds no buffers. Replies the socket cannot take yet are kept in the
+ * connection, and no further requests of that client run until they drain.
+ */
+#ifndef HC_SERVER_CONN_H
+#define HC_SERVER_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+
+struct worker;
+
+enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE };
+
+struct conn {
+    enum ev_kind     kind;        /* first: epoll data dispatch */
+    int              fd;
+    struct worker   *w;
+    struct buf       in;          /* unexecuted input carried over */
+    struct buf       out;         /* replies waiting for the socket */
+    size_t           swallow;     /* bytes of a refused value to discard */
+    size_t           need;        /* bytes the current request needs */
+    size_t           resume;      /* retrieval: offset of the next key */
+    _Atomic rel_time_t last_active;
+    bool             closing;
+    bool             on_ready;    /* queued to run leftover requests */
+    struct conn     *prev, *next; /* worker's list of connections */
+    struct conn     *ready_next;
+    const char      *listen_name; /* the listener it came through */
+    struct sockaddr_storage peer;
+    socklen_t        peerlen;
+};
+
+/* Take ownership of an accepted, nonblocking fd. NULL on failure (fd is
+ * closed then). */
+struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
+                         socklen_t peerlen, const char *listen_name);
+/* Close the socket and free everything. */
+void conn_destroy(struct conn *c);
+/* epoll readiness on the connection. */
+void conn_on_event(struct conn *c, unsigned events);
+/* Run requests left in the input buffer (after -R yielded). */
+void conn_run_pending(struct conn *c);
+
+/* Used by request processing: send the worker's reply buffer now. Returns
+ * false if the socket could not take all of it (the rest is kept). */
+bool conn_flush(struct conn *c);
+
+#endif

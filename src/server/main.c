@@ -1,0 +1,239 @@
+/*
+ * main: start-up in the order that keeps the server safe — parse flags,
+ * refuse root without -u, bind (loopback only unless told otherwise), say
+ * what we listen on, daemonize, drop privileges, then start the workers.
+ * The main thread afterwards only keeps the clock and waits for signals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "net/listen.h"
+#include "server/settings.h"
+#include "server/worker.h"
+#include "storage/store.h"
+
+#define LISTENERS_MAX 64
+#define EX_OSERR_CODE 71   /* sysexits.h: memcached exits so when it cannot bind */
+/* Descriptors kept beyond -c for listeners, logs and the like. */
+#define FD_RESERVE    64
+
+static struct listener listeners[LISTENERS_MAX];
+static int nlisteners;
+
+static void open_listeners(void)
+{
+    char err[256];
+
+    if (settings.unix_path) {
+        if (listen_unix(settings.unix_path, settings.unix_mask, settings.backlog,
+                        &listeners[0], err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+        nlisteners = 1;
+        return;
+    }
+    if (settings.nlisten == 0) {
+        /* the safe default: this machine only */
+        if (listen_tcp("127.0.0.1", settings.port, settings.backlog, listeners,
+                       &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+        if (listen_tcp("::1", settings.port, settings.backlog, listeners,
+                       &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_warn("hardcached: no IPv6 loopback (%s); serving 127.0.0.1 only", err);
+        return;
+    }
+    for (int i = 0; i < settings.nlisten; i++)
+        if (listen_tcp(settings.listen[i], settings.port, settings.backlog, listeners,
+                       &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+}
+
+static void announce(void)
+{
+    char line[2048];
+    size_t n = (size_t)snprintf(line, sizeof(line), "hardcached %s listening on", HC_VERSION);
+
+    for (int i = 0; i < nlisteners && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s %s", i ? "," : "",
+                              listeners[i].family == AF_UNIX ? "unix" : "tcp",
+                              listeners[i].name);
+    if (n < sizeof(line))
+        snprintf(line + n, sizeof(line) - n, " (udp off)");
+    log_warn("%s", line);
+    for (int i = 0; i < nlisteners; i++)
+        if (!listeners[i].loopback)
+            log_warn("WARNING: listening on non-loopback address %s: anyone who can "
+                     "reach it can read and change the cache. Restrict it with a "
+                     "firewall, or bind 127.0.0.1 (-l).", listeners[i].name);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)settings.maxconns + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: failed to set rlimit for open files. "
+                  "Try starting as root or requesting smaller maxconns value.");
+}
+
+static void drop_privileges(void)
+{
+    struct passwd *pw;
+
+    if (getuid() != 0 && geteuid() != 0)
+        return;
+    pw = getpwnam(settings.user);
+    if (pw == NULL)
+        log_fatal(EX_USAGE_CODE, "hardcached: can't find the user %s to switch to", settings.user);
+    if (pw->pw_uid == 0)
+        return;   /* -u root: explicitly asked to stay root */
+    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: failed to assume identity of user %s: %s",
+                  settings.user, strerror(errno));
+    if (setuid(0) == 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: privileges could be regained after dropping them");
+}
+
+static void daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: fork: %s", strerror(errno));
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: setsid: %s", strerror(errno));
+    if (chdir("/") < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: chdir: %s", strerror(errno));
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        if (settings.verbose == 0)
+            dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+}
+
+static void write_pidfile(void)
+{
+    FILE *f;
+
+    if (settings.pidfile == NULL)
+        return;
+    f = fopen(settings.pidfile, "w");
+    if (f == NULL) {
+        log_warn("hardcached: could not open the pid file %s for writing: %s",
+                 settings.pidfile, strerror(errno));
+        return;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+}
+
+static void setup_store(void)
+{
+    struct store_config cfg = {
+        .mem_limit = settings.maxbytes,
+        .item_size_max = settings.item_size_max,
+        .evict = settings.evict,
+        .use_cas = settings.use_cas,
+        .hashpower = settings.hashpower,
+    };
+
+    if (store_setup(&cfg) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the store: %s", strerror(errno));
+}
+
+/* Wait for a stop signal, ticking the clock once a second. */
+static void main_loop(void)
+{
+    sigset_t set;
+    struct timespec tick = { .tv_sec = 1, .tv_nsec = 0 };
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        clock_update();
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGUSR1) {
+            log_info("hardcached: signal %d, shutting down", sig);
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    sigset_t set;
+
+    if (settings_parse(argc, argv) == SETTINGS_EXIT_OK)
+        return 0;
+    log_verbosity = settings.verbose;
+    if ((getuid() == 0 || geteuid() == 0) && settings.user == NULL)
+        log_fatal(EX_USAGE_CODE, "can't run as root without the -u switch");
+    clock_setup();
+    if (hash_setup() < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: no randomness for the hash secret");
+    if (settings.coredumps) {
+        struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+        (void)setrlimit(RLIMIT_CORE, &rl);
+    }
+    raise_fd_limit();
+    open_listeners();
+    announce();
+    if (settings.daemonize)
+        daemonize();
+    write_pidfile();
+    if (settings.user)
+        drop_privileges();
+    if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+        log_warn("hardcached: failed to lock memory: %s (continuing)", strerror(errno));
+    setup_store();
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (workers_start(settings.threads, listeners, nlisteners) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
+
+    main_loop();
+
+    workers_stop();
+    store_teardown();
+    for (int i = 0; i < nlisteners; i++)
+        close(listeners[i].fd);
+    if (settings.pidfile && settings.daemonize)
+        unlink(settings.pidfile);
+    return 0;
+}

@@ -1,0 +1,343 @@
+/*
+ * process: text requests against the store, replies in memcached's exact
+ * words. Statistics that describe the traffic are counted here, where the
+ * outcome of each command is known.
+ */
+#include "server/process.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/strnum.h"
+#include "server/settings.h"
+#include "server/stats_cmd.h"
+#include "server/worker.h"
+#include "storage/store.h"
+
+#define VALUE_HEADER_MAX (sizeof("VALUE  4294967295 4294967295 18446744073709551615\r\n") + TEXT_KEY_MAX)
+
+static struct text_limits text_limits;
+
+const struct text_limits *process_text_limits(void)
+{
+    text_limits.value_max = settings.item_size_max;
+    return &text_limits;
+}
+
+static void reply(struct conn *c, const char *s, size_t n)
+{
+    if (buf_append(&c->w->out, s, n) < 0)
+        c->closing = true;
+}
+
+#define REPLY(c, lit) reply((c), lit "\r\n", sizeof(lit "\r\n") - 1)
+
+static void reply_line(struct conn *c, const char *s)
+{
+    reply(c, s, strlen(s));
+    reply(c, "\r\n", 2);
+}
+
+struct value_ctx {
+    struct conn *c;
+    bool         with_cas;
+};
+
+/* Called under the shard lock: copy the item into the reply at once. */
+static void emit_value(const struct store_item *it, void *arg)
+{
+    struct value_ctx *vc = arg;
+    struct buf *out = &vc->c->w->out;
+    char *p;
+
+    if (buf_reserve(out, VALUE_HEADER_MAX + it->nvalue + 2) < 0) {
+        vc->c->closing = true;
+        return;
+    }
+    p = out->data + out->wpos;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, it->key, it->nkey);
+    p += it->nkey;
+    *p++ = ' ';
+    p += strnum_fmt_u64(p, it->flags);
+    *p++ = ' ';
+    p += strnum_fmt_u64(p, it->nvalue);
+    if (vc->with_cas) {
+        *p++ = ' ';
+        p += strnum_fmt_u64(p, settings.use_cas ? it->cas : 0);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, it->value, it->nvalue);
+    p += it->nvalue;
+    *p++ = '\r';
+    *p++ = '\n';
+    out->wpos = (size_t)(p - out->data);
+}
+
+static enum proc_result do_retrieval(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
+    struct value_ctx vc = {
+        .c = c,
+        .with_cas = req->cmd == TEXT_CMD_GETS || req->cmd == TEXT_CMD_GATS,
+    };
+    rel_time_t exptime = touch ? clock_exptime(req->exptime) : 0;
+    struct text_token key;
+    size_t pos = c->resume;
+
+    while (text_next_key(req, &pos, &key)) {
+        bool hit;
+        STAT_INCR(ts, cmd_get);
+        if (touch) {
+            STAT_INCR(ts, cmd_touch);
+            hit = store_get_touch(key.p, key.n, exptime, emit_value, &vc);
+            if (hit)
+                STAT_INCR(ts, touch_hits);
+            else
+                STAT_INCR(ts, touch_misses);
+        } else {
+            hit = store_get(key.p, key.n, emit_value, &vc);
+            if (hit)
+                STAT_INCR(ts, get_hits);
+            else
+                STAT_INCR(ts, get_misses);
+        }
+        if (c->closing)
+            return PROC_CLOSE;
+        if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER && !conn_flush(c)) {
+            if (c->closing)
+                return PROC_CLOSE;
+            c->resume = pos;   /* the client must read first */
+            return PROC_PAUSED;
+        }
+    }
+    c->resume = 0;
+    REPLY(c, "END");
+    return PROC_DONE;
+}
+
+static const enum store_mode store_modes[TEXT_CMD_COUNT] = {
+    [TEXT_CMD_SET] = STORE_SET, [TEXT_CMD_ADD] = STORE_ADD,
+    [TEXT_CMD_REPLACE] = STORE_REPLACE, [TEXT_CMD_APPEND] = STORE_APPEND,
+    [TEXT_CMD_PREPEND] = STORE_PREPEND, [TEXT_CMD_CAS] = STORE_CAS,
+};
+
+static void do_store(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    enum store_status st;
+
+    STAT_INCR(ts, cmd_set);
+    st = store_put(store_modes[req->cmd], req->key.p, req->key.n, req->flags,
+                   clock_exptime(req->exptime), req->data, req->ndata,
+                   req->cas_unique, NULL);
+    if (req->cmd == TEXT_CMD_CAS) {
+        if (st == STORE_OK)
+            STAT_INCR(ts, cas_hits);
+        else if (st == STORE_EXISTS)
+            STAT_INCR(ts, cas_badval);
+        else if (st == STORE_NOT_FOUND)
+            STAT_INCR(ts, cas_misses);
+    }
+    /* memcached: an append/prepend that cannot get memory is NOT_STORED */
+    if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
+        (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY))
+        st = STORE_NOT_STORED;
+    if (st == STORE_TOO_LARGE) {
+        STAT_INCR(ts, store_too_large);
+        if (req->cmd == TEXT_CMD_SET)   /* memcached drops the stale value */
+            store_delete(req->key.p, req->key.n);
+    } else if (st == STORE_NO_MEMORY) {
+        STAT_INCR(ts, store_no_memory);
+    }
+    if (req->noreply)
+        return;
+    switch (st) {
+    case STORE_OK:         REPLY(c, "STORED"); break;
+    case STORE_NOT_STORED: REPLY(c, "NOT_STORED"); break;
+    case STORE_EXISTS:     REPLY(c, "EXISTS"); break;
+    case STORE_NOT_FOUND:  REPLY(c, "NOT_FOUND"); break;
+    case STORE_TOO_LARGE:  REPLY(c, "SERVER_ERROR object too large for cache"); break;
+    default:               REPLY(c, "SERVER_ERROR out of memory storing object"); break;
+    }
+}
+
+static void do_arith(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    bool incr = req->cmd == TEXT_CMD_INCR;
+    uint64_t result;
+    enum store_status st = store_arith(req->key.p, req->key.n, incr, req->number,
+                                       &result, NULL);
+
+    if (st == STORE_OK) {
+        if (incr)
+            STAT_INCR(ts, incr_hits);
+        else
+            STAT_INCR(ts, decr_hits);
+    } else if (st == STORE_NOT_FOUND) {
+        if (incr)
+            STAT_INCR(ts, incr_misses);
+        else
+            STAT_INCR(ts, decr_misses);
+    }
+    if (req->noreply)
+        return;
+    switch (st) {
+    case STORE_OK: {
+        char num[24];
+        size_t n = strnum_fmt_u64(num, result);
+        num[n++] = '\r';
+        num[n++] = '\n';
+        reply(c, num, n);
+        break;
+    }
+    case STORE_NOT_FOUND:   REPLY(c, "NOT_FOUND"); break;
+    case STORE_NON_NUMERIC: REPLY(c, "CLIENT_ERROR cannot increment or decrement non-numeric value"); break;
+    default:                REPLY(c, "SERVER_ERROR out of memory"); break;
+    }
+}
+
+static void do_touch(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    enum store_status st = store_touch(req->key.p, req->key.n, clock_exptime(req->exptime));
+
+    STAT_INCR(ts, cmd_touch);
+    if (st == STORE_OK)
+        STAT_INCR(ts, touch_hits);
+    else
+        STAT_INCR(ts, touch_misses);
+    if (req->noreply)
+        return;
+    if (st == STORE_OK)
+        REPLY(c, "TOUCHED");
+    else
+        REPLY(c, "NOT_FOUND");
+}
+
+static void do_delete(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    enum store_status st = store_delete(req->key.p, req->key.n);
+
+    if (st == STORE_OK)
+        STAT_INCR(ts, delete_hits);
+    else
+        STAT_INCR(ts, delete_misses);
+    if (req->noreply)
+        return;
+    if (st == STORE_OK)
+        REPLY(c, "DELETED");
+    else
+        REPLY(c, "NOT_FOUND");
+}
+
+static void do_flush(struct conn *c, const struct text_req *req)
+{
+    if (!settings.flush_enabled) {
+        if (!req->noreply)
+            REPLY(c, "CLIENT_ERROR flush_all not allowed");
+        return;
+    }
+    STAT_INCR(&c->w->stats, cmd_flush);
+    store_flush(req->has_delay && req->exptime > 0 ? clock_exptime(req->exptime) : 0);
+    if (!req->noreply)
+        REPLY(c, "OK");
+}
+
+static void do_memlimit(struct conn *c, const struct text_req *req)
+{
+    const char *msg = "OK";
+
+    if (req->number < LIMIT_MEMLIMIT_MIN_MB)
+        msg = "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m";
+    else if (req->number > 1000000000)
+        msg = "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes";
+    else if (store_set_mem_limit(req->number * 1024 * 1024) < 0)
+        msg = "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust";
+    else
+        settings.maxbytes = req->number * 1024 * 1024;
+    if (!req->noreply)
+        reply_line(c, msg);
+}
+
+static enum proc_result do_shutdown(struct conn *c, const struct text_req *req)
+{
+    if (!settings.shutdown_enabled) {
+        REPLY(c, "ERROR: shutdown not enabled");
+        return PROC_DONE;
+    }
+    if (req->nargs == 0) {
+        server_request_shutdown(false);
+        return PROC_CLOSE;
+    }
+    if (req->nargs == 1 && req->args[0].n == 8 && memcmp(req->args[0].p, "graceful", 8) == 0) {
+        server_request_shutdown(true);
+        return PROC_CLOSE;
+    }
+    REPLY(c, "CLIENT_ERROR invalid shutdown mode");
+    return PROC_DONE;
+}
+
+enum proc_result process_text(struct conn *c, const struct text_req *req)
+{
+    switch (req->cmd) {
+    case TEXT_CMD_GET: case TEXT_CMD_GETS: case TEXT_CMD_GAT: case TEXT_CMD_GATS:
+        return do_retrieval(c, req);
+    case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
+    case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
+        do_store(c, req);
+        break;
+    case TEXT_CMD_INCR: case TEXT_CMD_DECR:
+        do_arith(c, req);
+        break;
+    case TEXT_CMD_TOUCH:
+        do_touch(c, req);
+        break;
+    case TEXT_CMD_DELETE:
+        do_delete(c, req);
+        break;
+    case TEXT_CMD_FLUSH_ALL:
+        do_flush(c, req);
+        break;
+    case TEXT_CMD_VERSION:
+        REPLY(c, "VERSION " HC_VERSION_STRING);
+        break;
+    case TEXT_CMD_VERBOSITY:
+        log_verbosity = req->number > 2 ? 2 : (int)req->number;
+        if (!req->noreply)
+            REPLY(c, "OK");
+        break;
+    case TEXT_CMD_QUIT:
+        return PROC_CLOSE;
+    case TEXT_CMD_SHUTDOWN:
+        return do_shutdown(c, req);
+    case TEXT_CMD_CACHE_MEMLIMIT:
+        do_memlimit(c, req);
+        break;
+    case TEXT_CMD_STATS:
+        stats_cmd(c, req->args, req->nargs);
+        break;
+    default:
+        REPLY(c, "ERROR");
+        break;
+    }
+    return PROC_DONE;
+}
+
+void process_text_error(struct conn *c, const struct text_req *req)
+{
+    if (req->error == TEXT_ERR_TOO_LARGE) {
+        STAT_INCR(&c->w->stats, store_too_large);
+        if (req->cmd == TEXT_CMD_SET)   /* as memcached: no stale value */
+            store_delete(req->key.p, req->key.n);
+    }
+    if (req->error == TEXT_ERR_NONE || req->noreply)
+        return;
+    reply_line(c, text_error_string(req->error));
+}

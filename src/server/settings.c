@@ -1,0 +1,322 @@
+/*
+ * settings: memcached's flags, same letters and meanings, declared once in
+ * OPTIONS below; getopt's tables and the -h text are generated from it.
+ * Flags for features hardcached does not (yet) have are refused with a
+ * clear message rather than silently ignored, except pure tuning knobs of
+ * memcached's slab allocator, which have no meaning here and are accepted.
+ */
+#include "server/settings.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strnum.h"
+#include "policy/limits.h"
+
+struct settings settings;
+
+/* X(letter, long name, argument (0 none, 1 required), help text) */
+#define OPTIONS(X)                                                              \
+    X('p', "port",               1, "TCP port to listen on (default: 11211)")     \
+    X('U', "udp-port",           1, "UDP port (default: 0, off; only 0 is accepted until UDP with amplification limits lands)") \
+    X('s', "unix-socket",        1, "UNIX socket to listen on (disables network support)") \
+    X('a', "unix-mask",          1, "access mask for UNIX socket, in octal (default: 700)") \
+    X('A', "enable-shutdown",    0, "enable ascii \"shutdown\" command")          \
+    X('l', "listen",             1, "interface to listen on, repeatable and comma-separated, [v6] and addr:port allowed (default: 127.0.0.1 and ::1 only)") \
+    X('d', "daemon",             0, "run as a daemon")                          \
+    X('r', "enable-coredumps",   0, "maximize core file limit")                 \
+    X('u', "user",               1, "assume identity of <username> (required when run as root)") \
+    X('m', "memory-limit",       1, "item memory in megabytes (default: 64)")   \
+    X('M', "disable-evictions",  0, "return error on memory exhausted instead of evicting") \
+    X('c', "conn-limit",         1, "max simultaneous connections (default: 1024)") \
+    X('k', "lock-memory",        0, "lock down all paged memory")               \
+    X('v', "verbose",            0, "verbose (-vv very verbose, -vvv extremely verbose)") \
+    X('h', "help",               0, "print this help and exit")                 \
+    X('i', "license",            0, "print license and exit")                   \
+    X('V', "version",            0, "print version and exit")                   \
+    X('P', "pidfile",            1, "save PID in <file>, only used with -d option") \
+    X('f', "slab-growth-factor", 1, "accepted for compatibility; no slab classes here") \
+    X('n', "slab-min-size",      1, "accepted for compatibility; no slab classes here") \
+    X('L', "enable-largepages",  0, "accepted for compatibility; ignored")      \
+    X('D', "delimiter",          1, "accepted for compatibility; per-prefix stats not kept") \
+    X('t', "threads",            1, "number of worker threads (default: 4)")    \
+    X('R', "max-reqs-per-event", 1, "max requests per event per connection (default: 20)") \
+    X('C', "disable-cas",        0, "disable use of CAS")                       \
+    X('b', "listen-backlog",     1, "set the backlog queue limit (default: 1024)") \
+    X('B', "protocol",           1, "protocol: ascii or auto (default: auto; binary not yet)") \
+    X('I', "max-item-size",      1, "max item size, k/m suffix allowed (default: 1m, min: 1k, max: 1024m)") \
+    X('S', "enable-sasl",        0, "SASL authentication (not yet available: refused)") \
+    X('F', "disable-flush-all",  0, "disable flush_all command")                \
+    X('X', "disable-dumping",    0, "disable stats cachedump (never offered)")  \
+    X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
+    X('Y', "auth-file",          1, "ascii authentication (not yet available: refused)") \
+    X('e', "memory-file",        1, "restartable cache file (not supported: refused)") \
+    X('Z', "enable-ssl",         0, "TLS (not yet available: refused)")         \
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast")
+
+__attribute__((format(printf, 1, 2)))
+static _Noreturn void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "hardcached: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'hardcached -h' for the list of flags.\n");
+    exit(EX_USAGE_CODE);
+}
+
+static void print_help(void)
+{
+    printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
+#define X(ch, name, arg, help) \
+    printf("-%c, --%s%s\n      %s\n", ch, name, arg ? "=<arg>" : "", help);
+    OPTIONS(X)
+#undef X
+}
+
+static int parse_int(const char *arg, int min, int max, const char *what)
+{
+    int64_t v;
+
+    if (!strnum_i64(arg, strlen(arg), &v) || v < min || v > max)
+        usage_error("bad %s: %s", what, arg);
+    return (int)v;
+}
+
+/* "64", "64m", "1g", "512k"; `unit` is the multiplier without a suffix. */
+static uint64_t parse_size(const char *arg, uint64_t unit, const char *what)
+{
+    size_t n = strlen(arg);
+    uint64_t v, mult = unit;
+
+    if (n > 0) {
+        switch (arg[n - 1]) {
+        case 'k': case 'K': mult = 1024ULL; n--; break;
+        case 'm': case 'M': mult = 1024ULL * 1024; n--; break;
+        case 'g': case 'G': mult = 1024ULL * 1024 * 1024; n--; break;
+        default: break;
+        }
+    }
+    if (!strnum_u64(arg, n, &v) || v > UINT64_MAX / mult)
+        usage_error("bad %s: %s", what, arg);
+    return v * mult;
+}
+
+static void add_listen(char *arg)
+{
+    settings.listen_arg = settings.listen_arg ? settings.listen_arg : arg;
+    for (char *save = NULL, *tok = strtok_r(arg, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (settings.nlisten == SETTINGS_LISTEN_MAX)
+            usage_error("too many -l addresses (at most %s)", "32");
+        settings.listen[settings.nlisten++] = tok;
+    }
+}
+
+/* memcached -o sub-options that tune its own LRU and slab machinery: they
+ * have no counterpart in hardcached's storage and are accepted and ignored
+ * so existing command lines keep working. */
+static const char *const ignored_suboptions[] = {
+    "maxconns_fast", "no_maxconns_fast", "tail_repair_time", "hash_algorithm",
+    "lru_crawler", "no_lru_crawler", "lru_crawler_sleep", "lru_crawler_tocrawl",
+    "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
+    "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_reassign",
+    "no_slab_reassign", "slab_automove", "slab_automove_ratio",
+    "slab_automove_window", "slab_chunk_max", "track_sizes", "no_hashexpand",
+    "read_buf_mem_limit", "watcher_logbuf_size", "worker_logbuf_size",
+    "inline_ascii_response", "no_inline_ascii_response", "ext_path",
+    "lru_segmented", "no_lru_segmented", "drop_privileges", "no_drop_privileges",
+};
+
+static void parse_extended(char *arg)
+{
+    for (char *save = NULL, *opt = strtok_r(arg, ",", &save); opt;
+         opt = strtok_r(NULL, ",", &save)) {
+        char *val = strchr(opt, '=');
+        if (val)
+            *val++ = '\0';
+        if (strcmp(opt, "idle_timeout") == 0 && val) {
+            settings.idle_timeout = (uint32_t)parse_int(val, 0, 86400 * 365,
+                                                        "idle_timeout");
+        } else if (strcmp(opt, "hashpower") == 0 && val) {
+            settings.hashpower = (unsigned)parse_int(val, 12, 32,
+                                                     "hashpower (12..32)");
+        } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
+            /* memcached's bundle of newer defaults; ours are already those */
+        } else if (strcmp(opt, "relaxed_privileges") == 0) {
+            settings.relaxed_privileges = true;
+        } else if (strcmp(opt, "no_relaxed_privileges") == 0) {
+            settings.relaxed_privileges = false;
+        } else {
+            bool known = false;
+            for (size_t i = 0; i < sizeof(ignored_suboptions) / sizeof(*ignored_suboptions); i++)
+                known |= strcmp(opt, ignored_suboptions[i]) == 0;
+            if (!known)
+                usage_error("illegal suboption \"%s\"", opt);
+        }
+    }
+}
+
+static void set_defaults(void)
+{
+    memset(&settings, 0, sizeof(settings));
+    settings.port = 11211;
+    settings.unix_mask = 0700;
+    settings.maxbytes = 64ULL * 1024 * 1024;
+    settings.evict = true;
+    settings.maxconns = 1024;
+    settings.threads = 4;
+    settings.reqs_per_event = 20;
+    settings.item_size_max = 1024 * 1024;
+    settings.use_cas = true;
+    settings.flush_enabled = true;
+    settings.backlog = 1024;
+    settings.maxconns_fast = true;
+}
+
+enum settings_action settings_parse(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+#define X(ch, name, arg, help) { name, arg ? required_argument : no_argument, NULL, ch },
+        OPTIONS(X)
+#undef X
+        { NULL, 0, NULL, 0 }
+    };
+    char optstring[128];
+    size_t n = 0;
+    int c;
+
+    set_defaults();
+    optstring[n++] = ':';
+#define X(ch, name, arg, help) \
+    optstring[n++] = ch; if (arg) optstring[n++] = ':';
+    OPTIONS(X)
+#undef X
+    optstring[n] = '\0';
+
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': settings.port = parse_int(optarg, 0, 65535, "port"); break;
+        case 'U':
+            settings.udp_port = parse_int(optarg, 0, 65535, "UDP port");
+            if (settings.udp_port != 0)
+                usage_error("UDP is not available in this version: only -U 0 is "
+                            "accepted (asked for -U %s). UDP arrives with "
+                            "amplification limits; until then use TCP.", optarg);
+            break;
+        case 's': settings.unix_path = optarg; break;
+        case 'a': {
+            char *end;
+            long mask = strtol(optarg, &end, 8);
+            if (*optarg == '\0' || *end != '\0' || mask < 0 || mask > 0777)
+                usage_error("bad unix socket mask: %s", optarg);
+            settings.unix_mask = (int)mask;
+            break;
+        }
+        case 'A': settings.shutdown_enabled = true; break;
+        case 'l': add_listen(optarg); break;
+        case 'd': settings.daemonize = true; break;
+        case 'r': settings.coredumps = true; break;
+        case 'u': settings.user = optarg; break;
+        case 'm':
+            settings.maxbytes = parse_size(optarg, 1024ULL * 1024, "memory limit");
+            if (settings.maxbytes == 0)
+                usage_error("memory limit must be above 0: %s", optarg);
+            break;
+        case 'M': settings.evict = false; break;
+        case 'c': settings.maxconns = parse_int(optarg, 1, 1000000, "connection limit"); break;
+        case 'k': settings.lock_memory = true; break;
+        case 'v': settings.verbose++; break;
+        case 'h': print_help(); return SETTINGS_EXIT_OK;
+        case 'i':
+            printf("hardcached %s. See the project's LICENSE file.\n", HC_VERSION);
+            return SETTINGS_EXIT_OK;
+        case 'V':
+            printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
+            return SETTINGS_EXIT_OK;
+        case 'P': settings.pidfile = optarg; break;
+        case 'f': case 'n': case 'L': case 'D': case 'X': case 'W': break;
+        case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
+        case 'R': settings.reqs_per_event = parse_int(optarg, 1, 1000000, "-R value"); break;
+        case 'C': settings.use_cas = false; break;
+        case 'b': settings.backlog = parse_int(optarg, 1, 1 << 20, "backlog"); break;
+        case 'B':
+            if (strcmp(optarg, "ascii") != 0 && strcmp(optarg, "auto") != 0)
+                usage_error("protocol \"%s\" is not available (ascii or auto)", optarg);
+            break;
+        case 'I': {
+            uint64_t sz = parse_size(optarg, 1, "max item size");
+            if (sz < LIMIT_ITEM_SIZE_MIN || sz > LIMIT_ITEM_SIZE_MAX)
+                usage_error("max item size must be between 1k and 1024m: %s", optarg);
+            settings.item_size_max = (uint32_t)sz;
+            break;
+        }
+        case 'S': usage_error("%s: SASL authentication is not available in this version", "-S");
+        case 'Y': usage_error("%s: ascii authentication is not available in this version", "-Y");
+        case 'Z': usage_error("%s: TLS is not available in this version", "-Z");
+        case 'e': usage_error("%s: restartable memory files are not supported", "-e");
+        case 'F': settings.flush_enabled = false; break;
+        case 'o': parse_extended(optarg); break;
+        case ':': {
+            char flag[3] = { '-', (char)optopt, '\0' };
+            usage_error("option %s requires an argument", optopt ? flag : argv[optind - 1]);
+        }
+        default: {
+            char flag[3] = { '-', (char)optopt, '\0' };
+            usage_error("unknown option %s", optopt ? flag : argv[optind - 1]);
+        }
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (settings.item_size_max > settings.maxbytes / 2)
+        usage_error("max item size (-I) must be at most half the memory limit (-m)");
+    return SETTINGS_RUN;
+}
+
+static void emit_u64(void (*fn)(const char *, const char *, void *), void *ctx,
+                     const char *name, uint64_t v)
+{
+    char buf[24];
+    strnum_fmt_u64(buf, v);
+    fn(name, buf, ctx);
+}
+
+void settings_each_stat(void (*fn)(const char *name, const char *value, void *ctx),
+                        void *ctx)
+{
+    char mask[8];
+
+    snprintf(mask, sizeof(mask), "%o", (unsigned)settings.unix_mask);
+    emit_u64(fn, ctx, "maxbytes", settings.maxbytes);
+    emit_u64(fn, ctx, "maxconns", (uint64_t)settings.maxconns);
+    emit_u64(fn, ctx, "tcpport", (uint64_t)settings.port);
+    emit_u64(fn, ctx, "udpport", (uint64_t)settings.udp_port);
+    fn("inter", settings.listen_arg ? settings.listen_arg : "127.0.0.1,::1", ctx);
+    emit_u64(fn, ctx, "verbosity", (uint64_t)settings.verbose);
+    fn("evictions", settings.evict ? "on" : "off", ctx);
+    fn("domain_socket", settings.unix_path ? settings.unix_path : "NULL", ctx);
+    fn("umask", mask, ctx);
+    fn("shutdown_command", settings.shutdown_enabled ? "yes" : "no", ctx);
+    emit_u64(fn, ctx, "num_threads", (uint64_t)settings.threads);
+    emit_u64(fn, ctx, "reqs_per_event", (uint64_t)settings.reqs_per_event);
+    fn("cas_enabled", settings.use_cas ? "yes" : "no", ctx);
+    emit_u64(fn, ctx, "tcp_backlog", (uint64_t)settings.backlog);
+    fn("binding_protocol", "ascii", ctx);
+    fn("auth_enabled_sasl", "no", ctx);
+    fn("auth_enabled_ascii", "no", ctx);
+    emit_u64(fn, ctx, "item_size_max", settings.item_size_max);
+    fn("maxconns_fast", "yes", ctx);
+    emit_u64(fn, ctx, "hashpower_init", settings.hashpower);
+    fn("flush_enabled", settings.flush_enabled ? "yes" : "no", ctx);
+    emit_u64(fn, ctx, "idle_timeout", settings.idle_timeout);
+    fn("relaxed_privileges", settings.relaxed_privileges ? "yes" : "no", ctx);
+    fn("ssl_enabled", "no", ctx);
+}

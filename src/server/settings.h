@@ -1,0 +1,66 @@
+/*
+ * settings: the server's configuration, filled from memcached-compatible
+ * command-line flags. Defaults are the safe ones: loopback only, UDP off.
+ * The option table in settings.c drives parsing, `-h` and `stats settings`.
+ */
+#ifndef HC_SERVER_SETTINGS_H
+#define HC_SERVER_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HC_VERSION          "0.1.0"
+/* The memcached release whose behaviour hardcached follows; clients that
+ * parse `version` see it first. */
+#define HC_COMPAT_VERSION   "1.6.18"
+#define HC_VERSION_STRING   HC_COMPAT_VERSION "-hardcached-" HC_VERSION
+
+#define SETTINGS_LISTEN_MAX 32
+#define EX_USAGE_CODE       64   /* sysexits.h EX_USAGE, as memcached */
+
+struct settings {
+    int      port;               /* -p */
+    int      udp_port;           /* -U (only 0 for now) */
+    const char *listen[SETTINGS_LISTEN_MAX];  /* -l entries, comma-split */
+    int      nlisten;
+    const char *listen_arg;      /* -l as given, for stats settings */
+    const char *unix_path;       /* -s */
+    int      unix_mask;          /* -a */
+    uint64_t maxbytes;           /* -m, in bytes */
+    bool     evict;              /* !-M */
+    int      maxconns;           /* -c */
+    int      threads;            /* -t */
+    int      reqs_per_event;     /* -R */
+    uint32_t item_size_max;      /* -I */
+    bool     use_cas;            /* !-C */
+    bool     flush_enabled;      /* !-F */
+    bool     shutdown_enabled;   /* -A */
+    int      verbose;            /* -v, -vv, -vvv */
+    const char *user;            /* -u */
+    bool     daemonize;          /* -d */
+    const char *pidfile;         /* -P */
+    bool     lock_memory;        /* -k */
+    bool     coredumps;          /* -r */
+    int      backlog;            /* -b */
+    uint32_t idle_timeout;       /* -o idle_timeout */
+    unsigned hashpower;          /* -o hashpower */
+    bool     relaxed_privileges; /* -o relaxed_privileges */
+    bool     maxconns_fast;      /* -o maxconns_fast (always on) */
+};
+
+extern struct settings settings;
+
+/* What settings_parse() wants the caller to do. */
+enum settings_action { SETTINGS_RUN, SETTINGS_EXIT_OK };
+
+/* Fill `settings` with defaults, then apply argv. Prints help/version and
+ * returns SETTINGS_EXIT_OK for -h/-V/-i; on a bad flag prints a message and
+ * exits with EX_USAGE_CODE. */
+enum settings_action settings_parse(int argc, char **argv);
+
+/* Call fn for every `stats settings` line (name, value). */
+void settings_each_stat(void (*fn)(const char *name, const char *value,
+                                   void *ctx), void *ctx);
+
+#endif

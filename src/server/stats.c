@@ -1,0 +1,57 @@
+/* stats: aggregation across worker threads; see stats.h. */
+#include "server/stats.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define STATS_THREADS_MAX 256
+
+struct global_stats global_stats;
+
+static struct thread_stats *threads[STATS_THREADS_MAX];
+static int nthreads;
+static struct thread_stats baseline;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void stats_register_thread(struct thread_stats *ts)
+{
+    pthread_mutex_lock(&stats_lock);
+    if (nthreads < STATS_THREADS_MAX)
+        threads[nthreads++] = ts;
+    pthread_mutex_unlock(&stats_lock);
+}
+
+static void sum_threads(struct thread_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < nthreads; i++) {
+#define X(name) atomic_store_explicit(&out->name, \
+        atomic_load_explicit(&out->name, memory_order_relaxed) + \
+        atomic_load_explicit(&threads[i]->name, memory_order_relaxed), \
+        memory_order_relaxed);
+        THREAD_STATS(X)
+#undef X
+    }
+}
+
+void stats_aggregate(struct thread_stats *out)
+{
+    pthread_mutex_lock(&stats_lock);
+    sum_threads(out);
+#define X(name) atomic_store_explicit(&out->name, \
+        atomic_load_explicit(&out->name, memory_order_relaxed) - \
+        atomic_load_explicit(&baseline.name, memory_order_relaxed), \
+        memory_order_relaxed);
+    THREAD_STATS(X)
+#undef X
+    pthread_mutex_unlock(&stats_lock);
+}
+
+void stats_reset(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    sum_threads(&baseline);
+    atomic_store(&global_stats.total_connections, 0);
+    atomic_store(&global_stats.rejected_connections, 0);
+    pthread_mutex_unlock(&stats_lock);
+}

@@ -1,0 +1,54 @@
+/*
+ * stats: the counters `stats` reports, declared once. Each worker thread
+ * owns a struct thread_stats and is its only writer (no shared cache line
+ * on the hot path); `stats` sums them. `stats reset` subtracts a baseline
+ * instead of writing into other threads' counters.
+ */
+#ifndef HC_SERVER_STATS_H
+#define HC_SERVER_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Per-thread counters, in memcached's names and order. */
+#define THREAD_STATS(X)                                                    \
+    X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch)                        \
+    X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                \
+    X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits)            \
+    X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval)    \
+    X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)    \
+    X(auth_cmds) X(auth_errors) X(bytes_read) X(bytes_written)             \
+    X(conn_yields)
+
+struct thread_stats {
+#define X(name) _Atomic uint64_t name;
+    THREAD_STATS(X)
+#undef X
+};
+
+/* Only the owning thread writes, so a relaxed load + store is enough and
+ * compiles to a plain add (no locked instruction). */
+#define STAT_ADD(ts, field, n) \
+    atomic_store_explicit(&(ts)->field, \
+        atomic_load_explicit(&(ts)->field, memory_order_relaxed) + (n), \
+        memory_order_relaxed)
+#define STAT_INCR(ts, field) STAT_ADD(ts, field, 1)
+
+/* Process-wide counters, touched only on connect/close. */
+struct global_stats {
+    _Atomic uint64_t curr_connections;
+    _Atomic uint64_t total_connections;
+    _Atomic uint64_t rejected_connections;
+    _Atomic uint64_t connection_structures;
+};
+
+extern struct global_stats global_stats;
+
+/* Register a thread's counters so `stats` can sum them (at start-up). */
+void stats_register_thread(struct thread_stats *ts);
+/* Sum of all threads minus the last reset's baseline. */
+void stats_aggregate(struct thread_stats *out);
+/* `stats reset`. */
+void stats_reset(void);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * stats_cmd: formats counters from server/stats, the store and the
+ * settings. Not on the hot path, so plain snprintf.
+ */
+#include "server/stats_cmd.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/settings.h"
+#include "server/stats.h"
+#include "server/worker.h"
+#include "storage/store.h"
+
+__attribute__((format(printf, 3, 4)))
+static void stat_line(struct conn *c, const char *name, const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "STAT %s ", name);
+    va_list ap;
+
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(line) - 3)
+        n = (int)sizeof(line) - 3;
+    line[n++] = '\r';
+    line[n++] = '\n';
+    if (buf_append(&c->w->out, line, (size_t)n) < 0)
+        c->closing = true;
+}
+
+static void stat_u64(struct conn *c, const char *name, uint64_t v)
+{
+    stat_line(c, name, "%llu", (unsigned long long)v);
+}
+
+static void end(struct conn *c)
+{
+    if (buf_append(&c->w->out, "END\r\n", 5) < 0)
+        c->closing = true;
+}
+
+static void stats_general(struct conn *c)
+{
+    struct thread_stats ts;
+    struct store_stats ss;
+    struct rusage ru;
+    time_t now = clock_started() + clock_now();
+
+    stats_aggregate(&ts);
+    store_stats_get(&ss);
+    getrusage(RUSAGE_SELF, &ru);
+    stat_u64(c, "pid", (uint64_t)getpid());
+    stat_u64(c, "uptime", clock_now() - CLOCK_START);
+    stat_u64(c, "time", (uint64_t)now);
+    stat_line(c, "version", "%s", HC_VERSION_STRING);
+    stat_line(c, "libevent", "%s", "none");
+    stat_u64(c, "pointer_size", sizeof(void *) * 8);
+    stat_line(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    stat_line(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    stat_u64(c, "max_connections", (uint64_t)settings.maxconns);
+    stat_u64(c, "curr_connections", atomic_load(&global_stats.curr_connections));
+    stat_u64(c, "total_connections", atomic_load(&global_stats.total_connections));
+    stat_u64(c, "rejected_connections", atomic_load(&global_stats.rejected_connections));
+    stat_u64(c, "connection_structures", atomic_load(&global_stats.connection_structures));
+#define X(name) stat_u64(c, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
+    THREAD_STATS(X)
+#undef X
+    stat_u64(c, "limit_maxbytes", settings.maxbytes);
+    stat_u64(c, "accepting_conns", 1);
+    stat_u64(c, "listen_disabled_num", 0);
+    stat_u64(c, "threads", (uint64_t)settings.threads);
+    stat_u64(c, "hash_power_level", ss.hash_power_level);
+    stat_u64(c, "hash_bytes", ss.hash_bytes);
+    stat_u64(c, "hash_is_expanding", ss.hash_is_expanding);
+    stat_u64(c, "bytes", ss.bytes);
+    stat_u64(c, "curr_items", ss.curr_items);
+    stat_u64(c, "total_items", ss.total_items);
+    stat_u64(c, "expired_unfetched", ss.expired_unfetched);
+    stat_u64(c, "evicted_unfetched", ss.evicted_unfetched);
+    stat_u64(c, "evictions", ss.evictions);
+    stat_u64(c, "reclaimed", ss.reclaimed);
+    stat_u64(c, "segment_size", ss.segment_size);
+    stat_u64(c, "segments_used", ss.segments);
+    stat_u64(c, "memory_used", ss.mem_used);
+    end(c);
+}
+
+static void settings_line(const char *name, const char *value, void *ctx)
+{
+    stat_line(ctx, name, "%s", value);
+}
+
+static void stats_items(struct conn *c)
+{
+    struct store_stats ss;
+
+    store_stats_get(&ss);
+    /* one pseudo slab class: segments hold items of every size */
+    if (ss.curr_items > 0) {
+        stat_u64(c, "items:1:number", ss.curr_items);
+        stat_u64(c, "items:1:age", 0);
+        stat_u64(c, "items:1:mem_requested", ss.bytes);
+        stat_u64(c, "items:1:evicted", ss.evictions);
+        stat_u64(c, "items:1:evicted_nonzero", 0);
+        stat_u64(c, "items:1:outofmemory", 0);
+        stat_u64(c, "items:1:reclaimed", ss.reclaimed);
+        stat_u64(c, "items:1:expired_unfetched", ss.expired_unfetched);
+        stat_u64(c, "items:1:evicted_unfetched", ss.evicted_unfetched);
+    }
+    end(c);
+}
+
+static void stats_slabs(struct conn *c)
+{
+    struct store_stats ss;
+
+    store_stats_get(&ss);
+    if (ss.segments > 0) {
+        stat_u64(c, "1:chunk_size", ss.segment_size);
+        stat_u64(c, "1:total_pages", ss.segments);
+        stat_u64(c, "1:used_chunks", ss.curr_items);
+        stat_u64(c, "1:mem_requested", ss.bytes);
+    }
+    stat_u64(c, "active_slabs", ss.segments > 0 ? 1 : 0);
+    stat_u64(c, "total_malloced", ss.mem_used);
+    end(c);
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const void *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(out, len, "tcp:%s:%u", host, ntohs(in->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(out, len, "tcp6:[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, len, "unix:%s", settings.unix_path ? settings.unix_path : "");
+    }
+}
+
+struct conns_ctx {
+    struct conn *self;
+};
+
+static void conn_line(const struct conn *other, void *arg)
+{
+    struct conns_ctx *cc = arg;
+    char name[64], addr[128];
+    rel_time_t last = atomic_load_explicit(&other->last_active, memory_order_relaxed);
+
+    peer_name(&other->peer, addr, sizeof(addr));
+    snprintf(name, sizeof(name), "%d:addr", other->fd);
+    stat_line(cc->self, name, "%s", addr);
+    snprintf(name, sizeof(name), "%d:listen_addr", other->fd);
+    stat_line(cc->self, name, "%s", other->listen_name);
+    snprintf(name, sizeof(name), "%d:state", other->fd);
+    stat_line(cc->self, name, "%s", other == cc->self ? "conn_parse_cmd" : "conn_waiting");
+    snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
+    stat_u64(cc->self, name, clock_now() - last);
+}
+
+static bool arg_is(const struct text_token *t, const char *lit)
+{
+    return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
+}
+
+void stats_cmd(struct conn *c, const struct text_token *args, uint32_t nargs)
+{
+    if (nargs == 0) {
+        stats_general(c);
+    } else if (arg_is(&args[0], "reset") && nargs == 1) {
+        stats_reset();
+        buf_append(&c->w->out, "RESET\r\n", 7);
+    } else if (arg_is(&args[0], "settings") && nargs == 1) {
+        settings_each_stat(settings_line, c);
+        end(c);
+    } else if (arg_is(&args[0], "items") && nargs == 1) {
+        stats_items(c);
+    } else if (arg_is(&args[0], "slabs") && nargs == 1) {
+        stats_slabs(c);
+    } else if (arg_is(&args[0], "sizes") && nargs == 1) {
+        stat_line(c, "sizes_status", "%s", "disabled");
+        end(c);
+    } else if (arg_is(&args[0], "conns") && nargs == 1) {
+        struct conns_ctx cc = { .self = c };
+        workers_each_conn(conn_line, &cc);
+        end(c);
+    } else {
+        buf_append(&c->w->out, "ERROR\r\n", 7);
+    }
+}

@@ -1,0 +1,16 @@
+/*
+ * stats_cmd: the `stats` command family (general, settings, items, slabs,
+ * sizes, conns, reset), in memcached's names so monitoring tools and
+ * exporters read hardcached unchanged.
+ */
+#ifndef HC_SERVER_STATS_CMD_H
+#define HC_SERVER_STATS_CMD_H
+
+#include <stdint.h>
+
+#include "protocol/text/parse.h"
+#include "server/conn.h"
+
+void stats_cmd(struct conn *c, const struct text_token *args, uint32_t nargs);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * worker: the threads (-t) that own connections. Every worker watches all
+ * listeners (EPOLLEXCLUSIVE, so one wakes per new connection) and serves the
+ * connections it accepted, start to end, with no locks on that path.
+ */
+#ifndef HC_SERVER_WORKER_H
+#define HC_SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "event/loop.h"
+#include "net/listen.h"
+#include "server/conn.h"
+#include "server/stats.h"
+
+struct listen_src {
+    enum ev_kind     kind;        /* EV_KIND_LISTENER */
+    struct listener *l;
+};
+
+struct worker {
+    int               id;
+    pthread_t         thread;
+    struct ev_loop    loop;
+    int               wake_fd;    /* eventfd to stop the loop */
+    enum ev_kind      wake_kind;  /* EV_KIND_WAKE, epoll data for wake_fd */
+    char             *rbuf;       /* LIMIT_READ_CHUNK scratch for reads */
+    struct buf        out;        /* replies of the connection being served */
+    struct thread_stats stats;
+    pthread_mutex_t   conns_lock; /* guards the list for `stats conns` */
+    struct conn      *conns;
+    struct conn      *ready;      /* connections with leftover requests */
+    rel_time_t        last_sweep;
+    struct listen_src *lsrc;
+};
+
+/* Start n workers watching the listeners. Returns 0 or -1. */
+int workers_start(int n, struct listener *ls, int nls);
+/* Stop all workers, close their connections, free everything. */
+void workers_stop(void);
+/* Call fn for every open connection (for `stats conns`), each worker's list
+ * locked while it is walked. */
+void workers_each_conn(void (*fn)(const struct conn *c, void *ctx), void *ctx);
+
+/* Ask the main thread to shut the server down (the `shutdown` command). */
+void server_request_shutdown(bool graceful);
+
+#endif
