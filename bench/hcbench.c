@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -726,6 +727,17 @@ static void worker_teardown(struct worker *w)
 		close(w->ep);
 }
 
+/* CPU seconds this process has used (user + system), so run.sh can tell
+ * how busy the client core was. */
+static double client_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static double us(uint64_t ns)
 {
 	return (double)ns / 1000.0;
@@ -838,7 +850,7 @@ static int run_client(void)
 	       " proto_errors=%" PRIu64 " lost=%" PRIu64 " dead_conns=%" PRIu64
 	       " errors=%" PRIu64 " p50_us=%.1f p90_us=%.1f p99_us=%.1f"
 	       " p999_us=%.1f max_us=%.1f get_p99_us=%.1f set_p99_us=%.1f"
-	       " reqs_per_write=%.2f batch=%d\n",
+	       " reqs_per_write=%.2f batch=%d client_cpu_s=%.2f\n",
 	       O.label, O.mode == MODE_LOAD ? "load" : "bench", O.host, O.port,
 	       O.conns, O.threads, O.depth, O.mode == MODE_LOAD ? 0.0 : O.get_ratio,
 	       O.mode == MODE_LOAD ? O.load_n : O.keys, O.key_len, O.value_size,
@@ -850,7 +862,7 @@ static int run_client(void)
 	       us(all.max), us(hist_quantile(&get, 0.99)),
 	       us(hist_quantile(&set, 0.99)),
 	       st.writes ? (double)st.completed / (double)st.writes : 0.0,
-	       O.batch);
+	       O.batch, client_cpu_s());
 	printf("# %s %s:%s: %.0f ops/s over %.2fs (%" PRIu64 " ops; %" PRIu64
 	       " gets, %" PRIu64 " hits, %" PRIu64 " misses; %" PRIu64 " sets);"
 	       " latency p50 %.1fus p99 %.1fus p99.9 %.1fus max %.1fus;"

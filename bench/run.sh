@@ -1,0 +1,252 @@
+#!/bin/sh
+# bench/run.sh: drive hardcached and Debian's memcached with the same load
+# from hcbench and print them side by side (see BENCHMARKS.md).
+#
+# On a 2-core machine each server is pinned to core 0 and hcbench to core 1,
+# so the two never fight for a core. For each run we record throughput,
+# latency percentiles and the server's own CPU time (utime+stime from
+# /proc/PID/stat) so that "ops per second of server CPU" can be compared
+# even where the client, not the server, sets the pace.
+#
+# Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--no-1k]
+#                     [--no-memory] [--items N] [--only hardcached|memcached]
+#                     [--port P] [--threads T]
+# Raw results: bench/results/latest.txt (one line per run).
+# Environment: HARDCACHED=path benches another hardcached binary.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HCBENCH=$ROOT/build/release/hcbench
+# HARDCACHED may be overridden to bench another build (or a stand-in).
+HARDCACHED=${HARDCACHED:-$ROOT/build/release/hardcached}
+MEMCACHED=$(command -v memcached || echo /usr/bin/memcached)
+RESULTS_DIR=$ROOT/bench/results
+OUT=$RESULTS_DIR/latest.txt
+
+duration=8       # measured seconds per run
+warmup=1         # unrecorded seconds before each measured run
+values="32 1024" # value sizes for the throughput matrix
+mem_values="32 200"
+mem_items=1000000
+keys=100000      # key space of the throughput runs (all preloaded)
+conns=50
+threads=1        # server worker threads (-t)
+mem_mb=1024      # server memory limit (-m): big enough that nothing is evicted
+port=21411
+only=""
+do_memory=1
+all_args="$*"
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) duration=2; warmup=0.5; values=32; mem_values=32 ;;
+    --duration) duration=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --no-1k) values=32 ;;
+    --no-memory) do_memory=0 ;;
+    --items) mem_items=$2; shift ;;
+    --only) only=$2; shift
+            case $only in hardcached|memcached) ;; *) echo "run.sh: --only hardcached|memcached" >&2; exit 64 ;; esac ;;
+    --port) port=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
+  esac
+  shift
+done
+
+if [ ! -x "$HCBENCH" ]; then
+  echo "run.sh: $HCBENCH missing; run 'make build/release/hcbench' first" >&2
+  exit 1
+fi
+if [ "$(nproc)" -ge 2 ]; then
+  SRV_CPU=0; CLI_CPU=1
+else
+  SRV_CPU=0; CLI_CPU=0
+  echo "run.sh: only one core: server and client share it; numbers will mislead" >&2
+fi
+if [ "$(id -u)" = 0 ]; then asroot="-u root"; else asroot=""; fi
+TCK=$(getconf CLK_TCK)
+
+mkdir -p "$RESULTS_DIR"
+: > "$OUT"
+echo "# hcbench results $(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -n) cores=$(nproc) loadavg='$(cut -d" " -f1-3 /proc/loadavg)' memcached='$("$MEMCACHED" -V 2>/dev/null)' args='$all_args'" >> "$OUT"
+
+log() { echo "$*" >&2; }
+
+# Each server gets its own port and PID variable, so both can be up at once
+# and the matrix can alternate between them run by run: slow drift in the
+# machine (other tenants, frequency) then hits both alike.
+port_of() { case $1 in hardcached) echo $port ;; memcached) echo $((port + 1)) ;; null) echo $((port + 2)) ;; esac; }
+pid_of() { eval "echo \${PID_$1:-}"; }
+set_pid() { eval "PID_$1=$2"; }
+
+stop_server() { # name
+  p=$(pid_of "$1")
+  if [ -n "$p" ]; then kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
+  set_pid "$1" ""
+}
+cleanup() { for s in hardcached memcached null; do stop_server $s; done; }
+trap 'cleanup' EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# utime+stime of the whole process (all threads), in clock ticks.
+# Fields are counted after the ")" that closes comm, which may hold spaces.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# Busy ticks (everything but idle and iowait) of one core, from /proc/stat.
+core_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+hcb() { taskset -c $CLI_CPU "$HCBENCH" "$@"; }
+
+# Start a server pinned to SRV_CPU and wait until it answers `stats`.
+# Returns 1 (with a note) if it is missing or does not come up within 5s.
+start_server() { # name
+  name=$1; sp=$(port_of "$name")
+  if hcb --stats -s 127.0.0.1:$sp >/dev/null 2>&1; then
+    log "run.sh: something already answers on port $sp; use --port"
+    return 1
+  fi
+  case $name in
+    hardcached)
+      if [ ! -x "$HARDCACHED" ]; then
+        log "run.sh: NOTE: $HARDCACHED does not exist (not built yet): skipping hardcached"
+        return 1
+      fi
+      # shellcheck disable=SC2086
+      taskset -c $SRV_CPU "$HARDCACHED" -p $sp -l 127.0.0.1 -t $threads \
+        -m $mem_mb -c 4096 $asroot >"$RESULTS_DIR/hardcached.log" 2>&1 &
+      ;;
+    memcached)
+      # shellcheck disable=SC2086
+      taskset -c $SRV_CPU "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
+        -m $mem_mb -c 4096 -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
+      ;;
+    null)
+      taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -d 600 \
+        >"$RESULTS_DIR/null.log" 2>&1 &
+      ;;
+  esac
+  set_pid "$name" $!
+  i=0
+  while [ $i -lt 50 ]; do
+    if ! kill -0 "$(pid_of "$name")" 2>/dev/null; then
+      log "run.sh: NOTE: $name exited at start-up (see $RESULTS_DIR/$name.log): skipping it"
+      wait "$(pid_of "$name")" 2>/dev/null; set_pid "$name" ""
+      return 1
+    fi
+    if hcb --stats -s 127.0.0.1:$sp >/dev/null 2>&1; then return 0; fi
+    sleep 0.1; i=$((i + 1))
+  done
+  log "run.sh: NOTE: $name did not answer 'stats' on 127.0.0.1:$sp within 5s: skipping it"
+  stop_server "$name"
+  return 1
+}
+
+errors=0
+# One measured run against a running server; appends a RUN line.
+measure() { # server label hcbench-args...
+  srv=$1; label=$2; shift 2
+  sp=$(port_of "$srv"); pid=$(pid_of "$srv")
+  if [ "$warmup" != 0 ]; then
+    hcb -s 127.0.0.1:$sp -c $conns -k $keys -d "$warmup" "$@" >/dev/null 2>&1
+  fi
+  t0=$(cpu_ticks "$pid"); s0=$(core_busy $SRV_CPU); c0=$(core_busy $CLI_CPU)
+  res=$(hcb -s 127.0.0.1:$sp -c $conns -k $keys -d "$duration" -l "$label" "$@" 2>"$RESULTS_DIR/hcbench.err")
+  rc=$?
+  t1=$(cpu_ticks "$pid"); s1=$(core_busy $SRV_CPU); c1=$(core_busy $CLI_CPU)
+  line=$(printf '%s\n' "$res" | grep '^RESULT ' | sed 's/^RESULT //')
+  if [ -z "$line" ]; then
+    log "run.sh: $srv $label: hcbench failed (rc=$rc): $(cat "$RESULTS_DIR/hcbench.err")"
+    errors=$((errors + 1))
+    return
+  fi
+  [ $rc -ne 0 ] && errors=$((errors + 1))
+  ops=$(printf '%s\n' "$line" | sed 's/.* ops=\([0-9]*\).*/\1/')
+  cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
+  opc=$(awk -v o="$ops" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0) ? o / c : 0}')
+  ccpu=$(printf '%s\n' "$line" | sed -n 's/.*client_cpu_s=\([0-9.]*\).*/\1/p')
+  # CPU on either core not used by the server or hcbench: other tenants
+  # (or softirq work charged to no process). Large values mean a noisy run.
+  other=$(awk -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v sv="$cpu" -v cl="${ccpu:-0}" -v t="$TCK" \
+    'BEGIN {a = (s1 - s0) / t - sv; b = (c1 - c0) / t - cl; if (a < 0) a = 0; if (b < 0) b = 0; printf "%.2f %.2f", a, b}')
+  echo "RUN impl=$srv $line server_cpu_s=$cpu ops_per_cpu_sec=$opc other_cpu_s_core$SRV_CPU=${other% *} other_cpu_s_core$CLI_CPU=${other#* }" >> "$OUT"
+  log "  $srv $label: $(printf '%s\n' "$line" | grep -o 'ops_per_sec=[0-9]*\| p99_us=[0-9.]*\| errors=[0-9]*' | tr '\n' ' ')server_cpu=${cpu}s other_cpu=${other}s"
+}
+
+servers="hardcached memcached"
+[ -n "$only" ] && servers=$only
+
+log "run.sh: results go to $OUT; ${duration}s per run, servers on core $SRV_CPU, hcbench on core $CLI_CPU"
+
+# 1. The do-nothing server: how fast can hcbench go when the server is free?
+log "run.sh: do-nothing server check"
+if start_server null; then
+  for p in 1 16; do measure null "v32_get0.9_p$p" -p $p -r 0.9 -v 32; done
+  stop_server null
+fi
+
+# 2. Throughput and latency matrix, both servers up, alternating per run.
+up=""
+for srv in $servers; do
+  if start_server "$srv"; then up="$up $srv"
+  else echo "SKIP impl=$srv phase=throughput" >> "$OUT"; fi
+done
+if [ -n "$up" ]; then
+  log "run.sh: throughput matrix:$up"
+  for v in $values; do
+    # Every key exists before measuring, so gets are hits.
+    for srv in $up; do
+      hcb -s "127.0.0.1:$(port_of "$srv")" -c $conns -p 16 -v "$v" --load $keys >/dev/null 2>&1 ||
+        { log "run.sh: $srv: preload of $keys x ${v}B reported errors"; errors=$((errors + 1)); }
+    done
+    for mix in 0.9 0.1; do
+      for p in 1 16; do
+        for srv in $up; do
+          measure "$srv" "v${v}_get${mix}_p$p" -p $p -r $mix -v "$v"
+        done
+      done
+    done
+  done
+  for srv in $up; do stop_server "$srv"; done
+fi
+
+# 3. Resident memory per item, each in a fresh server.
+if [ $do_memory = 1 ]; then
+  for v in $mem_values; do
+    for srv in $servers; do
+      log "run.sh: memory: $srv, $mem_items items of 16B keys and ${v}B values"
+      if ! start_server "$srv"; then
+        echo "SKIP impl=$srv phase=memory value=$v" >> "$OUT"
+        continue
+      fi
+      sp=$(port_of "$srv"); pid=$(pid_of "$srv")
+      r0=$(rss_kb "$pid")
+      res=$(hcb -s 127.0.0.1:$sp -c $conns -p 16 -v "$v" --load "$mem_items" -d 120 2>&1)
+      rc=$?
+      sleep 0.2
+      r1=$(rss_kb "$pid")
+      items=$(hcb --stats -s 127.0.0.1:$sp | tr ' ' '\n' | sed -n 's/^curr_items=//p')
+      rate=$(printf '%s\n' "$res" | grep '^RESULT' | sed 's/.*ops_per_sec=\([0-9]*\).*/\1/')
+      bpi=$(awk -v a="$r0" -v b="$r1" -v n="$mem_items" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}')
+      echo "MEM impl=$srv value=$v key_len=16 items=$mem_items curr_items=${items:-?} rss_before_kb=$r0 rss_after_kb=$r1 bytes_per_item=$bpi load_ops_per_sec=${rate:-0} load_rc=$rc" >> "$OUT"
+      log "  $srv ${v}B: RSS $r0 -> $r1 kB, $bpi bytes/item, curr_items=${items:-?}"
+      if [ $rc -ne 0 ] || [ "${items:-x}" != "$mem_items" ]; then
+        log "run.sh: $srv memory run: load rc=$rc, curr_items=${items:-?} (want $mem_items)"
+        errors=$((errors + 1))
+      fi
+      stop_server "$srv"
+    done
+  done
+fi
+
+# 4. Side-by-side table from the raw lines.
+echo
+awk -f "$ROOT/bench/table.awk" "$OUT"
+echo
+echo "raw results: $OUT"
+if [ $errors -ne 0 ]; then
+  echo "run.sh: $errors run(s) reported errors (see above and $OUT)" >&2
+  exit 1
+fi
+exit 0

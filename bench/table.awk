@@ -1,0 +1,112 @@
+# table.awk: turn bench/results/latest.txt (RUN/MEM/SKIP key=value lines)
+# into the side-by-side Markdown tables printed by run.sh and pasted into
+# BENCHMARKS.md. Ratios are hardcached / memcached ("-" when one is missing).
+
+function kv(line, arr,    n, i, f, eq) {
+	delete arr
+	n = split(line, f, " ")
+	for (i = 2; i <= n; i++) {
+		eq = index(f[i], "=")
+		if (eq > 0)
+			arr[substr(f[i], 1, eq - 1)] = substr(f[i], eq + 1)
+	}
+}
+function ratio(a, b) {
+	if (a == "" || b == "" || b + 0 == 0)
+		return "-"
+	return sprintf("%.2f", a / b)
+}
+function num(x) { return x == "" ? "-" : x }
+function ops(s, l) {
+	if (R[s, l, "ops_per_sec"] == "")
+		return "-"
+	if ((s, l) in noisy) { anynoisy = 1; return R[s, l, "ops_per_sec"] "*" }
+	return R[s, l, "ops_per_sec"]
+}
+function lat(s, l) {
+	if (!((s, l, "p50_us") in R))
+		return "-"
+	return sprintf("%s / %s / %s", R[s, l, "p50_us"], R[s, l, "p99_us"], R[s, l, "p999_us"])
+}
+function desc(l,    parts, v, mix, p) {
+	# v32_get0.9_p16 -> "32 B, 90% get, p16"
+	split(l, parts, "_")
+	v = substr(parts[1], 2); mix = substr(parts[2], 4); p = substr(parts[3], 2)
+	return sprintf("%s B, %d%% get, pipeline %s", v, mix * 100 + 0.5, p)
+}
+/^RUN / {
+	kv($0, a)
+	s = a["impl"]; l = a["label"]
+	if (!(l in seen) && s != "null") { seen[l] = 1; order[++nl] = l }
+	if (s == "null" && !(l in nseen)) { nseen[l] = 1; norder[++nn] = l }
+	for (k in a)
+		R[s, l, k] = a[k]
+	if (a["errors"] + 0 > 0)
+		errs[s, l] = a["errors"]
+	# Another tenant used over 10% of a core during the run: mark it.
+	for (k in a)
+		if (k ~ /^other_cpu_s_core/ && a[k] + 0 > 0.1 * a["secs"])
+			noisy[s, l] = 1
+}
+/^MEM / {
+	kv($0, a)
+	s = a["impl"]; v = a["value"]
+	if (!(v in mseen)) { mseen[v] = 1; morder[++nm] = v }
+	for (k in a)
+		M[s, v, k] = a[k]
+}
+/^SKIP / {
+	kv($0, a)
+	skipped[a["impl"]] = 1
+}
+END {
+	if (nl > 0) {
+		print "Throughput, server CPU efficiency and latency (50 connections, 1 server thread):"
+		print ""
+		print "| load | memcached ops/s | hardcached ops/s | hc/mc | memcached ops per CPU-s | hardcached ops per CPU-s | hc/mc | memcached p50/p99/p99.9 us | hardcached p50/p99/p99.9 us |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nl; i++) {
+			l = order[i]
+			mo = R["memcached", l, "ops_per_sec"]; ho = R["hardcached", l, "ops_per_sec"]
+			mc = R["memcached", l, "ops_per_cpu_sec"]; hc = R["hardcached", l, "ops_per_cpu_sec"]
+			note = ""
+			if (("memcached", l) in errs) note = note " (memcached errors=" errs["memcached", l] ")"
+			if (("hardcached", l) in errs) note = note " (hardcached errors=" errs["hardcached", l] ")"
+			printf "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), note,
+			       ops("memcached", l), ops("hardcached", l), ratio(ho, mo), num(mc), num(hc), ratio(hc, mc),
+			       lat("memcached", l), lat("hardcached", l)
+		}
+		print ""
+	}
+	if (nn > 0) {
+		print "Do-nothing server (hcbench --null-server, same pinning) vs memcached:"
+		print ""
+		print "| load | null server ops/s | null server CPU-s | memcached ops/s | null/memcached | client p50/p99/p99.9 us |"
+		print "|---|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nn; i++) {
+			l = norder[i]
+			printf "| %s | %s | %s | %s | %s | %s |\n", desc(l), ops("null", l),
+			       num(R["null", l, "server_cpu_s"]), ops("memcached", l),
+			       ratio(R["null", l, "ops_per_sec"], R["memcached", l, "ops_per_sec"]), lat("null", l)
+		}
+		print ""
+	}
+	if (nm > 0) {
+		print "Resident memory per item (fresh server, 16-byte keys, RSS after - before load / items):"
+		print ""
+		print "| value | memcached bytes/item | hardcached bytes/item | hc/mc | memcached curr_items | hardcached curr_items | memcached RSS after kB | hardcached RSS after kB |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nm; i++) {
+			v = morder[i]
+			mb = M["memcached", v, "bytes_per_item"]; hb = M["hardcached", v, "bytes_per_item"]
+			printf "| %s B | %s | %s | %s | %s | %s | %s | %s |\n", v, num(mb), num(hb), ratio(hb, mb),
+			       num(M["memcached", v, "curr_items"]), num(M["hardcached", v, "curr_items"]),
+			       num(M["memcached", v, "rss_after_kb"]), num(M["hardcached", v, "rss_after_kb"])
+		}
+		print ""
+	}
+	if (anynoisy)
+		print "* another process used over 10% of a core during this run (other_cpu_s_core* in the raw line): treat it as noisy.\n"
+	if ("hardcached" in skipped)
+		print "NOTE: hardcached was skipped (not built or did not start); its columns are empty."
+}
