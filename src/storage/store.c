@@ -62,7 +62,11 @@
 #define STORE_SHARDS_DEFAULT   16
 #define STORE_SHARD_BITS_MAX   8          /* CAS keeps the shard in 8 bits */
 #define STORE_HASHPOWER_DEFAULT 16        /* memcached's default, 64k slots */
-#define STORE_SEG_SIZE_MAX     (1u << 20)
+/* Smaller than Segcache's 1 MiB: each shard keeps one partly written head
+ * segment, and 16 of those at 1 MiB idle 8 MiB on average (8 bytes per
+ * item at 1M items); 256 KiB still amortises the segment header and is a
+ * finer unit of eviction. */
+#define STORE_SEG_SIZE_MAX     (256u << 10)
 #define STORE_SEG_SIZE_MIN     (32u << 10)
 /* Aim for at least this many segments per shard, so eviction works on a
  * small slice of each shard; small limits get smaller segments. */
@@ -687,8 +691,10 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
     enum store_status st = STORE_NOT_FOUND;
 
-    if (it != NULL)
+    if (it != NULL) {
+        it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
         st = do_touch(sh, hv, key, nkey, it, &h, exptime) ? STORE_OK : STORE_NO_MEMORY;
+    }
     pthread_mutex_unlock(&sh->lock);
     return st;
 }
@@ -736,6 +742,7 @@ enum store_status store_arith(const char *key, size_t nkey, bool incr,
         st = STORE_NOT_FOUND;
         goto out;
     }
+    it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
     val = (char *)it + h.key_off + h.nkey;
     if (!has_digit(val, h.nvalue) || !strnum_counter(val, h.nvalue, &v)) {
         st = STORE_NON_NUMERIC;

@@ -1,0 +1,755 @@
+/* Unit tests for the storage engine: every status, expiry and flush,
+ * arithmetic as memcached 1.6 does it, eviction, growth, threads, and a
+ * memory-per-item measurement. */
+#include "storage/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "unit.h"
+
+#define S(lit) (lit), sizeof(lit) - 1
+#define MiB (1024u * 1024u)
+
+struct got {
+    char     value[4096];
+    size_t   nvalue;
+    uint32_t flags;
+    uint64_t cas;
+    rel_time_t exptime;
+};
+
+static void copy_item(const struct store_item *it, void *ctx)
+{
+    struct got *g = ctx;
+    g->nvalue = it->nvalue;
+    memcpy(g->value, it->value, it->nvalue < sizeof(g->value) ? it->nvalue : sizeof(g->value));
+    g->flags = it->flags;
+    g->cas = it->cas;
+    g->exptime = it->exptime;
+}
+
+static void ignore_item(const struct store_item *it, void *ctx)
+{
+    (void)it;
+    (void)ctx;
+}
+
+static void setup(uint64_t mem_limit, bool evict, unsigned nshards, unsigned hashpower)
+{
+    struct store_config c = {
+        .mem_limit = mem_limit, .item_size_max = 1 * MiB, .evict = evict,
+        .use_cas = true, .hashpower = hashpower, .nshards = nshards,
+    };
+    if (store_setup(&c) != 0) {
+        fprintf(stderr, "store_setup failed\n");
+        exit(1);
+    }
+}
+
+static enum store_status set(const char *k, size_t nk, const char *v, size_t nv)
+{
+    return store_put(STORE_SET, k, nk, 0, 0, v, nv, 0, NULL);
+}
+
+static bool get(const char *k, size_t nk, struct got *g)
+{
+    return store_get(k, nk, copy_item, g);
+}
+
+static bool exists(const char *k, size_t nk)
+{
+    return store_get(k, nk, ignore_item, NULL);
+}
+
+static void stats(struct store_stats *st)
+{
+    store_stats_get(st);
+}
+
+static void test_roundtrip(void)
+{
+    struct got g;
+    uint64_t cas1 = 0, cas2 = 0;
+    char key[STORE_KEY_MAX + 1];
+    const char bin[] = {'a', 0, '\xff', '\r', '\n', 'b'};
+    struct store_stats st;
+
+    setup(64 * MiB, true, 0, 0);
+    CHECK(!get(S("nope"), &g));
+    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0xdeadbeef, 0, S("hello"), 0, &cas1), STORE_OK);
+    CHECK(cas1 != 0);
+    CHECK(get(S("k"), &g));
+    CHECK_MEM(g.value, g.nvalue, "hello");
+    CHECK_EQ_INT(g.flags, 0xdeadbeef);
+    CHECK(g.cas == cas1);
+    CHECK_EQ_INT(g.exptime, 0);
+    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0, clock_now() + 100, S("world!"), 0, &cas2), STORE_OK);
+    CHECK(cas2 != cas1);
+    CHECK(get(S("k"), &g));
+    CHECK_MEM(g.value, g.nvalue, "world!");
+    CHECK_EQ_INT(g.flags, 0);
+    CHECK_EQ_INT(g.exptime, clock_now() + 100);
+
+    /* binary keys and values, empty value, longest key */
+    CHECK_EQ_INT(set(bin, sizeof(bin), bin, sizeof(bin)), STORE_OK);
+    CHECK(get(bin, sizeof(bin), &g));
+    CHECK(g.nvalue == sizeof(bin) && memcmp(g.value, bin, sizeof(bin)) == 0);
+    CHECK(!get(bin, 1, &g));   /* "a" is a different key than "a\0..." */
+    CHECK_EQ_INT(set(S("empty"), "", 0), STORE_OK);
+    CHECK(get(S("empty"), &g));
+    CHECK_EQ_INT(g.nvalue, 0);
+    memset(key, 'x', sizeof(key));
+    CHECK_EQ_INT(set(key, STORE_KEY_MAX, S("v")), STORE_OK);
+    CHECK(get(key, STORE_KEY_MAX, &g));
+    CHECK_EQ_INT(set(key, STORE_KEY_MAX + 1, S("v")), STORE_TOO_LARGE);
+
+    /* a 300-byte value needs a 2-byte length varint */
+    memset(g.value, 0, sizeof(g.value));
+    {
+        char big[300];
+        memset(big, 'q', sizeof(big));
+        CHECK_EQ_INT(set(S("big"), big, sizeof(big)), STORE_OK);
+        CHECK(get(S("big"), &g) && g.nvalue == 300 && memcmp(g.value, big, 300) == 0);
+    }
+
+    stats(&st);
+    CHECK_EQ_INT(st.curr_items, 5);
+    CHECK_EQ_INT(st.total_items, 6);
+    CHECK(st.bytes > 0 && st.bytes <= st.mem_used);
+    CHECK(st.mem_used <= st.mem_limit);
+    CHECK_EQ_INT(st.mem_limit, 64 * MiB);
+    store_teardown();
+}
+
+static void test_modes(void)
+{
+    struct got g;
+    uint64_t cas = 0, cas2 = 0;
+    rel_time_t exp = clock_now() + 500;
+
+    setup(64 * MiB, true, 4, 0);
+    CHECK_EQ_INT(store_put(STORE_ADD, S("a"), 7, exp, S("one"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(store_put(STORE_ADD, S("a"), 0, 0, S("two"), 0, NULL), STORE_NOT_STORED);
+    CHECK(get(S("a"), &g));
+    CHECK_MEM(g.value, g.nvalue, "one");
+
+    CHECK_EQ_INT(store_put(STORE_REPLACE, S("b"), 0, 0, S("x"), 0, NULL), STORE_NOT_STORED);
+    CHECK(!exists(S("b")));
+    CHECK_EQ_INT(store_put(STORE_REPLACE, S("a"), 9, 0, S("three"), 0, NULL), STORE_OK);
+    CHECK(get(S("a"), &g));
+    CHECK_MEM(g.value, g.nvalue, "three");
+    CHECK_EQ_INT(g.flags, 9);
+
+    /* append/prepend keep flags and exptime, ignore the new ones */
+    CHECK_EQ_INT(store_put(STORE_SET, S("c"), 5, exp, S("mid"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("c"), 1, 0, S("-end"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(store_put(STORE_PREPEND, S("c"), 2, 0, S("start-"), 0, NULL), STORE_OK);
+    CHECK(get(S("c"), &g));
+    CHECK_MEM(g.value, g.nvalue, "start-mid-end");
+    CHECK_EQ_INT(g.flags, 5);
+    CHECK_EQ_INT(g.exptime, exp);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(store_put(STORE_PREPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
+    CHECK(!exists(S("nx")));
+
+    /* cas */
+    CHECK_EQ_INT(store_put(STORE_CAS, S("nx"), 0, 0, S("z"), 1, NULL), STORE_NOT_FOUND);
+    CHECK(get(S("c"), &g));
+    cas = g.cas;
+    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("new"), cas + 1, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("new"), cas, &cas2), STORE_OK);
+    CHECK(cas2 != cas);
+    CHECK(get(S("c"), &g));
+    CHECK_MEM(g.value, g.nvalue, "new");
+    CHECK(g.cas == cas2);
+    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("again"), cas, NULL), STORE_EXISTS);
+
+    /* CAS values are unique across keys (and so across shards) */
+    {
+        uint64_t seen[64];
+        int i, j, dup = 0;
+        for (i = 0; i < 64; i++) {
+            char k[8];
+            int n = snprintf(k, sizeof(k), "u%d", i);
+            store_put(STORE_SET, k, (size_t)n, 0, 0, S("v"), 0, &seen[i]);
+            for (j = 0; j < i; j++)
+                dup += seen[j] == seen[i];
+        }
+        CHECK_EQ_INT(dup, 0);
+    }
+
+    /* delete */
+    CHECK_EQ_INT(store_delete(S("c")), STORE_OK);
+    CHECK(!exists(S("c")));
+    CHECK_EQ_INT(store_delete(S("c")), STORE_NOT_FOUND);
+    store_teardown();
+}
+
+static void test_no_cas(void)
+{
+    struct store_config c = {
+        .mem_limit = 8 * MiB, .item_size_max = MiB, .evict = true, .use_cas = false,
+    };
+    struct got g;
+    uint64_t cas = 99;
+
+    CHECK_EQ_INT(store_setup(&c), 0);
+    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0, 0, S("v"), 0, &cas), STORE_OK);
+    CHECK_EQ_INT(cas, 0);
+    CHECK(get(S("k"), &g));
+    CHECK_EQ_INT(g.cas, 0);
+    /* memcached -C: every item's CAS reads 0, so a cas on it matches */
+    CHECK_EQ_INT(store_put(STORE_CAS, S("k"), 0, 0, S("w"), 12345, NULL), STORE_OK);
+    store_teardown();
+}
+
+static void test_expiry_touch(void)
+{
+    struct got g;
+    struct store_stats st;
+    uint64_t cas;
+    rel_time_t now = clock_now();
+
+    setup(64 * MiB, true, 2, 0);
+    CHECK_EQ_INT(store_put(STORE_SET, S("e"), 0, now + 10, S("v"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(store_put(STORE_SET, S("neg"), 0, CLOCK_EXPIRED, S("v"), 0, NULL), STORE_OK);
+    CHECK(!exists(S("neg")));   /* negative exptime: stored dead */
+    CHECK(exists(S("e")));
+    clock_advance(9);
+    CHECK(exists(S("e")));
+    clock_advance(1);           /* exptime <= now: dead */
+    CHECK(!exists(S("e")));
+    CHECK_EQ_INT(store_put(STORE_REPLACE, S("e"), 0, 0, S("v"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(store_put(STORE_ADD, S("e"), 0, 0, S("w"), 0, NULL), STORE_OK);
+    stats(&st);
+    CHECK(st.reclaimed >= 2);
+    CHECK(st.expired_unfetched >= 1);
+
+    /* touch: no expiry -> expiry (item moves), CAS kept */
+    now = clock_now();
+    CHECK_EQ_INT(store_touch(S("missing"), now + 5), STORE_NOT_FOUND);
+    CHECK(get(S("e"), &g));
+    cas = g.cas;
+    CHECK_EQ_INT(store_touch(S("e"), now + 5), STORE_OK);
+    CHECK(get(S("e"), &g));
+    CHECK_EQ_INT(g.exptime, now + 5);
+    CHECK(g.cas == cas);
+    CHECK_MEM(g.value, g.nvalue, "w");
+    /* touch in place, then back to "never" */
+    CHECK_EQ_INT(store_touch(S("e"), now + 3), STORE_OK);
+    CHECK(get(S("e"), &g) && g.exptime == now + 3);
+    clock_advance(3);
+    CHECK(!exists(S("e")));
+
+    now = clock_now();
+    CHECK_EQ_INT(store_put(STORE_SET, S("t"), 3, now + 2, S("val"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(store_touch(S("t"), 0), STORE_OK);
+    clock_advance(100);
+    CHECK(get(S("t"), &g) && g.exptime == 0);
+
+    /* get-and-touch */
+    now = clock_now();
+    memset(&g, 0, sizeof(g));
+    CHECK(!store_get_touch(S("missing"), now + 5, copy_item, &g));
+    CHECK(store_get_touch(S("t"), now + 5, copy_item, &g));
+    CHECK_EQ_INT(g.exptime, now + 5);
+    CHECK_EQ_INT(g.flags, 3);
+    CHECK_MEM(g.value, g.nvalue, "val");
+    clock_advance(5);
+    CHECK(!exists(S("t")));
+    stats(&st);
+    CHECK_EQ_INT(st.curr_items, 0);
+    store_teardown();
+}
+
+static void test_flush(void)
+{
+    struct got g;
+    rel_time_t now;
+
+    setup(64 * MiB, true, 4, 0);
+    CHECK_EQ_INT(set(S("a"), S("1")), STORE_OK);
+    CHECK_EQ_INT(set(S("b"), S("2")), STORE_OK);
+    store_flush(0);
+    CHECK(!exists(S("a")));
+    CHECK(!exists(S("b")));
+    CHECK_EQ_INT(store_put(STORE_CAS, S("a"), 0, 0, S("x"), 1, NULL), STORE_NOT_FOUND);
+    CHECK_EQ_INT(set(S("a"), S("3")), STORE_OK);
+    CHECK(get(S("a"), &g));
+    CHECK_MEM(g.value, g.nvalue, "3");
+
+    /* delayed: items stored before `when` die at `when`, later ones live */
+    now = clock_now();
+    store_flush(now + 10);
+    CHECK_EQ_INT(set(S("c"), S("4")), STORE_OK);
+    clock_advance(9);
+    CHECK(exists(S("a")));
+    CHECK(exists(S("c")));
+    clock_advance(1);
+    CHECK_EQ_INT(set(S("d"), S("5")), STORE_OK);   /* stored at `when` */
+    CHECK(!exists(S("a")));
+    CHECK(!exists(S("c")));
+    CHECK(exists(S("d")));
+    /* a flush time in the past acts now */
+    store_flush(clock_now() - 1);
+    CHECK(!exists(S("d")));
+    store_teardown();
+}
+
+static void check_value(const char *k, const char *want)
+{
+    struct got g;
+    CHECK(get(k, strlen(k), &g));
+    CHECK(g.nvalue == strlen(want) && memcmp(g.value, want, g.nvalue) == 0);
+    if (g.nvalue != strlen(want) || memcmp(g.value, want, g.nvalue) != 0)
+        fprintf(stderr, "  %s: got \"%.*s\", want \"%s\"\n", k, (int)g.nvalue, g.value, want);
+}
+
+static void test_arith(void)
+{
+    uint64_t r = 0, cas = 0, cas2 = 0;
+    struct got g;
+    rel_time_t exp = clock_now() + 1000;
+
+    setup(64 * MiB, true, 0, 0);
+    CHECK_EQ_INT(store_arith(S("n"), true, 1, &r, NULL), STORE_NOT_FOUND);
+    /* memcached 1.6 rewrites in place and pads a shorter number */
+    store_put(STORE_SET, S("n"), 42, exp, S("100"), 0, &cas);
+    CHECK_EQ_INT(store_arith(S("n"), false, 1, &r, &cas2), STORE_OK);
+    CHECK_EQ_INT(r, 99);
+    CHECK(cas2 != cas && cas2 != 0);
+    check_value("n", "99 ");
+    CHECK(get(S("n"), &g) && g.cas == cas2 && g.flags == 42 && g.exptime == exp);
+    CHECK_EQ_INT(store_arith(S("n"), false, 95, &r, NULL), STORE_OK);
+    check_value("n", "4  ");
+    CHECK_EQ_INT(store_arith(S("n"), true, 5, &r, NULL), STORE_OK);
+    check_value("n", "9  ");
+    CHECK_EQ_INT(store_arith(S("n"), true, 1000, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(r, 1009);
+    check_value("n", "1009");   /* longer: a new item of exactly the digits */
+    CHECK(get(S("n"), &g) && g.flags == 42 && g.exptime == exp);
+
+    /* decr floors at 0 */
+    set(S("f"), S("10"));
+    CHECK_EQ_INT(store_arith(S("f"), false, 100, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(r, 0);
+    check_value("f", "0 ");
+    /* incr wraps at 2^64 */
+    set(S("w"), S("18446744073709551615"));
+    CHECK_EQ_INT(store_arith(S("w"), true, 2, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(r, 1);
+    check_value("w", "1                   ");
+    /* surrounding whitespace is fine (memcached: " 12" incr 1 -> "13 ") */
+    set(S("s"), S(" 12"));
+    CHECK_EQ_INT(store_arith(S("s"), true, 1, &r, NULL), STORE_OK);
+    check_value("s", "13 ");
+    set(S("big"), S("18446744073709551615"));
+    CHECK_EQ_INT(store_arith(S("big"), false, 18446744073709551615u, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(r, 0);
+
+    /* not numbers: as memcached 1.6, "" and "   " are refused too */
+    set(S("x"), S("1a"));
+    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    set(S("x"), S(""));
+    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    set(S("x"), S("   "));
+    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    set(S("x"), S("-1"));
+    CHECK_EQ_INT(store_arith(S("x"), false, 1, &r, NULL), STORE_NON_NUMERIC);
+    set(S("x"), S("18446744073709551616"));
+    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    check_value("x", "18446744073709551616");
+    store_teardown();
+}
+
+static void test_too_large(void)
+{
+    struct store_config c = {
+        .mem_limit = 8 * MiB, .item_size_max = 1024, .evict = true, .use_cas = true,
+    };
+    static char v[2048];
+    size_t fit = 1024 - store_item_size(1, 0);
+
+    CHECK_EQ_INT(store_setup(&c), 0);
+    CHECK_EQ_INT(store_item_size(1, fit), 1024);
+    CHECK_EQ_INT(set(S("k"), v, fit), STORE_OK);
+    CHECK_EQ_INT(set(S("k"), v, fit + 1), STORE_TOO_LARGE);
+    CHECK_EQ_INT(set(S("s"), v, fit - 10), STORE_OK);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("s"), 0, 0, v, 11, 0, NULL), STORE_TOO_LARGE);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("s"), 0, 0, v, 10, 0, NULL), STORE_OK);
+    store_teardown();
+}
+
+static void test_large_items(void)
+{
+    struct store_stats st;
+    static char big[600 * 1024];
+    struct got g;
+    size_t seg;
+    bool ok = true;
+
+    setup(4 * MiB, true, 4, 0);
+    stats(&st);
+    seg = st.segment_size;
+    CHECK(seg < sizeof(big));   /* 4 MiB over 4 shards: small segments */
+    memset(big, 'L', sizeof(big));
+    big[0] = 'F';
+    CHECK_EQ_INT(set(S("L"), big, sizeof(big)), STORE_OK);
+    CHECK(store_get(S("L"), ignore_item, NULL));
+    CHECK_EQ_INT(set(S("L"), S("small")), STORE_OK);   /* frees the large segment */
+    CHECK(get(S("L"), &g));
+    CHECK_MEM(g.value, g.nvalue, "small");
+    /* many large items cycle through a small limit */
+    for (int i = 0; i < 40; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof(k), "L%d", i);
+        ok &= set(k, (size_t)n, big, sizeof(big)) == STORE_OK;
+        stats(&st);
+        ok &= st.mem_used <= st.mem_limit;
+    }
+    CHECK(ok);
+    CHECK(exists(S("L39")));
+    stats(&st);
+    CHECK(st.evictions > 0);
+    store_teardown();
+}
+
+static void test_eviction(void)
+{
+    struct store_stats st;
+    char k[32], v[1000];
+    int i, j, hot = 0, cold = 0;
+    bool within = true;
+    const int nhot = 200;
+
+    memset(v, 'v', sizeof(v));
+    setup(4 * MiB, true, 4, 0);
+    for (i = 0; i < nhot; i++) {
+        set(k, (size_t)snprintf(k, sizeof(k), "hot%d", i), v, sizeof(v));
+        set(k, (size_t)snprintf(k, sizeof(k), "cold%d", i), v, sizeof(v));
+    }
+    /* write ~40 MiB through a 4 MiB cache, reading the hot keys as we go */
+    for (i = 0; i < 40000; i++) {
+        set(k, (size_t)snprintf(k, sizeof(k), "fill%d", i), v, sizeof(v));
+        if (i % 500 == 0) {
+            for (j = 0; j < nhot; j++)
+                store_get(k, (size_t)snprintf(k, sizeof(k), "hot%d", j), ignore_item, NULL);
+            stats(&st);
+            within &= st.mem_used <= st.mem_limit;
+        }
+    }
+    stats(&st);
+    CHECK(within);
+    CHECK(st.mem_used <= st.mem_limit);
+    CHECK(st.evictions > 30000);
+    CHECK(st.evicted_unfetched > 0);
+    CHECK(st.bytes <= st.mem_used);
+    CHECK(st.curr_items > 1000);   /* the cache is not emptied by eviction */
+    for (j = 0; j < nhot; j++) {
+        hot += exists(k, (size_t)snprintf(k, sizeof(k), "hot%d", j));
+        cold += exists(k, (size_t)snprintf(k, sizeof(k), "cold%d", j));
+    }
+    fprintf(stderr, "eviction: %d/%d hot and %d/%d cold keys survived, %llu evictions\n",
+            hot, nhot, cold, nhot, (unsigned long long)st.evictions);
+    CHECK(hot > nhot * 9 / 10);
+    CHECK_EQ_INT(cold, 0);
+    /* the newest writes are there */
+    CHECK(exists(S("fill39999")));
+    store_teardown();
+}
+
+static void test_no_evict(void)
+{
+    struct store_stats st;
+    char k[32], v[1000];
+    int i, stored = 0;
+    enum store_status s = STORE_OK;
+
+    memset(v, 'n', sizeof(v));
+    setup(2 * MiB, false, 4, 0);
+    for (i = 0; i < 10000 && s == STORE_OK; i++) {
+        s = set(k, (size_t)snprintf(k, sizeof(k), "k%d", i), v, sizeof(v));
+        stored += s == STORE_OK;
+    }
+    CHECK_EQ_INT(s, STORE_NO_MEMORY);
+    stats(&st);
+    CHECK(st.mem_used <= st.mem_limit);
+    CHECK_EQ_INT(st.evictions, 0);
+    CHECK(stored > 1000);   /* most of 2 MiB holds 1 KB items */
+    CHECK(exists(S("k0")));
+    /* deleting makes room again once a segment empties */
+    for (i = 0; i < stored; i++)
+        store_delete(k, (size_t)snprintf(k, sizeof(k), "k%d", i));
+    CHECK_EQ_INT(set(S("again"), v, sizeof(v)), STORE_OK);
+    store_teardown();
+}
+
+static void test_lower_limit(void)
+{
+    struct store_stats st;
+    char k[32], v[500];
+    int i;
+
+    memset(v, 'm', sizeof(v));
+    setup(16 * MiB, true, 4, 0);
+    for (i = 0; i < 30000; i++)
+        set(k, (size_t)snprintf(k, sizeof(k), "k%d", i), v, sizeof(v));
+    stats(&st);
+    CHECK(st.mem_used > 8 * MiB);
+    CHECK_EQ_INT(store_set_mem_limit(4 * MiB), 0);
+    for (i = 0; i < 5000; i++)
+        set(k, (size_t)snprintf(k, sizeof(k), "n%d", i), v, sizeof(v));
+    stats(&st);
+    CHECK_EQ_INT(st.mem_limit, 4 * MiB);
+    CHECK(st.mem_used <= 4 * MiB);
+    CHECK(exists(S("n4999")));
+    store_teardown();
+}
+
+static void test_growth(void)
+{
+    enum { N = 200000 };
+    struct store_stats st;
+    char k[32];
+    int i, j, missing = 0, checked_during = 0;
+    unsigned power0;
+
+    setup(256 * MiB, true, 2, 8);
+    stats(&st);
+    power0 = st.hash_power_level;
+    CHECK_EQ_INT(power0, 8);
+    for (i = 0; i < N; i++) {
+        char v[16];
+        int n = snprintf(k, sizeof(k), "key:%d", i);
+        set(k, (size_t)n, v, (size_t)snprintf(v, sizeof(v), "%d", i));
+        /* sample: while a table is migrating, every key so far is found */
+        if ((i & 1023) == 0 && checked_during < 4) {
+            stats(&st);
+            if (st.hash_is_expanding && i > 20000) {
+                checked_during++;
+                for (j = 0; j <= i; j++)
+                    missing += !exists(k, (size_t)snprintf(k, sizeof(k), "key:%d", j));
+            }
+        }
+    }
+    CHECK(checked_during > 0);
+    CHECK_EQ_INT(missing, 0);
+    stats(&st);
+    CHECK(st.hash_power_level >= 18);
+    CHECK_EQ_INT(st.curr_items, N);
+    /* delete half (tombstones), the rest stays readable with right values */
+    for (i = 0; i < N; i += 2)
+        missing += store_delete(k, (size_t)snprintf(k, sizeof(k), "key:%d", i)) != STORE_OK;
+    for (i = 0; i < N; i++) {
+        struct got g;
+        char want[16];
+        bool hit = get(k, (size_t)snprintf(k, sizeof(k), "key:%d", i), &g);
+        int n = snprintf(want, sizeof(want), "%d", i);
+        if (i % 2 == 0)
+            missing += hit;
+        else
+            missing += !hit || g.nvalue != (size_t)n || memcmp(g.value, want, (size_t)n) != 0;
+    }
+    CHECK_EQ_INT(missing, 0);
+    /* re-add into tombstoned slots */
+    for (i = 0; i < N; i += 2)
+        set(k, (size_t)snprintf(k, sizeof(k), "key:%d", i), S("again"));
+    stats(&st);
+    CHECK_EQ_INT(st.curr_items, N);
+    store_teardown();
+}
+
+/* ---- threads ---- */
+
+#define T_THREADS  4
+#define T_OPS      40000
+
+static unsigned t_keys;      /* set before the threads start */
+static bool t_exact;         /* no eviction expected: counters must be exact */
+#define T_COUNTERS 8
+
+static int t_bad;   /* written only under t_lock */
+static pthread_mutex_t t_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct check_ctx { const char *key; size_t nkey; bool bad; };
+
+/* Values are "<key>|<thread>|<filler>": a torn or misplaced copy shows. */
+static void check_self(const struct store_item *it, void *ctx)
+{
+    struct check_ctx *c = ctx;
+    if (it->nvalue < c->nkey + 1 || memcmp(it->value, c->key, c->nkey) != 0 ||
+        it->value[c->nkey] != '|' || it->nkey != c->nkey ||
+        memcmp(it->key, c->key, c->nkey) != 0)
+        c->bad = true;
+}
+
+static void *worker(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg * 7919u + 1;
+    int bad = 0, i;
+    char k[32], v[300];
+
+    for (i = 0; i < T_OPS; i++) {
+        unsigned r = rand_r(&seed);
+        int n = snprintf(k, sizeof(k), "k%u", r % t_keys);
+        struct check_ctx c = { k, (size_t)n, false };
+        switch (r % 8) {
+        case 0: case 1: case 2: {
+            int len = snprintf(v, sizeof(v), "%s|%u|", k, (unsigned)(uintptr_t)arg);
+            size_t total = (size_t)len + (r >> 8) % 200;
+            memset(v + len, 'x', total - (size_t)len);
+            store_put(STORE_SET, k, (size_t)n, 0, 0, v, total, 0, NULL);
+            break;
+        }
+        case 3:
+            store_delete(k, (size_t)n);
+            break;
+        case 4:
+            store_put(STORE_APPEND, k, (size_t)n, 0, 0, S("a"), 0, NULL);
+            break;
+        case 5:
+            store_touch(k, (size_t)n, clock_now() + 1000);
+            break;
+        default:
+            store_get(k, (size_t)n, check_self, &c);
+            break;
+        }
+        bad += c.bad;
+        /* shared counters: every increment must land */
+        n = snprintf(k, sizeof(k), "ctr%u", r % T_COUNTERS);
+        switch (store_arith(k, (size_t)n, true, 1, NULL, NULL)) {
+        case STORE_OK:
+            break;
+        case STORE_NOT_FOUND:   /* evicted under a tiny limit */
+            bad += t_exact;
+            break;
+        default:
+            bad++;
+        }
+    }
+    pthread_mutex_lock(&t_lock);
+    t_bad += bad;
+    pthread_mutex_unlock(&t_lock);
+    return NULL;
+}
+
+static void run_threads(uint64_t mem_limit, unsigned nkeys, bool exact)
+{
+    pthread_t th[T_THREADS];
+    struct store_stats st;
+    uint64_t total = 0;
+    int i;
+
+    setup(mem_limit, true, 4, 4);
+    for (i = 0; i < T_COUNTERS; i++) {
+        char k[16];
+        set(k, (size_t)snprintf(k, sizeof(k), "ctr%d", i), S("0"));
+    }
+    t_bad = 0;
+    t_keys = nkeys;
+    t_exact = exact;
+    for (i = 0; i < T_THREADS; i++)
+        pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
+    for (i = 0; i < T_THREADS; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ_INT(t_bad, 0);
+    for (i = 0; i < T_COUNTERS; i++) {
+        char k[16];
+        struct got g;
+        uint64_t v = 0;
+        if (get(k, (size_t)snprintf(k, sizeof(k), "ctr%d", i), &g)) {
+            g.value[g.nvalue] = '\0';
+            v = strtoull(g.value, NULL, 10);
+        }
+        total += v;
+    }
+    if (exact)
+        CHECK_EQ_INT(total, (uint64_t)T_THREADS * T_OPS);
+    else
+        CHECK(total <= (uint64_t)T_THREADS * T_OPS);
+    /* every indexed key reads back consistently */
+    for (i = 0; i < (int)nkeys; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof(k), "k%d", i);
+        struct check_ctx c = { k, (size_t)n, false };
+        store_get(k, (size_t)n, check_self, &c);
+        CHECK(!c.bad);
+    }
+    stats(&st);
+    CHECK(st.mem_used <= st.mem_limit);
+    if (!exact)
+        CHECK(st.evictions > 0);
+    fprintf(stderr, "threads: limit %llu KiB, %llu evictions, %llu segments\n",
+            (unsigned long long)(mem_limit >> 10), (unsigned long long)st.evictions,
+            (unsigned long long)st.segments);
+    store_teardown();
+}
+
+static void test_threads(void)
+{
+    run_threads(64 * MiB, 500, true);
+}
+
+/* A working set several times the limit: eviction and stealing between
+ * shards run concurrently with everything else. */
+static void test_threads_evicting(void)
+{
+    run_threads(256 * 1024, 4000, false);
+}
+
+static void test_memory_per_item(void)
+{
+    enum { N = 1000000 };
+    struct store_stats st;
+    char k[17], v[33];
+    int i, missing = 0;
+    double per;
+
+    setup(1024ull * MiB, true, 0, 0);
+    memset(v, 'v', 32);
+    for (i = 0; i < N; i++) {
+        snprintf(k, sizeof(k), "key:%012d", i);   /* 16 bytes */
+        set(k, 16, v, 32);
+    }
+    for (i = 0; i < N; i += 997) {
+        snprintf(k, sizeof(k), "key:%012d", i);
+        missing += !exists(k, 16);
+    }
+    stats(&st);
+    per = (double)(st.mem_used + st.hash_bytes) / N;
+    fprintf(stderr, "memory: %d items of 16+32 bytes: %.1f bytes/item "
+            "(segments %.1f + hash %.1f; memcached ~134)\n", N, per,
+            (double)st.mem_used / N, (double)st.hash_bytes / N);
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(st.curr_items, N);
+    CHECK_EQ_INT(st.evictions, 0);
+    CHECK(per < 100.0);
+    store_teardown();
+}
+
+int main(void)
+{
+    clock_setup();
+    if (hash_setup() != 0)
+        return 1;
+    RUN(test_roundtrip);
+    RUN(test_modes);
+    RUN(test_no_cas);
+    RUN(test_expiry_touch);
+    RUN(test_flush);
+    RUN(test_arith);
+    RUN(test_too_large);
+    RUN(test_large_items);
+    RUN(test_eviction);
+    RUN(test_no_evict);
+    RUN(test_lower_limit);
+    RUN(test_growth);
+    RUN(test_threads);
+    RUN(test_threads_evicting);
+    RUN(test_memory_per_item);
+    return unit_report("test_store");
+}
