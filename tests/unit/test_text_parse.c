@@ -1,0 +1,263 @@
+/*
+ * Unit tests for the pure text parser: every command composed and parsed
+ * back, every error path, and the "need more" contract at every split
+ * point of a request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "protocol/text/parse.h"
+#include "unit.h"
+
+static const struct text_limits lim = { .value_max = 1024 * 1024 };
+
+static enum text_parse_status parse(const char *s, struct text_req *req)
+{
+    return text_parse(s, strlen(s), &lim, req);
+}
+
+static void expect_error(const char *line, enum text_error e, int close)
+{
+    struct text_req req;
+    enum text_parse_status st = parse(line, &req);
+    CHECK_EQ_INT(st, TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, e);
+    CHECK_EQ_INT(req.close, close);
+    if (st != TEXT_PARSE_ERROR || req.error != e)
+        fprintf(stderr, "  for line: %s\n", line);
+}
+
+static void test_storage_round_trip(void)
+{
+    static const struct { const char *name; enum text_cmd cmd; } cmds[] = {
+        { "set", TEXT_CMD_SET }, { "add", TEXT_CMD_ADD },
+        { "replace", TEXT_CMD_REPLACE }, { "append", TEXT_CMD_APPEND },
+        { "prepend", TEXT_CMD_PREPEND },
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char line[128];
+        struct text_req req;
+        int n = snprintf(line, sizeof(line), "%s k%zu 4294967295 -1 5 noreply\r\nhello\r\n",
+                         cmds[i].name, i);
+        CHECK_EQ_INT(parse(line, &req), TEXT_PARSE_OK);
+        CHECK_EQ_INT(req.cmd, cmds[i].cmd);
+        CHECK_EQ_INT(req.consumed, n);
+        CHECK_EQ_INT(req.flags, 4294967295u);
+        CHECK_EQ_INT(req.exptime, -1);
+        CHECK(req.noreply);
+        CHECK_MEM(req.data, req.ndata, "hello");
+        CHECK_EQ_INT(req.key.n, 2);
+    }
+    struct text_req req;
+    CHECK_EQ_INT(parse("cas k 1 2 3 18446744073709551615\r\nabc\r\nget k\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.cmd, TEXT_CMD_CAS);
+    CHECK(req.cas_unique == UINT64_MAX);
+    CHECK(!req.noreply);
+    CHECK_EQ_INT(req.consumed, strlen("cas k 1 2 3 18446744073709551615\r\nabc\r\n"));
+    /* "\n" alone ends a line too, and a non-"noreply" extra token is ignored */
+    CHECK_EQ_INT(parse("set k 0 0 1 junk\nx\r\n", &req), TEXT_PARSE_OK);
+    CHECK(!req.noreply);
+}
+
+static void test_need_more_at_every_split(void)
+{
+    const char *full = "set key 0 0 10\r\n0123456789\r\n";
+    size_t n = strlen(full);
+    for (size_t i = 0; i < n; i++) {
+        struct text_req req;
+        CHECK_EQ_INT(text_parse(full, i, &lim, &req), TEXT_PARSE_NEED_MORE);
+        if (i >= strlen("set key 0 0 10\r\n"))
+            CHECK_EQ_INT(req.need, n);
+    }
+    struct text_req req;
+    CHECK_EQ_INT(text_parse(full, n, &lim, &req), TEXT_PARSE_OK);
+}
+
+static void test_retrieval(void)
+{
+    struct text_req req;
+    struct text_token k;
+    size_t pos = 0;
+
+    CHECK_EQ_INT(parse("get a  bb   ccc\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.nkeys, 3);
+    CHECK(text_next_key(&req, &pos, &k));
+    CHECK_MEM(k.p, k.n, "a");
+    CHECK(text_next_key(&req, &pos, &k));
+    CHECK_MEM(k.p, k.n, "bb");
+    CHECK(text_next_key(&req, &pos, &k));
+    CHECK_MEM(k.p, k.n, "ccc");
+    CHECK(!text_next_key(&req, &pos, &k));
+
+    CHECK_EQ_INT(parse("gats -5 x y\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.cmd, TEXT_CMD_GATS);
+    CHECK_EQ_INT(req.exptime, -5);
+    CHECK_EQ_INT(req.nkeys, 2);
+    CHECK_EQ_INT(parse("gat 10\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.nkeys, 0);
+
+    expect_error("get\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("gat abc k\r\n", TEXT_ERR_BAD_EXPTIME, 0);
+    expect_error("gat\r\n", TEXT_ERR_UNKNOWN, 0);
+}
+
+static void test_key_limits(void)
+{
+    char line[600];
+    struct text_req req;
+
+    memset(line, 'k', sizeof(line));
+    memcpy(line, "get ", 4);
+    memcpy(line + 4 + 250, "\r\n", 3);
+    CHECK_EQ_INT(parse(line, &req), TEXT_PARSE_OK);
+    memcpy(line + 4 + 251, "\r\n", 3);
+    line[4 + 250] = 'k';
+    expect_error(line, TEXT_ERR_FORMAT, 0);
+    expect_error("get a\x01z\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set a\x7fz 0 0 1\r\nx\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("delete a\x1b\r\n", TEXT_ERR_FORMAT, 0);
+}
+
+static void test_too_many_keys(void)
+{
+    size_t n = 2 * (LIMIT_GET_KEYS_MAX + 1) + 8;
+    char *line = malloc(n);
+    size_t p = 0;
+    struct text_req req;
+
+    memcpy(line, "get", 3);
+    p = 3;
+    for (int i = 0; i < LIMIT_GET_KEYS_MAX + 1; i++) {
+        line[p++] = ' ';
+        line[p++] = 'k';
+    }
+    memcpy(line + p, "\r\n", 3);
+    CHECK_EQ_INT(parse(line, &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_TOO_MANY_KEYS);
+    CHECK(!req.close);
+    CHECK_EQ_INT(req.consumed, p + 2);
+    free(line);
+}
+
+static void test_line_limits(void)
+{
+    size_t n = LIMIT_GET_LINE_MAX + 16;
+    char *buf = malloc(n);
+    struct text_req req;
+
+    /* a non-retrieval line without "\n" past LIMIT_LINE_MAX: close */
+    memset(buf, 'x', n);
+    memcpy(buf, "set ", 4);
+    CHECK_EQ_INT(text_parse(buf, LIMIT_LINE_MAX, &lim, &req), TEXT_PARSE_NEED_MORE);
+    CHECK_EQ_INT(text_parse(buf, LIMIT_LINE_MAX + 1, &lim, &req), TEXT_PARSE_ERROR);
+    CHECK(req.close);
+    CHECK_EQ_INT(req.error, TEXT_ERR_NONE);
+    /* a get line may grow to LIMIT_GET_LINE_MAX, then it is refused */
+    memcpy(buf, "get ", 4);
+    CHECK_EQ_INT(text_parse(buf, LIMIT_LINE_MAX + 100, &lim, &req), TEXT_PARSE_NEED_MORE);
+    CHECK_EQ_INT(text_parse(buf, LIMIT_GET_LINE_MAX, &lim, &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_LINE_TOO_LONG);
+    CHECK(req.close);
+    free(buf);
+}
+
+static void test_storage_errors(void)
+{
+    struct text_req req;
+
+    expect_error("set k 0 0\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("set k 0 0 1 noreply extra\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("set k -1 0 1\r\nx\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set k 4294967296 0 1\r\nx\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set k 0 2147483648 1\r\nx\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set k 0 0 -1\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set k 0 0 2147483647\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("set k 0 0 abc\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("cas k 0 0 1 -5\r\nx\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("cas k 0 0 1\r\nx\r\n", TEXT_ERR_UNKNOWN, 0);
+
+    /* bad data chunk: the whole line + bytes + 2 are consumed */
+    CHECK_EQ_INT(parse("set k 0 0 3\r\nabcde\r\n", &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_BAD_CHUNK);
+    CHECK_EQ_INT(req.consumed, strlen("set k 0 0 3\r\nabcde"));
+
+    /* too large: refused before buffering, the value is swallowed */
+    CHECK_EQ_INT(parse("set k 0 0 2000000\r\n", &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_TOO_LARGE);
+    CHECK_EQ_INT(req.swallow, 2000002);
+    CHECK_EQ_INT(req.consumed, strlen("set k 0 0 2000000\r\n"));
+
+    /* noreply is known even when the line is refused */
+    CHECK_EQ_INT(parse("set k 0 0 x noreply\r\n", &req), TEXT_PARSE_ERROR);
+    CHECK(req.noreply);
+}
+
+static void test_other_commands(void)
+{
+    struct text_req req;
+
+    CHECK_EQ_INT(parse("incr k 18446744073709551615\r\n", &req), TEXT_PARSE_OK);
+    CHECK(req.number == UINT64_MAX);
+    CHECK_EQ_INT(parse("decr k 1 noreply\r\n", &req), TEXT_PARSE_OK);
+    CHECK(req.noreply);
+    expect_error("incr k -1\r\n", TEXT_ERR_BAD_DELTA, 0);
+    expect_error("incr k 18446744073709551616\r\n", TEXT_ERR_BAD_DELTA, 0);
+    expect_error("incr k\r\n", TEXT_ERR_UNKNOWN, 0);
+
+    CHECK_EQ_INT(parse("touch k 100\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.exptime, 100);
+    expect_error("touch k x\r\n", TEXT_ERR_BAD_EXPTIME, 0);
+
+    CHECK_EQ_INT(parse("delete k\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(parse("delete k 0\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(parse("delete k noreply\r\n", &req), TEXT_PARSE_OK);
+    CHECK(req.noreply);
+    CHECK_EQ_INT(parse("delete k 0 noreply\r\n", &req), TEXT_PARSE_OK);
+    expect_error("delete k 5\r\n", TEXT_ERR_DELETE_USAGE, 0);
+    expect_error("delete k 5 noreply\r\n", TEXT_ERR_DELETE_USAGE, 0);
+
+    CHECK_EQ_INT(parse("flush_all\r\n", &req), TEXT_PARSE_OK);
+    CHECK(!req.has_delay);
+    CHECK_EQ_INT(parse("flush_all 10 noreply\r\n", &req), TEXT_PARSE_OK);
+    CHECK(req.has_delay && req.exptime == 10 && req.noreply);
+    CHECK_EQ_INT(parse("flush_all noreply\r\n", &req), TEXT_PARSE_OK);
+    CHECK(!req.has_delay && req.noreply);
+    expect_error("flush_all x\r\n", TEXT_ERR_FORMAT, 0);
+
+    CHECK_EQ_INT(parse("verbosity 1\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.number, 1);
+    expect_error("verbosity\r\n", TEXT_ERR_UNKNOWN, 0);
+    CHECK_EQ_INT(parse("cache_memlimit 100\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.number, 100);
+    expect_error("cache_memlimit x\r\n", TEXT_ERR_FORMAT, 0);
+    CHECK_EQ_INT(parse("quit\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(parse("stats items\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.nargs, 1);
+    CHECK_MEM(req.args[0].p, req.args[0].n, "items");
+    CHECK_EQ_INT(parse("version\r\n", &req), TEXT_PARSE_OK);
+}
+
+static void test_unknown_and_hostile(void)
+{
+    expect_error("\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("bogus\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("GET k\r\n", TEXT_ERR_UNKNOWN, 0);
+    expect_error("GET / HTTP/1.1\r\n", TEXT_ERR_NONE, 1);
+    expect_error("get / HTTP/1.0\r\n", TEXT_ERR_NONE, 1);
+    expect_error("stats a b c d e f g h i j k l m n o p q r s t u v w x y z\r\n",
+                 TEXT_ERR_UNKNOWN, 0);
+}
+
+int main(void)
+{
+    RUN(test_storage_round_trip);
+    RUN(test_need_more_at_every_split);
+    RUN(test_retrieval);
+    RUN(test_key_limits);
+    RUN(test_too_many_keys);
+    RUN(test_line_limits);
+    RUN(test_storage_errors);
+    RUN(test_other_commands);
+    RUN(test_unknown_and_hostile);
+    return unit_report("text_parse");
+}
