@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define SEG_ADDR_BITS 48   /* = HTAB_PTR_BITS */
+
 static size_t seg_sz;
 static size_t page_sz;
 static _Atomic uint64_t mem_limit;
@@ -81,6 +83,11 @@ static void *map_aligned(size_t size)
 
     if (p == MAP_FAILED)
         return NULL;
+    /* the hash table keeps 48-bit item addresses (htab.h) */
+    if (((uintptr_t)p + span - 1) >> SEG_ADDR_BITS) {
+        munmap(p, span);
+        return NULL;
+    }
     a = ((uintptr_t)p + seg_sz - 1) & ~(uintptr_t)(seg_sz - 1);
     head = (size_t)(a - (uintptr_t)p);
     tail = span - head - size;

@@ -38,8 +38,9 @@
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
- * bytes each in segments plus ~17 bytes of hash slots (tables just doubled
- * at that count), ~72 bytes per item; memcached needs ~134.
+ * bytes each in segments (58.7 with the partly written heads) plus 16.8
+ * bytes of hash slots (the tables just doubled at that count): 75.5 bytes
+ * per item, measured by test_store; memcached needs ~134.
  *
  * The caller must have run hash_setup() (the keyed hash secret) and
  * clock_setup() before store_setup().
@@ -486,7 +487,8 @@ int store_setup(const struct store_config *c)
         cfg.nshards = STORE_SHARDS_DEFAULT;
     if (cfg.hashpower == 0)
         cfg.hashpower = STORE_HASHPOWER_DEFAULT;
-    if ((cfg.nshards & (cfg.nshards - 1)) != 0 ||
+    if (cfg.mem_limit < STORE_SEG_SIZE_MIN ||
+        (cfg.nshards & (cfg.nshards - 1)) != 0 ||
         cfg.nshards > (1u << STORE_SHARD_BITS_MAX) || cfg.hashpower > 40) {
         errno = EINVAL;
         return -1;
@@ -791,7 +793,7 @@ void store_flush(rel_time_t when)
 
 int store_set_mem_limit(uint64_t bytes)
 {
-    if (bytes == 0) {
+    if (bytes < seg_size()) {
         errno = EINVAL;
         return -1;
     }

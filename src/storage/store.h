@@ -95,7 +95,9 @@ bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx);
 bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
                      store_visit_fn fn, void *ctx);
 
-/* STORE_OK or STORE_NOT_FOUND. */
+/* STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item stored
+ * without expiry has no room for one and is copied, which needs memory
+ * (store_get_touch then reports a miss). */
 enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime);
 
 /* STORE_OK or STORE_NOT_FOUND. */

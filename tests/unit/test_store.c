@@ -207,6 +207,24 @@ static void test_no_cas(void)
     store_teardown();
 }
 
+static void test_bad_config(void)
+{
+    struct store_config c = { .mem_limit = 0, .item_size_max = MiB, .evict = true };
+
+    CHECK_EQ_INT(store_setup(&c), -1);          /* no memory to work with */
+    c.mem_limit = 8 * MiB;
+    c.nshards = 3;
+    CHECK_EQ_INT(store_setup(&c), -1);          /* not a power of two */
+    c.nshards = 512;
+    CHECK_EQ_INT(store_setup(&c), -1);          /* more than CAS can name */
+    c.nshards = 1;
+    CHECK_EQ_INT(store_setup(&c), 0);           /* one shard works too */
+    CHECK_EQ_INT(set(S("k"), S("v")), STORE_OK);
+    CHECK(exists(S("k")));
+    CHECK_EQ_INT(store_set_mem_limit(100), -1); /* below one segment */
+    store_teardown();
+}
+
 static void test_expiry_touch(void)
 {
     struct got g;
@@ -739,6 +757,7 @@ int main(void)
     RUN(test_roundtrip);
     RUN(test_modes);
     RUN(test_no_cas);
+    RUN(test_bad_config);
     RUN(test_expiry_touch);
     RUN(test_flush);
     RUN(test_arith);
