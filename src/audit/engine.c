@@ -1,0 +1,348 @@
+/*
+ * engine: the event loop. Tasks live in a fixed array of `concurrency`
+ * slots; a slot is refilled from the target list as soon as its target is
+ * done, so memory does not grow with the number of targets.
+ */
+#include "audit/engine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include "audit/probe_tcp.h"
+#include "audit/probe_udp.h"
+#include "audit/rate.h"
+#include "audit/target.h"
+
+#define NCHAN           (1 + PROBE_COUNT)   /* 0 = TCP, 1.. = UDP probes */
+#define FDS_PER_TASK    NCHAN
+#define AMP_SLACK       1024    /* item header + key room under item_size_max */
+
+enum phase { PH_INFO, PH_STORE, PH_GET, PH_DELETE, PH_DONE };
+
+struct task {
+    bool active;
+    enum phase phase;
+    struct result r;
+    struct rate rate;
+    uint64_t started;
+    bool on[NCHAN];
+    struct tcp_probe tcp;
+    struct udp_probe udp[PROBE_COUNT];
+    char key[48];
+};
+
+struct ref {
+    struct task *t;
+    int c;
+};
+
+static void chan_want(struct task *k, int c, struct io_want *w)
+{
+    if (c == 0)
+        tcp_probe_want(&k->tcp, w);
+    else
+        udp_probe_want(&k->udp[c - 1], w);
+}
+
+static void chan_grant(struct task *k, int c, uint64_t now)
+{
+    if (c == 0)
+        tcp_probe_grant(&k->tcp, now);
+    else
+        udp_probe_grant(&k->udp[c - 1], now);
+}
+
+static void chan_io(struct task *k, int c, short ev, uint64_t now)
+{
+    if (c == 0)
+        tcp_probe_io(&k->tcp, ev, now);
+    else
+        udp_probe_io(&k->udp[c - 1], ev, now);
+}
+
+static void chan_timeout(struct task *k, int c, uint64_t now)
+{
+    if (c == 0)
+        tcp_probe_timeout(&k->tcp, now);
+    else
+        udp_probe_timeout(&k->udp[c - 1], now);
+}
+
+static void chan_cleanup(struct task *k, int c)
+{
+    if (!k->on[c])
+        return;
+    if (c == 0)
+        tcp_probe_cleanup(&k->tcp);
+    else
+        udp_probe_cleanup(&k->udp[c - 1]);
+    k->on[c] = false;
+}
+
+static void task_start(struct task *k, const struct target *t,
+                       const struct audit_opts *o, uint64_t now)
+{
+    struct probe_opts po = { o->timeout_ms, o->retries };
+
+    memset(k, 0, sizeof(*k));
+    k->active = true;
+    k->phase = PH_INFO;
+    k->started = now;
+    result_init(&k->r, t);
+    rate_init(&k->rate, o->target_rate, now);
+    tcp_probe_start(&k->tcp, TCP_MODE_INFO, t, &k->r, &po, NULL, 0);
+    k->on[0] = true;
+    k->r.udp_tried = true;
+    for (int i = 0; i < PROBE_COUNT; i++) {
+        if (udp_probe_defs[i].flags & PF_AMPLIFY)
+            continue;
+        if (udp_probe_start(&k->udp[i], (enum udp_probe_id)i, t,
+                            &k->r.udp[i], &po, NULL) == 0)
+            k->on[1 + i] = true;
+    }
+}
+
+/* `stats` over UDP names the version when TCP is blocked. */
+static void version_from_udp(struct task *k)
+{
+    char text[2048];
+    const char *v, *e;
+
+    if (k->r.tcp.version[0] != '\0' || !k->on[1 + PROBE_STATS] ||
+        k->r.udp[PROBE_STATS].state != UDP_REPLY)
+        return;
+    udp_probe_text(&k->udp[PROBE_STATS], text, sizeof(text));
+    v = strstr(text, "STAT version ");
+    if (v == NULL)
+        return;
+    v += 13;
+    e = v + strcspn(v, "\r\n");
+    snprintf(k->r.tcp.version, sizeof(k->r.tcp.version), "%.*s",
+             (int)(e - v), v);
+}
+
+static void make_key(char *key, size_t len)
+{
+    uint8_t b[3] = { 0 };
+    char *p;
+
+    if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+        uint64_t t = audit_now_ns();
+        memcpy(b, &t, sizeof(b));
+    }
+    /* short, like an attacker's, so the factor is the one they get;
+     * stored with `add`, so an existing key is never overwritten */
+    p = key + snprintf(key, len, "h");
+    for (size_t i = 0; i < sizeof(b); i++)
+        p += snprintf(p, 3, "%02x", b[i]);
+}
+
+/* All of a phase's sockets are done: pick the next phase. */
+static void task_advance(struct task *k, const struct audit_opts *o)
+{
+    struct probe_opts po = { o->timeout_ms, o->retries };
+    struct result *r = &k->r;
+
+    switch (k->phase) {
+    case PH_INFO:
+        version_from_udp(k);
+        for (int c = 0; c < NCHAN; c++)
+            chan_cleanup(k, c);
+        if (!o->amplify) {
+            k->phase = PH_DONE;
+            break;
+        }
+        r->amp.tried = true;
+        if (r->tcp.state != TCP_OPEN || r->tcp.auth != AUTH_NONE) {
+            snprintf(r->amp.note, sizeof(r->amp.note),
+                     "skipped: TCP not open without authentication");
+            k->phase = PH_DONE;
+            break;
+        }
+        if (!result_udp_replied(r)) {
+            snprintf(r->amp.note, sizeof(r->amp.note),
+                     "skipped: no UDP reply");
+            k->phase = PH_DONE;
+            break;
+        }
+        r->amp.value_bytes = o->amplify_size;
+        if (r->tcp.item_size_max > AMP_SLACK &&
+            r->amp.value_bytes > (uint64_t)r->tcp.item_size_max - AMP_SLACK)
+            r->amp.value_bytes = (uint64_t)r->tcp.item_size_max - AMP_SLACK;
+        make_key(k->key, sizeof(k->key));
+        tcp_probe_start(&k->tcp, TCP_MODE_STORE, r->t, r, &po, k->key,
+                        r->amp.value_bytes);
+        k->on[0] = true;
+        k->phase = PH_STORE;
+        break;
+    case PH_STORE:
+        chan_cleanup(k, 0);
+        if (!r->amp.stored) {
+            k->phase = PH_DONE;
+            break;
+        }
+        {
+            char cmd[80];
+            snprintf(cmd, sizeof(cmd), "get %s\r\n", k->key);
+            if (udp_probe_start(&k->udp[PROBE_AMP_GET], PROBE_AMP_GET, r->t,
+                                &r->udp[PROBE_AMP_GET], &po, cmd) == 0)
+                k->on[1 + PROBE_AMP_GET] = true;
+        }
+        k->phase = PH_GET;
+        break;
+    case PH_GET:
+        chan_cleanup(k, 1 + PROBE_AMP_GET);
+        tcp_probe_start(&k->tcp, TCP_MODE_DELETE, r->t, r, &po, k->key, 0);
+        k->on[0] = true;
+        k->phase = PH_DELETE;
+        break;
+    case PH_DELETE:
+        chan_cleanup(k, 0);
+        k->phase = PH_DONE;
+        break;
+    case PH_DONE:
+        break;
+    }
+}
+
+static unsigned fit_concurrency(unsigned want)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want < 64 ? want : 64;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    room = rl.rlim_cur > 32 ? (rl.rlim_cur - 32) / FDS_PER_TASK : 1;
+    if (room < 1)
+        room = 1;
+    return (rlim_t)want > room ? (unsigned)room : want;
+}
+
+int engine_run(const struct target_list *tl, const struct audit_opts *o,
+               engine_done_fn done, void *arg)
+{
+    unsigned slots = fit_concurrency(o->concurrency ? o->concurrency : 1);
+    struct task *tasks = calloc(slots, sizeof(*tasks));
+    struct pollfd *pfd = calloc((size_t)slots * NCHAN, sizeof(*pfd));
+    struct ref *refs = calloc((size_t)slots * NCHAN, sizeof(*refs));
+    struct rate global;
+    size_t next = 0;
+    unsigned active = 0;
+    int rc = 0;
+
+    if (tasks == NULL || pfd == NULL || refs == NULL) {
+        rc = -1;
+        goto out;
+    }
+    rate_init(&global, o->rate, audit_now_ns());
+    for (;;) {
+        uint64_t now = audit_now_ns(), wait = 1000000000ull;
+        nfds_t n = 0;
+        int timeout_ms, pr;
+
+        for (unsigned s = 0; s < slots && next < tl->n; s++) {
+            if (tasks[s].active)
+                continue;
+            task_start(&tasks[s], &tl->v[next++], o, now);
+            active++;
+        }
+        if (active == 0)
+            break;
+        for (unsigned s = 0; s < slots; s++) {
+            struct task *k = &tasks[s];
+            bool busy = false;
+
+            if (!k->active)
+                continue;
+            for (int c = 0; c < NCHAN; c++) {
+                struct io_want w;
+                if (!k->on[c])
+                    continue;
+                chan_want(k, c, &w);
+                if (w.done)
+                    continue;
+                busy = true;
+                if (w.token) {
+                    uint64_t a = rate_peek(&global, now);
+                    uint64_t b = rate_peek(&k->rate, now);
+                    uint64_t need = a > b ? a : b;
+                    if (need == 0) {
+                        rate_take(&global, now);
+                        rate_take(&k->rate, now);
+                        chan_grant(k, c, now);
+                        need = 0;
+                    }
+                    if (need < wait)
+                        wait = need;    /* 0: look at it again at once */
+                    continue;
+                }
+                if (w.fd >= 0) {
+                    pfd[n].fd = w.fd;
+                    pfd[n].events = w.events;
+                    pfd[n].revents = 0;
+                    refs[n].t = k;
+                    refs[n].c = c;
+                    n++;
+                }
+                if (w.deadline) {
+                    uint64_t d = w.deadline > now ? w.deadline - now : 0;
+                    if (d < wait)
+                        wait = d;
+                }
+            }
+            if (busy)
+                continue;
+            task_advance(k, o);
+            if (k->phase == PH_DONE) {
+                k->r.elapsed_ns = now - k->started;
+                done(arg, &k->r);
+                for (int c = 0; c < NCHAN; c++)
+                    chan_cleanup(k, c);
+                k->active = false;
+                active--;
+            }
+            wait = 0;
+        }
+        timeout_ms = (int)((wait + 999999) / 1000000);
+        pr = poll(pfd, n, timeout_ms);
+        if (pr < 0 && errno != EINTR) {
+            rc = -1;
+            break;
+        }
+        now = audit_now_ns();
+        for (nfds_t i = 0; pr > 0 && i < n; i++)
+            if (pfd[i].revents)
+                chan_io(refs[i].t, refs[i].c, pfd[i].revents, now);
+        for (unsigned s = 0; s < slots; s++) {
+            struct task *k = &tasks[s];
+            if (!k->active)
+                continue;
+            for (int c = 0; c < NCHAN; c++) {
+                struct io_want w;
+                if (!k->on[c])
+                    continue;
+                chan_want(k, c, &w);
+                if (!w.done && !w.token && w.deadline && w.deadline <= now)
+                    chan_timeout(k, c, now);
+            }
+        }
+    }
+out:
+    for (unsigned s = 0; tasks != NULL && s < slots; s++)
+        for (int c = 0; c < NCHAN; c++)
+            chan_cleanup(&tasks[s], c);
+    free(tasks);
+    free(pfd);
+    free(refs);
+    return rc;
+}

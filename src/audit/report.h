@@ -1,0 +1,23 @@
+/*
+ * report: the two faces of a result. A table for people (colour only on a
+ * terminal) and JSON lines for machines, one object per target, with field
+ * names that are a stable interface (docs/AUDIT.md).
+ */
+#ifndef HC_AUDIT_REPORT_H
+#define HC_AUDIT_REPORT_H
+
+#include <stdio.h>
+
+#include "audit/audit.h"
+#include "audit/local.h"
+#include "audit/verdict.h"
+
+void report_setup(FILE *out, const struct audit_opts *o);
+void report_target(const struct result *r, const struct verdict *v);
+void report_local(const struct local_report *lr, const struct verdict *v);
+void report_summary(unsigned targets, unsigned findings, unsigned errors,
+                    int exit_code);
+/* Writes s as a JSON string (quotes included). */
+void json_str(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * verdict: findings, their severity and the advisory's concrete fix, in
+ * one table (FINDINGS) that the judge, the table output, the JSON output
+ * and the documentation all read.
+ */
+#ifndef HC_AUDIT_VERDICT_H
+#define HC_AUDIT_VERDICT_H
+
+#include <stdbool.h>
+
+#include "audit/audit.h"
+
+enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
+
+#define ADVICE_UDP "Block UDP 11211 towards the public network (firewall, " \
+    "security group); restart memcached with -U 0 to disable UDP; upgrade " \
+    "to 1.5.6 or later, where UDP is off by default (distributions " \
+    "backported that change, so the version alone proves nothing: check -U " \
+    "and the listener)."
+#define ADVICE_BIND "Bind a local address (-l 127.0.0.1 or a private " \
+    "interface) and forbid external access in the firewall."
+#define ADVICE_AUTH "Enable authentication (SASL with -S, or -Y FILE for " \
+    "ascii auth) and bind a local address (-l)."
+#define ADVICE_VERIFY "Verify with well-formed frames (total datagrams = 1) " \
+    "and several requests: hardcache-audit --verify."
+
+/* X(id, json id, default severity, title, advice) */
+#define FINDINGS(X) \
+    X(UDP_AMPLIFIER, "udp_amplifier", SEV_CRITICAL, \
+      "answers memcached UDP requests: usable for reflection and amplification", \
+      ADVICE_UDP) \
+    X(UDP_ENABLED, "udp_enabled_in_settings", SEV_MEDIUM, \
+      "UDP is enabled in the server's settings, though no UDP reply came back " \
+      "(a firewall may hide it from here only)", ADVICE_UDP) \
+    X(UDP_NO_REPLY, "udp_no_reply", SEV_INFO, \
+      "no reply to any well-formed UDP probe (filtered, or open and silent)", "") \
+    X(TCP_NO_AUTH, "tcp_no_auth", SEV_MEDIUM, \
+      "TCP answers commands without authentication", ADVICE_AUTH) \
+    X(TCP_REACHABLE, "tcp_reachable", SEV_HIGH, \
+      "TCP is reachable but was expected to be blocked", \
+      "Block TCP 11211 towards the public network; bind a local address (-l).") \
+    X(PUBLIC_ADDRESS, "public_address_reachable", SEV_HIGH, \
+      "a public (non-private) address answers", ADVICE_BIND) \
+    X(OLD_VERSION, "old_version", SEV_LOW, \
+      "version before 1.5.6, where UDP is on by default (distributions " \
+      "backported the fix, so the version alone proves nothing)", \
+      "Upgrade past 1.5.6 and pass -U 0 explicitly.") \
+    X(ADV_TYPO_ANSWERED, "advisory_9byte_probe_answered", SEV_INFO, \
+      "the advisory's 9-byte-header probe was answered (ERROR): a non-empty " \
+      "reply, so it still detects the amplifier", "") \
+    X(ADV_VERIFY_MALFORMED, "advisory_verify_probe_malformed", SEV_INFO, \
+      "the advisory's verification probe (10 zero bytes, total datagrams 0) " \
+      "is malformed: the server drops it, so its silence proves nothing", \
+      ADVICE_VERIFY) \
+    X(CHECK_FAILED, "check_failed", SEV_INFO, \
+      "could not check (network or local error)", "") \
+    X(LOCAL_UDP_V4, "local_udp_listener_ipv4", SEV_HIGH, \
+      "memcached-like process listens on UDP (IPv4)", ADVICE_UDP) \
+    X(LOCAL_UDP_V6, "local_udp_listener_ipv6", SEV_HIGH, \
+      "memcached-like process listens on UDP (IPv6; `netstat | grep udp ` " \
+      "misses these)", ADVICE_UDP) \
+    X(LOCAL_UDP_PORT, "local_udp_listener_on_port", SEV_HIGH, \
+      "a UDP socket is bound to an audited port (owner unknown without root)", \
+      ADVICE_UDP) \
+    X(LOCAL_PUBLIC_BIND, "local_non_loopback_listener", SEV_MEDIUM, \
+      "listens on a non-loopback address", ADVICE_BIND) \
+    X(LOCAL_NO_AUTH, "local_no_auth", SEV_LOW, \
+      "runs without authentication (no -S, no -Y)", ADVICE_AUTH) \
+    X(LOCAL_ROOT, "local_runs_as_root", SEV_MEDIUM, \
+      "runs as root", "Run it as an unprivileged user (-u memcache).") \
+    X(LOCAL_OLD_VERSION, "local_old_version", SEV_LOW, \
+      "version before 1.5.6, where UDP is on by default (distributions " \
+      "backported the fix, so the version alone proves nothing)", \
+      "Upgrade past 1.5.6 and pass -U 0 explicitly.") \
+    X(CONF_UDP, "config_udp_not_disabled", SEV_LOW, \
+      "configuration does not disable UDP (-U 0)", \
+      "Add -U 0 to the configuration and restart.") \
+    X(CONF_PUBLIC_BIND, "config_non_loopback_listen", SEV_LOW, \
+      "configuration listens on a non-loopback address (or on all)", \
+      ADVICE_BIND)
+
+enum finding_id {
+#define X(id, name, sev, title, advice) FINDING_##id,
+    FINDINGS(X)
+#undef X
+    FINDING_COUNT
+};
+
+struct finding_def {
+    const char *name;
+    enum severity sev;
+    const char *title;
+    const char *advice;
+};
+extern const struct finding_def finding_defs[FINDING_COUNT];
+
+#define VERDICT_MAX     64
+#define FINDING_DETAIL  200
+
+struct finding {
+    enum finding_id id;
+    enum severity sev;
+    char detail[FINDING_DETAIL];
+};
+
+struct verdict {
+    struct finding f[VERDICT_MAX];
+    unsigned n;
+    enum severity worst;        /* over findings that count */
+    unsigned counted;           /* findings at SEV_LOW or above */
+    bool error;                 /* something could not be checked */
+};
+
+const char *severity_name(enum severity s);
+void verdict_init(struct verdict *v);
+/* sev < 0 takes the table's severity. detail may be NULL. */
+void verdict_add(struct verdict *v, enum finding_id id, int sev,
+                 const char *detail);
+/* "vulnerable", "at_risk", "clean" or "unknown" */
+const char *verdict_status(const struct verdict *v);
+/* AUDIT_EXIT_* for one verdict. */
+int verdict_exit(const struct verdict *v);
+
+/* Judges a remote result. In verify mode only the advisory's verification
+ * points count (UDP reply, TCP reachable with --expect-tcp-closed). */
+void verdict_remote(const struct result *r, const struct audit_opts *o,
+                    struct verdict *v);
+
+#endif
