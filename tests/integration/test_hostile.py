@@ -1,0 +1,364 @@
+"""Hostile and malformed input: each case its own test. After every one, a
+bystander client (its own connection, its own keys) must still have its data
+and answers; the server must never crash or hang."""
+import socket
+import time
+
+import pytest
+
+import hcutil
+
+pytestmark = pytest.mark.usefixtures("check_bystander")
+
+
+@pytest.fixture
+def check_bystander(bystander):
+    yield
+    bystander.check()
+
+
+def _closed_silently(server, data):
+    with server.client() as c:
+        c.send(data)
+        return c.assert_closed()
+
+
+# HTTP on the memcached port
+
+
+@pytest.mark.parametrize("line", [b"GET / HTTP/1.1\r\n", b"POST /x HTTP/1.0\r\n",
+                                  b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  b"foo HTTP/x\r\n", b"GET / HTTP/1.1\n"])
+def test_http_request_line_closes(server, line):
+    """An unknown command whose last token starts with HTTP/ closes the
+    connection without a reply."""
+    assert _closed_silently(server, line) == b""
+
+
+def test_http_after_pipelined_command_closes(server):
+    """memcached 1.6.18 closes at once and even drops the reply it had
+    queued for the pipelined 'version' before (it sends nothing at all);
+    we only require that the connection is closed."""
+    with server.client() as c:
+        c.send(b"version\r\nGET / HTTP/1.1\r\nversion\r\n")
+        got = c.assert_closed()
+        assert got in (b"",) or got.startswith(b"VERSION "), got
+        assert got.count(b"VERSION") <= 1
+
+
+def test_http_token_on_known_command_is_a_key(client):
+    """'get k HTTP/1.0' is a normal get of two keys: not closed."""
+    client.cmd(b"get hk HTTP/1.0\r\n", b"END\r\n")
+    client.cmd(b"version HTTP/1.1\r\n", b"")
+    assert client.readline().startswith(b"VERSION ")
+
+
+def test_http_without_version_token_is_error(client):
+    client.cmd(b"GET /\r\n", b"ERROR\r\n")
+
+
+# lines without a newline
+
+
+@pytest.mark.parametrize("n", [2049, 4096, 100000])
+def test_long_line_without_newline_closes(server, n):
+    """A non-get line that grows past 2048 bytes without \\n is dropped."""
+    with server.client() as c:
+        try:
+            c.send(b"x" * n)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        c.assert_closed()
+
+
+def test_long_line_2048_without_newline_stays_open(client):
+    """memcached's boundary: 2048 bytes without \\n is still waited for;
+    completing the line gets the normal reply for an unknown command."""
+    client.send(b"y" * 2048)
+    client.nothing_pending(0.3)
+    client.cmd(b"\r\n", b"ERROR\r\n")
+
+
+def test_long_line_with_newline_is_just_an_error(client):
+    client.cmd(b"bogus " + b"k " * 1500 + b"\r\nversion\r\n", b"ERROR\r\n")
+    assert client.readline().startswith(b"VERSION ")
+
+
+def test_long_set_line_with_newline(client):
+    client.cmd(b"set " + b"k" * 3000 + b" 0 0 1\r\nx\r\n",
+               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+
+
+def test_long_multiget_line_ok(client):
+    client.set("hm:a", b"A")
+    keys = b" ".join(b"hm:miss%05d" % i for i in range(3000))
+    assert len(keys) > 30000
+    client.cmd(b"get " + keys + b" hm:a\r\n", b"VALUE hm:a 0 1\r\nA\r\nEND\r\n")
+
+
+def test_4096_keys_ok(client):
+    client.set("hm:b", b"B")
+    keys = b" ".join(b"k%d" % i for i in range(4095))
+    client.cmd(b"get " + keys + b" hm:b\r\n", b"VALUE hm:b 0 1\r\nB\r\nEND\r\n")
+
+
+@pytest.mark.hardcached_only
+def test_multiget_too_many_keys(client):
+    """hardcached caps one multiget at 4096 keys (memcached has no cap): the
+    reply is an error and the connection stays usable."""
+    keys = b" ".join(b"k%d" % i for i in range(4097))
+    for cmd in (b"get ", b"gets ", b"gat 0 ", b"gats 0 "):
+        client.cmd(cmd + keys + b"\r\n", b"CLIENT_ERROR too many keys\r\n")
+    assert client.call(b"version\r\n").startswith(b"VERSION ")
+
+
+@pytest.mark.hardcached_only
+@pytest.mark.parametrize("cmd", [b"get ", b"gets ", b"gat 0 ", b"gats 0 "])
+def test_multiget_line_too_long_closes(server, cmd):
+    """hardcached caps a multiget line at 65536 bytes (memcached lets it
+    grow without bound): error, then the connection is closed."""
+    with server.client() as c:
+        line = cmd + b" ".join(b"kk%05d" % i for i in range(10000))
+        assert len(line) > 65536
+        try:
+            c.send(line + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = c.assert_closed()
+        assert got == b"CLIENT_ERROR line too long\r\n", got
+
+
+@pytest.mark.hardcached_only
+def test_multiget_line_too_long_without_newline_closes(server):
+    with server.client() as c:
+        try:
+            c.send(b"get " + b"k " * 40000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        got = c.assert_closed()
+        assert got == b"CLIENT_ERROR line too long\r\n", got
+
+
+def test_multiget_line_under_64k_ok(client):
+    line = b"get " + b" ".join(b"longkey-%08d" % i for i in range(3500))
+    assert len(line) < 65536
+    client.cmd(line + b"\r\n", b"END\r\n")
+
+
+# malformed numbers and commands (each its own case)
+
+
+@pytest.mark.parametrize("req,want", [
+    (b"set hb 0 0 -1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+    (b"set hb 0 0 18446744073709551617\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+    (b"set hb -5 0 1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    (b"set hb 0 -99999999999999999999 1\r\nx\r\n",
+     b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    (b"incr hb -1\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+    (b"incr hb 99999999999999999999\r\n", b"CLIENT_ERROR invalid numeric delta argument\r\n"),
+    (b"touch hb -99999999999999999999\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+    (b"gat -99999999999999999999 hb\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
+    (b"cas hb 0 0 1 -1\r\nx\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\n"),
+    (b"verbosity 99999999999999999999\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+    (b"\r\n", b"ERROR\r\n"),
+    (b" \r\n", b"ERROR\r\n"),
+    (b"bogus\r\n", b"ERROR\r\n"),
+    (b"\xff\xfe\r\n", b"ERROR\r\n"),
+    (b"get  \r\n", b"ERROR\r\n"),
+])
+def test_bad_numbers_and_lines(client, req, want):
+    client.cmd(req, want)
+    assert client.call(b"version\r\n").startswith(b"VERSION ")
+
+
+@pytest.mark.hardcached_only
+@pytest.mark.parametrize("length", [b"4294967297", b"4294967296"])
+def test_length_over_32_bits_rejected(client, length):
+    """memcached 1.6.18 truncates <bytes> to 32 bits: 'set k 0 0 4294967297'
+    then waits for ONE byte and stores it (and 4294967296 stores an empty
+    value). hardcached rejects any length it cannot hold."""
+    client.cmd(b"set hb 0 0 " + length + b"\r\n",
+               b"CLIENT_ERROR bad command line format\r\n")
+    assert client.call(b"version\r\n").startswith(b"VERSION ")
+
+
+def test_huge_length_just_under_int_max_is_swallowed(server):
+    """set with <bytes> = 2^31-3 is taken as a too-large value: the server
+    must swallow what follows without buffering it (here: nothing follows,
+    we just close) and stay healthy."""
+    with server.client() as c:
+        c.send(b"set hb 0 0 2147483645\r\n" + b"z" * 100000)
+        time.sleep(0.2)
+    assert server.alive()
+
+
+def test_many_bad_data_chunks(client):
+    for _ in range(200):
+        client.send(b"set hb 0 0 1\r\nxyz\r\n")
+    client.expect(b"CLIENT_ERROR bad data chunk\r\nERROR\r\n" * 200)
+
+
+def test_client_disconnects_mid_value(server):
+    with server.client() as c:
+        c.send(b"set hmid 0 0 100000\r\n" + b"x" * 5000)
+    with server.client() as c:
+        c.cmd(b"get hmid\r\n", b"END\r\n")
+
+
+def test_client_resets_connection(server):
+    for _ in range(20):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"get bystander:0 bystander:1\r\nset x 0 0 5\r\nab")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+
+
+def test_random_bytes_do_not_crash(server):
+    import random
+    rnd = random.Random(1234)
+    for i in range(50):
+        blob = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 3000)))
+        try:
+            with server.client(timeout=1) as c:
+                c.send(blob + b"\r\n")
+                try:
+                    c.assert_closed(0.05)
+                except AssertionError:
+                    pass
+        except OSError:
+            pass
+    assert server.alive()
+
+
+# a client that asks a lot and never reads
+
+
+NONREADER_RSS_GROWTH_MB = 64
+
+
+def test_non_reading_client_does_not_grow_server(server, client):
+    v = b"R" * 500000
+    client.set("hbig", v)
+    rss0 = hcutil.rss_kb(server.pid)
+    hog = socket.create_connection(("127.0.0.1", server.port))
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.setblocking(False)
+    req = b"get hbig\r\n" * 1000
+    sent = 0
+    t0 = time.monotonic()
+    peak = rss0
+    try:
+        while time.monotonic() - t0 < 3:
+            try:
+                sent += hog.send(req)
+            except BlockingIOError:
+                time.sleep(0.05)
+            peak = max(peak, hcutil.rss_kb(server.pid))
+        # others are still served, quickly
+        t1 = time.monotonic()
+        assert client.get("hbig") == v
+        assert time.monotonic() - t1 < 2
+        peak = max(peak, hcutil.rss_kb(server.pid))
+    finally:
+        hog.close()
+    growth = (peak - rss0) / 1024
+    print("non-reader: %d gets sent (%.0f MB of replies asked), server RSS "
+          "%d -> %d kB (+%.1f MB)" % (sent // 10, sent / 10 * 0.5, rss0, peak, growth))
+    assert growth < NONREADER_RSS_GROWTH_MB
+    assert server.alive()
+
+
+# connection limit (function-scoped servers)
+
+
+def _connect_many(server, n):
+    conns, replies = [], []
+    for _ in range(n):
+        c = server.client(timeout=2)
+        conns.append(c)
+    for c in conns:
+        try:
+            c.send(b"version\r\n")
+            replies.append(c.readline(timeout=2))
+        except (ConnectionError, OSError, TimeoutError) as e:
+            replies.append(repr(e).encode())
+    return conns, replies
+
+
+def test_conn_limit_over_gets_error(start_server):
+    """Over -c the next client gets this exact line, then is closed.
+    (memcached counts its own fds against -c, so with -c 30 only a few
+    clients fit; the exact count is tested hardcached_only.)"""
+    s = start_server("-c", "30")
+    conns = []
+    try:
+        rejected = None
+        for _ in range(40):
+            c = s.client(timeout=2)
+            conns.append(c)
+            try:
+                c.send(b"version\r\n")
+                line = c.readline()
+            except (ConnectionError, OSError):
+                line = c.buf
+            if not line.startswith(b"VERSION "):
+                rejected = c
+                assert line == b"ERROR Too many open connections\r\n", line
+                break
+        assert rejected is not None, "never refused over -c 30"
+        rejected.assert_closed()
+    finally:
+        for c in conns:
+            c.close()
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            st = s.stats()
+            break
+        except (AssertionError, ConnectionError):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert int(st["rejected_connections"]) >= 1
+
+
+@pytest.mark.hardcached_only
+def test_conn_limit_exact(start_server):
+    """hardcached counts only client connections against -c."""
+    s = start_server("-c", "10")
+    conns, replies = _connect_many(s, 12)
+    try:
+        assert all(r.startswith(b"VERSION ") for r in replies[:10]), replies
+        assert replies[10] == b"ERROR Too many open connections\r\n"
+        conns[11].buf = b""
+        conns[0].close()
+        time.sleep(0.3)
+        with s.client() as c:
+            assert c.call(b"version\r\n").startswith(b"VERSION ")
+            assert int(c.stats()["rejected_connections"]) >= 1
+    finally:
+        for c in conns:
+            c.close()
+
+
+# idle timeout
+
+
+def test_idle_timeout(start_server):
+    s = start_server("-o", "idle_timeout=2")
+    idle = s.client(timeout=15)
+    busy = s.client()
+    t0 = time.monotonic()
+    closed_at = None
+    while time.monotonic() - t0 < 10:
+        busy.cmd(b"get idle:x\r\n", b"END\r\n")
+        try:
+            idle.assert_closed(0.5)
+            closed_at = time.monotonic() - t0
+            break
+        except AssertionError:
+            pass
+    print("idle_timeout=2 closed an idle connection after %.1f s" % (closed_at or -1))
+    assert closed_at is not None, "idle connection not closed within 10 s"
+    assert closed_at >= 1.5
+    busy.cmd(b"get idle:x\r\n", b"END\r\n")
+    busy.close()
