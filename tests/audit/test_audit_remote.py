@@ -1,0 +1,247 @@
+"""Remote audit against real servers and fake UDP peers on loopback."""
+import struct
+import time
+
+from conftest import finding_ids, probe
+
+
+def test_memcached_udp_is_vulnerable_with_fix(audit, memcached):
+    m = memcached(udp=True)
+    r = audit("--json", "127.0.0.1:%d" % m.port)
+    assert r.rc == 1, r.out + r.err
+    t = r.target(m.port)
+    assert t["tcp"]["state"] == "open"
+    assert t["tcp"]["server"] == "memcached"
+    assert t["tcp"]["version"].startswith("1.6")
+    assert t["tcp"]["auth"] == "none"
+    assert t["tcp"]["settings"]["udpport"] == m.port
+    assert t["udp"]["state"] == "reply"
+    stats = probe(t, "stats")
+    assert stats["result"] == "reply"
+    assert stats["request_bytes"] == 15          # 8-byte header + "stats\r\n"
+    assert stats["reply_packets"] == stats["expected_packets"] >= 2
+    assert stats["baf"] > 50, stats            # ~148 on 1.6.18
+    assert stats["baf"] == round(stats["reply_bytes"] / 15, 2)
+    assert stats["paf"] == stats["reply_packets"]
+    assert stats["first_line"].startswith("STAT pid")
+    assert probe(t, "version")["first_line"].startswith("VERSION")
+    assert t["verdict"]["status"] == "vulnerable"
+    amp = [f for f in t["verdict"]["findings"] if f["id"] == "udp_amplifier"]
+    assert amp and amp[0]["severity"] == "high"      # private address
+    advice = amp[0]["advice"]
+    for words in ("Block UDP 11211", "-U 0", "1.5.6", "backported"):
+        assert words in advice
+    assert "tcp_no_auth" in finding_ids(t)
+    assert "public_address_reachable" not in finding_ids(t)
+
+
+def test_amplify_large_get_measures_attackers_factor(audit, memcached):
+    m = memcached(udp=True, extra=["-m", "64"])
+    r = audit("--json", "--amplify", "127.0.0.1:%d" % m.port, timeout=90)
+    t = r.target(m.port)
+    assert t["amplify"]["stored"] and t["amplify"]["deleted"], t["amplify"]
+    get = probe(t, "amplify_get")
+    assert get["result"] == "reply"
+    assert get["expected_packets"] > 500
+    assert get["reply_bytes"] > 900000
+    assert get["baf"] > 10000, get           # ~46,000x measured
+    assert get["paf"] > 500
+    # the probe cleaned up after itself
+    import socket
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=2)
+    s.sendall(b"stats\r\n")
+    data = b""
+    while not data.endswith(b"END\r\n"):
+        data += s.recv(65536)
+    s.close()
+    assert b"STAT curr_items 0\r\n" in data
+
+
+def test_amplify_is_off_by_default(audit, memcached):
+    m = memcached(udp=True)
+    r = audit("--json", "127.0.0.1:%d" % m.port)
+    t = r.target(m.port)
+    assert t["amplify"] is None
+    assert "amplify_get" not in [p["name"] for p in t["udp"]["probes"]]
+
+
+def test_memcached_udp_off_is_clean_over_udp(audit, memcached):
+    m = memcached(udp=False)
+    r = audit("--json", "127.0.0.1:%d" % m.port)
+    t = r.target(m.port)
+    assert t["tcp"]["state"] == "open"
+    assert t["tcp"]["settings"]["udpport"] == 0
+    assert t["udp"]["state"] == "closed"     # ICMP port unreachable
+    ids = finding_ids(t)
+    assert "udp_amplifier" not in ids and "udp_enabled_in_settings" not in ids
+    for p in t["udp"]["probes"]:
+        assert p["reply_bytes"] == 0
+    assert t["verdict"]["status"] == "at_risk"   # only: TCP without auth
+    assert r.rc == 1
+
+
+def test_closed_port(audit):
+    from conftest import free_port
+    port = free_port()
+    r = audit("--json", "127.0.0.1:%d" % port)
+    t = r.target(port)
+    assert t["tcp"]["state"] == "refused"
+    assert t["udp"]["state"] == "closed"
+    assert t["verdict"]["status"] == "clean"
+    assert r.rc == 0
+
+
+def test_udp_port_without_listener_is_closed_not_silent(audit, udp_peer):
+    # a TCP-only peer: nothing on UDP at all
+    import socket
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    port = tcp.getsockname()[1]
+    try:
+        r = audit("--json", "127.0.0.1:%d" % port)
+    finally:
+        tcp.close()
+    t = r.target(port)
+    assert t["tcp"]["state"] == "open"
+    assert t["tcp"]["auth"] == "refused"        # connected, nothing answered
+    for p in t["udp"]["probes"]:
+        assert p["result"] == "closed", p
+        assert p["attempts"] == 1               # no retry after ICMP
+
+
+def test_silent_udp_sink_is_filtered_or_open(audit, udp_peer):
+    sink = udp_peer()
+    r = audit("--json", "127.0.0.1:%d" % sink.port)
+    t = r.target(sink.port)
+    assert t["udp"]["state"] == "silent"
+    stats = probe(t, "stats")
+    assert stats["attempts"] == 2               # --retries 1
+    assert "filtered" in stats["note"]
+    assert "udp_no_reply" in finding_ids(t)
+    # every probe reached the sink: 5 probes x 2 attempts
+    assert len(sink.received) == 10
+    hdr = b"\x00\x00\x00\x00\x00\x01\x00\x00"   # the advisory's header
+    assert sum(d == hdr + b"stats\r\n" for d in sink.received) == 2
+    assert sum(d == hdr + b"\x00stats\r\n" for d in sink.received) == 2
+    assert sum(d == b"\x00" * 10 + b"stats\r\n" for d in sink.received) == 2
+
+
+def test_advisory_traps(audit, memcached):
+    m = memcached(udp=True)
+    r = audit("--json", "--verify", "127.0.0.1:%d" % m.port)
+    t = r.target(m.port)
+    typo = probe(t, "advisory_probe_9byte_header")
+    assert typo["result"] == "reply" and typo["first_line"] == "ERROR"
+    assert "still detects" in typo["note"]
+    bad = probe(t, "advisory_verify_10_zero_bytes")
+    assert bad["malformed"] and not bad["well_formed"]
+    assert bad["result"] == "silent"            # memcached drops it...
+    assert bad["note"] == "malformed, proves nothing"
+    assert "advisory_verify_probe_malformed" in finding_ids(t)
+    # ...yet the server is wide open, and verification says so
+    assert probe(t, "advisory_probe")["result"] == "reply"
+    assert "udp_amplifier" in finding_ids(t)
+    assert r.rc == 1
+
+
+def test_reassembly_by_request_id_and_sequence(audit, udp_peer):
+    """A fake server answers out of order, with a duplicate, a datagram for
+    another request id and malformed headers: only the three real parts
+    count."""
+    def handler(data):
+        if len(data) < 8 or data[4:6] != b"\x00\x01":
+            return []
+        rid = data[:2]
+        part = lambda seq, body: rid + struct.pack(">HHH", seq, 3, 0) + body
+        return [part(2, b"C" * 100 + b"\r\nEND\r\n"),
+                struct.pack(">HHHH", (rid[0] << 8 | rid[1]) ^ 0xffff, 0, 1, 0)
+                + b"X" * 500,                       # foreign request id
+                rid + struct.pack(">HHH", 5, 3, 0),  # seq >= total
+                rid + struct.pack(">HHH", 0, 0, 0),  # total 0
+                part(0, b"STAT pid 1\r\n"),
+                part(0, b"STAT pid 1\r\n"),          # duplicate
+                part(1, b"B" * 100)]
+    peer = udp_peer(handler)
+    r = audit("--json", "127.0.0.1:%d" % peer.port)
+    t = r.target(peer.port)
+    stats = probe(t, "stats")
+    assert stats["result"] == "reply"
+    assert stats["reply_packets"] == 3 and stats["expected_packets"] == 3
+    assert stats["foreign_packets"] == 3
+    assert stats["reply_bytes"] == 8 * 3 + 12 + 100 + 107
+    assert stats["first_line"] == "STAT pid 1"
+    assert stats["attempts"] == 1
+    # the advisory probes use request id 0: they get their own replies
+    assert probe(t, "advisory_probe")["reply_packets"] == 3
+
+
+def test_partial_reply_counts_what_arrived(audit, udp_peer):
+    def handler(data):
+        rid = data[:2]
+        return [rid + struct.pack(">HHH", 0, 4, 0) + b"STAT a b\r\n"]
+    peer = udp_peer(handler)
+    r = audit("--json", "127.0.0.1:%d" % peer.port)
+    stats = probe(r.target(peer.port), "stats")
+    assert stats["result"] == "reply"
+    assert stats["reply_packets"] == 1 and stats["expected_packets"] == 4
+    assert stats["lost_packets"] == 3
+    assert stats["attempts"] == 1       # never re-asked once data flowed
+
+
+def test_hardcached(audit, hardcached):
+    r = audit("--json", "--verify", "127.0.0.1:%d" % hardcached.port)
+    t = r.target(hardcached.port)
+    assert t["tcp"]["state"] == "open"
+    assert t["udp"]["state"] in ("closed", "silent")
+    assert "udp_amplifier" not in finding_ids(t)
+    assert r.rc == 0, r.out
+
+
+def test_ipv6_target(audit, memcached):
+    m = memcached(udp=True, host="::1")
+    r = audit("--json", "[::1]:%d" % m.port)
+    t = r.target(m.port)
+    assert t["family"] == "ipv6" and t["target"] == "[::1]:%d" % m.port
+    assert t["udp"]["state"] == "reply"
+    assert r.rc == 1
+
+
+def test_cidr_and_file_targets(audit, memcached, tmp_path):
+    m = memcached(udp=True)
+    f = tmp_path / "targets"
+    f.write_text("# comment\n127.0.0.1:%d  127.0.0.2:%d\n" % (m.port, m.port))
+    r = audit("--json", "-f", f, "127.0.0.0/30:%d" % m.port, "-p", m.port)
+    addrs = sorted(t["address"] for t in r.targets())
+    assert addrs == sorted(["127.0.0.1", "127.0.0.2", "127.0.0.0",
+                            "127.0.0.1", "127.0.0.2", "127.0.0.3"])
+    vuln = [t for t in r.targets() if t["address"] == "127.0.0.1"]
+    assert all(t["verdict"]["status"] == "vulnerable" for t in vuln)
+    summary = [o for o in r.lines if o["type"] == "summary"]
+    assert summary and summary[0]["targets"] == 6 and summary[0]["exit"] == 1
+
+
+def test_range_over_cap_is_refused(audit):
+    r = audit("10.0.0.0/8")
+    assert r.rc == 2 and "cap" in r.err
+
+
+def test_rate_limit_bounds_the_send_rate(audit, udp_peer):
+    sink = udp_peer()
+    start = time.monotonic()
+    # 1 connect + 5 datagrams x 2 attempts = 11 sends at 10 per second
+    r = audit("--json", "--rate", "10", "--timeout", "200",
+              "127.0.0.1:%d" % sink.port, fast=False)
+    took = time.monotonic() - start
+    assert r.target(sink.port)["udp"]["state"] == "silent"
+    assert took >= 0.9, took
+
+
+def test_table_output_has_no_colour_off_a_terminal(audit, memcached):
+    m = memcached(udp=True)
+    r = audit("127.0.0.1:%d" % m.port)
+    assert r.rc == 1
+    assert "\033[" not in r.out
+    assert "TARGET" in r.out and "vulnerable" in r.out
+    assert "fix: Block UDP 11211" in r.out
+    assert "exit 1 (findings)" in r.out
