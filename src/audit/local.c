@@ -167,6 +167,21 @@ static int cmp_inode(const void *a, const void *b)
     return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
+/* Orders sockets by owner, then address, for reports and de-duplication. */
+static int cmp_owner(const void *a, const void *b)
+{
+    const struct local_sock *x = a, *y = b;
+    int c;
+
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if ((c = strcmp(x->proto, y->proto)) != 0)
+        return c;
+    if ((c = strcmp(x->addr, y->addr)) != 0)
+        return c;
+    return x->port < y->port ? -1 : x->port > y->port;
+}
+
 static bool parse_pid(const char *s, int *pid)
 {
     uint32_t v;
@@ -549,6 +564,16 @@ int local_audit(struct local_report *lr, const struct audit_opts *o,
         }
     qsort(lr->socks, lr->nsocks, sizeof(*lr->socks), cmp_inode);
     lr->all_visible = map_owners(lr);
+    for (size_t i = 0; i < lr->nsocks; i++) {
+        char path[64];
+        struct local_sock *s = &lr->socks[i];
+        if (s->pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/comm", s->pid);
+        if (read_small(path, s->owner, sizeof(s->owner)) >= 0)
+            s->owner[strcspn(s->owner, "\n")] = '\0';
+    }
+    qsort(lr->socks, lr->nsocks, sizeof(*lr->socks), cmp_owner);
     if (o->local_probe)
         probe_listeners(lr);
     /* processes by name and command line */
@@ -659,9 +684,14 @@ void local_verdict(const struct local_report *lr, const struct audit_opts *o,
         for (size_t k = 0; s->pid > 0 && k < lr->nprocs; k++)
             if (lr->procs[k].pid == s->pid)
                 p = &lr->procs[k];
+        if (i > 0 && s->pid == lr->socks[i - 1].pid && s->port ==
+            lr->socks[i - 1].port && strcmp(s->proto, lr->socks[i - 1].proto)
+            == 0 && strcmp(s->addr, lr->socks[i - 1].addr) == 0)
+            continue;   /* SO_REUSEPORT siblings: one finding is enough */
         if (s->udp && (p != NULL || port_listed(s->port, ports, nports))) {
             snprintf(d, sizeof(d), "pid %d (%s) %s %s port %u", s->pid,
-                     p ? p->comm : "?", s->proto, s->addr, s->port);
+                     s->owner[0] ? s->owner : "?", s->proto, s->addr,
+                     s->port);
             verdict_add(v, p == NULL ? FINDING_LOCAL_UDP_PORT :
                         s->family == AF_INET6 ? FINDING_LOCAL_UDP_V6 :
                         FINDING_LOCAL_UDP_V4,

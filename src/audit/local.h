@@ -43,6 +43,7 @@ struct local_sock {
     uint32_t uid;
     uint64_t inode;
     int pid;                /* -1: owner not visible */
+    char owner[32];         /* the owner's comm, "" when not visible */
     bool speaks_memcached;  /* TCP listener answered `version` */
     char version[AUDIT_VERSION_MAX];
 };

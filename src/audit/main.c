@@ -310,11 +310,13 @@ int main(int argc, char **argv)
     if (tl.n == 0 && !o->local) {
         fprintf(stderr, "hardcache-audit: no targets (and no --local)\n");
         usage(stderr);
+        target_list_free(&tl);
         return AUDIT_EXIT_ERROR;
     }
     if (o->amplify && o->verify) {
         fprintf(stderr, "hardcache-audit: --amplify does not go with "
                 "--verify\n");
+        target_list_free(&tl);
         return AUDIT_EXIT_ERROR;
     }
 

@@ -239,6 +239,11 @@ static void table_target(const struct result *r, const struct verdict *v)
         header_done = true;
     }
     target_format(r->t, label, sizeof(label));
+    if (r->t->name[0] != '\0') {
+        char addr[sizeof(label)];
+        snprintf(addr, sizeof(addr), "%s", label);
+        snprintf(label, sizeof(label), "%.200s %.120s", r->t->name, addr);
+    }
     snprintf(server, sizeof(server), "%s%s%s", t->server,
              t->version[0] ? " " : "", t->version);
     if (r->udp[PROBE_STATS].state == UDP_REPLY)

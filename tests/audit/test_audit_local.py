@@ -1,0 +1,120 @@
+"""Local audit: processes, flags, sockets from /proc/net and config files.
+Other suites may run their own memcached on this machine at the same time,
+so every check looks at the processes these tests started, by pid."""
+from conftest import finding_ids
+
+
+def procs_by_pid(local):
+    return {p["pid"]: p for p in local["processes"]}
+
+
+def details(local, finding):
+    return [f["detail"] for f in local["verdict"]["findings"]
+            if f["id"] == finding]
+
+
+def test_local_finds_memcached_with_and_without_udp(audit, memcached):
+    udp = memcached(udp=True)
+    tcp_only = memcached(udp=False)
+    r = audit("--json", "--local")
+    local = r.local()
+    procs = procs_by_pid(local)
+    assert udp.pid in procs and tcp_only.pid in procs, local["processes"]
+
+    a = procs[udp.pid]
+    assert a["found_by_name"] and a["found_by_protocol"]
+    assert a["flags"]["udp_port"] == udp.port
+    assert a["flags"]["listen"] == "127.0.0.1"
+    assert a["flags"]["user"] == "root" and a["user"] == "root"
+    assert a["version"].startswith("1.6")
+    socks = {(s["proto"], s["port"]) for s in a["sockets"]}
+    assert ("udp", udp.port) in socks and ("tcp", udp.port) in socks
+
+    b = procs[tcp_only.pid]
+    assert b["flags"]["udp_port"] == 0
+    assert not [s for s in b["sockets"] if s["proto"].startswith("udp")]
+
+    udp_findings = details(local, "local_udp_listener_ipv4")
+    assert any("pid %d " % udp.pid in d for d in udp_findings)
+    assert not any("pid %d " % tcp_only.pid in d for d in udp_findings)
+    # both run as root without authentication
+    for pid in (udp.pid, tcp_only.pid):
+        assert any("pid %d " % pid in d + " "
+                   for d in details(local, "local_runs_as_root"))
+        assert any("pid %d " % pid in d + " "
+                   for d in details(local, "local_no_auth"))
+    assert r.rc == 1
+
+
+def test_local_sees_ipv6_udp(audit, memcached):
+    m = memcached(udp=True, host="::1")
+    local = audit("--json", "--local").local()
+    p = procs_by_pid(local)[m.pid]
+    assert ("udp6", "::1", m.port) in {(s["proto"], s["address"], s["port"])
+                                       for s in p["sockets"]}
+    assert any("pid %d " % m.pid in d
+               for d in details(local, "local_udp_listener_ipv6"))
+
+
+def test_local_finds_by_protocol_not_name(audit, tmp_path):
+    """A memcached under another name is found by what its socket speaks."""
+    import os
+    from conftest import MEMCACHED, Proc, free_port
+    alias = tmp_path / "cache-daemon"
+    os.symlink(MEMCACHED, alias)
+    port = free_port()
+    p = Proc([str(alias), "-u", "root", "-p", str(port), "-l", "127.0.0.1",
+              "-U", "0", "-t", "1"], "127.0.0.1", port)
+    try:
+        local = audit("--json", "--local").local()
+        found = procs_by_pid(local).get(p.pid)
+        if found is None or found["comm"].startswith("memcache"):
+            # comm follows the real binary on some kernels; cmdline does not
+            assert found is not None, local["processes"]
+        assert found["found_by_protocol"]
+        assert found["cmdline"].startswith(str(alias))
+    finally:
+        p.stop()
+
+
+def test_local_protocol_probe_can_be_disabled(audit, memcached):
+    m = memcached(udp=False)
+    local = audit("--json", "--local", "--no-local-probe").local()
+    p = procs_by_pid(local)[m.pid]
+    assert not p["found_by_protocol"] and p["version"] == ""
+
+
+def test_config_files(audit, tmp_path):
+    debian = tmp_path / "memcached.conf"
+    debian.write_text("# Debian style\n-m 64\n-p 11211\n-u memcache\n"
+                      "-l 0.0.0.0\n")
+    rhel = tmp_path / "sysconfig"
+    rhel.write_text('PORT="11211"\nUSER="memcached"\nMAXCONN="1024"\n'
+                    'OPTIONS="-l 127.0.0.1 -U 0 -S"\n')
+    local = audit("--json", "--local", "--no-local-probe",
+                  "--config", debian, "--config", rhel).local()
+    confs = {c["path"]: c["flags"] for c in local["configs"]}
+    d = confs[str(debian)]
+    assert d["udp_port"] is None and d["listen"] == "0.0.0.0"
+    assert d["user"] == "memcache"
+    r = confs[str(rhel)]
+    assert r["udp_port"] == 0 and r["listen"] == "127.0.0.1"
+    assert r["sasl"] and r["tcp_port"] == 11211 and r["user"] == "memcached"
+    assert any(str(debian) in x for x in details(local, "config_udp_not_disabled"))
+    assert not any(str(rhel) in x for x in details(local, "config_udp_not_disabled"))
+    assert any(str(debian) in x
+               for x in details(local, "config_non_loopback_listen"))
+
+
+def test_local_udp_on_audited_port_whatever_the_owner(audit, udp_peer):
+    """netstat's `grep udp` check, done right: any UDP socket on the
+    audited port is a finding, IPv4 or IPv6."""
+    import socket
+    sink = udp_peer(family=socket.AF_INET6, host="::1")
+    r = audit("--json", "--verify", "--local", "--no-local-probe",
+              "[::1]:%d" % sink.port)
+    local = r.local()
+    assert any("udp6 ::1 port %d" % sink.port in d
+               for d in details(local, "local_udp_listener_on_port"))
+    assert r.rc == 1
+    assert "udp_amplifier" not in finding_ids(r.target(sink.port))
