@@ -43,6 +43,8 @@ def server():
     s = hcutil.Server()
     yield s
     s.stop()
+    rep = s.sanitizer_report()
+    assert not rep, "sanitizer report:\n" + rep.decode(errors="replace")
 
 
 @pytest.fixture
@@ -72,6 +74,9 @@ def start_server():
     yield start
     for s in started:
         s.stop()
+    for s in started:
+        rep = s.sanitizer_report()
+        assert not rep, "sanitizer report:\n" + rep.decode(errors="replace")
 
 
 @pytest.fixture
