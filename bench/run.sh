@@ -8,7 +8,7 @@
 # /proc/PID/stat) so that "ops per second of server CPU" can be compared
 # even where the client, not the server, sets the pace.
 #
-# Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--no-1k]
+# Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N] [--no-1k]
 #                     [--no-memory] [--items N] [--only hardcached|memcached]
 #                     [--port P] [--threads T]
 # Raw results: bench/results/latest.txt (one line per run).
@@ -23,7 +23,8 @@ MEMCACHED=$(command -v memcached || echo /usr/bin/memcached)
 RESULTS_DIR=$ROOT/bench/results
 OUT=$RESULTS_DIR/latest.txt
 
-duration=8       # measured seconds per run
+duration=5       # measured seconds per run
+repeat=2         # runs per server and load; the table keeps the best
 warmup=1         # unrecorded seconds before each measured run
 values="32 1024" # value sizes for the throughput matrix
 mem_values="32 200"
@@ -39,7 +40,8 @@ all_args="$*"
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) duration=2; warmup=0.5; values=32; mem_values=32 ;;
+    --quick) duration=2; warmup=0.5; repeat=1; values=32; mem_values=32 ;;
+    --repeat) repeat=$2; shift ;;
     --duration) duration=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --no-1k) values=32 ;;
@@ -202,8 +204,12 @@ if [ -n "$up" ]; then
     done
     for mix in 0.9 0.1; do
       for p in 1 16; do
-        for srv in $up; do
-          measure "$srv" "v${v}_get${mix}_p$p" -p $p -r $mix -v "$v"
+        r=0
+        while [ $r -lt "$repeat" ]; do
+          for srv in $up; do
+            measure "$srv" "v${v}_get${mix}_p$p" -p $p -r $mix -v "$v"
+          done
+          r=$((r + 1))
         done
       done
     done
