@@ -1,0 +1,145 @@
+"""Memory bounds: -m caps item memory, eviction when full (counted in
+stats evictions), -M answers out of memory instead, resident memory stays
+within -m plus a documented overhead, -I for small and large limits."""
+import os
+
+import pytest
+
+import hcutil
+
+# hardcached's promise: RSS <= -m + this, for any mix of item sizes.
+RSS_OVERHEAD_MB = 48
+# memcached 1.6.18 measured here: about 70 MiB RSS for -m 64 filled with
+# mixed sizes. The shared bound only proves "bounded", not tight.
+SHARED_RSS_OVERHEAD_MB = 64
+
+
+def _fill(c, prefix, sizes, total_bytes):
+    """Store values of the given sizes round-robin until total_bytes were
+    sent. Returns (count stored, set of distinct replies)."""
+    sent = stored = 0
+    replies = set()
+    i = 0
+    batch = []
+    while sent < total_bytes:
+        n = sizes[i % len(sizes)]
+        batch.append(b"set %s%d 0 0 %d\r\n%s\r\n" % (prefix, i, n, b"m" * n))
+        sent += n
+        i += 1
+        if len(batch) == 32 or sent >= total_bytes:
+            c.send(b"".join(batch))
+            for _ in batch:
+                r = c.readline(timeout=20)
+                replies.add(r)
+                stored += r == b"STORED\r\n"
+            batch = []
+    return stored, replies
+
+
+def test_eviction_when_full(start_server):
+    s = start_server("-m", "8")
+    with s.client(timeout=20) as c:
+        stored, replies = _fill(c, b"ev", [100000], 50 * 1024 * 1024)
+        assert replies == {b"STORED\r\n"}, replies
+        st = c.stats()
+        print("-m 8, 50 MB of 100 kB values: curr_items %s bytes %s evictions %s"
+              % (st["curr_items"], st["bytes"], st["evictions"]))
+        assert int(st["evictions"]) > 0
+        assert int(st["bytes"]) <= 8 * 1024 * 1024 * 1.1
+        assert int(st["curr_items"]) < stored
+        assert c.get(b"ev%d" % (stored - 1)) == b"m" * 100000
+        assert c.get(b"ev0") is None
+
+
+def test_M_out_of_memory(start_server):
+    s = start_server("-m", "8", "-M")
+    with s.client(timeout=20) as c:
+        stored, replies = _fill(c, b"om", [100000], 30 * 1024 * 1024)
+        assert b"SERVER_ERROR out of memory storing object\r\n" in replies, replies
+        assert replies <= {b"STORED\r\n",
+                           b"SERVER_ERROR out of memory storing object\r\n"}
+        st = c.stats()
+        assert st["evictions"] == "0"
+        assert c.get(b"om0") == b"m" * 100000
+        # the connection is still in sync after the error
+        c.cmd(b"get om:none\r\n", b"END\r\n")
+
+
+def test_M_out_of_memory_noreply_silent(start_server):
+    s = start_server("-m", "8", "-M")
+    with s.client(timeout=20) as c:
+        v = b"q" * 100000
+        c.send(b"".join(b"set nr%d 0 0 %d noreply\r\n%s\r\n" % (i, len(v), v)
+                        for i in range(200)))
+        c.cmd(b"get nr:none\r\n", b"END\r\n")
+
+
+def test_rss_bounded_by_m(start_server):
+    s = start_server("-m", "64")
+    with s.client(timeout=30) as c:
+        _fill(c, b"rs", [100, 1000, 10000, 100000, 500000, 50], 200 * 1024 * 1024)
+        c.cmd(b"get none\r\n", b"END\r\n")
+        rss = hcutil.rss_kb(s.pid) / 1024
+        st = c.stats()
+    limit = 64 + (SHARED_RSS_OVERHEAD_MB if hcutil.is_reference()
+                  else RSS_OVERHEAD_MB) + hcutil.rss_slack_mb()
+    print("-m 64 after 200 MB of mixed sets: RSS %.1f MiB (limit %d), bytes %s, "
+          "evictions %s" % (rss, limit, st["bytes"], st["evictions"]))
+    assert int(st["evictions"]) > 0
+    assert rss <= limit
+
+
+def test_rss_bounded_small_items(start_server):
+    """Many tiny items: per-item overhead counts against -m too."""
+    s = start_server("-m", "16")
+    with s.client(timeout=30) as c:
+        _fill(c, b"t", [1, 5, 10], 3 * 1024 * 1024)
+        rss = hcutil.rss_kb(s.pid) / 1024
+        st = c.stats()
+    limit = 16 + (SHARED_RSS_OVERHEAD_MB if hcutil.is_reference()
+                  else RSS_OVERHEAD_MB) + hcutil.rss_slack_mb()
+    print("-m 16 with %s tiny items: RSS %.1f MiB (limit %d), evictions %s"
+          % (st["curr_items"], rss, limit, st["evictions"]))
+    assert rss <= limit
+
+
+def test_I_large(start_server):
+    s = start_server("-I", "2m", "-m", "64")
+    with s.client(timeout=20) as c:
+        v = os.urandom(2 * 1024 * 1024 - 4096)
+        c.set("big", v)
+        assert c.get("big") == v
+        n = 2 * 1024 * 1024 + 1
+        c.cmd(b"set big2 0 0 %d\r\n%s\r\n" % (n, b"x" * n),
+              b"SERVER_ERROR object too large for cache\r\n")
+
+
+def test_I_512k(start_server):
+    """The smallest -I memcached 1.6.18 takes with its default
+    slab_chunk_max."""
+    s = start_server("-I", "512k")
+    with s.client() as c:
+        v = b"y" * (512 * 1024 - 1024)
+        c.set("v", v)
+        assert c.get("v") == v
+        n = 512 * 1024 + 1
+        c.cmd(b"set v2 0 0 %d\r\n%s\r\nget v2\r\n" % (n, b"x" * n),
+              b"SERVER_ERROR object too large for cache\r\nEND\r\n")
+
+
+@pytest.mark.hardcached_only
+def test_I_2k(start_server):
+    """-I 2k. Not comparable with memcached 1.6.18: it refuses -I below
+    512k unless -o slab_chunk_max is lowered too, and with that it
+    segfaults on the first value that needs a chunked item (measured:
+    -I 2k -o slab_chunk_max=1, then a 1500-byte set -> SIGSEGV)."""
+    s = start_server("-I", "2k")
+    with s.client() as c:
+        v = b"z" * 1500
+        c.set("v", v)
+        assert c.get("v") == v
+        c.cmd(b"set v2 0 0 2049\r\n%s\r\nget v2\r\n" % (b"x" * 2049),
+              b"SERVER_ERROR object too large for cache\r\nEND\r\n")
+        c.cmd(b"set v3 0 0 100000\r\n%s\r\nversion\r\n" % (b"x" * 100000),
+              b"SERVER_ERROR object too large for cache\r\n")
+        assert c.readline().startswith(b"VERSION ")
