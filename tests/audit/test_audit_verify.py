@@ -121,3 +121,14 @@ def test_json_fields_are_documented(audit, memcached):
     local = audit("--json", "--local", "--no-local-probe").local()
     missing = (keys(r.lines) | keys(local)) - documented
     assert not missing, missing
+
+
+def test_every_finding_id_is_documented():
+    import os, re
+    from conftest import ROOT
+    src = open(os.path.join(ROOT, "src/audit/verdict.h")).read()
+    ids = re.findall(r'X\([A-Z0-9_]+, "([a-z0-9_]+)"', src)
+    assert len(ids) > 10
+    doc = open(os.path.join(ROOT, "docs/AUDIT.md")).read()
+    missing = [i for i in ids if "`%s`" % i not in doc]
+    assert not missing, missing
