@@ -245,3 +245,90 @@ def test_table_output_has_no_colour_off_a_terminal(audit, memcached):
     assert "TARGET" in r.out and "vulnerable" in r.out
     assert "fix: Block UDP 11211" in r.out
     assert "exit 1 (findings)" in r.out
+
+
+def test_ascii_auth_is_recognised(audit, memcached, tmp_path):
+    auth = tmp_path / "auth"
+    auth.write_text("user:secret\n")
+    m = memcached(udp=False, extra=["-Y", str(auth)])
+    r = audit("--json", "127.0.0.1:%d" % m.port)
+    t = r.target(m.port)
+    assert t["tcp"]["state"] == "open"
+    assert t["tcp"]["auth"] == "ascii", t["tcp"]
+    assert not t["tcp"]["stats_without_auth"]
+    assert "tcp_no_auth" not in finding_ids(t)
+    # and the local audit reads the flag
+    local = audit("--json", "--local", "--no-local-probe").local()
+    p = [p for p in local["processes"] if p["pid"] == m.pid][0]
+    assert p["flags"]["auth_file"]
+    assert not any("pid %d " % m.pid in f["detail"] + " "
+                   for f in local["verdict"]["findings"]
+                   if f["id"] == "local_no_auth")
+
+
+def test_bare_ipv6_and_default_port_option(audit, memcached):
+    m = memcached(udp=True, host="::1")
+    r = audit("--json", "-p", m.port, "::1", "[::1/128]")
+    assert [t["target"] for t in r.targets()] == ["[::1]:%d" % m.port] * 2
+
+
+def test_hostile_tcp_peer_is_bounded(audit):
+    """A fake old server: `version` says 1.4.25, then `stats` never ends.
+    The audit caps what it buffers, finishes in time and still judges."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve(c):
+        try:
+            c.settimeout(5)
+            buf = b""
+            while not stop.is_set():
+                data = c.recv(4096)
+                if not data:
+                    return
+                buf += data
+                if buf.startswith(b"version\r\n"):
+                    c.sendall(b"VERSION 1.4.25\r\n")
+                    buf = buf[9:]
+                if buf.startswith(b"stats"):
+                    line = b"STAT junk " + b"x" * 1000 + b"\r\n"
+                    while not stop.is_set():
+                        c.sendall(line)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    try:
+        start = time.monotonic()
+        r = audit("--json", "127.0.0.1:%d" % port, timeout=30)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        th.join(timeout=2)
+        srv.close()
+    t = r.target(port)
+    assert t["tcp"]["version"] == "1.4.25"
+    assert t["tcp"]["server"] == "memcached-protocol"
+    assert "old_version" in finding_ids(t)
+    old = [f for f in t["verdict"]["findings"] if f["id"] == "old_version"][0]
+    assert "proves nothing" in old["title"]
+    assert took < 10, took
