@@ -212,8 +212,8 @@ static void table_findings(const struct verdict *v)
     for (unsigned i = 0; i < v->n; i++) {
         const struct finding *f = &v->f[i];
         const struct finding_def *d = &finding_defs[f->id];
+        /* the malformed-probe note is said once, in the summary */
         if (f->sev == SEV_INFO && !opts->verbose &&
-            f->id != FINDING_ADV_VERIFY_MALFORMED &&
             f->id != FINDING_CHECK_FAILED && f->id != FINDING_UDP_NO_REPLY)
             continue;
         fprintf(out, "    %s[%s]%s %s: %s\n", sev_col(f->sev),
@@ -401,6 +401,9 @@ void report_summary(unsigned targets, unsigned findings, unsigned errors,
                 "\"with_findings\":%u,\"unchecked\":%u,\"exit\":%d}\n",
                 targets, findings, errors, exit_code);
     } else {
+        if (targets > 0 && !opts->verbose)
+            fprintf(out, "\nnote: %s.\n",
+                    finding_defs[FINDING_ADV_VERIFY_MALFORMED].title);
         fprintf(out, "\n%u target(s), %u with findings, %u could not be "
                 "checked; exit %d (%s)\n", targets, findings, errors,
                 exit_code, exit_code == 0 ? "all clear" :

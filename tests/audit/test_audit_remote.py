@@ -332,3 +332,31 @@ def test_hostile_tcp_peer_is_bounded(audit):
     old = [f for f in t["verdict"]["findings"] if f["id"] == "old_version"][0]
     assert "proves nothing" in old["title"]
     assert took < 10, took
+
+
+def test_range_scan_finds_the_one_amplifier(audit, memcached):
+    m = memcached(udp=True)     # bound to 127.0.0.1 only
+    start = time.monotonic()
+    r = audit("--json", "--rate", "0", "--target-rate", "0", "-c", "128",
+              "127.0.0.0/24:%d" % m.port, timeout=60)
+    took = time.monotonic() - start
+    ts = r.targets()
+    assert len(ts) == 256
+    vuln = [t["address"] for t in ts if t["verdict"]["status"] == "vulnerable"]
+    assert vuln == ["127.0.0.1"]
+    assert sum(t["tcp"]["state"] == "refused" for t in ts) == 255
+    assert r.rc == 1
+    assert took < 30, took
+
+
+def test_progress_and_colour_only_on_a_terminal(audit):
+    import subprocess
+    from conftest import AUDIT, free_port
+    cmd = "%s --timeout 300 --retries 0 127.0.0.1:%d 127.0.0.1:%d" % (
+        AUDIT, free_port(), free_port())
+    cp = subprocess.run(["script", "-qec", cmd, "/dev/null"],
+                        capture_output=True, text=True, timeout=60)
+    assert "[1/2]" in cp.stdout            # progress, on the tty
+    assert "\033[32mclean" in cp.stdout    # colour, on the tty
+    plain = audit("127.0.0.1:%d" % free_port(), fast=False)
+    assert "[1/" not in plain.err and "\033[" not in plain.out
