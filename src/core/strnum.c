@@ -81,6 +81,8 @@ bool strnum_counter(const char *s, size_t len, uint64_t *out)
 
     while (i < len && is_space(s[i]))
         i++;
+    if (i + 1 < len && s[i] == '+')   /* strtoull takes a sign */
+        i++;
     start = i;
     while (i < len && (unsigned)((unsigned char)s[i] - '0') <= 9)
         i++;

@@ -15,7 +15,8 @@
 
 #include "core/log.h"
 #include "policy/limits.h"
-#include "server/process.h"
+#include "server/process_binary.h"
+#include "server/process_text.h"
 #include "server/settings.h"
 #include "server/worker.h"
 
@@ -36,6 +37,7 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
     c->fd = fd;
     c->w = w;
     c->listen_name = listen_name;
+    c->authenticated = true;   /* no authentication configured */
     if (peerlen > sizeof(c->peer))
         peerlen = sizeof(c->peer);
     memcpy(&c->peer, peer, peerlen);
@@ -111,6 +113,8 @@ bool conn_flush(struct conn *c)
 
     if (buf_len(out) == 0)
         return buf_len(&c->out) == 0;
+    if (c->fd < 0)
+        return true;   /* a datagram: the UDP layer takes the whole reply */
     if (buf_len(&c->out) == 0)
         rc = conn_write(c, out);
     else
@@ -139,16 +143,23 @@ static void add_ready(struct conn *c)
     c->w->ready = c;
 }
 
+/* Each protocol executes one request at a time; see conn.h. */
+static const conn_step_fn protocol_steps[CONN_PROTO_COUNT] = {
+    [CONN_PROTO_TEXT] = process_text_step,
+    [CONN_PROTO_BINARY] = process_binary_step,
+};
+
 /* Execute complete requests in data[0..len). Returns bytes used; sets
  * *yielded when -R stopped it with requests left. */
 static size_t conn_execute(struct conn *c, const char *data, size_t len,
                            bool *yielded)
 {
-    const struct text_limits *lim = process_text_limits();
-    struct text_req req;
     size_t off = 0;
     int nreq = 0;
 
+    if (c->proto == CONN_PROTO_UNKNOWN && len > 0)   /* memcached's rule */
+        c->proto = (unsigned char)data[0] == CONN_BINARY_MAGIC ?
+                   CONN_PROTO_BINARY : CONN_PROTO_TEXT;
     c->need = 0;
     while (off < len && !c->closing) {
         if (c->swallow > 0) {
@@ -164,30 +175,16 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             *yielded = true;
             break;
         }
-        enum text_parse_status st = text_parse(data + off, len - off, lim, &req);
-        if (st == TEXT_PARSE_NEED_MORE) {
-            c->need = req.need;
+        size_t used = 0;
+        enum conn_step st = protocol_steps[c->proto](c, data + off, len - off, &used);
+        off += used;
+        if (st == CONN_STEP_NEED_MORE || st == CONN_STEP_PAUSED)
             break;
-        }
-        nreq++;
-        if (st == TEXT_PARSE_ERROR) {
-            process_text_error(c, &req);
-            if (req.close) {
-                c->closing = true;
-                break;
-            }
-            off += req.consumed;
-            c->swallow = req.swallow;
-            continue;
-        }
-        enum proc_result r = process_text(c, &req);
-        if (r == PROC_PAUSED)
-            break;
-        off += req.consumed;
-        if (r == PROC_CLOSE) {
+        if (st == CONN_STEP_CLOSE) {
             c->closing = true;
             break;
         }
+        nreq++;
         if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }

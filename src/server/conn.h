@@ -20,6 +20,25 @@ struct worker;
 
 enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE };
 
+/* The first byte of a connection decides its protocol, as in memcached. */
+#define CONN_BINARY_MAGIC 0x80
+enum conn_proto { CONN_PROTO_UNKNOWN, CONN_PROTO_TEXT, CONN_PROTO_BINARY,
+                  CONN_PROTO_COUNT };
+
+/* What one protocol step did with the bytes offered to it. */
+enum conn_step {
+    CONN_STEP_DONE,       /* a request ran (or was refused); *used bytes */
+    CONN_STEP_NEED_MORE,  /* incomplete: c->need says how much, if known */
+    CONN_STEP_PAUSED,     /* output blocked mid-request: run it again later */
+    CONN_STEP_CLOSE,      /* close the connection after sending replies */
+};
+struct conn;
+/* Execute at most one request from data[0..len); set *used to the bytes
+ * it consumed (also on NEED_MORE/PAUSED/CLOSE, usually 0). May set
+ * c->swallow to discard bytes that have not arrived yet. */
+typedef enum conn_step (*conn_step_fn)(struct conn *c, const char *data,
+                                       size_t len, size_t *used);
+
 struct conn {
     enum ev_kind     kind;        /* first: epoll data dispatch */
     int              fd;
@@ -31,6 +50,12 @@ struct conn {
     size_t           resume;      /* retrieval: offset of the next key */
     _Atomic rel_time_t last_active;
     bool             closing;
+    enum conn_proto  proto;
+    /* A datagram being answered (fd < 0): replies accumulate in the
+     * worker's output buffer for the UDP layer; admin commands refused. */
+    bool             udp;
+    /* Logged in (always true when authentication is off). */
+    bool             authenticated;
     bool             on_ready;    /* queued to run leftover requests */
     struct conn     *prev, *next; /* worker's list of connections */
     struct conn     *ready_next;

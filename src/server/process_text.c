@@ -3,7 +3,7 @@
  * words. Statistics that describe the traffic are counted here, where the
  * outcome of each command is known.
  */
-#include "server/process.h"
+#include "server/process_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -284,7 +284,7 @@ static enum proc_result do_shutdown(struct conn *c, const struct text_req *req)
     return PROC_DONE;
 }
 
-enum proc_result process_text(struct conn *c, const struct text_req *req)
+static enum proc_result process_text(struct conn *c, const struct text_req *req)
 {
     switch (req->cmd) {
     case TEXT_CMD_GET: case TEXT_CMD_GETS: case TEXT_CMD_GAT: case TEXT_CMD_GATS:
@@ -330,7 +330,7 @@ enum proc_result process_text(struct conn *c, const struct text_req *req)
     return PROC_DONE;
 }
 
-void process_text_error(struct conn *c, const struct text_req *req)
+static void process_text_error(struct conn *c, const struct text_req *req)
 {
     if (req->error == TEXT_ERR_TOO_LARGE) {
         STAT_INCR(&c->w->stats, store_too_large);
@@ -340,4 +340,30 @@ void process_text_error(struct conn *c, const struct text_req *req)
     if (req->error == TEXT_ERR_NONE || req->noreply)
         return;
     reply_line(c, text_error_string(req->error));
+}
+
+enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
+                                 size_t *used)
+{
+    struct text_req req;
+    enum text_parse_status st = text_parse(data, len, process_text_limits(), &req);
+
+    *used = 0;
+    if (st == TEXT_PARSE_NEED_MORE) {
+        c->need = req.need;
+        return CONN_STEP_NEED_MORE;
+    }
+    if (st == TEXT_PARSE_ERROR) {
+        process_text_error(c, &req);
+        if (req.close)
+            return CONN_STEP_CLOSE;
+        *used = req.consumed;
+        c->swallow = req.swallow;
+        return CONN_STEP_DONE;
+    }
+    enum proc_result r = process_text(c, &req);
+    if (r == PROC_PAUSED)
+        return CONN_STEP_PAUSED;
+    *used = req.consumed;
+    return r == PROC_CLOSE ? CONN_STEP_CLOSE : CONN_STEP_DONE;
 }

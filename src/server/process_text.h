@@ -1,10 +1,10 @@
 /*
- * process: the only place where protocol meets storage (Pelikan's
- * process.c). Executes one parsed request against the store and appends the
- * reply to the worker's output buffer.
+ * process_text: where the text protocol meets storage (Pelikan's
+ * process.c; process_binary.c is its twin). Executes one parsed request
+ * against the store and appends the reply to the worker's output buffer.
  */
-#ifndef HC_SERVER_PROCESS_H
-#define HC_SERVER_PROCESS_H
+#ifndef HC_SERVER_PROCESS_TEXT_H
+#define HC_SERVER_PROCESS_TEXT_H
 
 #include "protocol/text/parse.h"
 #include "server/conn.h"
@@ -18,10 +18,9 @@ enum proc_result {
 /* Limits the text parser enforces, derived from the settings. */
 const struct text_limits *process_text_limits(void);
 
-enum proc_result process_text(struct conn *c, const struct text_req *req);
-
-/* Reply to a request the parser refused (and undo what memcached undoes,
- * e.g. a too-large set removes the old value). */
-void process_text_error(struct conn *c, const struct text_req *req);
+/* conn_step_fn for text connections: parse one request, execute it or
+ * answer the parser's error exactly as memcached does. */
+enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
+                                 size_t *used);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/strnum.h"
+#include "net/listen.h"
 #include "policy/limits.h"
 
 struct settings settings;
@@ -112,8 +113,12 @@ static void add_listen(char *arg)
     settings.listen_arg = settings.listen_arg ? settings.listen_arg : arg;
     for (char *save = NULL, *tok = strtok_r(arg, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
+        char host[256];
+        int port;
         if (settings.nlisten == SETTINGS_LISTEN_MAX)
-            usage_error("too many -l addresses (at most %s)", "32");
+            usage_error("too many -l addresses (at most %d)", SETTINGS_LISTEN_MAX);
+        if (strpbrk(tok, " \t") || listen_split(tok, host, sizeof(host), &port) < 0)
+            usage_error("bad listen address \"%s\"", tok);
         settings.listen[settings.nlisten++] = tok;
     }
 }

@@ -5,6 +5,7 @@
 #include "server/stats_cmd.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,22 @@ static void end(struct conn *c)
         c->closing = true;
 }
 
+/* store counters at the last `stats reset` (the store never resets) */
+static struct store_stats store_baseline;
+static pthread_mutex_t baseline_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void store_stats_since_reset(struct store_stats *ss)
+{
+    store_stats_get(ss);
+    pthread_mutex_lock(&baseline_lock);
+    ss->total_items -= store_baseline.total_items;
+    ss->evictions -= store_baseline.evictions;
+    ss->reclaimed -= store_baseline.reclaimed;
+    ss->expired_unfetched -= store_baseline.expired_unfetched;
+    ss->evicted_unfetched -= store_baseline.evicted_unfetched;
+    pthread_mutex_unlock(&baseline_lock);
+}
+
 static void stats_general(struct conn *c)
 {
     struct thread_stats ts;
@@ -55,7 +72,7 @@ static void stats_general(struct conn *c)
     time_t now = clock_started() + clock_now();
 
     stats_aggregate(&ts);
-    store_stats_get(&ss);
+    store_stats_since_reset(&ss);
     getrusage(RUSAGE_SELF, &ru);
     stat_u64(c, "pid", (uint64_t)getpid());
     stat_u64(c, "uptime", clock_now() - CLOCK_START);
@@ -183,6 +200,9 @@ void stats_cmd(struct conn *c, const struct text_token *args, uint32_t nargs)
         stats_general(c);
     } else if (arg_is(&args[0], "reset") && nargs == 1) {
         stats_reset();
+        pthread_mutex_lock(&baseline_lock);
+        store_stats_get(&store_baseline);
+        pthread_mutex_unlock(&baseline_lock);
         buf_append(&c->w->out, "RESET\r\n", 7);
     } else if (arg_is(&args[0], "settings") && nargs == 1) {
         settings_each_stat(settings_line, c);

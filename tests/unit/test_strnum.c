@@ -36,6 +36,7 @@ static void test_counter(void)
     CHECK(strnum_counter(S("12"), &v) && v == 12);
     CHECK(strnum_counter(S("12  "), &v) && v == 12);
     CHECK(strnum_counter(S(""), &v) && v == 0);
+    CHECK(strnum_counter(S("+7"), &v) && v == 7);
     CHECK(!strnum_counter(S("1a"), &v));
     CHECK(!strnum_counter(S("-1"), &v));
     CHECK(!strnum_counter(S("99999999999999999999"), &v));

@@ -222,14 +222,20 @@ static void test_other_commands(void)
     CHECK(req.has_delay && req.exptime == 10 && req.noreply);
     CHECK_EQ_INT(parse("flush_all noreply\r\n", &req), TEXT_PARSE_OK);
     CHECK(!req.has_delay && req.noreply);
-    expect_error("flush_all x\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("flush_all x\r\n", TEXT_ERR_BAD_EXPTIME, 0);
+    expect_error("flush_all noreply extra\r\n", TEXT_ERR_BAD_EXPTIME, 0);
+    expect_error("verbosity abc\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("cache_memlimit -1\r\n", TEXT_ERR_UNKNOWN, 0);
+    CHECK_EQ_INT(parse("quit now\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(parse("incr k +5\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.number, 5);
 
     CHECK_EQ_INT(parse("verbosity 1\r\n", &req), TEXT_PARSE_OK);
     CHECK_EQ_INT(req.number, 1);
     expect_error("verbosity\r\n", TEXT_ERR_UNKNOWN, 0);
     CHECK_EQ_INT(parse("cache_memlimit 100\r\n", &req), TEXT_PARSE_OK);
     CHECK_EQ_INT(req.number, 100);
-    expect_error("cache_memlimit x\r\n", TEXT_ERR_FORMAT, 0);
+    expect_error("cache_memlimit x\r\n", TEXT_ERR_UNKNOWN, 0);
     CHECK_EQ_INT(parse("quit\r\n", &req), TEXT_PARSE_OK);
     CHECK_EQ_INT(parse("stats items\r\n", &req), TEXT_PARSE_OK);
     CHECK_EQ_INT(req.nargs, 1);
@@ -243,7 +249,12 @@ static void test_unknown_and_hostile(void)
     expect_error("bogus\r\n", TEXT_ERR_UNKNOWN, 0);
     expect_error("GET k\r\n", TEXT_ERR_UNKNOWN, 0);
     expect_error("GET / HTTP/1.1\r\n", TEXT_ERR_NONE, 1);
-    expect_error("get / HTTP/1.0\r\n", TEXT_ERR_NONE, 1);
+    expect_error("foo HTTP/x\r\n", TEXT_ERR_NONE, 1);
+    expect_error("GET /\r\n", TEXT_ERR_UNKNOWN, 0);
+    /* on a known command an HTTP/ token is just a key */
+    struct text_req req;
+    CHECK_EQ_INT(parse("get / HTTP/1.0\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.nkeys, 2);
     expect_error("stats a b c d e f g h i j k l m n o p q r s t u v w x y z\r\n",
                  TEXT_ERR_UNKNOWN, 0);
 }

@@ -209,7 +209,8 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
         req->noreply = n == 3 && last_noreply;
         if (!key_valid(tok[0]))
             return fail(req, TEXT_ERR_FORMAT, consumed);
-        if (!strnum_u64(tok[1].p, tok[1].n, &req->number))
+        if (!strnum_u64(tok[1].p + (tok[1].n > 1 && tok[1].p[0] == '+'),
+                        tok[1].n - (tok[1].n > 1 && tok[1].p[0] == '+'), &req->number))
             return fail(req, TEXT_ERR_BAD_DELTA, consumed);
         break;
     case TEXT_CMD_TOUCH: {
@@ -245,9 +246,9 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
         if (n > 2)
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = last_noreply;
-        if (n == (last_noreply ? 2u : 1u)) {
+        if (n != (last_noreply ? 1u : 0u)) {
             if (!strnum_i32(tok[0].p, tok[0].n, &delay))
-                return fail(req, TEXT_ERR_FORMAT, consumed);
+                return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
             req->exptime = delay;
             req->has_delay = true;
         }
@@ -258,8 +259,8 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
         if (n != 1 && n != 2)
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = last_noreply;
-        /* memcached reads the level with strtoul and ignores junk */
-        (void)strnum_u32(tok[0].p, tok[0].n, &level);
+        if (!strnum_u32(tok[0].p, tok[0].n, &level))
+            return fail(req, TEXT_ERR_FORMAT, consumed);
         req->number = level;
         break;
     }
@@ -269,14 +270,10 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = n == 2 && last_noreply;
         if (!strnum_u32(tok[0].p, tok[0].n, &mb))
-            return fail(req, TEXT_ERR_FORMAT, consumed);
+            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->number = mb;
         break;
     }
-    case TEXT_CMD_QUIT:
-        if (n != 0)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
-        break;
     default: /* version, shutdown, stats: arguments checked by the caller */
         break;
     }
@@ -306,8 +303,6 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     size_t end = consumed - 1;
     if (end > 0 && buf[end - 1] == '\r')
         end--;
-    if (end > LIMIT_LINE_MAX && !starts_retrieval(buf, end))
-        return fail_close(req, TEXT_ERR_NONE);
 
     size_t pos = 0;
     struct text_token name;
@@ -315,18 +310,19 @@ enum text_parse_status text_parse(const char *buf, size_t len,
         return fail(req, TEXT_ERR_UNKNOWN, consumed);
     req->cmd = lookup(name);
 
-    /* A browser or HTTP client: "GET / HTTP/1.1" and friends. */
-    size_t last = end;
-    while (last > 0 && buf[last - 1] == ' ')
-        last--;
-    size_t lstart = last;
-    while (lstart > 0 && buf[lstart - 1] != ' ')
-        lstart--;
-    if (lstart > 0 && last - lstart >= 5 && memcmp(buf + lstart, "HTTP/", 5) == 0)
-        return fail_close(req, TEXT_ERR_NONE);
-
-    if (req->cmd == TEXT_CMD_NONE)
+    if (req->cmd == TEXT_CMD_NONE) {
+        /* A browser or HTTP client ("GET / HTTP/1.1"): an unknown command
+         * whose last token starts with HTTP/ closes the connection. */
+        size_t last = end;
+        while (last > 0 && buf[last - 1] == ' ')
+            last--;
+        size_t lstart = last;
+        while (lstart > 0 && buf[lstart - 1] != ' ')
+            lstart--;
+        if (lstart > 0 && last - lstart >= 5 && memcmp(buf + lstart, "HTTP/", 5) == 0)
+            return fail_close(req, TEXT_ERR_NONE);
         return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    }
     if (is_retrieval(req->cmd))
         return parse_retrieval(buf, end, pos, consumed, req);
 
