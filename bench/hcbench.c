@@ -1202,7 +1202,7 @@ static void usage(FILE *f)
 "  -l, --label TEXT         label copied into the RESULT line\n"
 "      --seed N             random seed (default 1)\n"
 "Output: one 'RESULT key=value ...' line, then one '# ...' human line.\n"
-"Exit status: 0 ok, 1 run completed with errors/misses of protocol, 2 setup failed.\n");
+"Exit status: 0 ok, 1 run finished but saw errors, 2 setup failed.\n");
 }
 
 static bool opt_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
