@@ -70,12 +70,14 @@ bool result_udp_replied(const struct result *r)
 
 double probe_baf(const struct probe_result *p)
 {
-    return p->req_bytes ? (double)p->reply_bytes / p->req_bytes : 0.0;
+    uint64_t sent = (uint64_t)p->req_bytes * (p->attempts ? p->attempts : 1);
+
+    return sent ? (double)p->reply_bytes / (double)sent : 0.0;
 }
 
 double probe_paf(const struct probe_result *p)
 {
-    return (double)p->reply_packets;    /* one request datagram */
+    return (double)p->reply_packets / (p->attempts ? p->attempts : 1);
 }
 
 /* Reads up to three dot-separated numbers; returns how many parsed. */

@@ -38,7 +38,11 @@
       "\x00\x00\x00\x00\x00\x01\x00\x00\x00stats\r\n") \
     X(ADV_VERIFY, "advisory_verify_10_zero_bytes", PF_LITERAL | PF_MALFORMED, \
       "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00stats\r\n") \
-    X(AMP_GET, "amplify_get", PF_WELLFORMED | PF_AMPLIFY, "")
+    X(AMP_GET, "amplify_get", PF_WELLFORMED | PF_AMPLIFY, "") \
+    X(AMP_MULTI, "amplify_multiget", PF_WELLFORMED | PF_AMPLIFY, "")
+
+/* The advisory's worst case: one datagram asking for the value this often. */
+#define AMP_MULTI_KEYS 10
 
 enum udp_probe_id {
 #define X(id, name, flags, req) PROBE_##id,
@@ -68,8 +72,10 @@ struct probe_result {
     int err;                    /* errno when state == UDP_ERROR */
     uint32_t req_bytes;         /* UDP payload bytes of one request */
     uint32_t attempts;          /* requests sent (retries included) */
-    uint64_t reply_bytes;       /* UDP payload bytes received, unique seqs */
-    uint32_t reply_packets;     /* datagrams received, unique seqs */
+    uint64_t reply_bytes;       /* UDP payload bytes received for our id,
+                                 * repeats included: what a victim gets */
+    uint32_t reply_packets;     /* datagrams received for our id */
+    uint32_t unique_packets;    /* distinct sequence numbers among them */
     uint32_t expected_packets;  /* "total" from the reply headers, 0 if none */
     uint32_t foreign_packets;   /* datagrams with another request id */
     uint64_t rtt_ns;            /* send of last attempt to first reply */
@@ -142,7 +148,8 @@ enum udp_state result_udp_overall(const struct result *r);
 /* True for any reply to any probe, including the 9-byte header variant
  * (the server answered, so it is reachable and speaks UDP). */
 bool result_udp_replied(const struct result *r);
-/* Amplification factors of one probe; 0 when nothing came back. */
+/* Amplification factors of one probe, over every request sent: bytes
+ * (packets) received / bytes (packets) sent; 0 when nothing came back. */
 double probe_baf(const struct probe_result *p);
 double probe_paf(const struct probe_result *p);
 

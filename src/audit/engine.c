@@ -22,7 +22,7 @@
 #define FDS_PER_TASK    NCHAN
 #define AMP_SLACK       1024    /* item header + key room under item_size_max */
 
-enum phase { PH_INFO, PH_STORE, PH_GET, PH_DELETE, PH_DONE };
+enum phase { PH_INFO, PH_STORE, PH_GET, PH_MULTI, PH_DELETE, PH_DONE };
 
 struct task {
     bool active;
@@ -197,6 +197,26 @@ static void task_advance(struct task *k, const struct audit_opts *o)
         break;
     case PH_GET:
         chan_cleanup(k, 1 + PROBE_AMP_GET);
+        if (r->udp[PROBE_AMP_GET].state == UDP_REPLY) {
+            /* one datagram, the same key AMP_MULTI_KEYS times */
+            char cmd[UDP_REQ_MAX - FRAME_HDR_LEN];
+            size_t n = (size_t)snprintf(cmd, sizeof(cmd), "get");
+            for (int i = 0; i < AMP_MULTI_KEYS && n < sizeof(cmd); i++)
+                n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s",
+                                      k->key);
+            if (n + 2 < sizeof(cmd)) {
+                memcpy(cmd + n, "\r\n", 3);
+                if (udp_probe_start(&k->udp[PROBE_AMP_MULTI], PROBE_AMP_MULTI,
+                                    r->t, &r->udp[PROBE_AMP_MULTI], &po,
+                                    cmd) == 0)
+                    k->on[1 + PROBE_AMP_MULTI] = true;
+                k->phase = PH_MULTI;
+                break;
+            }
+        }
+        /* fall through */
+    case PH_MULTI:
+        chan_cleanup(k, 1 + PROBE_AMP_MULTI);
         tcp_probe_start(&k->tcp, TCP_MODE_DELETE, r->t, r, &po, k->key, 0);
         k->on[0] = true;
         k->phase = PH_DELETE;

@@ -689,9 +689,13 @@ void local_verdict(const struct local_report *lr, const struct audit_opts *o,
             == 0 && strcmp(s->addr, lr->socks[i - 1].addr) == 0)
             continue;   /* SO_REUSEPORT siblings: one finding is enough */
         if (s->udp && (p != NULL || port_listed(s->port, ports, nports))) {
-            snprintf(d, sizeof(d), "pid %d (%s) %s %s port %u", s->pid,
-                     s->owner[0] ? s->owner : "?", s->proto, s->addr,
-                     s->port);
+            if (s->pid > 0)
+                snprintf(d, sizeof(d), "pid %d (%s) %s %s port %u", s->pid,
+                         s->owner[0] ? s->owner : "?", s->proto, s->addr,
+                         s->port);
+            else
+                snprintf(d, sizeof(d), "owner not visible (uid %u) %s %s "
+                         "port %u", s->uid, s->proto, s->addr, s->port);
             verdict_add(v, p == NULL ? FINDING_LOCAL_UDP_PORT :
                         s->family == AF_INET6 ? FINDING_LOCAL_UDP_V6 :
                         FINDING_LOCAL_UDP_V4,

@@ -40,7 +40,7 @@
       "a reachable TCP port is a finding (the fix blocked TCP too)") \
     X(AMPLIFY,  0,   "amplify", NULL, \
       "attacker's method, only for your own servers: store a value over TCP, " \
-      "fetch it over UDP, delete it") \
+      "fetch it over UDP once and ten times in one datagram, delete it") \
     X(AMPSIZE,  0,   "amplify-size", "BYTES", \
       "value size for --amplify (1000000; capped by item_size_max)") \
     X(CONC,     'c', "concurrency", "N", "targets probed at once (64)") \

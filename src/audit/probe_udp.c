@@ -1,8 +1,10 @@
 /*
  * probe_udp: nonblocking UDP probes. A request is re-sent (same request
- * id, so late replies still count once) only while nothing has come back;
- * once one datagram of a reply is in, we wait for the rest until the
- * timeout passes without a new one and never ask again.
+ * id) only while nothing has come back; once one datagram of a reply is in,
+ * we wait for the rest until the timeout passes without a new one and never
+ * ask again. A read-only probe ends as soon as every sequence number is in;
+ * an amplification probe listens until the reply stops, since a multi-get
+ * brings the same sequence numbers once per key.
  */
 #include "audit/probe_udp.h"
 
@@ -94,7 +96,7 @@ int udp_probe_start(struct udp_probe *p, enum udp_probe_id id,
         finish(p, UDP_ERROR, errno, 0);
         return 0;
     }
-    if (id == PROBE_AMP_GET) {
+    if (udp_probe_defs[id].flags & PF_AMPLIFY) {
         int sz = UDP_RCVBUF;
         if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
             (void)setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
@@ -168,17 +170,19 @@ void udp_probe_io(struct udp_probe *p, short revents, uint64_t now)
             p->pr->foreign_packets++;
             continue;
         }
-        if (res == REASM_DUP)
-            continue;
-        if (p->ra->got == 1)
-            p->pr->rtt_ns = now - p->last_send;
+        /* Repeats count: memcached answers `get k k k` over UDP with one
+         * full sequence 0..total-1 per key, all under one request id. */
+        p->pr->reply_bytes += (uint64_t)n;
+        p->pr->reply_packets++;
         p->last_reply = now;
-        p->pr->reply_bytes = p->ra->bytes;
-        p->pr->reply_packets = p->ra->got;
+        if (p->pr->reply_packets == 1)
+            p->pr->rtt_ns = now - p->last_send;
+        p->pr->unique_packets = p->ra->got;
         p->pr->expected_packets = p->ra->total;
         /* a reply is flowing: give the rest another timeout to arrive */
         p->deadline = now + (uint64_t)p->o.timeout_ms * NS_PER_MS;
-        if (res == REASM_COMPLETE) {
+        if (res == REASM_COMPLETE &&
+            !(udp_probe_defs[p->id].flags & PF_AMPLIFY)) {
             finish(p, UDP_REPLY, 0, now);
             return;
         }

@@ -16,7 +16,7 @@
 
 /* Receive buffer asked for, so a megabyte reply is not dropped by the
  * kernel before we read it (the attacker's victim would get it all). */
-#define UDP_RCVBUF      (8 * 1024 * 1024)
+#define UDP_RCVBUF      (32 * 1024 * 1024)
 #define UDP_REQ_MAX     512
 
 struct target;

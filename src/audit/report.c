@@ -92,7 +92,7 @@ static const char *probe_note(int i, const struct probe_result *p)
                "9-byte header: no reply";
     switch (p->state) {
     case UDP_REPLY:
-        return p->expected_packets > p->reply_packets ?
+        return p->expected_packets > p->unique_packets ?
                "reply, some datagrams lost" : "reply";
     case UDP_CLOSED:
         return "closed (ICMP port unreachable)";
@@ -177,14 +177,15 @@ static void json_target(const struct result *r, const struct verdict *v)
             fputs("\"error\":null,", out);
         fprintf(out, "\"request_bytes\":%u,\"request_packets\":1,"
                 "\"attempts\":%u,\"reply_bytes\":%llu,\"reply_packets\":%u,"
+                "\"unique_packets\":%u,"
                 "\"expected_packets\":%u,\"lost_packets\":%u,"
                 "\"foreign_packets\":%u,\"baf\":%.2f,\"paf\":%.2f,"
                 "\"rtt_ms\":%.3f,\"duration_ms\":%.3f,",
                 p->req_bytes, p->attempts,
                 (unsigned long long)p->reply_bytes, p->reply_packets,
-                p->expected_packets,
-                p->expected_packets > p->reply_packets ?
-                    p->expected_packets - p->reply_packets : 0,
+                p->unique_packets, p->expected_packets,
+                p->expected_packets > p->unique_packets ?
+                    p->expected_packets - p->unique_packets : 0,
                 p->foreign_packets, probe_baf(p), probe_paf(p),
                 (double)p->rtt_ns / 1e6, (double)p->duration_ns / 1e6);
         json_kv_str("first_line", p->first_line, true);

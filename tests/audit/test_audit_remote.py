@@ -19,7 +19,8 @@ def test_memcached_udp_is_vulnerable_with_fix(audit, memcached):
     stats = probe(t, "stats")
     assert stats["result"] == "reply"
     assert stats["request_bytes"] == 15          # 8-byte header + "stats\r\n"
-    assert stats["reply_packets"] == stats["expected_packets"] >= 2
+    assert stats["reply_packets"] == stats["unique_packets"] == \
+        stats["expected_packets"] >= 2
     assert stats["baf"] > 50, stats            # ~148 on 1.6.18
     assert stats["baf"] == round(stats["reply_bytes"] / 15, 2)
     assert stats["paf"] == stats["reply_packets"]
@@ -46,6 +47,13 @@ def test_amplify_large_get_measures_attackers_factor(audit, memcached):
     assert get["reply_bytes"] > 900000
     assert get["baf"] > 10000, get           # ~46,000x measured
     assert get["paf"] > 500
+    # the advisory's worst case: one datagram asking for the value 10 times;
+    # memcached sends the whole value once per key, same sequence numbers
+    multi = probe(t, "amplify_multiget")
+    assert multi["result"] == "reply"
+    assert multi["unique_packets"] == get["unique_packets"]
+    assert multi["reply_packets"] > 5 * get["reply_packets"], multi
+    assert multi["baf"] > 50000, multi       # ~108,000x measured
     # the probe cleaned up after itself
     import socket
     s = socket.create_connection(("127.0.0.1", m.port), timeout=2)
@@ -167,13 +175,15 @@ def test_reassembly_by_request_id_and_sequence(audit, udp_peer):
     t = r.target(peer.port)
     stats = probe(t, "stats")
     assert stats["result"] == "reply"
-    assert stats["reply_packets"] == 3 and stats["expected_packets"] == 3
+    assert stats["unique_packets"] == 3 and stats["expected_packets"] == 3
     assert stats["foreign_packets"] == 3
-    assert stats["reply_bytes"] == 8 * 3 + 12 + 100 + 107
+    # the repeat is counted: a victim receives it too
+    assert stats["reply_packets"] == 4
+    assert stats["reply_bytes"] == 8 * 4 + 12 + 12 + 100 + 107
     assert stats["first_line"] == "STAT pid 1"
     assert stats["attempts"] == 1
     # the advisory probes use request id 0: they get their own replies
-    assert probe(t, "advisory_probe")["reply_packets"] == 3
+    assert probe(t, "advisory_probe")["unique_packets"] == 3
 
 
 def test_partial_reply_counts_what_arrived(audit, udp_peer):
@@ -184,7 +194,7 @@ def test_partial_reply_counts_what_arrived(audit, udp_peer):
     r = audit("--json", "127.0.0.1:%d" % peer.port)
     stats = probe(r.target(peer.port), "stats")
     assert stats["result"] == "reply"
-    assert stats["reply_packets"] == 1 and stats["expected_packets"] == 4
+    assert stats["unique_packets"] == 1 and stats["expected_packets"] == 4
     assert stats["lost_packets"] == 3
     assert stats["attempts"] == 1       # never re-asked once data flowed
 
