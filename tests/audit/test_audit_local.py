@@ -118,3 +118,26 @@ def test_local_udp_on_audited_port_whatever_the_owner(audit, udp_peer):
                for d in details(local, "local_udp_listener_on_port"))
     assert r.rc == 1
     assert "udp_amplifier" not in finding_ids(r.target(sink.port))
+
+
+def test_local_without_root_still_sees_udp_on_the_port(udp_peer):
+    """As an unprivileged user, other users' sockets have no owner, but a
+    UDP listener on the audited port is still a finding."""
+    import shutil
+    import subprocess
+    import pytest
+    from conftest import AUDIT, Run
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv missing")
+    sink = udp_peer()           # owned by root (this test process)
+    cp = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                         "--clear-groups", AUDIT, "-q", "--json", "--verify",
+                         "--local", "--no-local-probe", "-p", str(sink.port)],
+                        capture_output=True, text=True, timeout=60)
+    r = Run(cp)
+    local = r.local()
+    assert local["all_sockets_mapped"] is False
+    found = details(local, "local_udp_listener_on_port")
+    assert any("owner not visible (uid 0) udp 127.0.0.1 port %d" % sink.port
+               in d for d in found), found
+    assert r.rc == 1
