@@ -179,6 +179,9 @@ static int add_host(struct target_list *l, const char *host, uint16_t port,
             return -1;
         }
         target_fill(t, ai->ai_family, p, port, host, spec);
+        if (ai->ai_family == AF_INET6)      /* fe80::1%eth0 keeps its scope */
+            ((struct sockaddr_in6 *)&t->addr)->sin6_scope_id =
+                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id;
         added++;
     }
     freeaddrinfo(res);

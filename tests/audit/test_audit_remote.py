@@ -370,3 +370,60 @@ def test_progress_and_colour_only_on_a_terminal(audit):
     assert "\033[32mclean" in cp.stdout    # colour, on the tty
     plain = audit("127.0.0.1:%d" % free_port(), fast=False)
     assert "[1/" not in plain.err and "\033[" not in plain.out
+
+
+def test_public_address_in_a_network_namespace(audit):
+    """A memcached on a non-private address (TEST-NET-2, on a veth pair into
+    a namespace this test creates; nothing leaves the machine) is critical
+    and gets 'public address reachable'."""
+    import os
+    import subprocess
+    import pytest
+    from conftest import MEMCACHED, wait_tcp
+    tag = "%d" % (os.getpid() % 100000)
+    ns, a, b = "hca" + tag, "hca%sa" % tag, "hca%sb" % tag
+    net = 4 * (os.getpid() % 60)
+    host_ip, ns_ip = "198.51.100.%d" % (net + 1), "198.51.100.%d" % (net + 2)
+
+    def sh(*cmd, check=True):
+        return subprocess.run(list(cmd), capture_output=True, text=True,
+                              timeout=10, check=check)
+
+    if sh("ip", "netns", "add", ns, check=False).returncode != 0:
+        pytest.skip("cannot create a network namespace")
+    proc = None
+    try:
+        sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+        sh("ip", "link", "set", b, "netns", ns)
+        sh("ip", "addr", "add", host_ip + "/30", "dev", a)
+        sh("ip", "link", "set", a, "up")
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", ns_ip + "/30",
+           "dev", b)
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", b, "up")
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, MEMCACHED,
+                                 "-u", "root", "-p", "11211", "-U", "11211",
+                                 "-l", ns_ip, "-t", "1"],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        wait_tcp(ns_ip, 11211, proc)
+        r = audit("--json", ns_ip)
+        t = r.target(11211)
+        assert t["private"] is False
+        ids = finding_ids(t)
+        assert "public_address_reachable" in ids
+        sev = {f["id"]: f["severity"] for f in t["verdict"]["findings"]}
+        assert sev["udp_amplifier"] == "critical"
+        assert sev["tcp_no_auth"] == "high"
+        assert t["verdict"]["severity"] == "critical"
+        assert r.rc == 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=3)
+        sh("ip", "link", "del", a, check=False)
+        sh("ip", "netns", "del", ns, check=False)
