@@ -427,3 +427,69 @@ def test_public_address_in_a_network_namespace(audit):
                 proc.wait(timeout=3)
         sh("ip", "link", "del", a, check=False)
         sh("ip", "netns", "del", ns, check=False)
+
+
+def test_sasl_server_is_recognised_over_binary(audit):
+    """A SASL-only server (memcached -S) refuses ascii; the audit falls back
+    to the binary protocol's version and SASL mechanism list."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def bin_reply(opcode, body):
+        return struct.pack(">BBHBBHIIQ", 0x81, opcode, 0, 0, 0, 0,
+                           len(body), 0, 0) + body
+
+    def serve(c):
+        try:
+            c.settimeout(5)
+            first = c.recv(1)
+            if first != b"\x80":
+                return                      # ascii: close, like memcached -S
+            buf = first
+            while True:
+                while len(buf) < 24:
+                    more = c.recv(4096)
+                    if not more:
+                        return
+                    buf += more
+                op = buf[1]
+                buf = buf[24:]
+                if op == 0x0b:
+                    c.sendall(bin_reply(0x0b, b"1.6.18"))
+                elif op == 0x20:
+                    c.sendall(bin_reply(0x20, b"PLAIN"))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    try:
+        r = audit("--json", "127.0.0.1:%d" % port)
+    finally:
+        stop.set()
+        th.join(timeout=2)
+        srv.close()
+    tcp = r.target(port)["tcp"]
+    assert tcp["state"] == "open"
+    assert not tcp["ascii"] and tcp["binary"]
+    assert tcp["version"] == "1.6.18"
+    assert tcp["auth"] == "sasl" and tcp["sasl_mechs"] == "PLAIN"
+    assert "tcp_no_auth" not in finding_ids(r.target(port))
