@@ -158,6 +158,12 @@ static void test_line_limits(void)
     CHECK_EQ_INT(text_parse(buf, LIMIT_GET_LINE_MAX, &lim, &req), TEXT_PARSE_ERROR);
     CHECK_EQ_INT(req.error, TEXT_ERR_LINE_TOO_LONG);
     CHECK(req.close);
+    /* a complete but too long non-retrieval line closes too */
+    memset(buf, 'k', LIMIT_LINE_MAX + 10);
+    memcpy(buf, "set ", 4);
+    memcpy(buf + LIMIT_LINE_MAX + 10, "\r\n", 2);
+    CHECK_EQ_INT(text_parse(buf, LIMIT_LINE_MAX + 12, &lim, &req), TEXT_PARSE_ERROR);
+    CHECK(req.close);
     free(buf);
 }
 

@@ -303,6 +303,11 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     size_t end = consumed - 1;
     if (end > 0 && buf[end - 1] == '\r')
         end--;
+    /* The same rule whether the line came in one read or many (memcached's
+     * outcome depends on how the bytes were split): no "\n" within
+     * LIMIT_LINE_MAX bytes closes the connection, retrievals excepted. */
+    if (end > LIMIT_LINE_MAX && !starts_retrieval(buf, end))
+        return fail_close(req, TEXT_ERR_NONE);
 
     size_t pos = 0;
     struct text_token name;
