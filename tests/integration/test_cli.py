@@ -95,7 +95,7 @@ def test_unknown_flag_exit_64(run_binary, flag):
                                   ["-c", "abc"], ["-t", "0"], ["-m", "abc"],
                                   ["-I", "3"], ["-o", "idle_timeout=abc"],
                                   ["-o", "hashpower=99"], ["-a", "999"],
-                                  ["-l", "not an address"]])
+                                  ["-l", "[::1"]])
 def test_malformed_flag_exit_64(run_binary, flag):
     """memcached silently takes '-p abc' and '-o idle_timeout=abc' (as 0)
     and exits 1 for others; hardcached refuses every malformed value with
@@ -103,6 +103,13 @@ def test_malformed_flag_exit_64(run_binary, flag):
     r = run_binary(*(hcutil.root_args() + flag))
     assert r.returncode == 64, (r.returncode, r.stderr)
     assert r.stderr.strip()
+
+
+@pytest.mark.hardcached_only
+def test_unresolvable_listen_address_fails(run_binary):
+    r = run_binary(*(hcutil.root_args() + ["-l", "no-such-host.invalid"]))
+    assert r.returncode != 0
+    assert b"no-such-host.invalid" in r.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

@@ -268,13 +268,30 @@ def test_key_251_other_commands(client):
         client.cmd(cmd % k, b"CLIENT_ERROR bad command line format\r\n")
 
 
-@pytest.mark.parametrize("key", [b"ctl\x01key", b"del\x7fkey", b"\xc3\xa9t\xc3\xa9",
-                                 b"\x1b[31m"])
-def test_key_with_control_and_high_bytes_taken_as_is(client, key):
-    """memcached only splits on space and ends lines at \\n: other control
-    bytes and non-ASCII bytes are part of the key."""
+@pytest.mark.parametrize("key", [b"\xc3\xa9t\xc3\xa9", b"\xff\xfe", b"a:b/c?d=e&f"])
+def test_key_with_high_bytes_taken_as_is(client, key):
+    """Non-ASCII and punctuation bytes are part of the key."""
     client.cmd(b"set %s 0 0 1\r\nx\r\n" % key, b"STORED\r\n")
     client.cmd(b"get %s\r\n" % key, b"VALUE %s 0 1\r\nx\r\nEND\r\n" % key)
+
+
+@pytest.mark.parametrize("key", [b"ctl\x01key", b"del\x7fkey", b"\x1b[31m", b"nul\x00key"])
+def test_key_with_control_characters(client, reference, key):
+    """Deliberate difference. memcached only splits on space, so control
+    bytes are stored as part of the key (and a NUL even cuts the line).
+    hardcached follows protocol.txt ("the key must not include control
+    characters or whitespace") and rejects them: log and terminal
+    injection through keys is not possible."""
+    if reference:
+        if b"\x00" in key:
+            return  # memcached truncates the line at NUL: not worth pinning
+        client.cmd(b"set %s 0 0 1\r\nx\r\n" % key, b"STORED\r\n")
+        client.cmd(b"get %s\r\n" % key, b"VALUE %s 0 1\r\nx\r\nEND\r\n" % key)
+    else:
+        client.cmd(b"set %s 0 0 1\r\nx\r\n" % key,
+                   b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+        client.cmd(b"get %s\r\n" % key, b"CLIENT_ERROR bad command line format\r\n")
+    assert client.call(b"version\r\n").startswith(b"VERSION ")
 
 
 def test_tab_is_not_a_separator(client):
