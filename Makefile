@@ -21,6 +21,8 @@ LIB_SRCS    := $(wildcard src/core/*.c src/event/*.c src/net/*.c \
                  src/policy/*.c)
 SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
 AUDIT_SRCS  := $(wildcard src/audit/*.c)
+# unit tests named test_audit_*.c link with the audit tool minus its main()
+AUDIT_LIB_SRCS := $(filter-out src/audit/main.c,$(AUDIT_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_SRCS  := $(wildcard bench/*.c)
 
@@ -40,6 +42,10 @@ $(BUILD)/$(1)/hardcached: $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS) src/server
 	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
 
 $(BUILD)/$(1)/hardcache-audit: $(call objs,$(1),$(AUDIT_SRCS) $(wildcard src/core/*.c))
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+
+$(BUILD)/$(1)/tests/test_audit_%: $(BUILD)/$(1)/tests/unit/test_audit_%.o $(call objs,$(1),$(AUDIT_LIB_SRCS) $(wildcard src/core/*.c))
+	@mkdir -p $$(@D)
 	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
 
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/unit/%.o $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS))
