@@ -71,7 +71,7 @@ def is_asan():
     if _asan is None:
         try:
             with open(HC_BIN, "rb") as f:
-                _asan = b"AddressSanitizer" in f.read()
+                _asan = b"__asan_init" in f.read()
         except OSError:
             _asan = False
     return _asan
