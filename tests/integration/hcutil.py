@@ -4,6 +4,8 @@ Every expected byte in this suite was first checked against the real
 memcached 1.6.18 (HC_BIN=/usr/bin/memcached); hardcached must give the same
 bytes unless a test is marked hardcached_only.
 """
+import atexit
+import ctypes
 import os
 import re
 import select
@@ -88,6 +90,28 @@ def rss_kb(pid):
     return int(proc_status(pid)["VmRSS"].split()[0])
 
 
+_live = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    """Safety net: no server outlives the test run, even after an error in
+    a fixture."""
+    for proc in list(_live):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def _die_with_parent():
+    """Runs in the child before exec: SIGKILL it if pytest dies (cleared by
+    the kernel when the server changes uid, e.g. -u nobody)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Server:
     """One server process on a random loopback port, killed on stop()."""
 
@@ -115,7 +139,9 @@ class Server:
             self.stderr_file.truncate()
             self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                          stderr=self.stderr_file,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
+            _live.add(self.proc)
             if not wait:
                 return
             if self._wait_ready():
@@ -180,6 +206,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        _live.discard(self.proc)
 
     def sanitizer_report(self):
         """The ASan/UBSan/LSan report the server printed, or b''."""

@@ -84,6 +84,13 @@ def test_cas_noreply(client):
                b"VALUE st:cn 0 1\r\ny\r\nEND\r\n")
 
 
+def test_cas_unique_full_64_bits_parsed(client):
+    """2^64-1 is a valid unique (it just does not match): EXISTS."""
+    client.cmd(b"set st:c64 0 0 1\r\nx\r\n", b"STORED\r\n")
+    client.cmd(b"cas st:c64 0 0 1 18446744073709551615\r\ny\r\n", b"EXISTS\r\n")
+    client.cmd(b"cas st:c64 0 0 1 0\r\ny\r\n", b"EXISTS\r\n")
+
+
 def test_cas_missing_unique_is_error(client):
     client.cmd(b"cas st:c 0 0 1\r\n", b"ERROR\r\n")
 
