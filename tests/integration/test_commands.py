@@ -158,6 +158,14 @@ def test_shutdown_with_A(start_server):
     assert s.proc.wait(10) == 0
 
 
+def test_shutdown_graceful_with_A(start_server):
+    s = start_server("-A")
+    with s.client() as c:
+        c.send(b"shutdown graceful\r\n")
+        assert c.assert_closed() == b""
+    assert s.proc.wait(10) == 0
+
+
 def test_shutdown_bad_mode(start_server):
     s = start_server("-A")
     with s.client() as c:
