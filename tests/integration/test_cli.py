@@ -139,6 +139,22 @@ def test_udp_off_by_default(start_server):
     assert s.stats("settings")["udpport"] == "0"
 
 
+def test_advisory_udp_probe_gets_nothing(start_server):
+    """The advisory's probe (8-byte frame header + stats) sent to the TCP
+    port over UDP: no UDP listener, so no reply (CVE-2018-1000115)."""
+    s = start_server(udp_flag=False)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(0.5)
+    try:
+        for probe in (b"\x00\x00\x00\x00\x00\x01\x00\x00stats\r\n",
+                      b"\x00\x01\x00\x00\x00\x01\x00\x00get bystander:0\r\n"):
+            u.sendto(probe, ("127.0.0.1", s.port))
+            with pytest.raises((socket.timeout, ConnectionRefusedError)):
+                u.recvfrom(65536)
+    finally:
+        u.close()
+
+
 @pytest.mark.hardcached_only
 def test_default_listeners_loopback_only(start_server):
     """No -l, no -p: TCP 11211 on 127.0.0.1 and ::1 only, never 0.0.0.0."""
@@ -171,6 +187,8 @@ def _port_free(port):
 def test_startup_line_names_listener(start_server):
     s = start_server()
     err = s.stderr().decode(errors="replace")
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("hardcached "), err
     assert "tcp 127.0.0.1:%d" % s.port in err, err
     assert "udp off" in err
     assert "WARNING" not in err

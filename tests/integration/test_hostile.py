@@ -210,6 +210,17 @@ def test_huge_length_just_under_int_max_is_swallowed(server):
     assert server.alive()
 
 
+def test_slow_value_still_stored(client):
+    """A value trickling in over ~2 s is not cut off."""
+    v = b"s" * 2000
+    client.send(b"set hslow 0 0 %d\r\n" % len(v))
+    for i in range(0, len(v), 200):
+        client.send(v[i:i + 200])
+        time.sleep(0.2)
+    client.cmd(b"\r\n", b"STORED\r\n")
+    assert client.get("hslow") == v
+
+
 def test_many_bad_data_chunks(client):
     for _ in range(200):
         client.send(b"set hb 0 0 1\r\nxyz\r\n")
