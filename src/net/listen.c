@@ -97,8 +97,12 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int listen_tcp(const char *spec, int default_port, int backlog,
-               struct listener *out, int *n, int max, char *err, int errlen)
+/* Receive buffer asked for on UDP sockets, so bursts of requests are not
+ * lost while a worker is busy (the kernel caps it at rmem_max). */
+#define LISTEN_UDP_RCVBUF (4 * 1024 * 1024)
+
+static int listen_inet(const char *spec, int default_port, int socktype, int backlog,
+                       struct listener *out, int *n, int max, char *err, int errlen)
 {
     char host[256], portstr[8];
     struct addrinfo hints, *res, *ai;
@@ -111,7 +115,7 @@ int listen_tcp(const char *spec, int default_port, int backlog,
     snprintf(portstr, sizeof(portstr), "%d", port >= 0 ? port : default_port);
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = socktype;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
@@ -136,7 +140,12 @@ int listen_tcp(const char *spec, int default_port, int backlog,
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         l = &out[*n];
         addr_name(ai->ai_addr, l->name, sizeof(l->name));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0 ||
+        if (socktype == SOCK_DGRAM) {
+            int rcv = LISTEN_UDP_RCVBUF;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            (socktype == SOCK_STREAM && listen(fd, backlog) < 0) ||
             set_nonblock(fd) < 0) {
             snprintf(err, (size_t)errlen, "cannot listen on %s: %s", l->name, strerror(errno));
             close(fd);
@@ -145,6 +154,7 @@ int listen_tcp(const char *spec, int default_port, int backlog,
         l->fd = fd;
         l->family = ai->ai_family;
         l->loopback = addr_is_loopback(ai->ai_addr);
+        l->udp = socktype == SOCK_DGRAM;
         (*n)++;
         added++;
     }
@@ -153,6 +163,18 @@ int listen_tcp(const char *spec, int default_port, int backlog,
 fail:
     freeaddrinfo(res);
     return -1;
+}
+
+int listen_tcp(const char *spec, int default_port, int backlog,
+               struct listener *out, int *n, int max, char *err, int errlen)
+{
+    return listen_inet(spec, default_port, SOCK_STREAM, backlog, out, n, max, err, errlen);
+}
+
+int listen_udp(const char *spec, int default_port,
+               struct listener *out, int *n, int max, char *err, int errlen)
+{
+    return listen_inet(spec, default_port, SOCK_DGRAM, 0, out, n, max, err, errlen);
 }
 
 int listen_unix(const char *path, int mask, int backlog, struct listener *out,
@@ -194,6 +216,7 @@ int listen_unix(const char *path, int mask, int backlog, struct listener *out,
     out->fd = fd;
     out->family = AF_UNIX;
     out->loopback = true;
+    out->udp = false;
     snprintf(out->name, sizeof(out->name), "%s", path);
     return 0;
 }

@@ -13,6 +13,7 @@ struct listener {
     int  fd;
     int  family;                  /* AF_INET, AF_INET6 or AF_UNIX */
     bool loopback;                /* reachable only from this machine */
+    bool udp;                     /* a datagram socket (-U) */
     char name[LISTEN_NAME_MAX];   /* "127.0.0.1:11211", "[::1]:11211", path */
 };
 
@@ -20,6 +21,12 @@ struct listener {
  * or a bare IPv6 address; host names resolve to every address. Appends to
  * out[*n] (at most max). Returns 0, or -1 with a message in err. */
 int listen_tcp(const char *spec, int default_port, int backlog,
+               struct listener *out, int *n, int max,
+               char *err, int errlen);
+
+/* Bind UDP sockets for one spec, the same syntax as listen_tcp (a port in
+ * the spec wins over default_port, as memcached does). */
+int listen_udp(const char *spec, int default_port,
                struct listener *out, int *n, int max,
                char *err, int errlen);
 

@@ -29,4 +29,45 @@
 #define LIMIT_ITEM_SIZE_MIN     1024
 #define LIMIT_ITEM_SIZE_MAX     (1024 * 1024 * 1024)
 
+
+/* Access lists (--allow, --allow-file). */
+#define LIMIT_ACL_ENTRIES_MAX   1024          /* CIDR entries in all lists */
+#define LIMIT_ACL_TOKEN_MAX     64            /* one "addr/prefix" entry */
+#define LIMIT_ACL_FILE_MAX      (1024 * 1024) /* bytes of an allow file */
+
+/* UDP (-U). A request is one datagram; bigger ones are truncated by the
+ * kernel to this and then fail to parse. */
+#define LIMIT_UDP_DATAGRAM_IN   65536
+/* Datagrams taken from one UDP socket per wake-up. */
+#define LIMIT_UDP_BATCH         32
+/* Largest reply sent over UDP, before framing, to any source. Above it a
+ * validated source gets a short error; memcached allows 65535 datagrams. */
+#define LIMIT_UDP_REPLY_MAX     (16 * 1024 * 1024)
+/* Validated-source table: default size and bounds (-o udp_sources_max). */
+#define LIMIT_UDP_SOURCES_DEFAULT  65536
+#define LIMIT_UDP_SOURCES_MIN      64
+#define LIMIT_UDP_SOURCES_MAX      (16 * 1024 * 1024)
+/* Seconds a source stays validated after its last TCP activity
+ * (-o udp_validate_window). */
+#define LIMIT_UDP_WINDOW_DEFAULT   600
+/* Bandwidth amplification allowed towards sources that are not validated,
+ * in percent of the request's UDP payload (-o udp_baf_percent). 100 is
+ * BAF 1.0: never more bytes out than in. Above 100 needs the flag and is
+ * warned about; never above the maximum. */
+#define LIMIT_UDP_BAF_DEFAULT_PCT  100
+#define LIMIT_UDP_BAF_MAX_PCT      1000
+/* Egress token buckets for validated sources, bytes/s and bytes
+ * (-o udp_src_rate, udp_src_burst, udp_global_rate, udp_global_burst). */
+#define LIMIT_UDP_SRC_RATE_DEFAULT     (8ULL * 1024 * 1024)
+#define LIMIT_UDP_SRC_BURST_DEFAULT    (8ULL * 1024 * 1024)
+#define LIMIT_UDP_GLOBAL_RATE_DEFAULT  (64ULL * 1024 * 1024)
+#define LIMIT_UDP_GLOBAL_BURST_DEFAULT (32ULL * 1024 * 1024)
+#define LIMIT_UDP_RATE_MAX             (1ULL << 40)
+/* "possible reflection attempt": logged when this many replies are
+ * dropped within one second (-o udp_alert_drops), at most once per
+ * interval, naming the top sources of a small heavy-hitter table. */
+#define LIMIT_UDP_ALERT_DROPS_DEFAULT  100
+#define LIMIT_UDP_ALERT_INTERVAL_MS    10000
+#define LIMIT_UDP_ALERT_TOP            8
+
 #endif

@@ -18,6 +18,7 @@
 #include "server/process_binary.h"
 #include "server/process_text.h"
 #include "server/settings.h"
+#include "server/udp.h"
 #include "server/worker.h"
 
 /* Worker scratch larger than this is given back after a big reply. */
@@ -113,8 +114,8 @@ bool conn_flush(struct conn *c)
 
     if (buf_len(out) == 0)
         return buf_len(&c->out) == 0;
-    if (c->fd < 0)
-        return true;   /* a datagram: the UDP layer takes the whole reply */
+    if (c->fd < 0)   /* a datagram: the UDP layer takes the whole reply */
+        return buf_len(out) <= c->udp_reply_max;
     if (buf_len(&c->out) == 0)
         rc = conn_write(c, out);
     else
@@ -148,6 +149,12 @@ static const conn_step_fn protocol_steps[CONN_PROTO_COUNT] = {
     [CONN_PROTO_TEXT] = process_text_step,
     [CONN_PROTO_BINARY] = process_binary_step,
 };
+
+enum conn_step conn_step_once(struct conn *c, const char *data, size_t len,
+                              size_t *used)
+{
+    return protocol_steps[c->proto](c, data, len, used);
+}
 
 /* Execute complete requests in data[0..len). Returns bytes used; sets
  * *yielded when -R stopped it with requests left. */
@@ -188,6 +195,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
         if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }
+    udp_note_tcp_peer(c);   /* after a login, the address is validated */
     return off;
 }
 

@@ -18,7 +18,7 @@
 
 struct worker;
 
-enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE };
+enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE, EV_KIND_UDP };
 
 /* The first byte of a connection decides its protocol, as in memcached. */
 #define CONN_BINARY_MAGIC 0x80
@@ -54,6 +54,8 @@ struct conn {
     /* A datagram being answered (fd < 0): replies accumulate in the
      * worker's output buffer for the UDP layer; admin commands refused. */
     bool             udp;
+    size_t           udp_reply_max; /* reply bytes worth building (udp) */
+    rel_time_t       udp_marked_at; /* last time it validated its address */
     /* Logged in (always true when authentication is off). */
     bool             authenticated;
     bool             on_ready;    /* queued to run leftover requests */
@@ -78,5 +80,10 @@ void conn_run_pending(struct conn *c);
 /* Used by request processing: send the worker's reply buffer now. Returns
  * false if the socket could not take all of it (the rest is kept). */
 bool conn_flush(struct conn *c);
+
+/* Execute at most one request of c's protocol (c->proto must be set):
+ * the step function of that protocol, for the UDP layer. */
+enum conn_step conn_step_once(struct conn *c, const char *data, size_t len,
+                              size_t *used);
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "net/listen.h"
 #include "server/settings.h"
+#include "server/udp.h"
 #include "server/worker.h"
 #include "storage/store.h"
 
@@ -60,6 +61,58 @@ static void open_listeners(void)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
 }
 
+/* -U: the same addresses as TCP, datagram sockets. */
+static void open_udp_listeners(void)
+{
+    char err[256];
+
+    if (settings.udp_port == 0)
+        return;
+    if (settings.nlisten == 0) {
+        if (listen_udp("127.0.0.1", settings.udp_port, listeners, &nlisteners,
+                       LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+        if (listen_udp("::1", settings.udp_port, listeners, &nlisteners,
+                       LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_warn("hardcached: no IPv6 loopback for UDP (%s)", err);
+        return;
+    }
+    for (int i = 0; i < settings.nlisten; i++)
+        if (listen_udp(settings.listen[i], settings.udp_port, listeners, &nlisteners,
+                       LISTENERS_MAX, err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+}
+
+/* Protected mode, as Redis does it: a server reachable from other machines
+ * with neither login nor allow list is an open cache. Refuse, and say how
+ * to fix it, unless the operator said explicitly that this is wanted. */
+static void check_protected_mode(void)
+{
+    const char *exposed = NULL;
+
+    if (settings.auth_required || (settings.acl && settings.acl->n > 0) ||
+        settings.protected_mode_off)
+        return;
+    for (int i = 0; i < nlisteners && exposed == NULL; i++)
+        if (listeners[i].family != AF_UNIX && !listeners[i].loopback)
+            exposed = listeners[i].name;
+    if (exposed == NULL)
+        return;
+    log_fatal(EX_USAGE_CODE,
+              "hardcached: protected mode: refusing to serve %s, an address other "
+              "machines can reach, with no login and no allow list: anyone who "
+              "reaches it could read, change and erase the cache%s.\n"
+              "Fix it in one of these ways, then restart:\n"
+              "  1. serve this machine only: drop -l (loopback is the default) or "
+              "use -l 127.0.0.1\n"
+              "  2. allow only your clients: --allow 10.0.0.0/8,2001:db8::/32 or "
+              "--allow-file /etc/hardcached/allow\n"
+              "  3. require a login: -S (SASL) or -Y <authfile> (ascii auth)\n"
+              "  4. if a firewall already closes this address to everyone else "
+              "and you want an open server: --disable-protected-mode",
+              exposed, settings.udp_port ? ", and use it to reflect UDP traffic" : "");
+}
+
 static void announce(void)
 {
     char line[2048];
@@ -67,11 +120,24 @@ static void announce(void)
 
     for (int i = 0; i < nlisteners && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s %s", i ? "," : "",
-                              listeners[i].family == AF_UNIX ? "unix" : "tcp",
+                              listeners[i].family == AF_UNIX ? "unix" :
+                              listeners[i].udp ? "udp" : "tcp",
                               listeners[i].name);
-    if (n < sizeof(line))
+    if (n < sizeof(line) && settings.udp_port == 0)
         snprintf(line + n, sizeof(line) - n, " (udp off)");
+    else if (n < sizeof(line))
+        snprintf(line + n, sizeof(line) - n, " (udp: replies to sources without a "
+                 "TCP connection in the last %us are at most %u%% of the request)",
+                 settings.udp_guard.window_s, settings.udp_guard.baf_percent);
     log_warn("%s", line);
+    if (settings.udp_port && settings.udp_guard.baf_percent > 100)
+        log_warn("WARNING: -o udp_baf_percent=%u: replies to unvalidated UDP sources "
+                 "may be %u.%02ux their requests: this server amplifies reflection "
+                 "attacks", settings.udp_guard.baf_percent,
+                 settings.udp_guard.baf_percent / 100, settings.udp_guard.baf_percent % 100);
+    if (settings.acl && settings.acl->n > 0)
+        log_warn("hardcached: allow list of %zu entries: other addresses are "
+                 "closed (TCP) or dropped (UDP)", settings.acl->n);
     for (int i = 0; i < nlisteners; i++)
         if (!listeners[i].loopback)
             log_warn("WARNING: listening on non-loopback address %s: anyone who can "
@@ -207,6 +273,8 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
     open_listeners();
+    open_udp_listeners();
+    check_protected_mode();
     announce();
     if (settings.daemonize)
         daemonize();
@@ -216,6 +284,8 @@ int main(int argc, char **argv)
     if (settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
         log_warn("hardcached: failed to lock memory: %s (continuing)", strerror(errno));
     setup_store();
+    if (settings.udp_port && udp_setup() < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the UDP source table");
 
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
@@ -231,6 +301,7 @@ int main(int argc, char **argv)
 
     workers_stop();
     store_teardown();
+    udp_teardown();
     for (int i = 0; i < nlisteners; i++)
         close(listeners[i].fd);
     if (settings.pidfile && settings.daemonize)

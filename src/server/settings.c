@@ -7,6 +7,7 @@
  */
 #include "server/settings.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,10 +20,13 @@
 
 struct settings settings;
 
-/* X(letter, long name, argument (0 none, 1 required), help text) */
+/* Options with a long name only (no memcached letter to follow). */
+enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED };
+
+/* X(letter or OPT_ value, long name, argument (0 none, 1 required), help) */
 #define OPTIONS(X)                                                              \
     X('p', "port",               1, "TCP port to listen on (default: 11211)")     \
-    X('U', "udp-port",           1, "UDP port (default: 0, off; only 0 is accepted until UDP with amplification limits lands)") \
+    X('U', "udp-port",           1, "UDP port on the -l addresses (default: 0, off). Replies to sources without a recent TCP connection never exceed the request's size (see -o udp_*)") \
     X('s', "unix-socket",        1, "UNIX socket to listen on (disables network support)") \
     X('a', "unix-mask",          1, "access mask for UNIX socket, in octal (default: 700)") \
     X('A', "enable-shutdown",    0, "enable ascii \"shutdown\" command")          \
@@ -56,7 +60,10 @@ struct settings settings;
     X('Y', "auth-file",          1, "ascii authentication (not yet available: refused)") \
     X('e', "memory-file",        1, "restartable cache file (not supported: refused)") \
     X('Z', "enable-ssl",         0, "TLS (not yet available: refused)")         \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast")
+    X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
+    X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
+    X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off)")
 
 __attribute__((format(printf, 1, 2)))
 static _Noreturn void usage_error(const char *fmt, ...)
@@ -75,7 +82,10 @@ static void print_help(void)
 {
     printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
 #define X(ch, name, arg, help) \
-    printf("-%c, --%s%s\n      %s\n", ch, name, arg ? "=<arg>" : "", help);
+    if (ch < 256) \
+        printf("-%c, --%s%s\n      %s\n", ch, name, arg ? "=<arg>" : "", help); \
+    else \
+        printf("    --%s%s\n      %s\n", name, arg ? "=<arg>" : "", help);
     OPTIONS(X)
 #undef X
 }
@@ -106,6 +116,50 @@ static uint64_t parse_size(const char *arg, uint64_t unit, const char *what)
     if (!strnum_u64(arg, n, &v) || v > UINT64_MAX / mult)
         usage_error("bad %s: %s", what, arg);
     return v * mult;
+}
+
+static uint64_t parse_rate(const char *arg, const char *what)
+{
+    uint64_t v = parse_size(arg, 1, what);
+
+    if (v > LIMIT_UDP_RATE_MAX)
+        usage_error("%s too large: %s", what, arg);
+    return v;
+}
+
+static struct acl allow_list;
+
+static void add_allow(const char *text, size_t len, const char *origin)
+{
+    struct acl_error err = { 0 };
+
+    if (acl_parse_list(text, len, &allow_list, &err) < 0) {
+        if (origin)
+            usage_error("%s:%zu: %s", origin, err.line, err.msg);
+        usage_error("--allow: %s", err.msg);
+    }
+    settings.acl = &allow_list;
+}
+
+static void add_allow_file(const char *path)
+{
+    static char text[LIMIT_ACL_FILE_MAX + 1];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL)
+        usage_error("cannot open the allow file %s: %s", path, strerror(errno));
+    n = fread(text, 1, sizeof(text), f);
+    if (ferror(f)) {
+        fclose(f);
+        usage_error("cannot read the allow file %s", path);
+    }
+    fclose(f);
+    if (n > LIMIT_ACL_FILE_MAX)
+        usage_error("allow file %s is larger than %d bytes", path, LIMIT_ACL_FILE_MAX);
+    add_allow(text, n, path);
+    if (allow_list.n == 0)
+        usage_error("allow file %s lists no address: it would allow everyone", path);
 }
 
 static void add_listen(char *arg)
@@ -151,6 +205,26 @@ static void parse_extended(char *arg)
         } else if (strcmp(opt, "hashpower") == 0 && val) {
             settings.hashpower = (unsigned)parse_int(val, 12, 32,
                                                      "hashpower (12..32)");
+        } else if (strcmp(opt, "udp_validate_window") == 0 && val) {
+            settings.udp_guard.window_s = (uint32_t)parse_int(val, 0, 86400 * 7,
+                                                              "udp_validate_window (seconds)");
+        } else if (strcmp(opt, "udp_sources_max") == 0 && val) {
+            settings.udp_guard.sources_max = (uint32_t)parse_int(val,
+                LIMIT_UDP_SOURCES_MIN, LIMIT_UDP_SOURCES_MAX, "udp_sources_max");
+        } else if (strcmp(opt, "udp_baf_percent") == 0 && val) {
+            settings.udp_guard.baf_percent = (uint32_t)parse_int(val, 0,
+                LIMIT_UDP_BAF_MAX_PCT, "udp_baf_percent (0..1000)");
+        } else if (strcmp(opt, "udp_src_rate") == 0 && val) {
+            settings.udp_guard.src_rate = parse_rate(val, "udp_src_rate");
+        } else if (strcmp(opt, "udp_src_burst") == 0 && val) {
+            settings.udp_guard.src_burst = parse_rate(val, "udp_src_burst");
+        } else if (strcmp(opt, "udp_global_rate") == 0 && val) {
+            settings.udp_guard.global_rate = parse_rate(val, "udp_global_rate");
+        } else if (strcmp(opt, "udp_global_burst") == 0 && val) {
+            settings.udp_guard.global_burst = parse_rate(val, "udp_global_burst");
+        } else if (strcmp(opt, "udp_alert_drops") == 0 && val) {
+            settings.udp_guard.alert_drops = (uint32_t)parse_int(val, 0, 1 << 30,
+                                                                 "udp_alert_drops");
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -182,6 +256,8 @@ static void set_defaults(void)
     settings.flush_enabled = true;
     settings.backlog = 1024;
     settings.maxconns_fast = true;
+    udp_guard_defaults(&settings.udp_guard);
+    memset(&allow_list, 0, sizeof(allow_list));
 }
 
 enum settings_action settings_parse(int argc, char **argv)
@@ -199,7 +275,7 @@ enum settings_action settings_parse(int argc, char **argv)
     set_defaults();
     optstring[n++] = ':';
 #define X(ch, name, arg, help) \
-    optstring[n++] = ch; if (arg) optstring[n++] = ':';
+    if (ch < 256) { optstring[n++] = (char)ch; if (arg) optstring[n++] = ':'; }
     OPTIONS(X)
 #undef X
     optstring[n] = '\0';
@@ -209,13 +285,14 @@ enum settings_action settings_parse(int argc, char **argv)
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
         case 'p': settings.port = parse_int(optarg, 0, 65535, "port"); break;
-        case 'U':
-            settings.udp_port = parse_int(optarg, 0, 65535, "UDP port");
-            if (settings.udp_port != 0)
-                usage_error("UDP is not available in this version: only -U 0 is "
-                            "accepted (asked for -U %s). UDP arrives with "
-                            "amplification limits; until then use TCP.", optarg);
+        case 'U': settings.udp_port = parse_int(optarg, 0, 65535, "UDP port"); break;
+        case OPT_ALLOW:
+            add_allow(optarg, strlen(optarg), NULL);
+            if (allow_list.n == 0)
+                usage_error("--allow needs at least one address or network");
             break;
+        case OPT_ALLOW_FILE: add_allow_file(optarg); break;
+        case OPT_NO_PROTECTED: settings.protected_mode_off = true; break;
         case 's': settings.unix_path = optarg; break;
         case 'a': {
             char *end;
@@ -281,6 +358,8 @@ enum settings_action settings_parse(int argc, char **argv)
     }
     if (optind < argc)
         usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (settings.unix_path)
+        settings.udp_port = 0;   /* -s disables network support, UDP too */
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
     return SETTINGS_RUN;
@@ -324,4 +403,14 @@ void settings_each_stat(void (*fn)(const char *name, const char *value, void *ct
     emit_u64(fn, ctx, "idle_timeout", settings.idle_timeout);
     fn("relaxed_privileges", settings.relaxed_privileges ? "yes" : "no", ctx);
     fn("ssl_enabled", "no", ctx);
+    emit_u64(fn, ctx, "udp_validate_window", settings.udp_guard.window_s);
+    emit_u64(fn, ctx, "udp_sources_max", settings.udp_guard.sources_max);
+    emit_u64(fn, ctx, "udp_baf_percent", settings.udp_guard.baf_percent);
+    emit_u64(fn, ctx, "udp_src_rate", settings.udp_guard.src_rate);
+    emit_u64(fn, ctx, "udp_src_burst", settings.udp_guard.src_burst);
+    emit_u64(fn, ctx, "udp_global_rate", settings.udp_guard.global_rate);
+    emit_u64(fn, ctx, "udp_global_burst", settings.udp_guard.global_burst);
+    emit_u64(fn, ctx, "udp_alert_drops", settings.udp_guard.alert_drops);
+    emit_u64(fn, ctx, "allow_list_entries", settings.acl ? settings.acl->n : 0);
+    fn("protected_mode", settings.protected_mode_off ? "no" : "yes", ctx);
 }

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/acl.h"
+#include "policy/udp_guard.h"
+
 #define HC_VERSION          "0.1.0"
 /* The memcached release whose behaviour hardcached follows; clients that
  * parse `version` see it first. */
@@ -21,7 +24,14 @@
 
 struct settings {
     int      port;               /* -p */
-    int      udp_port;           /* -U (only 0 for now) */
+    int      udp_port;           /* -U (0: off, the default) */
+    /* UDP amplification policy (-o udp_*), see policy/udp_guard.h */
+    struct udp_guard_config udp_guard;
+    /* Allow list (--allow, --allow-file); NULL when none was given. */
+    const struct acl *acl;
+    /* --disable-protected-mode: serve a non-loopback address with neither
+     * login nor allow list. */
+    bool     protected_mode_off;
     const char *listen[SETTINGS_LISTEN_MAX];  /* -l entries, comma-split */
     int      nlisten;
     const char *listen_arg;      /* -l as given, for stats settings */

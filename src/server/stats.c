@@ -53,5 +53,8 @@ void stats_reset(void)
     sum_threads(&baseline);
     atomic_store(&global_stats.total_connections, 0);
     atomic_store(&global_stats.rejected_connections, 0);
+    atomic_store(&global_stats.acl_rejected_connections, 0);
+    atomic_store(&global_stats.udp_max_amplification_milli, 0);
+    atomic_store(&global_stats.udp_max_amplification_unvalidated_milli, 0);
     pthread_mutex_unlock(&stats_lock);
 }

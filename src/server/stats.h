@@ -18,7 +18,11 @@
     X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval)    \
     X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)    \
     X(auth_cmds) X(auth_errors) X(bytes_read) X(bytes_written)             \
-    X(conn_yields)
+    X(conn_yields)                                                         \
+    X(udp_requests) X(udp_bytes_read) X(udp_bytes_written)                 \
+    X(udp_dropped_amplification) X(udp_dropped_rate) X(udp_dropped_acl)   \
+    X(udp_dropped_auth) X(udp_dropped_malformed) X(udp_dropped_too_large) \
+    X(udp_admin_refused) X(udp_short_replies)
 
 struct thread_stats {
 #define X(name) _Atomic uint64_t name;
@@ -40,6 +44,12 @@ struct global_stats {
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t connection_structures;
+    /* TCP connections closed by the allow list before a byte was read */
+    _Atomic uint64_t acl_rejected_connections;
+    /* largest UDP bytes-sent / bytes-received of one request, x1000 */
+    _Atomic uint64_t udp_max_amplification_milli;
+    /* the same, towards sources that were not validated (the BAF bound) */
+    _Atomic uint64_t udp_max_amplification_unvalidated_milli;
 };
 
 extern struct global_stats global_stats;

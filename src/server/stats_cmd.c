@@ -42,6 +42,13 @@ static void stat_u64(struct conn *c, const char *name, uint64_t v)
     stat_line(c, name, "%llu", (unsigned long long)v);
 }
 
+/* a ratio kept in thousandths, printed as 1.234 */
+static void stat_ratio(struct conn *c, const char *name, uint64_t milli)
+{
+    stat_line(c, name, "%llu.%03llu", (unsigned long long)(milli / 1000),
+              (unsigned long long)(milli % 1000));
+}
+
 static void end(struct conn *c)
 {
     if (buf_append(&c->w->out, "END\r\n", 5) < 0)
@@ -90,6 +97,11 @@ static void stats_general(struct conn *c)
 #define X(name) stat_u64(c, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
     THREAD_STATS(X)
 #undef X
+    stat_u64(c, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
+    stat_ratio(c, "udp_max_amplification",
+               atomic_load(&global_stats.udp_max_amplification_milli));
+    stat_ratio(c, "udp_max_amplification_unvalidated",
+               atomic_load(&global_stats.udp_max_amplification_unvalidated_milli));
     stat_u64(c, "limit_maxbytes", settings.maxbytes);
     stat_u64(c, "accepting_conns", 1);
     stat_u64(c, "listen_disabled_num", 0);

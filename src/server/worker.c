@@ -14,7 +14,9 @@
 
 #include "core/log.h"
 #include "policy/limits.h"
+#include "policy/acl.h"
 #include "server/settings.h"
+#include "server/udp.h"
 
 #define ACCEPT_BATCH 64   /* connections accepted per listener wake-up */
 
@@ -38,6 +40,12 @@ static void accept_from(struct worker *w, struct listener *l)
                 log_info("accept on %s: %s", l->name, strerror(errno));
             return;
         }
+        /* the allow list: closed before a byte is read or written */
+        if (!acl_allows(settings.acl, (struct sockaddr *)&ss)) {
+            atomic_fetch_add(&global_stats.acl_rejected_connections, 1);
+            close(fd);
+            continue;
+        }
         uint64_t cur = atomic_fetch_add(&global_stats.curr_connections, 1);
         if (cur >= (uint64_t)settings.maxconns) {
             atomic_fetch_sub(&global_stats.curr_connections, 1);
@@ -50,10 +58,13 @@ static void accept_from(struct worker *w, struct listener *l)
         atomic_fetch_add(&global_stats.total_connections, 1);
         if (sl > sizeof(ss))
             sl = sizeof(ss);
-        if (conn_create(w, fd, (struct sockaddr *)&ss, sl, l->name) == NULL)
+        struct conn *c = conn_create(w, fd, (struct sockaddr *)&ss, sl, l->name);
+        if (c == NULL) {
             atomic_fetch_sub(&global_stats.curr_connections, 1);
-        else
+        } else {
             atomic_fetch_add(&global_stats.connection_structures, 1);
+            udp_note_tcp_peer(c);   /* a completed handshake validates */
+        }
     }
 }
 
@@ -102,6 +113,9 @@ static void *worker_main(void *arg)
             case EV_KIND_LISTENER:
                 accept_from(w, ((struct listen_src *)(void *)kind)->l);
                 break;
+            case EV_KIND_UDP:
+                udp_on_readable(w, ((struct listen_src *)(void *)kind)->l);
+                break;
             case EV_KIND_CONN:
                 conn_on_event((struct conn *)(void *)kind, evs[i].events);
                 break;
@@ -126,11 +140,13 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls)
     w->lsrc = calloc((size_t)nls + 1, sizeof(*w->lsrc));
     if (w->rbuf == NULL || w->lsrc == NULL || ev_loop_init(&w->loop) < 0)
         return -1;
+    if (settings.udp_port != 0 && udp_worker_init(w) < 0)
+        return -1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EPOLLIN, &w->wake_kind) < 0)
         return -1;
     for (int i = 0; i < nls; i++) {
-        w->lsrc[i].kind = EV_KIND_LISTENER;
+        w->lsrc[i].kind = ls[i].udp ? EV_KIND_UDP : EV_KIND_LISTENER;
         w->lsrc[i].l = &ls[i];
         if (ev_watch(&w->loop, ls[i].fd, EPOLLIN | EPOLLEXCLUSIVE, &w->lsrc[i]) < 0)
             return -1;
@@ -170,6 +186,7 @@ void workers_stop(void)
         if (w->wake_fd >= 0)
             close(w->wake_fd);
         buf_destroy(&w->out);
+        udp_worker_close(w);
         free(w->rbuf);
         free(w->lsrc);
         pthread_mutex_destroy(&w->conns_lock);

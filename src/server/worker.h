@@ -17,7 +17,7 @@
 #include "server/stats.h"
 
 struct listen_src {
-    enum ev_kind     kind;        /* EV_KIND_LISTENER */
+    enum ev_kind     kind;        /* EV_KIND_LISTENER, EV_KIND_UDP */
     struct listener *l;
 };
 
@@ -35,6 +35,8 @@ struct worker {
     struct conn      *ready;      /* connections with leftover requests */
     rel_time_t        last_sweep;
     struct listen_src *lsrc;
+    struct conn      *udp_conn;   /* pseudo connection for datagrams */
+    uint8_t          *udp_rbuf;   /* LIMIT_UDP_DATAGRAM_IN scratch */
 };
 
 /* Start n workers watching the listeners. Returns 0 or -1. */
