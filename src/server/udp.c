@@ -26,6 +26,14 @@
 #define UDP_OUT_KEEP        (4 * 1024 * 1024)
 /* Binary protocol request header. */
 #define UDP_BIN_HEADER      24
+/* Each request of a datagram gets its own framed reply, as memcached
+ * sends them; past this many, the rest share the last frame. */
+#define UDP_REPLIES_MAX     64
+
+struct udp_replies {
+    size_t end[UDP_REPLIES_MAX];   /* end offset of each reply in w->out */
+    size_t n;
+};
 
 static const char udp_short_error[] = "SERVER_ERROR use TCP\r\n";
 static const char udp_admin_refused[] = "CLIENT_ERROR not allowed over UDP\r\n";
@@ -97,9 +105,20 @@ static void note_drop(const struct udp_src *src, uint64_t now_ms)
         log_warn("hardcached: %s", line);
 }
 
+static void reply_mark(struct udp_replies *r, size_t end)
+{
+    if (end == (r->n > 0 ? r->end[r->n - 1] : 0))
+        return;   /* no reply (noreply, quiet binary) */
+    if (r->n == UDP_REPLIES_MAX)
+        r->end[r->n - 1] = end;
+    else
+        r->end[r->n++] = end;
+}
+
 /* Run the requests of one datagram payload on the pseudo connection.
  * Returns false if the reply outgrew c->udp_reply_max. */
-static bool udp_execute(struct conn *c, const char *data, size_t len)
+static bool udp_execute(struct conn *c, const char *data, size_t len,
+                        struct udp_replies *r)
 {
     struct thread_stats *ts = &c->w->stats;
     size_t off = 0;
@@ -116,6 +135,7 @@ static bool udp_execute(struct conn *c, const char *data, size_t len)
                 if (buf_append(&c->w->out, udp_admin_refused,
                                sizeof(udp_admin_refused) - 1) < 0)
                     return false;
+                reply_mark(r, buf_len(&c->w->out));
                 off += req.consumed;
                 continue;
             }
@@ -126,6 +146,7 @@ static bool udp_execute(struct conn *c, const char *data, size_t len)
         }
         st = conn_step_once(c, data + off, len - off, &used);
         off += used;
+        reply_mark(r, buf_len(&c->w->out));
         if (st == CONN_STEP_PAUSED)
             return false;   /* reply beyond udp_reply_max */
         if (st != CONN_STEP_DONE || c->swallow > 0)
@@ -134,6 +155,18 @@ static bool udp_execute(struct conn *c, const char *data, size_t len)
             return false;
     }
     return buf_len(&c->w->out) <= c->udp_reply_max;
+}
+
+/* UDP payload bytes of all the replies, framed one by one. */
+static size_t replies_wire(const struct udp_replies *r)
+{
+    size_t wire = 0, start = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        wire += udp_frame_wire_size(r->end[i] - start);
+        start = r->end[i];
+    }
+    return wire;
 }
 
 /* Send reply[0..len) framed for request_id. Returns wire bytes sent. */
@@ -195,6 +228,7 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
     struct udp_frame f;
     struct udp_src src;
     const uint8_t *payload;
+    struct udp_replies r = { .n = 0 };
     size_t plen, reply_len, full_wire, short_wire, sent = 0;
     uint64_t now_ms = udp_now_ms();
     bool validated, fits;
@@ -232,28 +266,15 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
     c->peerlen = sl;
     buf_consume(out, buf_len(out));
 
-    fits = udp_execute(c, (const char *)payload, plen);
+    fits = udp_execute(c, (const char *)payload, plen, &r);
     reply_len = buf_len(out);
     if (reply_len > 0 || !fits) {
-        full_wire = fits ? udp_frame_wire_size(reply_len) : SIZE_MAX;
+        full_wire = fits ? replies_wire(&r) : SIZE_MAX;
         short_wire = c->proto == CONN_PROTO_TEXT ?
                      udp_frame_wire_size(sizeof(udp_short_error) - 1) : SIZE_MAX;
         a = udp_guard_reply(&src, validated, n, full_wire, short_wire, now_ms);
-        switch (a) {
-        case UDP_SEND:
-            sent = udp_send(l->fd, (const struct sockaddr *)ss, sl, f.request_id,
-                            buf_rptr(out), reply_len);
-            break;
-        case UDP_SHORT_AMPLIFICATION:
-        case UDP_SHORT_RATE:
-        case UDP_SHORT_TOO_LARGE:
-            sent = udp_send(l->fd, (const struct sockaddr *)ss, sl, f.request_id,
-                            udp_short_error, sizeof(udp_short_error) - 1);
-            STAT_INCR(ts, udp_short_replies);
-            break;
-        default:
-            break;
-        }
+        /* counted before sending, so a client that saw the reply sees it
+         * counted too */
         if (a == UDP_SHORT_AMPLIFICATION || a == UDP_DROP_AMPLIFICATION) {
             STAT_INCR(ts, udp_dropped_amplification);
             note_drop(&src, now_ms);
@@ -262,6 +283,22 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
             note_drop(&src, now_ms);
         } else if (a == UDP_SHORT_TOO_LARGE) {
             STAT_INCR(ts, udp_dropped_too_large);
+        }
+        switch (a) {
+        case UDP_SEND:
+            for (size_t i = 0, start = 0; i < r.n; start = r.end[i++])
+                sent += udp_send(l->fd, (const struct sockaddr *)ss, sl, f.request_id,
+                                 buf_rptr(out) + start, r.end[i] - start);
+            break;
+        case UDP_SHORT_AMPLIFICATION:
+        case UDP_SHORT_RATE:
+        case UDP_SHORT_TOO_LARGE:
+            STAT_INCR(ts, udp_short_replies);
+            sent = udp_send(l->fd, (const struct sockaddr *)ss, sl, f.request_id,
+                            udp_short_error, sizeof(udp_short_error) - 1);
+            break;
+        default:
+            break;
         }
     }
     STAT_ADD(ts, udp_bytes_written, sent);

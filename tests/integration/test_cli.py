@@ -120,14 +120,16 @@ def test_root_without_u_refused(run_binary):
     assert b"root" in r.stderr
 
 
-@pytest.mark.hardcached_only
-def test_udp_port_refused(run_binary):
-    """UDP is the amplification vector of CVE-2018-1000115: hardcached does
-    not speak it yet and refuses -U N>0 instead of ignoring it."""
-    r = run_binary(*(hcutil.root_args() + ["-U", "11211", "-p",
-                                           str(hcutil.free_port()), "-l", "127.0.0.1"]))
-    assert r.returncode == 64
-    assert r.stderr.strip()
+def test_udp_port_listens_on_loopback_only(start_server):
+    """-U N with no -l: UDP on the loopback addresses only, like TCP.
+    (Before UDP had amplification limits, -U N was refused.)"""
+    from udputil import free_udp_port
+    u = free_udp_port()
+    s = start_server("-U", str(u), udp_flag=False)
+    udp = _sockets_of(s.pid, "udp")
+    assert "127.0.0.1:%d" % u in udp, udp
+    assert all(a.startswith(("127.", "[::1]")) for a in udp), udp
+    assert s.stats("settings")["udpport"] == str(u)
 
 
 # UDP off, listeners
@@ -196,9 +198,9 @@ def test_startup_line_names_listener(start_server):
 
 @pytest.mark.hardcached_only
 def test_warning_on_non_loopback_listener(start_server):
-    """-l 0.0.0.0 is allowed but warned about. (We only connect over
-    loopback.)"""
-    s = start_server(host="0.0.0.0", wait=False)
+    """-l 0.0.0.0 is allowed, with the protected-mode override, but warned
+    about. (We only connect over loopback.)"""
+    s = start_server("--disable-protected-mode", host="0.0.0.0", wait=False)
     deadline = time.monotonic() + hcutil.START_TIMEOUT
     while not _version_ok(socket.AF_INET, ("127.0.0.1", s.port), 1):
         assert s.alive() and time.monotonic() < deadline
