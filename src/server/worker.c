@@ -63,7 +63,10 @@ static void accept_from(struct worker *w, struct listener *l)
             atomic_fetch_sub(&global_stats.curr_connections, 1);
         } else {
             atomic_fetch_add(&global_stats.connection_structures, 1);
-            udp_note_tcp_peer(c);   /* a completed handshake validates */
+            /* a completed handshake validates the address for UDP; with
+             * authentication on, only the login does (conn.c) */
+            if (!settings.auth_required)
+                udp_note_tcp_peer(c);
         }
     }
 }
