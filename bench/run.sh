@@ -251,6 +251,13 @@ echo
 awk -f "$ROOT/bench/table.awk" "$OUT"
 echo
 echo "raw results: $OUT"
+
+# 5. UDP amplification, hardcached vs memcached (a separate script, not part
+#    of the load runs above; see "UDP amplification" in BENCHMARKS.md).
+echo
+HARDCACHED="$HARDCACHED" MEMCACHED="$MEMCACHED" /usr/bin/python3 "$ROOT/bench/amplification.py" \
+  || { echo "run.sh: bench/amplification.py failed" >&2; errors=$((errors + 1)); }
+
 if [ $errors -ne 0 ]; then
   echo "run.sh: $errors run(s) reported errors (see above and $OUT)" >&2
   exit 1
