@@ -30,6 +30,10 @@
  * sends them; past this many, the rest share the last frame. */
 #define UDP_REPLIES_MAX     64
 
+/* Every reply fits the 16-bit sequence and total fields. */
+_Static_assert(LIMIT_UDP_REPLY_MAX / UDP_CHUNK_MAX + 1 < UDP_DATAGRAMS_MAX,
+               "LIMIT_UDP_REPLY_MAX needs more datagrams than a frame can number");
+
 struct udp_replies {
     size_t end[UDP_REPLIES_MAX];   /* end offset of each reply in w->out */
     size_t n;
