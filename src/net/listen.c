@@ -97,9 +97,10 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Receive buffer asked for on UDP sockets, so bursts of requests are not
- * lost while a worker is busy (the kernel caps it at rmem_max). */
-#define LISTEN_UDP_RCVBUF (4 * 1024 * 1024)
+/* Socket buffers asked for on UDP sockets, so bursts of requests are not
+ * lost while a worker is busy and a multi-datagram reply is not cut short
+ * by a full send queue (the kernel caps them at rmem_max / wmem_max). */
+#define LISTEN_UDP_SOCKBUF (4 * 1024 * 1024)
 
 static int listen_inet(const char *spec, int default_port, int socktype, int backlog,
                        struct listener *out, int *n, int max, char *err, int errlen)
@@ -141,8 +142,9 @@ static int listen_inet(const char *spec, int default_port, int socktype, int bac
         l = &out[*n];
         addr_name(ai->ai_addr, l->name, sizeof(l->name));
         if (socktype == SOCK_DGRAM) {
-            int rcv = LISTEN_UDP_RCVBUF;
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+            int size = LISTEN_UDP_SOCKBUF;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
         }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
             (socktype == SOCK_STREAM && listen(fd, backlog) < 0) ||
