@@ -22,7 +22,10 @@
 #define FDS_PER_TASK    NCHAN
 #define AMP_SLACK       1024    /* item header + key room under item_size_max */
 
-enum phase { PH_INFO, PH_STORE, PH_GET, PH_MULTI, PH_DELETE, PH_DONE };
+/* UDP is probed before TCP: a server that trusts addresses which completed a
+ * TCP handshake (hardcached's address validation) must be measured as a
+ * spoofer meets it, before our own TCP connection validates us. */
+enum phase { PH_UDP, PH_INFO, PH_STORE, PH_GET, PH_MULTI, PH_DELETE, PH_DONE };
 
 struct task {
     bool active;
@@ -91,12 +94,10 @@ static void task_start(struct task *k, const struct target *t,
 
     memset(k, 0, sizeof(*k));
     k->active = true;
-    k->phase = PH_INFO;
+    k->phase = PH_UDP;
     k->started = now;
     result_init(&k->r, t);
     rate_init(&k->rate, o->target_rate, now);
-    tcp_probe_start(&k->tcp, TCP_MODE_INFO, t, &k->r, &po, NULL, 0);
-    k->on[0] = true;
     k->r.udp_tried = true;
     for (int i = 0; i < PROBE_COUNT; i++) {
         if (udp_probe_defs[i].flags & PF_AMPLIFY)
@@ -149,6 +150,11 @@ static void task_advance(struct task *k, const struct audit_opts *o)
     struct result *r = &k->r;
 
     switch (k->phase) {
+    case PH_UDP:
+        tcp_probe_start(&k->tcp, TCP_MODE_INFO, r->t, r, &po, NULL, 0);
+        k->on[0] = true;
+        k->phase = PH_INFO;
+        break;
     case PH_INFO:
         version_from_udp(k);
         for (int c = 0; c < NCHAN; c++)

@@ -62,6 +62,9 @@ int verdict_exit(const struct verdict *v)
     return v->error ? AUDIT_EXIT_ERROR : AUDIT_EXIT_CLEAR;
 }
 
+/* Above this bandwidth amplification factor a UDP reply amplifies. */
+#define VERDICT_BAF_AMPLIFIES 1.0
+
 /* The probe with the largest bandwidth amplification that replied. */
 static int best_probe(const struct result *r)
 {
@@ -93,7 +96,13 @@ void verdict_remote(const struct result *r, const struct audit_opts *o,
                  s->req_bytes, probe_baf(s), probe_paf(s),
                  udp_probe_defs[b].name, probe_baf(&r->udp[b]),
                  (unsigned long long)r->udp[b].reply_bytes);
-        verdict_add(v, FINDING_UDP_AMPLIFIER, pub ? SEV_CRITICAL : SEV_HIGH, d);
+        /* A server that answers but never amplifies (hardcached's bound for
+         * unvalidated sources) only reflects: a spoofer gains nothing in
+         * volume, so it is a lesser finding than an amplifier. */
+        if (probe_baf(&r->udp[b]) > VERDICT_BAF_AMPLIFIES)
+            verdict_add(v, FINDING_UDP_AMPLIFIER, pub ? SEV_CRITICAL : SEV_HIGH, d);
+        else
+            verdict_add(v, FINDING_UDP_REFLECTOR, pub ? SEV_MEDIUM : SEV_LOW, d);
     } else if (r->tcp.udp_port > 0) {
         snprintf(d, sizeof(d), "stats settings: udpport %lld",
                  (long long)r->tcp.udp_port);

@@ -29,6 +29,9 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
     X(UDP_AMPLIFIER, "udp_amplifier", SEV_CRITICAL, \
       "answers memcached UDP requests: usable for reflection and amplification", \
       ADVICE_UDP) \
+    X(UDP_REFLECTOR, "udp_reflector", SEV_LOW, \
+      "answers memcached UDP requests but never sent more bytes than it " \
+      "received (BAF <= 1): reflection without amplification", ADVICE_UDP) \
     X(UDP_ENABLED, "udp_enabled_in_settings", SEV_MEDIUM, \
       "UDP is enabled in the server's settings, though no UDP reply came back " \
       "(a firewall may hide it from here only)", ADVICE_UDP) \

@@ -44,13 +44,14 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
     raise RuntimeError("no free port")
 
 
-def wait_tcp(host, port, proc, deadline=5.0):
+def wait_tcp(host, port, proc, deadline=5.0, source=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError("server exited with %s" % proc.returncode)
         try:
-            socket.create_connection((host, port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2,
+                                     source_address=(source, 0) if source else None).close()
             return
         except OSError:
             time.sleep(0.05)
@@ -60,7 +61,9 @@ def wait_tcp(host, port, proc, deadline=5.0):
 class Proc:
     """A server process; stop() is idempotent and always reaps it."""
 
-    def __init__(self, argv, host, port):
+    def __init__(self, argv, host, port, source=None):
+        """source: the address the readiness check connects from (a server
+        that validates addresses by TCP handshake then trusts only it)."""
         self.argv = argv
         self.host = host
         self.port = port
@@ -68,7 +71,7 @@ class Proc:
                                   stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE)
         try:
-            wait_tcp(host, port, self.p)
+            wait_tcp(host, port, self.p, source=source)
         except Exception:
             self.stop()
             raise

@@ -2,7 +2,11 @@
 import struct
 import time
 
-from conftest import finding_ids, probe
+import os
+
+import pytest
+
+from conftest import HC_BIN, Proc, finding_ids, free_port, probe
 
 
 def test_memcached_udp_is_vulnerable_with_fix(audit, memcached):
@@ -206,6 +210,28 @@ def test_hardcached(audit, hardcached):
     assert t["udp"]["state"] in ("closed", "silent")
     assert "udp_amplifier" not in finding_ids(t)
     assert r.rc == 0, r.out
+
+
+def test_hardcached_udp_reflects_without_amplifying(audit):
+    """hardcached with -U answers a spoofer-like source (UDP probes run
+    before our TCP probe validates us) but never with more bytes than it
+    got: udp_reflector, not udp_amplifier; memcached -U is the amplifier."""
+    if not os.path.exists(HC_BIN):
+        pytest.skip("HC_BIN %s does not exist yet" % HC_BIN)
+    port = free_port()
+    p = Proc([HC_BIN, "-p", str(port), "-U", str(port), "-l", "127.0.0.1",
+              "-u", "root"], "127.0.0.1", port, source="127.0.0.3")
+    try:
+        r = audit("--json", "127.0.0.1:%d" % port)
+        t = r.target(port)
+        ids = finding_ids(t)
+        assert "udp_amplifier" not in ids, t
+        assert "udp_reflector" in ids, t
+        assert all(pr["baf"] <= 1.0 for pr in t["udp"]["probes"]
+                   if pr["result"] == "reply"), t["udp"]["probes"]
+        assert r.rc == 1
+    finally:
+        p.stop()
 
 
 def test_ipv6_target(audit, memcached):
