@@ -21,6 +21,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "server/metrics.h"
 #include "server/settings.h"
 #include "server/udp.h"
 #include "server/worker.h"
@@ -276,6 +277,11 @@ int main(int argc, char **argv)
     open_udp_listeners();
     check_protected_mode();
     announce();
+    {
+        char err[256];
+        if (metrics_setup(err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: metrics: %s", err);
+    }
     if (settings.daemonize)
         daemonize();
     write_pidfile();
@@ -296,9 +302,12 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (workers_start(settings.threads, listeners, nlisteners) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
+    if (metrics_start() < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot start the metrics thread");
 
     main_loop();
 
+    metrics_teardown();
     workers_stop();
     store_teardown();
     udp_teardown();

@@ -63,7 +63,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED };
     X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off)")
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)")
 
 __attribute__((format(printf, 1, 2)))
 static _Noreturn void usage_error(const char *fmt, ...)
@@ -225,6 +225,14 @@ static void parse_extended(char *arg)
         } else if (strcmp(opt, "udp_alert_drops") == 0 && val) {
             settings.udp_guard.alert_drops = (uint32_t)parse_int(val, 0, 1 << 30,
                                                                  "udp_alert_drops");
+        } else if (strcmp(opt, "metrics_port") == 0 && val) {
+            settings.metrics_port = parse_int(val, 0, 65535, "metrics_port");
+        } else if (strcmp(opt, "metrics_listen") == 0 && val && *val) {
+            char host[256];
+            int port;
+            if (strpbrk(val, " \t") || listen_split(val, host, sizeof(host), &port) < 0)
+                usage_error("bad metrics_listen address \"%s\"", val);
+            settings.metrics_listen = val;
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -360,6 +368,8 @@ enum settings_action settings_parse(int argc, char **argv)
         usage_error("unexpected argument \"%s\"", argv[optind]);
     if (settings.unix_path)
         settings.udp_port = 0;   /* -s disables network support, UDP too */
+    if (settings.metrics_listen && settings.metrics_port == 0)
+        usage_error("-o metrics_listen needs -o metrics_port=N");
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
     return SETTINGS_RUN;

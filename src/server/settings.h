@@ -61,6 +61,8 @@ struct settings {
      * listener and protocol; set when -S or -Y is given). The UDP policy
      * reads it too. */
     bool     auth_required;
+    int      metrics_port;       /* -o metrics_port (0: no /metrics endpoint) */
+    const char *metrics_listen;  /* -o metrics_listen (NULL: loopback) */
 };
 
 extern struct settings settings;

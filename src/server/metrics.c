@@ -1,0 +1,430 @@
+/*
+ * metrics: the Prometheus endpoint; see metrics.h. Every exported metric is
+ * declared once in the tables below (name, type, help, value), so a new
+ * counter — UDP drops, access-list refusals — is one line in one table.
+ */
+#include "server/metrics.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/listen.h"
+#include "server/settings.h"
+#include "server/stats.h"
+#include "storage/store.h"
+
+/* Everything one scrape reports, read once so the numbers agree. */
+struct snapshot {
+    struct thread_stats ts;
+    struct store_stats  ss;
+    uint64_t curr_conns, total_conns, rejected_conns;
+    uint64_t uptime, now;
+    struct rusage ru;
+};
+
+#define TS(f) atomic_load_explicit(&s->ts.f, memory_order_relaxed)
+
+/* X(name, type, help, value): memcached_exporter's names and meanings. */
+#define METRICS_MEMCACHED(X)                                                   \
+    X(memcached_up, gauge, "Could the memcached server be reached.", 1)        \
+    X(memcached_uptime_seconds, gauge, "Number of seconds since the server started.", s->uptime) \
+    X(memcached_time_seconds, gauge, "Current UNIX time according to the server.", s->now) \
+    X(memcached_current_connections, gauge, "Current number of open connections.", s->curr_conns) \
+    X(memcached_max_connections, gauge, "Maximum number of clients allowed.", (uint64_t)settings.maxconns) \
+    X(memcached_connections_total, counter, "Total number of connections opened since the server started running.", s->total_conns) \
+    X(memcached_connections_rejected_total, counter, "Total number of connections rejected due to hitting the -c limit.", s->rejected_conns) \
+    X(memcached_connections_listener_disabled_total, counter, "Number of times that memcached has hit its connections limit and disabled its listener.", 0) \
+    X(memcached_connections_yielded_total, counter, "Total number of connections yielded running due to hitting the -R limit.", TS(conn_yields)) \
+    X(memcached_current_items, gauge, "Current number of items stored by this instance.", s->ss.curr_items) \
+    X(memcached_items_total, counter, "Total number of items stored during the life of this instance.", s->ss.total_items) \
+    X(memcached_current_bytes, gauge, "Current number of bytes used to store items.", s->ss.bytes) \
+    X(memcached_limit_bytes, gauge, "Number of bytes this server is allowed to use for storage.", settings.maxbytes) \
+    X(memcached_malloced_bytes, gauge, "Number of bytes of memory allocated to item storage.", s->ss.mem_used) \
+    X(memcached_items_evicted_total, counter, "Total number of valid items removed from cache to free memory for new items.", s->ss.evictions) \
+    X(memcached_items_reclaimed_total, counter, "Total number of times an entry was stored using memory from an expired entry.", s->ss.reclaimed) \
+    X(memcached_read_bytes_total, counter, "Total number of bytes read by this server from network.", TS(bytes_read)) \
+    X(memcached_written_bytes_total, counter, "Total number of bytes sent by this server to network.", TS(bytes_written)) \
+    X(memcached_max_item_size_bytes, gauge, "Largest item this server accepts (-I).", (uint64_t)settings.item_size_max)
+
+/* X(command, status, counter): memcached_commands_total{command,status}. */
+#define METRICS_COMMANDS(X)                                                   \
+    X("get", "hit", get_hits) X("get", "miss", get_misses)                    \
+    X("get", "expired", get_expired) X("get", "flushed", get_flushed)         \
+    X("set", "hit", cmd_set) X("flush", "hit", cmd_flush)                     \
+    X("delete", "hit", delete_hits) X("delete", "miss", delete_misses)        \
+    X("incr", "hit", incr_hits) X("incr", "miss", incr_misses)                \
+    X("decr", "hit", decr_hits) X("decr", "miss", decr_misses)                \
+    X("cas", "hit", cas_hits) X("cas", "miss", cas_misses)                    \
+    X("cas", "badval", cas_badval)                                            \
+    X("touch", "hit", touch_hits) X("touch", "miss", touch_misses)
+
+/* X(name, type, help, value): hardcached's own, security first. UDP and
+ * access-list counters join here when those features land. */
+#define METRICS_SECURITY(X)                                                   \
+    X(hardcached_auth_commands_total, counter, "Authentication commands processed.", TS(auth_cmds)) \
+    X(hardcached_auth_failures_total, counter, "Authentication attempts that failed.", TS(auth_errors)) \
+    X(hardcached_connections_rejected_total, counter, "Connections closed at accept time because the -c limit was reached.", s->rejected_conns) \
+    X(hardcached_store_too_large_total, counter, "Stores refused because the item exceeded -I.", TS(store_too_large)) \
+    X(hardcached_store_no_memory_total, counter, "Stores refused for lack of memory (-M).", TS(store_no_memory)) \
+    X(hardcached_udp_enabled, gauge, "1 if a UDP port is open (amplification risk), else 0.", (uint64_t)(settings.udp_port != 0))
+
+/* ---- rendering ---- */
+
+struct out {
+    char  *p;
+    size_t n, cap;
+    bool   overflow;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    if (o->overflow)
+        return;
+    va_start(ap, fmt);
+    r = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+    va_end(ap);
+    if (r < 0 || (size_t)r >= o->cap - o->n)
+        o->overflow = true;
+    else
+        o->n += (size_t)r;
+}
+
+static void put_u64(struct out *o, const char *name, const char *type,
+                    const char *help, uint64_t v)
+{
+    put(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+        name, (unsigned long long)v);
+}
+
+static void take_snapshot(struct snapshot *s)
+{
+    stats_aggregate(&s->ts);
+    store_stats_get(&s->ss);
+    s->curr_conns = atomic_load(&global_stats.curr_connections);
+    s->total_conns = atomic_load(&global_stats.total_connections);
+    s->rejected_conns = atomic_load(&global_stats.rejected_connections);
+    s->uptime = clock_now() - CLOCK_START;
+    s->now = (uint64_t)(clock_started() + clock_now());
+    getrusage(RUSAGE_SELF, &s->ru);
+}
+
+size_t metrics_render(char *buf, size_t cap)
+{
+    struct snapshot snap, *s = &snap;
+    struct out o = { .p = buf, .cap = cap };
+
+    if (cap == 0)
+        return 0;
+    take_snapshot(s);
+#define X(name, type, help, value) put_u64(&o, #name, #type, help, (uint64_t)(value));
+    METRICS_MEMCACHED(X)
+#undef X
+    put(&o, "# HELP memcached_version The version of this memcached server.\n"
+            "# TYPE memcached_version gauge\nmemcached_version{version=\"%s\"} 1\n",
+        HC_VERSION_STRING);
+    put(&o, "# HELP memcached_process_user_cpu_seconds_total Accumulated user time for this process.\n"
+            "# TYPE memcached_process_user_cpu_seconds_total counter\n"
+            "memcached_process_user_cpu_seconds_total %ld.%06ld\n",
+        (long)s->ru.ru_utime.tv_sec, (long)s->ru.ru_utime.tv_usec);
+    put(&o, "# HELP memcached_process_system_cpu_seconds_total Accumulated system time for this process.\n"
+            "# TYPE memcached_process_system_cpu_seconds_total counter\n"
+            "memcached_process_system_cpu_seconds_total %ld.%06ld\n",
+        (long)s->ru.ru_stime.tv_sec, (long)s->ru.ru_stime.tv_usec);
+    put(&o, "# HELP memcached_commands_total Total number of all requests broken down by command (get, set, etc.) and status.\n"
+            "# TYPE memcached_commands_total counter\n");
+#define X(cmd, status, field) \
+    put(&o, "memcached_commands_total{command=\"%s\",status=\"%s\"} %llu\n", \
+        cmd, status, (unsigned long long)TS(field));
+    METRICS_COMMANDS(X)
+#undef X
+#define X(name, type, help, value) put_u64(&o, #name, #type, help, (uint64_t)(value));
+    METRICS_SECURITY(X)
+#undef X
+    return o.overflow ? 0 : o.n;
+}
+
+/* ---- the request ---- */
+
+static bool has_prefix(const char *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n >= l && memcmp(p, lit, l) == 0;
+}
+
+enum metrics_req metrics_parse_request(const char *p, size_t n)
+{
+    const char *end = NULL, *sp1, *sp2, *eol;
+    size_t line, tlen;
+
+    if (n > METRICS_REQUEST_MAX)
+        n = METRICS_REQUEST_MAX;
+    for (size_t i = 0; i + 1 < n && end == NULL; i++) {
+        if (p[i] == '\n' && p[i + 1] == '\n')
+            end = p + i;
+        else if (i + 3 < n && memcmp(p + i, "\r\n\r\n", 4) == 0)
+            end = p + i;
+    }
+    if (end == NULL) {
+        /* a request line that is plainly not HTTP need not wait */
+        eol = memchr(p, '\n', n);
+        if (eol && !memmem(p, (size_t)(eol - p), " HTTP/1.", 8))
+            return METRICS_REQ_BAD;
+        return n >= METRICS_REQUEST_MAX ? METRICS_REQ_TOO_LARGE : METRICS_REQ_NEED_MORE;
+    }
+    eol = memchr(p, '\n', (size_t)(end - p) + 2);
+    line = (size_t)(eol - p);
+    if (line > 0 && p[line - 1] == '\r')
+        line--;
+    /* METHOD SP target SP HTTP/1.x, nothing else on the line */
+    sp1 = memchr(p, ' ', line);
+    if (sp1 == NULL || sp1 == p)
+        return METRICS_REQ_BAD;
+    sp2 = memchr(sp1 + 1, ' ', line - (size_t)(sp1 + 1 - p));
+    if (sp2 == NULL || sp2 == sp1 + 1)
+        return METRICS_REQ_BAD;
+    if ((size_t)(p + line - (sp2 + 1)) != 8 || !has_prefix(sp2 + 1, 8, "HTTP/1.") ||
+        (sp2[8] != '0' && sp2[8] != '1'))
+        return METRICS_REQ_BAD;
+    for (const char *q = p; q < p + line; q++)
+        if ((unsigned char)*q < 0x21 && *q != ' ')
+            return METRICS_REQ_BAD;
+    if ((size_t)(sp1 - p) != 3 || memcmp(p, "GET", 3) != 0)
+        return METRICS_REQ_BAD_METHOD;
+    tlen = (size_t)(sp2 - (sp1 + 1));
+    if (has_prefix(sp1 + 1, tlen, "/metrics") &&
+        (tlen == 8 || sp1[1 + 8] == '?'))
+        return METRICS_REQ_OK;
+    return METRICS_REQ_NOT_FOUND;
+}
+
+/* ---- the server thread ---- */
+
+static struct listener mlisteners[METRICS_LISTENERS_MAX];
+static int nmlisteners;
+static int wake_fd = -1;
+static pthread_t thread;
+static bool started;
+static char body[METRICS_BODY_MAX];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for `events` on fd until deadline; false on timeout, error or stop. */
+static bool wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd pf[2] = { { fd, events, 0 }, { wake_fd, POLLIN, 0 } };
+        int r;
+
+        if (left <= 0)
+            return false;
+        r = poll(pf, 2, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || pf[1].revents)
+            return false;
+        return (pf[0].revents & (events | POLLHUP | POLLERR)) != 0;
+    }
+}
+
+static bool send_all(int fd, const char *p, size_t n, int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline))
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void reply(int fd, int code, const char *reason, const char *ctype,
+                  const char *b, size_t blen, const char *extra, int64_t deadline)
+{
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "%sConnection: close\r\n\r\n", code, reason, ctype, blen, extra);
+
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return;
+    if (send_all(fd, head, (size_t)n, deadline))
+        (void)send_all(fd, b, blen, deadline);
+}
+
+#define PLAIN "text/plain; charset=utf-8"
+#define ERR_REPLY(fd, code, reason, extra, dl) \
+    reply(fd, code, reason, PLAIN, reason "\n", sizeof(reason "\n") - 1, extra, dl)
+
+static void serve_one(int fd)
+{
+    char req[METRICS_REQUEST_MAX];
+    size_t n = 0;
+    int64_t deadline = now_ms() + METRICS_IO_TIMEOUT_MS;
+    enum metrics_req r = METRICS_REQ_NEED_MORE;
+
+    while (r == METRICS_REQ_NEED_MORE) {
+        ssize_t got = recv(fd, req + n, sizeof(req) - n, 0);
+        if (got > 0) {
+            n += (size_t)got;
+            r = metrics_parse_request(req, n);
+        } else if (got < 0 && errno == EINTR) {
+            continue;
+        } else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLIN, deadline))
+                return;
+        } else {
+            return;   /* closed before a whole request */
+        }
+    }
+    switch (r) {
+    case METRICS_REQ_OK: {
+        size_t blen = metrics_render(body, sizeof(body));
+        if (blen == 0)
+            ERR_REPLY(fd, 500, "Internal Server Error", "", deadline);
+        else
+            reply(fd, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                  body, blen, "", deadline);
+        break;
+    }
+    case METRICS_REQ_NOT_FOUND:
+        ERR_REPLY(fd, 404, "Not Found", "", deadline);
+        break;
+    case METRICS_REQ_BAD_METHOD:
+        ERR_REPLY(fd, 405, "Method Not Allowed", "Allow: GET\r\n", deadline);
+        break;
+    case METRICS_REQ_TOO_LARGE:
+        ERR_REPLY(fd, 431, "Request Header Fields Too Large", "", deadline);
+        break;
+    default:
+        ERR_REPLY(fd, 400, "Bad Request", "", deadline);
+        break;
+    }
+    /* let the reply reach the client before the close (no RST over it) */
+    shutdown(fd, SHUT_WR);
+    while (wait_fd(fd, POLLIN, deadline) && recv(fd, req, sizeof(req), 0) > 0)
+        ;
+}
+
+static void *metrics_main(void *arg)
+{
+    struct pollfd pf[METRICS_LISTENERS_MAX + 1];
+
+    (void)arg;
+    for (;;) {
+        for (int i = 0; i < nmlisteners; i++)
+            pf[i] = (struct pollfd){ mlisteners[i].fd, POLLIN, 0 };
+        pf[nmlisteners] = (struct pollfd){ wake_fd, POLLIN, 0 };
+        if (poll(pf, (nfds_t)nmlisteners + 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_warn("metrics: poll: %s", strerror(errno));
+            return NULL;
+        }
+        if (pf[nmlisteners].revents)
+            return NULL;
+        for (int i = 0; i < nmlisteners; i++) {
+            int fd;
+            if (!(pf[i].revents & POLLIN))
+                continue;
+            fd = accept4(mlisteners[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
+                continue;
+            serve_one(fd);
+            close(fd);
+        }
+    }
+}
+
+int metrics_setup(char *err, int errlen)
+{
+    if (settings.metrics_port == 0)
+        return 0;
+    if (settings.metrics_listen) {
+        if (listen_tcp(settings.metrics_listen, settings.metrics_port, METRICS_BACKLOG,
+                       mlisteners, &nmlisteners, METRICS_LISTENERS_MAX, err, errlen) < 0)
+            goto fail;
+    } else {
+        if (listen_tcp("127.0.0.1", settings.metrics_port, METRICS_BACKLOG,
+                       mlisteners, &nmlisteners, METRICS_LISTENERS_MAX, err, errlen) < 0)
+            goto fail;
+        if (listen_tcp("::1", settings.metrics_port, METRICS_BACKLOG, mlisteners,
+                       &nmlisteners, METRICS_LISTENERS_MAX, err, errlen) < 0)
+            log_info("metrics: no IPv6 loopback (%s)", err);
+    }
+    for (int i = 0; i < nmlisteners; i++) {
+        log_warn("hardcached metrics on http://%s/metrics", mlisteners[i].name);
+        if (!mlisteners[i].loopback)
+            log_warn("WARNING: metrics endpoint on non-loopback address %s: it tells "
+                     "anyone who reaches it about this cache's traffic.",
+                     mlisteners[i].name);
+    }
+    return 0;
+fail:
+    for (int i = 0; i < nmlisteners; i++)
+        close(mlisteners[i].fd);
+    nmlisteners = 0;
+    return -1;
+}
+
+int metrics_start(void)
+{
+    if (nmlisteners == 0)
+        return 0;
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0)
+        return -1;
+    if (pthread_create(&thread, NULL, metrics_main, NULL) != 0) {
+        close(wake_fd);
+        wake_fd = -1;
+        return -1;
+    }
+    started = true;
+    return 0;
+}
+
+void metrics_teardown(void)
+{
+    if (started) {
+        uint64_t one = 1;
+        (void)!write(wake_fd, &one, sizeof(one));
+        pthread_join(thread, NULL);
+        started = false;
+    }
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+    for (int i = 0; i < nmlisteners; i++)
+        close(mlisteners[i].fd);
+    nmlisteners = 0;
+}
