@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/strnum.h"
+#include "server/config_file.h"
 #include "net/listen.h"
 #include "policy/limits.h"
 
@@ -88,6 +89,8 @@ static void print_help(void)
         printf("    --%s%s\n      %s\n", name, arg ? "=<arg>" : "", help);
     OPTIONS(X)
 #undef X
+    printf("--config=<file>\n      read flags from <file>, one per line as in /etc/memcached.conf, "
+           "before the command line's\n");
 }
 
 static int parse_int(const char *arg, int min, int max, const char *what)
@@ -277,10 +280,13 @@ enum settings_action settings_parse(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     char optstring[128];
+    char cferr[512];
     size_t n = 0;
     int c;
 
     set_defaults();
+    if (config_file_expand(&argc, &argv, cferr, sizeof(cferr)) < 0)
+        usage_error("%s", cferr);
     optstring[n++] = ':';
 #define X(ch, name, arg, help) \
     if (ch < 256) { optstring[n++] = (char)ch; if (arg) optstring[n++] = ':'; }
