@@ -20,6 +20,11 @@ NUTCRACKER = shutil.which("nutcracker") or "/usr/sbin/nutcracker"
 NKEYS = 3000
 # One server of three holds, and on removal remaps, this share of the keys.
 SHARE_MIN, SHARE_MAX = 0.20, 0.45
+# Client-side rings hash "host:port", and the test ports are random, so the
+# split differs from run to run (about 1 run in 25 leaves 20-45% with
+# libmemcached's ketama): the bound is wider there. The exact property —
+# only the removed server's keys move — is asserted separately.
+CLIENT_SHARE_MIN, CLIENT_SHARE_MAX = 0.12, 0.55
 PROXY_START_TIMEOUT = 10.0
 
 pytestmark = pytest.mark.skipif(not os.access(NUTCRACKER, os.X_OK),
@@ -128,10 +133,10 @@ def holders(fleet, ks):
     return where
 
 
-def assert_spread(where, n):
+def assert_spread(where, n, lo=SHARE_MIN, hi=SHARE_MAX):
     for i in range(n):
         share = sum(1 for v in where.values() if v == i) / len(where)
-        assert SHARE_MIN <= share <= SHARE_MAX, \
+        assert lo <= share <= hi, \
             "server %d holds %.1f%% of the keys" % (i, share * 100)
 
 
@@ -284,7 +289,7 @@ def test_pymemcache_hashclient(fleet):
     ks = keys()
     assert hc.set_many({k: k.encode() for k in ks}) == []
     where = holders(fleet, ks)
-    assert_spread(where, 3)
+    assert_spread(where, 3, CLIENT_SHARE_MIN, CLIENT_SHARE_MAX)
     got = hc.get_many(ks)
     assert all(got[k] == k.encode() for k in ks)
     assert hc.incr("nope", 1) is None
@@ -296,7 +301,7 @@ def test_pymemcache_hashclient(fleet):
     hc2 = HashClient(servers[:2], connect_timeout=5, timeout=5)
     got = hc2.get_many(ks)
     moved = [k for k in ks if k not in got]
-    assert SHARE_MIN <= len(moved) / len(ks) <= SHARE_MAX
+    assert CLIENT_SHARE_MIN <= len(moved) / len(ks) <= CLIENT_SHARE_MAX
     assert set(moved) == {k for k, v in where.items() if v == 2}
     hc2.close()
 
@@ -304,18 +309,18 @@ def test_pymemcache_hashclient(fleet):
 def test_pylibmc_ketama(fleet):
     pylibmc = pytest.importorskip("pylibmc")
     servers = ["127.0.0.1:%d" % s.port for s in fleet]
-    behaviors = {"ketama": True, "tcp_nodelay": True}
+    behaviors = {"ketama_weighted": True, "tcp_nodelay": True}
     mc = pylibmc.Client(servers, behaviors=behaviors)
     ks = keys()
     mc.set_multi({k: k.encode() for k in ks})
     where = holders(fleet, ks)
-    assert_spread(where, 3)
+    assert_spread(where, 3, CLIENT_SHARE_MIN, CLIENT_SHARE_MAX)
     assert mc.get_multi(ks) == {k: k.encode() for k in ks}
     mc.disconnect_all()
 
     mc2 = pylibmc.Client(servers[:2], behaviors=behaviors)
     got = mc2.get_multi(ks)
     moved = [k for k in ks if k not in got]
-    assert SHARE_MIN <= len(moved) / len(ks) <= SHARE_MAX
+    assert CLIENT_SHARE_MIN <= len(moved) / len(ks) <= CLIENT_SHARE_MAX
     assert set(moved) == {k for k, v in where.items() if v == 2}
     mc2.disconnect_all()
