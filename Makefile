@@ -28,7 +28,7 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 
 objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all asan run test unit integration audit-test bench clean deps-build deps-test deps-bench help
+.PHONY: all asan run test unit integration audit-test ops-test package-test bench clean deps-build deps-test deps-bench deps-package help
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
 asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
@@ -87,6 +87,21 @@ test: deps-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) audit-test
+	$(MAKE) ops-test
+	$(MAKE) package-test
+
+# install, man pages, the systemd unit (fast; once, not per build flavour)
+ops-test: all
+	HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached HC_AUDIT=$(CURDIR)/$(BUILD)/release/hardcache-audit \
+	  $(PYTHON) -m pytest -q tests/ops
+
+# build the .deb packages from a clean copy and install/remove them (slow)
+# (without root and without the tools, the tests skip and say why)
+package-test:
+	@scripts/deps.sh package || echo "package-test: packaging tools missing, see above"
+	$(PYTHON) -m pytest -q tests/package
+
+deps-package: ; @scripts/deps.sh package
 
 bench: deps-bench all $(BUILD)/release/hcbench
 	bench/run.sh $(BENCH_ARGS)
@@ -96,6 +111,9 @@ clean:
 
 help:
 	@echo "make run | make test | make bench | make clean   (see README.md)"
+	@echo "make install [PREFIX=/usr/local DESTDIR=] | make dist | make package-test"
+
+include packaging/install.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .PRECIOUS: $(BUILD)/%.o
