@@ -1,0 +1,137 @@
+"""Debian packaging: dpkg-buildpackage -us -uc -b on a clean copy of the
+source tree builds hardcached and hardcache-audit .debs; they unpack into a
+temporary dpkg root, and (as root, on a machine without hardcached
+installed) install, run, pass `systemd-analyze verify` and purge cleanly.
+Run once by `make package-test` (called by `make test`)."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD_TIMEOUT = 600
+DPKG_TIMEOUT = 120
+VERSION = "0.1.0"
+ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
+                      text=True).stdout.strip() if shutil.which("dpkg") else ""
+
+MISSING = [t for t in ("dpkg-buildpackage", "dh", "dpkg-deb") if not shutil.which(t)]
+pytestmark = pytest.mark.skipif(
+    bool(MISSING), reason="packaging tools missing (%s): scripts/deps.sh package "
+    "installs them as root" % ", ".join(MISSING))
+
+FILES = {
+    "hardcached": {"./etc/hardcached.conf", "./lib/systemd/system/hardcached.service",
+                   "./usr/bin/hardcached", "./usr/share/man/man8/hardcached.8.gz",
+                   "./usr/share/doc/hardcached/changelog.gz",
+                   "./usr/share/doc/hardcached/copyright"},
+    "hardcache-audit": {"./usr/bin/hardcache-audit",
+                        "./usr/share/man/man1/hardcache-audit.1.gz",
+                        "./usr/share/doc/hardcache-audit/changelog.gz",
+                        "./usr/share/doc/hardcache-audit/copyright"},
+}
+
+
+def run(argv, timeout=DPKG_TIMEOUT, **kw):
+    return subprocess.run(argv, capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, **kw)
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    """Build from a copy of the tree as git sees it (tracked and new files,
+    nothing ignored), so no local build output leaks into the package."""
+    work = tmp_path_factory.mktemp("deb")
+    src = work / "hardcache"
+    src.mkdir()
+    listed = run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT)
+    if listed.returncode == 0:
+        for rel in filter(None, listed.stdout.decode().split("\0")):
+            if not os.path.exists(os.path.join(ROOT, rel)):
+                continue   # deleted in the work tree
+            os.makedirs(src / os.path.dirname(rel), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, rel), src / rel)
+    else:
+        shutil.copytree(ROOT, src, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("build", ".git", "__pycache__"))
+    r = run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, timeout=BUILD_TIMEOUT)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()[-4000:]
+    out = {p: work / ("%s_%s_%s.deb" % (p, VERSION, ARCH)) for p in FILES}
+    for p, path in out.items():
+        assert path.exists(), "%s not built" % path
+    return out
+
+
+def contents(deb):
+    r = run(["dpkg-deb", "-c", str(deb)])
+    assert r.returncode == 0
+    return {line.split()[-1] for line in r.stdout.decode().splitlines()
+            if not line.startswith("d")}
+
+
+def test_packages_and_fields(debs):
+    for pkg, deb in debs.items():
+        f = run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"])
+        text = f.stdout.decode()
+        assert "Package: %s\n" % pkg in text
+        assert "Version: %s\n" % VERSION in text
+        assert "libsodium" in text and "libc6" in text
+        assert contents(deb) == FILES[pkg]
+
+
+def test_conffile_and_maintainer_scripts(debs, tmp_path):
+    run(["dpkg-deb", "-e", str(debs["hardcached"]), str(tmp_path / "ctl")])
+    assert (tmp_path / "ctl/conffiles").read_text().split() == ["/etc/hardcached.conf"]
+    # dh_installsystemd enabled and starts the unit on install
+    assert "hardcached.service" in (tmp_path / "ctl/postinst").read_text()
+
+
+def test_unpack_into_temporary_root(debs, tmp_path):
+    """dpkg --root with an empty database: unpack both (no preinst runs)."""
+    root = tmp_path / "root"
+    for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"):
+        (root / d).mkdir(parents=True)
+    for f in ("status", "available"):
+        (root / "var/lib/dpkg" / f).touch()
+    r = run(["dpkg", "--root=%s" % root, "--force-depends", "--unpack"]
+            + [str(d) for d in debs.values()])
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    st = run(["dpkg", "--root=%s" % root, "-s", "hardcached"]).stdout.decode()
+    assert "Status: install ok unpacked" in st
+    out = run([str(root / "usr/bin/hardcached"), "-V"]).stdout
+    assert out.startswith(b"hardcached %s" % VERSION.encode())
+    r = run([str(root / "usr/bin/hardcache-audit"), "--version"])
+    assert r.returncode == 0
+    unit = (root / "lib/systemd/system/hardcached.service").read_text()
+    assert "ExecStart=/usr/bin/hardcached --config /etc/hardcached.conf" in unit
+
+
+def test_install_and_purge_on_this_machine(debs):
+    """Real dpkg -i / --purge, only as root and only where no hardcached is
+    installed already (an operator's install is never touched)."""
+    if os.geteuid() != 0:
+        pytest.skip("installing packages needs root; unpack test above covers the rest")
+    if os.path.exists("/usr/bin/hardcached") or os.path.exists("/etc/hardcached.conf") or \
+            run(["dpkg", "-s", "hardcached"]).returncode == 0:
+        pytest.skip("hardcached is already installed here: not replacing it")
+    try:
+        r = run(["dpkg", "-i"] + [str(d) for d in debs.values()])
+        assert r.returncode == 0, (r.stdout + r.stderr).decode()
+        for pkg in debs:
+            st = run(["dpkg", "-s", pkg]).stdout.decode()
+            assert "Status: install ok installed" in st, st
+        assert run(["/usr/bin/hardcached", "-V"]).stdout.startswith(b"hardcached ")
+        assert os.path.exists("/etc/hardcached.conf")
+        man = run(["man", "-w", "8", "hardcached"])
+        assert man.returncode != 0 or man.stdout.strip().endswith(b"hardcached.8.gz")
+        analyze = shutil.which("systemd-analyze")
+        if analyze:
+            v = run([analyze, "verify", "/lib/systemd/system/hardcached.service"])
+            assert v.returncode == 0 and not v.stderr.strip(), v.stderr.decode()
+    finally:
+        r = run(["dpkg", "--purge"] + list(debs))
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    for path in ("/usr/bin/hardcached", "/usr/bin/hardcache-audit",
+                 "/etc/hardcached.conf", "/lib/systemd/system/hardcached.service"):
+        assert not os.path.exists(path), "%s left after purge" % path
