@@ -155,15 +155,27 @@ def test_scrape_parses_and_matches_stats(metrics_server):
 def test_rejections_are_counted(start_server):
     port = hcutil.free_port()
     s = start_server("-c", "2", "-o", "metrics_port=%d" % port)
-    held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(2)]
-    time.sleep(0.2)
+    # the start-up probe's connection must be reaped before we fill -c
+    # (the metrics port itself is not a cache connection)
+    deadline = time.monotonic() + 5
+    while parse_exposition(scrape(port)[2].decode())[0][
+            ("memcached_current_connections", ())] != 0:
+        assert time.monotonic() < deadline, "probe connection never reaped"
+        time.sleep(0.05)
+    held = []
+    for _ in range(2):
+        h = hcutil.Raw("127.0.0.1", s.port)
+        h.send(b"version\r\n")
+        assert h.readline().startswith(b"VERSION ")
+        held.append(h)
     extra = socket.create_connection(("127.0.0.1", s.port))
     extra.settimeout(5)
     assert extra.recv(100).startswith(b"ERROR Too many open connections")
     extra.close()
     samples, _ = parse_exposition(scrape(port)[2].decode())
-    assert samples[("hardcached_connections_rejected_total", ())] >= 1
-    assert samples[("memcached_connections_rejected_total", ())] >= 1
+    assert samples[("hardcached_connections_rejected_total", ())] == 1
+    assert samples[("memcached_connections_rejected_total", ())] == 1
+    assert samples[("memcached_current_connections", ())] == 2
     for h in held:
         h.close()
 
