@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "policy/acl.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "storage/store.h"
@@ -30,7 +31,9 @@
 struct snapshot {
     struct thread_stats ts;
     struct store_stats  ss;
-    uint64_t curr_conns, total_conns, rejected_conns;
+    uint64_t curr_conns, total_conns, rejected_conns, acl_rejected_conns;
+    uint64_t udp_max_amp_milli, udp_max_amp_unvalidated_milli;
+    uint64_t metrics_acl_rejected;
     uint64_t uptime, now;
     struct rusage ru;
 };
@@ -71,17 +74,38 @@ struct snapshot {
     X("cas", "badval", cas_badval)                                            \
     X("touch", "hit", touch_hits) X("touch", "miss", touch_misses)
 
-/* X(name, type, help, value): hardcached's own, security first. UDP and
- * access-list counters join here when those features land. */
+/* X(name, type, help, value): hardcached's own, security first. A new
+ * counter is one line here (or in METRICS_UDP_DROPS for a drop reason). */
 #define METRICS_SECURITY(X)                                                   \
     X(hardcached_auth_commands_total, counter, "Authentication commands processed.", TS(auth_cmds)) \
     X(hardcached_auth_failures_total, counter, "Authentication attempts that failed.", TS(auth_errors)) \
     X(hardcached_connections_rejected_total, counter, "Connections closed at accept time because the -c limit was reached.", s->rejected_conns) \
+    X(hardcached_acl_rejected_connections_total, counter, "TCP connections closed by the allow list before a byte was read.", s->acl_rejected_conns) \
+    X(hardcached_metrics_acl_rejected_total, counter, "Connections to this endpoint closed by the allow list.", s->metrics_acl_rejected) \
     X(hardcached_store_too_large_total, counter, "Stores refused because the item exceeded -I.", TS(store_too_large)) \
     X(hardcached_store_no_memory_total, counter, "Stores refused for lack of memory (-M).", TS(store_no_memory)) \
-    X(hardcached_udp_enabled, gauge, "1 if a UDP port is open (amplification risk), else 0.", (uint64_t)(settings.udp_port != 0))
+    X(hardcached_udp_enabled, gauge, "1 if a UDP port is configured, else 0.", (uint64_t)(settings.udp_port != 0)) \
+    X(hardcached_udp_requests_total, counter, "UDP requests received.", TS(udp_requests)) \
+    X(hardcached_udp_read_bytes_total, counter, "UDP payload bytes received.", TS(udp_bytes_read)) \
+    X(hardcached_udp_written_bytes_total, counter, "UDP payload bytes sent.", TS(udp_bytes_written)) \
+    X(hardcached_udp_admin_refused_total, counter, "Administrative commands refused over UDP.", TS(udp_admin_refused)) \
+    X(hardcached_udp_short_replies_total, counter, "UDP replies cut short by the amplification bound.", TS(udp_short_replies))
+
+/* X(reason, counter): hardcached_udp_dropped_total{reason}. */
+#define METRICS_UDP_DROPS(X)                                                  \
+    X("amplification", udp_dropped_amplification) X("rate", udp_dropped_rate) \
+    X("acl", udp_dropped_acl) X("auth", udp_dropped_auth)                     \
+    X("malformed", udp_dropped_malformed) X("too_large", udp_dropped_too_large)
+
+/* X(name, help, value x1000): ratios kept in thousandths. */
+#define METRICS_RATIOS(X)                                                     \
+    X(hardcached_udp_max_amplification_ratio, "Largest UDP bytes sent / bytes received for one request.", s->udp_max_amp_milli) \
+    X(hardcached_udp_max_amplification_unvalidated_ratio, "The same, towards sources without a recent TCP connection (bounded by udp_baf_percent).", s->udp_max_amp_unvalidated_milli)
 
 /* ---- rendering ---- */
+
+/* Written by the metrics thread only. */
+static _Atomic uint64_t metrics_acl_rejected;
 
 struct out {
     char  *p;
@@ -120,6 +144,11 @@ static void take_snapshot(struct snapshot *s)
     s->curr_conns = atomic_load(&global_stats.curr_connections);
     s->total_conns = atomic_load(&global_stats.total_connections);
     s->rejected_conns = atomic_load(&global_stats.rejected_connections);
+    s->acl_rejected_conns = atomic_load(&global_stats.acl_rejected_connections);
+    s->metrics_acl_rejected = atomic_load(&metrics_acl_rejected);
+    s->udp_max_amp_milli = atomic_load(&global_stats.udp_max_amplification_milli);
+    s->udp_max_amp_unvalidated_milli =
+        atomic_load(&global_stats.udp_max_amplification_unvalidated_milli);
     s->uptime = clock_now() - CLOCK_START;
     s->now = (uint64_t)(clock_started() + clock_now());
     getrusage(RUSAGE_SELF, &s->ru);
@@ -156,6 +185,18 @@ size_t metrics_render(char *buf, size_t cap)
 #undef X
 #define X(name, type, help, value) put_u64(&o, #name, #type, help, (uint64_t)(value));
     METRICS_SECURITY(X)
+#undef X
+    put(&o, "# HELP hardcached_udp_dropped_total UDP requests dropped, by reason.\n"
+            "# TYPE hardcached_udp_dropped_total counter\n");
+#define X(reason, field) \
+    put(&o, "hardcached_udp_dropped_total{reason=\"%s\"} %llu\n", reason, \
+        (unsigned long long)TS(field));
+    METRICS_UDP_DROPS(X)
+#undef X
+#define X(name, help, milli) \
+    put(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu.%03llu\n", #name, help, #name, #name, \
+        (unsigned long long)((milli) / 1000), (unsigned long long)((milli) % 1000));
+    METRICS_RATIOS(X)
 #undef X
     return o.overflow ? 0 : o.n;
 }
@@ -354,13 +395,20 @@ static void *metrics_main(void *arg)
         if (pf[nmlisteners].revents)
             return NULL;
         for (int i = 0; i < nmlisteners; i++) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
             int fd;
             if (!(pf[i].revents & POLLIN))
                 continue;
-            fd = accept4(mlisteners[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            fd = accept4(mlisteners[i].fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0)
                 continue;
-            serve_one(fd);
+            /* the cache's allow list (--allow) guards this port too */
+            if (acl_allows(settings.acl, (struct sockaddr *)&ss))
+                serve_one(fd);
+            else
+                atomic_fetch_add(&metrics_acl_rejected, 1);
             close(fd);
         }
     }

@@ -22,7 +22,7 @@
 struct settings settings;
 
 /* Options with a long name only (no memcached letter to follow). */
-enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED };
+enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG };
 
 /* X(letter or OPT_ value, long name, argument (0 none, 1 required), help) */
 #define OPTIONS(X)                                                              \
@@ -63,6 +63,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED };
     X('Z', "enable-ssl",         0, "TLS (not yet available: refused)")         \
     X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
+    X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
     X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)")
 
@@ -89,8 +90,6 @@ static void print_help(void)
         printf("    --%s%s\n      %s\n", name, arg ? "=<arg>" : "", help);
     OPTIONS(X)
 #undef X
-    printf("--config=<file>\n      read flags from <file>, one per line as in /etc/memcached.conf, "
-           "before the command line's\n");
 }
 
 static int parse_int(const char *arg, int min, int max, const char *what)
@@ -307,6 +306,7 @@ enum settings_action settings_parse(int argc, char **argv)
             break;
         case OPT_ALLOW_FILE: add_allow_file(optarg); break;
         case OPT_NO_PROTECTED: settings.protected_mode_off = true; break;
+        case OPT_CONFIG: break;   /* expanded by config_file_expand() before getopt */
         case 's': settings.unix_path = optarg; break;
         case 'a': {
             char *end;

@@ -281,7 +281,7 @@ def test_config_file(start_server, tmp_path):
     ("--config=/etc/other\n", b"cannot be nested"),
     ("-m " + "1" * 2000 + "\n", b"line longer than"),
     ("-Q\n", b"unknown option"),
-    ("-U 11211\n", b"UDP"),
+    ("-m 0\n", b"memory limit must be above 0"),
 ])
 def test_config_file_errors(run_binary, tmp_path, text, msg):
     conf = tmp_path / "bad.conf"
@@ -295,3 +295,68 @@ def test_config_file_missing(run_binary):
     r = run_binary("--config", "/nonexistent/hardcached.conf")
     assert r.returncode == 64
     assert b"cannot read config file" in r.stderr
+
+
+# security counters that arrived with UDP and allow lists
+
+
+ADVISORY_PROBE = b"\x00\x00\x00\x00\x00\x01\x00\x00stats\r\n"
+
+
+def test_udp_counters(start_server):
+    """The advisory's UDP stats probe is refused (no admin over UDP) and
+    the refusal shows in /metrics, as do requests and bytes."""
+    mport = hcutil.free_port()
+    port = hcutil.free_port()
+    s = start_server("-U", str(port), "-o", "metrics_port=%d" % mport,
+                     port=port, udp_flag=False)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(0.5)
+    for _ in range(3):
+        u.sendto(ADVISORY_PROBE, ("127.0.0.1", s.port))
+    try:
+        u.recv(4096)
+    except socket.timeout:
+        pass
+    u.close()
+    deadline = time.monotonic() + 5
+    while True:
+        samples, types = parse_exposition(scrape(mport)[2].decode())
+        if samples[("hardcached_udp_requests_total", ())] >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert samples[("hardcached_udp_enabled", ())] == 1
+    assert samples[("hardcached_udp_requests_total", ())] == 3
+    assert samples[("hardcached_udp_read_bytes_total", ())] == 3 * len(ADVISORY_PROBE)
+    dropped = sum(v for (n, _), v in samples.items() if n == "hardcached_udp_dropped_total")
+    refused = samples[("hardcached_udp_admin_refused_total", ())]
+    assert dropped + refused >= 3
+    assert types["hardcached_udp_dropped_total"] == "counter"
+    for reason in ("amplification", "rate", "acl", "auth", "malformed", "too_large"):
+        assert ("hardcached_udp_dropped_total", (("reason", reason),)) in samples
+    # the amplification the endpoint reports is bounded like the server's
+    assert samples[("hardcached_udp_max_amplification_unvalidated_ratio", ())] <= 1.0
+    st = s.client().stats()
+    assert int(st["udp_requests"]) == 3
+
+
+def test_allow_list_guards_metrics(start_server):
+    """--allow applies to the metrics port too: a peer outside the list is
+    closed without a reply and counted."""
+    mport = hcutil.free_port()
+    # 127.0.0.2 is not allowed; 127.0.0.1 is
+    start_server("--allow", "127.0.0.1", "-o",
+                 "metrics_port=%d,metrics_listen=0.0.0.0" % mport)
+    c = socket.socket()
+    c.bind(("127.0.0.2", 0))
+    c.settimeout(5)
+    c.connect(("127.0.0.2", mport))
+    c.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+    try:
+        got = c.recv(100)
+    except ConnectionResetError:
+        got = b""
+    c.close()
+    assert got == b""
+    samples, _ = parse_exposition(scrape(mport)[2].decode())
+    assert samples[("hardcached_metrics_acl_rejected_total", ())] == 1

@@ -25,13 +25,16 @@ def help_flags():
     out = subprocess.run([HC_BIN, "-h"], capture_output=True, timeout=10,
                          check=True).stdout.decode()
     shorts = re.findall(r"^(-[A-Za-z0-9]), --", out, re.M)
-    longs = re.findall(r"^(?:-[A-Za-z0-9], )?(--[a-z][a-z0-9-]*)", out, re.M)
+    longs = re.findall(r"^(?:-[A-Za-z0-9], | +)?(--[a-z][a-z0-9-]*)", out, re.M)
     m = re.search(r"^-o, --extended=<arg>\n\s+(.*)$", out, re.M)
     subopts = []
     if m:
-        # "...: a=N, b, c=N (remark, with commas), d" -> a, b, c, d
-        items = re.sub(r"\([^)]*\)", "", m.group(1).split(":", 1)[1]).split(",")
-        subopts = [re.match(r"\s*([a-z_]+)", i).group(1) for i in items if i.strip()]
+        # "...: a=N, b, c=N (remark, with commas); GROUP: d=N, e" -> a b c d e
+        items = re.split(r"[,;]", re.sub(r"\([^)]*\)", "", m.group(1).split(":", 1)[1]))
+        for i in items:
+            m2 = re.search(r"([a-z][a-z_]*)(=\S*)?\s*$", i.strip())
+            if m2:
+                subopts.append(m2.group(1))
     return shorts, longs, subopts
 
 
