@@ -4,6 +4,7 @@
  * loopback unless told otherwise (-o metrics_port=N, metrics_listen=ADDR).
  * Metric names follow prometheus/memcached_exporter, so dashboards built for
  * memcached read hardcached unchanged; `stats` is untouched by this module.
+ * The allow list (--allow) applies to this port as to the cache's.
  * The HTTP side is deliberately tiny: one request per connection, one
  * connection at a time, every size and time bounded by a named constant.
  */
