@@ -29,7 +29,6 @@
 #define LIMIT_ITEM_SIZE_MIN     1024
 #define LIMIT_ITEM_SIZE_MAX     (1024 * 1024 * 1024)
 
-
 /* Access lists (--allow, --allow-file). */
 #define LIMIT_ACL_ENTRIES_MAX   1024          /* CIDR entries in all lists */
 #define LIMIT_ACL_TOKEN_MAX     64            /* one "addr/prefix" entry */
@@ -69,5 +68,24 @@
 #define LIMIT_UDP_ALERT_DROPS_DEFAULT  100
 #define LIMIT_UDP_ALERT_INTERVAL_MS    10000
 #define LIMIT_UDP_ALERT_TOP            8
+
+/* Binary protocol: a value over the item limit gets "Too large." and is
+ * discarded as it arrives (memcached's behaviour) up to this size; a
+ * larger body length closes the connection at once. */
+#define LIMIT_BIN_SWALLOW_MAX   LIMIT_ITEM_SIZE_MAX
+
+/* Authentication. Password file: entries and line length. */
+#define LIMIT_AUTH_USERS_MAX        4096
+#define LIMIT_AUTH_LINE_MAX         1024
+/* Failed-login throttling per source address: the first few failures are
+ * free, then each attempt must wait base * 2^(failures - free) ms after the
+ * last failure, at most max; a quiet address is forgotten after forget. */
+#define LIMIT_AUTH_FREE_FAILURES    3
+#define LIMIT_AUTH_BACKOFF_BASE_MS  500
+#define LIMIT_AUTH_BACKOFF_MAX_MS   (60 * 1000)
+#define LIMIT_AUTH_FORGET_MS        (15 * 60 * 1000)
+/* Addresses tracked at once, and slots probed per address. */
+#define LIMIT_AUTH_THROTTLE_SLOTS   4096
+#define LIMIT_AUTH_THROTTLE_PROBE   8
 
 #endif

@@ -1,12 +1,403 @@
-/* process_binary: see process_binary.h. */
+/*
+ * process_binary: binary requests against the store, with memcached 1.6's
+ * status codes, quiet-mode rules and CAS semantics. Quiet commands stay
+ * silent on success (and get/gat on a miss) but always report errors.
+ */
 #include "server/process_binary.h"
+
+#include <string.h>
+
+#include "core/strnum.h"
+#include "policy/auth.h"
+#include "policy/limits.h"
+#include "protocol/binary/parse.h"
+#include "protocol/text/parse.h"
+#include "server/settings.h"
+#include "server/stats_cmd.h"
+#include "server/worker.h"
+#include "storage/store.h"
+
+static void out_append(struct conn *c, const void *p, size_t n)
+{
+    if (n > 0 && buf_append(&c->w->out, p, n) < 0)
+        c->closing = true;
+}
+
+static void respond(struct conn *c, const struct bin_req *req, enum bin_status st,
+                    const void *ext, uint8_t next, const void *key, uint16_t nkey,
+                    const void *val, size_t nval, uint64_t cas)
+{
+    unsigned char h[BIN_HEADER_LEN];
+
+    bin_compose_header(h, req->opcode, st, next, nkey,
+                       (uint32_t)(next + nkey + nval), req->opaque, cas);
+    if (buf_reserve(&c->w->out, sizeof(h) + next + nkey + nval) < 0) {
+        c->closing = true;
+        return;
+    }
+    out_append(c, h, sizeof(h));
+    out_append(c, ext, next);
+    out_append(c, key, nkey);
+    out_append(c, val, nval);
+}
+
+static void respond_error(struct conn *c, const struct bin_req *req, enum bin_status st)
+{
+    const char *msg = bin_status_message(st);
+    respond(c, req, st, NULL, 0, NULL, 0, msg, strlen(msg), 0);
+}
+
+static void respond_ok(struct conn *c, const struct bin_req *req, uint64_t cas)
+{
+    if (!req->quiet)
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, cas);
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+struct get_ctx {
+    struct conn          *c;
+    const struct bin_req *req;
+    bool                  with_key;
+    bool                  with_value;
+};
+
+/* Called under the shard lock: copy the item into the reply at once. */
+static void emit_item(const struct store_item *it, void *arg)
+{
+    struct get_ctx *g = arg;
+    unsigned char flags[4];
+
+    be32(flags, it->flags);
+    respond(g->c, g->req, BIN_STATUS_OK, flags, 4, g->with_key ? it->key : NULL,
+            g->with_key ? (uint16_t)it->nkey : 0, g->with_value ? it->value : NULL,
+            g->with_value ? it->nvalue : 0, settings.use_cas ? it->cas : 0);
+}
+
+static void do_get(struct conn *c, const struct bin_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    bool touch = req->base != BIN_OP_GET && req->base != BIN_OP_GETK;
+    struct get_ctx g = {
+        .c = c, .req = req,
+        .with_key = req->base == BIN_OP_GETK || req->base == BIN_OP_GATK,
+        .with_value = req->base != BIN_OP_TOUCH,
+    };
+    bool hit;
+
+    if (touch) {
+        STAT_INCR(ts, cmd_touch);
+        if (req->base != BIN_OP_TOUCH)
+            STAT_INCR(ts, cmd_get);
+        hit = store_get_touch(req->key, req->keylen, clock_exptime(req->exptime),
+                              emit_item, &g);
+        if (hit)
+            STAT_INCR(ts, touch_hits);
+        else
+            STAT_INCR(ts, touch_misses);
+    } else {
+        STAT_INCR(ts, cmd_get);
+        hit = store_get(req->key, req->keylen, emit_item, &g);
+        if (hit)
+            STAT_INCR(ts, get_hits);
+        else
+            STAT_INCR(ts, get_misses);
+    }
+    if (hit || req->quiet)
+        return;
+    if (g.with_key)   /* memcached: a getk miss carries the key, no message */
+        respond(c, req, BIN_STATUS_KEY_ENOENT, NULL, 0, req->key, req->keylen,
+                NULL, 0, 0);
+    else
+        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+}
+
+static void do_store(struct conn *c, const struct bin_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    enum store_mode mode;
+    enum store_status st;
+    uint64_t cas = 0;
+
+    switch (req->base) {
+    case BIN_OP_ADD:     mode = STORE_ADD; break;
+    case BIN_OP_REPLACE: mode = STORE_REPLACE; break;
+    case BIN_OP_APPEND:  mode = STORE_APPEND; break;
+    case BIN_OP_PREPEND: mode = STORE_PREPEND; break;
+    default:             mode = STORE_SET; break;
+    }
+    if (req->cas != 0 && mode != STORE_APPEND && mode != STORE_PREPEND)
+        mode = STORE_CAS;   /* memcached: any store with a CAS is a cas */
+    STAT_INCR(ts, cmd_set);
+    st = store_put(mode, req->key, req->keylen, req->flags,
+                   clock_exptime(req->exptime), req->value, req->nvalue,
+                   req->cas, &cas);
+    if (mode == STORE_CAS) {
+        if (st == STORE_OK)
+            STAT_INCR(ts, cas_hits);
+        else if (st == STORE_EXISTS)
+            STAT_INCR(ts, cas_badval);
+        else if (st == STORE_NOT_FOUND)
+            STAT_INCR(ts, cas_misses);
+    }
+    switch (st) {
+    case STORE_OK:
+        respond_ok(c, req, cas);
+        return;
+    case STORE_EXISTS:
+        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+        return;
+    case STORE_NOT_FOUND:
+        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+        return;
+    case STORE_TOO_LARGE:
+        STAT_INCR(ts, store_too_large);
+        if (mode != STORE_APPEND && mode != STORE_PREPEND) {
+            respond_error(c, req, BIN_STATUS_E2BIG);
+            return;
+        }
+        break;
+    case STORE_NO_MEMORY:
+        STAT_INCR(ts, store_no_memory);
+        if (mode != STORE_APPEND && mode != STORE_PREPEND) {
+            respond_error(c, req, BIN_STATUS_ENOMEM);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    /* NOT_STORED, in memcached's words per command */
+    if (mode == STORE_ADD)
+        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+    else if (mode == STORE_REPLACE)
+        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+    else
+        respond_error(c, req, BIN_STATUS_NOT_STORED);
+}
+
+static void do_delete(struct conn *c, const struct bin_req *req)
+{
+    enum store_status st = store_delete_cas(req->key, req->keylen, req->cas);
+
+    if (st == STORE_OK) {
+        STAT_INCR(&c->w->stats, delete_hits);
+        respond_ok(c, req, 0);
+    } else if (st == STORE_EXISTS) {
+        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+    } else {
+        STAT_INCR(&c->w->stats, delete_misses);
+        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+    }
+}
+
+static void do_arith(struct conn *c, const struct bin_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    bool incr = req->base == BIN_OP_INCREMENT;
+    struct store_arith_opts o = {
+        .cas = req->cas,
+        .vivify = req->exptime != 0xffffffffu,   /* memcached: -1 = no create */
+        .initial = req->initial,
+        .viv_exptime = clock_exptime(req->exptime),
+    };
+    uint64_t result = 0, cas = 0;
+    bool created;
+    enum store_status st = store_arith_ex(req->key, req->keylen, incr, req->delta,
+                                          &o, &result, &cas, &created);
+    unsigned char body[8];
+
+    if (st == STORE_OK && !created) {
+        if (incr)
+            STAT_INCR(ts, incr_hits);
+        else
+            STAT_INCR(ts, decr_hits);
+    } else if (st == STORE_NOT_FOUND || created) {
+        if (incr)
+            STAT_INCR(ts, incr_misses);
+        else
+            STAT_INCR(ts, decr_misses);
+    }
+    switch (st) {
+    case STORE_OK:
+        if (req->quiet)
+            return;
+        be32(body, (uint32_t)(result >> 32));
+        be32(body + 4, (uint32_t)result);
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, body, 8, cas);
+        return;
+    case STORE_NOT_FOUND:   respond_error(c, req, BIN_STATUS_KEY_ENOENT); return;
+    case STORE_EXISTS:      respond_error(c, req, BIN_STATUS_KEY_EEXISTS); return;
+    case STORE_NON_NUMERIC: respond_error(c, req, BIN_STATUS_DELTA_BADVAL); return;
+    default:                respond_error(c, req, BIN_STATUS_ENOMEM); return;
+    }
+}
+
+static void do_flush(struct conn *c, const struct bin_req *req)
+{
+    if (!settings.flush_enabled) {   /* memcached answers so */
+        respond_error(c, req, BIN_STATUS_AUTH_ERROR);
+        return;
+    }
+    STAT_INCR(&c->w->stats, cmd_flush);
+    store_flush(req->exptime > 0 ? clock_exptime(req->exptime) : 0);
+    respond_ok(c, req, 0);
+}
+
+/* Run the text `stats` formatter and re-frame each "STAT name value" line
+ * as a binary response; an empty response ends the list. */
+static void do_stat(struct conn *c, const struct bin_req *req)
+{
+    struct buf *out = &c->w->out;
+    size_t start = out->wpos;
+    struct text_token arg = { req->key, req->keylen };
+    struct buf text = { 0 };
+
+    stats_cmd(c, &arg, req->keylen ? 1 : 0);
+    if (c->closing)
+        return;
+    if (buf_append(&text, out->data + start, out->wpos - start) < 0) {
+        c->closing = true;
+        return;
+    }
+    out->wpos = start;
+    for (size_t i = 0, n = buf_len(&text); i < n;) {
+        const char *line = text.data + i;
+        const char *eol = memchr(line, '\n', n - i);
+        size_t len = eol ? (size_t)(eol - line) : n - i;
+        i += len + 1;
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+        if (len > 5 && memcmp(line, "STAT ", 5) == 0) {
+            const char *name = line + 5;
+            const char *sp = memchr(name, ' ', len - 5);
+            size_t nname = sp ? (size_t)(sp - name) : len - 5;
+            const char *val = sp ? sp + 1 : name + nname;
+            respond(c, req, BIN_STATUS_OK, NULL, 0, name, (uint16_t)nname, val,
+                    (size_t)(line + len - val), 0);
+        } else if (len == 3 && memcmp(line, "END", 3) == 0) {
+            break;
+        } else if (len == 5 && memcmp(line, "RESET", 5) == 0) {
+            break;
+        } else {
+            buf_destroy(&text);
+            respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+            return;
+        }
+    }
+    buf_destroy(&text);
+    respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+}
+
+static void do_sasl(struct conn *c, const struct bin_req *req)
+{
+    const char *mechs;
+    enum auth_verdict v;
+
+    if (!auth_sasl_enabled()) {
+        respond_error(c, req, BIN_STATUS_UNKNOWN_COMMAND);
+        return;
+    }
+    if (req->base == BIN_OP_SASL_LIST_MECHS) {
+        mechs = auth_sasl_mechs();
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, mechs, strlen(mechs), 0);
+        return;
+    }
+    STAT_INCR(&c->w->stats, auth_cmds);
+    v = auth_sasl(&c->peer, req->key, req->keylen, req->value, req->nvalue);
+    if (v == AUTH_GRANTED) {
+        c->authenticated = true;
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, "Authenticated", 13, 0);
+        return;
+    }
+    STAT_INCR(&c->w->stats, auth_errors);
+    respond_error(c, req, BIN_STATUS_AUTH_ERROR);
+}
+
+static enum conn_step process_binary(struct conn *c, const struct bin_req *req)
+{
+    switch (req->base) {
+    case BIN_OP_GET: case BIN_OP_GETK: case BIN_OP_GAT: case BIN_OP_GATK:
+    case BIN_OP_TOUCH:
+        do_get(c, req);
+        break;
+    case BIN_OP_SET: case BIN_OP_ADD: case BIN_OP_REPLACE:
+    case BIN_OP_APPEND: case BIN_OP_PREPEND:
+        do_store(c, req);
+        break;
+    case BIN_OP_DELETE:
+        do_delete(c, req);
+        break;
+    case BIN_OP_INCREMENT: case BIN_OP_DECREMENT:
+        do_arith(c, req);
+        break;
+    case BIN_OP_QUIT:
+        if (!req->quiet)
+            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+        return CONN_STEP_CLOSE;
+    case BIN_OP_FLUSH:
+        do_flush(c, req);
+        break;
+    case BIN_OP_NOOP:
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+        break;
+    case BIN_OP_VERSION:
+        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, HC_VERSION_STRING,
+                sizeof(HC_VERSION_STRING) - 1, 0);
+        break;
+    case BIN_OP_STAT:
+        do_stat(c, req);
+        break;
+    case BIN_OP_SASL_LIST_MECHS: case BIN_OP_SASL_AUTH: case BIN_OP_SASL_STEP:
+        do_sasl(c, req);
+        break;
+    default:
+        respond_error(c, req, BIN_STATUS_UNKNOWN_COMMAND);
+        break;
+    }
+    return c->closing ? CONN_STEP_CLOSE : CONN_STEP_DONE;
+}
 
 enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
                                    size_t *used)
 {
-    (void)c;
-    (void)data;
-    (void)len;
+    const struct bin_limits lim = {
+        .value_max = settings.item_size_max,
+        .swallow_max = LIMIT_BIN_SWALLOW_MAX,
+    };
+    struct bin_req req;
+    enum bin_parse_status st = bin_parse(data, len, &lim, &req);
+
     *used = 0;
-    return CONN_STEP_CLOSE;
+    /* with authentication on, a request is refused on its header alone */
+    if (req.have_header && !c->authenticated && !auth_binary_allowed(req.opcode)) {
+        respond_error(c, &req, BIN_STATUS_AUTH_ERROR);
+        return CONN_STEP_CLOSE;
+    }
+    if (st == BIN_PARSE_NEED_MORE) {
+        c->need = req.need;
+        return CONN_STEP_NEED_MORE;
+    }
+    if (st == BIN_PARSE_ERROR) {
+        if (req.status == BIN_STATUS_E2BIG) {
+            STAT_INCR(&c->w->stats, store_too_large);
+            if (req.base == BIN_OP_SET && req.key != NULL)
+                store_delete(req.key, req.keylen);   /* as memcached */
+        }
+        if (req.status != BIN_STATUS_OK)
+            respond_error(c, &req, req.status);
+        if (req.close)
+            return CONN_STEP_CLOSE;
+        *used = req.consumed;
+        c->swallow = req.swallow;
+        return CONN_STEP_DONE;
+    }
+    *used = req.consumed;
+    return process_binary(c, &req);
 }

@@ -571,6 +571,11 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
             st = STORE_NOT_STORED;
             goto out;
         }
+        if (mode != STORE_REPLACE && cas != 0 && cfg.use_cas &&
+            item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
+            st = STORE_EXISTS;
+            goto out;
+        }
         break;
     case STORE_CAS:
         if (it == NULL) {
@@ -703,18 +708,29 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
 
 enum store_status store_delete(const char *key, size_t nkey)
 {
+    return store_delete_cas(key, nkey, 0);
+}
+
+enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
+{
     uint64_t hv = hash_key(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     uint64_t *slot;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
+    enum store_status st = STORE_NOT_FOUND;
 
     if (it != NULL) {
-        htab_remove(&sh->ht, slot);
-        do_retire(sh, it, h.size);
+        if (cas != 0 && cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
+            st = STORE_EXISTS;
+        } else {
+            htab_remove(&sh->ht, slot);
+            do_retire(sh, it, h.size);
+            st = STORE_OK;
+        }
     }
     pthread_mutex_unlock(&sh->lock);
-    return it != NULL ? STORE_OK : STORE_NOT_FOUND;
+    return st;
 }
 
 /* memcached refuses values with no digit at all ("" and "  "), which
@@ -731,6 +747,16 @@ enum store_status store_arith(const char *key, size_t nkey, bool incr,
                               uint64_t delta, uint64_t *result,
                               uint64_t *cas_out)
 {
+    static const struct store_arith_opts none;
+    return store_arith_ex(key, nkey, incr, delta, &none, result, cas_out, NULL);
+}
+
+enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
+                                 uint64_t delta,
+                                 const struct store_arith_opts *opts,
+                                 uint64_t *result, uint64_t *cas_out,
+                                 bool *created)
+{
     uint64_t hv = hash_key(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
@@ -740,9 +766,38 @@ enum store_status store_arith(const char *key, size_t nkey, bool incr,
     uint64_t v, seq;
     size_t len;
 
+    if (created)
+        *created = false;
     if (it == NULL) {
-        st = STORE_NOT_FOUND;
+        if (!opts->vivify) {
+            st = STORE_NOT_FOUND;
+            goto out;
+        }
+        len = strnum_fmt_u64(buf, opts->initial);
+        if (nkey > STORE_KEY_MAX || store_item_size(nkey, len) > cfg.item_size_max)
+            st = STORE_TOO_LARGE;
+        else
+            st = do_write(sh, hv, key, nkey, 0, opts->viv_exptime, buf, len,
+                          NULL, 0, 0, cas_out, NULL);
+        if (st == STORE_OK) {
+            if (result)
+                *result = opts->initial;
+            if (created)
+                *created = true;
+        }
         goto out;
+    }
+    if (opts->cas != 0 && cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != opts->cas) {
+        st = STORE_EXISTS;
+        goto out;
+    }
+    if (opts->touch) {
+        it = do_touch(sh, hv, key, nkey, it, &h, opts->exptime);
+        if (it == NULL) {
+            st = STORE_NO_MEMORY;
+            goto out;
+        }
+        item_decode(it, &h);
     }
     it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
     val = (char *)it + h.key_off + h.nkey;

@@ -80,7 +80,8 @@ void store_teardown(void);
 
 /* Store a value. `value` is copied. `exptime` is already converted with
  * clock_exptime(). For STORE_CAS, `cas` must match the item's CAS. For
- * APPEND/PREPEND the existing flags and exptime are kept. On STORE_OK and
+ * APPEND/PREPEND the existing flags and exptime are kept, and a nonzero
+ * `cas` must match too (else STORE_EXISTS), as in memcached. On STORE_OK and
  * cas_out != NULL, *cas_out receives the new item's CAS. */
 enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
                             uint32_t flags, rel_time_t exptime,
@@ -102,6 +103,9 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime);
 
 /* STORE_OK or STORE_NOT_FOUND. */
 enum store_status store_delete(const char *key, size_t nkey);
+/* Delete only if the item's CAS is `cas` (0 = any): STORE_OK,
+ * STORE_NOT_FOUND or STORE_EXISTS (binary delete, meta md C). */
+enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas);
 
 /* incr (wraps at 2^64) or decr (floors at 0). The stored value must read
  * as a number by strnum_counter(); the result is stored in decimal.
@@ -110,6 +114,24 @@ enum store_status store_delete(const char *key, size_t nkey);
 enum store_status store_arith(const char *key, size_t nkey, bool incr,
                               uint64_t delta, uint64_t *result,
                               uint64_t *cas_out);
+
+/* What the binary and meta protocols add to incr/decr. */
+struct store_arith_opts {
+    uint64_t   cas;          /* nonzero: the item's CAS must match, else
+                                STORE_EXISTS */
+    bool       vivify;       /* on a miss, store `initial` and return it */
+    uint64_t   initial;
+    rel_time_t viv_exptime;  /* expiry of a vivified item */
+    bool       touch;        /* on a hit, also set the expiry to `exptime` */
+    rel_time_t exptime;
+};
+/* store_arith with options; *created (if not NULL) tells whether the item
+ * was vivified. */
+enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
+                                 uint64_t delta,
+                                 const struct store_arith_opts *opts,
+                                 uint64_t *result, uint64_t *cas_out,
+                                 bool *created);
 
 /* Invalidate every item stored before `when` (a rel_time_t; 0 = now).
  * With a time in the future, items stored until then die at that time. */

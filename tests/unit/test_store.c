@@ -749,6 +749,42 @@ static void test_memory_per_item(void)
     store_teardown();
 }
 
+/* What the binary and meta protocols add: CAS on delete and append,
+ * incr/decr with CAS, vivify and touch. */
+static void test_cas_variants(void)
+{
+    uint64_t cas = 0, cas2 = 0, r = 0;
+    bool created = true;
+    struct got g;
+    struct store_arith_opts o = { 0 };
+
+    setup(64 * MiB, true, 0, 0);
+    store_put(STORE_SET, S("d"), 0, 0, S("x"), 0, &cas);
+    CHECK_EQ_INT(store_delete_cas(S("d"), cas + 1), STORE_EXISTS);
+    CHECK_EQ_INT(store_delete_cas(S("d"), cas), STORE_OK);
+    CHECK_EQ_INT(store_delete_cas(S("d"), 0), STORE_NOT_FOUND);
+
+    store_put(STORE_SET, S("a"), 0, 0, S("x"), 0, &cas);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("a"), 0, 0, S("y"), cas + 1, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(store_put(STORE_APPEND, S("a"), 0, 0, S("y"), cas, NULL), STORE_OK);
+    check_value("a", "xy");
+
+    o.vivify = true;
+    o.initial = 7;
+    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, &cas, &created), STORE_OK);
+    CHECK(created && r == 7);
+    check_value("v", "7");
+    o.cas = cas + 1;
+    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, NULL, &created), STORE_EXISTS);
+    o.cas = cas;
+    o.touch = true;
+    o.exptime = clock_now() + 50;
+    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, &cas2, &created), STORE_OK);
+    CHECK(!created && r == 8 && cas2 != cas);
+    CHECK(get(S("v"), &g) && g.exptime == clock_now() + 50);
+    store_teardown();
+}
+
 int main(void)
 {
     clock_setup();
@@ -761,6 +797,7 @@ int main(void)
     RUN(test_expiry_touch);
     RUN(test_flush);
     RUN(test_arith);
+    RUN(test_cas_variants);
     RUN(test_too_large);
     RUN(test_large_items);
     RUN(test_eviction);

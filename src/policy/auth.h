@@ -1,0 +1,57 @@
+/*
+ * auth: the one place that decides who is logged in. It loads the password
+ * file (memcached's "user:password" lines, plus crypt(3) hashes that
+ * `hardcached --hash-password` makes), verifies credentials in constant
+ * time, throttles failed logins per source address, and says what an
+ * unauthenticated connection may do on each protocol. The process layers
+ * only ask it.
+ */
+#ifndef HC_POLICY_AUTH_H
+#define HC_POLICY_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum auth_verdict {
+    AUTH_GRANTED,
+    AUTH_DENIED,      /* wrong user or password, or a malformed request */
+    AUTH_THROTTLED,   /* too many recent failures from this address: the
+                         credentials were not even checked */
+};
+
+/* Load `path` for SASL (-S) and/or ascii (-Y) logins. Returns 0, or -1
+ * with a message in err. Call once at start-up. */
+int auth_setup(const char *path, bool sasl, bool ascii, char *err, size_t errlen);
+/* Re-read the file (SIGHUP). On error the old entries stay in force and
+ * -1 is returned with a message. */
+int auth_reload(char *err, size_t errlen);
+void auth_teardown(void);
+
+bool auth_sasl_enabled(void);
+bool auth_ascii_enabled(void);
+
+/* Check one user/password pair from `peer`. */
+enum auth_verdict auth_check(const struct sockaddr_storage *peer,
+                             const char *user, size_t nuser,
+                             const char *pass, size_t npass);
+/* A binary SASL AUTH: mechanism name and its data. */
+enum auth_verdict auth_sasl(const struct sockaddr_storage *peer,
+                            const char *mech, size_t nmech,
+                            const char *data, size_t ndata);
+/* The mechanisms offered by SASL LIST_MECHS, space separated. */
+const char *auth_sasl_mechs(void);
+
+/* What an unauthenticated connection may send: the binary opcodes of the
+ * login and `version`. */
+bool auth_binary_allowed(uint8_t opcode);
+
+/* crypt(3) hash of a password for the password file (yescrypt), into out.
+ * Returns 0 or -1. */
+int auth_hash_password(const char *pass, char *out, size_t outlen);
+
+/* Test hooks: forget all throttling state. */
+void auth_throttle_reset(void);
+
+#endif
