@@ -220,6 +220,15 @@ bool auth_binary_allowed(uint8_t opcode)
     return opcode == 0x20 || opcode == 0x21 || opcode == 0x22 || opcode == 0x0b;
 }
 
+enum auth_gate auth_text_gate(enum text_cmd cmd)
+{
+    if (cmd == TEXT_CMD_VERSION)
+        return AUTH_GATE_SERVE;
+    if (cmd == TEXT_CMD_SET && ascii_on)
+        return AUTH_GATE_LOGIN;
+    return AUTH_GATE_REFUSE;
+}
+
 /* ---- throttling ---- */
 
 static uint64_t now_ms(void)

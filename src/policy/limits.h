@@ -77,6 +77,9 @@
 /* Authentication. Password file: entries and line length. */
 #define LIMIT_AUTH_USERS_MAX        4096
 #define LIMIT_AUTH_LINE_MAX         1024
+/* Before login a text connection may send values of at most this size
+ * (the "user pass" of an ascii login); larger ones close it. */
+#define LIMIT_AUTH_LOGIN_MAX        1024
 /* Failed-login throttling per source address: the first few failures are
  * free, then each attempt must wait base * 2^(failures - free) ms after the
  * last failure, at most max; a quiet address is forgotten after forget. */

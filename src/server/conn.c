@@ -38,7 +38,7 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
     c->fd = fd;
     c->w = w;
     c->listen_name = listen_name;
-    c->authenticated = true;   /* no authentication configured */
+    c->authenticated = !settings.auth_required;
     if (peerlen > sizeof(c->peer))
         peerlen = sizeof(c->peer);
     memcpy(&c->peer, peer, peerlen);

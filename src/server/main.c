@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "net/listen.h"
 #include "server/metrics.h"
+#include "policy/auth.h"
 #include "server/settings.h"
 #include "server/udp.h"
 #include "server/worker.h"
@@ -249,6 +250,13 @@ static void main_loop(void)
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &tick);
         clock_update();
+        if (sig == SIGHUP && settings.auth_required) {
+            char err[512];
+            if (auth_reload(err, sizeof(err)) < 0)
+                log_warn("hardcached: password file not reloaded (old entries kept): %s", err);
+            else
+                log_info("hardcached: password file %s reloaded", settings.auth_file);
+        }
         if (sig == SIGINT || sig == SIGTERM || sig == SIGUSR1) {
             log_info("hardcached: signal %d, shutting down", sig);
             return;
@@ -271,6 +279,12 @@ int main(int argc, char **argv)
     if (settings.coredumps) {
         struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
         (void)setrlimit(RLIMIT_CORE, &rl);
+    }
+    if (settings.auth_required) {
+        char err[512];
+        if (auth_setup(settings.auth_file, settings.sasl, settings.ascii_auth, err,
+                       sizeof(err)) < 0)
+            log_fatal(EX_USAGE_CODE, "hardcached: %s", err);
     }
     raise_fd_limit();
     open_listeners();
@@ -311,6 +325,7 @@ int main(int argc, char **argv)
     workers_stop();
     store_teardown();
     udp_teardown();
+    auth_teardown();
     for (int i = 0; i < nlisteners; i++)
         close(listeners[i].fd);
     if (settings.pidfile && settings.daemonize)

@@ -317,6 +317,8 @@ static void do_sasl(struct conn *c, const struct bin_req *req)
         return;
     }
     STAT_INCR(&c->w->stats, auth_errors);
+    if (v == AUTH_THROTTLED)
+        STAT_INCR(&c->w->stats, auth_throttled);
     respond_error(c, req, BIN_STATUS_AUTH_ERROR);
 }
 
@@ -375,6 +377,8 @@ enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
     enum bin_parse_status st = bin_parse(data, len, &lim, &req);
 
     *used = 0;
+    if (settings.protocol == PROTO_ASCII)   /* -B ascii */
+        return CONN_STEP_CLOSE;
     /* with authentication on, a request is refused on its header alone */
     if (req.have_header && !c->authenticated && !auth_binary_allowed(req.opcode)) {
         respond_error(c, &req, BIN_STATUS_AUTH_ERROR);

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/strnum.h"
+#include "policy/auth.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/worker.h"
@@ -342,10 +343,79 @@ static void process_text_error(struct conn *c, const struct text_req *req)
     reply_line(c, text_error_string(req->error));
 }
 
+/* An ascii login (memcached's -Y): the data of a `set` is "user pass". */
+static void do_login(struct conn *c, const struct text_req *req)
+{
+    struct thread_stats *ts = &c->w->stats;
+    const char *sp = memchr(req->data, ' ', req->ndata);
+    enum auth_verdict v;
+
+    STAT_INCR(ts, auth_cmds);
+    if (sp == NULL || sp == req->data) {
+        REPLY(c, "CLIENT_ERROR bad authentication token format");
+        return;
+    }
+    v = auth_check(&c->peer, req->data, (size_t)(sp - req->data), sp + 1,
+                   (size_t)(req->data + req->ndata - sp - 1));
+    if (v == AUTH_GRANTED) {
+        c->authenticated = true;
+        REPLY(c, "STORED");   /* memcached's answer, noreply or not */
+        return;
+    }
+    STAT_INCR(ts, auth_errors);
+    if (v == AUTH_THROTTLED)
+        STAT_INCR(&c->w->stats, auth_throttled);
+    REPLY(c, "CLIENT_ERROR authentication failure");
+}
+
+/* Before login: only what policy/auth lets through, and small values. */
+static enum conn_step process_text_unauth(struct conn *c, const char *data,
+                                          size_t len, size_t *used)
+{
+    static const struct text_limits login_limits = { .value_max = LIMIT_AUTH_LOGIN_MAX };
+    struct text_req req;
+    enum text_parse_status st = text_parse(data, len, &login_limits, &req);
+
+    *used = 0;
+    if (st == TEXT_PARSE_NEED_MORE) {
+        c->need = req.need;
+        return CONN_STEP_NEED_MORE;
+    }
+    if (st == TEXT_PARSE_ERROR) {
+        if (req.close || req.error == TEXT_ERR_TOO_LARGE) {
+            REPLY(c, "CLIENT_ERROR unauthenticated");
+            return CONN_STEP_CLOSE;
+        }
+        REPLY(c, "CLIENT_ERROR unauthenticated");
+        *used = req.consumed;
+        c->swallow = req.swallow;
+        return CONN_STEP_DONE;
+    }
+    *used = req.consumed;
+    switch (auth_text_gate(req.cmd)) {
+    case AUTH_GATE_SERVE:
+        return process_text(c, &req) == PROC_CLOSE ? CONN_STEP_CLOSE : CONN_STEP_DONE;
+    case AUTH_GATE_LOGIN:
+        do_login(c, &req);
+        break;
+    default:
+        REPLY(c, "CLIENT_ERROR unauthenticated");
+        break;
+    }
+    return CONN_STEP_DONE;
+}
+
 enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
                                  size_t *used)
 {
     struct text_req req;
+
+    if (settings.protocol == PROTO_BINARY) {   /* -B binary */
+        *used = 0;
+        return CONN_STEP_CLOSE;
+    }
+    if (!c->authenticated)
+        return process_text_unauth(c, data, len, used);
     enum text_parse_status st = text_parse(data, len, process_text_limits(), &req);
 
     *used = 0;

@@ -17,12 +17,13 @@
 #include "core/strnum.h"
 #include "server/config_file.h"
 #include "net/listen.h"
+#include "policy/auth.h"
 #include "policy/limits.h"
 
 struct settings settings;
 
 /* Options with a long name only (no memcached letter to follow). */
-enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG };
+enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_PASSWORD };
 
 /* X(letter or OPT_ value, long name, argument (0 none, 1 required), help) */
 #define OPTIONS(X)                                                              \
@@ -52,20 +53,21 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG };
     X('R', "max-reqs-per-event", 1, "max requests per event per connection (default: 20)") \
     X('C', "disable-cas",        0, "disable use of CAS")                       \
     X('b', "listen-backlog",     1, "set the backlog queue limit (default: 1024)") \
-    X('B', "protocol",           1, "protocol: ascii or auto (default: auto; binary not yet)") \
+    X('B', "protocol",           1, "protocol: ascii, binary or auto (default: auto-negotiate)") \
     X('I', "max-item-size",      1, "max item size, k/m suffix allowed (default: 1m, min: 1k, max: 1024m)") \
-    X('S', "enable-sasl",        0, "SASL authentication (not yet available: refused)") \
+    X('S', "enable-sasl",        0, "SASL (PLAIN) logins over the binary protocol; users from -Y <file> or $MEMCACHED_SASL_PWDB") \
     X('F', "disable-flush-all",  0, "disable flush_all command")                \
     X('X', "disable-dumping",    0, "disable stats cachedump (never offered)")  \
     X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
-    X('Y', "auth-file",          1, "ascii authentication (not yet available: refused)") \
+    X('Y', "auth-file",          1, "ascii authentication; <file> has user:password lines or user:<hash> from --hash-password; reloaded on SIGHUP") \
     X('e', "memory-file",        1, "restartable cache file (not supported: refused)") \
     X('Z', "enable-ssl",         0, "TLS (not yet available: refused)")         \
     X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)")
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)") \
+    X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file, exit")
 
 __attribute__((format(printf, 1, 2)))
 static _Noreturn void usage_error(const char *fmt, ...)
@@ -251,6 +253,30 @@ static void parse_extended(char *arg)
     }
 }
 
+/* --hash-password: one line from stdin (a terminal or a pipe), its
+ * yescrypt hash on stdout, for a "user:<hash>" line of the password file. */
+static enum settings_action hash_password(void)
+{
+    char pass[LIMIT_AUTH_LINE_MAX + 2], out[256];
+    size_t n;
+
+    if (fgets(pass, sizeof(pass), stdin) == NULL) {
+        fprintf(stderr, "hardcached: --hash-password reads the password from stdin\n");
+        exit(EX_USAGE_CODE);
+    }
+    n = strlen(pass);
+    while (n > 0 && (pass[n - 1] == '\n' || pass[n - 1] == '\r'))
+        pass[--n] = '\0';
+    if (n == 0 || auth_hash_password(pass, out, sizeof(out)) < 0) {
+        explicit_bzero(pass, sizeof(pass));
+        fprintf(stderr, "hardcached: %s\n", n == 0 ? "empty password" : "hashing failed");
+        exit(EX_USAGE_CODE);
+    }
+    explicit_bzero(pass, sizeof(pass));
+    printf("%s\n", out);
+    return SETTINGS_EXIT_OK;
+}
+
 static void set_defaults(void)
 {
     memset(&settings, 0, sizeof(settings));
@@ -344,8 +370,14 @@ enum settings_action settings_parse(int argc, char **argv)
         case 'C': settings.use_cas = false; break;
         case 'b': settings.backlog = parse_int(optarg, 1, 1 << 20, "backlog"); break;
         case 'B':
-            if (strcmp(optarg, "ascii") != 0 && strcmp(optarg, "auto") != 0)
-                usage_error("protocol \"%s\" is not available (ascii or auto)", optarg);
+            if (strcmp(optarg, "ascii") == 0)
+                settings.protocol = PROTO_ASCII;
+            else if (strcmp(optarg, "binary") == 0)
+                settings.protocol = PROTO_BINARY;
+            else if (strcmp(optarg, "auto") == 0)
+                settings.protocol = PROTO_AUTO;
+            else
+                usage_error("protocol \"%s\" is not available (ascii, binary or auto)", optarg);
             break;
         case 'I': {
             uint64_t sz = parse_size(optarg, 1, "max item size");
@@ -354,8 +386,9 @@ enum settings_action settings_parse(int argc, char **argv)
             settings.item_size_max = (uint32_t)sz;
             break;
         }
-        case 'S': usage_error("%s: SASL authentication is not available in this version", "-S");
-        case 'Y': usage_error("%s: ascii authentication is not available in this version", "-Y");
+        case 'S': settings.sasl = true; break;
+        case 'Y': settings.ascii_auth = true; settings.auth_file = optarg; break;
+        case OPT_HASH_PASSWORD: return hash_password();
         case 'Z': usage_error("%s: TLS is not available in this version", "-Z");
         case 'e': usage_error("%s: restartable memory files are not supported", "-e");
         case 'F': settings.flush_enabled = false; break;
@@ -376,6 +409,13 @@ enum settings_action settings_parse(int argc, char **argv)
         settings.udp_port = 0;   /* -s disables network support, UDP too */
     if (settings.metrics_listen && settings.metrics_port == 0)
         usage_error("-o metrics_listen needs -o metrics_port=N");
+    if (settings.sasl && settings.auth_file == NULL) {
+        settings.auth_file = getenv("MEMCACHED_SASL_PWDB");
+        if (settings.auth_file == NULL || *settings.auth_file == '\0')
+            usage_error("-S needs a password file: give -Y <file> (which also enables "
+                        "ascii logins) or set MEMCACHED_SASL_PWDB=<file>");
+    }
+    settings.auth_required = settings.sasl || settings.ascii_auth;
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
     return SETTINGS_RUN;
@@ -409,9 +449,11 @@ void settings_each_stat(void (*fn)(const char *name, const char *value, void *ct
     emit_u64(fn, ctx, "reqs_per_event", (uint64_t)settings.reqs_per_event);
     fn("cas_enabled", settings.use_cas ? "yes" : "no", ctx);
     emit_u64(fn, ctx, "tcp_backlog", (uint64_t)settings.backlog);
-    fn("binding_protocol", "ascii", ctx);
-    fn("auth_enabled_sasl", "no", ctx);
-    fn("auth_enabled_ascii", "no", ctx);
+    fn("binding_protocol", settings.protocol == PROTO_ASCII ? "ascii" :
+       settings.protocol == PROTO_BINARY ? "binary" : "auto-negotiate", ctx);
+    fn("auth_enabled_sasl", settings.sasl ? "yes" : "no", ctx);
+    /* memcached shows the file's path here */
+    fn("auth_enabled_ascii", settings.ascii_auth ? settings.auth_file : "no", ctx);
     emit_u64(fn, ctx, "item_size_max", settings.item_size_max);
     fn("maxconns_fast", "yes", ctx);
     emit_u64(fn, ctx, "hashpower_init", settings.hashpower);

@@ -63,6 +63,10 @@ struct settings {
     bool     auth_required;
     int      metrics_port;       /* -o metrics_port (0: no /metrics endpoint) */
     const char *metrics_listen;  /* -o metrics_listen (NULL: loopback) */
+    bool     sasl;               /* -S: binary SASL logins */
+    bool     ascii_auth;         /* -Y: ascii logins */
+    const char *auth_file;       /* -Y file, else $MEMCACHED_SASL_PWDB for -S */
+    enum settings_proto { PROTO_AUTO, PROTO_ASCII, PROTO_BINARY } protocol; /* -B */
 };
 
 extern struct settings settings;

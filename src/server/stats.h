@@ -10,14 +10,16 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* Per-thread counters, in memcached's names and order. */
+/* Per-thread counters, in memcached's names and order (auth_throttled is
+ * hardcached's: failed logins refused unchecked, see policy/auth.h). */
 #define THREAD_STATS(X)                                                    \
     X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch)                        \
     X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                \
     X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits)            \
     X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval)    \
     X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)    \
-    X(auth_cmds) X(auth_errors) X(bytes_read) X(bytes_written)             \
+    X(auth_cmds) X(auth_errors) X(auth_throttled) X(bytes_read)             \
+    X(bytes_written)                                                       \
     X(conn_yields)                                                         \
     X(udp_requests) X(udp_bytes_read) X(udp_bytes_written)                 \
     X(udp_dropped_amplification) X(udp_dropped_rate) X(udp_dropped_acl)   \
