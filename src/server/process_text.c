@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/strnum.h"
 #include "policy/auth.h"
+#include "server/process_meta.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/worker.h"
@@ -323,6 +324,10 @@ static enum proc_result process_text(struct conn *c, const struct text_req *req)
         break;
     case TEXT_CMD_STATS:
         stats_cmd(c, req->args, req->nargs);
+        break;
+    case TEXT_CMD_MG: case TEXT_CMD_MS: case TEXT_CMD_MD: case TEXT_CMD_MA:
+    case TEXT_CMD_MN: case TEXT_CMD_ME:
+        process_meta(c, req);
         break;
     default:
         REPLY(c, "ERROR");

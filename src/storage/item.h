@@ -2,14 +2,17 @@
  * item: the byte layout of one stored item inside a segment. Kept as small
  * as the semantics allow, because per-item bytes decide how many items fit
  * in the memory limit (memcached spends ~50 bytes of header per item; this
- * layout spends 7 for an item with no expiry and no client flags).
+ * layout spends 9 for an item with no expiry and no client flags).
  *
  *   byte 0      iflags (ITEM_*)
  *   byte 1      key length (0..STORE_KEY_MAX)
  *   1-5 bytes   value length, LEB128 varint
  *   4 bytes     CAS sequence as a signed delta from the segment's base
+ *   2 bytes     last access, seconds after the segment was created
+ *               (saturating; meta's "l" flag and "me")
  *   [4 bytes]   exptime, only with ITEM_HAS_EXP
  *   [4 bytes]   client flags, only with ITEM_HAS_FLAGS
+ *   [8 bytes]   a CAS value the client chose (meta E), only with ITEM_HAS_CAS
  *   key, value  inline, no "\r\n"
  *
  * Items are byte-packed (no alignment), so multi-byte fields go through
@@ -31,10 +34,15 @@ enum {
     ITEM_HAS_EXP   = 0x04,
     ITEM_HAS_FLAGS = 0x08,
     ITEM_FETCHED   = 0x10,  /* read at least once (evicted_unfetched) */
+    ITEM_STALE     = 0x20,  /* invalidated by meta (md I / ms I): X */
+    ITEM_TOKEN_SENT = 0x40, /* a client won the right to recache it: Z */
+    ITEM_HAS_CAS   = 0x80,
 };
 
 #define ITEM_FIXED_HDR   2u   /* iflags + key length */
 #define ITEM_CAS_BYTES   4u
+#define ITEM_ATIME_BYTES 2u
+#define ITEM_ATIME_MAX   0xffffu
 #define ITEM_VARINT_MAX  5u   /* a uint32 in LEB128 */
 
 static inline size_t item_varint_len(uint32_t v)
@@ -49,10 +57,11 @@ static inline size_t item_varint_len(uint32_t v)
 
 /* Bytes an item takes with the given optional fields. */
 static inline size_t item_size_of(size_t nkey, uint32_t nvalue, bool has_exp,
-                                  bool has_flags)
+                                  bool has_flags, bool has_cas)
 {
     return ITEM_FIXED_HDR + item_varint_len(nvalue) + ITEM_CAS_BYTES +
-           (has_exp ? 4u : 0u) + (has_flags ? 4u : 0u) + nkey + nvalue;
+           ITEM_ATIME_BYTES + (has_exp ? 4u : 0u) + (has_flags ? 4u : 0u) +
+           (has_cas ? 8u : 0u) + nkey + nvalue;
 }
 
 /* Decoded view of an item's header. */
@@ -63,6 +72,9 @@ struct item_hdr {
     int32_t  cas_delta;
     rel_time_t exptime;
     uint32_t flags;
+    uint16_t atime;
+    uint64_t cas;       /* the client's CAS, with ITEM_HAS_CAS */
+    size_t   atime_off;
     size_t   cas_off;   /* offset of the CAS delta (rewritten in place) */
     size_t   exp_off;   /* offset of exptime, 0 if absent */
     size_t   key_off;
@@ -87,6 +99,9 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
     h->cas_off = off;
     memcpy(&h->cas_delta, it + off, 4);
     off += 4;
+    h->atime_off = off;
+    memcpy(&h->atime, it + off, 2);
+    off += 2;
     h->exptime = 0;
     h->exp_off = 0;
     if (h->iflags & ITEM_HAS_EXP) {
@@ -99,19 +114,28 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
         memcpy(&h->flags, it + off, 4);
         off += 4;
     }
+    h->cas = 0;
+    if (h->iflags & ITEM_HAS_CAS) {
+        memcpy(&h->cas, it + off, 8);
+        off += 8;
+    }
     h->key_off = off;
     h->size = off + h->nkey + h->nvalue;
 }
 
-/* Write an item's header; returns the offset where the key goes. */
+/* Write an item's header; returns the offset where the key goes. `extra`
+ * adds ITEM_STALE/ITEM_TOKEN_SENT; cas != 0 stores a client's CAS. */
 static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalue,
-                                 int32_t cas_delta, rel_time_t exptime,
-                                 uint32_t flags)
+                                 int32_t cas_delta, uint16_t atime,
+                                 rel_time_t exptime, uint32_t flags,
+                                 uint8_t extra, uint64_t cas)
 {
     size_t off = ITEM_FIXED_HDR;
     uint32_t v = nvalue;
 
-    it[0] = (unsigned char)((exptime ? ITEM_HAS_EXP : 0) | (flags ? ITEM_HAS_FLAGS : 0));
+    it[0] = (unsigned char)((exptime ? ITEM_HAS_EXP : 0) | (flags ? ITEM_HAS_FLAGS : 0) |
+                            (cas ? ITEM_HAS_CAS : 0) |
+                            (extra & (ITEM_STALE | ITEM_TOKEN_SENT)));
     it[1] = nkey;
     while (v >= 0x80) {
         it[off++] = (unsigned char)(v | 0x80);
@@ -120,6 +144,8 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
     it[off++] = (unsigned char)v;
     memcpy(it + off, &cas_delta, 4);
     off += 4;
+    memcpy(it + off, &atime, 2);
+    off += 2;
     if (exptime) {
         memcpy(it + off, &exptime, 4);
         off += 4;
@@ -127,6 +153,10 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
     if (flags) {
         memcpy(it + off, &flags, 4);
         off += 4;
+    }
+    if (cas) {
+        memcpy(it + off, &cas, 8);
+        off += 8;
     }
     return off;
 }
@@ -139,11 +169,13 @@ static inline const unsigned char *item_key(const unsigned char *it, size_t *nke
     *nkey = it[1];
     while (it[off++] & 0x80)
         ;
-    off += ITEM_CAS_BYTES;
+    off += ITEM_CAS_BYTES + ITEM_ATIME_BYTES;
     if (it[0] & ITEM_HAS_EXP)
         off += 4;
     if (it[0] & ITEM_HAS_FLAGS)
         off += 4;
+    if (it[0] & ITEM_HAS_CAS)
+        off += 8;
     return it + off;
 }
 

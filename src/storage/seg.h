@@ -13,9 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
+
 struct seg {
     struct seg *prev, *next;  /* the owning shard's FIFO, oldest first */
     uint64_t base;            /* CAS sequence the items' deltas count from */
+    rel_time_t created;       /* items' last-access times count from here
+                                 (kept when compacted in place) */
     size_t   size;            /* bytes mapped, header included */
     uint32_t cap;             /* item bytes that fit */
     uint32_t used;            /* item bytes written (bump pointer) */

@@ -110,6 +110,23 @@ static uint64_t item_cas(const struct shard *sh, uint64_t seq)
     return cfg.use_cas ? (seq << STORE_SHARD_BITS_MAX) | sh->idx : 0;
 }
 
+/* The CAS a client sees: its own (meta E) or the sequence's. */
+static uint64_t do_item_cas(const struct shard *sh, const unsigned char *it,
+                            const struct item_hdr *h)
+{
+    if (!cfg.use_cas)
+        return 0;
+    if (h->iflags & ITEM_HAS_CAS)
+        return h->cas;
+    return item_cas(sh, item_seq(seg_of(it), h));
+}
+
+static uint16_t atime_encode(const struct seg *s, rel_time_t now)
+{
+    uint32_t d = now > s->created ? now - s->created : 0;
+    return d > ITEM_ATIME_MAX ? ITEM_ATIME_MAX : (uint16_t)d;
+}
+
 static bool delta_fits(uint64_t seq, uint64_t base)
 {
     int64_t d = (int64_t)(seq - base);
@@ -374,6 +391,7 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
             if (s == NULL)
                 return NULL;
             s->base = sh->cas_seq;
+            s->created = clock_now();
             do_fifo_append(sh, s);
             if (large) {
                 s->used = (uint32_t)size;
@@ -397,15 +415,17 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
 
 /* Write a new copy of key with value v1+v2 and index it, replacing any old
  * copy. v1/v2 must not point into segment memory (eviction may move it).
- * seq != 0 keeps an existing CAS sequence (touch). */
-static enum store_status do_write(struct shard *sh, uint64_t hv, const char *key,
-                                  size_t nkey, uint32_t flags, rel_time_t exptime,
-                                  const char *v1, size_t n1, const char *v2, size_t n2,
-                                  uint64_t seq, uint64_t *cas_out,
-                                  unsigned char **it_out)
+ * seq != 0 keeps an existing CAS sequence (touch). `extra` carries the
+ * meta bits (ITEM_STALE, ITEM_TOKEN_SENT); ecas != 0 is a CAS the client
+ * chose (meta E). */
+static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *key,
+                                    size_t nkey, uint32_t flags, rel_time_t exptime,
+                                    const char *v1, size_t n1, const char *v2, size_t n2,
+                                    uint64_t seq, uint64_t *cas_out,
+                                    unsigned char **it_out, uint8_t extra, uint64_t ecas)
 {
     uint32_t nvalue = (uint32_t)(n1 + n2);
-    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0);
+    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0);
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     uint64_t *slot;
@@ -417,7 +437,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, const char *key
     if (seq == 0 || !delta_fits(seq, s->base))
         seq = ++sh->cas_seq;
     off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base),
-                      exptime, flags);
+                      atime_encode(s, clock_now()), exptime, flags, extra, ecas);
     memcpy(p + off, key, nkey);
     if (n1)
         memcpy(p + off + nkey, v1, n1);
@@ -441,7 +461,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, const char *key
         return STORE_NO_MEMORY;
     }
     if (cas_out)
-        *cas_out = item_cas(sh, seq);
+        *cas_out = !cfg.use_cas ? 0 : ecas ? ecas : item_cas(sh, seq);
     if (it_out)
         *it_out = p;
     return STORE_OK;
@@ -466,7 +486,8 @@ static struct shard *shard_lock(uint64_t hv)
 size_t store_item_size(size_t nkey, size_t nvalue)
 {
     /* with every optional field: the check must not depend on flags */
-    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + 8 + nkey + nvalue;
+    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + ITEM_ATIME_BYTES +
+           16 + nkey + nvalue;
 }
 
 static unsigned log2_floor(uint64_t v)
@@ -543,6 +564,17 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
                             const char *value, size_t nvalue,
                             uint64_t cas, uint64_t *cas_out)
 {
+    static const struct store_put_opts none;
+    return store_put_ex(mode, key, nkey, flags, exptime, value, nvalue, cas,
+                        &none, cas_out);
+}
+
+enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nkey,
+                               uint32_t flags, rel_time_t exptime,
+                               const char *value, size_t nvalue, uint64_t cas,
+                               const struct store_put_opts *o, uint64_t *cas_out)
+{
+    uint8_t extra = 0;
     uint64_t hv;
     struct shard *sh;
     struct item_hdr h;
@@ -567,12 +599,18 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
     case STORE_REPLACE:
     case STORE_APPEND:
     case STORE_PREPEND:
+        if (it == NULL && o->vivify && mode != STORE_REPLACE) {
+            /* meta ms N: an append to a missing key creates it */
+            st = do_write_x(sh, hv, key, nkey, flags, o->viv_exptime, value, nvalue,
+                            NULL, 0, 0, cas_out, NULL, 0, o->new_cas);
+            goto out;
+        }
         if (it == NULL) {
             st = STORE_NOT_STORED;
             goto out;
         }
         if (mode != STORE_REPLACE && cas != 0 && cfg.use_cas &&
-            item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
+            do_item_cas(sh, it, &h) != cas) {
             st = STORE_EXISTS;
             goto out;
         }
@@ -582,9 +620,15 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
             st = STORE_NOT_FOUND;
             goto out;
         }
-        if (cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
-            st = STORE_EXISTS;
-            goto out;
+        if (cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
+            /* meta ms I: an older CAS still stores, as a stale value that
+             * keeps the item's expiry and win token */
+            if (!o->invalidate || cas > do_item_cas(sh, it, &h)) {
+                st = STORE_EXISTS;
+                goto out;
+            }
+            exptime = h.exptime;
+            extra = (uint8_t)(ITEM_STALE | (h.iflags & ITEM_TOKEN_SENT));
         }
         break;
     }
@@ -603,37 +647,64 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
         }
         memcpy(old, it + h.key_off + h.nkey, nold);
         if (mode == STORE_APPEND)
-            st = do_write(sh, hv, key, nkey, h.flags, h.exptime, old, nold,
-                          value, nvalue, 0, cas_out, NULL);
+            st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, old, nold,
+                            value, nvalue, 0, cas_out, NULL, 0, o->new_cas);
         else
-            st = do_write(sh, hv, key, nkey, h.flags, h.exptime, value, nvalue,
-                          old, nold, 0, cas_out, NULL);
+            st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, value, nvalue,
+                            old, nold, 0, cas_out, NULL, 0, o->new_cas);
         free(old);
     } else {
-        st = do_write(sh, hv, key, nkey, flags, exptime, value, nvalue, NULL, 0,
-                      0, cas_out, NULL);
+        st = do_write_x(sh, hv, key, nkey, flags, exptime, value, nvalue, NULL, 0,
+                        0, cas_out, NULL, extra, o->new_cas);
     }
 out:
     pthread_mutex_unlock(&sh->lock);
     return st;
 }
 
-static void visit(const struct shard *sh, unsigned char *it, store_visit_fn fn,
-                  void *ctx)
+/* Report an item to fn. With `bump` it counts as a use (LRU, fetched,
+ * last access); the meta state is worked out as memcached's mg does. */
+static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
+                     const struct store_get_opts *o, bool created,
+                     store_visit_fn fn, void *ctx)
 {
     struct item_hdr h;
     struct store_item si;
+    struct seg *s = seg_of(it);
+    rel_time_t now = clock_now();
 
     item_decode(it, &h);
-    it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
     si.key = (const char *)it + h.key_off;
     si.nkey = h.nkey;
     si.value = si.key + h.nkey;
     si.nvalue = h.nvalue;
     si.flags = h.flags;
-    si.cas = item_cas(sh, item_seq(seg_of(it), &h));
+    si.cas = do_item_cas(sh, it, &h);
     si.exptime = h.exptime;
+    si.size = h.size;
+    si.atime = s->created + h.atime;
+    si.fetched = (h.iflags & ITEM_FETCHED) != 0;
+    si.stale = (h.iflags & ITEM_STALE) != 0;
+    si.token_sent = !created && (h.iflags & ITEM_TOKEN_SENT) != 0;
+    si.created = created;
+    si.win = created;
+    if (!created && !si.token_sent &&
+        (si.stale || (o && o->recache && h.exptime != 0 && h.exptime - now < o->recache))) {
+        si.win = true;
+        it[0] |= ITEM_TOKEN_SENT;
+    }
+    if (bump) {
+        uint16_t a = atime_encode(s, now);
+        it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
+        memcpy(it + h.atime_off, &a, sizeof(a));
+    }
     fn(&si, ctx);
+}
+
+static void visit(const struct shard *sh, unsigned char *it, store_visit_fn fn,
+                  void *ctx)
+{
+    do_visit(sh, it, true, NULL, false, fn, ctx);
 }
 
 bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx)
@@ -669,8 +740,9 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
     if (val == NULL)
         return NULL;
     memcpy(val, it + h->key_off + h->nkey, h->nvalue);
-    if (do_write(sh, hv, key, nkey, h->flags, exptime, val, h->nvalue, NULL, 0,
-                 item_seq(seg_of(it), h), NULL, &copy) == STORE_OK)
+    if (do_write_x(sh, hv, key, nkey, h->flags, exptime, val, h->nvalue, NULL, 0,
+                   item_seq(seg_of(it), h), NULL, &copy,
+                   h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT), h->cas) == STORE_OK)
         sh->total_items--;   /* the same item, moved */
     free(val);
     return copy;
@@ -706,6 +778,73 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
     return st;
 }
 
+bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
+                  store_visit_fn fn, void *ctx)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    bool created = false;
+
+    if (it == NULL && o->vivify && nkey <= STORE_KEY_MAX) {
+        /* meta mg N: an empty placeholder whose creator wins the recache */
+        if (do_write_x(sh, hv, key, nkey, 0, o->viv_exptime, NULL, 0, NULL, 0, 0,
+                       NULL, &it, ITEM_TOKEN_SENT, 0) == STORE_OK)
+            created = true;
+        else
+            it = NULL;
+    } else if (it != NULL && o->touch) {
+        it = do_touch(sh, hv, key, nkey, it, &h, o->exptime);
+    }
+    if (it != NULL)
+        do_visit(sh, it, !o->no_bump, o, created, fn, ctx);
+    pthread_mutex_unlock(&sh->lock);
+    return it != NULL;
+}
+
+enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
+                                  const struct store_delete_opts *o)
+{
+    uint64_t hv = hash_key(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    uint64_t *slot;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
+    enum store_status st = STORE_OK;
+    char *val = NULL;
+
+    if (it == NULL) {
+        st = STORE_NOT_FOUND;
+        goto out;
+    }
+    if (cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
+        st = STORE_EXISTS;
+        goto out;
+    }
+    if (o->invalidate || o->strip) {
+        /* rewritten with a new CAS: stale and winnable again (md I), or
+         * without its value (md x) */
+        size_t n = o->strip ? 0 : h.nvalue;
+        val = malloc(n ? n : 1);
+        if (val == NULL) {
+            st = STORE_NO_MEMORY;
+            goto out;
+        }
+        memcpy(val, it + h.key_off + h.nkey, n);
+        st = do_write_x(sh, hv, key, nkey, h.flags, o->touch ? o->exptime : h.exptime,
+                        val, n, NULL, 0, 0, NULL, NULL,
+                        o->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE), o->new_cas);
+        free(val);
+        goto out;
+    }
+    htab_remove(&sh->ht, slot);
+    do_retire(sh, it, h.size);
+out:
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
 enum store_status store_delete(const char *key, size_t nkey)
 {
     return store_delete_cas(key, nkey, 0);
@@ -721,7 +860,7 @@ enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
     enum store_status st = STORE_NOT_FOUND;
 
     if (it != NULL) {
-        if (cas != 0 && cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != cas) {
+        if (cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
             st = STORE_EXISTS;
         } else {
             htab_remove(&sh->ht, slot);
@@ -777,8 +916,8 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
         if (nkey > STORE_KEY_MAX || store_item_size(nkey, len) > cfg.item_size_max)
             st = STORE_TOO_LARGE;
         else
-            st = do_write(sh, hv, key, nkey, 0, opts->viv_exptime, buf, len,
-                          NULL, 0, 0, cas_out, NULL);
+            st = do_write_x(sh, hv, key, nkey, 0, opts->viv_exptime, buf, len,
+                            NULL, 0, 0, cas_out, NULL, 0, opts->new_cas);
         if (st == STORE_OK) {
             if (result)
                 *result = opts->initial;
@@ -787,7 +926,7 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
         }
         goto out;
     }
-    if (opts->cas != 0 && cfg.use_cas && item_cas(sh, item_seq(seg_of(it), &h)) != opts->cas) {
+    if (opts->cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != opts->cas) {
         st = STORE_EXISTS;
         goto out;
     }
@@ -808,7 +947,8 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
     len = strnum_fmt_u64(buf, v);
     seq = sh->cas_seq + 1;
-    if (len <= h.nvalue && delta_fits(seq, seg_of(it)->base)) {
+    if (len <= h.nvalue && delta_fits(seq, seg_of(it)->base) &&
+        opts->new_cas == 0 && !(h.iflags & ITEM_HAS_CAS)) {
         /* memcached 1.6 rewrites in place when the number still fits and
          * pads with spaces: "100" decr 1 reads back as "99 " */
         int32_t d = (int32_t)(int64_t)(seq - seg_of(it)->base);
@@ -819,8 +959,8 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
         if (cas_out)
             *cas_out = item_cas(sh, seq);
     } else {
-        st = do_write(sh, hv, key, nkey, h.flags, h.exptime, buf, len, NULL, 0, 0,
-                      cas_out, NULL);
+        st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, NULL, 0, 0,
+                        cas_out, NULL, 0, opts->new_cas);
     }
     if (st == STORE_OK && result)
         *result = v;

@@ -39,6 +39,14 @@ struct store_item {
     uint32_t    flags;
     uint64_t    cas;
     rel_time_t  exptime;     /* 0 = never */
+    size_t      size;        /* bytes the item takes in memory */
+    /* what memcached's meta commands report */
+    rel_time_t  atime;       /* last access before this one */
+    bool        fetched;     /* fetched before this access (mg h) */
+    bool        stale;       /* invalidated (X) */
+    bool        win;         /* this caller won the right to recache (W) */
+    bool        token_sent;  /* an earlier caller won it already (Z) */
+    bool        created;     /* vivified by this call (mg N) */
 };
 typedef void (*store_visit_fn)(const struct store_item *it, void *ctx);
 
@@ -88,9 +96,34 @@ enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
                             const char *value, size_t nvalue,
                             uint64_t cas, uint64_t *cas_out);
 
+/* store_put with meta's options (ms). */
+struct store_put_opts {
+    bool       invalidate;   /* I: a CAS older than the item's still stores,
+                                as a stale value (keeps expiry and token) */
+    bool       vivify;       /* N: append/prepend to a missing key creates it */
+    rel_time_t viv_exptime;
+    uint64_t   new_cas;      /* E: the new item's CAS; 0 = the next one */
+};
+enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nkey,
+                               uint32_t flags, rel_time_t exptime,
+                               const char *value, size_t nvalue, uint64_t cas,
+                               const struct store_put_opts *o, uint64_t *cas_out);
+
 /* Look up a live (not expired, not flushed) item and call fn on it.
  * Returns true on a hit. Marks the item as recently used. */
 bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx);
+
+/* store_get with meta's options (mg): all of it under one lock. */
+struct store_get_opts {
+    bool       touch;        /* T: set the expiry first */
+    rel_time_t exptime;
+    bool       vivify;       /* N: on a miss, create an empty item and win */
+    rel_time_t viv_exptime;
+    uint32_t   recache;      /* R: win if fewer seconds than this are left */
+    bool       no_bump;      /* u: not a use (LRU, fetched, last access) */
+};
+bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
+                  store_visit_fn fn, void *ctx);
 
 /* get-and-touch: like store_get, but first sets the expiry to `exptime`. */
 bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
@@ -103,6 +136,18 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime);
 
 /* STORE_OK or STORE_NOT_FOUND. */
 enum store_status store_delete(const char *key, size_t nkey);
+/* md's options: mark stale instead of deleting (I, with a new CAS and
+ * optionally a new expiry, T), or drop only the value (x). */
+struct store_delete_opts {
+    bool       invalidate;
+    bool       strip;
+    bool       touch;
+    rel_time_t exptime;
+    uint64_t   new_cas;      /* E */
+};
+enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
+                                  const struct store_delete_opts *o);
+
 /* Delete only if the item's CAS is `cas` (0 = any): STORE_OK,
  * STORE_NOT_FOUND or STORE_EXISTS (binary delete, meta md C). */
 enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas);
@@ -124,6 +169,7 @@ struct store_arith_opts {
     rel_time_t viv_exptime;  /* expiry of a vivified item */
     bool       touch;        /* on a hit, also set the expiry to `exptime` */
     rel_time_t exptime;
+    uint64_t   new_cas;      /* the result's CAS (meta E); 0 = the next one */
 };
 /* store_arith with options; *created (if not NULL) tells whether the item
  * was vivified. */

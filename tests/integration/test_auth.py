@@ -68,7 +68,7 @@ def test_nothing_but_login_and_version_before_login(asrv):
     with conn(asrv) as c:
         for line in (b"get a\r\n", b"gets a\r\n", b"stats\r\n", b"stats settings\r\n",
                      b"delete a\r\n", b"incr a 1\r\n", b"touch a 0\r\n",
-                     b"flush_all\r\n", b"mg a v\r\n", b"ms a 1\r\n", b"mn\r\n",
+                     b"flush_all\r\n", b"mg a v\r\n", b"ms a 1\r\nx\r\n", b"mn\r\n",
                      b"me a\r\n", b"md a\r\n", b"ma a\r\n", b"verbosity 1\r\n",
                      b"bogus\r\n", b"quit\r\n"):
             c.cmd(line, UNAUTH)
@@ -87,6 +87,8 @@ def test_ascii_login_wrong_then_right(asrv):
         c.cmd(login_line(b"alice", b"secret"), b"STORED\r\n")
         c.cmd(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n")
         c.cmd(b"get a\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n")
+        c.cmd(b"mg a v\r\n", b"VA 1\r\nx\r\n")   # meta too, once logged in
+        c.cmd(b"mn\r\n", b"MN\r\n")
 
 
 def test_last_line_hashed_and_many_entries(asrv):

@@ -785,6 +785,86 @@ static void test_cas_variants(void)
     store_teardown();
 }
 
+struct meta_seen {
+    bool hit, stale, win, token_sent, created, fetched;
+    uint64_t cas;
+    size_t nvalue;
+};
+
+static void meta_visit(const struct store_item *it, void *ctx)
+{
+    struct meta_seen *m = ctx;
+    m->hit = true;
+    m->stale = it->stale;
+    m->win = it->win;
+    m->token_sent = it->token_sent;
+    m->created = it->created;
+    m->fetched = it->fetched;
+    m->cas = it->cas;
+    m->nvalue = it->nvalue;
+}
+
+/* The meta state: stale/win/token through md I, ms I, mg R and N, and
+ * the client-chosen CAS (E). */
+static void test_meta_state(void)
+{
+    struct store_get_opts g = { 0 };
+    struct store_put_opts p = { 0 };
+    struct store_delete_opts d = { 0 };
+    struct meta_seen m;
+    uint64_t cas = 0, cas2 = 0;
+    rel_time_t exp = clock_now() + 100;
+
+    setup(64 * MiB, true, 0, 0);
+    store_put(STORE_SET, S("s"), 0, exp, S("x"), 0, &cas);
+    memset(&m, 0, sizeof(m));
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && !m.stale && !m.win && !m.fetched);
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.fetched);
+    d.invalidate = true;
+    CHECK_EQ_INT(store_delete_ex(S("s"), 0, &d), STORE_OK);
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && m.win && !m.token_sent);
+    CHECK(m.cas != cas);
+    cas2 = m.cas;
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && !m.win && m.token_sent);
+    /* ms I with an older CAS stores, still stale; a newer one is EXISTS */
+    p.invalidate = true;
+    CHECK_EQ_INT(store_put_ex(STORE_CAS, S("s"), 0, 0, S("yy"), cas2 + 100, &p, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(store_put_ex(STORE_CAS, S("s"), 0, 0, S("yy"), cas2 - 1, &p, NULL), STORE_OK);
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && m.token_sent && m.nvalue == 2);
+    set(S("s"), S("z"));
+    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && !m.stale && !m.token_sent);
+
+    /* recache: win when less than R seconds are left */
+    store_put(STORE_SET, S("r"), 0, exp, S("x"), 0, NULL);
+    g.recache = 50;
+    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && !m.win);
+    g.recache = 200;
+    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && m.win);
+    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && !m.win && m.token_sent);
+
+    /* vivify: the creator wins */
+    g.recache = 0;
+    g.vivify = true;
+    CHECK(store_get_ex(S("v"), &g, meta_visit, &m) && m.created && m.win && m.nvalue == 0);
+    CHECK(store_get_ex(S("v"), &g, meta_visit, &m) && !m.created && m.token_sent);
+
+    /* E: the client's CAS, kept by touch, checked by delete */
+    p.invalidate = false;
+    p.new_cas = 424242;
+    CHECK_EQ_INT(store_put_ex(STORE_SET, S("e"), 0, 0, S("x"), 0, &p, &cas), STORE_OK);
+    CHECK_EQ_INT(cas, 424242);
+    CHECK_EQ_INT(store_touch(S("e"), exp), STORE_OK);
+    g.vivify = false;
+    CHECK(store_get_ex(S("e"), &g, meta_visit, &m) && m.cas == 424242);
+    CHECK_EQ_INT(store_delete_cas(S("e"), 1), STORE_EXISTS);
+    /* md x keeps the item without its value */
+    memset(&d, 0, sizeof(d));
+    d.strip = true;
+    CHECK_EQ_INT(store_delete_ex(S("e"), 424242, &d), STORE_OK);
+    CHECK(store_get_ex(S("e"), &g, meta_visit, &m) && m.nvalue == 0);
+    store_teardown();
+}
+
 int main(void)
 {
     clock_setup();
@@ -798,6 +878,7 @@ int main(void)
     RUN(test_flush);
     RUN(test_arith);
     RUN(test_cas_variants);
+    RUN(test_meta_state);
     RUN(test_too_large);
     RUN(test_large_items);
     RUN(test_eviction);

@@ -194,6 +194,66 @@ static enum text_parse_status parse_storage(const char *buf, size_t len,
     return TEXT_PARSE_OK;
 }
 
+/* A meta key token: 1..TEXT_META_KEY_MAX bytes, no control characters
+ * (its length after an optional base64 decode is checked by the caller). */
+static bool meta_key_valid(struct text_token k)
+{
+    if (k.n == 0 || k.n > TEXT_META_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < k.n; i++) {
+        unsigned char c = (unsigned char)k.p[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* mg/md/ma/me <key> <flags>*, mn, ms <key> <datalen> <flags>* + data. */
+static enum text_parse_status parse_meta(const char *buf, size_t len,
+                                         const struct text_limits *lim,
+                                         size_t consumed, struct text_req *req)
+{
+    int32_t vlen;
+
+    if (req->cmd == TEXT_CMD_MN) {
+        req->consumed = consumed;
+        return TEXT_PARSE_OK;
+    }
+    if (req->nargs == 0)   /* memcached: "mg" alone is ERROR, "me" a format error */
+        return fail(req, req->cmd == TEXT_CMD_ME || req->cmd == TEXT_CMD_MS ?
+                    TEXT_ERR_FORMAT : TEXT_ERR_UNKNOWN, consumed);
+    req->key = req->args[0];
+    if (!meta_key_valid(req->key))
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    req->meta_flags_at = 1;
+    for (uint32_t i = 1; i < req->nargs; i++)
+        if (req->args[i].n == 0)
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+    if (req->cmd != TEXT_CMD_MS) {
+        req->consumed = consumed;
+        return TEXT_PARSE_OK;
+    }
+    if (req->nargs < 2 || !strnum_i32(req->args[1].p, req->args[1].n, &vlen) ||
+        vlen < 0 || vlen > INT32_MAX - 2)
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    req->meta_flags_at = 2;
+    req->ndata = (size_t)vlen;
+    if (req->ndata > lim->value_max) {
+        req->swallow = req->ndata + 2;
+        return fail(req, TEXT_ERR_TOO_LARGE, consumed);
+    }
+    size_t total = consumed + req->ndata + 2;
+    if (len < total) {
+        req->need = total;
+        return TEXT_PARSE_NEED_MORE;
+    }
+    req->data = buf + consumed;
+    if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
+        return fail(req, TEXT_ERR_BAD_CHUNK, total);
+    req->consumed = total;
+    return TEXT_PARSE_OK;
+}
+
 static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
                                           size_t consumed,
                                           struct text_req *req)
@@ -341,6 +401,9 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
     case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
         return parse_storage(buf, len, lim, req->args, req->nargs, consumed, req);
+    case TEXT_CMD_MG: case TEXT_CMD_MS: case TEXT_CMD_MD: case TEXT_CMD_MA:
+    case TEXT_CMD_MN: case TEXT_CMD_ME:
+        return parse_meta(buf, len, lim, consumed, req);
     default:
         return parse_other(req->args, req->nargs, consumed, req);
     }

@@ -15,6 +15,8 @@
 #include "policy/limits.h"
 
 #define TEXT_KEY_MAX 250
+/* A meta command's key token may be base64 ("b" flag): 250 bytes encoded. */
+#define TEXT_META_KEY_MAX (((TEXT_KEY_MAX + 2) / 3) * 4)
 
 /* Every command the parser knows: enum name, wire name. */
 #define TEXT_COMMANDS(X)                                                   \
@@ -24,7 +26,8 @@
     X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") X(DELETE, "delete")  \
     X(FLUSH_ALL, "flush_all") X(VERSION, "version")                        \
     X(VERBOSITY, "verbosity") X(QUIT, "quit") X(SHUTDOWN, "shutdown")      \
-    X(CACHE_MEMLIMIT, "cache_memlimit") X(STATS, "stats")
+    X(CACHE_MEMLIMIT, "cache_memlimit") X(STATS, "stats")                 \
+    X(MG, "mg") X(MS, "ms") X(MD, "md") X(MA, "ma") X(MN, "mn") X(ME, "me")
 
 enum text_cmd {
     TEXT_CMD_NONE,
@@ -92,7 +95,9 @@ struct text_req {
     const char     *data;      /* storage value, without "\r\n" */
     size_t          ndata;
 
-    /* the command's tokens after the name (stats, shutdown) */
+    /* the command's tokens after the name (stats, shutdown; meta: the key,
+     * for ms the length, then the flags from args[meta_flags_at]) */
+    uint32_t        meta_flags_at;
     struct text_token args[LIMIT_TOKENS_MAX];
     uint32_t        nargs;
 };

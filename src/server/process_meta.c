@@ -1,0 +1,490 @@
+/*
+ * process_meta: see process_meta.h. Return flags are written in the order
+ * the client gave them, then memcached's state flags: Z (a win was handed
+ * out already), X (stale), W (this client won the right to recache).
+ */
+#include "server/process_meta.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/strnum.h"
+#include "protocol/meta/meta.h"
+#include "server/settings.h"
+#include "server/worker.h"
+#include "storage/store.h"
+
+/* A reply line: code, flags, "\r\n" (keys are at most 336 bytes encoded,
+ * opaque 32, at most LIMIT_TOKENS_MAX flags of at most 21 digits). */
+#define META_LINE_MAX 2048
+
+struct line {
+    char   buf[META_LINE_MAX];
+    size_t n;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+    if (l->n + n <= sizeof(l->buf)) {
+        memcpy(l->buf + l->n, s, n);
+        l->n += n;
+    }
+}
+
+static void put_flag_u64(struct line *l, char flag, uint64_t v)
+{
+    char num[24];
+    size_t n = strnum_fmt_u64(num + 2, v);
+    num[0] = ' ';
+    num[1] = flag;
+    put(l, num, n + 2);
+}
+
+static void put_num(struct line *l, uint64_t v)
+{
+    char num[24];
+    size_t n = strnum_fmt_u64(num + 1, v);
+    num[0] = ' ';
+    put(l, num, n + 1);
+}
+
+static void put_flag_i64(struct line *l, char flag, int64_t v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), " %c%lld", flag, (long long)v);
+    put(l, num, (size_t)n);
+}
+
+static void emit(struct conn *c, const char *s, size_t n)
+{
+    if (n > 0 && buf_append(&c->w->out, s, n) < 0)
+        c->closing = true;
+}
+
+#define EMIT_LIT(c, lit) emit((c), lit, sizeof(lit) - 1)
+
+static void emit_line(struct conn *c, struct line *l)
+{
+    put(l, "\r\n", 2);
+    emit(c, l->buf, l->n);
+}
+
+/* The key as sent and, decoded, as stored. */
+struct meta_key {
+    struct text_token token;
+    char  buf[TEXT_KEY_MAX];
+    const char *p;
+    size_t n;
+};
+
+static enum meta_error meta_key(const struct text_req *req, const struct meta_flags *f,
+                                struct meta_key *k)
+{
+    k->token = req->key;
+    if (f->base64) {
+        int n = meta_base64_decode(req->key.p, req->key.n, k->buf, sizeof(k->buf));
+        if (n <= 0)
+            return META_ERR_KEY_DECODE;
+        k->p = k->buf;
+        k->n = (size_t)n;
+        return META_ERR_NONE;
+    }
+    if (req->key.n > TEXT_KEY_MAX)
+        return META_ERR_FORMAT;
+    k->p = req->key.p;
+    k->n = req->key.n;
+    return META_ERR_NONE;
+}
+
+/* k, O and b: the flags every meta reply may carry. */
+static bool put_common(struct line *l, const struct meta_flags *f,
+                       const struct meta_key *k, char flag)
+{
+    switch (flag) {
+    case 'k':
+        put(l, " k", 2);
+        put(l, k->token.p, k->token.n);
+        if (f->base64)
+            put(l, " b", 2);
+        return true;
+    case 'O':
+        put(l, " O", 2);
+        put(l, f->opaque.p, f->opaque.n);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int64_t ttl_left(rel_time_t exptime)
+{
+    rel_time_t now = clock_now();
+    if (exptime == 0)
+        return -1;
+    return exptime > now ? (int64_t)(exptime - now) : 0;
+}
+
+static rel_time_t meta_exptime(int64_t ttl)
+{
+    return clock_exptime(ttl);
+}
+
+/* ---- mg ---- */
+
+struct mg_ctx {
+    struct conn             *c;
+    const struct meta_flags *f;
+    const struct meta_key   *k;
+};
+
+/* Under the shard lock: the whole reply goes out at once. */
+static void mg_emit(const struct store_item *it, void *arg)
+{
+    struct mg_ctx *m = arg;
+    const struct meta_flags *f = m->f;
+    struct line l = { .n = 0 };
+    rel_time_t now = clock_now();
+
+    if (f->value) {
+        put(&l, "VA", 2);
+        put_num(&l, it->nvalue);
+    } else {
+        put(&l, "HD", 2);
+    }
+    for (uint32_t i = 0; i < f->ntok; i++) {
+        char flag = f->tok[i].p[0];
+        if (put_common(&l, f, m->k, flag))
+            continue;
+        switch (flag) {
+        case 'c': put_flag_u64(&l, 'c', it->cas); break;
+        case 'f': put_flag_u64(&l, 'f', it->flags); break;
+        case 'h': put_flag_u64(&l, 'h', it->fetched ? 1 : 0); break;
+        case 'l': put_flag_u64(&l, 'l', now > it->atime ? now - it->atime : 0); break;
+        case 's': put_flag_u64(&l, 's', it->nvalue); break;
+        case 't': put_flag_i64(&l, 't', ttl_left(it->exptime)); break;
+        default: break;
+        }
+    }
+    if (it->token_sent)
+        put(&l, " Z", 2);
+    if (it->stale)
+        put(&l, " X", 2);
+    if (it->win)
+        put(&l, " W", 2);
+    put(&l, "\r\n", 2);
+    if (buf_reserve(&m->c->w->out, l.n + (f->value ? it->nvalue + 2 : 0)) < 0) {
+        m->c->closing = true;
+        return;
+    }
+    emit(m->c, l.buf, l.n);
+    if (f->value) {
+        emit(m->c, it->value, it->nvalue);
+        EMIT_LIT(m->c, "\r\n");
+    }
+}
+
+static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+{
+    struct thread_stats *ts = &c->w->stats;
+    struct store_get_opts o = {
+        .touch = meta_has(f, 'T'),
+        .exptime = meta_exptime(f->ttl),
+        .vivify = meta_has(f, 'N'),
+        .viv_exptime = meta_exptime(f->vivify_ttl),
+        .recache = f->recache,
+        .no_bump = f->no_bump,
+    };
+    struct mg_ctx m = { c, f, k };
+    bool hit = store_get_ex(k->p, k->n, &o, mg_emit, &m);
+
+    STAT_INCR(ts, cmd_get);
+    if (o.touch) {
+        STAT_INCR(ts, cmd_touch);
+        if (hit)
+            STAT_INCR(ts, touch_hits);
+        else
+            STAT_INCR(ts, touch_misses);
+    }
+    if (hit) {
+        STAT_INCR(ts, get_hits);
+        return;
+    }
+    STAT_INCR(ts, get_misses);
+    if (!f->quiet) {
+        struct line l = { .n = 0 };
+        put(&l, "EN", 2);
+        emit_line(c, &l);
+    }
+}
+
+/* ---- ms ---- */
+
+static void do_ms(struct conn *c, const struct text_req *req, const struct meta_flags *f,
+                  const struct meta_key *k)
+{
+    struct thread_stats *ts = &c->w->stats;
+    struct store_put_opts o = {
+        .invalidate = f->invalidate,
+        .vivify = meta_has(f, 'N'),
+        .viv_exptime = meta_exptime(f->vivify_ttl),
+        .new_cas = f->new_cas,
+    };
+    enum store_mode mode;
+    enum store_status st;
+    uint64_t cas = 0;
+    struct line l = { .n = 0 };
+    bool has_cas = meta_has(f, 'C');
+
+    switch (f->mode) {
+    case 'E': mode = STORE_ADD; break;
+    case 'A': mode = STORE_APPEND; break;
+    case 'P': mode = STORE_PREPEND; break;
+    case 'R': mode = has_cas ? STORE_CAS : STORE_REPLACE; break;
+    default:  mode = has_cas ? STORE_CAS : STORE_SET; break;
+    }
+    STAT_INCR(ts, cmd_set);
+    st = store_put_ex(mode, k->p, k->n, f->client_flags,
+                      meta_has(f, 'T') ? meta_exptime(f->ttl) : 0, req->data, req->ndata,
+                      has_cas ? f->cas_cmp : 0, &o, &cas);
+    if (mode == STORE_CAS) {
+        if (st == STORE_OK)
+            STAT_INCR(ts, cas_hits);
+        else if (st == STORE_EXISTS)
+            STAT_INCR(ts, cas_badval);
+        else if (st == STORE_NOT_FOUND)
+            STAT_INCR(ts, cas_misses);
+    }
+    switch (st) {
+    case STORE_OK:
+        if (f->quiet)
+            return;
+        put(&l, "HD", 2);
+        break;
+    case STORE_NOT_STORED: put(&l, "NS", 2); break;
+    case STORE_EXISTS:     put(&l, "EX", 2); break;
+    case STORE_NOT_FOUND:  put(&l, "NF", 2); break;
+    case STORE_TOO_LARGE:
+        STAT_INCR(ts, store_too_large);
+        if (mode == STORE_APPEND || mode == STORE_PREPEND) {
+            put(&l, "NS", 2);
+            break;
+        }
+        EMIT_LIT(c, "SERVER_ERROR object too large for cache\r\n");
+        return;
+    default:
+        STAT_INCR(ts, store_no_memory);
+        EMIT_LIT(c, "SERVER_ERROR out of memory storing object\r\n");
+        return;
+    }
+    for (uint32_t i = 0; i < f->ntok; i++) {
+        char flag = f->tok[i].p[0];
+        if (!put_common(&l, f, k, flag) && flag == 'c' && st == STORE_OK)
+            put_flag_u64(&l, 'c', cas);
+    }
+    emit_line(c, &l);
+}
+
+/* ---- md ---- */
+
+static void do_md(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+{
+    struct store_delete_opts o = {
+        .invalidate = f->invalidate,
+        .strip = f->strip,
+        .touch = f->invalidate && meta_has(f, 'T'),
+        .exptime = meta_exptime(f->ttl),
+        .new_cas = f->new_cas,
+    };
+    enum store_status st = store_delete_ex(k->p, k->n, meta_has(f, 'C') ? f->cas_cmp : 0, &o);
+    struct line l = { .n = 0 };
+
+    switch (st) {
+    case STORE_OK:
+        STAT_INCR(&c->w->stats, delete_hits);
+        if (f->quiet)
+            return;
+        put(&l, "HD", 2);
+        break;
+    case STORE_EXISTS:
+        put(&l, "EX", 2);
+        break;
+    case STORE_NOT_FOUND:
+        STAT_INCR(&c->w->stats, delete_misses);
+        put(&l, "NF", 2);
+        break;
+    default:
+        EMIT_LIT(c, "SERVER_ERROR out of memory\r\n");
+        return;
+    }
+    for (uint32_t i = 0; i < f->ntok; i++)
+        put_common(&l, f, k, f->tok[i].p[0]);
+    emit_line(c, &l);
+}
+
+/* ---- ma ---- */
+
+static void read_exptime(const struct store_item *it, void *arg)
+{
+    *(rel_time_t *)arg = it->exptime;
+}
+
+static void do_ma(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+{
+    struct thread_stats *ts = &c->w->stats;
+    bool incr = f->mode == 'I';
+    struct store_arith_opts o = {
+        .cas = meta_has(f, 'C') ? f->cas_cmp : 0,
+        .vivify = meta_has(f, 'N'),
+        .initial = f->initial,
+        .viv_exptime = meta_exptime(f->vivify_ttl),
+        .touch = meta_has(f, 'T'),
+        .exptime = meta_exptime(f->ttl),
+        .new_cas = f->new_cas,
+    };
+    uint64_t result = 0, cas = 0;
+    bool created = false;
+    enum store_status st;
+    struct line l = { .n = 0 };
+    char num[24];
+    size_t nnum;
+    rel_time_t exptime = 0;
+
+    if (meta_has(f, 'C') && f->cas_cmp == 0)
+        o.cas = UINT64_MAX;   /* C0 can match nothing */
+    st = store_arith_ex(k->p, k->n, incr, f->delta, &o, &result, &cas, &created);
+    if (st == STORE_OK && !created) {
+        if (incr)
+            STAT_INCR(ts, incr_hits);
+        else
+            STAT_INCR(ts, decr_hits);
+    } else if (st == STORE_NOT_FOUND || created) {
+        if (incr)
+            STAT_INCR(ts, incr_misses);
+        else
+            STAT_INCR(ts, decr_misses);
+    }
+    switch (st) {
+    case STORE_OK:
+        if (f->quiet)
+            return;
+        break;
+    case STORE_NOT_FOUND: put(&l, "NF", 2); goto flags;
+    case STORE_EXISTS:    put(&l, "EX", 2); goto flags;
+    case STORE_NON_NUMERIC:
+        EMIT_LIT(c, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+        return;
+    default:
+        EMIT_LIT(c, "SERVER_ERROR out of memory\r\n");
+        return;
+    }
+    nnum = strnum_fmt_u64(num, result);
+    if (f->value) {
+        put(&l, "VA", 2);
+        put_num(&l, nnum);
+    } else {
+        put(&l, "HD", 2);
+    }
+    if (meta_has(f, 't')) {
+        if (o.touch)
+            exptime = o.exptime;
+        else if (created)
+            exptime = o.viv_exptime;
+        else
+            store_get_ex(k->p, k->n, &(struct store_get_opts){ .no_bump = true },
+                         read_exptime, &exptime);
+    }
+    for (uint32_t i = 0; i < f->ntok; i++) {
+        char flag = f->tok[i].p[0];
+        if (put_common(&l, f, k, flag))
+            continue;
+        if (flag == 'c')
+            put_flag_u64(&l, 'c', cas);
+        else if (flag == 't')
+            put_flag_i64(&l, 't', ttl_left(exptime));
+    }
+    emit_line(c, &l);
+    if (f->value) {
+        emit(c, num, nnum);
+        EMIT_LIT(c, "\r\n");
+    }
+    return;
+flags:
+    for (uint32_t i = 0; i < f->ntok; i++)
+        put_common(&l, f, k, f->tok[i].p[0]);
+    emit_line(c, &l);
+}
+
+/* ---- me ---- */
+
+struct me_ctx {
+    struct conn           *c;
+    const struct meta_key *k;
+};
+
+static void me_emit(const struct store_item *it, void *arg)
+{
+    struct me_ctx *m = arg;
+    rel_time_t now = clock_now();
+    char tail[160];
+    int n;
+
+    EMIT_LIT(m->c, "ME ");
+    emit(m->c, m->k->token.p, m->k->token.n);
+    n = snprintf(tail, sizeof(tail), " exp=%lld la=%llu cas=%llu fetch=%s cls=1 size=%zu\r\n",
+                 (long long)ttl_left(it->exptime),
+                 (unsigned long long)(now > it->atime ? now - it->atime : 0),
+                 (unsigned long long)it->cas, it->fetched ? "yes" : "no", it->size);
+    emit(m->c, tail, (size_t)n);
+}
+
+static void do_me(struct conn *c, const struct meta_key *k)
+{
+    struct store_get_opts o = { .no_bump = true };
+    struct me_ctx m = { c, k };
+
+    if (!store_get_ex(k->p, k->n, &o, me_emit, &m))
+        EMIT_LIT(c, "EN\r\n");
+}
+
+void process_meta(struct conn *c, const struct text_req *req)
+{
+    static const enum meta_cmd cmds[TEXT_CMD_COUNT] = {
+        [TEXT_CMD_MG] = META_MG, [TEXT_CMD_MS] = META_MS,
+        [TEXT_CMD_MD] = META_MD, [TEXT_CMD_MA] = META_MA,
+    };
+    struct meta_flags f;
+    struct meta_key k;
+    enum meta_error e;
+
+    if (req->cmd == TEXT_CMD_MN) {
+        EMIT_LIT(c, "MN\r\n");
+        return;
+    }
+    if (req->cmd == TEXT_CMD_ME) {
+        memset(&f, 0, sizeof(f));
+        e = meta_key(req, &f, &k);
+        if (e == META_ERR_NONE)
+            do_me(c, &k);
+        else
+            emit(c, meta_error_string(e), strlen(meta_error_string(e)));
+        if (e != META_ERR_NONE)
+            EMIT_LIT(c, "\r\n");
+        return;
+    }
+    e = meta_parse(cmds[req->cmd], req->args + req->meta_flags_at,
+                   req->nargs - req->meta_flags_at, &f);
+    if (e == META_ERR_NONE)
+        e = meta_key(req, &f, &k);
+    if (e != META_ERR_NONE) {
+        const char *msg = meta_error_string(e);
+        emit(c, msg, strlen(msg));
+        EMIT_LIT(c, "\r\n");
+        return;
+    }
+    switch (req->cmd) {
+    case TEXT_CMD_MG: do_mg(c, &f, &k); break;
+    case TEXT_CMD_MS: do_ms(c, req, &f, &k); break;
+    case TEXT_CMD_MD: do_md(c, &f, &k); break;
+    default:          do_ma(c, &f, &k); break;
+    }
+}

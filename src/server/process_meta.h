@@ -1,0 +1,14 @@
+/*
+ * process_meta: where memcached's meta commands (mg ms md ma mn me) meet
+ * storage. The text parser splits the line; protocol/meta reads the flags;
+ * this file runs the command and words the reply (VA HD EN NS EX NF MN ME).
+ */
+#ifndef HC_SERVER_PROCESS_META_H
+#define HC_SERVER_PROCESS_META_H
+
+#include "protocol/text/parse.h"
+#include "server/conn.h"
+
+void process_meta(struct conn *c, const struct text_req *req);
+
+#endif
