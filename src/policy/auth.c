@@ -28,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "policy/limits.h"
 
 #define DIGEST_LEN crypto_hash_sha256_BYTES
@@ -44,6 +46,8 @@ struct entry {
 struct table {
     struct entry *e;
     size_t        n;
+    char         *dummy;   /* a crypt setting an unknown user is checked
+                              against, so it costs what a hashed user does */
 };
 
 static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -78,8 +82,10 @@ static void table_free(struct table *t)
         free(t->e[i].hash);
     }
     free(t->e);
+    free(t->dummy);
     t->e = NULL;
     t->n = 0;
+    t->dummy = NULL;
 }
 
 /* Parse the whole file into t. Lines are "user:password"; the last line may
@@ -135,6 +141,8 @@ static int table_load(const char *path, struct table *t, char *err, size_t errle
             e->hash = strdup(colon + 1);
             if (e->hash == NULL)
                 goto oom;
+            if (t->dummy == NULL && (t->dummy = strdup(colon + 1)) == NULL)
+                goto oom;
         } else {
             crypto_hash_sha256(e->digest, (const unsigned char *)colon + 1,
                                strlen(colon + 1));
@@ -163,6 +171,7 @@ fail:
 int auth_setup(const char *path, bool sasl, bool ascii, char *err, size_t errlen)
 {
     struct table t;
+    struct stat st;
 
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
@@ -170,6 +179,9 @@ int auth_setup(const char *path, bool sasl, bool ascii, char *err, size_t errlen
     }
     if (table_load(path, &t, err, errlen) < 0)
         return -1;
+    if (stat(path, &st) == 0 && (st.st_mode & 0077))
+        log_warn("hardcached: WARNING: the password file %s can be read by other "
+                 "users (mode %03o); chmod 600 it", path, (unsigned)(st.st_mode & 0777));
     file_path = strdup(path);
     if (file_path == NULL) {
         table_free(&t);
@@ -345,7 +357,8 @@ static bool verify(const char *user, size_t nuser, const char *pass, size_t npas
     for (size_t i = 0; i < table.n; i++)
         if (table.e[i].nuser == nuser && memcmp(table.e[i].user, user, nuser) == 0)
             match = &table.e[i];   /* the last entry for a user wins */
-    if (match && match->hash) {
+    if ((match && match->hash) || (match == NULL && table.dummy)) {
+        const char *setting = match ? match->hash : table.dummy;
         struct crypt_data *cd = calloc(1, sizeof(*cd));
         char *pw = malloc(npass + 1);
         const char *out = NULL;
@@ -354,10 +367,10 @@ static bool verify(const char *user, size_t nuser, const char *pass, size_t npas
             pw[npass] = '\0';
             /* a NUL inside the password must not cut it short */
             if (memchr(pass, '\0', npass) == NULL)
-                out = crypt_r(pw, match->hash, cd);
+                out = crypt_r(pw, setting, cd);
             sodium_memzero(pw, npass);
         }
-        crypto_hash_sha256(want, (const unsigned char *)match->hash, strlen(match->hash));
+        crypto_hash_sha256(want, (const unsigned char *)setting, strlen(setting));
         if (out != NULL && out[0] != '*')
             crypto_hash_sha256(got, (const unsigned char *)out, strlen(out));
         else

@@ -317,3 +317,32 @@ def test_brute_force_loop_gets_slower(pwfile, start_server):
     assert n > 100
     assert int(st["auth_throttled"]) >= n + 1 - 6
     assert checked <= 7, st
+
+
+def test_world_readable_file_warned(tmp_path, start_server):
+    p = tmp_path / "pw"
+    p.write_bytes(b"a:b\n")
+    p.chmod(0o644)
+    s = start_server("-Y", str(p))
+    assert b"can be read by other users" in s.stderr()
+    p.chmod(0o600)
+    s2 = start_server("-Y", str(p))
+    assert b"can be read by other users" not in s2.stderr()
+
+
+def test_sasl_brute_force_throttled(pwfile, start_server):
+    s = start_server("-S", "-Y", str(pwfile))
+    with client_from(s, "127.0.0.1") as c:
+        for i in range(3):
+            assert call(c, "sasl_auth", "PLAIN", value=b"\0alice\0g%d" % i).status == bp.AUTH_ERROR
+        assert call(c, "sasl_auth", "PLAIN", value=b"\0alice\0secret").status == bp.AUTH_ERROR
+    with client_from(s, "127.0.0.3") as c:
+        assert call(c, "sasl_auth", "PLAIN", value=b"\0alice\0secret").status == bp.OK
+        c.send(pack("stat"))
+        st = {}
+        while True:
+            r = read(c)
+            if not r.key:
+                break
+            st[r.key] = r.value
+    assert int(st[b"auth_throttled"]) == 1 and int(st[b"auth_errors"]) == 4
