@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "policy/limits.h"
 
@@ -281,11 +282,10 @@ static uint64_t backoff_ms(uint32_t failures)
  * stalest slot for it. Caller holds throttle_lock. */
 static struct slot *slot_find(const unsigned char key[17], uint64_t now, bool make)
 {
-    size_t h = 0, victim = SIZE_MAX;
+    /* keyed: a client cannot pick addresses that crowd out a slot */
+    size_t h = (size_t)hash_key(key, 17), victim = SIZE_MAX;
     uint64_t oldest = UINT64_MAX;
 
-    for (int i = 0; i < 17; i++)
-        h = h * 131 + key[i];
     for (size_t k = 0; k < LIMIT_AUTH_THROTTLE_PROBE; k++) {
         struct slot *s = &slots[(h + k) % LIMIT_AUTH_THROTTLE_SLOTS];
         bool stale = s->failures == 0 || now - s->last_fail_ms > LIMIT_AUTH_FORGET_MS;
