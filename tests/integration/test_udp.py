@@ -218,6 +218,26 @@ def test_admin_refused_binary(userver):
         assert c.get("big") == BIG
 
 
+def _binary_value(reply):
+    """The value of one binary get response (status must be 0)."""
+    magic, opcode, keylen, extlen, _dt, status, bodylen = struct.unpack(
+        ">BBHBBHI", reply[:12])
+    assert magic == 0x81 and status == 0, (magic, status)
+    assert len(reply) == 24 + bodylen
+    return reply[24 + extlen + keylen:]
+
+
+@pytest.mark.parametrize("key,want", [(b"small", SMALL), (b"mid", MID), (b"big", BIG)])
+def test_validated_binary_gets_reassemble(userver, key, want):
+    """Binary requests over UDP, as memcached serves them, for a validated
+    source: one framed binary response, correctly numbered datagrams."""
+    with userver.client() as c:   # TCP from 127.0.0.1 validates it
+        c.send(b"version\r\n")
+        c.readline()
+        with UdpClient(userver.udp_port) as u:
+            assert _binary_value(u.request(bin_request(0x00, key))) == want
+
+
 # Bad frames and datagrams: dropped, counted, server unharmed.
 
 BAD_DATAGRAMS = [
