@@ -136,7 +136,11 @@ static bool udp_execute(struct conn *c, const char *data, size_t len,
             if (text_parse(data + off, len - off, process_text_limits(), &req) ==
                     TEXT_PARSE_OK && !udp_guard_text_allowed(req.cmd)) {
                 STAT_INCR(ts, udp_admin_refused);
-                if (buf_append(&c->w->out, udp_admin_refused,
+                /* The refusal itself must not amplify, even towards a
+                 * validated source (whose address a spoofer may forge):
+                 * it is sent only when it is no larger than the request. */
+                if (sizeof(udp_admin_refused) - 1 <= len &&
+                    buf_append(&c->w->out, udp_admin_refused,
                                sizeof(udp_admin_refused) - 1) < 0)
                     return false;
                 reply_mark(r, buf_len(&c->w->out));
