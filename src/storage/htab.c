@@ -1,60 +1,117 @@
 /*
- * htab: linear probing with tombstones and incremental, cluster-wise
- * migration.
+ * htab: bucketized linear probing with spill counts, grown by half at a
+ * time with incremental migration.
  *
- * Why linear probing: 8 slots share a cache line, so a probe run is mostly
- * one miss, and there are no per-entry chain pointers (memory per item is
- * the point of this engine). Deletion leaves a tombstone, because the slot
- * stores no hash from which a backward shift could find an entry's home; a
- * tombstone followed by an empty slot is cleared at once, and migration
- * drops the rest.
+ * Why buckets: 8 slots share a cache line, so a hit is mostly one miss into
+ * the table, and there are no per-entry chain pointers (memory per item is
+ * the point of this engine). Why spill counts instead of tombstones: a
+ * bucket's count says how many entries whose home lies before it (or at
+ * it) are stored after it, so a lookup may stop at the first bucket whose
+ * count is zero, and a deletion just empties its slot and decrements the
+ * counts on the entry's path. Nothing degrades with churn, so no sweep is
+ * ever needed. A count that reaches 255 sticks (never decremented): still
+ * correct, only slower, and it needs 255 entries spilled past one bucket.
  *
- * Why migration moves whole clusters: a lookup in the old table stops at
- * the first empty slot. Migration starts just after an empty slot and only
- * pauses in front of one, so every entry still in the old table keeps an
- * unbroken probe run from its home slot; lookups check the new table, then
- * the old one. New keys go only to the new table.
+ * Why not powers of two: the home bucket is the top of hash * nbuckets
+ * (Lemire's multiply-shift range reduction), so a table can have any
+ * number of buckets and grows by 1.5x at 90% fill. A doubling table sits
+ * between 40% and 80% full, which is 10-20 bytes of 8-byte slots per item;
+ * this one sits between 60% and 90%, 8.9-13.3 bytes. At 90% a hit reads
+ * 1.4 buckets on average and a miss about 2 (spill counts stop it early).
+ *
+ * Migration moves whole buckets of the old table, in order, a few per
+ * operation, re-hashing each key (the slot keeps only 16 hash bits). Every
+ * entry is in exactly one table; lookups try the new table, then the old,
+ * whose spill counts stay exact as entries leave it. New keys go only to
+ * the new table, so old buckets before the migration cursor stay empty.
  */
 #include "storage/htab.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "core/hash.h"
 #include "storage/item.h"
 
-#define HTAB_TOMB            UINT64_C(1)   /* no item lives at address 1 */
 #define HTAB_TAG_SHIFT       32            /* tag bits of the hash: 32..47 */
-/* Grow past 80% fill: unsuccessful probes at 0.8 average ~13 slots (two
- * cache lines); higher fills get long runs fast. */
-#define HTAB_LOAD_NUM        4
-#define HTAB_LOAD_DEN        5
-/* Slots visited per operation while migrating. With a target at most 40%
- * full at start, the target cannot fill up before the move ends. */
-#define HTAB_MIGRATE_SLOTS   64
+/* Grow past 90% fill, by half. */
+#define HTAB_LOAD_NUM        9
+#define HTAB_LOAD_DEN        10
+#define HTAB_GROW_NUM        3
+#define HTAB_GROW_DEN        2
+/* Old buckets moved per operation while migrating. The old table is at
+ * most 90% full and the new one 1.5x its size, and each operation adds at
+ * most one entry while moving 8 buckets (64 slots): the new table is at
+ * most ~62% full when the move ends, so it never fills up first. */
+#define HTAB_MIGRATE_BUCKETS 8
 #define HTAB_POWER_MIN       4
+#define HTAB_SPILL_STICKY    255
 
 static uint64_t htab_tag(uint64_t hv)
 {
     return ((hv >> HTAB_TAG_SHIFT) & 0xffff) << HTAB_PTR_BITS;
 }
 
-static bool table_full(const struct htab_table *t, uint64_t extra)
+static uint64_t htab_entry(uint64_t hv, const void *it)
 {
-    return (t->fill + extra) * HTAB_LOAD_DEN > (t->mask + 1) * HTAB_LOAD_NUM;
+    return htab_tag(hv) | ((uint64_t)(uintptr_t)it & HTAB_PTR_MASK);
 }
 
-static int table_alloc(struct htab_table *t, uint64_t nslots)
+static uint64_t table_home(const struct htab_table *t, uint64_t hv)
 {
-    /* calloc of a large block is fresh zero pages from mmap: slots become
-     * resident only as they are written. */
-    t->slots = calloc(nslots, sizeof(uint64_t));
-    if (t->slots == NULL)
+    return ((hv & UINT64_C(0xffffffff)) * t->nbuckets) >> 32;
+}
+
+static uint64_t table_next(const struct htab_table *t, uint64_t b)
+{
+    return b + 1 == t->nbuckets ? 0 : b + 1;
+}
+
+static uint64_t table_slots(const struct htab_table *t)
+{
+    return t->nbuckets * HTAB_BUCKET;
+}
+
+static size_t table_map_bytes(uint64_t nbuckets)
+{
+    return (size_t)nbuckets * HTAB_BUCKET * sizeof(uint64_t);
+}
+
+static bool table_over(const struct htab_table *t, uint64_t extra)
+{
+    return (t->count + extra) * HTAB_LOAD_DEN > table_slots(t) * HTAB_LOAD_NUM;
+}
+
+static int table_alloc(struct htab_table *t, uint64_t nbuckets)
+{
+    /* mmap: zero pages that become resident only as they are written, and
+     * page (so cache-line) aligned buckets. */
+    void *p = mmap(NULL, table_map_bytes(nbuckets), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
         return -1;
-    t->mask = nslots - 1;
-    t->fill = 0;
+    t->spill = calloc(nbuckets, 1);
+    if (t->spill == NULL) {
+        munmap(p, table_map_bytes(nbuckets));
+        return -1;
+    }
+    t->slots = p;
+    t->nbuckets = nbuckets;
     t->count = 0;
     return 0;
+}
+
+static void table_free(struct htab_table *t)
+{
+    if (t->slots != NULL)
+        munmap(t->slots, table_map_bytes(t->nbuckets));
+    free(t->spill);
+    t->slots = NULL;
+    t->spill = NULL;
+    t->nbuckets = 0;
+    t->count = 0;
 }
 
 int htab_create(struct htab *h, unsigned power)
@@ -62,8 +119,12 @@ int htab_create(struct htab *h, unsigned power)
     if (power < HTAB_POWER_MIN)
         power = HTAB_POWER_MIN;
     h->migrating = false;
+    h->pos = 0;
     h->t[1].slots = NULL;
-    if (table_alloc(&h->t[0], UINT64_C(1) << power) < 0) {
+    h->t[1].spill = NULL;
+    h->t[1].nbuckets = 0;
+    h->t[1].count = 0;
+    if (table_alloc(&h->t[0], (UINT64_C(1) << power) / HTAB_BUCKET) < 0) {
         errno = ENOMEM;
         return -1;
     }
@@ -72,25 +133,30 @@ int htab_create(struct htab *h, unsigned power)
 
 void htab_destroy(struct htab *h)
 {
-    free(h->t[0].slots);
-    free(h->t[1].slots);
-    h->t[0].slots = h->t[1].slots = NULL;
+    table_free(&h->t[0]);
+    table_free(&h->t[1]);
     h->migrating = false;
 }
 
 static uint64_t *table_find(struct htab_table *t, uint64_t hv, const void *key,
                             size_t nkey)
 {
-    uint64_t tag = htab_tag(hv), i = hv & t->mask, s;
+    uint64_t tag = htab_tag(hv), b = table_home(t, hv), n;
 
-    while ((s = t->slots[i]) != 0) {
-        if (s != HTAB_TOMB && (s & ~HTAB_PTR_MASK) == tag) {
-            size_t n;
-            const unsigned char *k = item_key(htab_item(s), &n);
-            if (n == nkey && memcmp(k, key, n) == 0)
-                return &t->slots[i];
+    for (n = 0; n < t->nbuckets; n++) {
+        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        for (unsigned i = 0; i < HTAB_BUCKET; i++) {
+            uint64_t s = bk[i];
+            if (s != 0 && (s & ~HTAB_PTR_MASK) == tag) {
+                size_t kn;
+                const unsigned char *k = item_key(htab_item(s), &kn);
+                if (kn == nkey && memcmp(k, key, kn) == 0)
+                    return &bk[i];
+            }
         }
-        i = (i + 1) & t->mask;
+        if (t->spill[b] == 0)
+            break;
+        b = table_next(t, b);
     }
     return NULL;
 }
@@ -106,13 +172,16 @@ uint64_t *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey)
 
 static uint64_t *table_find_item(struct htab_table *t, uint64_t hv, const void *it)
 {
-    uint64_t want = htab_tag(hv) | ((uint64_t)(uintptr_t)it & HTAB_PTR_MASK);
-    uint64_t i = hv & t->mask, s;
+    uint64_t want = htab_entry(hv, it), b = table_home(t, hv), n;
 
-    while ((s = t->slots[i]) != 0) {
-        if (s == want)
-            return &t->slots[i];
-        i = (i + 1) & t->mask;
+    for (n = 0; n < t->nbuckets; n++) {
+        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        for (unsigned i = 0; i < HTAB_BUCKET; i++)
+            if (bk[i] == want)
+                return &bk[i];
+        if (t->spill[b] == 0)
+            break;
+        b = table_next(t, b);
     }
     return NULL;
 }
@@ -126,127 +195,140 @@ uint64_t *htab_find_item(struct htab *h, uint64_t hv, const void *it)
     return table_find_item(&h->t[0], hv, it);
 }
 
-static void table_put(struct htab_table *t, uint64_t hv, const void *it)
+/* Store an entry in the first free slot from its home bucket on, counting
+ * it in the spill of every bucket it passes. -1 if the table is full. */
+static int table_put(struct htab_table *t, uint64_t hv, uint64_t entry)
 {
-    uint64_t i = hv & t->mask;
+    uint64_t home = table_home(t, hv), b = home, n;
 
-    while (t->slots[i] != 0 && t->slots[i] != HTAB_TOMB)
-        i = (i + 1) & t->mask;
-    if (t->slots[i] == 0)
-        t->fill++;
-    t->slots[i] = htab_tag(hv) | ((uint64_t)(uintptr_t)it & HTAB_PTR_MASK);
-    t->count++;
+    for (n = 0; n < t->nbuckets; n++) {
+        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        for (unsigned i = 0; i < HTAB_BUCKET; i++) {
+            if (bk[i] == 0) {
+                bk[i] = entry;
+                t->count++;
+                for (; home != b; home = table_next(t, home))
+                    if (t->spill[home] != HTAB_SPILL_STICKY)
+                        t->spill[home]++;
+                return 0;
+            }
+        }
+        b = table_next(t, b);
+    }
+    return -1;
+}
+
+static void table_remove(struct htab_table *t, uint64_t hv, uint64_t *slot)
+{
+    uint64_t at = (uint64_t)(slot - t->slots) / HTAB_BUCKET;
+    uint64_t b = table_home(t, hv);
+
+    for (; b != at; b = table_next(t, b))
+        if (t->spill[b] != HTAB_SPILL_STICKY)
+            t->spill[b]--;
+    *slot = 0;
+    t->count--;
 }
 
 static void migrate_finish(struct htab *h)
 {
-    free(h->t[0].slots);
+    table_free(&h->t[0]);
     h->t[0] = h->t[1];
     h->t[1].slots = NULL;
+    h->t[1].spill = NULL;
+    h->t[1].nbuckets = 0;
+    h->t[1].count = 0;
     h->migrating = false;
 }
 
-/* Visit at least HTAB_MIGRATE_SLOTS slots (all of them if `all`), pausing
- * only at a cluster boundary. */
-static void migrate(struct htab *h, bool all)
+/* Move `nb` buckets of the old table (all of them if nb is 0). */
+static void migrate(struct htab *h, uint64_t nb)
 {
     struct htab_table *from = &h->t[0], *to = &h->t[1];
-    uint64_t done = 0;
+    uint64_t end = nb == 0 || from->nbuckets - h->pos < nb ? from->nbuckets
+                                                           : h->pos + nb;
+    uint64_t b;
 
-    while (h->left > 0 &&
-           (all || done < HTAB_MIGRATE_SLOTS || from->slots[h->pos] != 0)) {
-        uint64_t s = from->slots[h->pos];
-        if (s != 0) {
-            if (s != HTAB_TOMB) {
-                size_t n;
-                const unsigned char *k = item_key(htab_item(s), &n);
-                table_put(to, hash_key(k, n), htab_item(s));
-            }
-            from->slots[h->pos] = 0;
+    /* the keys are in the items: start those cache misses together */
+    for (b = h->pos; b < end; b++)
+        for (unsigned i = 0; i < HTAB_BUCKET; i++)
+            if (from->slots[b * HTAB_BUCKET + i] != 0)
+                __builtin_prefetch(htab_item(from->slots[b * HTAB_BUCKET + i]));
+    for (b = h->pos; b < end; b++) {
+        for (unsigned i = 0; i < HTAB_BUCKET; i++) {
+            uint64_t *slot = &from->slots[b * HTAB_BUCKET + i];
+            uint64_t s = *slot, hv;
+            size_t n;
+            const unsigned char *k;
+            if (s == 0)
+                continue;
+            k = item_key(htab_item(s), &n);
+            hv = hash_key(k, n);
+            table_remove(from, hv, slot);
+            /* cannot fail: see HTAB_MIGRATE_BUCKETS */
+            (void)table_put(to, hv, s);
         }
-        h->pos = (h->pos + 1) & from->mask;
-        h->left--;
-        done++;
     }
-    if (h->left == 0)
+    h->pos = end;
+    if (h->pos == from->nbuckets)
         migrate_finish(h);
 }
 
 void htab_step(struct htab *h)
 {
     if (h->migrating)
-        migrate(h, false);
+        migrate(h, HTAB_MIGRATE_BUCKETS);
 }
 
 static int migrate_start(struct htab *h)
 {
-    struct htab_table *t = &h->t[0];
-    uint64_t nslots = t->mask + 1, i = 0;
+    uint64_t nb = h->t[0].nbuckets * HTAB_GROW_NUM / HTAB_GROW_DEN;
 
-    /* Double if live entries alone would fill the new table past half its
-     * limit; otherwise same size, which just sweeps out tombstones. */
-    if ((t->count + 1) * HTAB_LOAD_DEN * 2 > nslots * HTAB_LOAD_NUM)
-        nslots *= 2;
-    if (table_alloc(&h->t[1], nslots) < 0)
+    if (table_alloc(&h->t[1], nb > h->t[0].nbuckets ? nb : h->t[0].nbuckets + 1) < 0)
         return -1;
-    while (t->slots[i] != 0)   /* an empty slot exists: fill is < 100% */
-        i++;
-    h->pos = (i + 1) & t->mask;
-    h->left = t->mask;         /* every slot but the empty one */
+    h->pos = 0;
     h->migrating = true;
     return 0;
 }
 
 int htab_insert(struct htab *h, uint64_t hv, const void *it)
 {
-    if (h->migrating && table_full(&h->t[1], 1))
-        migrate(h, true);   /* cannot happen with the step sizes above */
-    if (!h->migrating && table_full(&h->t[0], 1) && migrate_start(h) < 0) {
-        /* no memory for a bigger table: squeeze into this one while it
-         * still has an empty slot to end probe runs */
-        if (h->t[0].fill + 2 > h->t[0].mask + 1)
-            return -1;
-    }
-    table_put(h->migrating ? &h->t[1] : &h->t[0], hv, it);
-    return 0;
+    if (h->migrating && table_over(&h->t[1], 1))
+        migrate(h, 0);   /* cannot happen with the step sizes above */
+    if (!h->migrating && table_over(&h->t[0], 1))
+        (void)migrate_start(h);   /* no memory: squeeze into this one */
+    return table_put(h->migrating ? &h->t[1] : &h->t[0], hv, htab_entry(hv, it));
 }
 
 void htab_set(uint64_t *slot, uint64_t hv, const void *it)
 {
-    *slot = htab_tag(hv) | ((uint64_t)(uintptr_t)it & HTAB_PTR_MASK);
+    *slot = htab_entry(hv, it);
 }
 
-void htab_remove(struct htab *h, uint64_t *slot)
+void htab_remove(struct htab *h, uint64_t hv, uint64_t *slot)
 {
     struct htab_table *t = &h->t[0];
-    uint64_t i;
 
-    if (h->migrating && slot >= h->t[1].slots && slot <= h->t[1].slots + h->t[1].mask)
+    if (h->migrating && slot >= h->t[1].slots &&
+        slot < h->t[1].slots + table_slots(&h->t[1]))
         t = &h->t[1];
-    i = (uint64_t)(slot - t->slots);
-    t->count--;
-    if (t->slots[(i + 1) & t->mask] != 0) {
-        t->slots[i] = HTAB_TOMB;
-        return;
-    }
-    /* Nothing probes past an empty slot, so this one and the tombstones
-     * right before it can be empty too. */
-    do {
-        t->slots[i] = 0;
-        t->fill--;
-        i = (i - 1) & t->mask;
-    } while (t->slots[i] == HTAB_TOMB);
+    table_remove(t, hv, slot);
 }
 
 size_t htab_bytes(const struct htab *h)
 {
-    size_t n = (h->t[0].mask + 1) * sizeof(uint64_t);
+    size_t n = (size_t)h->t[0].nbuckets * (HTAB_BUCKET * sizeof(uint64_t) + 1);
     if (h->migrating)
-        n += (h->t[1].mask + 1) * sizeof(uint64_t);
+        n += (size_t)h->t[1].nbuckets * (HTAB_BUCKET * sizeof(uint64_t) + 1);
     return n;
 }
 
 uint64_t htab_slots(const struct htab *h)
 {
-    return (h->migrating ? h->t[1].mask : h->t[0].mask) + 1;
+    return table_slots(h->migrating ? &h->t[1] : &h->t[0]);
+}
+
+uint64_t htab_count(const struct htab *h)
+{
+    return h->t[0].count + (h->migrating ? h->t[1].count : 0);
 }

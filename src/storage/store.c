@@ -31,16 +31,17 @@
  * budget before it is mapped and never passes mem_limit; pooled free
  * segments are trimmed so mapped item memory stays within it too. On top of
  * that, resident memory adds a documented overhead:
- *   - hash tables: 8 bytes per slot, kept 40-80% full, so 10-20 bytes per
- *     item (reported in stats hash_bytes); while one shard's table grows,
- *     the old table (half the size of the new) lives until migrated;
+ *   - hash tables: 8 bytes per slot plus 1 byte per 8-slot bucket, kept
+ *     60-90% full (htab.c grows by 1.5x), so 8.9-13.3 bytes per item
+ *     (reported in stats hash_bytes); while one shard's table grows, the
+ *     old table (2/3 the size of the new) lives until migrated;
  *   - nshards shard structs (about 256 bytes each) and up to one segment
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
- * bytes each in segments (58.7 with the partly written heads) plus 16.8
- * bytes of hash slots (the tables just doubled at that count): 75.5 bytes
- * per item, measured by test_store; memcached needs ~134.
+ * bytes each in segments (55.6 with the partly written heads) plus 9.1
+ * bytes of hash slots: 64.7 bytes per item, measured by test_store;
+ * memcached needs ~130 (resident, measured by make bench).
  *
  * The caller must have run hash_setup() (the keyed hash secret) and
  * clock_setup() before store_setup().
@@ -65,9 +66,10 @@
 #define STORE_HASHPOWER_DEFAULT 16        /* memcached's default, 64k slots */
 /* Smaller than Segcache's 1 MiB: each shard keeps one partly written head
  * segment, and 16 of those at 1 MiB idle 8 MiB on average (8 bytes per
- * item at 1M items); 256 KiB still amortises the segment header and is a
- * finer unit of eviction. */
-#define STORE_SEG_SIZE_MAX     (256u << 10)
+ * item at 1M items); at 64 KiB that is 0.5 MiB. 64 KiB still amortises the
+ * segment header (under 0.1%) and is a finer unit of eviction; items of
+ * 64 KiB or more get an exact-size segment each (seg.c). */
+#define STORE_SEG_SIZE_MAX     (64u << 10)
 #define STORE_SEG_SIZE_MIN     (32u << 10)
 /* Aim for at least this many segments per shard, so eviction works on a
  * small slice of each shard; small limits get smaller segments. */
@@ -218,7 +220,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
-        htab_remove(&sh->ht, slot);
+        htab_remove(&sh->ht, hv, slot);
         do_retire(sh, it, h->size);
         return NULL;
     }
@@ -236,7 +238,7 @@ static void do_drop(struct shard *sh, unsigned char *it, const struct item_hdr *
     uint64_t *slot = htab_find_item(&sh->ht, hv, it);
 
     if (slot != NULL)
-        htab_remove(&sh->ht, slot);
+        htab_remove(&sh->ht, hv, slot);
     if (live) {
         sh->evictions++;
         if (!(h->iflags & ITEM_FETCHED))
@@ -838,7 +840,7 @@ enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
         free(val);
         goto out;
     }
-    htab_remove(&sh->ht, slot);
+    htab_remove(&sh->ht, hv, slot);
     do_retire(sh, it, h.size);
 out:
     pthread_mutex_unlock(&sh->lock);
@@ -863,7 +865,7 @@ enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
         if (cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
             st = STORE_EXISTS;
         } else {
-            htab_remove(&sh->ht, slot);
+            htab_remove(&sh->ht, hv, slot);
             do_retire(sh, it, h.size);
             st = STORE_OK;
         }
