@@ -6,6 +6,7 @@
  */
 #include "protocol/text/parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/strnum.h"
@@ -348,7 +349,10 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     size_t scan = len < LIMIT_GET_LINE_MAX ? len : LIMIT_GET_LINE_MAX;
     const char *nl = memchr(buf, '\n', scan);
 
-    memset(req, 0, sizeof(*req));
+    /* args[] (most of the struct) is valid only below nargs: not cleared,
+     * since this runs once per request */
+    memset(req, 0, offsetof(struct text_req, args));
+    req->nargs = 0;
     if (nl == NULL) {
         if (len <= LIMIT_LINE_MAX)
             return TEXT_PARSE_NEED_MORE;
