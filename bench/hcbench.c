@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -68,6 +69,7 @@ struct opts {
 	bool batch;             /* refill only when all replies are in */
 	const char *label;
 	uint64_t seed;
+	double rate;            /* open loop: requests/s in all; 0 = closed loop */
 };
 
 static struct opts O = {
@@ -213,6 +215,7 @@ struct conn {
 	unsigned head, count;
 	uint64_t skip;          /* value bytes still to skip */
 	bool after_data;        /* expect the CRLF that ends a data block */
+	bool dirty;             /* open loop: on the worker's dirty list */
 	unsigned values;        /* VALUE lines seen for the current get */
 };
 
@@ -242,6 +245,13 @@ struct worker {
 	struct stats st;
 	struct hist h_all, h_get, h_set;
 	int fail;
+	/* open loop (--rate): the next request is due at t_next, then every
+	 * interval_ns; latency counts from the due time, so a server that
+	 * falls behind is charged for the wait (no coordinated omission) */
+	double t_next, interval_ns;
+	int rr;                 /* next connection to try */
+	struct conn **dirty;    /* connections with queued output */
+	int ndirty;
 } __attribute__((aligned(64)));
 
 static volatile sig_atomic_t g_stop;
@@ -367,13 +377,9 @@ static bool next_request(struct worker *w, uint64_t now, struct req *r)
 	return true;
 }
 
-/* Queue requests until `depth` are in flight; then write them in one go. */
-static void conn_refill(struct worker *w, struct conn *c, uint64_t now)
+/* Make room at the end of the output buffer. */
+static void conn_compact(struct conn *c)
 {
-	if (c->dead)
-		return;
-	if (c->count >= (unsigned)O.depth || (O.batch && c->count > 0))
-		return;
 	if (c->out_off > 0 && c->out_off < c->out_len) {
 		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 		c->out_len -= c->out_off;
@@ -381,36 +387,94 @@ static void conn_refill(struct worker *w, struct conn *c, uint64_t now)
 	} else if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
 	}
+}
+
+/* Append request r to c's output and its ring (caller checked room). */
+static void conn_put(struct worker *w, struct conn *c, struct req r)
+{
+	if (w->t_first == 0)
+		w->t_first = r.t_send;
+	char *p = c->out + c->out_len;
+	if (r.is_get) {
+		memcpy(p, "get ", 4);
+		key_format(p + 4, r.key);
+		p += 4 + O.key_len;
+		memcpy(p, "\r\n", 2);
+		p += 2;
+	} else {
+		memcpy(p, "set ", 4);
+		key_format(p + 4, r.key);
+		p += 4 + O.key_len;
+		memcpy(p, set_suffix, set_suffix_len);
+		p += set_suffix_len;
+		memcpy(p, value_crlf, (size_t)O.value_size + 2);
+		p += O.value_size + 2;
+	}
+	c->out_len = (size_t)(p - c->out);
+	unsigned slot = (c->head + c->count) % (unsigned)O.depth;
+	c->ring[slot] = r;
+	c->count++;
+}
+
+/* Queue requests until `depth` are in flight; then write them in one go.
+ * Open loop: only write what issue_due() queued. */
+static void conn_refill(struct worker *w, struct conn *c, uint64_t now)
+{
+	if (c->dead)
+		return;
+	if (O.rate > 0 || c->count >= (unsigned)O.depth || (O.batch && c->count > 0)) {
+		if (c->out_off < c->out_len)
+			conn_flush(w, c);
+		return;
+	}
+	conn_compact(c);
 	while (c->count < (unsigned)O.depth &&
 	       c->out_cap - c->out_len >= req_max) {
 		struct req r;
 		if (!next_request(w, now, &r))
 			break;
 		r.t_send = now;
-		if (w->t_first == 0)
-			w->t_first = now;
-		char *p = c->out + c->out_len;
-		if (r.is_get) {
-			memcpy(p, "get ", 4);
-			key_format(p + 4, r.key);
-			p += 4 + O.key_len;
-			memcpy(p, "\r\n", 2);
-			p += 2;
-		} else {
-			memcpy(p, "set ", 4);
-			key_format(p + 4, r.key);
-			p += 4 + O.key_len;
-			memcpy(p, set_suffix, set_suffix_len);
-			p += set_suffix_len;
-			memcpy(p, value_crlf, (size_t)O.value_size + 2);
-			p += O.value_size + 2;
-		}
-		c->out_len = (size_t)(p - c->out);
-		unsigned slot = (c->head + c->count) % (unsigned)O.depth;
-		c->ring[slot] = r;
-		c->count++;
+		conn_put(w, c, r);
 	}
 	conn_flush(w, c);
+}
+
+/* Open loop: issue every request due by `now`, each on the next
+ * connection (round robin) with room for one more in flight. */
+static void issue_due(struct worker *w, uint64_t now)
+{
+	while (!w->stop_issue && w->t_next <= (double)now) {
+		struct conn *c = NULL;
+		for (int k = 0; k < w->nconns; k++) {
+			struct conn *x = &w->conns[w->rr];
+			w->rr = (w->rr + 1) % w->nconns;
+			if (!x->dead && x->count < (unsigned)O.depth) {
+				c = x;
+				break;
+			}
+		}
+		if (c == NULL)     /* all full: it waits, and its latency grows */
+			break;
+		struct req r;
+		if (!next_request(w, now, &r))
+			break;
+		r.t_send = (uint64_t)w->t_next;
+		w->t_next += w->interval_ns;
+		conn_compact(c);
+		conn_put(w, c, r);
+		if (!c->dirty) {
+			c->dirty = true;
+			w->dirty[w->ndirty++] = c;
+		}
+	}
+	/* one write per connection for all it got this round */
+	for (int k = 0; k < w->ndirty; k++) {
+		struct conn *x = w->dirty[k];
+		x->dirty = false;
+		if (!x->dead)
+			conn_flush(w, x);
+	}
+	w->ndirty = 0;
 }
 
 enum outcome { OUT_HIT, OUT_MISS, OUT_STORED, OUT_ERR };
@@ -637,6 +701,12 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event evs[256];
 	uint64_t now = now_ns();
+	if (O.rate > 0) {
+		/* wake on time, not up to 50us late (the default slack) */
+		prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+		w->interval_ns = 1e9 * O.threads / O.rate;
+		w->t_next = (double)now;
+	}
 	for (int i = 0; i < w->nconns; i++)
 		conn_refill(w, &w->conns[i], now);
 	for (;;) {
@@ -659,7 +729,19 @@ static void *worker_main(void *arg)
 			w->st.lost += left;
 			break;
 		}
-		int n = epoll_wait(w->ep, evs, 256, 10);
+		int n;
+		if (O.rate > 0) {
+			/* open loop: sleep exactly until the next request is due
+			 * (a busy poll would lose its core to other tenants) */
+			issue_due(w, now);
+			double wait = w->t_next - (double)now_ns();
+			if (wait > 10e6)
+				wait = 10e6;
+			struct timespec ts = { 0, wait > 0 ? (long)wait : 0 };
+			n = epoll_pwait2(w->ep, evs, 256, &ts, NULL);
+		} else {
+			n = epoll_wait(w->ep, evs, 256, 10);
+		}
 		if (n < 0 && errno != EINTR) {
 			perror("hcbench: epoll_wait");
 			w->fail = 1;
@@ -688,7 +770,8 @@ static int worker_setup(struct worker *w, int id, int nconns,
 	w->rng = O.seed * 0x9E3779B97F4A7C15ull + (uint64_t)id * 7919 + 1;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->conns = calloc((size_t)nconns, sizeof *w->conns);
-	if (w->ep < 0 || !w->conns)
+	w->dirty = calloc((size_t)nconns, sizeof *w->dirty);
+	if (w->ep < 0 || !w->conns || !w->dirty)
 		return -1;
 	size_t out_cap = req_max * (size_t)O.depth;
 	for (int i = 0; i < nconns; i++) {
@@ -723,6 +806,7 @@ static void worker_teardown(struct worker *w)
 		free(c->ring);
 	}
 	free(w->conns);
+	free(w->dirty);
 	if (w->ep >= 0)
 		close(w->ep);
 }
@@ -743,9 +827,20 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
+/* 10,000 connections need more than the usual 1024 descriptors. */
+static void raise_nofile(int want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= (rlim_t)want)
+		return;
+	rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int run_client(void)
 {
 	struct addrinfo *ai;
+	raise_nofile(O.conns + 64);
 	if (resolve(&ai, false) < 0)
 		return 2;
 	if (O.conns < O.threads)
@@ -850,7 +945,8 @@ static int run_client(void)
 	       " proto_errors=%" PRIu64 " lost=%" PRIu64 " dead_conns=%" PRIu64
 	       " errors=%" PRIu64 " p50_us=%.1f p90_us=%.1f p99_us=%.1f"
 	       " p999_us=%.1f max_us=%.1f get_p99_us=%.1f set_p99_us=%.1f"
-	       " reqs_per_write=%.2f batch=%d client_cpu_s=%.2f\n",
+	       " reqs_per_write=%.2f batch=%d client_cpu_s=%.2f"
+	       " rate=%.0f\n",
 	       O.label, O.mode == MODE_LOAD ? "load" : "bench", O.host, O.port,
 	       O.conns, O.threads, O.depth, O.mode == MODE_LOAD ? 0.0 : O.get_ratio,
 	       O.mode == MODE_LOAD ? O.load_n : O.keys, O.key_len, O.value_size,
@@ -862,7 +958,7 @@ static int run_client(void)
 	       us(all.max), us(hist_quantile(&get, 0.99)),
 	       us(hist_quantile(&set, 0.99)),
 	       st.writes ? (double)st.completed / (double)st.writes : 0.0,
-	       O.batch, client_cpu_s());
+	       O.batch, client_cpu_s(), O.rate);
 	printf("# %s %s:%s: %.0f ops/s over %.2fs (%" PRIu64 " ops; %" PRIu64
 	       " gets, %" PRIu64 " hits, %" PRIu64 " misses; %" PRIu64 " sets);"
 	       " latency p50 %.1fus p99 %.1fus p99.9 %.1fus max %.1fus;"
@@ -1201,6 +1297,9 @@ static void usage(FILE *f)
 "                           (default: refill as each reply arrives)\n"
 "  -l, --label TEXT         label copied into the RESULT line\n"
 "      --seed N             random seed (default 1)\n"
+"  -R, --rate N             open loop: N requests/s in all, sent on schedule\n"
+"                           whatever the replies do (at most -p in flight per\n"
+"                           connection); latency counts from the due time\n"
 "Output: one 'RESULT key=value ...' line, then one '# ...' human line.\n"
 "Exit status: 0 ok, 1 run finished but saw errors, 2 setup failed.\n");
 }
@@ -1278,12 +1377,13 @@ int main(int argc, char **argv)
 		{ "null-server", required_argument, NULL, OPT_NULL },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "rate", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool duration_set = false;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "s:c:t:p:r:k:K:v:d:w:n:Pbl:h",
+	while ((ch = getopt_long(argc, argv, "s:c:t:p:r:k:K:v:d:w:n:Pbl:R:h",
 	                         longopts, NULL)) != -1) {
 		bool ok = true;
 		switch (ch) {
@@ -1302,6 +1402,7 @@ int main(int argc, char **argv)
 		case 'P': O.preload = true; break;
 		case 'b': O.batch = true; break;
 		case 'l': O.label = optarg; break;
+		case 'R': ok = opt_double(optarg, 1, 1e9, &O.rate); break;
 		case OPT_LOAD:
 			O.mode = MODE_LOAD;
 			ok = opt_u64(optarg, 1, UINT64_MAX / 2, &O.load_n);
