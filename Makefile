@@ -28,7 +28,7 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 
 objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all asan run test unit integration audit-test ops-test package-test bench clean deps-build deps-test deps-bench deps-package help
+.PHONY: all asan run test unit integration audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
 asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
@@ -105,6 +105,9 @@ deps-package: ; @scripts/deps.sh package
 
 bench: deps-bench all $(BUILD)/release/hcbench
 	bench/run.sh $(BENCH_ARGS)
+
+bench-scale: deps-bench all $(BUILD)/release/hcbench
+	bench/run.sh --scale-only $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -9,10 +9,14 @@
 # even where the client, not the server, sets the pace.
 #
 # Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N] [--no-1k]
-#                     [--no-memory] [--items N] [--only hardcached|memcached]
-#                     [--port P] [--threads T]
-# Raw results: bench/results/latest.txt (one line per run).
-# Environment: HARDCACHED=path benches another hardcached binary.
+#                     [--no-memory] [--no-scale] [--scale-only] [--items N]
+#                     [--only hardcached|memcached] [--port P] [--threads T]
+#                     [--rates "R1 R2"]
+# Raw results: bench/results/latest.txt (one line per run); the scale phase
+# (also `make bench-scale`) writes bench/results/scale.txt and the chart
+# bench/scale.png (gnuplot).
+# Environment: HARDCACHED=path benches another hardcached binary;
+# SCALE_CONNS, SCALE_ITEMS replace the scale phase's points.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,15 +27,22 @@ MEMCACHED=$(command -v memcached || echo /usr/bin/memcached)
 RESULTS_DIR=$ROOT/bench/results
 OUT=$RESULTS_DIR/latest.txt
 
-duration=5       # measured seconds per run
-repeat=2         # runs per server and load; the table keeps the best
-warmup=1         # unrecorded seconds before each measured run
+duration=4       # measured seconds per run
+repeat=2         # runs per server and load (1 server thread); the table keeps the best
+repeat2=1        # the same with 2 server threads
+warmup=0.5       # unrecorded seconds before each measured run
 values="32 1024" # value sizes for the throughput matrix
 mem_values="32 200"
 mem_items=1000000
 keys=100000      # key space of the throughput runs (all preloaded)
 conns=50
-threads=1        # server worker threads (-t)
+thread_list="1 2" # server worker threads (-t), one matrix each
+rates="20000 60000" # open-loop offered loads (requests/s) for the latency table
+do_scale=1
+scale_only=0
+scale_conns=${SCALE_CONNS:-"1 10 100 1000 10000"}
+scale_items=${SCALE_ITEMS:-"10000 100000 1000000 10000000"}
+scale_duration=2
 mem_mb=1024      # server memory limit (-m): big enough that nothing is evicted
 port=21411
 only=""
@@ -40,18 +51,22 @@ all_args="$*"
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) duration=2; warmup=0.5; repeat=1; values=32; mem_values=32 ;;
+    --quick) duration=2; warmup=0.5; repeat=1; repeat2=1; values=32; mem_values=32
+             thread_list=1; rates=20000; do_scale=0 ;;
     --repeat) repeat=$2; shift ;;
     --duration) duration=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --no-1k) values=32 ;;
     --no-memory) do_memory=0 ;;
+    --no-scale) do_scale=0 ;;
+    --scale-only) scale_only=1 ;;
+    --rates) rates=$2; shift ;;
     --items) mem_items=$2; shift ;;
     --only) only=$2; shift
             case $only in hardcached|memcached) ;; *) echo "run.sh: --only hardcached|memcached" >&2; exit 64 ;; esac ;;
     --port) port=$2; shift ;;
-    --threads) threads=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --threads) thread_list=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
   shift
@@ -68,9 +83,13 @@ else
   echo "run.sh: only one core: server and client share it; numbers will mislead" >&2
 fi
 if [ "$(id -u)" = 0 ]; then asroot="-u root"; else asroot=""; fi
+threads=1
+maxconns=4096
+srv_cpus=$SRV_CPU
 TCK=$(getconf CLK_TCK)
 
 mkdir -p "$RESULTS_DIR"
+if [ $scale_only = 1 ]; then OUT=$RESULTS_DIR/scale.txt; fi
 : > "$OUT"
 echo "# hcbench results $(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -n) cores=$(nproc) loadavg='$(cut -d" " -f1-3 /proc/loadavg)' memcached='$("$MEMCACHED" -V 2>/dev/null)' args='$all_args'" >> "$OUT"
 
@@ -116,13 +135,13 @@ start_server() { # name
         return 1
       fi
       # shellcheck disable=SC2086
-      taskset -c $SRV_CPU "$HARDCACHED" -p $sp -l 127.0.0.1 -t $threads \
-        -m $mem_mb -c 4096 $asroot >"$RESULTS_DIR/hardcached.log" 2>&1 &
+      taskset -c $srv_cpus "$HARDCACHED" -p $sp -l 127.0.0.1 -t $threads \
+        -m $mem_mb -c $maxconns $asroot >"$RESULTS_DIR/hardcached.log" 2>&1 &
       ;;
     memcached)
       # shellcheck disable=SC2086
-      taskset -c $SRV_CPU "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
-        -m $mem_mb -c 4096 -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
+      taskset -c $srv_cpus "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
+        -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
       ;;
     null)
       taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -d 600 \
@@ -147,11 +166,12 @@ start_server() { # name
 
 errors=0
 # One measured run against a running server; appends a RUN line.
+# Later -c/-k/-d arguments override the defaults given here.
 measure() { # server label hcbench-args...
   srv=$1; label=$2; shift 2
   sp=$(port_of "$srv"); pid=$(pid_of "$srv")
   if [ "$warmup" != 0 ]; then
-    hcb -s 127.0.0.1:$sp -c $conns -k $keys -d "$warmup" "$@" >/dev/null 2>&1
+    hcb -s 127.0.0.1:$sp -c $conns -k $keys "$@" -d "$warmup" >/dev/null 2>&1
   fi
   t0=$(cpu_ticks "$pid"); s0=$(core_busy $SRV_CPU); c0=$(core_busy $CLI_CPU)
   res=$(hcb -s 127.0.0.1:$sp -c $conns -k $keys -d "$duration" -l "$label" "$@" 2>"$RESULTS_DIR/hcbench.err")
@@ -172,7 +192,7 @@ measure() { # server label hcbench-args...
   # (or softirq work charged to no process). Large values mean a noisy run.
   other=$(awk -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v sv="$cpu" -v cl="${ccpu:-0}" -v t="$TCK" \
     'BEGIN {a = (s1 - s0) / t - sv; b = (c1 - c0) / t - cl; if (a < 0) a = 0; if (b < 0) b = 0; printf "%.2f %.2f", a, b}')
-  echo "RUN impl=$srv $line server_cpu_s=$cpu ops_per_cpu_sec=$opc other_cpu_s_core$SRV_CPU=${other% *} other_cpu_s_core$CLI_CPU=${other#* }" >> "$OUT"
+  echo "RUN impl=$srv srv_threads=$threads $line server_cpu_s=$cpu ops_per_cpu_sec=$opc other_cpu_s_core$SRV_CPU=${other% *} other_cpu_s_core$CLI_CPU=${other#* }" >> "$OUT"
   log "  $srv $label: $(printf '%s\n' "$line" | grep -o 'ops_per_sec=[0-9]*\| p99_us=[0-9.]*\| errors=[0-9]*' | tr '\n' ' ')server_cpu=${cpu}s other_cpu=${other}s"
 }
 
@@ -181,41 +201,76 @@ servers="hardcached memcached"
 
 log "run.sh: results go to $OUT; ${duration}s per run, servers on core $SRV_CPU, hcbench on core $CLI_CPU"
 
+# Pin the servers: one thread on the server core; two threads (the
+# machine has two cores) on both cores, so they share core 1 with hcbench
+# and "ops per CPU-s" is the fair column there.
+set_threads() { # T
+  threads=$1
+  if [ "$threads" -gt 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpus="$SRV_CPU,$CLI_CPU"
+  else srv_cpus=$SRV_CPU; fi
+}
+
+# Start every server in $servers; sets $up to those that came up.
+start_all() { # phase
+  up=""
+  for srv in $servers; do
+    if start_server "$srv"; then up="$up $srv"
+    else echo "SKIP impl=$srv phase=$1" >> "$OUT"; fi
+  done
+}
+stop_all() { for srv in $up; do stop_server "$srv"; done; up=""; }
+
+preload() { # value-size keys
+  for srv in $up; do
+    hcb -s "127.0.0.1:$(port_of "$srv")" -c $conns -p 16 -v "$1" --load "$2" -d 120 >/dev/null 2>&1 ||
+      { log "run.sh: $srv: preload of $2 x ${1}B reported errors"; errors=$((errors + 1)); }
+  done
+}
+
+if [ $scale_only = 0 ]; then
 # 1. The do-nothing server: how fast can hcbench go when the server is free?
 log "run.sh: do-nothing server check"
+set_threads 1
 if start_server null; then
   for p in 1 16; do measure null "v32_get0.9_p$p" -p $p -r 0.9 -v 32; done
   stop_server null
 fi
 
-# 2. Throughput and latency matrix, both servers up, alternating per run.
-up=""
-for srv in $servers; do
-  if start_server "$srv"; then up="$up $srv"
-  else echo "SKIP impl=$srv phase=throughput" >> "$OUT"; fi
-done
-if [ -n "$up" ]; then
-  log "run.sh: throughput matrix:$up"
+# 2. Throughput matrix, for each server thread count, both servers up,
+# alternating run by run.
+for t in $thread_list; do
+  set_threads "$t"
+  start_all throughput
+  [ -n "$up" ] || continue
+  log "run.sh: throughput matrix, $t server thread(s):$up"
+  reps=$repeat; [ "$t" -gt 1 ] && reps=$repeat2
   for v in $values; do
-    # Every key exists before measuring, so gets are hits.
-    for srv in $up; do
-      hcb -s "127.0.0.1:$(port_of "$srv")" -c $conns -p 16 -v "$v" --load $keys >/dev/null 2>&1 ||
-        { log "run.sh: $srv: preload of $keys x ${v}B reported errors"; errors=$((errors + 1)); }
-    done
+    preload "$v" $keys   # every key exists before measuring: gets are hits
     for mix in 0.9 0.1; do
       for p in 1 16; do
         r=0
-        while [ $r -lt "$repeat" ]; do
+        while [ $r -lt "$reps" ]; do
           for srv in $up; do
-            measure "$srv" "v${v}_get${mix}_p$p" -p $p -r $mix -v "$v"
+            measure "$srv" "v${v}_get${mix}_p${p}_t$t" -p $p -r $mix -v "$v"
           done
           r=$((r + 1))
         done
       done
     done
   done
-  for srv in $up; do stop_server "$srv"; done
-fi
+  # 2b. Tail latency at the same offered load: open loop (hcbench --rate),
+  # requests sent on schedule whatever the server does, so both servers
+  # see exactly the same load and a slow reply cannot slow the sender.
+  if [ "$t" = 1 ]; then
+    preload 32 $keys
+    for rate in $rates; do
+      for srv in $up; do
+        measure "$srv" "v32_get0.9_p1_t1_r$rate" -p 1 -r 0.9 -v 32 -R "$rate"
+      done
+    done
+  fi
+  stop_all
+done
 
 # 3. Resident memory per item, each in a fresh server.
 if [ $do_memory = 1 ]; then
@@ -246,9 +301,64 @@ if [ $do_memory = 1 ]; then
   done
 fi
 
+fi   # scale_only
+
+# 5. Scale: throughput and latency against connections (1 to 10,000) and
+# against item count (10^4 to 10^7), both servers; then the chart.
+if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
+  SOUT=$RESULTS_DIR/scale.txt
+  if [ "$OUT" != "$SOUT" ]; then
+    head -1 "$OUT" > "$SOUT"
+  fi
+  set_threads 1
+  saved_out=$OUT; OUT=$SOUT
+  saved_duration=$duration; duration=$scale_duration
+  maxconns=12000; mem_mb=2048
+  start_all scale
+  if [ -n "$up" ]; then
+    preload 32 $keys
+    for c in $scale_conns; do
+      log "run.sh: scale: $c connections"
+      for srv in $up; do
+        measure "$srv" "scale_conns_$c" -p 1 -r 0.9 -v 32 -c "$c" -t "$(( c >= 1000 ? 2 : 1 ))"
+      done
+    done
+  fi
+  stop_all
+  for n in $scale_items; do
+    for srv in $servers; do
+      log "run.sh: scale: $srv with $n items"
+      start_server "$srv" || continue
+      up=$srv
+      sp=$(port_of "$srv"); pid=$(pid_of "$srv")
+      r0=$(rss_kb "$pid")
+      preload 32 "$n"
+      r1=$(rss_kb "$pid")
+      measure "$srv" "scale_items_$n" -p 1 -r 0.9 -v 32 -k "$n"
+      bpi=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}')
+      echo "MEMSCALE impl=$srv items=$n bytes_per_item=$bpi rss_before_kb=$r0 rss_after_kb=$r1" >> "$OUT"
+      stop_all
+    done
+  done
+  maxconns=4096; mem_mb=1024
+  OUT=$saved_out; duration=$saved_duration
+  if command -v gnuplot >/dev/null 2>&1; then
+    awk -f "$ROOT/bench/scale.awk" -v outdir="$RESULTS_DIR" "$SOUT" &&
+      gnuplot -e "dir='$RESULTS_DIR'; out='$ROOT/bench/scale.png'" "$ROOT/bench/scale.gp" &&
+      log "run.sh: chart: $ROOT/bench/scale.png"
+  else
+    log "run.sh: gnuplot missing (apt-get install gnuplot-nox): no chart"
+  fi
+fi
+
 # 4. Side-by-side table from the raw lines.
 echo
-awk -f "$ROOT/bench/table.awk" "$OUT"
+if [ $scale_only = 1 ]; then
+  awk -f "$ROOT/bench/table.awk" "$RESULTS_DIR/scale.txt"
+else
+  awk -f "$ROOT/bench/table.awk" "$OUT"
+  [ $do_scale = 1 ] && awk -f "$ROOT/bench/table.awk" "$RESULTS_DIR/scale.txt"
+fi
 echo
 echo "raw results: $OUT"
 

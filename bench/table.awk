@@ -28,11 +28,18 @@ function lat(s, l) {
 		return "-"
 	return sprintf("%s / %s / %s", R[s, l, "p50_us"], R[s, l, "p99_us"], R[s, l, "p999_us"])
 }
-function desc(l,    parts, v, mix, p) {
-	# v32_get0.9_p16 -> "32 B, 90% get, p16"
-	split(l, parts, "_")
+function desc(l,    parts, n, v, mix, p, d, i) {
+	# v32_get0.9_p16_t2_r20000 -> "32 B, 90% get, pipeline 16, 2 threads, 20000/s"
+	n = split(l, parts, "_")
 	v = substr(parts[1], 2); mix = substr(parts[2], 4); p = substr(parts[3], 2)
-	return sprintf("%s B, %d%% get, pipeline %s", v, mix * 100 + 0.5, p)
+	d = sprintf("%s B, %d%% get, pipeline %s", v, mix * 100 + 0.5, p)
+	for (i = 4; i <= n; i++) {
+		if (parts[i] ~ /^t[0-9]+$/)
+			d = d sprintf(", %s thread%s", substr(parts[i], 2), substr(parts[i], 2) == 1 ? "" : "s")
+		else if (parts[i] ~ /^r[0-9]+$/)
+			d = d sprintf(", open loop %s/s", substr(parts[i], 2))
+	}
+	return d
 }
 /^RUN / {
 	kv($0, a)
@@ -44,7 +51,11 @@ function desc(l,    parts, v, mix, p) {
 		next
 	delete noisy[s, l]
 	delete errs[s, l]
-	if (!(l in seen) && s != "null") { seen[l] = 1; order[++nl] = l }
+	if (l ~ /^scale_/) {
+		if (!(l in sseen)) { sseen[l] = 1; sorder[++nsc] = l }
+	} else if (l ~ /_r[0-9]+$/) {
+		if (!(l in rseen)) { rseen[l] = 1; rorder[++nr] = l }
+	} else if (!(l in seen) && s != "null") { seen[l] = 1; order[++nl] = l }
 	if (s == "null" && !(l in nseen)) { nseen[l] = 1; norder[++nn] = l }
 	for (k in a)
 		R[s, l, k] = a[k]
@@ -62,13 +73,17 @@ function desc(l,    parts, v, mix, p) {
 	for (k in a)
 		M[s, v, k] = a[k]
 }
+/^MEMSCALE / {
+	kv($0, a)
+	MS[a["impl"], a["items"]] = a["bytes_per_item"]
+}
 /^SKIP / {
 	kv($0, a)
 	skipped[a["impl"]] = 1
 }
 END {
 	if (nl > 0) {
-		print "Throughput, server CPU efficiency and latency (50 connections, 1 server thread; best of each server's runs):"
+		print "Throughput, server CPU efficiency and latency (50 connections, closed loop; best of each server's runs):"
 		print ""
 		print "| load | memcached ops/s | hardcached ops/s | hc/mc | memcached ops per CPU-s | hardcached ops per CPU-s | hc/mc | memcached p50/p99/p99.9 us | hardcached p50/p99/p99.9 us |"
 		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -82,6 +97,39 @@ END {
 			printf "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), note,
 			       ops("memcached", l), ops("hardcached", l), ratio(ho, mo), num(mc), num(hc), ratio(hc, mc),
 			       lat("memcached", l), lat("hardcached", l)
+		}
+		print ""
+	}
+	if (nr > 0) {
+		print "Tail latency at the same offered load (open loop: hcbench --rate sends on schedule; 50 connections, 1 server thread):"
+		print ""
+		print "| load | memcached ops/s | hardcached ops/s | memcached p50/p99/p99.9 us | hardcached p50/p99/p99.9 us | p99 hc/mc | p99.9 hc/mc |"
+		print "|---|---:|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nr; i++) {
+			l = rorder[i]
+			printf "| %s | %s | %s | %s | %s | %s | %s |\n", desc(l), ops("memcached", l), ops("hardcached", l),
+			       lat("memcached", l), lat("hardcached", l),
+			       ratio(R["hardcached", l, "p99_us"], R["memcached", l, "p99_us"]),
+			       ratio(R["hardcached", l, "p999_us"], R["memcached", l, "p999_us"])
+		}
+		print ""
+	}
+	if (nsc > 0) {
+		print "Scale (32 B values, 90% get, pipeline 1, closed loop, 1 server thread; bench/scale.png):"
+		print ""
+		print "| point | memcached ops/s | hardcached ops/s | hc/mc | memcached p99/p99.9 us | hardcached p99/p99.9 us | memcached bytes/item | hardcached bytes/item |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nsc; i++) {
+			l = sorder[i]
+			n = split(l, sp, "_")
+			what = sp[2] == "conns" ? sp[3] " connections" : sp[3] " items"
+			mo = R["memcached", l, "ops_per_sec"]; ho = R["hardcached", l, "ops_per_sec"]
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", what, ops("memcached", l), ops("hardcached", l),
+			       ratio(ho, mo),
+			       R["memcached", l, "p99_us"] == "" ? "-" : R["memcached", l, "p99_us"] " / " R["memcached", l, "p999_us"],
+			       R["hardcached", l, "p99_us"] == "" ? "-" : R["hardcached", l, "p99_us"] " / " R["hardcached", l, "p999_us"],
+			       sp[2] == "items" ? num(MS["memcached", sp[3]]) : "",
+			       sp[2] == "items" ? num(MS["hardcached", sp[3]]) : ""
 		}
 		print ""
 	}
