@@ -264,8 +264,12 @@ for t in $thread_list; do
   if [ "$t" = 1 ]; then
     preload 32 $keys
     for rate in $rates; do
-      for srv in $up; do
-        measure "$srv" "v32_get0.9_p1_t1_r$rate" -p 1 -r 0.9 -v 32 -R "$rate"
+      r=0
+      while [ $r -lt "$repeat" ]; do
+        for srv in $up; do
+          measure "$srv" "v32_get0.9_p1_t1_r$rate" -p 1 -r 0.9 -v 32 -R "$rate"
+        done
+        r=$((r + 1))
       done
     done
   fi
