@@ -38,10 +38,10 @@
  *   - nshards shard structs (about 256 bytes each) and up to one segment
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
- * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
- * bytes each in segments (55.6 with the partly written heads) plus 9.1
- * bytes of hash slots: 64.7 bytes per item, measured by test_store;
- * memcached needs ~130 (resident, measured by make bench).
+ * Example: 1,000,000 items of 16-byte keys and 32-byte values take 57
+ * bytes each in segments (57.6 with the partly written heads) plus 9.1
+ * bytes of hash slots: 66.7 bytes per item, measured by test_store;
+ * memcached needs ~123-129 (resident, measured by make bench).
  *
  * The caller must have run hash_setup() (the keyed hash secret) and
  * clock_setup() before store_setup().
@@ -85,6 +85,8 @@ struct shard {
     struct htab ht;
     struct seg *oldest, *newest, *head;
     _Atomic uint32_t nsegs;            /* read unlocked by stealers */
+    uint64_t seg_bytes;                /* mapped bytes of this shard's segments */
+    uint64_t defrag_after;             /* no defrag before total_items passes this */
     unsigned idx;
     uint64_t cas_seq;                  /* last sequence handed out */
     uint64_t flush_seq;                /* items with seq <= this are dead */
@@ -156,6 +158,7 @@ static void do_fifo_append(struct shard *sh, struct seg *s)
     else
         sh->oldest = s;
     sh->newest = s;
+    sh->seg_bytes += s->size;
     atomic_fetch_add_explicit(&sh->nsegs, 1, memory_order_relaxed);
 }
 
@@ -171,6 +174,7 @@ static void do_fifo_remove(struct shard *sh, struct seg *s)
         sh->newest = s->prev;
     if (sh->head == s)
         sh->head = NULL;
+    sh->seg_bytes -= s->size;
     atomic_fetch_sub_explicit(&sh->nsegs, 1, memory_order_relaxed);
 }
 
@@ -415,6 +419,118 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
     return NULL;
 }
 
+/* ---- defragmentation ----
+ *
+ * Overwrites and deletes leave dead bytes in old segments, which come back
+ * only when every item of a segment is dead or memory runs out. Until then
+ * the live items are strewn over many segments: 100,000 keys overwritten at
+ * random under -m 1024 end up spread over up to 1 GiB, and nearly every
+ * access misses the cache and the TLB (a third of the server's time in
+ * set-heavy runs, measured with perf). So when a shard's segments hold more
+ * than STORE_DEFRAG_RATIO times its live bytes, the operation that notices
+ * moves the live items of one mostly dead segment (the oldest of the first
+ * STORE_DEFRAG_SCAN with at most half its bytes live) to the head and frees
+ * it. That copies at most one byte per byte reclaimed, keeps the footprint
+ * of each shard within about twice its live data, so the working set stays
+ * in cache, and makes resident memory under churn follow the data rather
+ * than the limit. Moved items keep their CAS, flags and read bits.
+ */
+#define STORE_DEFRAG_RATIO     2
+#define STORE_DEFRAG_MIN_SEGS  8
+#define STORE_DEFRAG_SCAN      8
+#define STORE_DEFRAG_BACKOFF   1024   /* stores to wait after finding nothing */
+
+/* Make the head able to take `size` more bytes without evicting. */
+static bool do_head_room(struct shard *sh, size_t size)
+{
+    struct seg *s;
+
+    if (head_fits(sh, size))
+        return true;
+    if (!seg_budget_take(seg_size()))
+        return false;
+    if ((s = seg_create(size)) == NULL)
+        return false;
+    s->base = sh->cas_seq;
+    s->created = clock_now();
+    do_fifo_append(sh, s);
+    do_set_head(sh, s);
+    return true;
+}
+
+/* Move the live items of s to the head and free s. Stops early (s keeps
+ * what was not moved) if no memory for a new head can be had. */
+static void do_seg_move(struct shard *sh, struct seg *s)
+{
+    rel_time_t now = clock_now();
+    uint32_t off = 0;
+    struct item_hdr h;
+
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off, *to;
+        uint64_t hv, seq, *slot;
+        int32_t d;
+        uint16_t a;
+
+        item_decode(it, &h);
+        off += (uint32_t)h.size;
+        if (h.iflags & ITEM_DEAD)
+            continue;
+        seq = item_seq(s, &h);
+        if (!do_is_live(sh, s, &h, now)) {
+            do_drop(sh, it, &h, false);
+            it[0] |= ITEM_DEAD;
+            s->live -= (uint32_t)h.size;
+            continue;
+        }
+        hv = hash_key(it + h.key_off, h.nkey);
+        slot = htab_find_item(&sh->ht, hv, it);
+        if (slot == NULL || !do_head_room(sh, h.size))
+            break;
+        if (!delta_fits(seq, sh->head->base)) {
+            /* written over 2^31 stores ago: no field holds its CAS */
+            do_drop(sh, it, &h, true);
+            it[0] |= ITEM_DEAD;
+            s->live -= (uint32_t)h.size;
+            continue;
+        }
+        d = (int32_t)(int64_t)(seq - sh->head->base);
+        /* the access time counts from the segment's creation */
+        a = atime_encode(sh->head, s->created + h.atime);
+        to = head_bump(sh, h.size);
+        memcpy(to, it, h.size);
+        memcpy(to + h.cas_off, &d, sizeof(d));
+        memcpy(to + h.atime_off, &a, sizeof(a));
+        htab_set(slot, hv, to);
+        it[0] |= ITEM_DEAD;
+        s->live -= (uint32_t)h.size;
+        sh->head->live += (uint32_t)h.size;
+    }
+    if (s->live == 0 && s != sh->head)
+        do_seg_free(sh, s);
+}
+
+/* Run after each store: defragment one segment if the shard's segments
+ * hold more than STORE_DEFRAG_RATIO times its live bytes. */
+static void do_defrag(struct shard *sh)
+{
+    struct seg *s;
+    unsigned n;
+
+    if (sh->total_items < sh->defrag_after ||
+        atomic_load_explicit(&sh->nsegs, memory_order_relaxed) < STORE_DEFRAG_MIN_SEGS ||
+        sh->seg_bytes <= STORE_DEFRAG_RATIO * sh->bytes)
+        return;
+    for (s = sh->oldest, n = 0; s != NULL && n < STORE_DEFRAG_SCAN; s = s->next, n++)
+        if (s != sh->head && !s->large && s->live <= s->used / 2)
+            break;
+    if (s == NULL || n == STORE_DEFRAG_SCAN) {
+        sh->defrag_after = sh->total_items + STORE_DEFRAG_BACKOFF;
+        return;
+    }
+    do_seg_move(sh, s);
+}
+
 /* Write a new copy of key with value v1+v2 and index it, replacing any old
  * copy. v1/v2 must not point into segment memory (eviction may move it).
  * seq != 0 keeps an existing CAS sequence (touch). `extra` carries the
@@ -466,6 +582,8 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
         *cas_out = !cfg.use_cas ? 0 : ecas ? ecas : item_cas(sh, seq);
     if (it_out)
         *it_out = p;
+    else
+        do_defrag(sh);   /* not while the caller holds an item pointer */
     return STORE_OK;
 }
 

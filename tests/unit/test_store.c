@@ -721,6 +721,53 @@ static void test_threads_evicting(void)
     run_threads(256 * 1024, 4000, false);
 }
 
+/* Overwrite churn with plenty of memory: defragmentation keeps the
+ * segments within about twice the live bytes, and items it moves keep
+ * their value, client flags, expiry and CAS. */
+static void test_defrag(void)
+{
+    enum { NSTABLE = 300, NCHURN = 20000, NSETS = 400000 };
+    struct store_stats st;
+    uint64_t cas[NSTABLE], x = 12345;
+    char k[32], v[100];
+    rel_time_t exp = clock_now() + 5000;
+    int i, bad = 0;
+    uint64_t bound;
+
+    setup(256 * MiB, true, 4, 0);
+    memset(v, 'd', sizeof(v));
+    for (i = 0; i < NSTABLE; i++) {
+        int n = snprintf(k, sizeof(k), "stable%d", i);
+        v[0] = (char)('a' + i % 26);
+        CHECK_EQ_INT(store_put(STORE_SET, k, (size_t)n, 0xab00u + (uint32_t)i,
+                               i % 2 ? exp : 0, v, sizeof(v), 0, &cas[i]), STORE_OK);
+    }
+    for (i = 0; i < NSETS; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        set(k, (size_t)snprintf(k, sizeof(k), "churn%d", (int)(x % NCHURN)), v, sizeof(v));
+    }
+    stats(&st);
+    /* twice the live bytes, plus a head and a segment being moved per
+     * shard */
+    bound = 2 * st.bytes + 4 * 2 * st.segment_size;
+    fprintf(stderr, "defrag: %llu live bytes in %llu bytes of segments (bound %llu)\n",
+            (unsigned long long)st.bytes, (unsigned long long)st.mem_used,
+            (unsigned long long)bound);
+    CHECK(st.mem_used <= bound);
+    CHECK_EQ_INT(st.evictions, 0);
+    CHECK_EQ_INT(st.curr_items, NSTABLE + NCHURN);
+    for (i = 0; i < NSTABLE; i++) {
+        struct got g;
+        bool hit = get(k, (size_t)snprintf(k, sizeof(k), "stable%d", i), &g);
+        bad += !hit || g.nvalue != sizeof(v) || g.value[0] != (char)('a' + i % 26) ||
+               memcmp(g.value + 1, v + 1, sizeof(v) - 1) != 0 ||
+               g.flags != 0xab00u + (uint32_t)i || g.cas != cas[i] ||
+               g.exptime != (i % 2 ? exp : 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+    store_teardown();
+}
+
 static void test_memory_per_item(void)
 {
     enum { N = 1000000 };
@@ -889,6 +936,7 @@ int main(void)
     RUN(test_growth);
     RUN(test_threads);
     RUN(test_threads_evicting);
+    RUN(test_defrag);
     RUN(test_memory_per_item);
     return unit_report("test_store");
 }
