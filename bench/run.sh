@@ -307,7 +307,7 @@ fi
 
 fi   # scale_only
 
-# 5. Scale: throughput and latency against connections (1 to 10,000) and
+# 4. Scale: throughput and latency against connections (1 to 10,000) and
 # against item count (10^4 to 10^7), both servers; then the chart.
 if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
   SOUT=$RESULTS_DIR/scale.txt
@@ -355,7 +355,7 @@ if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
   fi
 fi
 
-# 4. Side-by-side table from the raw lines.
+# 5. Side-by-side tables from the raw lines.
 echo
 if [ $scale_only = 1 ]; then
   awk -f "$ROOT/bench/table.awk" "$RESULTS_DIR/scale.txt"
@@ -366,11 +366,13 @@ fi
 echo
 echo "raw results: $OUT"
 
-# 5. UDP amplification, hardcached vs memcached (a separate script, not part
+# 6. UDP amplification, hardcached vs memcached (a separate script, not part
 #    of the load runs above; see "UDP amplification" in BENCHMARKS.md).
-echo
-HARDCACHED="$HARDCACHED" MEMCACHED="$MEMCACHED" /usr/bin/python3 "$ROOT/bench/amplification.py" \
-  || { echo "run.sh: bench/amplification.py failed" >&2; errors=$((errors + 1)); }
+if [ $scale_only = 0 ]; then
+  echo
+  HARDCACHED="$HARDCACHED" MEMCACHED="$MEMCACHED" /usr/bin/python3 "$ROOT/bench/amplification.py" \
+    || { echo "run.sh: bench/amplification.py failed" >&2; errors=$((errors + 1)); }
+fi
 
 if [ $errors -ne 0 ]; then
   echo "run.sh: $errors run(s) reported errors (see above and $OUT)" >&2
