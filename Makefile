@@ -28,7 +28,21 @@ BENCH_SRCS  := $(wildcard bench/*.c)
 
 objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: all asan run test unit integration audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help
+# Fuzzing (fuzz/fuzz.h): one libFuzzer harness per parser, fuzz/fuzz_NAME.c,
+# with its seed corpus in fuzz/corpus/NAME/ and an optional fuzz/NAME.dict.
+# `make fuzz` runs each for FUZZ_SECONDS with clang's libFuzzer; `make test`
+# replays every corpus under ASan + UBSan through fuzz/replay.c (no engine).
+# (gcc builds enforce -Werror; clang here only warns.)
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CF      := $(filter-out -Werror,$(BASE)) -O1 -g -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
+REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
+
+.PHONY: all asan run test unit integration audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help \
+        fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
 asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
@@ -57,12 +71,25 @@ endef
 $(eval $(call mode_rules,release,$(REL_CF)))
 $(eval $(call mode_rules,asan,$(ASAN_CF)))
 
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CF) -c $< -o $@
+
+$(BUILD)/fuzz/bin/fuzz_%: $(BUILD)/fuzz/fuzz/fuzz_%.o $(call objs,fuzz,$(LIB_SRCS) $(SERVER_SRCS))
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+$(BUILD)/asan/fuzz/replay_%: $(BUILD)/asan/fuzz/fuzz_%.o $(BUILD)/asan/fuzz/replay.o \
+                             $(call objs,asan,$(LIB_SRCS) $(SERVER_SRCS))
+	$(CC) $(ASAN_CF) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/release/hcbench: $(call objs,release,$(BENCH_SRCS))
 	$(CC) $(REL_CF) $^ -o $@ $(LDLIBS) -lm
 
 deps-build: ; @scripts/deps.sh build
 deps-test:  ; @scripts/deps.sh test
 deps-bench: ; @scripts/deps.sh bench
+deps-fuzz:  ; @scripts/deps.sh fuzz
 
 # Start the server on its safe defaults: loopback only, UDP off. As root it
 # must drop privileges, so it runs as `nobody` then (memcached does the same).
@@ -83,8 +110,33 @@ audit-test: all asan
 	  HC_AUDIT=$(CURDIR)/$(BUILD)/asan/hardcache-audit HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached \
 	  $(PYTHON) -m pytest -q tests/audit; fi
 
+# Every committed fuzz input (seeds and the crashes fuzzing found) is a
+# regression test.
+fuzz-replay: $(REPLAY_BINS)
+	@for n in $(FUZZ_NAMES); do \
+	  $(BUILD)/asan/fuzz/replay_$$n fuzz/corpus/$$n || exit 1; done
+
+fuzz-build: deps-fuzz $(FUZZ_BINS)
+
+# New inputs go to build/fuzz/corpus/NAME (`make fuzz-merge` folds the ones
+# that add coverage into fuzz/corpus/NAME); a crash stops the run and is
+# left in build/fuzz/crashes/ to become a file of fuzz/corpus/NAME/.
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$n $(BUILD)/fuzz/crashes; \
+	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $(BUILD)/fuzz/bin/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/crashes/$$n- $$dict \
+	    $(BUILD)/fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; done
+
+fuzz-merge: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  $(BUILD)/fuzz/bin/fuzz_$$n -merge=1 fuzz/corpus/$$n $(BUILD)/fuzz/corpus/$$n || exit 1; done
+
 test: deps-test
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
 	$(MAKE) integration
 	$(MAKE) audit-test
 	$(MAKE) ops-test
@@ -120,3 +172,5 @@ include packaging/install.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .PRECIOUS: $(BUILD)/%.o
+.SECONDARY: $(patsubst %,$(BUILD)/asan/fuzz/fuzz_%.o,$(FUZZ_NAMES)) $(BUILD)/asan/fuzz/replay.o \
+            $(patsubst %,$(BUILD)/fuzz/fuzz/fuzz_%.o,$(FUZZ_NAMES))

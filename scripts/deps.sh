@@ -1,20 +1,22 @@
 #!/bin/sh
 # Installs (as root) or names (otherwise) the Debian packages a make target
 # needs, so `make run`, `make test` and `make bench` work on a fresh machine.
-# Usage: scripts/deps.sh build|test|bench|package
+# Usage: scripts/deps.sh build|test|bench|package|fuzz
 set -eu
 
 build_pkgs="gcc make libc6-dev libsodium-dev libcrypt-dev"
 test_pkgs="$build_pkgs python3 python3-pytest python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 nutcracker groff-base"
 bench_pkgs="$build_pkgs memcached gnuplot-nox procps"
 package_pkgs="$build_pkgs dpkg-dev debhelper fakeroot python3 python3-pytest"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   test)  want=$test_pkgs ;;
   bench) want=$bench_pkgs ;;
   package) want=$package_pkgs ;;
-  *) echo "usage: $0 build|test|bench|package" >&2; exit 64 ;;
+  fuzz)  want=$fuzz_pkgs ;;
+  *) echo "usage: $0 build|test|bench|package|fuzz" >&2; exit 64 ;;
 esac
 
 missing=""

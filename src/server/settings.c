@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,17 +70,22 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)") \
     X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file, exit")
 
+/* A bad flag ends parsing wherever it is found: usage_error() keeps the
+ * message and jumps back to settings_try_parse(), which returns it. The
+ * jump (rather than exit) lets the fuzzer and tests parse many command
+ * lines in one process; settings_parse() prints and exits as before. */
+static jmp_buf *usage_jmp;
+static char usage_msg[SETTINGS_ERR_MAX];
+
 __attribute__((format(printf, 1, 2)))
 static _Noreturn void usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "hardcached: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(usage_msg, sizeof(usage_msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'hardcached -h' for the list of flags.\n");
-    exit(EX_USAGE_CODE);
+    longjmp(*usage_jmp, 1);
 }
 
 static void print_help(void)
@@ -296,7 +302,7 @@ static void set_defaults(void)
     memset(&allow_list, 0, sizeof(allow_list));
 }
 
-enum settings_action settings_parse(int argc, char **argv)
+static enum settings_action parse_argv(int argc, char **argv)
 {
     static const struct option longopts[] = {
 #define X(ch, name, arg, help) { name, arg ? required_argument : no_argument, NULL, ch },
@@ -320,7 +326,8 @@ enum settings_action settings_parse(int argc, char **argv)
     optstring[n] = '\0';
 
     opterr = 0;
-    optind = 1;
+    optind = 0;   /* glibc: 0 also forgets a half-scanned "-vvx" of a
+                     previous parse (1 would resume inside freed memory) */
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
         case 'p': settings.port = parse_int(optarg, 0, 65535, "port"); break;
@@ -419,6 +426,36 @@ enum settings_action settings_parse(int argc, char **argv)
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
     return SETTINGS_RUN;
+}
+
+enum settings_action settings_try_parse(int argc, char **argv, char *err,
+                                        size_t errlen)
+{
+    jmp_buf env;
+    enum settings_action r;
+
+    if (setjmp(env)) {
+        usage_jmp = NULL;
+        snprintf(err, errlen, "%s", usage_msg);
+        return SETTINGS_ERROR;
+    }
+    usage_jmp = &env;
+    r = parse_argv(argc, argv);
+    usage_jmp = NULL;
+    return r;
+}
+
+enum settings_action settings_parse(int argc, char **argv)
+{
+    char err[SETTINGS_ERR_MAX];
+    enum settings_action r = settings_try_parse(argc, argv, err, sizeof(err));
+
+    if (r == SETTINGS_ERROR) {
+        fprintf(stderr, "hardcached: %s\nTry 'hardcached -h' for the list of flags.\n",
+                err);
+        exit(EX_USAGE_CODE);
+    }
+    return r;
 }
 
 static void emit_u64(void (*fn)(const char *, const char *, void *), void *ctx,

@@ -72,12 +72,21 @@ struct settings {
 extern struct settings settings;
 
 /* What settings_parse() wants the caller to do. */
-enum settings_action { SETTINGS_RUN, SETTINGS_EXIT_OK };
+enum settings_action { SETTINGS_RUN, SETTINGS_EXIT_OK, SETTINGS_ERROR };
+
+/* Longest message about a bad flag. */
+#define SETTINGS_ERR_MAX    512
 
 /* Fill `settings` with defaults, then apply argv. Prints help/version and
  * returns SETTINGS_EXIT_OK for -h/-V/-i; on a bad flag prints a message and
  * exits with EX_USAGE_CODE. */
 enum settings_action settings_parse(int argc, char **argv);
+
+/* The same without exiting (fuzzer, tests): on a bad flag returns
+ * SETTINGS_ERROR with the message in err. argv's strings are split in
+ * place and `settings` points into them afterwards. Not thread-safe. */
+enum settings_action settings_try_parse(int argc, char **argv, char *err,
+                                        size_t errlen);
 
 /* Call fn for every `stats settings` line (name, value). */
 void settings_each_stat(void (*fn)(const char *name, const char *value,

@@ -1,0 +1,85 @@
+/*
+ * fuzz_text_parse: the ascii parser as the server drives it. The input is
+ * a byte stream from one client; it is parsed request by request, and each
+ * result is checked against the parser's contract (consumed within the
+ * input, progress on OK, tokens inside the buffer, keys within limits), so
+ * a logic error aborts as loudly as a memory error. The first byte picks
+ * the -I limit so both the small and the default one are explored.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "protocol/text/parse.h"
+
+#define FUZZ_CHECK(cond) do { if (!(cond)) abort(); } while (0)
+
+static void check_token(const char *buf, size_t len, struct text_token t)
+{
+    FUZZ_CHECK(t.n == 0 || (t.p >= buf && t.p + t.n <= buf + len));
+}
+
+static void check_ok(const char *buf, size_t len, const struct text_limits *lim,
+                     const struct text_req *req)
+{
+    FUZZ_CHECK(req->consumed > 0 && req->consumed <= len);
+    FUZZ_CHECK(req->cmd > TEXT_CMD_NONE && req->cmd < TEXT_CMD_COUNT);
+    FUZZ_CHECK(text_cmd_name(req->cmd) != NULL);
+    check_token(buf, len, req->key);
+    FUZZ_CHECK(req->key.n <= TEXT_KEY_MAX);
+    FUZZ_CHECK(req->nargs <= LIMIT_TOKENS_MAX);
+    for (uint32_t i = 0; i < req->nargs; i++)
+        check_token(buf, len, req->args[i]);
+    if (req->data) {
+        FUZZ_CHECK(req->data >= buf && req->data + req->ndata + 2 <= buf + len);
+        FUZZ_CHECK(req->ndata <= lim->value_max);
+    }
+    if (req->keys.n > 0) {
+        size_t pos = 0;
+        uint32_t n = 0;
+        struct text_token k;
+        check_token(buf, len, req->keys);
+        while (text_next_key(req, &pos, &k)) {
+            check_token(buf, len, k);
+            FUZZ_CHECK(k.n > 0 && k.n <= TEXT_KEY_MAX);
+            n++;
+        }
+        FUZZ_CHECK(n == req->nkeys && n <= LIMIT_GET_KEYS_MAX);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct text_limits lim;
+    struct text_req req;
+    const char *buf;
+    size_t len, off = 0;
+
+    if (size < 1 || size > FUZZ_INPUT_MAX)
+        return 0;
+    lim.value_max = (data[0] & 1) ? 1024 : 1024 * 1024;
+    buf = (const char *)data + 1;
+    len = size - 1;
+    while (off < len) {
+        enum text_parse_status st = text_parse(buf + off, len - off, &lim, &req);
+        if (st == TEXT_PARSE_NEED_MORE) {
+            FUZZ_CHECK(req.need == 0 || req.need > len - off);
+            break;
+        }
+        if (st == TEXT_PARSE_ERROR) {
+            FUZZ_CHECK(req.error >= TEXT_ERR_NONE && req.error < TEXT_ERR_COUNT);
+            FUZZ_CHECK(text_error_string(req.error) != NULL);
+            FUZZ_CHECK(req.consumed <= len - off);
+            if (req.close)
+                break;
+            FUZZ_CHECK(req.consumed > 0);   /* or the server would spin */
+            off += req.consumed;
+            off += req.swallow < len - off ? req.swallow : len - off;
+            continue;
+        }
+        FUZZ_CHECK(st == TEXT_PARSE_OK);
+        check_ok(buf + off, len - off, &lim, &req);
+        off += req.consumed;
+    }
+    return 0;
+}
