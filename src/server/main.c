@@ -23,6 +23,7 @@
 #include "net/listen.h"
 #include "server/metrics.h"
 #include "policy/auth.h"
+#include "server/sandbox.h"
 #include "server/settings.h"
 #include "server/udp.h"
 #include "server/worker.h"
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* last step of start-up, before any client is served */
+    if (settings.sandbox && sandbox_apply(settings.pidfile && settings.daemonize) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
+                  "(-o no_sandbox runs without it)", strerror(errno));
     if (workers_start(settings.threads, listeners, nlisteners) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
     if (metrics_start() < 0)

@@ -67,7 +67,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1)") \
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only)") \
     X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file, exit")
 
 /* A bad flag ends parsing wherever it is found: usage_error() keeps the
@@ -249,6 +249,8 @@ static void parse_extended(char *arg)
             settings.relaxed_privileges = true;
         } else if (strcmp(opt, "no_relaxed_privileges") == 0) {
             settings.relaxed_privileges = false;
+        } else if (strcmp(opt, "no_sandbox") == 0 || strcmp(opt, "sandbox") == 0) {
+            settings.sandbox = opt[0] != 'n';
         } else {
             bool known = false;
             for (size_t i = 0; i < sizeof(ignored_suboptions) / sizeof(*ignored_suboptions); i++)
@@ -300,6 +302,7 @@ static void set_defaults(void)
     settings.maxconns_fast = true;
     udp_guard_defaults(&settings.udp_guard);
     memset(&allow_list, 0, sizeof(allow_list));
+    settings.sandbox = true;
 }
 
 static enum settings_action parse_argv(int argc, char **argv)
@@ -508,4 +511,5 @@ void settings_each_stat(void (*fn)(const char *name, const char *value, void *ct
     emit_u64(fn, ctx, "udp_alert_drops", settings.udp_guard.alert_drops);
     emit_u64(fn, ctx, "allow_list_entries", settings.acl ? settings.acl->n : 0);
     fn("protected_mode", settings.protected_mode_off ? "no" : "yes", ctx);
+    fn("sandbox", settings.sandbox ? "yes" : "no", ctx);
 }

@@ -57,6 +57,7 @@ struct settings {
     unsigned hashpower;          /* -o hashpower */
     bool     relaxed_privileges; /* -o relaxed_privileges */
     bool     maxconns_fast;      /* -o maxconns_fast (always on) */
+    bool     sandbox;            /* seccomp allow-list; -o no_sandbox for debugging */
     /* Clients must log in before anything but `version` is served (on every
      * listener and protocol; set when -S or -Y is given). The UDP policy
      * reads it too. */

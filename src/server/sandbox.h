@@ -1,0 +1,22 @@
+/*
+ * sandbox: a seccomp allow-list for the running server, so that a
+ * memory-safety bug in request handling cannot spawn a program, open or
+ * create files, or make new sockets: the process may only use the system
+ * calls a cache that is already listening needs. Opening a file fails
+ * (EACCES); any other call outside the list kills the whole process with
+ * SIGSYS (memcached does the same with its -o
+ * drop_privileges on Linux; OpenBSD's httpd with pledge).
+ */
+#ifndef HC_SERVER_SANDBOX_H
+#define HC_SERVER_SANDBOX_H
+
+#include <stdbool.h>
+
+/* Install the filter on the calling thread; threads it creates afterwards
+ * inherit it. Call once start-up is done (listeners bound, privileges
+ * dropped, store set up), before the worker threads start. allow_unlink
+ * permits unlink(2) (for removing the pid file at exit). Returns 0, or -1
+ * with errno set (the process is unchanged then). */
+int sandbox_apply(bool allow_unlink);
+
+#endif
