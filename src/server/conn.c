@@ -225,25 +225,16 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
         add_ready(c);
 }
 
+/* Reads always land in the worker's scratch buffer; only what is left
+ * incomplete is kept in c->in, which grows by the bytes that arrived and
+ * never by the size a request announces. A slow client (slowloris, or a
+ * value trickled in byte by byte) holds what it sent, not a 64 KiB read
+ * buffer or a whole -I value reserved in advance. */
 static void conn_read(struct conn *c)
 {
     struct worker *w = c->w;
-    bool scratch = buf_len(&c->in) == 0;
-    ssize_t n;
+    ssize_t n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
 
-    if (scratch) {
-        n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
-    } else {
-        size_t have = buf_len(&c->in);
-        size_t want = c->need > have ? c->need - have : 0;
-        if (want < LIMIT_READ_CHUNK)
-            want = LIMIT_READ_CHUNK;
-        if (buf_reserve(&c->in, want) < 0) {
-            conn_destroy(c);
-            return;
-        }
-        n = read(c->fd, c->in.data + c->in.wpos, c->in.cap - c->in.wpos);
-    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
@@ -252,12 +243,15 @@ static void conn_read(struct conn *c)
     }
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
-    if (scratch) {
+    if (buf_len(&c->in) == 0) {
         conn_serve(c, w->rbuf, (size_t)n, true);
-    } else {
-        c->in.wpos += (size_t)n;
-        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+        return;
     }
+    if (buf_append(&c->in, w->rbuf, (size_t)n) < 0) {
+        conn_destroy(c);
+        return;
+    }
+    conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
 }
 
 static void conn_drain(struct conn *c)
