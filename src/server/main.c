@@ -237,8 +237,9 @@ static void setup_store(void)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the store: %s", strerror(errno));
 }
 
-/* Wait for a stop signal, ticking the clock once a second. */
-static void main_loop(void)
+/* Wait for a stop signal, ticking the clock once a second. Returns true
+ * for a graceful stop (SIGTERM, SIGUSR1), false for SIGINT. */
+static bool main_loop(void)
 {
     sigset_t set;
     struct timespec tick = { .tv_sec = 1, .tv_nsec = 0 };
@@ -260,7 +261,7 @@ static void main_loop(void)
         }
         if (sig == SIGINT || sig == SIGTERM || sig == SIGUSR1) {
             log_info("hardcached: signal %d, shutting down", sig);
-            return;
+            return sig != SIGINT;
         }
     }
 }
@@ -316,7 +317,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* last step of start-up, before any client is served */
-    if (settings.sandbox && sandbox_apply(settings.pidfile && settings.daemonize) < 0)
+    if (settings.sandbox && sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
+                                         (settings.auth_required ? SANDBOX_READ_FILES : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
     if (workers_start(settings.threads, listeners, nlisteners) < 0)
@@ -324,10 +326,10 @@ int main(int argc, char **argv)
     if (metrics_start() < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the metrics thread");
 
-    main_loop();
+    bool graceful = main_loop();
 
     metrics_teardown();
-    workers_stop();
+    workers_stop(graceful);
     store_teardown();
     udp_teardown();
     auth_teardown();

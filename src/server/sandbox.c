@@ -22,10 +22,10 @@
     X(read) X(write) X(readv) X(writev) X(close)                              \
     X(recvfrom) X(recvmsg) X(recvmmsg) X(sendto) X(sendmsg) X(sendmmsg)       \
     X(accept4) X(accept) X(shutdown) X(setsockopt) X(getsockopt)              \
-    X(getsockname) X(getpeername) X(fstat) X(newfstatat) X(fcntl)             \
+    X(getsockname) X(getpeername) X(fstat) X(newfstatat) X(fcntl) X(lseek)    \
     /* event loop (workers create theirs when they start) */                  \
     X(epoll_create1) X(epoll_ctl) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) \
-    X(eventfd2)                                                               \
+    X(eventfd2) X(poll) X(ppoll)                                              \
     /* memory: the allocator, store segments, thread stacks */                \
     X(mmap) X(munmap) X(mremap) X(madvise) X(mprotect) X(brk)                 \
     /* threads and locks */                                                   \
@@ -92,14 +92,14 @@ static int deny_open_write(scmp_filter_ctx ctx)
     return rc;
 }
 
-static int sanitizer_rules(scmp_filter_ctx ctx, bool allow_unlink)
+static int sanitizer_rules(scmp_filter_ctx ctx, unsigned extra)
 {
     int rc = 0;
 
 #define X(name) rc = rc < 0 ? rc : deny(ctx, #name);
     SANDBOX_DENY_SANITIZER(X)
 #undef X
-    if (rc == 0 && !allow_unlink)
+    if (rc == 0 && !(extra & SANDBOX_UNLINK))
         rc = deny(ctx, "unlink");
     if (rc == 0)
         rc = deny_open_write(ctx);
@@ -115,7 +115,38 @@ static int allow(scmp_filter_ctx ctx, const char *name)
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
-static int release_rules(scmp_filter_ctx ctx, bool allow_unlink)
+static int open_refused(scmp_filter_ctx ctx)
+{
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
+
+    return rc < 0 ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
+}
+
+/* open/openat: allowed with none of these flags, EACCES with any. */
+static int open_read_only(scmp_filter_ctx ctx)
+{
+    static const scmp_datum_t bits[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND };
+    scmp_datum_t all = 0;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < sizeof(bits) / sizeof(*bits); i++) {
+        all |= bits[i];
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, bits[i], bits[i]));
+        if (rc == 0)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, bits[i], bits[i]));
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, all, 0));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, all, 0));
+    return rc;
+}
+
+static int release_rules(scmp_filter_ctx ctx, unsigned extra)
 {
     scmp_datum_t self = (scmp_datum_t)getpid();
     int rc = 0;
@@ -123,7 +154,7 @@ static int release_rules(scmp_filter_ctx ctx, bool allow_unlink)
 #define X(name) rc = rc < 0 ? rc : allow(ctx, #name);
     SANDBOX_ALLOW(X)
 #undef X
-    if (rc == 0 && allow_unlink)
+    if (rc == 0 && (extra & SANDBOX_UNLINK))
         rc = allow(ctx, "unlink");
     /* New threads only: clone with CLONE_THREAD (fork has not got it).
      * clone3 passes its flags in memory the filter cannot read, so it
@@ -138,9 +169,8 @@ static int release_rules(scmp_filter_ctx ctx, bool allow_unlink)
      * first contend), and a cache must not die for that. Nothing can be
      * opened either way. */
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
+        rc = (extra & SANDBOX_READ_FILES) ? open_read_only(ctx)
+                                          : open_refused(ctx);
     /* Signals to itself only: the `shutdown` command, abort(). */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
@@ -151,7 +181,7 @@ static int release_rules(scmp_filter_ctx ctx, bool allow_unlink)
     return rc;
 }
 
-int sandbox_apply(bool allow_unlink)
+int sandbox_apply(unsigned extra)
 {
     scmp_filter_ctx ctx = seccomp_init(SANDBOX_SANITIZER ? SCMP_ACT_ALLOW
                                                          : SCMP_ACT_KILL_PROCESS);
@@ -161,8 +191,8 @@ int sandbox_apply(bool allow_unlink)
         errno = ENOMEM;
         return -1;
     }
-    rc = SANDBOX_SANITIZER ? sanitizer_rules(ctx, allow_unlink)
-                           : release_rules(ctx, allow_unlink);
+    rc = SANDBOX_SANITIZER ? sanitizer_rules(ctx, extra)
+                           : release_rules(ctx, extra);
     /* no_new_privs is set by seccomp_load (SCMP_FLTATR_CTL_NNP default). */
     if (rc == 0)
         rc = seccomp_load(ctx);

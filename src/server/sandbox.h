@@ -12,11 +12,19 @@
 
 #include <stdbool.h>
 
+/* What a configuration needs beyond the base list, and only then. */
+enum sandbox_extra {
+    SANDBOX_UNLINK     = 1 << 0,   /* -d -P: remove the pid file at exit */
+    SANDBOX_READ_FILES = 1 << 1,   /* -Y/-S: SIGHUP re-reads the password
+                                      file (opening read-only; never for
+                                      writing or creating) */
+};
+
 /* Install the filter on the calling thread; threads it creates afterwards
  * inherit it. Call once start-up is done (listeners bound, privileges
- * dropped, store set up), before the worker threads start. allow_unlink
- * permits unlink(2) (for removing the pid file at exit). Returns 0, or -1
- * with errno set (the process is unchanged then). */
-int sandbox_apply(bool allow_unlink);
+ * dropped, store set up), before the worker threads start. `extra` is a
+ * mask of enum sandbox_extra. Returns 0, or -1 with errno set (the process
+ * is unchanged then). */
+int sandbox_apply(unsigned extra);
 
 #endif

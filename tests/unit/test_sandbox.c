@@ -95,8 +95,8 @@ static int forbidden_fork(void)
     return p > 0 ? 0 : -1;
 }
 
-/* Run fn in a sandboxed child; return its wait status. */
-static int run_sandboxed(int (*fn)(void))
+/* Run fn in a child sandboxed with `extra`; return its wait status. */
+static int run_sandboxed_with(unsigned extra, int (*fn)(void))
 {
     pid_t pid = fork();
     int status = 0;
@@ -104,13 +104,18 @@ static int run_sandboxed(int (*fn)(void))
     if (pid == 0) {
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
-        if (sandbox_apply(false) < 0)
+        if (sandbox_apply(extra) < 0)
             _exit(CHILD_SANDBOX_FAILED);
         _exit(fn() == 0 ? CHILD_OK : CHILD_CALL_FAILED);
     }
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;
     return status;
+}
+
+static int run_sandboxed(int (*fn)(void))
+{
+    return run_sandboxed_with(0, fn);
 }
 
 #define CHECK_KILLED(fn) do { \
@@ -139,5 +144,13 @@ int main(void)
         st = run_sandboxed(forbidden_open_read);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_CALL_FAILED);
     }
+    /* -Y: the password file can be re-read, nothing can be written */
+    st = run_sandboxed_with(SANDBOX_READ_FILES, forbidden_open_read);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
+    if (!SANITIZER_BUILD) {
+        st = run_sandboxed_with(SANDBOX_READ_FILES, forbidden_open_write);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_CALL_FAILED);
+    }
+    CHECK_KILLED(forbidden_execve);
     return unit_report("sandbox");
 }
