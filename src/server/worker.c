@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -25,6 +26,12 @@ static const char too_many_conns[] = "ERROR Too many open connections\r\n";
 static struct worker *workers;
 static int nworkers;
 static _Atomic bool stopping;
+static _Atomic bool graceful_stop;
+
+/* A graceful stop (SIGTERM, SIGUSR1, `shutdown graceful`) gives clients
+ * this long to receive the replies to requests they had already sent. */
+#define SHUTDOWN_DRAIN_MS   5000
+#define SHUTDOWN_POLL_MS    50
 
 static void accept_from(struct worker *w, struct listener *l)
 {
@@ -103,6 +110,53 @@ static void run_ready(struct worker *w)
     }
 }
 
+static bool output_pending(const struct worker *w)
+{
+    if (w->ready)
+        return true;
+    for (const struct conn *c = w->conns; c; c = c->next)
+        if (buf_len(&c->out) > 0)
+            return true;
+    return false;
+}
+
+/* Graceful stop, per worker: accept nothing more, run the requests every
+ * client had already sent (what is in its socket now), then send the
+ * replies for up to SHUTDOWN_DRAIN_MS. New requests are not read. */
+static void worker_drain(struct worker *w)
+{
+    struct epoll_event evs[EV_BATCH];
+    struct conn *c, *next;
+    struct timespec t0, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (int i = 0; w->lsrc[i].l; i++)
+        ev_unwatch(&w->loop, w->lsrc[i].l->fd);
+    for (c = w->conns; c; c = next) {
+        next = c->next;
+        if (buf_len(&c->out) == 0)
+            conn_on_event(c, EPOLLIN);   /* may free c */
+    }
+    run_ready(w);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (!output_pending(w) || ms >= SHUTDOWN_DRAIN_MS)
+            break;
+        int n = ev_wait(&w->loop, evs, EV_BATCH, w->ready ? 0 : SHUTDOWN_POLL_MS);
+        for (int i = 0; i < n; i++) {
+            enum ev_kind *kind = evs[i].data.ptr;
+            if (*kind != EV_KIND_CONN)
+                continue;
+            c = (struct conn *)(void *)kind;
+            if (buf_len(&c->out) > 0)     /* writable again: drain, then */
+                conn_on_event(c, evs[i].events);   /* run what waited */
+        }
+        run_ready(w);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -129,6 +183,8 @@ static void *worker_main(void *arg)
         run_ready(w);
         sweep_idle(w);
     }
+    if (atomic_load(&graceful_stop))
+        worker_drain(w);
     return NULL;
 }
 
@@ -172,10 +228,11 @@ int workers_start(int n, struct listener *ls, int nls)
     return 0;
 }
 
-void workers_stop(void)
+void workers_stop(bool graceful)
 {
     uint64_t one = 1;
 
+    atomic_store(&graceful_stop, graceful);
     atomic_store(&stopping, true);
     for (int i = 0; i < nworkers; i++)
         (void)!write(workers[i].wake_fd, &one, sizeof(one));

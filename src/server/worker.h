@@ -41,8 +41,10 @@ struct worker {
 
 /* Start n workers watching the listeners. Returns 0 or -1. */
 int workers_start(int n, struct listener *ls, int nls);
-/* Stop all workers, close their connections, free everything. */
-void workers_stop(void);
+/* Stop all workers, close their connections, free everything. graceful:
+ * first stop accepting, run the requests clients had already sent and
+ * send their replies (bounded in time; see worker.c). */
+void workers_stop(bool graceful);
 /* Call fn for every open connection (for `stats conns`), each worker's list
  * locked while it is walked. */
 void workers_each_conn(void (*fn)(const struct conn *c, void *ctx), void *ctx);
