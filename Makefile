@@ -42,7 +42,7 @@ FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
 .PHONY: all asan run test unit integration audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help \
-        fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz
+        fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
 asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
@@ -133,6 +133,13 @@ fuzz: fuzz-build
 fuzz-merge: fuzz-build
 	@for n in $(FUZZ_NAMES); do \
 	  $(BUILD)/fuzz/bin/fuzz_$$n -merge=1 fuzz/corpus/$$n $(BUILD)/fuzz/corpus/$$n || exit 1; done
+
+# Minutes of mixed and hostile load with one graceful restart (not in
+# `make test`): SOAK_SECONDS=180, SOAK_BUILD=release or asan.
+SOAK_SECONDS ?= 180
+SOAK_BUILD   ?= release
+soak: deps-test all asan
+	HC_BIN=$(CURDIR)/$(BUILD)/$(SOAK_BUILD)/hardcached $(PYTHON) tests/soak/soak.py $(SOAK_SECONDS)
 
 test: deps-test
 	$(MAKE) unit
