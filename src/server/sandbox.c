@@ -4,7 +4,7 @@
  * descriptors it already has or accepts, memory for the store and
  * buffers, threads, time, signals, exit. open/openat fail with EACCES;
  * everything else (execve, socket, connect, fork, ptrace, unlink, ...) is
- * SCMP_ACT_KILL_PROCESS. To find a
+ * SCMP_ACT_KILL_PROCESS, and so is mapping memory executable. To find a
  * missing call, run with -o no_sandbox under strace -f.
  */
 #include "server/sandbox.h"
@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* System calls allowed without conditions. */
@@ -26,8 +27,9 @@
     /* event loop (workers create theirs when they start) */                  \
     X(epoll_create1) X(epoll_ctl) X(epoll_wait) X(epoll_pwait) X(epoll_pwait2) \
     X(eventfd2) X(poll) X(ppoll)                                              \
-    /* memory: the allocator, store segments, thread stacks */                \
-    X(mmap) X(munmap) X(mremap) X(madvise) X(mprotect) X(brk)                 \
+    /* memory: the allocator, store segments, thread stacks (mmap and      \
+     * mprotect below, never executable) */                                   \
+    X(munmap) X(mremap) X(madvise) X(brk)                                     \
     /* threads and locks */                                                   \
     X(futex) X(set_robust_list) X(rseq) X(sched_yield) X(sched_getaffinity)   \
     X(gettid) X(getpid)                                                       \
@@ -156,6 +158,14 @@ static int release_rules(scmp_filter_ctx ctx, unsigned extra)
 #undef X
     if (rc == 0 && (extra & SANDBOX_UNLINK))
         rc = allow(ctx, "unlink");
+    /* Memory may be mapped or re-protected, but never made executable: an
+     * exploit cannot turn the data it sent into code. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     /* New threads only: clone with CLONE_THREAD (fork has not got it).
      * clone3 passes its flags in memory the filter cannot read, so it
      * fails with ENOSYS and glibc falls back to clone. */

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -87,6 +88,14 @@ static int forbidden_socket(void)
     return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : -1;
 }
 
+static int forbidden_exec_memory(void)
+{
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    return mprotect(p, 4096, PROT_READ | PROT_EXEC);
+}
+
 static int forbidden_fork(void)
 {
     pid_t p = fork();
@@ -140,6 +149,7 @@ int main(void)
     /* sanitizer builds let their runtime read files and clone a tracer */
     if (!SANITIZER_BUILD) {
         CHECK_KILLED(forbidden_fork);
+        CHECK_KILLED(forbidden_exec_memory);
         /* opening fails (glibc opens files internally; must not kill) */
         st = run_sandboxed(forbidden_open_read);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_CALL_FAILED);
