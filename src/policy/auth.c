@@ -9,6 +9,15 @@
  * result compared the same way. An unknown user costs the same digest
  * compare as a known one.
  *
+ * SCRAM-SHA-256 (policy/scram). Each entry that can do it carries its salt,
+ * iteration count, StoredKey and ServerKey: a "$scram-sha-256$..." entry
+ * holds them (and PLAIN is checked against them), a plain entry gets them
+ * at load with a random salt when SASL is on. A crypt(3) entry cannot: its
+ * user must use PLAIN. For a user without keys (unknown or crypt(3)) the
+ * exchange runs on with a salt derived from the name and keys nobody knows,
+ * so server-first does not tell which users exist; it fails at the proof.
+ * A failed exchange counts once for throttling, as a failed PLAIN does.
+ *
  * Throttling. Each source address (IPv6 by its /64, all unix-socket peers
  * as one) has a slot in a fixed table: after LIMIT_AUTH_FREE_FAILURES
  * failures, each further attempt must wait an exponentially growing delay
@@ -34,6 +43,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "policy/limits.h"
+#include "policy/scram.h"
 
 #define DIGEST_LEN crypto_hash_sha256_BYTES
 
@@ -42,11 +52,21 @@ struct entry {
     size_t   nuser;
     char    *hash;                 /* crypt(3) string, or NULL */
     unsigned char digest[DIGEST_LEN]; /* SHA-256 of the plain password */
+    bool     has_scram;            /* sc is valid */
+    bool     scram_only;           /* a "$scram-sha-256$" entry: PLAIN checks sc */
+    struct scram_creds sc;
+};
+
+/* One SASL exchange in progress on a connection (SCRAM between AUTH and
+ * STEP). Owned by the connection; freed when the exchange ends or closes. */
+struct auth_sasl_session {
+    struct scram_server srv;
 };
 
 struct table {
     struct entry *e;
     size_t        n;
+    bool          all_scram; /* every entry can do SCRAM: offer it */
     char         *dummy;   /* a crypt setting an unknown user is checked
                               against, so it costs what a hashed user does */
 };
@@ -55,6 +75,8 @@ static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct table table;
 static char *file_path;
 static bool sasl_on, ascii_on;
+/* keys the fake salt of a user who cannot do SCRAM; made once */
+static unsigned char fake_salt_key[crypto_auth_hmacsha256_KEYBYTES];
 
 struct slot {
     unsigned char addr[17];        /* family byte + up to 16 address bytes */
@@ -79,6 +101,7 @@ static void table_free(struct table *t)
 {
     for (size_t i = 0; i < t->n; i++) {
         sodium_memzero(t->e[i].digest, DIGEST_LEN);
+        sodium_memzero(&t->e[i].sc, sizeof(t->e[i].sc));
         free(t->e[i].user);
         free(t->e[i].hash);
     }
@@ -92,7 +115,8 @@ static void table_free(struct table *t)
 /* Parse the whole file into t. Lines are "user:password"; the last line may
  * lack its newline (memcached crashed on that, CVE-2021-37519); "\r\n"
  * endings, empty lines and lines starting with '#' are allowed. */
-static int table_load(const char *path, struct table *t, char *err, size_t errlen)
+static int table_load(const char *path, bool scram, struct table *t, char *err,
+                      size_t errlen)
 {
     FILE *f = fopen(path, "re");
     char line[LIMIT_AUTH_LINE_MAX + 2];
@@ -138,15 +162,29 @@ static int table_load(const char *path, struct table *t, char *err, size_t errle
         if (e->user == NULL)
             goto oom;
         t->n++;
-        if (is_hash(colon + 1)) {
+        if (scram_entry_is(colon + 1)) {
+            if (scram_entry_parse(colon + 1, &e->sc) < 0) {
+                snprintf(err, errlen, "%s:%zu: malformed %s entry", path, lineno,
+                         SCRAM_ENTRY_PREFIX);
+                goto fail;
+            }
+            e->has_scram = e->scram_only = true;
+        } else if (is_hash(colon + 1)) {
             e->hash = strdup(colon + 1);
             if (e->hash == NULL)
                 goto oom;
             if (t->dummy == NULL && (t->dummy = strdup(colon + 1)) == NULL)
                 goto oom;
         } else {
+            unsigned char salt[SCRAM_SALT_LEN];
             crypto_hash_sha256(e->digest, (const unsigned char *)colon + 1,
                                strlen(colon + 1));
+            if (scram) {   /* SCRAM keys only where SASL can use them */
+                randombytes_buf(salt, sizeof(salt));
+                scram_derive(colon + 1, strlen(colon + 1), salt, sizeof(salt),
+                             SCRAM_ITERATIONS_DEFAULT, &e->sc);
+                e->has_scram = true;
+            }
         }
         sodium_memzero(line, sizeof(line));
     }
@@ -159,6 +197,9 @@ static int table_load(const char *path, struct table *t, char *err, size_t errle
         snprintf(err, errlen, "the password file %s has no entries", path);
         return -1;
     }
+    t->all_scram = true;
+    for (size_t i = 0; i < t->n; i++)
+        t->all_scram = t->all_scram && t->e[i].has_scram;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory reading %s", path);
@@ -178,7 +219,8 @@ int auth_setup(const char *path, bool sasl, bool ascii, char *err, size_t errlen
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    if (table_load(path, &t, err, errlen) < 0)
+    randombytes_buf(fake_salt_key, sizeof(fake_salt_key));
+    if (table_load(path, sasl, &t, err, errlen) < 0)
         return -1;
     if (stat(path, &st) == 0 && (st.st_mode & 0077))
         log_warn("hardcached: WARNING: the password file %s can be read by other "
@@ -201,7 +243,7 @@ int auth_reload(char *err, size_t errlen)
 
     if (file_path == NULL)
         return 0;
-    if (table_load(file_path, &t, err, errlen) < 0)
+    if (table_load(file_path, sasl_on, &t, err, errlen) < 0)
         return -1;
     pthread_rwlock_wrlock(&table_lock);
     old = table;
@@ -224,7 +266,16 @@ bool auth_ascii_enabled(void) { return ascii_on; }
 
 const char *auth_sasl_mechs(void)
 {
-    return "PLAIN";
+    bool scram;
+
+    /* Clients built on Cyrus SASL (pylibmc, libmemcached) take the
+     * strongest mechanism offered, whoever logs in: offer SCRAM only when
+     * every user can do it, or a crypt(3) user could no longer log in.
+     * SCRAM is accepted whenever asked for. */
+    pthread_rwlock_rdlock(&table_lock);
+    scram = table.all_scram;
+    pthread_rwlock_unlock(&table_lock);
+    return scram ? SCRAM_MECH " PLAIN" : "PLAIN";
 }
 
 bool auth_binary_allowed(uint8_t opcode)
@@ -379,6 +430,12 @@ static bool verify(const char *user, size_t nuser, const char *pass, size_t npas
             sodium_memzero(cd, sizeof(*cd));
         free(cd);
         free(pw);
+    } else if (match && match->scram_only) {
+        struct scram_creds c;
+        scram_derive(pass, npass, match->sc.salt, match->sc.nsalt, match->sc.iter, &c);
+        memcpy(want, match->sc.stored_key, DIGEST_LEN);
+        memcpy(got, c.stored_key, DIGEST_LEN);
+        sodium_memzero(&c, sizeof(c));
     } else {
         crypto_hash_sha256(got, (const unsigned char *)pass, npass);
         if (match)
@@ -437,6 +494,116 @@ bad:
     return AUTH_DENIED;
 }
 
+/* ---- SCRAM-SHA-256 over SASL AUTH/STEP ---- */
+
+void auth_sasl_session_destroy(struct auth_sasl_session **sess)
+{
+    if (*sess == NULL)
+        return;
+    scram_server_wipe(&(*sess)->srv);
+    free(*sess);
+    *sess = NULL;
+}
+
+static bool is_scram(const char *mech, size_t nmech)
+{
+    return nmech == sizeof(SCRAM_MECH) - 1 && memcmp(mech, SCRAM_MECH, nmech) == 0;
+}
+
+/* The user's SCRAM credentials, or made-up ones for a user who has none. */
+static void scram_creds_for(const char *user, size_t nuser, struct scram_creds *c)
+{
+    const struct entry *match = NULL;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+
+    pthread_rwlock_rdlock(&table_lock);
+    for (size_t i = 0; i < table.n; i++)
+        if (table.e[i].nuser == nuser && memcmp(table.e[i].user, user, nuser) == 0)
+            match = &table.e[i];   /* the last entry for a user wins, as verify() */
+    if (match && match->has_scram)
+        *c = match->sc;
+    pthread_rwlock_unlock(&table_lock);
+    if (match && match->has_scram)
+        return;
+    /* the same salt for the same name each time, keys no proof can match */
+    crypto_auth_hmacsha256(mac, (const unsigned char *)user, nuser, fake_salt_key);
+    memset(c, 0, sizeof(*c));
+    memcpy(c->salt, mac, SCRAM_SALT_LEN);
+    c->nsalt = SCRAM_SALT_LEN;
+    c->iter = SCRAM_ITERATIONS_DEFAULT;
+    randombytes_buf(c->stored_key, sizeof(c->stored_key));
+    randombytes_buf(c->server_key, sizeof(c->server_key));
+}
+
+enum auth_verdict auth_sasl_start(struct auth_sasl_session **sess,
+                                  const struct sockaddr_storage *peer,
+                                  const char *mech, size_t nmech,
+                                  const char *data, size_t ndata,
+                                  char *reply, size_t cap, size_t *nreply)
+{
+    struct scram_client_first cf;
+    struct scram_creds c;
+    unsigned char raw[SCRAM_SNONCE_RAW];
+    char snonce[sodium_base64_ENCODED_LEN(SCRAM_SNONCE_RAW, sodium_base64_VARIANT_ORIGINAL)];
+    unsigned char key[17];
+    int n;
+
+    *nreply = 0;
+    auth_sasl_session_destroy(sess);   /* a new AUTH abandons an exchange */
+    if (!is_scram(mech, nmech))
+        return auth_sasl(peer, mech, nmech, data, ndata);
+    addr_key(peer, key);
+    if (throttled(key))
+        return AUTH_THROTTLED;
+    if (scram_parse_client_first(data, ndata, &cf) < 0 ||
+        (*sess = malloc(sizeof(**sess))) == NULL) {
+        record(key, false);
+        return AUTH_DENIED;
+    }
+    scram_creds_for(cf.user, cf.nuser, &c);
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(snonce, sizeof(snonce), raw, sizeof(raw),
+                      sodium_base64_VARIANT_ORIGINAL);
+    n = scram_server_first(&(*sess)->srv, &cf, &c, snonce, strlen(snonce), reply, cap);
+    sodium_memzero(&c, sizeof(c));
+    if (n < 0) {
+        auth_sasl_session_destroy(sess);
+        record(key, false);
+        return AUTH_DENIED;
+    }
+    *nreply = (size_t)n;
+    return AUTH_CONTINUE;
+}
+
+enum auth_verdict auth_sasl_step(struct auth_sasl_session **sess,
+                                 const struct sockaddr_storage *peer,
+                                 const char *mech, size_t nmech,
+                                 const char *data, size_t ndata,
+                                 char *reply, size_t cap, size_t *nreply)
+{
+    unsigned char key[17];
+    int n = -1;
+
+    *nreply = 0;
+    addr_key(peer, key);
+    if (*sess == NULL || !is_scram(mech, nmech)) {   /* STEP without AUTH */
+        auth_sasl_session_destroy(sess);
+        record(key, false);
+        return AUTH_DENIED;
+    }
+    if (throttled(key)) {
+        auth_sasl_session_destroy(sess);
+        return AUTH_THROTTLED;
+    }
+    n = scram_server_final(&(*sess)->srv, data, ndata, reply, cap);
+    auth_sasl_session_destroy(sess);   /* one final per exchange: no replay */
+    record(key, n >= 0);
+    if (n < 0)
+        return AUTH_DENIED;
+    *nreply = (size_t)n;
+    return AUTH_GRANTED;
+}
+
 int auth_hash_password(const char *pass, char *out, size_t outlen)
 {
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -456,5 +623,20 @@ int auth_hash_password(const char *pass, char *out, size_t outlen)
     }
     sodium_memzero(cd, sizeof(*cd));
     free(cd);
+    return rc;
+}
+
+int auth_hash_password_scram(const char *pass, char *out, size_t outlen)
+{
+    unsigned char salt[SCRAM_SALT_LEN];
+    struct scram_creds c;
+    int rc;
+
+    if (sodium_init() < 0)
+        return -1;
+    randombytes_buf(salt, sizeof(salt));
+    scram_derive(pass, strlen(pass), salt, sizeof(salt), SCRAM_ITERATIONS_DEFAULT, &c);
+    rc = scram_entry_format(&c, out, outlen);
+    sodium_memzero(&c, sizeof(c));
     return rc;
 }

@@ -21,7 +21,14 @@ enum auth_verdict {
     AUTH_DENIED,      /* wrong user or password, or a malformed request */
     AUTH_THROTTLED,   /* too many recent failures from this address: the
                          credentials were not even checked */
+    AUTH_CONTINUE,    /* SASL: send the reply, the exchange goes on (STEP) */
 };
+
+/* One SASL exchange in progress, owned by its connection. */
+struct auth_sasl_session;
+
+/* The longest reply auth_sasl_start/step compose (server-first). */
+#define AUTH_SASL_REPLY_MAX 512
 
 /* Load `path` for SASL (-S) and/or ascii (-Y) logins. Returns 0, or -1
  * with a message in err. Call once at start-up. */
@@ -42,6 +49,26 @@ enum auth_verdict auth_check(const struct sockaddr_storage *peer,
 enum auth_verdict auth_sasl(const struct sockaddr_storage *peer,
                             const char *mech, size_t nmech,
                             const char *data, size_t ndata);
+/* A binary SASL AUTH with any mechanism. PLAIN answers at once; SCRAM-SHA-256
+ * takes client-first, puts server-first in reply (at most cap bytes,
+ * length in *nreply), keeps its state in *sess and returns AUTH_CONTINUE.
+ * Any exchange already in *sess is abandoned. */
+enum auth_verdict auth_sasl_start(struct auth_sasl_session **sess,
+                                  const struct sockaddr_storage *peer,
+                                  const char *mech, size_t nmech,
+                                  const char *data, size_t ndata,
+                                  char *reply, size_t cap, size_t *nreply);
+/* A binary SASL STEP: SCRAM's client-final. AUTH_GRANTED with server-final
+ * in reply, or a refusal; either way the exchange is over (*sess freed), so
+ * a replayed final, or a STEP without AUTH, is refused. */
+enum auth_verdict auth_sasl_step(struct auth_sasl_session **sess,
+                                 const struct sockaddr_storage *peer,
+                                 const char *mech, size_t nmech,
+                                 const char *data, size_t ndata,
+                                 char *reply, size_t cap, size_t *nreply);
+/* Free an exchange (connection close); *sess becomes NULL. */
+void auth_sasl_session_destroy(struct auth_sasl_session **sess);
+
 /* The mechanisms offered by SASL LIST_MECHS, space separated. */
 const char *auth_sasl_mechs(void);
 
@@ -60,6 +87,9 @@ enum auth_gate auth_text_gate(enum text_cmd cmd);
 /* crypt(3) hash of a password for the password file (yescrypt), into out.
  * Returns 0 or -1. */
 int auth_hash_password(const char *pass, char *out, size_t outlen);
+/* The "$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>" entry of
+ * a password (random salt, SCRAM_ITERATIONS_DEFAULT), into out. 0 or -1. */
+int auth_hash_password_scram(const char *pass, char *out, size_t outlen);
 
 /* Test hooks: forget all throttling state. */
 void auth_throttle_reset(void);

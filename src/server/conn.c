@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "policy/auth.h"
 #include "policy/limits.h"
 #include "server/process_binary.h"
 #include "server/process_text.h"
@@ -80,6 +81,7 @@ void conn_destroy(struct conn *c)
             }
     }
     close(c->fd);
+    auth_sasl_session_destroy(&c->sasl);
     buf_destroy(&c->in);
     buf_destroy(&c->out);
     free(c);

@@ -58,6 +58,7 @@ struct conn {
     rel_time_t       udp_marked_at; /* last time it validated its address */
     /* Logged in (always true when authentication is off). */
     bool             authenticated;
+    struct auth_sasl_session *sasl; /* a SASL exchange in progress, or NULL */
     bool             on_ready;    /* queued to run leftover requests */
     struct conn     *prev, *next; /* worker's list of connections */
     struct conn     *ready_next;

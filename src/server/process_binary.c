@@ -297,6 +297,8 @@ static void do_stat(struct conn *c, const struct bin_req *req)
 
 static void do_sasl(struct conn *c, const struct bin_req *req)
 {
+    char reply[AUTH_SASL_REPLY_MAX];
+    size_t nreply = 0;
     const char *mechs;
     enum auth_verdict v;
 
@@ -310,10 +312,22 @@ static void do_sasl(struct conn *c, const struct bin_req *req)
         return;
     }
     STAT_INCR(&c->w->stats, auth_cmds);
-    v = auth_sasl(&c->peer, req->key, req->keylen, req->value, req->nvalue);
+    if (req->base == BIN_OP_SASL_AUTH)
+        v = auth_sasl_start(&c->sasl, &c->peer, req->key, req->keylen, req->value,
+                            req->nvalue, reply, sizeof(reply), &nreply);
+    else
+        v = auth_sasl_step(&c->sasl, &c->peer, req->key, req->keylen, req->value,
+                           req->nvalue, reply, sizeof(reply), &nreply);
     if (v == AUTH_GRANTED) {
         c->authenticated = true;
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, "Authenticated", 13, 0);
+        if (nreply > 0)   /* SCRAM's server-final */
+            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, reply, nreply, 0);
+        else
+            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, "Authenticated", 13, 0);
+        return;
+    }
+    if (v == AUTH_CONTINUE) {
+        respond(c, req, BIN_STATUS_AUTH_CONTINUE, NULL, 0, NULL, 0, reply, nreply, 0);
         return;
     }
     STAT_INCR(&c->w->stats, auth_errors);

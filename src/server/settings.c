@@ -24,7 +24,8 @@
 struct settings settings;
 
 /* Options with a long name only (no memcached letter to follow). */
-enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_PASSWORD };
+enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_PASSWORD,
+       OPT_HASH_SCRAM };
 
 /* X(letter or OPT_ value, long name, argument (0 none, 1 required), help) */
 #define OPTIONS(X)                                                              \
@@ -68,7 +69,8 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
     X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only)") \
-    X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file, exit")
+    X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file (yescrypt: PLAIN and ascii logins only), exit") \
+    X(OPT_HASH_SCRAM, "hash-password-scram", 0, "read a password on stdin, print a $scram-sha-256$ entry for the password file (SCRAM-SHA-256, PLAIN and ascii logins), exit")
 
 /* A bad flag ends parsing wherever it is found: usage_error() keeps the
  * message and jumps back to settings_try_parse(), which returns it. The
@@ -261,9 +263,9 @@ static void parse_extended(char *arg)
     }
 }
 
-/* --hash-password: one line from stdin (a terminal or a pipe), its
- * yescrypt hash on stdout, for a "user:<hash>" line of the password file. */
-static enum settings_action hash_password(void)
+/* --hash-password(-scram): one line from stdin (a terminal or a pipe), its
+ * yescrypt hash (or SCRAM-SHA-256 keys) on stdout, for a "user:<hash>" line of the password file. */
+static enum settings_action hash_password(bool scram)
 {
     char pass[LIMIT_AUTH_LINE_MAX + 2], out[256];
     size_t n;
@@ -275,7 +277,8 @@ static enum settings_action hash_password(void)
     n = strlen(pass);
     while (n > 0 && (pass[n - 1] == '\n' || pass[n - 1] == '\r'))
         pass[--n] = '\0';
-    if (n == 0 || auth_hash_password(pass, out, sizeof(out)) < 0) {
+    if (n == 0 || (scram ? auth_hash_password_scram(pass, out, sizeof(out))
+                         : auth_hash_password(pass, out, sizeof(out))) < 0) {
         explicit_bzero(pass, sizeof(pass));
         fprintf(stderr, "hardcached: %s\n", n == 0 ? "empty password" : "hashing failed");
         exit(EX_USAGE_CODE);
@@ -398,7 +401,8 @@ static enum settings_action parse_argv(int argc, char **argv)
         }
         case 'S': settings.sasl = true; break;
         case 'Y': settings.ascii_auth = true; settings.auth_file = optarg; break;
-        case OPT_HASH_PASSWORD: return hash_password();
+        case OPT_HASH_PASSWORD: return hash_password(false);
+        case OPT_HASH_SCRAM: return hash_password(true);
         case 'Z': usage_error("%s: TLS is not available in this version", "-Z");
         case 'e': usage_error("%s: restartable memory files are not supported", "-e");
         case 'F': settings.flush_enabled = false; break;
