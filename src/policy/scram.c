@@ -127,45 +127,66 @@ static bool printable_nonce(const char *s, size_t n)
     return n > 0;
 }
 
-int scram_parse_client_first(const char *msg, size_t n, struct scram_client_first *cf)
+/* saslname up to ',' or end, "=2C" -> ',' and "=3D" -> '='. Returns the
+ * end of the name, or NULL. */
+static const char *saslname(const char *p, const char *end, char *out, size_t *nout)
 {
-    const char *p, *end = msg + n, *comma;
-
-    memset(cf, 0, sizeof(*cf));
-    if (n < 3 + 5 || n > SCRAM_MSG_MAX)
-        return -1;
-    /* gs2-header: only "n,," or "y,,": "p=" asks for channel binding, which
-     * we do not offer, and an authzid ("a=") is not supported */
-    if ((msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',' || msg[2] != ',')
-        return -1;
-    memcpy(cf->gs2, msg, 3);
-    cf->bare = msg + 3;
-    cf->nbare = n - 3;
-    p = cf->bare;
-    /* "n=" saslname "," */
-    if (end - p < 2 || p[0] != 'n' || p[1] != '=')
-        return -1;
-    p += 2;
+    *nout = 0;
     while (p < end && *p != ',') {
         char ch = *p++;
         if (ch == '\0')
-            return -1;
+            return NULL;
         if (ch == '=') {
             if (end - p < 2)
-                return -1;
+                return NULL;
             if (p[0] == '2' && p[1] == 'C')
                 ch = ',';
             else if (p[0] == '3' && p[1] == 'D')
                 ch = '=';
             else
-                return -1;
+                return NULL;
             p += 2;
         }
-        if (cf->nuser == SCRAM_USER_MAX)
-            return -1;
-        cf->user[cf->nuser++] = ch;
+        if (*nout == SCRAM_USER_MAX)
+            return NULL;
+        out[(*nout)++] = ch;
     }
-    if (cf->nuser == 0 || p == end)
+    return *nout > 0 ? p : NULL;
+}
+
+int scram_parse_client_first(const char *msg, size_t n, struct scram_client_first *cf)
+{
+    const char *p, *end = msg + n, *comma;
+    char authz[SCRAM_USER_MAX];
+    size_t nauthz = 0;
+
+    memset(cf, 0, sizeof(*cf));
+    if (n < 3 + 5 || n > SCRAM_MSG_MAX)
+        return -1;
+    /* gs2-header: "n," or "y," ("p=" asks for channel binding, which we do
+     * not offer), then an empty authzid or "a=" the user itself, then "," */
+    if ((msg[0] != 'n' && msg[0] != 'y') || msg[1] != ',')
+        return -1;
+    p = msg + 2;
+    if (end - p >= 2 && p[0] == 'a' && p[1] == '=') {
+        p = saslname(p + 2, end, authz, &nauthz);
+        if (p == NULL)
+            return -1;
+    }
+    if (p == end || *p != ',' || (size_t)(p + 1 - msg) > SCRAM_GS2_MAX)
+        return -1;
+    p++;
+    cf->ngs2 = (size_t)(p - msg);
+    memcpy(cf->gs2, msg, cf->ngs2);
+    cf->bare = p;
+    cf->nbare = (size_t)(end - p);
+    /* "n=" saslname "," */
+    if (end - p < 2 || p[0] != 'n' || p[1] != '=')
+        return -1;
+    p = saslname(p + 2, end, cf->user, &cf->nuser);
+    if (p == NULL || p == end)
+        return -1;
+    if (nauthz > 0 && (nauthz != cf->nuser || memcmp(authz, cf->user, nauthz) != 0))
         return -1;
     p++;
     /* "r=" c-nonce, then optional extensions (ignored) */
@@ -201,7 +222,8 @@ int scram_server_first(struct scram_server *s, const struct scram_client_first *
     memset(s, 0, sizeof(*s));
     if (cf->nnonce + nsnonce > sizeof(s->nonce) || !printable_nonce(snonce, nsnonce))
         return -1;
-    memcpy(s->gs2, cf->gs2, sizeof(s->gs2));
+    memcpy(s->gs2, cf->gs2, cf->ngs2);
+    s->ngs2 = cf->ngs2;
     memcpy(s->nonce, cf->nonce, cf->nnonce);
     memcpy(s->nonce + cf->nnonce, snonce, nsnonce);
     s->nnonce = cf->nnonce + nsnonce;
@@ -245,7 +267,7 @@ int scram_server_final(struct scram_server *s, const char *msg, size_t n,
     comma = memchr(msg, ',', (size_t)(end - msg));
     if (comma == NULL || comma - msg < 3 || msg[0] != 'c' || msg[1] != '=' ||
         b64_decode(msg + 2, (size_t)(comma - msg - 2), cb, sizeof(cb), true, &got) < 0 ||
-        got != SCRAM_GS2_MAX || memcmp(cb, s->gs2, SCRAM_GS2_MAX) != 0)
+        got != s->ngs2 || memcmp(cb, s->gs2, s->ngs2) != 0)
         return -1;
     /* "r=" nonce, exactly ours; then optional extensions */
     p = comma + 1;

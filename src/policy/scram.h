@@ -4,8 +4,9 @@
  * the caller (policy/auth) finds the user's credentials, makes the server
  * nonce, throttles and counts; this module parses the client's messages
  * (every wire limit named below, nothing allocated), composes the server's
- * and checks the proof in constant time. No channel binding, no authzid,
- * user names compared as bytes (no SASLprep).
+ * and checks the proof in constant time. No channel binding; an authzid
+ * only if it is the user itself (Cyrus SASL sends one); user names
+ * compared as bytes (no SASLprep).
  */
 #ifndef HC_POLICY_SCRAM_H
 #define HC_POLICY_SCRAM_H
@@ -26,7 +27,7 @@
 #define SCRAM_USER_MAX          255     /* decoded user name */
 #define SCRAM_NONCE_MAX         128     /* client nonce */
 #define SCRAM_SNONCE_RAW        18      /* random bytes of the server nonce */
-#define SCRAM_GS2_MAX           3       /* "n,," or "y,," */
+#define SCRAM_GS2_MAX           128     /* "n,," or "n,a=<authzid>," */
 /* The hashed password-file entry: $scram-sha-256$<i>$<salt>$<StoredKey>$<ServerKey> */
 #define SCRAM_ENTRY_PREFIX      "$scram-sha-256$"
 #define SCRAM_ENTRY_MAX         256
@@ -53,6 +54,7 @@ bool scram_entry_is(const char *s);
 /* client-first-message, parsed. Pointers are into the message. */
 struct scram_client_first {
     char        gs2[SCRAM_GS2_MAX];   /* the GS2 header, to check c= against */
+    size_t      ngs2;
     const char *bare;                 /* client-first-message-bare */
     size_t      nbare;
     char        user[SCRAM_USER_MAX + 1]; /* decoded ("=2C" -> ',', "=3D" -> '=') */
@@ -61,12 +63,13 @@ struct scram_client_first {
     size_t      nnonce;
 };
 /* Returns 0, or -1 for anything malformed, oversize, with channel binding
- * ("p=") or an authzid, or with the reserved "m=" extension. */
+ * ("p="), an authzid other than the user, or the reserved "m=" extension. */
 int scram_parse_client_first(const char *msg, size_t n, struct scram_client_first *cf);
 
 /* The state of one exchange between server-first and server-final. */
 struct scram_server {
     char          gs2[SCRAM_GS2_MAX];
+    size_t        ngs2;
     size_t        nnonce;                       /* client + server nonce */
     char          nonce[SCRAM_NONCE_MAX + 2 * SCRAM_SNONCE_RAW];
     size_t        nauth;                        /* AuthMessage so far */

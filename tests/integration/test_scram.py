@@ -148,7 +148,7 @@ def test_unknown_and_yescrypt_users_fail_at_the_proof(srv):
 
 @pytest.mark.parametrize("first", [
     b"p=tls-unique,,n=alice,r=abc",     # channel binding requested
-    b"n,a=alice,n=alice,r=abc",         # authzid
+    b"n,a=bob,n=alice,r=abc",           # authzid other than the user
     b"q,,n=alice,r=abc",                # bad GS2 header
     b"n,,n=al=XXice,r=abc",             # bad name escape
     b"n,,n=alice",                      # no nonce

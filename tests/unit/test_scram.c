@@ -106,7 +106,8 @@ static void test_bad_first(void)
 {
     static const char *const bad[] = {
         "p=tls-unique,,n=user,r=abc",     /* channel binding requested */
-        "n,a=admin,n=user,r=abc",         /* authzid */
+        "n,a=admin,n=user,r=abc",         /* authzid other than the user */
+        "n,a=,n=user,r=abc",              /* empty authzid */
         "x,,n=user,r=abc",                /* bad GS2 flag */
         "n,n=user,r=abc",                 /* short GS2 header */
         "n,,r=abc,n=user",                /* order */
@@ -125,6 +126,8 @@ static void test_bad_first(void)
         CHECK(scram_parse_client_first(bad[k], strlen(bad[k]), &cf) < 0);
     CHECK(scram_parse_client_first(S("y,,n=a=2Cb=3Dc,r=abc,x=ext"), &cf) == 0);
     CHECK_MEM(cf.user, cf.nuser, "a,b=c");
+    CHECK(scram_parse_client_first(S("n,a=user,n=user,r=abc"), &cf) == 0);   /* Cyrus */
+    CHECK_MEM(cf.gs2, cf.ngs2, "n,a=user,");
     memcpy(big, "n,,n=user,r=", 12);
     memset(big + 12, 'x', sizeof(big) - 12);
     CHECK(scram_parse_client_first(big, sizeof(big), &cf) < 0);
