@@ -39,6 +39,11 @@ def test_allow_tcp(start_server):
     c.close()
     with s.client() as ok:   # 127.0.0.1
         ok.set("k", b"v")
+        # closed connections (the start-up probe's, the refused one) are
+        # reaped asynchronously: wait, bounded, for the count to settle
+        deadline = time.monotonic() + 5
+        while ok.stats()["curr_connections"] != "1" and time.monotonic() < deadline:
+            time.sleep(0.05)
         st = ok.stats()
         assert st["acl_rejected_connections"] == "1"
         assert st["curr_connections"] == "1"
