@@ -213,17 +213,8 @@ static void do_arith(struct conn *c, const struct bin_req *req)
                                           &o, &result, &cas, &created);
     unsigned char body[8];
 
-    if (st == STORE_OK && !created) {
-        if (incr)
-            STAT_INCR(ts, incr_hits);
-        else
-            STAT_INCR(ts, decr_hits);
-    } else if (st == STORE_NOT_FOUND || created) {
-        if (incr)
-            STAT_INCR(ts, incr_misses);
-        else
-            STAT_INCR(ts, decr_misses);
-    }
+    if (st == STORE_OK || st == STORE_NOT_FOUND)
+        stats_arith(ts, incr, st == STORE_OK && !created);
     switch (st) {
     case STORE_OK:
         if (req->quiet)

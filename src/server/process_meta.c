@@ -352,17 +352,8 @@ static void do_ma(struct conn *c, const struct meta_flags *f, const struct meta_
     if (meta_has(f, 'C') && f->cas_cmp == 0)
         o.cas = UINT64_MAX;   /* C0 can match nothing */
     st = store_arith_ex(k->p, k->n, incr, f->delta, &o, &result, &cas, &created);
-    if (st == STORE_OK && !created) {
-        if (incr)
-            STAT_INCR(ts, incr_hits);
-        else
-            STAT_INCR(ts, decr_hits);
-    } else if (st == STORE_NOT_FOUND || created) {
-        if (incr)
-            STAT_INCR(ts, incr_misses);
-        else
-            STAT_INCR(ts, decr_misses);
-    }
+    if (st == STORE_OK || st == STORE_NOT_FOUND)
+        stats_arith(ts, incr, st == STORE_OK && !created);
     switch (st) {
     case STORE_OK:
         if (f->quiet)

@@ -176,17 +176,8 @@ static void do_arith(struct conn *c, const struct text_req *req)
     enum store_status st = store_arith(req->key.p, req->key.n, incr, req->number,
                                        &result, NULL);
 
-    if (st == STORE_OK) {
-        if (incr)
-            STAT_INCR(ts, incr_hits);
-        else
-            STAT_INCR(ts, decr_hits);
-    } else if (st == STORE_NOT_FOUND) {
-        if (incr)
-            STAT_INCR(ts, incr_misses);
-        else
-            STAT_INCR(ts, decr_misses);
-    }
+    if (st == STORE_OK || st == STORE_NOT_FOUND)
+        stats_arith(ts, incr, st == STORE_OK);
     if (req->noreply)
         return;
     switch (st) {

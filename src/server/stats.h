@@ -8,6 +8,7 @@
 #define HC_SERVER_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Per-thread counters, in memcached's names and order (auth_throttled is
@@ -39,6 +40,20 @@ struct thread_stats {
         atomic_load_explicit(&(ts)->field, memory_order_relaxed) + (n), \
         memory_order_relaxed)
 #define STAT_INCR(ts, field) STAT_ADD(ts, field, 1)
+
+/* An incr/decr outcome, counted alike by every protocol: a hit changed an
+ * existing item; a miss found none (or, with vivify, created it). */
+static inline void stats_arith(struct thread_stats *ts, bool incr, bool hit)
+{
+    if (incr && hit)
+        STAT_INCR(ts, incr_hits);
+    else if (incr)
+        STAT_INCR(ts, incr_misses);
+    else if (hit)
+        STAT_INCR(ts, decr_hits);
+    else
+        STAT_INCR(ts, decr_misses);
+}
 
 /* Process-wide counters, touched only on connect/close. */
 struct global_stats {
