@@ -2,14 +2,16 @@
  * item: the byte layout of one stored item inside a segment. Kept as small
  * as the semantics allow, because per-item bytes decide how many items fit
  * in the memory limit (memcached spends ~50 bytes of header per item; this
- * layout spends 9 for an item with no expiry and no client flags).
+ * layout spends 8 for an item with no expiry and no client flags).
  *
  *   byte 0      iflags (ITEM_*)
  *   byte 1      key length (0..STORE_KEY_MAX)
  *   1-5 bytes   value length, LEB128 varint
  *   4 bytes     CAS sequence as a signed delta from the segment's base
- *   2 bytes     last access, seconds after the segment was created
- *               (saturating; meta's "l" flag and "me")
+ *   1 byte      last access, seconds after the segment was created, as a
+ *               tiny float (ITEM_ATIME_*): exact below 16 s, then within
+ *               1/16 of the segment's age, rounded up; saturates at
+ *               ITEM_ATIME_MAX (5.9 days). Meta's "l" flag and "me".
  *   [4 bytes]   exptime, only with ITEM_HAS_EXP
  *   [4 bytes]   client flags, only with ITEM_HAS_FLAGS
  *   [8 bytes]   a CAS value the client chose (meta E), only with ITEM_HAS_CAS
@@ -41,9 +43,39 @@ enum {
 
 #define ITEM_FIXED_HDR   2u   /* iflags + key length */
 #define ITEM_CAS_BYTES   4u
-#define ITEM_ATIME_BYTES 2u
-#define ITEM_ATIME_MAX   0xffffu
+#define ITEM_ATIME_BYTES 1u
+#define ITEM_ATIME_EXACT 16u                /* seconds kept exactly */
+#define ITEM_ATIME_MAX   (31u << 14)        /* the largest code, 255 */
 #define ITEM_VARINT_MAX  5u   /* a uint32 in LEB128 */
+
+/* The access-time byte: codes below 16 are seconds; code (e << 4 | m)
+ * with e >= 1 is (16 + m) << (e - 1). Encoding rounds up, so a just-read
+ * item never looks older than it is. */
+static inline uint8_t item_atime_encode(uint32_t secs)
+{
+    unsigned e = 1;
+    uint32_t c;
+
+    if (secs < ITEM_ATIME_EXACT)
+        return (uint8_t)secs;
+    if (secs >= ITEM_ATIME_MAX)
+        return 0xff;
+    while ((secs >> (e - 1)) >= 2 * ITEM_ATIME_EXACT)
+        e++;
+    c = (e << 4) | ((secs >> (e - 1)) - ITEM_ATIME_EXACT);
+    if (((secs >> (e - 1)) << (e - 1)) != secs)
+        c++;   /* 0x..f + 1 carries into the next exponent: still right */
+    return (uint8_t)c;
+}
+
+static inline uint32_t item_atime_decode(uint8_t c)
+{
+    unsigned e = c >> 4;
+
+    if (e == 0)
+        return c;
+    return (ITEM_ATIME_EXACT + (c & 0xfu)) << (e - 1);
+}
 
 static inline size_t item_varint_len(uint32_t v)
 {
@@ -72,7 +104,7 @@ struct item_hdr {
     int32_t  cas_delta;
     rel_time_t exptime;
     uint32_t flags;
-    uint16_t atime;
+    uint32_t atime;     /* seconds after the segment's creation */
     uint64_t cas;       /* the client's CAS, with ITEM_HAS_CAS */
     size_t   atime_off;
     size_t   cas_off;   /* offset of the CAS delta (rewritten in place) */
@@ -100,8 +132,8 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
     memcpy(&h->cas_delta, it + off, 4);
     off += 4;
     h->atime_off = off;
-    memcpy(&h->atime, it + off, 2);
-    off += 2;
+    h->atime = item_atime_decode(it[off]);
+    off += ITEM_ATIME_BYTES;
     h->exptime = 0;
     h->exp_off = 0;
     if (h->iflags & ITEM_HAS_EXP) {
@@ -126,7 +158,7 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
 /* Write an item's header; returns the offset where the key goes. `extra`
  * adds ITEM_STALE/ITEM_TOKEN_SENT; cas != 0 stores a client's CAS. */
 static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalue,
-                                 int32_t cas_delta, uint16_t atime,
+                                 int32_t cas_delta, uint32_t atime,
                                  rel_time_t exptime, uint32_t flags,
                                  uint8_t extra, uint64_t cas)
 {
@@ -144,8 +176,8 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
     it[off++] = (unsigned char)v;
     memcpy(it + off, &cas_delta, 4);
     off += 4;
-    memcpy(it + off, &atime, 2);
-    off += 2;
+    it[off] = item_atime_encode(atime);
+    off += ITEM_ATIME_BYTES;
     if (exptime) {
         memcpy(it + off, &exptime, 4);
         off += 4;
@@ -159,6 +191,13 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
         off += 8;
     }
     return off;
+}
+
+/* Record an access `secs` after the segment's creation, in place. */
+static inline void item_set_atime(unsigned char *it, const struct item_hdr *h,
+                                  uint32_t secs)
+{
+    it[h->atime_off] = item_atime_encode(secs);
 }
 
 /* Just the key, for hash-table compares and rehashing. */

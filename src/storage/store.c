@@ -125,10 +125,10 @@ static uint64_t do_item_cas(const struct shard *sh, const unsigned char *it,
     return item_cas(sh, item_seq(seg_of(it), h));
 }
 
-static uint16_t atime_encode(const struct seg *s, rel_time_t now)
+/* Seconds from s's creation to `now` (0 if before): an item's access time. */
+static uint32_t atime_since(const struct seg *s, rel_time_t now)
 {
-    uint32_t d = now > s->created ? now - s->created : 0;
-    return d > ITEM_ATIME_MAX ? ITEM_ATIME_MAX : (uint16_t)d;
+    return now > s->created ? now - s->created : 0;
 }
 
 static bool delta_fits(uint64_t seq, uint64_t base)
@@ -473,7 +473,7 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         unsigned char *it = seg_data(s) + off, *to;
         uint64_t hv, seq, *slot;
         int32_t d;
-        uint16_t a;
+        uint32_t a;
 
         item_decode(it, &h);
         off += (uint32_t)h.size;
@@ -499,11 +499,11 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         }
         d = (int32_t)(int64_t)(seq - sh->head->base);
         /* the access time counts from the segment's creation */
-        a = atime_encode(sh->head, s->created + h.atime);
+        a = atime_since(sh->head, s->created + h.atime);
         to = head_bump(sh, h.size);
         memcpy(to, it, h.size);
         memcpy(to + h.cas_off, &d, sizeof(d));
-        memcpy(to + h.atime_off, &a, sizeof(a));
+        item_set_atime(to, &h, a);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
@@ -559,7 +559,7 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     if (seq == 0 || !delta_fits(seq, s->base))
         seq = ++sh->cas_seq;
     off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base),
-                      atime_encode(s, clock_now()), exptime, flags, extra, ecas);
+                      atime_since(s, clock_now()), exptime, flags, extra, ecas);
     memcpy(p + off, key, nkey);
     if (n1)
         memcpy(p + off + nkey, v1, n1);
@@ -818,9 +818,8 @@ static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
         it[0] |= ITEM_TOKEN_SENT;
     }
     if (bump) {
-        uint16_t a = atime_encode(s, now);
         it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
-        memcpy(it + h.atime_off, &a, sizeof(a));
+        item_set_atime(it, &h, atime_since(s, now));
     }
     fn(&si, ctx);
 }
