@@ -2,12 +2,15 @@
  * item: the byte layout of one stored item inside a segment. Kept as small
  * as the semantics allow, because per-item bytes decide how many items fit
  * in the memory limit (memcached spends ~50 bytes of header per item; this
- * layout spends 8 for an item with no expiry and no client flags).
+ * layout spends 7 for an item with no expiry and no client flags).
  *
  *   byte 0      iflags (ITEM_*)
  *   byte 1      key length (0..STORE_KEY_MAX)
  *   1-5 bytes   value length, LEB128 varint
- *   4 bytes     CAS sequence as a signed delta from the segment's base
+ *   3 bytes     CAS sequence as a signed delta from the segment's base,
+ *               or ITEM_DELTA_WIDE and then [4 bytes] the delta, for an
+ *               item whose sequence lies 2^23 or more from the base
+ *               (a touch of an old item, an item moved by defrag)
  *   1 byte      last access, seconds after the segment was created, as a
  *               tiny float (ITEM_ATIME_*): exact below 16 s, then within
  *               1/16 of the segment's age, rounded up; saturates at
@@ -42,7 +45,10 @@ enum {
 };
 
 #define ITEM_FIXED_HDR   2u   /* iflags + key length */
-#define ITEM_CAS_BYTES   4u
+#define ITEM_CAS_BYTES   3u
+#define ITEM_CAS_WIDE    4u   /* more bytes for a delta past 24 bits */
+#define ITEM_DELTA_SHORT 8388607          /* |delta| in 3 bytes */
+#define ITEM_DELTA_WIDE  0x800000u        /* the 3 bytes of the escape */
 #define ITEM_ATIME_BYTES 1u
 #define ITEM_ATIME_EXACT 16u                /* seconds kept exactly */
 #define ITEM_ATIME_MAX   (31u << 14)        /* the largest code, 255 */
@@ -87,11 +93,19 @@ static inline size_t item_varint_len(uint32_t v)
     return n;
 }
 
-/* Bytes an item takes with the given optional fields. */
+/* Does a CAS delta fit the 3-byte form? */
+static inline bool item_delta_short(int64_t d)
+{
+    return d >= -ITEM_DELTA_SHORT && d <= ITEM_DELTA_SHORT;
+}
+
+/* Bytes an item takes with the given optional fields; `wide` for a CAS
+ * delta that is not item_delta_short(). */
 static inline size_t item_size_of(size_t nkey, uint32_t nvalue, bool has_exp,
-                                  bool has_flags, bool has_cas)
+                                  bool has_flags, bool has_cas, bool wide)
 {
     return ITEM_FIXED_HDR + item_varint_len(nvalue) + ITEM_CAS_BYTES +
+           (wide ? ITEM_CAS_WIDE : 0u) +
            ITEM_ATIME_BYTES + (has_exp ? 4u : 0u) + (has_flags ? 4u : 0u) +
            (has_cas ? 8u : 0u) + nkey + nvalue;
 }
@@ -100,6 +114,7 @@ static inline size_t item_size_of(size_t nkey, uint32_t nvalue, bool has_exp,
 struct item_hdr {
     uint8_t  iflags;
     uint8_t  nkey;
+    bool     cas_wide;  /* the delta takes the 7-byte form */
     uint32_t nvalue;
     int32_t  cas_delta;
     rel_time_t exptime;
@@ -129,8 +144,16 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
     } while (b & 0x80);
     h->nvalue = v;
     h->cas_off = off;
-    memcpy(&h->cas_delta, it + off, 4);
-    off += 4;
+    v = (uint32_t)it[off] | (uint32_t)it[off + 1] << 8 | (uint32_t)it[off + 2] << 16;
+    off += ITEM_CAS_BYTES;
+    h->cas_wide = v == ITEM_DELTA_WIDE;
+    if (h->cas_wide) {
+        memcpy(&h->cas_delta, it + off, 4);
+        off += ITEM_CAS_WIDE;
+    } else {
+        /* sign-extend 24 bits */
+        h->cas_delta = (int32_t)(v ^ 0x800000u) - 0x800000;
+    }
     h->atime_off = off;
     h->atime = item_atime_decode(it[off]);
     off += ITEM_ATIME_BYTES;
@@ -155,10 +178,45 @@ static inline void item_decode(const unsigned char *it, struct item_hdr *h)
     h->size = off + h->nkey + h->nvalue;
 }
 
+/* Write a CAS delta at `it` in the 3-byte form or, if `wide`, the 7-byte
+ * one; returns the bytes written. The 3-byte form needs
+ * item_delta_short(d). */
+static inline size_t item_put_delta(unsigned char *it, int32_t d, bool wide)
+{
+    uint32_t v = wide ? ITEM_DELTA_WIDE : (uint32_t)d & 0xffffffu;
+
+    it[0] = (unsigned char)v;
+    it[1] = (unsigned char)(v >> 8);
+    it[2] = (unsigned char)(v >> 16);
+    if (!wide)
+        return ITEM_CAS_BYTES;
+    memcpy(it + ITEM_CAS_BYTES, &d, 4);
+    return ITEM_CAS_BYTES + ITEM_CAS_WIDE;
+}
+
+/* Does delta d fit the form an item already has? */
+static inline bool item_delta_fits(const struct item_hdr *h, int64_t d)
+{
+    return h->cas_wide ? d >= INT32_MIN && d <= INT32_MAX : item_delta_short(d);
+}
+
+/* Rewrite an item's CAS delta in place; false (nothing written) if d
+ * does not fit the form the item has. */
+static inline bool item_set_delta(unsigned char *it, const struct item_hdr *h,
+                                  int64_t d)
+{
+    if (!item_delta_fits(h, d))
+        return false;
+    item_put_delta(it + h->cas_off, (int32_t)d, h->cas_wide);
+    return true;
+}
+
 /* Write an item's header; returns the offset where the key goes. `extra`
- * adds ITEM_STALE/ITEM_TOKEN_SENT; cas != 0 stores a client's CAS. */
+ * adds ITEM_STALE/ITEM_TOKEN_SENT; cas != 0 stores a client's CAS. `wide`
+ * picks the 7-byte CAS delta, which a delta that is not
+ * item_delta_short() needs. */
 static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalue,
-                                 int32_t cas_delta, uint32_t atime,
+                                 int32_t cas_delta, bool wide, uint32_t atime,
                                  rel_time_t exptime, uint32_t flags,
                                  uint8_t extra, uint64_t cas)
 {
@@ -174,8 +232,7 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
         v >>= 7;
     }
     it[off++] = (unsigned char)v;
-    memcpy(it + off, &cas_delta, 4);
-    off += 4;
+    off += item_put_delta(it + off, cas_delta, wide);
     it[off] = item_atime_encode(atime);
     off += ITEM_ATIME_BYTES;
     if (exptime) {
@@ -208,6 +265,8 @@ static inline const unsigned char *item_key(const unsigned char *it, size_t *nke
     *nkey = it[1];
     while (it[off++] & 0x80)
         ;
+    if (it[off] == 0 && it[off + 1] == 0 && it[off + 2] == (ITEM_DELTA_WIDE >> 16))
+        off += ITEM_CAS_WIDE;
     off += ITEM_CAS_BYTES + ITEM_ATIME_BYTES;
     if (it[0] & ITEM_HAS_EXP)
         off += 4;

@@ -291,12 +291,10 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         bool live = do_is_live(sh, s, &h, now);
         uint64_t seq = item_seq(s, &h);
         if (live && (h.iflags & ITEM_ACCESSED) && w + h.size <= s->cap / 2 &&
-            delta_fits(seq, base)) {
+            item_set_delta(it, &h, (int64_t)(seq - base))) {
             uint64_t hv = hash_key(it + h.key_off, h.nkey);
             uint64_t *slot = htab_find_item(&sh->ht, hv, it);
-            int32_t d = (int32_t)(int64_t)(seq - base);
             unsigned char *to = seg_data(s) + w;
-            memcpy(it + h.cas_off, &d, sizeof(d));
             it[0] &= (unsigned char)~ITEM_ACCESSED;
             memmove(to, it, h.size);
             if (slot != NULL)
@@ -371,7 +369,7 @@ static bool head_fits(const struct shard *sh, size_t size)
 {
     const struct seg *hd = sh->head;
     return hd != NULL && hd->used + size <= hd->cap &&
-           delta_fits(sh->cas_seq + 1, hd->base);
+           item_delta_short((int64_t)(sh->cas_seq + 1 - hd->base));
 }
 
 static unsigned char *head_bump(struct shard *sh, size_t size)
@@ -472,8 +470,10 @@ static void do_seg_move(struct shard *sh, struct seg *s)
     while (off < s->used) {
         unsigned char *it = seg_data(s) + off, *to;
         uint64_t hv, seq, *slot;
-        int32_t d;
+        int64_t d;
         uint32_t a;
+        size_t size, hdr;
+        bool wide;
 
         item_decode(it, &h);
         off += (uint32_t)h.size;
@@ -488,7 +488,12 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         }
         hv = hash_key(it + h.key_off, h.nkey);
         slot = htab_find_item(&sh->ht, hv, it);
-        if (slot == NULL || !do_head_room(sh, h.size))
+        /* the copy may change its CAS delta's form: size it for the head
+         * it will be in (do_head_room may make a newer one) */
+        wide = !item_delta_short((int64_t)(seq - sh->cas_seq)) ||
+               (sh->head != NULL && !item_delta_short((int64_t)(seq - sh->head->base)));
+        size = h.size + (wide ? ITEM_CAS_WIDE : 0) - (h.cas_wide ? ITEM_CAS_WIDE : 0);
+        if (slot == NULL || !do_head_room(sh, size))
             break;
         if (!delta_fits(seq, sh->head->base)) {
             /* written over 2^31 stores ago: no field holds its CAS */
@@ -497,17 +502,19 @@ static void do_seg_move(struct shard *sh, struct seg *s)
             s->live -= (uint32_t)h.size;
             continue;
         }
-        d = (int32_t)(int64_t)(seq - sh->head->base);
+        d = (int64_t)(seq - sh->head->base);
         /* the access time counts from the segment's creation */
         a = atime_since(sh->head, s->created + h.atime);
-        to = head_bump(sh, h.size);
-        memcpy(to, it, h.size);
-        memcpy(to + h.cas_off, &d, sizeof(d));
-        item_set_atime(to, &h, a);
+        to = head_bump(sh, size);
+        hdr = item_encode(to, h.nkey, h.nvalue, (int32_t)d, wide, a, h.exptime,
+                          h.flags, 0, h.cas);
+        to[0] = it[0];   /* the same optional fields, and every state bit */
+        memcpy(to + hdr, it + h.key_off, (size_t)h.nkey + h.nvalue);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
-        sh->head->live += (uint32_t)h.size;
+        sh->head->live += (uint32_t)size;
+        sh->bytes += size - h.size;
     }
     if (s->live == 0 && s != sh->head)
         do_seg_free(sh, s);
@@ -547,7 +554,13 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
                                     unsigned char **it_out, uint8_t extra, uint64_t ecas)
 {
     uint32_t nvalue = (uint32_t)(n1 + n2);
-    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0);
+    /* A kept sequence (touch) may lie far from the base of the head the
+     * copy lands in: the current head's or, if a new one is made, the
+     * latest sequence. A new sequence always fits (head_fits). */
+    bool wide = seq != 0 &&
+                (!item_delta_short((int64_t)(seq - sh->cas_seq)) ||
+                 (sh->head != NULL && !item_delta_short((int64_t)(seq - sh->head->base))));
+    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0, wide);
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     uint64_t *slot;
@@ -558,7 +571,7 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     s = seg_of(p);
     if (seq == 0 || !delta_fits(seq, s->base))
         seq = ++sh->cas_seq;
-    off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base),
+    off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base), wide,
                       atime_since(s, clock_now()), exptime, flags, extra, ecas);
     memcpy(p + off, key, nkey);
     if (n1)
@@ -610,7 +623,8 @@ static struct shard *shard_lock(uint64_t hv)
 size_t store_item_size(size_t nkey, size_t nvalue)
 {
     /* with every optional field: the check must not depend on flags */
-    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + ITEM_ATIME_BYTES +
+    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + ITEM_CAS_WIDE +
+           ITEM_ATIME_BYTES +
            16 + nkey + nvalue;
 }
 
@@ -1070,14 +1084,13 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
     len = strnum_fmt_u64(buf, v);
     seq = sh->cas_seq + 1;
-    if (len <= h.nvalue && delta_fits(seq, seg_of(it)->base) &&
+    if (len <= h.nvalue && item_delta_fits(&h, (int64_t)(seq - seg_of(it)->base)) &&
         opts->new_cas == 0 && !(h.iflags & ITEM_HAS_CAS)) {
         /* memcached 1.6 rewrites in place when the number still fits and
          * pads with spaces: "100" decr 1 reads back as "99 " */
-        int32_t d = (int32_t)(int64_t)(seq - seg_of(it)->base);
         memcpy(val, buf, len);
         memset(val + len, ' ', h.nvalue - len);
-        memcpy(it + h.cas_off, &d, sizeof(d));
+        item_set_delta(it, &h, (int64_t)(seq - seg_of(it)->base));
         sh->cas_seq = seq;
         if (cas_out)
             *cas_out = item_cas(sh, seq);
