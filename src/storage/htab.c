@@ -34,7 +34,7 @@
 #include "core/hash.h"
 #include "storage/item.h"
 
-#define HTAB_TAG_SHIFT       32            /* tag bits of the hash: 32..47 */
+#define HTAB_TAG_SHIFT       32            /* tag bits of the hash: 32..39 */
 /* Grow past 90% fill, by half. */
 #define HTAB_LOAD_NUM        9
 #define HTAB_LOAD_DEN        10
@@ -50,12 +50,15 @@
 
 static uint64_t htab_tag(uint64_t hv)
 {
-    return ((hv >> HTAB_TAG_SHIFT) & 0xffff) << HTAB_PTR_BITS;
+    return ((hv >> HTAB_TAG_SHIFT) & 0xff) << HTAB_REF_BITS;
 }
 
 static uint64_t htab_entry(uint64_t hv, const void *it)
 {
-    return htab_tag(hv) | ((uint64_t)(uintptr_t)it & HTAB_PTR_MASK);
+    const struct seg *s = seg_of(it);
+    uint64_t off = (uint64_t)((const unsigned char *)it - (const unsigned char *)s);
+
+    return htab_tag(hv) | (uint64_t)s->id << SEG_OFF_BITS | off;
 }
 
 static uint64_t table_home(const struct htab_table *t, uint64_t hv)
@@ -75,7 +78,7 @@ static uint64_t table_slots(const struct htab_table *t)
 
 static size_t table_map_bytes(uint64_t nbuckets)
 {
-    return (size_t)nbuckets * HTAB_BUCKET * sizeof(uint64_t);
+    return (size_t)nbuckets * HTAB_BUCKET * sizeof(htab_slot);
 }
 
 static bool table_over(const struct htab_table *t, uint64_t extra)
@@ -138,16 +141,16 @@ void htab_destroy(struct htab *h)
     h->migrating = false;
 }
 
-static uint64_t *table_find(struct htab_table *t, uint64_t hv, const void *key,
-                            size_t nkey)
+static htab_slot *table_find(struct htab_table *t, uint64_t hv, const void *key,
+                             size_t nkey)
 {
     uint64_t tag = htab_tag(hv), b = table_home(t, hv), n;
 
     for (n = 0; n < t->nbuckets; n++) {
-        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        htab_slot *bk = &t->slots[b * HTAB_BUCKET];
         for (unsigned i = 0; i < HTAB_BUCKET; i++) {
-            uint64_t s = bk[i];
-            if (s != 0 && (s & ~HTAB_PTR_MASK) == tag) {
+            uint64_t s = htab_slot_get(&bk[i]);
+            if (s != 0 && (s & ~HTAB_REF_MASK) == tag) {
                 size_t kn;
                 const unsigned char *k = item_key(htab_item(s), &kn);
                 if (kn == nkey && memcmp(k, key, kn) == 0)
@@ -161,23 +164,23 @@ static uint64_t *table_find(struct htab_table *t, uint64_t hv, const void *key,
     return NULL;
 }
 
-uint64_t *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey)
+htab_slot *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey)
 {
-    uint64_t *s;
+    htab_slot *s;
 
     if (h->migrating && (s = table_find(&h->t[1], hv, key, nkey)) != NULL)
         return s;
     return table_find(&h->t[0], hv, key, nkey);
 }
 
-static uint64_t *table_find_item(struct htab_table *t, uint64_t hv, const void *it)
+static htab_slot *table_find_item(struct htab_table *t, uint64_t hv, const void *it)
 {
     uint64_t want = htab_entry(hv, it), b = table_home(t, hv), n;
 
     for (n = 0; n < t->nbuckets; n++) {
-        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        htab_slot *bk = &t->slots[b * HTAB_BUCKET];
         for (unsigned i = 0; i < HTAB_BUCKET; i++)
-            if (bk[i] == want)
+            if (htab_slot_get(&bk[i]) == want)
                 return &bk[i];
         if (t->spill[b] == 0)
             break;
@@ -186,9 +189,9 @@ static uint64_t *table_find_item(struct htab_table *t, uint64_t hv, const void *
     return NULL;
 }
 
-uint64_t *htab_find_item(struct htab *h, uint64_t hv, const void *it)
+htab_slot *htab_find_item(struct htab *h, uint64_t hv, const void *it)
 {
-    uint64_t *s;
+    htab_slot *s;
 
     if (h->migrating && (s = table_find_item(&h->t[1], hv, it)) != NULL)
         return s;
@@ -202,10 +205,10 @@ static int table_put(struct htab_table *t, uint64_t hv, uint64_t entry)
     uint64_t home = table_home(t, hv), b = home, n;
 
     for (n = 0; n < t->nbuckets; n++) {
-        uint64_t *bk = &t->slots[b * HTAB_BUCKET];
+        htab_slot *bk = &t->slots[b * HTAB_BUCKET];
         for (unsigned i = 0; i < HTAB_BUCKET; i++) {
-            if (bk[i] == 0) {
-                bk[i] = entry;
+            if (htab_slot_get(&bk[i]) == 0) {
+                htab_slot_put(&bk[i], entry);
                 t->count++;
                 for (; home != b; home = table_next(t, home))
                     if (t->spill[home] != HTAB_SPILL_STICKY)
@@ -218,7 +221,7 @@ static int table_put(struct htab_table *t, uint64_t hv, uint64_t entry)
     return -1;
 }
 
-static void table_remove(struct htab_table *t, uint64_t hv, uint64_t *slot)
+static void table_remove(struct htab_table *t, uint64_t hv, htab_slot *slot)
 {
     uint64_t at = (uint64_t)(slot - t->slots) / HTAB_BUCKET;
     uint64_t b = table_home(t, hv);
@@ -226,7 +229,7 @@ static void table_remove(struct htab_table *t, uint64_t hv, uint64_t *slot)
     for (; b != at; b = table_next(t, b))
         if (t->spill[b] != HTAB_SPILL_STICKY)
             t->spill[b]--;
-    *slot = 0;
+    htab_slot_put(slot, 0);
     t->count--;
 }
 
@@ -252,12 +255,12 @@ static void migrate(struct htab *h, uint64_t nb)
     /* the keys are in the items: start those cache misses together */
     for (b = h->pos; b < end; b++)
         for (unsigned i = 0; i < HTAB_BUCKET; i++)
-            if (from->slots[b * HTAB_BUCKET + i] != 0)
-                __builtin_prefetch(htab_item(from->slots[b * HTAB_BUCKET + i]));
+            if (htab_slot_get(&from->slots[b * HTAB_BUCKET + i]) != 0)
+                __builtin_prefetch(htab_slot_item(&from->slots[b * HTAB_BUCKET + i]));
     for (b = h->pos; b < end; b++) {
         for (unsigned i = 0; i < HTAB_BUCKET; i++) {
-            uint64_t *slot = &from->slots[b * HTAB_BUCKET + i];
-            uint64_t s = *slot, hv;
+            htab_slot *slot = &from->slots[b * HTAB_BUCKET + i];
+            uint64_t s = htab_slot_get(slot), hv;
             size_t n;
             const unsigned char *k;
             if (s == 0)
@@ -300,12 +303,12 @@ int htab_insert(struct htab *h, uint64_t hv, const void *it)
     return table_put(h->migrating ? &h->t[1] : &h->t[0], hv, htab_entry(hv, it));
 }
 
-void htab_set(uint64_t *slot, uint64_t hv, const void *it)
+void htab_set(htab_slot *slot, uint64_t hv, const void *it)
 {
-    *slot = htab_entry(hv, it);
+    htab_slot_put(slot, htab_entry(hv, it));
 }
 
-void htab_remove(struct htab *h, uint64_t hv, uint64_t *slot)
+void htab_remove(struct htab *h, uint64_t hv, htab_slot *slot)
 {
     struct htab_table *t = &h->t[0];
 
@@ -317,9 +320,9 @@ void htab_remove(struct htab *h, uint64_t hv, uint64_t *slot)
 
 size_t htab_bytes(const struct htab *h)
 {
-    size_t n = (size_t)h->t[0].nbuckets * (HTAB_BUCKET * sizeof(uint64_t) + 1);
+    size_t n = (size_t)h->t[0].nbuckets * (HTAB_BUCKET * sizeof(htab_slot) + 1);
     if (h->migrating)
-        n += (size_t)h->t[1].nbuckets * (HTAB_BUCKET * sizeof(uint64_t) + 1);
+        n += (size_t)h->t[1].nbuckets * (HTAB_BUCKET * sizeof(htab_slot) + 1);
     return n;
 }
 

@@ -1,13 +1,14 @@
 /*
- * htab: one shard's key index. Buckets of 8 slots, one cache line each;
- * a slot is a 48-bit item pointer plus a 16-bit tag from the key hash, so
- * most mismatches cost no key compare and no cache miss into the item.
+ * htab: one shard's key index. Buckets of 8 six-byte slots (48 bytes);
+ * a slot names an item by its segment's id and offset (40 bits, seg.h)
+ * and keeps an 8-bit tag from the key hash, so most mismatches (255 in
+ * 256) cost no key compare and no cache miss into the item.
  * A full bucket spills into the next (bucketized linear probing), and a
  * per-bucket count of entries that spilled past it (F14-style) lets a
  * lookup stop at the first bucket with none: no tombstones, misses cost
  * about one cache line. Bucket counts are not powers of two (the home
  * bucket is hash * nbuckets >> 32), so the table grows by half, not by
- * doubling, and stays 60-90% full (8.9-13.3 bytes per item) without a
+ * doubling, and stays 60-90% full (6.8-10.2 bytes per item) without a
  * doubling spike. Growth is incremental: both tables live side by side
  * while a few buckets move per operation. Not thread-safe: the owning
  * shard's lock covers it.
@@ -19,12 +20,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTAB_PTR_BITS  48
-#define HTAB_PTR_MASK  ((UINT64_C(1) << HTAB_PTR_BITS) - 1)
-#define HTAB_BUCKET    8    /* slots per bucket: 64 bytes, one cache line */
+#include "storage/seg.h"
+
+#define HTAB_REF_BITS  (SEG_ID_BITS + SEG_OFF_BITS)   /* 40 */
+#define HTAB_REF_MASK  ((UINT64_C(1) << HTAB_REF_BITS) - 1)
+#define HTAB_SLOT_BYTES 6
+#define HTAB_BUCKET    8    /* slots per bucket: 48 bytes */
+
+/* Tag (8 bits) << 40 | segment id (24) << 16 | offset (16), little-endian
+ * bytes; all zero = empty (ids start at 1). */
+typedef struct htab_slot {
+    unsigned char b[HTAB_SLOT_BYTES];
+} htab_slot;
 
 struct htab_table {
-    uint64_t *slots;    /* nbuckets * HTAB_BUCKET; 0 = empty */
+    htab_slot *slots;   /* nbuckets * HTAB_BUCKET */
     uint8_t  *spill;    /* per bucket: entries stored past it (255 = sticky) */
     uint64_t  nbuckets;
     uint64_t  count;    /* live entries */
@@ -41,22 +51,42 @@ int htab_create(struct htab *h, unsigned power);
 void htab_destroy(struct htab *h);
 
 /* The slot holding `key`, or NULL. */
-uint64_t *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey);
+htab_slot *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey);
 /* The slot that points at item `it` (whose key hashes to hv), or NULL. */
-uint64_t *htab_find_item(struct htab *h, uint64_t hv, const void *it);
+htab_slot *htab_find_item(struct htab *h, uint64_t hv, const void *it);
 /* Add an item whose key is known to be absent. 0, or -1 if no table
  * memory could be had (the item is then not indexed). */
 int htab_insert(struct htab *h, uint64_t hv, const void *it);
 /* Point an existing slot at a new copy of the same key. */
-void htab_set(uint64_t *slot, uint64_t hv, const void *it);
+void htab_set(htab_slot *slot, uint64_t hv, const void *it);
 /* Empty a slot found by htab_find*() for the key hashing to hv. */
-void htab_remove(struct htab *h, uint64_t hv, uint64_t *slot);
+void htab_remove(struct htab *h, uint64_t hv, htab_slot *slot);
 /* Move a few buckets of a running migration; cheap when none runs. */
 void htab_step(struct htab *h);
 
-static inline unsigned char *htab_item(uint64_t slot)
+static inline uint64_t htab_slot_get(const htab_slot *s)
 {
-    return (unsigned char *)(uintptr_t)(slot & HTAB_PTR_MASK);
+    return (uint64_t)s->b[0] | (uint64_t)s->b[1] << 8 | (uint64_t)s->b[2] << 16 |
+           (uint64_t)s->b[3] << 24 | (uint64_t)s->b[4] << 32 | (uint64_t)s->b[5] << 40;
+}
+
+static inline void htab_slot_put(htab_slot *s, uint64_t v)
+{
+    for (unsigned i = 0; i < HTAB_SLOT_BYTES; i++)
+        s->b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The item a slot value names. */
+static inline unsigned char *htab_item(uint64_t v)
+{
+    return (unsigned char *)seg_by_id((uint32_t)(v >> SEG_OFF_BITS) & SEG_ID_MAX) +
+           (v & ((UINT64_C(1) << SEG_OFF_BITS) - 1));
+}
+
+/* The item a slot found by htab_find*() names. */
+static inline unsigned char *htab_slot_item(const htab_slot *s)
+{
+    return htab_item(htab_slot_get(s));
 }
 
 size_t htab_bytes(const struct htab *h);

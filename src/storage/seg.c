@@ -11,11 +11,13 @@
 #include "storage/seg.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SEG_ADDR_BITS 48   /* = HTAB_PTR_BITS */
+#define SEG_TABLE_BYTES ((size_t)(SEG_ID_MAX + 1) * sizeof(struct seg *))
+#define SEG_LINKS_BYTES ((size_t)(SEG_ID_MAX + 1) * sizeof(uint32_t))
 
 static size_t seg_sz;
 static size_t page_sz;
@@ -25,6 +27,46 @@ static _Atomic uint64_t nsegs;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct seg *pool;               /* free standard segments */
 static uint64_t mapped;                /* in use + pooled; under pool_lock */
+/* id -> segment, and a stack of free ids; both mapped once, untouched
+ * pages cost nothing. Under pool_lock. */
+static struct seg **table;
+struct seg *const *seg_table;
+static uint32_t *id_links;             /* next free id, for free ids */
+static uint32_t id_free;               /* top of the free stack; 0 = empty */
+static uint32_t id_next;               /* ids never handed out start here */
+
+static void *map_zero(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Give s an id; false if none is left. Under pool_lock. */
+static bool id_take(struct seg *s)
+{
+    uint32_t id;
+
+    if (id_free != 0) {
+        id = id_free;
+        id_free = id_links[id];
+    } else if (id_next <= SEG_ID_MAX) {
+        id = id_next++;
+    } else {
+        return false;
+    }
+    s->id = id;
+    table[id] = s;
+    return true;
+}
+
+/* Under pool_lock, before s is unmapped. */
+static void id_give(struct seg *s)
+{
+    table[s->id] = NULL;
+    id_links[s->id] = id_free;
+    id_free = s->id;
+}
 
 void seg_setup(size_t size, uint64_t limit)
 {
@@ -35,6 +77,16 @@ void seg_setup(size_t size, uint64_t limit)
     atomic_store(&nsegs, 0);
     pool = NULL;
     mapped = 0;
+    /* kept across teardown and setup (unit tests run several stores) */
+    if (table == NULL) {
+        table = map_zero(SEG_TABLE_BYTES);
+        id_links = map_zero(SEG_LINKS_BYTES);
+        if (table == NULL || id_links == NULL)
+            abort();   /* start-up, 192 MiB of address space */
+        seg_table = table;
+        id_next = 1;
+        id_free = 0;
+    }
 }
 
 size_t seg_size(void)
@@ -68,6 +120,7 @@ static void pool_trim(uint64_t extra)
         struct seg *s = pool;
         pool = s->next;
         mapped -= seg_sz;
+        id_give(s);
         munmap(s, seg_sz);
     }
 }
@@ -83,11 +136,6 @@ static void *map_aligned(size_t size)
 
     if (p == MAP_FAILED)
         return NULL;
-    /* the hash table keeps 48-bit item addresses (htab.h) */
-    if (((uintptr_t)p + span - 1) >> SEG_ADDR_BITS) {
-        munmap(p, span);
-        return NULL;
-    }
     a = ((uintptr_t)p + seg_sz - 1) & ~(uintptr_t)(seg_sz - 1);
     head = (size_t)(a - (uintptr_t)p);
     tail = span - head - size;
@@ -112,12 +160,19 @@ struct seg *seg_create(size_t item_bytes)
         mapped += size;
     }
     pthread_mutex_unlock(&pool_lock);
-    if (s == NULL && (s = map_aligned(size)) == NULL) {
+    if (s == NULL) {
+        bool ok = false;
+        s = map_aligned(size);
         pthread_mutex_lock(&pool_lock);
-        mapped -= size;
+        if (s != NULL && !(ok = id_take(s)))
+            munmap(s, size);
+        if (!ok)
+            mapped -= size;
         pthread_mutex_unlock(&pool_lock);
-        atomic_fetch_sub(&mem_used, size);
-        return NULL;
+        if (!ok) {
+            atomic_fetch_sub(&mem_used, size);
+            return NULL;
+        }
     }
     s->prev = s->next = NULL;
     s->base = 0;
@@ -138,6 +193,7 @@ void seg_destroy(struct seg *s)
     pthread_mutex_lock(&pool_lock);
     if (s->large) {
         mapped -= size;
+        id_give(s);
         munmap(s, size);
     } else {
         s->next = pool;
@@ -154,6 +210,7 @@ void seg_teardown(void)
     while (pool != NULL) {
         struct seg *s = pool;
         pool = s->next;
+        id_give(s);
         munmap(s, seg_sz);
     }
     mapped = 0;

@@ -4,7 +4,9 @@
  * the segment size, so an item's segment is its address rounded down, and
  * every byte is charged to one global budget checked against the memory
  * limit. Freed standard segments wait in a pool for reuse instead of going
- * back to the OS, so resident memory stays predictable.
+ * back to the OS, so resident memory stays predictable. Each mapped
+ * segment has a small id (seg_by_id), so the hash index can name an item
+ * in 40 bits (id and offset) instead of a 48-bit address.
  */
 #ifndef HC_STORAGE_SEG_H
 #define HC_STORAGE_SEG_H
@@ -24,8 +26,26 @@ struct seg {
     uint32_t cap;             /* item bytes that fit */
     uint32_t used;            /* item bytes written (bump pointer) */
     uint32_t live;            /* bytes of items not dead */
+    uint32_t id;              /* seg_by_id(id) == this, while mapped */
     bool     large;
 };
+
+/* Ids fit SEG_ID_BITS (16M segments: 1 TiB of 64 KiB ones); 0 is never
+ * used. An item is named by its segment's id and its offset, which fits
+ * SEG_OFF_BITS because segments are at most 64 KiB or hold one item. */
+#define SEG_ID_BITS    24
+#define SEG_OFF_BITS   16
+#define SEG_ID_MAX     ((UINT32_C(1) << SEG_ID_BITS) - 1)
+
+/* id -> segment. An entry is written under the pool lock when its segment
+ * is mapped and stays put until it is unmapped, which happens only when
+ * the segment holds no indexed item: so index lookups read it unlocked. */
+extern struct seg *const *seg_table;
+
+static inline struct seg *seg_by_id(uint32_t id)
+{
+    return seg_table[id];
+}
 
 #define SEG_HDR_SIZE   ((sizeof(struct seg) + 15) & ~(size_t)15)
 

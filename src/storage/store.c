@@ -211,14 +211,14 @@ static void do_retire(struct shard *sh, unsigned char *it, size_t size)
 
 /* Look a key up; a dead (expired/flushed) match is removed on the way. */
 static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
-                                size_t nkey, struct item_hdr *h, uint64_t **slot_out)
+                                size_t nkey, struct item_hdr *h, htab_slot **slot_out)
 {
-    uint64_t *slot = htab_find(&sh->ht, hv, key, nkey);
+    htab_slot *slot = htab_find(&sh->ht, hv, key, nkey);
     unsigned char *it;
 
     if (slot == NULL)
         return NULL;
-    it = htab_item(*slot);
+    it = htab_slot_item(slot);
     item_decode(it, h);
     if (!do_is_live(sh, seg_of(it), h, clock_now())) {
         sh->reclaimed++;
@@ -239,7 +239,7 @@ static void do_drop(struct shard *sh, unsigned char *it, const struct item_hdr *
                     bool live)
 {
     uint64_t hv = hash_key(it + h->key_off, h->nkey);
-    uint64_t *slot = htab_find_item(&sh->ht, hv, it);
+    htab_slot *slot = htab_find_item(&sh->ht, hv, it);
 
     if (slot != NULL)
         htab_remove(&sh->ht, hv, slot);
@@ -293,7 +293,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         if (live && (h.iflags & ITEM_ACCESSED) && w + h.size <= s->cap / 2 &&
             item_set_delta(it, &h, (int64_t)(seq - base))) {
             uint64_t hv = hash_key(it + h.key_off, h.nkey);
-            uint64_t *slot = htab_find_item(&sh->ht, hv, it);
+            htab_slot *slot = htab_find_item(&sh->ht, hv, it);
             unsigned char *to = seg_data(s) + w;
             it[0] &= (unsigned char)~ITEM_ACCESSED;
             memmove(to, it, h.size);
@@ -469,7 +469,8 @@ static void do_seg_move(struct shard *sh, struct seg *s)
 
     while (off < s->used) {
         unsigned char *it = seg_data(s) + off, *to;
-        uint64_t hv, seq, *slot;
+        uint64_t hv, seq;
+        htab_slot *slot;
         int64_t d;
         uint32_t a;
         size_t size, hdr;
@@ -563,7 +564,7 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0, wide);
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
-    uint64_t *slot;
+    htab_slot *slot;
     size_t off;
 
     if (p == NULL)
@@ -586,7 +587,7 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     slot = htab_find(&sh->ht, hv, key, nkey);
     if (slot != NULL) {
         struct item_hdr old;
-        unsigned char *o = htab_item(*slot);
+        unsigned char *o = htab_slot_item(slot);
         item_decode(o, &old);
         htab_set(slot, hv, p);
         do_retire(sh, o, old.size);
@@ -946,7 +947,7 @@ enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
     uint64_t hv = hash_key(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
-    uint64_t *slot;
+    htab_slot *slot;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
     enum store_status st = STORE_OK;
     char *val = NULL;
@@ -992,7 +993,7 @@ enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
     uint64_t hv = hash_key(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
-    uint64_t *slot;
+    htab_slot *slot;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
     enum store_status st = STORE_NOT_FOUND;
 

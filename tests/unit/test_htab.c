@@ -1,7 +1,9 @@
 /* Unit tests for the hash index (htab.c) on its own: growth by 1.5x with
  * incremental migration while keys are added, deleted and overwritten in
  * mixed order, every key found at every point, spill counts that stay
- * exact (checked against a from-scratch recount), and the growth threshold. Items are real item.h records in a malloc'ed arena. */
+ * exact (checked against a from-scratch recount), and the growth threshold.
+ * Items are real item.h records in real segments (slots name them by
+ * segment id and offset). */
 #include "storage/htab.h"
 
 #include <stdio.h>
@@ -13,13 +15,16 @@
 
 #define NKEYS 60000
 #define ITEM_MAX 64
+#define SEG_BYTES 65536
+#define PER_SEG ((SEG_BYTES - SEG_HDR_SIZE) / ITEM_MAX)
+#define NSEGS ((NKEYS + PER_SEG - 1) / PER_SEG)
 
-static unsigned char *arena;    /* NKEYS items of ITEM_MAX bytes */
+static struct seg *segs[NSEGS];  /* NKEYS items of ITEM_MAX bytes */
 static bool present[NKEYS];
 
 static unsigned char *item_at(int i)
 {
-    return arena + (size_t)i * ITEM_MAX;
+    return seg_data(segs[i / (int)PER_SEG]) + (size_t)(i % (int)PER_SEG) * ITEM_MAX;
 }
 
 static size_t key_of(int i, char *k)
@@ -32,7 +37,11 @@ static void make_items(void)
     char k[32];
     int i;
 
-    arena = malloc((size_t)NKEYS * ITEM_MAX);
+    seg_setup(SEG_BYTES, (uint64_t)NSEGS * SEG_BYTES);
+    for (i = 0; i < (int)NSEGS; i++) {
+        if (!seg_budget_take(SEG_BYTES) || (segs[i] = seg_create(1)) == NULL)
+            abort();
+    }
     for (i = 0; i < NKEYS; i++) {
         size_t n = key_of(i, k);
         size_t off = item_encode(item_at(i), (uint8_t)n, 1, 0, false, 0, 0, 0, 0, 0);
@@ -48,7 +57,7 @@ static uint64_t hv_of(int i)
     return hash_key(k, n);
 }
 
-static uint64_t *find(struct htab *h, int i)
+static htab_slot *find(struct htab *h, int i)
 {
     char k[32];
     size_t n = key_of(i, k);
@@ -63,10 +72,10 @@ static int check_all(struct htab *h, int upto)
     uint64_t n = 0;
 
     for (i = 0; i < upto; i++) {
-        uint64_t *s = find(h, i);
+        htab_slot *s = find(h, i);
         if (present[i]) {
             n++;
-            bad += s == NULL || htab_item(*s) != item_at(i);
+            bad += s == NULL || htab_slot_item(s) != item_at(i);
             bad += htab_find_item(h, hv_of(i), item_at(i)) != s;
         } else {
             bad += s != NULL;
@@ -85,7 +94,7 @@ static int check_spill(const struct htab_table *t)
 
     for (b = 0; b < t->nbuckets; b++)
         for (i = 0; i < HTAB_BUCKET; i++) {
-            uint64_t s = t->slots[b * HTAB_BUCKET + i];
+            uint64_t s = htab_slot_get(&t->slots[b * HTAB_BUCKET + i]);
             size_t n;
             const unsigned char *k;
             uint64_t home;
@@ -121,7 +130,7 @@ static void test_growth_mixed(void)
         int j = (int)(x % (uint64_t)(i + 1));
         htab_step(&h);
         if (x & 0x100) {          /* delete j if present */
-            uint64_t *s = find(&h, j);
+            htab_slot *s = find(&h, j);
             bad += (s != NULL) != present[j];
             if (s != NULL) {
                 htab_remove(&h, hv_of(j), s);
@@ -134,7 +143,7 @@ static void test_growth_mixed(void)
                 present[j] = true;
             }
         } else if (present[j]) {  /* overwrite in place */
-            uint64_t *s = find(&h, j);
+            htab_slot *s = find(&h, j);
             bad += s == NULL;
             if (s != NULL)
                 htab_set(s, hv_of(j), item_at(j));
@@ -161,7 +170,7 @@ static void test_growth_mixed(void)
     /* delete everything: spills go back to zero, nothing is found */
     for (i = 0; i < NKEYS; i++) {
         if (present[i]) {
-            uint64_t *s = find(&h, i);
+            htab_slot *s = find(&h, i);
             CHECK(s != NULL);
             if (s != NULL)
                 htab_remove(&h, hv_of(i), s);
@@ -205,13 +214,38 @@ static void test_grow_threshold(void)
     htab_destroy(&h);
 }
 
+/* A slot names its item through the segment id table: the same offset
+ * in two segments is two items, and every item of the arena round-trips. */
+static void test_slot_names(void)
+{
+    htab_slot sl;
+    int i, bad = 0;
+
+    for (i = 0; i < NKEYS; i += 97) {
+        htab_set(&sl, hv_of(i), item_at(i));
+        bad += htab_slot_item(&sl) != item_at(i);
+        bad += htab_slot_get(&sl) >> HTAB_REF_BITS != ((hv_of(i) >> 32) & 0xff);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(segs[0]->id != segs[1]->id);
+    CHECK(seg_by_id(segs[1]->id) == segs[1]);
+    htab_set(&sl, 0, item_at(0));
+    CHECK(htab_slot_item(&sl) == item_at(0));
+    htab_set(&sl, 0, item_at((int)PER_SEG));
+    CHECK(htab_slot_item(&sl) == item_at((int)PER_SEG));
+    CHECK(htab_slot_get(&sl) != 0);
+}
+
 int main(void)
 {
     if (hash_setup() != 0)
         return 1;
     make_items();
+    test_slot_names();
     test_growth_mixed();
     test_grow_threshold();
-    free(arena);
+    for (int i = 0; i < (int)NSEGS; i++)
+        seg_destroy(segs[i]);
+    seg_teardown();
     return unit_report("test_htab");
 }

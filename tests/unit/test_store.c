@@ -559,7 +559,7 @@ static void test_growth(void)
     stats(&st);
     /* grown by 1.5x steps up to at most 90% fill: 2^17 < slots */
     CHECK(st.hash_power_level >= 17);
-    CHECK(st.hash_bytes / 8 >= N);
+    CHECK(st.hash_bytes / 6 >= N);   /* 6-byte slots (htab.h) */
     CHECK_EQ_INT(st.curr_items, N);
     /* delete half, the rest stays readable with right values */
     for (i = 0; i < N; i += 2)
@@ -794,7 +794,12 @@ static void test_memory_per_item(void)
     CHECK_EQ_INT(missing, 0);
     CHECK_EQ_INT(st.curr_items, N);
     CHECK_EQ_INT(st.evictions, 0);
-    CHECK(per < 100.0);
+    /* 55-byte items (7-byte header) fill the segments: deterministic, so
+     * a tight bound catches a header regression; the index (6-byte slots,
+     * 60-90% full, more while shards migrate) varies with the hash seed */
+    CHECK((double)st.mem_used / N < 56.0);
+    CHECK((double)st.hash_bytes / N < 11.0);
+    CHECK(per < 67.0);
     store_teardown();
 }
 
