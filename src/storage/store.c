@@ -31,16 +31,17 @@
  * budget before it is mapped and never passes mem_limit; pooled free
  * segments are trimmed so mapped item memory stays within it too. On top of
  * that, resident memory adds a documented overhead:
- *   - hash tables: 8 bytes per slot plus 1 byte per 8-slot bucket, kept
- *     60-90% full (htab.c grows by 1.5x), so 8.9-13.3 bytes per item
+ *   - hash tables: 6 bytes per slot plus 1 byte per 8-slot bucket, kept
+ *     60-90% full (htab.c grows by 1.5x), so 6.8-10.2 bytes per item
  *     (reported in stats hash_bytes); while one shard's table grows, the
  *     old table (2/3 the size of the new) lives until migrated;
  *   - nshards shard structs (about 256 bytes each) and up to one segment
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
- * Example: 1,000,000 items of 16-byte keys and 32-byte values take 57
- * bytes each in segments (57.6 with the partly written heads) plus 9.1
- * bytes of hash slots: 66.7 bytes per item, measured by test_store;
+ *   - the segment id table (seg.c): 8 bytes per mapped segment.
+ * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
+ * bytes each in segments (55.6 with the partly written heads) plus 6.9
+ * bytes of hash slots: 62.4 bytes per item, measured by test_store;
  * memcached needs ~123-129 (resident, measured by make bench).
  *
  * The caller must have run hash_setup() (the keyed hash secret) and
