@@ -919,6 +919,36 @@ static void test_meta_state(void)
     store_teardown();
 }
 
+/* An item written 2^23 or more stores ago no longer has a CAS delta that
+ * fits 3 bytes from a new segment's base: a touch (which keeps the CAS)
+ * and the defragmentation moves after it must write it in the 7-byte form,
+ * keeping CAS and value. */
+static void test_wide_delta(void)
+{
+    struct got g;
+    uint64_t cas0;
+    int i, bad = 0;
+
+    setup(64 * MiB, true, 1, 0);
+    CHECK_EQ_INT(set(S("old"), S("kept")), STORE_OK);
+    CHECK(get(S("old"), &g));
+    cas0 = g.cas;
+    for (i = 0; i < (1 << 23) + 1000; i++)
+        bad += set(S("churn"), S("x")) != STORE_OK;
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(store_touch(S("old"), 0), STORE_OK);
+    CHECK(get(S("old"), &g) && g.cas == cas0 && g.nvalue == 4 &&
+          memcmp(g.value, "kept", 4) == 0);
+    /* the head holding the wide copy dies around it: defrag moves it */
+    for (i = 0; i < 200000; i++)
+        bad += set(S("churn"), S("y")) != STORE_OK;
+    CHECK_EQ_INT(bad, 0);
+    CHECK(get(S("old"), &g) && g.cas == cas0 && g.nvalue == 4 &&
+          memcmp(g.value, "kept", 4) == 0);
+    CHECK(get(S("churn"), &g) && g.nvalue == 1 && g.value[0] == 'y');
+    store_teardown();
+}
+
 int main(void)
 {
     clock_setup();
@@ -943,5 +973,6 @@ int main(void)
     RUN(test_threads_evicting);
     RUN(test_defrag);
     RUN(test_memory_per_item);
+    RUN(test_wide_delta);
     return unit_report("test_store");
 }
