@@ -127,7 +127,8 @@ class Server:
         self.port = port
         self.stderr_file = tempfile.TemporaryFile()
         for attempt in range(5):
-            self.port = port or free_port()
+            # a port free on the address we bind (0.0.0.0 checks all)
+            self.port = port or free_port(host=host if ":" not in host else "127.0.0.1")
             argv = [HC_BIN]
             if listen:
                 argv += ["-p", str(self.port), "-l", host]
