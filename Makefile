@@ -13,7 +13,7 @@ BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
 REL_CF  := $(BASE) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer \
            -fsanitize=address,undefined -fno-sanitize-recover=all
-LDLIBS  := -pthread -lsodium -lcrypt -lseccomp
+LDLIBS  := -pthread -lsodium -lcrypt -lseccomp -lssl -lcrypto
 
 # Folders are the architecture (see README "Layout").
 LIB_SRCS    := $(wildcard src/core/*.c src/event/*.c src/net/*.c \

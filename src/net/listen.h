@@ -14,6 +14,7 @@ struct listener {
     int  family;                  /* AF_INET, AF_INET6 or AF_UNIX */
     bool loopback;                /* reachable only from this machine */
     bool udp;                     /* a datagram socket (-U) */
+    bool tls;                     /* connections start with a TLS handshake */
     char name[LISTEN_NAME_MAX];   /* "127.0.0.1:11211", "[::1]:11211", path */
 };
 

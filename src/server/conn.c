@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/tls.h"
 #include "policy/auth.h"
 #include "policy/limits.h"
 #include "server/process_binary.h"
@@ -26,7 +27,7 @@
 #define CONN_OUT_KEEP (4 * 1024 * 1024)
 
 struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
-                         socklen_t peerlen, const char *listen_name)
+                         socklen_t peerlen, const char *listen_name, bool tls)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
@@ -47,7 +48,13 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (peer->sa_family != AF_UNIX)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls && (c->ssl = tls_session_create(fd)) == NULL) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
     if (ev_watch(&w->loop, fd, EPOLLIN, c) < 0) {
+        tls_session_destroy(&c->ssl);
         close(fd);
         free(c);
         return NULL;
@@ -80,6 +87,7 @@ void conn_destroy(struct conn *c)
                 break;
             }
     }
+    tls_session_destroy(&c->ssl);
     close(c->fd);
     auth_sasl_session_destroy(&c->sasl);
     buf_destroy(&c->in);
@@ -90,8 +98,25 @@ void conn_destroy(struct conn *c)
 
 /* Write as much of `b` as the socket takes. Returns 0 if all was written,
  * 1 if the socket is full, -1 on error. */
+static int conn_write_tls(struct conn *c, struct buf *b)
+{
+    while (buf_len(b) > 0) {
+        long n = tls_write(c->ssl, buf_rptr(b), buf_len(b));
+        if (n > 0) {
+            STAT_ADD(&c->w->stats, bytes_written, (uint64_t)n);
+            buf_consume(b, (size_t)n);
+            continue;
+        }
+        /* renegotiation is off: only a full socket can stop a write */
+        return n == -TLS_IO_WANT_WRITE ? 1 : -1;
+    }
+    return 0;
+}
+
 static int conn_write(struct conn *c, struct buf *b)
 {
+    if (c->ssl)
+        return conn_write_tls(c, b);
     while (buf_len(b) > 0) {
         ssize_t n = send(c->fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
         if (n > 0) {
@@ -232,10 +257,34 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
  * never by the size a request announces. A slow client (slowloris, or a
  * value trickled in byte by byte) holds what it sent, not a 64 KiB read
  * buffer or a whole -I value reserved in advance. */
+/* One TLS record at most (16 KiB) per read: it always fits the scratch
+ * buffer, so nothing decrypted waits inside OpenSSL unseen by epoll. */
+_Static_assert(LIMIT_READ_CHUNK >= 16384, "a TLS record fits a read");
+
+static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
+{
+    long n = tls_read(c->ssl, buf, len);
+    bool want_write = n == -TLS_IO_WANT_WRITE;
+
+    if (want_write != c->tls_want_write) {
+        c->tls_want_write = want_write;
+        if (ev_rewatch(&c->w->loop, c->fd, want_write ? EPOLLOUT : EPOLLIN, c) < 0)
+            return 0;
+    }
+    if (n > 0)
+        return (ssize_t)n;
+    if (n == -TLS_IO_WANT_READ || want_write) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return 0;   /* close_notify, reset or a protocol error: close */
+}
+
 static void conn_read(struct conn *c)
 {
     struct worker *w = c->w;
-    ssize_t n = read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
+    ssize_t n = c->ssl ? conn_read_tls(c, w->rbuf, LIMIT_READ_CHUNK)
+                       : read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
@@ -278,8 +327,41 @@ static void conn_drain(struct conn *c)
         conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
 }
 
+/* Drive the handshake with the events the socket gives; then serve what
+ * the client sent together with its last handshake message. */
+static void conn_handshake(struct conn *c)
+{
+    enum tls_io r = tls_handshake(c->ssl);
+
+    if (r == TLS_IO_ERROR) {
+        STAT_INCR(&c->w->stats, ssl_handshake_errors);
+        conn_destroy(c);
+        return;
+    }
+    atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
+    if (ev_rewatch(&c->w->loop, c->fd, r == TLS_IO_WANT_WRITE ? EPOLLOUT : EPOLLIN,
+                   c) < 0) {
+        conn_destroy(c);
+        return;
+    }
+    if (r != TLS_IO_DONE)
+        return;
+    c->tls_ready = true;
+    if (!settings.auth_required)
+        udp_note_tcp_peer(c);
+    conn_read(c);
+}
+
 void conn_on_event(struct conn *c, unsigned events)
 {
+    if (c->ssl && !c->tls_ready) {
+        conn_handshake(c);
+        return;
+    }
+    if (c->tls_want_write) {
+        conn_read(c);
+        return;
+    }
     if (buf_len(&c->out) > 0) {
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             conn_drain(c);

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 
 struct worker;
+struct ssl_st;
 
 enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE, EV_KIND_UDP };
 
@@ -63,14 +64,20 @@ struct conn {
     struct conn     *prev, *next; /* worker's list of connections */
     struct conn     *ready_next;
     const char      *listen_name; /* the listener it came through */
+    /* TLS (-Z listeners): the session, NULL on plain connections. Until
+     * tls_ready, events drive the handshake; tls_want_write: SSL_read
+     * needs the socket writable (the interest is EPOLLOUT meanwhile). */
+    struct ssl_st   *ssl;
+    bool             tls_ready;
+    bool             tls_want_write;
     struct sockaddr_storage peer;
     socklen_t        peerlen;
 };
 
-/* Take ownership of an accepted, nonblocking fd. NULL on failure (fd is
- * closed then). */
+/* Take ownership of an accepted, nonblocking fd; tls: start a server
+ * handshake on it first. NULL on failure (fd is closed then). */
 struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
-                         socklen_t peerlen, const char *listen_name);
+                         socklen_t peerlen, const char *listen_name, bool tls);
 /* Close the socket and free everything. */
 void conn_destroy(struct conn *c);
 /* epoll readiness on the connection. */

@@ -21,6 +21,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "net/listen.h"
+#include "net/tls.h"
 #include "server/metrics.h"
 #include "policy/auth.h"
 #include "server/sandbox.h"
@@ -64,6 +65,15 @@ static void open_listeners(void)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
 }
 
+/* -Z: every TCP listener speaks TLS (a unix socket and UDP stay plain, as
+ * in memcached). */
+static void mark_tls_listeners(void)
+{
+    for (int i = 0; i < nlisteners; i++)
+        listeners[i].tls = settings.tls.enabled && !listeners[i].udp &&
+                           listeners[i].family != AF_UNIX;
+}
+
 /* -U: the same addresses as TCP, datagram sockets. */
 static void open_udp_listeners(void)
 {
@@ -93,8 +103,11 @@ static void check_protected_mode(void)
 {
     const char *exposed = NULL;
 
+    /* mutual TLS is a login: only holders of a certificate get in */
+    bool mtls = settings.tls.enabled && settings.tls.verify_mode >= TLS_VERIFY_REQUIRE;
+
     if (settings.auth_required || (settings.acl && settings.acl->n > 0) ||
-        settings.protected_mode_off)
+        settings.protected_mode_off || mtls)
         return;
     for (int i = 0; i < nlisteners && exposed == NULL; i++)
         if (listeners[i].family != AF_UNIX && !listeners[i].loopback)
@@ -124,7 +137,7 @@ static void announce(void)
     for (int i = 0; i < nlisteners && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s %s", i ? "," : "",
                               listeners[i].family == AF_UNIX ? "unix" :
-                              listeners[i].udp ? "udp" : "tcp",
+                              listeners[i].udp ? "udp" : listeners[i].tls ? "tls" : "tcp",
                               listeners[i].name);
     if (n < sizeof(line) && settings.udp_port == 0)
         snprintf(line + n, sizeof(line) - n, " (udp off)");
@@ -259,6 +272,14 @@ static bool main_loop(void)
             else
                 log_info("hardcached: password file %s reloaded", settings.auth_file);
         }
+        if (sig == SIGHUP && settings.tls.enabled) {
+            char err[512];
+            if (tls_reload(err, sizeof(err)) < 0)
+                log_warn("hardcached: TLS certificate not reloaded (the old one "
+                         "keeps serving): %s", err);
+            else
+                log_info("hardcached: TLS certificate %s reloaded", settings.tls.chain_cert);
+        }
         if (sig == SIGINT || sig == SIGTERM || sig == SIGUSR1) {
             log_info("hardcached: signal %d, shutting down", sig);
             return sig != SIGINT;
@@ -288,9 +309,15 @@ int main(int argc, char **argv)
                        sizeof(err)) < 0)
             log_fatal(EX_USAGE_CODE, "hardcached: %s", err);
     }
+    if (settings.tls.enabled) {   /* as root: keys may be readable by root only */
+        char err[512];
+        if (tls_setup(&settings.tls, err, sizeof(err)) < 0)
+            log_fatal(EX_USAGE_CODE, "hardcached: %s", err);
+    }
     raise_fd_limit();
     open_listeners();
     open_udp_listeners();
+    mark_tls_listeners();
     check_protected_mode();
     announce();
     {
@@ -318,7 +345,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* last step of start-up, before any client is served */
     if (settings.sandbox && sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
-                                         (settings.auth_required ? SANDBOX_READ_FILES : 0)) < 0)
+                                         (settings.auth_required || settings.tls.enabled ?
+                                          SANDBOX_READ_FILES : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
     if (workers_start(settings.threads, listeners, nlisteners) < 0)
@@ -333,6 +361,7 @@ int main(int argc, char **argv)
     store_teardown();
     udp_teardown();
     auth_teardown();
+    tls_teardown();
     for (int i = 0; i < nlisteners; i++)
         close(listeners[i].fd);
     if (settings.pidfile && settings.daemonize)

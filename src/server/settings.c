@@ -63,7 +63,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
     X('Y', "auth-file",          1, "ascii authentication; <file> has user:password lines or user:<hash> from --hash-password; reloaded on SIGHUP") \
     X('e', "memory-file",        1, "restartable cache file (not supported: refused)") \
-    X('Z', "enable-ssl",         0, "TLS (not yet available: refused)")         \
+    X('Z', "enable-ssl",         0, "TLS on TCP listeners (1.2 minimum, 1.3 preferred): needs -o ssl_chain_cert=FILE,ssl_key=FILE; ssl_ca_cert=FILE, ssl_verify_mode=0|1|2|3 (none, request, require, once: 2 and 3 are mutual TLS), ssl_min_version=tlsv1.2|tlsv1.3, ssl_ciphers=LIST (TLS 1.2); files reloaded on SIGHUP") \
     X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
@@ -245,6 +245,24 @@ static void parse_extended(char *arg)
             if (strpbrk(val, " \t") || listen_split(val, host, sizeof(host), &port) < 0)
                 usage_error("bad metrics_listen address \"%s\"", val);
             settings.metrics_listen = val;
+        } else if (strcmp(opt, "ssl_chain_cert") == 0 && val && *val) {
+            settings.tls.chain_cert = val;
+        } else if (strcmp(opt, "ssl_key") == 0 && val && *val) {
+            settings.tls.key = val;
+        } else if (strcmp(opt, "ssl_ca_cert") == 0 && val && *val) {
+            settings.tls.ca_cert = val;
+        } else if (strcmp(opt, "ssl_ciphers") == 0 && val && *val) {
+            settings.tls.ciphers = val;
+        } else if (strcmp(opt, "ssl_verify_mode") == 0 && val) {
+            settings.tls.verify_mode = parse_int(val, 0, 3, "ssl_verify_mode (0..3)");
+        } else if (strcmp(opt, "ssl_min_version") == 0 && val) {
+            if (strcmp(val, "tlsv1.2") == 0)
+                settings.tls.min_version = 12;
+            else if (strcmp(val, "tlsv1.3") == 0)
+                settings.tls.min_version = 13;
+            else
+                usage_error("ssl_min_version must be tlsv1.2 or tlsv1.3 (older "
+                            "versions are not offered): %s", val);
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -306,6 +324,7 @@ static void set_defaults(void)
     udp_guard_defaults(&settings.udp_guard);
     memset(&allow_list, 0, sizeof(allow_list));
     settings.sandbox = true;
+    settings.tls.min_version = 12;
 }
 
 static enum settings_action parse_argv(int argc, char **argv)
@@ -403,7 +422,7 @@ static enum settings_action parse_argv(int argc, char **argv)
         case 'Y': settings.ascii_auth = true; settings.auth_file = optarg; break;
         case OPT_HASH_PASSWORD: return hash_password(false);
         case OPT_HASH_SCRAM: return hash_password(true);
-        case 'Z': usage_error("%s: TLS is not available in this version", "-Z");
+        case 'Z': settings.tls.enabled = true; break;
         case 'e': usage_error("%s: restartable memory files are not supported", "-e");
         case 'F': settings.flush_enabled = false; break;
         case 'o': parse_extended(optarg); break;
@@ -430,6 +449,11 @@ static enum settings_action parse_argv(int argc, char **argv)
                         "ascii logins) or set MEMCACHED_SASL_PWDB=<file>");
     }
     settings.auth_required = settings.sasl || settings.ascii_auth;
+    if (settings.tls.enabled && (settings.tls.chain_cert == NULL || settings.tls.key == NULL))
+        usage_error("-Z needs -o ssl_chain_cert=<file>,ssl_key=<file>");
+    if (settings.tls.enabled && settings.tls.verify_mode > 0 && settings.tls.ca_cert == NULL)
+        usage_error("-o ssl_verify_mode=%d needs -o ssl_ca_cert=<file> to verify "
+                    "client certificates", settings.tls.verify_mode);
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
     return SETTINGS_RUN;
@@ -504,7 +528,15 @@ void settings_each_stat(void (*fn)(const char *name, const char *value, void *ct
     fn("flush_enabled", settings.flush_enabled ? "yes" : "no", ctx);
     emit_u64(fn, ctx, "idle_timeout", settings.idle_timeout);
     fn("relaxed_privileges", settings.relaxed_privileges ? "yes" : "no", ctx);
-    fn("ssl_enabled", "no", ctx);
+    fn("ssl_enabled", settings.tls.enabled ? "yes" : "no", ctx);
+    if (settings.tls.enabled) {
+        fn("ssl_chain_cert", settings.tls.chain_cert, ctx);
+        fn("ssl_key", settings.tls.key, ctx);
+        fn("ssl_ca_cert", settings.tls.ca_cert ? settings.tls.ca_cert : "NULL", ctx);
+        emit_u64(fn, ctx, "ssl_verify_mode", (uint64_t)settings.tls.verify_mode);
+        fn("ssl_min_version", settings.tls.min_version == 13 ? "tlsv1.3" : "tlsv1.2", ctx);
+        fn("ssl_ciphers", settings.tls.ciphers ? settings.tls.ciphers : "NULL", ctx);
+    }
     emit_u64(fn, ctx, "udp_validate_window", settings.udp_guard.window_s);
     emit_u64(fn, ctx, "udp_sources_max", settings.udp_guard.sources_max);
     emit_u64(fn, ctx, "udp_baf_percent", settings.udp_guard.baf_percent);

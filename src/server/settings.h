@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/tls.h"
 #include "policy/acl.h"
 #include "policy/udp_guard.h"
 
@@ -67,6 +68,7 @@ struct settings {
     bool     sasl;               /* -S: binary SASL logins */
     bool     ascii_auth;         /* -Y: ascii logins */
     const char *auth_file;       /* -Y file, else $MEMCACHED_SASL_PWDB for -S */
+    struct tls_config tls;       /* -Z and -o ssl_* */
     enum settings_proto { PROTO_AUTO, PROTO_ASCII, PROTO_BINARY } protocol; /* -B */
 };
 

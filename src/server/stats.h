@@ -25,7 +25,8 @@
     X(udp_requests) X(udp_bytes_read) X(udp_bytes_written)                 \
     X(udp_dropped_amplification) X(udp_dropped_rate) X(udp_dropped_acl)   \
     X(udp_dropped_auth) X(udp_dropped_malformed) X(udp_dropped_too_large) \
-    X(udp_admin_refused) X(udp_short_replies)
+    X(udp_admin_refused) X(udp_short_replies)                             \
+    X(ssl_handshake_errors)
 
 struct thread_stats {
 #define X(name) _Atomic uint64_t name;

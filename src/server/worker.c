@@ -65,14 +65,15 @@ static void accept_from(struct worker *w, struct listener *l)
         atomic_fetch_add(&global_stats.total_connections, 1);
         if (sl > sizeof(ss))
             sl = sizeof(ss);
-        struct conn *c = conn_create(w, fd, (struct sockaddr *)&ss, sl, l->name);
+        struct conn *c = conn_create(w, fd, (struct sockaddr *)&ss, sl, l->name,
+                                     l->tls);
         if (c == NULL) {
             atomic_fetch_sub(&global_stats.curr_connections, 1);
         } else {
             atomic_fetch_add(&global_stats.connection_structures, 1);
             /* a completed handshake validates the address for UDP; with
              * authentication on, only the login does (conn.c) */
-            if (!settings.auth_required)
+            if (!settings.auth_required && !l->tls)
                 udp_note_tcp_peer(c);
         }
     }
