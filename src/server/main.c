@@ -123,7 +123,8 @@ static void check_protected_mode(void)
               "use -l 127.0.0.1\n"
               "  2. allow only your clients: --allow 10.0.0.0/8,2001:db8::/32 or "
               "--allow-file /etc/hardcached/allow\n"
-              "  3. require a login: -S (SASL) or -Y <authfile> (ascii auth)\n"
+              "  3. require a login: -S (SASL) or -Y <authfile> (ascii auth), or a "
+              "client certificate: -Z -o ssl_verify_mode=2,ssl_ca_cert=<file>\n"
               "  4. if a firewall already closes this address to everyone else "
               "and you want an open server: --disable-protected-mode",
               exposed, settings.udp_port ? ", and use it to reflect UDP traffic" : "");

@@ -82,6 +82,7 @@ struct snapshot {
     X(hardcached_connections_rejected_total, counter, "Connections closed at accept time because the -c limit was reached.", s->rejected_conns) \
     X(hardcached_acl_rejected_connections_total, counter, "TCP connections closed by the allow list before a byte was read.", s->acl_rejected_conns) \
     X(hardcached_metrics_acl_rejected_total, counter, "Connections to this endpoint closed by the allow list.", s->metrics_acl_rejected) \
+    X(hardcached_tls_handshake_failures_total, counter, "TLS handshakes that failed (plain-text clients, old versions, missing or untrusted client certificates).", TS(ssl_handshake_errors)) \
     X(hardcached_store_too_large_total, counter, "Stores refused because the item exceeded -I.", TS(store_too_large)) \
     X(hardcached_store_no_memory_total, counter, "Stores refused for lack of memory (-M).", TS(store_no_memory)) \
     X(hardcached_udp_enabled, gauge, "1 if a UDP port is configured, else 0.", (uint64_t)(settings.udp_port != 0)) \

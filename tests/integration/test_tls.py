@@ -192,7 +192,8 @@ def test_tls11_refused(start_server, certs):
 
 
 def test_plain_text_client_on_tls_port_closed(start_server, certs):
-    s = tls_server(start_server, certs)
+    mport = hcutil.free_port()
+    s = tls_server(start_server, certs, "-o", "metrics_port=%d" % mport)
     before = int(tls_stats(s, certs)["ssl_handshake_errors"])
     with hcutil.Raw(port=s.port) as c:
         c.send(b"set plain 0 0 1\r\nx\r\nversion\r\n")
@@ -202,6 +203,15 @@ def test_plain_text_client_on_tls_port_closed(start_server, certs):
         c.cmd(b"get plain\r\n", b"END\r\n")
     assert wait_handshake_errors(s, certs, before + 1) == before + 1
     assert s.alive()
+    with socket.create_connection(("127.0.0.1", mport), timeout=5) as m:
+        m.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        body = b""
+        while True:
+            chunk = m.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    assert b"\nhardcached_tls_handshake_failures_total %d\n" % (before + 1) in body
 
 
 @pytest.mark.parametrize("mode", ["2", "3"])
@@ -292,3 +302,24 @@ def test_large_values_and_pipelining_over_tls(start_server, certs):
             c.expect(b"VALUE big 0 %d\r\n" % len(big))
             assert c.read_exact(len(big)) == big
             c.expect(b"\r\nEND\r\n")
+
+
+def test_mutual_tls_satisfies_protected_mode(start_server, run_binary, certs):
+    """A reachable address needs a login or an allow list; TLS alone is not
+    one, a required client certificate is."""
+    opts = "ssl_chain_cert=%s,ssl_key=%s" % (certs("server.pem"), certs("server.key"))
+    r = run_binary("-Z", "-o", opts, "-l", "0.0.0.0", "-p", str(hcutil.free_port()),
+                   *hcutil.root_args())
+    assert r.returncode == 64 and b"protected mode" in r.stderr, r
+    assert b"ssl_verify_mode=2" in r.stderr
+    s = start_server("-Z", "-o", opts + ",ssl_verify_mode=2,ssl_ca_cert=" + certs("ca.pem"),
+                     host="0.0.0.0", wait=False)
+    deadline = time.monotonic() + hcutil.START_TIMEOUT
+    while True:
+        try:
+            with TlsRaw(s.port, client_ctx(certs, "client"), timeout=2) as c:
+                c.cmd(b"version\r\n", b"VERSION ")
+                break
+        except (OSError, TimeoutError):
+            assert time.monotonic() < deadline and s.alive(), s.stderr()
+            time.sleep(0.05)
