@@ -96,8 +96,6 @@ void conn_destroy(struct conn *c)
     atomic_fetch_sub(&global_stats.curr_connections, 1);
 }
 
-/* Write as much of `b` as the socket takes. Returns 0 if all was written,
- * 1 if the socket is full, -1 on error. */
 static int conn_write_tls(struct conn *c, struct buf *b)
 {
     while (buf_len(b) > 0) {
@@ -113,6 +111,8 @@ static int conn_write_tls(struct conn *c, struct buf *b)
     return 0;
 }
 
+/* Write as much of `b` as the socket takes. Returns 0 if all was written,
+ * 1 if the socket is full, -1 on error. */
 static int conn_write(struct conn *c, struct buf *b)
 {
     if (c->ssl)
@@ -252,11 +252,6 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
         add_ready(c);
 }
 
-/* Reads always land in the worker's scratch buffer; only what is left
- * incomplete is kept in c->in, which grows by the bytes that arrived and
- * never by the size a request announces. A slow client (slowloris, or a
- * value trickled in byte by byte) holds what it sent, not a 64 KiB read
- * buffer or a whole -I value reserved in advance. */
 /* One TLS record at most (16 KiB) per read: it always fits the scratch
  * buffer, so nothing decrypted waits inside OpenSSL unseen by epoll. */
 _Static_assert(LIMIT_READ_CHUNK >= 16384, "a TLS record fits a read");
@@ -280,6 +275,11 @@ static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
     return 0;   /* close_notify, reset or a protocol error: close */
 }
 
+/* Reads always land in the worker's scratch buffer; only what is left
+ * incomplete is kept in c->in, which grows by the bytes that arrived and
+ * never by the size a request announces. A slow client (slowloris, or a
+ * value trickled in byte by byte) holds what it sent, not a 64 KiB read
+ * buffer or a whole -I value reserved in advance. */
 static void conn_read(struct conn *c)
 {
     struct worker *w = c->w;
