@@ -85,13 +85,21 @@ def test_pidfile_removed_at_exit_under_sandbox(tmp_path):
         assert time.monotonic() < deadline, "no pidfile"
         time.sleep(0.05)
     pid = int(pidfile.read_text())
-    while _status(pid)["Seccomp"] != "2":   # the pid file comes first
-        assert time.monotonic() < deadline, "not sandboxed"
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGTERM)
-    while os.path.exists("/proc/%d" % pid) and _status(pid)["State"][0] != "Z":
-        assert time.monotonic() < deadline, "server did not exit"
-        time.sleep(0.05)
+    try:
+        while _status(pid)["Seccomp"] != "2":   # the pid file comes first
+            assert time.monotonic() < deadline, "not sandboxed"
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGTERM)
+        while os.path.exists("/proc/%d" % pid) and _status(pid)["State"][0] != "Z":
+            assert time.monotonic() < deadline, "server did not exit"
+            time.sleep(0.05)
+    finally:
+        # a daemon is nobody's child: never leave it running after a failure
+        if os.path.exists("/proc/%d" % pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     while pidfile.exists():
         assert time.monotonic() < deadline, "pid file left behind"
         time.sleep(0.05)
