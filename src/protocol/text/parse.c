@@ -153,6 +153,30 @@ static enum text_parse_status parse_retrieval(const char *line, size_t end,
     return TEXT_PARSE_OK;
 }
 
+/* The data block of a storage line (set..cas, ms): refused before it is
+ * buffered when too large (then discarded as it arrives), waited for
+ * whole, and checked for its closing "\r\n" as memcached does. */
+static enum text_parse_status parse_data_block(const char *buf, size_t len,
+                                               const struct text_limits *lim,
+                                               size_t consumed,
+                                               struct text_req *req)
+{
+    if (req->ndata > lim->value_max) {
+        req->swallow = req->ndata + 2;
+        return fail(req, TEXT_ERR_TOO_LARGE, consumed);
+    }
+    size_t total = consumed + req->ndata + 2;
+    if (len < total) {
+        req->need = total;
+        return TEXT_PARSE_NEED_MORE;
+    }
+    req->data = buf + consumed;
+    if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
+        return fail(req, TEXT_ERR_BAD_CHUNK, total);
+    req->consumed = total;
+    return TEXT_PARSE_OK;
+}
+
 static enum text_parse_status parse_storage(const char *buf, size_t len,
                                             const struct text_limits *lim,
                                             struct text_token *tok, uint32_t n,
@@ -179,20 +203,7 @@ static enum text_parse_status parse_storage(const char *buf, size_t len,
     req->exptime = exptime;
     req->ndata = (size_t)vlen;
 
-    if (req->ndata > lim->value_max) {
-        req->swallow = req->ndata + 2;
-        return fail(req, TEXT_ERR_TOO_LARGE, consumed);
-    }
-    size_t total = consumed + req->ndata + 2;
-    if (len < total) {
-        req->need = total;
-        return TEXT_PARSE_NEED_MORE;
-    }
-    req->data = buf + consumed;
-    if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
-        return fail(req, TEXT_ERR_BAD_CHUNK, total);
-    req->consumed = total;
-    return TEXT_PARSE_OK;
+    return parse_data_block(buf, len, lim, consumed, req);
 }
 
 /* A meta key token: 1..TEXT_META_KEY_MAX bytes, no control characters
@@ -239,20 +250,7 @@ static enum text_parse_status parse_meta(const char *buf, size_t len,
         return fail(req, TEXT_ERR_FORMAT, consumed);
     req->meta_flags_at = 2;
     req->ndata = (size_t)vlen;
-    if (req->ndata > lim->value_max) {
-        req->swallow = req->ndata + 2;
-        return fail(req, TEXT_ERR_TOO_LARGE, consumed);
-    }
-    size_t total = consumed + req->ndata + 2;
-    if (len < total) {
-        req->need = total;
-        return TEXT_PARSE_NEED_MORE;
-    }
-    req->data = buf + consumed;
-    if (buf[total - 2] != '\r' || buf[total - 1] != '\n')
-        return fail(req, TEXT_ERR_BAD_CHUNK, total);
-    req->consumed = total;
-    return TEXT_PARSE_OK;
+    return parse_data_block(buf, len, lim, consumed, req);
 }
 
 static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
