@@ -138,14 +138,8 @@ static void do_store(struct conn *c, const struct bin_req *req)
     st = store_put(mode, req->key, req->keylen, req->flags,
                    clock_exptime(req->exptime), req->value, req->nvalue,
                    req->cas, &cas);
-    if (mode == STORE_CAS) {
-        if (st == STORE_OK)
-            STAT_INCR(ts, cas_hits);
-        else if (st == STORE_EXISTS)
-            STAT_INCR(ts, cas_badval);
-        else if (st == STORE_NOT_FOUND)
-            STAT_INCR(ts, cas_misses);
-    }
+    if (mode == STORE_CAS)
+        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     switch (st) {
     case STORE_OK:
         respond_ok(c, req, cas);

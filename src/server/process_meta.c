@@ -246,14 +246,8 @@ static void do_ms(struct conn *c, const struct text_req *req, const struct meta_
     st = store_put_ex(mode, k->p, k->n, f->client_flags,
                       meta_has(f, 'T') ? meta_exptime(f->ttl) : 0, req->data, req->ndata,
                       has_cas ? f->cas_cmp : 0, &o, &cas);
-    if (mode == STORE_CAS) {
-        if (st == STORE_OK)
-            STAT_INCR(ts, cas_hits);
-        else if (st == STORE_EXISTS)
-            STAT_INCR(ts, cas_badval);
-        else if (st == STORE_NOT_FOUND)
-            STAT_INCR(ts, cas_misses);
-    }
+    if (mode == STORE_CAS)
+        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     switch (st) {
     case STORE_OK:
         if (f->quiet)

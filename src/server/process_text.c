@@ -137,14 +137,8 @@ static void do_store(struct conn *c, const struct text_req *req)
     st = store_put(store_modes[req->cmd], req->key.p, req->key.n, req->flags,
                    clock_exptime(req->exptime), req->data, req->ndata,
                    req->cas_unique, NULL);
-    if (req->cmd == TEXT_CMD_CAS) {
-        if (st == STORE_OK)
-            STAT_INCR(ts, cas_hits);
-        else if (st == STORE_EXISTS)
-            STAT_INCR(ts, cas_badval);
-        else if (st == STORE_NOT_FOUND)
-            STAT_INCR(ts, cas_misses);
-    }
+    if (req->cmd == TEXT_CMD_CAS)
+        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
     if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
         (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY))

@@ -56,6 +56,19 @@ static inline void stats_arith(struct thread_stats *ts, bool incr, bool hit)
         STAT_INCR(ts, decr_misses);
 }
 
+/* A cas outcome (a store that carried a CAS), counted alike by every
+ * protocol: stored, wrong CAS, or no such key. */
+static inline void stats_cas(struct thread_stats *ts, int st_ok, int st_exists,
+                             int st_not_found)
+{
+    if (st_ok)
+        STAT_INCR(ts, cas_hits);
+    else if (st_exists)
+        STAT_INCR(ts, cas_badval);
+    else if (st_not_found)
+        STAT_INCR(ts, cas_misses);
+}
+
 /* Process-wide counters, touched only on connect/close. */
 struct global_stats {
     _Atomic uint64_t curr_connections;

@@ -52,11 +52,11 @@ static bool is_retrieval(enum text_cmd c)
            c == TEXT_CMD_GATS;
 }
 
-/* A key is 1..TEXT_KEY_MAX bytes without control characters (protocol.txt;
+/* A key token is 1..max bytes without control characters (protocol.txt;
  * memcached itself only splits on spaces). */
-static bool key_valid(struct text_token k)
+static bool key_token_valid(struct text_token k, size_t max)
 {
-    if (k.n == 0 || k.n > TEXT_KEY_MAX)
+    if (k.n == 0 || k.n > max)
         return false;
     for (size_t i = 0; i < k.n; i++) {
         unsigned char c = (unsigned char)k.p[i];
@@ -64,6 +64,11 @@ static bool key_valid(struct text_token k)
             return false;
     }
     return true;
+}
+
+static bool key_valid(struct text_token k)
+{
+    return key_token_valid(k, TEXT_KEY_MAX);
 }
 
 /* Next space-separated token in [*pos, end); false at the end. */
@@ -210,14 +215,7 @@ static enum text_parse_status parse_storage(const char *buf, size_t len,
  * (its length after an optional base64 decode is checked by the caller). */
 static bool meta_key_valid(struct text_token k)
 {
-    if (k.n == 0 || k.n > TEXT_META_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < k.n; i++) {
-        unsigned char c = (unsigned char)k.p[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
+    return key_token_valid(k, TEXT_META_KEY_MAX);
 }
 
 /* mg/md/ma/me <key> <flags>*, mn, ms <key> <datalen> <flags>* + data. */
