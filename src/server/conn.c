@@ -87,6 +87,9 @@ void conn_destroy(struct conn *c)
                 break;
             }
     }
+    for (int i = 0; i < w->nspans; i++)   /* its replies die with it */
+        if (w->spans[i].c == c)
+            w->spans[i].c = NULL;
     tls_session_destroy(&c->ssl);
     close(c->fd);
     auth_sasl_session_destroy(&c->sasl);
@@ -133,33 +136,99 @@ static int conn_write(struct conn *c, struct buf *b)
     return 0;
 }
 
-bool conn_flush(struct conn *c)
+/* ---- deferred replies ----
+ *
+ * Replies are not sent as each connection is served but once per round of
+ * the event loop (conn_flush_all, after every ready connection ran), as
+ * Redis does before it sleeps. The replies of the connections served in a
+ * round lie one after another in the worker's output buffer; w->spans says
+ * where each connection's part ends. Sending them back to back matters on
+ * a busy server: a client that sleeps in epoll_wait is woken by the first
+ * reply and finds the others ready, where interleaving sends with request
+ * processing woke it (an inter-processor interrupt, ~8% of the server's
+ * CPU in set-heavy runs, measured with perf) for nearly every one. */
+
+/* Close c's part of the worker's output buffer (what it added since the
+ * last span ended). */
+static void span_close(struct conn *c)
 {
     struct worker *w = c->w;
-    struct buf *out = &w->out;
-    int rc = 0;
+    size_t end = buf_len(&w->out);
+    size_t start = w->nspans > 0 ? w->spans[w->nspans - 1].end : 0;
 
-    if (buf_len(out) == 0)
-        return buf_len(&c->out) == 0;
-    if (c->fd < 0)   /* a datagram: the UDP layer takes the whole reply */
-        return buf_len(out) <= c->udp_reply_max;
-    if (buf_len(&c->out) == 0)
-        rc = conn_write(c, out);
-    else
-        rc = 1;
-    if (rc == 1) {
-        if (buf_append(&c->out, buf_rptr(out), buf_len(out)) < 0) {
-            rc = -1;
-        } else if (ev_rewatch(&w->loop, c->fd, EPOLLOUT, c) < 0) {
-            rc = -1;
-        }
+    if (end == start)
+        return;
+    if (w->nspans > 0 && w->spans[w->nspans - 1].c == c) {
+        w->spans[w->nspans - 1].end = end;   /* served twice in a row */
+        return;
     }
+    w->spans[w->nspans].c = c;
+    w->spans[w->nspans].end = end;
+    w->nspans++;
+}
+
+/* Send one span; what the socket does not take waits in c->out. */
+static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
+{
+    struct buf span = { .data = p, .rpos = 0, .wpos = n, .cap = n };
+    int rc = buf_len(&c->out) == 0 ? conn_write(c, &span) : 1;
+
+    if (rc == 1) {
+        bool was_blocked = buf_len(&c->out) > 0;
+        if (buf_append(&c->out, buf_rptr(&span), buf_len(&span)) < 0 ||
+            (!was_blocked && ev_rewatch(&c->w->loop, c->fd, EPOLLOUT, c) < 0))
+            rc = -1;
+    }
+    if (rc < 0 && !c->closing) {
+        c->closing = true;
+        /* not freed here: an event of this round may still name it. The
+         * shut socket reports EPOLLHUP, and conn_read frees it then. */
+        if (c != cur)
+            shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
+void conn_flush_all(struct worker *w, struct conn *cur)
+{
+    struct buf *out = &w->out;
+    size_t start = 0;
+
+    if (cur != NULL)
+        span_close(cur);
+    for (int i = 0; i < w->nspans; i++) {
+        struct conn *c = w->spans[i].c;
+        size_t end = w->spans[i].end;
+        if (c != NULL)
+            span_send(c, cur, buf_rptr(out) + start, end - start);
+        start = end;
+    }
+    w->nspans = 0;
     buf_consume(out, buf_len(out));
     if (out->cap > CONN_OUT_KEEP)
         buf_destroy(out);
-    if (rc < 0)
-        c->closing = true;
-    return rc == 0;
+}
+
+bool conn_flush(struct conn *c)
+{
+    if (c->fd < 0)   /* a datagram: the UDP layer takes the whole reply */
+        return buf_len(&c->w->out) <= c->udp_reply_max;
+    conn_flush_all(c->w, c);
+    return buf_len(&c->out) == 0 && !c->closing;
+}
+
+/* Done serving c for now: its replies go out at the end of the round (at
+ * once if it closes). */
+static void conn_defer(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    if (c->closing || buf_len(&w->out) >= LIMIT_OUTPUT_HIGH_WATER) {
+        conn_flush_all(w, c);
+        return;
+    }
+    span_close(c);
+    if (w->nspans == WORKER_SPANS_MAX)
+        conn_flush_all(w, NULL);
 }
 
 static void add_ready(struct conn *c)
@@ -243,7 +312,7 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
     }
     if (buf_len(&c->in) == 0)
         buf_destroy(&c->in);   /* idle connections hold no buffers */
-    conn_flush(c);
+    conn_defer(c);
     if (c->closing) {
         conn_destroy(c);
         return;

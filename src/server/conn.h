@@ -85,9 +85,16 @@ void conn_on_event(struct conn *c, unsigned events);
 /* Run requests left in the input buffer (after -R yielded). */
 void conn_run_pending(struct conn *c);
 
-/* Used by request processing: send the worker's reply buffer now. Returns
- * false if the socket could not take all of it (the rest is kept). */
+/* Used by request processing: send the worker's reply buffer now (c's
+ * replies and those of connections served before it in this round).
+ * Returns false if the socket could not take all of c's (the rest is
+ * kept) or c is closing. */
 bool conn_flush(struct conn *c);
+/* Send the replies of every connection served this round. cur: the
+ * connection being served, if any (its replies so far go too; a failed
+ * write only marks it closing). Other connections whose write fails are
+ * marked closing and shut down, and freed when their socket reports it. */
+void conn_flush_all(struct worker *w, struct conn *cur);
 
 /* Execute at most one request of c's protocol (c->proto must be set):
  * the step function of that protocol, for the UDP layer. */

@@ -319,6 +319,7 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
 
 void udp_on_readable(struct worker *w, struct listener *l)
 {
+    conn_flush_all(w, NULL);   /* datagram replies start at w->out's start */
     for (int i = 0; i < LIMIT_UDP_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);

@@ -140,6 +140,7 @@ static void worker_drain(struct worker *w)
             conn_on_event(c, EPOLLIN);   /* may free c */
     }
     run_ready(w);
+    conn_flush_all(w, NULL);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
@@ -155,6 +156,7 @@ static void worker_drain(struct worker *w)
                 conn_on_event(c, evs[i].events);   /* run what waited */
         }
         run_ready(w);
+        conn_flush_all(w, NULL);
     }
 }
 
@@ -182,6 +184,7 @@ static void *worker_main(void *arg)
             }
         }
         run_ready(w);
+        conn_flush_all(w, NULL);
         sweep_idle(w);
     }
     if (atomic_load(&graceful_stop))

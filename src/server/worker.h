@@ -21,6 +21,14 @@ struct listen_src {
     struct listener *l;
 };
 
+/* Connections served in one round of the event loop whose replies wait in
+ * the worker's output buffer: one span per connection (conn.c). */
+#define WORKER_SPANS_MAX 256
+struct out_span {
+    struct conn      *c;          /* NULL once c is freed */
+    size_t            end;        /* its replies end here in w->out */
+};
+
 struct worker {
     int               id;
     pthread_t         thread;
@@ -28,7 +36,9 @@ struct worker {
     int               wake_fd;    /* eventfd to stop the loop */
     enum ev_kind      wake_kind;  /* EV_KIND_WAKE, epoll data for wake_fd */
     char             *rbuf;       /* LIMIT_READ_CHUNK scratch for reads */
-    struct buf        out;        /* replies of the connection being served */
+    struct buf        out;        /* replies not yet sent, see spans */
+    struct out_span   spans[WORKER_SPANS_MAX];
+    int               nspans;
     struct thread_stats stats;
     pthread_mutex_t   conns_lock; /* guards the list for `stats conns` */
     struct conn      *conns;
