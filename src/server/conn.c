@@ -264,6 +264,8 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
         c->proto = (unsigned char)data[0] == CONN_BINARY_MAGIC ?
                    CONN_PROTO_BINARY : CONN_PROTO_TEXT;
     c->need = 0;
+    if (c->proto == CONN_PROTO_TEXT)
+        process_text_ahead(c, data, len);
     while (off < len && !c->closing) {
         if (c->swallow > 0) {
             size_t k = len - off < c->swallow ? len - off : c->swallow;
@@ -291,6 +293,8 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
         if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }
+    if (c->proto == CONN_PROTO_TEXT)
+        process_text_ahead_clear();
     udp_note_tcp_peer(c);   /* after a login, the address is validated */
     return off;
 }

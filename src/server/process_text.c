@@ -395,10 +395,86 @@ static enum conn_step process_text_unauth(struct conn *c, const char *data,
     return CONN_STEP_DONE;
 }
 
+/* ---- read-ahead ----
+ *
+ * A pipeline arrives in one read. process_text_ahead parses the requests
+ * at the start of it before any runs and names their keys to the store
+ * (store_prefetch), so the cache misses of all their lookups overlap; the
+ * parsed requests are kept, and process_text_step takes each one from
+ * here instead of parsing it again. Only the key commands take part; the
+ * read-ahead stops at the first other request, error or incomplete one,
+ * and the rest is parsed one by one as before. Per thread (worker). */
+#define TEXT_AHEAD_MAX 16
+
+struct text_ahead {
+    const char     *at[TEXT_AHEAD_MAX];   /* where each request starts */
+    struct text_req req[TEXT_AHEAD_MAX];
+    int             n, next;
+};
+
+static _Thread_local struct text_ahead ahead;
+
+static bool ahead_command(enum text_cmd cmd)
+{
+    switch (cmd) {
+    case TEXT_CMD_GET: case TEXT_CMD_GETS: case TEXT_CMD_GAT: case TEXT_CMD_GATS:
+    case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
+    case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
+    case TEXT_CMD_INCR: case TEXT_CMD_DECR: case TEXT_CMD_TOUCH:
+    case TEXT_CMD_DELETE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void ahead_name_keys(const struct text_req *req)
+{
+    switch (req->cmd) {
+    case TEXT_CMD_GET: case TEXT_CMD_GETS: case TEXT_CMD_GAT: case TEXT_CMD_GATS: {
+        size_t pos = 0;
+        struct text_token k;
+        while (text_next_key(req, &pos, &k))
+            store_prefetch(k.p, k.n);
+        break;
+    }
+    default:
+        store_prefetch(req->key.p, req->key.n);
+        break;
+    }
+}
+
+void process_text_ahead(struct conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+
+    ahead.n = ahead.next = 0;
+    if (settings.protocol == PROTO_BINARY || !c->authenticated || c->swallow > 0)
+        return;
+    while (ahead.n < TEXT_AHEAD_MAX && off < len) {
+        struct text_req *req = &ahead.req[ahead.n];
+        if (text_parse(data + off, len - off, process_text_limits(), req) != TEXT_PARSE_OK ||
+            !ahead_command(req->cmd))
+            break;
+        ahead.at[ahead.n++] = data + off;
+        off += req->consumed;
+        ahead_name_keys(req);   /* its bucket loads while we parse on */
+    }
+    if (ahead.n > 1)   /* one request: nothing to overlap */
+        store_prefetch_items();
+}
+
+void process_text_ahead_clear(void)
+{
+    ahead.n = ahead.next = 0;
+    store_prefetch_clear();
+}
+
 enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
                                  size_t *used)
 {
-    struct text_req req;
+    struct text_req parsed, *req = &parsed;
+    enum text_parse_status st;
 
     if (settings.protocol == PROTO_BINARY) {   /* -B binary */
         *used = 0;
@@ -406,24 +482,29 @@ enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
     }
     if (!c->authenticated)
         return process_text_unauth(c, data, len, used);
-    enum text_parse_status st = text_parse(data, len, process_text_limits(), &req);
+    if (ahead.next < ahead.n && ahead.at[ahead.next] == data) {
+        req = &ahead.req[ahead.next++];
+        st = TEXT_PARSE_OK;
+    } else {
+        st = text_parse(data, len, process_text_limits(), req);
+    }
 
     *used = 0;
     if (st == TEXT_PARSE_NEED_MORE) {
-        c->need = req.need;
+        c->need = req->need;
         return CONN_STEP_NEED_MORE;
     }
     if (st == TEXT_PARSE_ERROR) {
-        process_text_error(c, &req);
-        if (req.close)
+        process_text_error(c, req);
+        if (req->close)
             return CONN_STEP_CLOSE;
-        *used = req.consumed;
-        c->swallow = req.swallow;
+        *used = req->consumed;
+        c->swallow = req->swallow;
         return CONN_STEP_DONE;
     }
-    enum proc_result r = process_text(c, &req);
+    enum proc_result r = process_text(c, req);
     if (r == PROC_PAUSED)
         return CONN_STEP_PAUSED;
-    *used = req.consumed;
+    *used = req->consumed;
     return r == PROC_CLOSE ? CONN_STEP_CLOSE : CONN_STEP_DONE;
 }

@@ -23,4 +23,11 @@ const struct text_limits *process_text_limits(void);
 enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
                                  size_t *used);
 
+/* Parse the key requests at the start of data[0..len) ahead and start
+ * loading what their lookups will touch (see process_text.c); the steps
+ * that follow on the same bytes reuse the parsed requests. */
+void process_text_ahead(struct conn *c, const char *data, size_t len);
+/* Forget the read-ahead: before the bytes it parsed change. */
+void process_text_ahead_clear(void);
+
 #endif

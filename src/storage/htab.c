@@ -106,6 +106,41 @@ static int table_alloc(struct htab_table *t, uint64_t nbuckets)
     return 0;
 }
 
+/* Publish the table lookups try first, for htab_prefetch. */
+static void publish(struct htab *h)
+{
+    const struct htab_table *t = &h->t[h->migrating ? 1 : 0];
+
+    atomic_store_explicit(&h->pf_slots, t->slots, memory_order_relaxed);
+    atomic_store_explicit(&h->pf_nbuckets, t->nbuckets, memory_order_relaxed);
+}
+
+void htab_prefetch(struct htab *h, uint64_t hv)
+{
+    htab_slot *slots = atomic_load_explicit(&h->pf_slots, memory_order_relaxed);
+    uint64_t nb = atomic_load_explicit(&h->pf_nbuckets, memory_order_relaxed);
+
+    __builtin_prefetch(slots + (((hv & UINT64_C(0xffffffff)) * nb) >> 32) * HTAB_BUCKET);
+}
+
+void htab_prefetch_items(const struct htab *h, uint64_t hv)
+{
+    const struct htab_table *t = &h->t[h->migrating ? 1 : 0];
+    const htab_slot *bk = &t->slots[table_home(t, hv) * HTAB_BUCKET];
+    uint64_t tag = htab_tag(hv);
+
+    for (unsigned i = 0; i < HTAB_BUCKET; i++) {
+        uint64_t s = htab_slot_get(&bk[i]);
+        if (s != 0 && (s & ~HTAB_REF_MASK) == tag) {
+            const unsigned char *it = htab_item(s);
+            /* an item of up to 64 bytes lies in these two lines */
+            __builtin_prefetch(it);
+            __builtin_prefetch(it + 63);
+            __builtin_prefetch(seg_of(it));
+        }
+    }
+}
+
 static void table_free(struct htab_table *t)
 {
     if (t->slots != NULL)
@@ -131,6 +166,7 @@ int htab_create(struct htab *h, unsigned power)
         errno = ENOMEM;
         return -1;
     }
+    publish(h);
     return 0;
 }
 
@@ -139,6 +175,7 @@ void htab_destroy(struct htab *h)
     table_free(&h->t[0]);
     table_free(&h->t[1]);
     h->migrating = false;
+    publish(h);
 }
 
 static htab_slot *table_find(struct htab_table *t, uint64_t hv, const void *key,
@@ -242,6 +279,7 @@ static void migrate_finish(struct htab *h)
     h->t[1].nbuckets = 0;
     h->t[1].count = 0;
     h->migrating = false;
+    publish(h);
 }
 
 /* Move `nb` buckets of the old table (all of them if nb is 0). */
@@ -291,6 +329,7 @@ static int migrate_start(struct htab *h)
         return -1;
     h->pos = 0;
     h->migrating = true;
+    publish(h);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "storage/seg.h"
@@ -44,7 +45,19 @@ struct htab {
     struct htab_table t[2];  /* t[0] current; t[1] the target while growing */
     bool     migrating;
     uint64_t pos;            /* next t[0] bucket to move */
+    /* The newest table, published for htab_prefetch, which runs without
+     * the owner's lock: a stale or mismatched pair only makes it prefetch
+     * a useless address (a prefetch never faults). */
+    _Atomic(htab_slot *) pf_slots;
+    _Atomic uint64_t pf_nbuckets;
 };
+
+/* Start loading the home bucket of hv into the cache. Needs no lock. */
+void htab_prefetch(struct htab *h, uint64_t hv);
+/* Start loading the items (and their segment headers) that the home
+ * bucket of hv names under hv's tag: the candidates a lookup will
+ * compare. Under the owner's lock. */
+void htab_prefetch_items(const struct htab *h, uint64_t hv);
 
 /* power = log2 of the initial slot count. 0 or -1 (ENOMEM). */
 int htab_create(struct htab *h, unsigned power);

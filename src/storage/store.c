@@ -195,6 +195,67 @@ static void do_set_head(struct shard *sh, struct seg *s)
         do_seg_free(sh, old);
 }
 
+/* ---- prefetching ----
+ *
+ * A lookup waits for two cache misses in turn: the index bucket, then the
+ * item whose key it compares (and for a store, that item's segment
+ * header). With several requests in hand (a pipeline that arrived in one
+ * read), the protocol layer names their keys first: store_prefetch hashes
+ * each key and starts loading its bucket; store_prefetch_items, once all
+ * are named, starts loading the candidate items. The misses of all the
+ * requests then overlap instead of queueing (as in MICA, NSDI'14), and
+ * the lookups that follow find the hash of each key remembered here, by
+ * the key's address and length. Per thread; store_prefetch_clear must run
+ * before the named key bytes may change. */
+#define STORE_PREFETCH_MAX 64
+
+struct prefetch_ent {
+    const char *key;
+    size_t      nkey;
+    uint64_t    hv;
+};
+
+static _Thread_local struct prefetch_ent pf_ents[STORE_PREFETCH_MAX];
+static _Thread_local unsigned pf_count, pf_next;
+
+void store_prefetch(const char *key, size_t nkey)
+{
+    uint64_t hv;
+
+    if (pf_count == STORE_PREFETCH_MAX || nkey > STORE_KEY_MAX)
+        return;
+    hv = hash_key(key, nkey);
+    pf_ents[pf_count++] = (struct prefetch_ent){ key, nkey, hv };
+    htab_prefetch(&shard_of(hv)->ht, hv);
+}
+
+void store_prefetch_items(void)
+{
+    for (unsigned i = pf_next; i < pf_count; i++) {
+        struct shard *sh = shard_of(pf_ents[i].hv);
+        pthread_mutex_lock(&sh->lock);
+        htab_prefetch_items(&sh->ht, pf_ents[i].hv);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+void store_prefetch_clear(void)
+{
+    pf_count = pf_next = 0;
+}
+
+/* The hash of a key: remembered if store_prefetch named it (in order; a
+ * request that never reached the store is skipped), else computed. */
+static uint64_t key_hash(const char *key, size_t nkey)
+{
+    for (unsigned i = pf_next; i < pf_count; i++)
+        if (pf_ents[i].key == key && pf_ents[i].nkey == nkey) {
+            pf_next = i + 1;
+            return pf_ents[i].hv;
+        }
+    return hash_key(key, nkey);
+}
+
 /* ---- item lifetime ---- */
 
 /* Mark an item dead; its hash slot is the caller's business. */
@@ -723,7 +784,7 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
 
     if (nkey > STORE_KEY_MAX || store_item_size(nkey, nvalue) > cfg.item_size_max)
         return STORE_TOO_LARGE;
-    hv = hash_key(key, nkey);
+    hv = key_hash(key, nkey);
     sh = shard_lock(hv);
     it = do_lookup(sh, hv, key, nkey, &h, NULL);
     switch (mode) {
@@ -848,7 +909,7 @@ static void visit(const struct shard *sh, unsigned char *it, store_visit_fn fn,
 
 bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
@@ -890,7 +951,7 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
 bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
                      store_visit_fn fn, void *ctx)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
@@ -903,7 +964,7 @@ bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
 
 enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
@@ -920,7 +981,7 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
 bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
                   store_visit_fn fn, void *ctx)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
@@ -945,7 +1006,7 @@ bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
 enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
                                   const struct store_delete_opts *o)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     htab_slot *slot;
@@ -991,7 +1052,7 @@ enum store_status store_delete(const char *key, size_t nkey)
 
 enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     htab_slot *slot;
@@ -1035,7 +1096,7 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
                                  uint64_t *result, uint64_t *cas_out,
                                  bool *created)
 {
-    uint64_t hv = hash_key(key, nkey);
+    uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);

@@ -192,4 +192,11 @@ size_t store_item_size(size_t nkey, size_t nvalue);
 
 void store_stats_get(struct store_stats *out);
 
+/* Prefetching for a batch of requests (see store.c): name each key with
+ * store_prefetch, then call store_prefetch_items, then run the requests;
+ * store_prefetch_clear before the named key bytes change or are freed. */
+void store_prefetch(const char *key, size_t nkey);
+void store_prefetch_items(void);
+void store_prefetch_clear(void);
+
 #endif
