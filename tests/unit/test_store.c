@@ -709,6 +709,72 @@ static void run_threads(uint64_t mem_limit, unsigned nkeys, bool exact)
     store_teardown();
 }
 
+/* Naming keys to store_prefetch changes nothing but speed: in batches as
+ * a pipeline names them (some named keys never reach the store, some keys
+ * are looked up without being named, some named twice), while the index
+ * grows under it, every request sees what the ones before it did. */
+static void test_prefetch(void)
+{
+    enum { N = 60000, BATCH = 16 };
+    static char keys[BATCH][32];
+    size_t nk[BATCH];
+    struct got g;
+    struct store_stats st;
+    int i, b, wrong = 0, grew = 0;
+
+    setup(256 * MiB, true, 4, 8);
+    for (i = 0; i < N; i += BATCH) {
+        for (b = 0; b < BATCH; b++) {
+            nk[b] = (size_t)snprintf(keys[b], sizeof(keys[b]), "pf:%d", i + b);
+            if (b % 5 != 4)   /* every fifth is not named */
+                store_prefetch(keys[b], nk[b]);
+        }
+        store_prefetch(keys[0], nk[0]);   /* named twice */
+        store_prefetch_items();
+        for (b = 0; b < BATCH; b++) {
+            if (b % 7 == 6)   /* named, but never reaches the store */
+                continue;
+            CHECK_EQ_INT(set(keys[b], nk[b], keys[b], nk[b]), STORE_OK);
+        }
+        /* a lookup of an earlier batch's key by another buffer */
+        if (i >= BATCH) {
+            char k[32];
+            size_t n = (size_t)snprintf(k, sizeof(k), "pf:%d", i - BATCH);
+            wrong += !get(k, n, &g) || g.nvalue != n || memcmp(g.value, k, n) != 0;
+        }
+        store_prefetch_clear();
+        stats(&st);
+        grew += st.hash_is_expanding;
+    }
+    CHECK(grew > 0);
+    CHECK_EQ_INT(wrong, 0);
+    for (i = 0; i < N; i += BATCH) {
+        for (b = 0; b < BATCH; b++) {
+            nk[b] = (size_t)snprintf(keys[b], sizeof(keys[b]), "pf:%d", i + b);
+            store_prefetch(keys[b], nk[b]);
+        }
+        store_prefetch_items();
+        for (b = 0; b < BATCH; b++) {
+            bool hit = get(keys[b], nk[b], &g);
+            wrong += hit != (b % 7 != 6);
+            if (hit)
+                wrong += g.nvalue != nk[b] || memcmp(g.value, keys[b], nk[b]) != 0;
+        }
+        store_prefetch_clear();
+    }
+    CHECK_EQ_INT(wrong, 0);
+    /* the remembered hash belongs to the named bytes: after a clear the
+     * same buffer with another key is hashed afresh */
+    memcpy(keys[0], "pf:x", 5);
+    store_prefetch(keys[0], 4);
+    store_prefetch_clear();
+    memcpy(keys[0], "pf:y", 5);
+    CHECK_EQ_INT(set(keys[0], 4, "y", 1), STORE_OK);
+    CHECK(get("pf:y", 4, &g) && g.nvalue == 1 && g.value[0] == 'y');
+    CHECK(!exists("pf:x", 4));
+    store_teardown();
+}
+
 static void test_threads(void)
 {
     run_threads(64 * MiB, 500, true);
@@ -969,6 +1035,7 @@ int main(void)
     RUN(test_no_evict);
     RUN(test_lower_limit);
     RUN(test_growth);
+    RUN(test_prefetch);
     RUN(test_threads);
     RUN(test_threads_evicting);
     RUN(test_defrag);
