@@ -263,9 +263,13 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
     if (c->proto == CONN_PROTO_UNKNOWN && len > 0)   /* memcached's rule */
         c->proto = (unsigned char)data[0] == CONN_BINARY_MAGIC ?
                    CONN_PROTO_BINARY : CONN_PROTO_TEXT;
+    bool ahead = c->proto == CONN_PROTO_TEXT && !c->w->in_round;
+
     c->need = 0;
-    if (c->proto == CONN_PROTO_TEXT)
+    if (ahead) {   /* in a round, conn_round_run did it for all */
         process_text_ahead(c, data, len);
+        process_text_ahead_run();
+    }
     while (off < len && !c->closing) {
         if (c->swallow > 0) {
             size_t k = len - off < c->swallow ? len - off : c->swallow;
@@ -293,7 +297,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
         if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }
-    if (c->proto == CONN_PROTO_TEXT)
+    if (ahead)
         process_text_ahead_clear();
     udp_note_tcp_peer(c);   /* after a login, the address is validated */
     return off;
@@ -348,17 +352,75 @@ static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
     return 0;   /* close_notify, reset or a protocol error: close */
 }
 
-/* Reads always land in the worker's scratch buffer; only what is left
+/* ---- rounds ----
+ *
+ * Reads land in the worker's round buffer (w->rbuf); only what is left
  * incomplete is kept in c->in, which grows by the bytes that arrived and
  * never by the size a request announces. A slow client (slowloris, or a
  * value trickled in byte by byte) holds what it sent, not a 64 KiB read
- * buffer or a whole -I value reserved in advance. */
+ * buffer or a whole -I value reserved in advance.
+ *
+ * The plain connections that are readable in a round are read first, one
+ * after another into the round buffer; then the key requests of all of
+ * them are parsed ahead together and their lookups prefetched
+ * (process_text_ahead), then they run, each on its own bytes
+ * (conn_round_run). With one request per connection (pipeline 1) that is
+ * what lets the cache misses of different connections' lookups overlap.
+ * TLS connections run as they are read. */
+
+static void conn_round_add(struct conn *c, char *data, size_t len)
+{
+    struct worker *w = c->w;
+    struct round_read *r = &w->round[w->nround++];
+
+    r->c = c;
+    r->data = data;   /* NULL: the bytes are c->in */
+    r->len = len;
+}
+
+void conn_round_run(struct worker *w)
+{
+    int i;
+
+    if (w->nround == 0) {
+        w->rused = 0;
+        return;
+    }
+    w->in_round = true;
+    /* in groups of connections whose requests the read-ahead can hold */
+    for (i = 0; i < w->nround;) {
+        int first = i;
+        do {
+            struct round_read *r = &w->round[i++];
+            if (r->c->proto == CONN_PROTO_TEXT)
+                process_text_ahead(r->c, r->data ? r->data : buf_rptr(&r->c->in),
+                                   r->data ? r->len : buf_len(&r->c->in));
+        } while (i < w->nround && process_text_ahead_room());
+        process_text_ahead_run();
+        for (int j = first; j < i; j++) {
+            struct round_read *r = &w->round[j];
+            if (r->data != NULL)
+                conn_serve(r->c, r->data, r->len, true);
+            else
+                conn_serve(r->c, buf_rptr(&r->c->in), buf_len(&r->c->in), false);
+        }
+        process_text_ahead_clear();
+    }
+    w->in_round = false;
+    w->nround = 0;
+    w->rused = 0;
+}
+
 static void conn_read(struct conn *c)
 {
     struct worker *w = c->w;
-    ssize_t n = c->ssl ? conn_read_tls(c, w->rbuf, LIMIT_READ_CHUNK)
-                       : read(c->fd, w->rbuf, LIMIT_READ_CHUNK);
+    char *dst;
+    ssize_t n;
 
+    if (w->rused + LIMIT_READ_CHUNK > WORKER_ROUND_BYTES || w->nround == WORKER_ROUND_MAX)
+        conn_round_run(w);
+    dst = w->rbuf + w->rused;
+    n = c->ssl ? conn_read_tls(c, dst, LIMIT_READ_CHUNK) : read(c->fd, dst, LIMIT_READ_CHUNK);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
@@ -367,15 +429,23 @@ static void conn_read(struct conn *c)
     }
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
-    if (buf_len(&c->in) == 0) {
-        conn_serve(c, w->rbuf, (size_t)n, true);
-        return;
-    }
-    if (buf_append(&c->in, w->rbuf, (size_t)n) < 0) {
+    if (buf_len(&c->in) > 0 && buf_append(&c->in, dst, (size_t)n) < 0) {
         conn_destroy(c);
         return;
     }
-    conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+    if (c->ssl) {   /* served at once: see conn_read_tls */
+        if (buf_len(&c->in) == 0)
+            conn_serve(c, dst, (size_t)n, true);
+        else
+            conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+        return;
+    }
+    if (buf_len(&c->in) == 0) {
+        w->rused += (size_t)n;
+        conn_round_add(c, dst, (size_t)n);
+    } else {
+        conn_round_add(c, NULL, 0);
+    }
 }
 
 static void conn_drain(struct conn *c)

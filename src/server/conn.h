@@ -82,6 +82,8 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
 void conn_destroy(struct conn *c);
 /* epoll readiness on the connection. */
 void conn_on_event(struct conn *c, unsigned events);
+/* Run the requests read in this round (see conn.c): after the events. */
+void conn_round_run(struct worker *w);
 /* Run requests left in the input buffer (after -R yielded). */
 void conn_run_pending(struct conn *c);
 

@@ -397,14 +397,19 @@ static enum conn_step process_text_unauth(struct conn *c, const char *data,
 
 /* ---- read-ahead ----
  *
- * A pipeline arrives in one read. process_text_ahead parses the requests
- * at the start of it before any runs and names their keys to the store
- * (store_prefetch), so the cache misses of all their lookups overlap; the
- * parsed requests are kept, and process_text_step takes each one from
- * here instead of parsing it again. Only the key commands take part; the
- * read-ahead stops at the first other request, error or incomplete one,
- * and the rest is parsed one by one as before. Per thread (worker). */
-#define TEXT_AHEAD_MAX 16
+ * A pipeline arrives in one read, and a round of the event loop reads
+ * many connections before running any (conn.c). process_text_ahead parses
+ * the key requests at the start of a connection's bytes before any runs
+ * and names their keys to the store (store_prefetch); once every
+ * connection of the round is parsed, process_text_ahead_run starts loading
+ * the items, so the cache misses of all these lookups overlap. The parsed
+ * requests are kept, and process_text_step takes each one from here
+ * instead of parsing it again. Only the key commands take part; a
+ * connection's read-ahead stops at its first other request, error or
+ * incomplete one, and the rest is parsed one by one as before. Per thread
+ * (worker); process_text_ahead_clear before the parsed bytes change. */
+#define TEXT_AHEAD_MAX  64
+#define TEXT_AHEAD_ROOM 16   /* a connection's share: its first 16 */
 
 struct text_ahead {
     const char     *at[TEXT_AHEAD_MAX];   /* where each request starts */
@@ -448,7 +453,6 @@ void process_text_ahead(struct conn *c, const char *data, size_t len)
 {
     size_t off = 0;
 
-    ahead.n = ahead.next = 0;
     if (settings.protocol == PROTO_BINARY || !c->authenticated || c->swallow > 0)
         return;
     while (ahead.n < TEXT_AHEAD_MAX && off < len) {
@@ -460,6 +464,15 @@ void process_text_ahead(struct conn *c, const char *data, size_t len)
         off += req->consumed;
         ahead_name_keys(req);   /* its bucket loads while we parse on */
     }
+}
+
+bool process_text_ahead_room(void)
+{
+    return TEXT_AHEAD_MAX - ahead.n >= TEXT_AHEAD_ROOM;
+}
+
+void process_text_ahead_run(void)
+{
     if (ahead.n > 1)   /* one request: nothing to overlap */
         store_prefetch_items();
 }
@@ -470,10 +483,22 @@ void process_text_ahead_clear(void)
     store_prefetch_clear();
 }
 
+/* The request parsed ahead at data, if any (in order; a connection that
+ * stopped early leaves its rest unused). */
+static struct text_req *ahead_take(const char *data)
+{
+    for (int i = ahead.next; i < ahead.n; i++)
+        if (ahead.at[i] == data) {
+            ahead.next = i + 1;
+            return &ahead.req[i];
+        }
+    return NULL;
+}
+
 enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
                                  size_t *used)
 {
-    struct text_req parsed, *req = &parsed;
+    struct text_req parsed, *req;
     enum text_parse_status st;
 
     if (settings.protocol == PROTO_BINARY) {   /* -B binary */
@@ -482,10 +507,10 @@ enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
     }
     if (!c->authenticated)
         return process_text_unauth(c, data, len, used);
-    if (ahead.next < ahead.n && ahead.at[ahead.next] == data) {
-        req = &ahead.req[ahead.next++];
+    if ((req = ahead_take(data)) != NULL) {
         st = TEXT_PARSE_OK;
     } else {
+        req = &parsed;
         st = text_parse(data, len, process_text_limits(), req);
     }
 

@@ -23,10 +23,15 @@ const struct text_limits *process_text_limits(void);
 enum conn_step process_text_step(struct conn *c, const char *data, size_t len,
                                  size_t *used);
 
-/* Parse the key requests at the start of data[0..len) ahead and start
- * loading what their lookups will touch (see process_text.c); the steps
- * that follow on the same bytes reuse the parsed requests. */
+/* Parse the key requests at the start of data[0..len) ahead and name
+ * their keys to the store; after all connections of a round, start
+ * loading what their lookups will touch with process_text_ahead_run (see
+ * process_text.c). The steps that follow on the same bytes reuse the
+ * parsed requests. */
 void process_text_ahead(struct conn *c, const char *data, size_t len);
+void process_text_ahead_run(void);
+/* Whether another connection's requests fit the read-ahead. */
+bool process_text_ahead_room(void);
 /* Forget the read-ahead: before the bytes it parsed change. */
 void process_text_ahead_clear(void);
 

@@ -139,6 +139,7 @@ static void worker_drain(struct worker *w)
         if (buf_len(&c->out) == 0)
             conn_on_event(c, EPOLLIN);   /* may free c */
     }
+    conn_round_run(w);
     run_ready(w);
     conn_flush_all(w, NULL);
     for (;;) {
@@ -155,6 +156,7 @@ static void worker_drain(struct worker *w)
             if (buf_len(&c->out) > 0)     /* writable again: drain, then */
                 conn_on_event(c, evs[i].events);   /* run what waited */
         }
+        conn_round_run(w);
         run_ready(w);
         conn_flush_all(w, NULL);
     }
@@ -183,6 +185,7 @@ static void *worker_main(void *arg)
                 break;
             }
         }
+        conn_round_run(w);
         run_ready(w);
         conn_flush_all(w, NULL);
         sweep_idle(w);
@@ -199,7 +202,7 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls)
     w->wake_kind = EV_KIND_WAKE;
     pthread_mutex_init(&w->conns_lock, NULL);
     stats_register_thread(&w->stats);
-    w->rbuf = malloc(LIMIT_READ_CHUNK);
+    w->rbuf = malloc(WORKER_ROUND_BYTES);
     w->lsrc = calloc((size_t)nls + 1, sizeof(*w->lsrc));
     if (w->rbuf == NULL || w->lsrc == NULL || ev_loop_init(&w->loop) < 0)
         return -1;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "event/loop.h"
 #include "net/listen.h"
+#include "policy/limits.h"
 #include "server/conn.h"
 #include "server/stats.h"
 
@@ -29,13 +30,27 @@ struct out_span {
     size_t            end;        /* its replies end here in w->out */
 };
 
+/* A round's reads (conn.c): up to WORKER_ROUND_MAX connections and
+ * WORKER_ROUND_BYTES of bytes read, whichever fills first. */
+#define WORKER_ROUND_MAX   EV_BATCH
+#define WORKER_ROUND_BYTES (4 * LIMIT_READ_CHUNK)
+struct round_read {
+    struct conn      *c;
+    char             *data;       /* in rbuf; NULL: the bytes are c->in */
+    size_t            len;
+};
+
 struct worker {
     int               id;
     pthread_t         thread;
     struct ev_loop    loop;
     int               wake_fd;    /* eventfd to stop the loop */
     enum ev_kind      wake_kind;  /* EV_KIND_WAKE, epoll data for wake_fd */
-    char             *rbuf;       /* LIMIT_READ_CHUNK scratch for reads */
+    char             *rbuf;       /* WORKER_ROUND_BYTES: this round's reads */
+    size_t            rused;
+    struct round_read round[WORKER_ROUND_MAX];
+    int               nround;
+    bool              in_round;   /* conn_round_run is running them */
     struct buf        out;        /* replies not yet sent, see spans */
     struct out_span   spans[WORKER_SPANS_MAX];
     int               nspans;

@@ -207,7 +207,7 @@ static void do_set_head(struct shard *sh, struct seg *s)
  * the lookups that follow find the hash of each key remembered here, by
  * the key's address and length. Per thread; store_prefetch_clear must run
  * before the named key bytes may change. */
-#define STORE_PREFETCH_MAX 64
+#define STORE_PREFETCH_MAX 128
 
 struct prefetch_ent {
     const char *key;
