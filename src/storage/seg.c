@@ -20,6 +20,7 @@
 #define SEG_LINKS_BYTES ((size_t)(SEG_ID_MAX + 1) * sizeof(uint32_t))
 
 static size_t seg_sz;
+uintptr_t seg_addr_mask;
 static size_t page_sz;
 static _Atomic uint64_t mem_limit;
 static _Atomic uint64_t mem_used;      /* charged: segments in use */
@@ -71,6 +72,7 @@ static void id_give(struct seg *s)
 void seg_setup(size_t size, uint64_t limit)
 {
     seg_sz = size;
+    seg_addr_mask = ~(uintptr_t)(size - 1);
     page_sz = (size_t)sysconf(_SC_PAGESIZE);
     atomic_store(&mem_limit, limit);
     atomic_store(&mem_used, 0);

@@ -71,10 +71,13 @@ struct seg *seg_create(size_t item_bytes);
 /* Give a segment back: its cost returns to the budget. */
 void seg_destroy(struct seg *s);
 
+/* ~(seg_size() - 1), set by seg_setup: seg_of runs on every lookup. */
+extern uintptr_t seg_addr_mask;
+
 /* The segment an item lives in. */
 static inline struct seg *seg_of(const void *item)
 {
-    return (struct seg *)((uintptr_t)item & ~(uintptr_t)(seg_size() - 1));
+    return (struct seg *)((uintptr_t)item & seg_addr_mask);
 }
 
 uint64_t seg_mem_used(void);
