@@ -8,7 +8,8 @@
 # /proc/PID/stat) so that "ops per second of server CPU" can be compared
 # even where the client, not the server, sets the pace.
 #
-# Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N] [--no-1k]
+# Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N]
+#                     [--lat-repeat N] [--no-1k]
 #                     [--no-memory] [--no-scale] [--scale-only] [--items N]
 #                     [--only hardcached|memcached] [--port P] [--threads T]
 #                     [--rates "R1 R2"]
@@ -30,6 +31,7 @@ OUT=$RESULTS_DIR/latest.txt
 duration=4       # measured seconds per run
 repeat=2         # runs per server and load (1 server thread); the table keeps the best
 repeat2=1        # the same with 2 server threads
+lat_repeat=5     # open-loop runs per server and rate; the table shows medians
 warmup=0.5       # unrecorded seconds before each measured run
 values="32 1024" # value sizes for the throughput matrix
 mem_values="32 200"
@@ -51,9 +53,10 @@ all_args="$*"
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) duration=2; warmup=0.5; repeat=1; repeat2=1; values=32; mem_values=32
+    --quick) duration=2; warmup=0.5; repeat=1; repeat2=1; lat_repeat=1; values=32; mem_values=32
              thread_list=1; rates=20000; do_scale=0 ;;
     --repeat) repeat=$2; shift ;;
+    --lat-repeat) lat_repeat=$2; shift ;;
     --duration) duration=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --no-1k) values=32 ;;
@@ -265,7 +268,7 @@ for t in $thread_list; do
     preload 32 $keys
     for rate in $rates; do
       r=0
-      while [ $r -lt "$repeat" ]; do
+      while [ $r -lt "$lat_repeat" ]; do
         for srv in $up; do
           measure "$srv" "v32_get0.9_p1_t1_r$rate" -p 1 -r 0.9 -v 32 -R "$rate"
         done
