@@ -19,7 +19,9 @@
 
 #define VALUE_HEADER_MAX (sizeof("VALUE  4294967295 4294967295 18446744073709551615\r\n") + TEXT_KEY_MAX)
 
-static struct text_limits text_limits;
+/* Per thread: every worker refreshes it from the settings on each call,
+ * and a shared copy written by all of them was a data race (TSan). */
+static _Thread_local struct text_limits text_limits;
 
 const struct text_limits *process_text_limits(void)
 {
