@@ -13,6 +13,7 @@ BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
 REL_CF  := $(BASE) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer \
            -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN_CF := $(BASE) -O1 -g -fsanitize=thread
 LDLIBS  := -pthread -lsodium -lcrypt -lseccomp -lssl -lcrypto
 
 # Folders are the architecture (see README "Layout").
@@ -41,7 +42,7 @@ FUZZ_CF      := $(filter-out -Werror,$(BASE)) -O1 -g -fno-omit-frame-pointer \
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit integration audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit integration tsan-test audit-test ops-test package-test bench bench-scale clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
@@ -70,6 +71,7 @@ UNIT_BINS_$(1) := $(patsubst tests/unit/%.c,$(BUILD)/$(1)/tests/%,$(UNIT_SRCS))
 endef
 $(eval $(call mode_rules,release,$(REL_CF)))
 $(eval $(call mode_rules,asan,$(ASAN_CF)))
+$(eval $(call mode_rules,tsan,$(TSAN_CF)))
 
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
@@ -104,6 +106,11 @@ unit: all asan $(UNIT_BINS_release) $(UNIT_BINS_asan)
 integration: all asan
 	HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached $(PYTHON) -m pytest -q tests/integration
 	HC_BIN=$(CURDIR)/$(BUILD)/asan/hardcached $(PYTHON) -m pytest -q tests/integration
+
+# ThreadSanitizer: the server with 4 workers under concurrent load
+tsan-test: $(BUILD)/tsan/hardcached $(BUILD)/release/hcbench
+	HC_TSAN_BIN=$(CURDIR)/$(BUILD)/tsan/hardcached HC_HCBENCH=$(CURDIR)/$(BUILD)/release/hcbench \
+	  $(PYTHON) -m pytest -q tests/tsan
 
 audit-test: all asan
 	@if [ -d tests/audit ] && ls tests/audit/test_*.py >/dev/null 2>&1; then \
@@ -145,6 +152,7 @@ test: deps-test
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
+	$(MAKE) tsan-test
 	$(MAKE) audit-test
 	$(MAKE) ops-test
 	$(MAKE) package-test
