@@ -245,10 +245,17 @@ void store_prefetch_clear(void)
 }
 
 /* The hash of a key: remembered if store_prefetch named it (in order; a
- * request that never reached the store is skipped), else computed. */
+ * request that never reached the store is skipped), else computed. The
+ * search looks only a little ahead, so a lookup of a key that was never
+ * named (a meta command amid a pipeline) costs a few compares, not 128. */
+#define STORE_PREFETCH_SKIP 16
+
 static uint64_t key_hash(const char *key, size_t nkey)
 {
-    for (unsigned i = pf_next; i < pf_count; i++)
+    unsigned end = pf_next + STORE_PREFETCH_SKIP < pf_count ? pf_next + STORE_PREFETCH_SKIP
+                                                             : pf_count;
+
+    for (unsigned i = pf_next; i < end; i++)
         if (pf_ents[i].key == key && pf_ents[i].nkey == nkey) {
             pf_next = i + 1;
             return pf_ents[i].hv;
