@@ -411,7 +411,7 @@ static enum conn_step process_text_unauth(struct conn *c, const char *data,
  * incomplete one, and the rest is parsed one by one as before. Per thread
  * (worker); process_text_ahead_clear before the parsed bytes change. */
 #define TEXT_AHEAD_MAX  64
-#define TEXT_AHEAD_ROOM 16   /* a connection's share: its first 16 */
+#define TEXT_AHEAD_ROOM 16   /* free entries for another connection to join */
 
 struct text_ahead {
     const char     *at[TEXT_AHEAD_MAX];   /* where each request starts */
