@@ -19,7 +19,7 @@
 
 struct seg {
     struct seg *prev, *next;  /* the owning shard's FIFO, oldest first */
-    uint64_t base;            /* CAS sequence the items' deltas count from */
+    uint64_t base;            /* sequence of the item at offset 0 (store.c) */
     rel_time_t created;       /* items' last-access times count from here
                                  (kept when compacted in place) */
     size_t   size;            /* bytes mapped, header included */

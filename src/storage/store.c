@@ -9,13 +9,24 @@
  * and subtract it from its segment's live bytes; a segment with no live
  * bytes left (not the head) goes back to the pool at once.
  *
- * CAS. Each shard counts stores in a 64-bit sequence; an item keeps it as a
- * 32-bit delta from its segment's base, and reports (seq << 8) | shard, so
- * CAS values are unique across shards. Flush records the sequence at flush
- * time: items with a smaller one are dead, with no per-item timestamp. A
- * delayed flush is applied by the first operation at or after its time,
- * before that operation stores anything, which gives exactly "items stored
- * before `when` die at `when`".
+ * CAS, with no bytes in the item. A segment that starts taking items (new,
+ * or compacted in place) is given a fresh range of its shard's 64-bit
+ * sequence, as long as the segment (do_seg_number); the item at offset off
+ * has sequence base + off. Items are only ever appended, so sequences grow
+ * in write order and no two items share one, and an item reports
+ * (seq << 8) | shard, unique across shards. A large item, alone in its
+ * segment, takes the sequence of a dead 4-byte filler written to the head
+ * in its stead (do_large_seq), so the order holds for it too. An item that
+ * moves (a touch that adds an expiry, compaction, defragmentation) would
+ * change its CAS; it keeps the one clients saw in an 8-byte field instead
+ * (item.h), as does an item whose CAS the client chose (meta E).
+ *
+ * Flush records the last sequence placed: items with that one or a smaller
+ * are dead, with no per-item timestamp (a moved item was live when it
+ * moved, and its new place is newer than any earlier flush). A delayed
+ * flush is applied by the first operation at or after its time, before
+ * that operation stores anything, which gives exactly "items stored before
+ * `when` die at `when`".
  *
  * Eviction, when the budget is spent: the shard's oldest segment is
  * compacted in place (second chance / CLOCK): live, unexpired items read
@@ -39,9 +50,9 @@
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
  *   - the segment id table (seg.c): 8 bytes per mapped segment.
- * Example: 1,000,000 items of 16-byte keys and 32-byte values take 55
- * bytes each in segments (55.6 with the partly written heads) plus 6.9
- * bytes of hash slots: 62.4 bytes per item, measured by test_store;
+ * Example: 1,000,000 items of 16-byte keys and 32-byte values take 52
+ * bytes each in segments (52.6 with the partly written heads) plus 6.9
+ * bytes of hash slots: 59.5 bytes per item, measured by test_store;
  * memcached needs ~123-129 (resident, measured by make bench).
  *
  * The caller must have run hash_setup() (the keyed hash secret) and
@@ -79,7 +90,6 @@
  * frees a segment or at least half of one, so this is never reached in
  * practice unless memory is held by items that cannot be moved. */
 #define STORE_ALLOC_ROUNDS     64
-#define STORE_DELTA_MAX        INT32_MAX
 
 struct shard {
     _Alignas(64) pthread_mutex_t lock;
@@ -89,7 +99,8 @@ struct shard {
     uint64_t seg_bytes;                /* mapped bytes of this shard's segments */
     uint64_t defrag_after;             /* no defrag before total_items passes this */
     unsigned idx;
-    uint64_t cas_seq;                  /* last sequence handed out */
+    uint64_t seq_top;                  /* end of the ranges given to segments */
+    uint64_t last_seq;                 /* the newest item's sequence */
     uint64_t flush_seq;                /* items with seq <= this are dead */
     rel_time_t flush_at;               /* pending delayed flush; 0 = none */
     uint64_t curr_items, total_items, bytes;
@@ -105,9 +116,11 @@ static struct shard *shard_of(uint64_t hv)
     return shard_bits ? &shards[hv >> (64 - shard_bits)] : &shards[0];
 }
 
-static uint64_t item_seq(const struct seg *s, const struct item_hdr *h)
+/* An item's sequence: where it was written. */
+static uint64_t item_seq(const unsigned char *it)
 {
-    return s->base + (uint64_t)(int64_t)h->cas_delta;
+    struct seg *s = seg_of(it);
+    return s->base + (uint64_t)(it - seg_data(s));
 }
 
 static uint64_t item_cas(const struct shard *sh, uint64_t seq)
@@ -115,7 +128,8 @@ static uint64_t item_cas(const struct shard *sh, uint64_t seq)
     return cfg.use_cas ? (seq << STORE_SHARD_BITS_MAX) | sh->idx : 0;
 }
 
-/* The CAS a client sees: its own (meta E) or the sequence's. */
+/* The CAS a client sees: the stored one (meta E, a moved item) or the
+ * sequence's. */
 static uint64_t do_item_cas(const struct shard *sh, const unsigned char *it,
                             const struct item_hdr *h)
 {
@@ -123,7 +137,7 @@ static uint64_t do_item_cas(const struct shard *sh, const unsigned char *it,
         return 0;
     if (h->iflags & ITEM_HAS_CAS)
         return h->cas;
-    return item_cas(sh, item_seq(seg_of(it), h));
+    return item_cas(sh, item_seq(it));
 }
 
 /* Seconds from s's creation to `now` (0 if before): an item's access time. */
@@ -132,20 +146,21 @@ static uint32_t atime_since(const struct seg *s, rel_time_t now)
     return now > s->created ? now - s->created : 0;
 }
 
-static bool delta_fits(uint64_t seq, uint64_t base)
-{
-    int64_t d = (int64_t)(seq - base);
-    return d >= INT32_MIN && d <= STORE_DELTA_MAX;
-}
-
-static bool do_is_live(const struct shard *sh, const struct seg *s,
+static bool do_is_live(const struct shard *sh, const unsigned char *it,
                        const struct item_hdr *h, rel_time_t now)
 {
     if (h->iflags & ITEM_DEAD)
         return false;
     if (h->exptime != 0 && h->exptime <= now)
         return false;
-    return item_seq(s, h) > sh->flush_seq;
+    return item_seq(it) > sh->flush_seq;
+}
+
+/* Give s, about to take items, a sequence range of its own. */
+static void do_seg_number(struct shard *sh, struct seg *s)
+{
+    s->base = sh->seq_top + 1;
+    sh->seq_top = s->base + s->cap;
 }
 
 /* ---- segment FIFO ---- */
@@ -289,7 +304,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         return NULL;
     it = htab_slot_item(slot);
     item_decode(it, h);
-    if (!do_is_live(sh, seg_of(it), h, clock_now())) {
+    if (!do_is_live(sh, it, h, clock_now())) {
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
@@ -303,11 +318,12 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
 }
 
 /* Drop a live-in-the-index item being overwritten by eviction: unindex it
- * and count why. Segment accounting is the caller's. */
-static void do_drop(struct shard *sh, unsigned char *it, const struct item_hdr *h,
-                    bool live)
+ * and count why. `bytes` holds the item's bytes (it, or a copy of them).
+ * Segment accounting is the caller's. */
+static void do_drop(struct shard *sh, const unsigned char *it, const unsigned char *bytes,
+                    const struct item_hdr *h, bool live)
 {
-    uint64_t hv = hash_key(it + h->key_off, h->nkey);
+    uint64_t hv = hash_key(bytes + h->key_off, h->nkey);
     htab_slot *slot = htab_find_item(&sh->ht, hv, it);
 
     if (slot != NULL)
@@ -336,46 +352,66 @@ static void do_seg_evict(struct shard *sh, struct seg *s)
         unsigned char *it = seg_data(s) + off;
         item_decode(it, &h);
         if (!(h.iflags & ITEM_DEAD))
-            do_drop(sh, it, &h, do_is_live(sh, s, &h, now));
+            do_drop(sh, it, it, &h, do_is_live(sh, it, &h, now));
         off += (uint32_t)h.size;
     }
     do_seg_free(sh, s);
 }
 
 /* Second chance: keep recently read items (up to half of s), drop the
- * rest, and make s the head with the room that frees. */
+ * rest, and make s the head with the room that frees. s gets a new
+ * sequence range, so a kept item keeps its CAS in the stored field, which
+ * may make it 8 bytes longer: the items are read from a copy of the
+ * segment, as a grown item may overwrite the start of the next one. */
 static void do_seg_compact(struct shard *sh, struct seg *s)
 {
     rel_time_t now = clock_now();
-    uint64_t base = sh->cas_seq;   /* re-based so new items' deltas fit */
-    uint32_t off = 0, w = 0;
+    uint32_t off = 0, w = 0, last = 0, used = s->used;
+    unsigned char *from = malloc(used ? used : 1);
     struct item_hdr h;
 
-    while (off < s->used) {
-        unsigned char *it = seg_data(s) + off;
-        item_decode(it, &h);
+    if (from == NULL) {
+        do_seg_evict(sh, s);
+        return;
+    }
+    memcpy(from, seg_data(s), used);
+    while (off < used) {
+        unsigned char *it = seg_data(s) + off, *src = from + off, *to;
+        item_decode(src, &h);
         off += (uint32_t)h.size;
         if (h.iflags & ITEM_DEAD)
             continue;
-        bool live = do_is_live(sh, s, &h, now);
-        uint64_t seq = item_seq(s, &h);
-        if (live && (h.iflags & ITEM_ACCESSED) && w + h.size <= s->cap / 2 &&
-            item_set_delta(it, &h, (int64_t)(seq - base))) {
-            uint64_t hv = hash_key(it + h.key_off, h.nkey);
-            htab_slot *slot = htab_find_item(&sh->ht, hv, it);
-            unsigned char *to = seg_data(s) + w;
-            it[0] &= (unsigned char)~ITEM_ACCESSED;
-            memmove(to, it, h.size);
-            if (slot != NULL)
-                htab_set(slot, hv, to);
-            w += (uint32_t)h.size;
-        } else {
-            do_drop(sh, it, &h, live);
+        bool live = do_is_live(sh, it, &h, now);
+        uint64_t cas = cfg.use_cas && !(h.iflags & ITEM_HAS_CAS) ? do_item_cas(sh, it, &h) : 0;
+        size_t size = h.size + (cas ? ITEM_CAS_BYTES : 0);
+        if (!live || !(h.iflags & ITEM_ACCESSED) || w + size > s->cap / 2) {
+            do_drop(sh, it, src, &h, live);
+            continue;
         }
+        uint64_t hv = hash_key(src + h.key_off, h.nkey);
+        htab_slot *slot = htab_find_item(&sh->ht, hv, it);
+        to = seg_data(s) + w;
+        if (cas) {
+            size_t hdr = item_encode(to, h.nkey, h.nvalue, h.atime, h.exptime, h.flags,
+                                     0, cas);
+            to[0] = (unsigned char)(src[0] | ITEM_HAS_CAS);
+            memcpy(to + hdr, src + h.key_off, (size_t)h.nkey + h.nvalue);
+            sh->bytes += ITEM_CAS_BYTES;
+        } else {
+            memcpy(to, src, h.size);
+        }
+        to[0] &= (unsigned char)~ITEM_ACCESSED;
+        if (slot != NULL)
+            htab_set(slot, hv, to);
+        last = w;
+        w += (uint32_t)size;
     }
+    free(from);
     s->used = w;
     s->live = w;
-    s->base = base;
+    do_seg_number(sh, s);
+    if (w > 0)
+        sh->last_seq = s->base + last;
     /* it now holds the shard's newest data: move it to the FIFO's end */
     do_fifo_remove(sh, s);
     do_fifo_append(sh, s);
@@ -437,8 +473,7 @@ static bool do_evict_step(struct shard *sh, bool may_compact)
 static bool head_fits(const struct shard *sh, size_t size)
 {
     const struct seg *hd = sh->head;
-    return hd != NULL && hd->used + size <= hd->cap &&
-           item_delta_short((int64_t)(sh->cas_seq + 1 - hd->base));
+    return hd != NULL && hd->used + size <= hd->cap;
 }
 
 static unsigned char *head_bump(struct shard *sh, size_t size)
@@ -446,6 +481,22 @@ static unsigned char *head_bump(struct shard *sh, size_t size)
     unsigned char *p = seg_data(sh->head) + sh->head->used;
     sh->head->used += (uint32_t)size;
     return p;
+}
+
+/* A large item's sequence (its segment's base): the place of a filler in
+ * the head, between the head's last item and its next; or, with no room
+ * there, a fresh one after sealing the head. */
+static void do_large_seq(struct shard *sh, struct seg *s)
+{
+    if (head_fits(sh, ITEM_FILLER_SIZE)) {
+        unsigned char *f = head_bump(sh, ITEM_FILLER_SIZE);
+        item_put_filler(f);
+        s->base = item_seq(f);
+    } else {
+        if (sh->head != NULL)
+            do_set_head(sh, NULL);
+        s->base = ++sh->seq_top;
+    }
 }
 
 /* Room for an item of `size` bytes, evicting if allowed. */
@@ -463,13 +514,14 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
             struct seg *s = seg_create(size);
             if (s == NULL)
                 return NULL;
-            s->base = sh->cas_seq;
             s->created = clock_now();
             do_fifo_append(sh, s);
             if (large) {
+                do_large_seq(sh, s);
                 s->used = (uint32_t)size;
                 return seg_data(s);
             }
+            do_seg_number(sh, s);
             do_set_head(sh, s);
             return head_bump(sh, size);
         }
@@ -521,7 +573,7 @@ static bool do_head_room(struct shard *sh, size_t size)
         return false;
     if ((s = seg_create(size)) == NULL)
         return false;
-    s->base = sh->cas_seq;
+    do_seg_number(sh, s);
     s->created = clock_now();
     do_fifo_append(sh, s);
     do_set_head(sh, s);
@@ -538,48 +590,35 @@ static void do_seg_move(struct shard *sh, struct seg *s)
 
     while (off < s->used) {
         unsigned char *it = seg_data(s) + off, *to;
-        uint64_t hv, seq;
+        uint64_t hv, cas;
         htab_slot *slot;
-        int64_t d;
         uint32_t a;
         size_t size, hdr;
-        bool wide;
 
         item_decode(it, &h);
         off += (uint32_t)h.size;
         if (h.iflags & ITEM_DEAD)
             continue;
-        seq = item_seq(s, &h);
-        if (!do_is_live(sh, s, &h, now)) {
-            do_drop(sh, it, &h, false);
+        if (!do_is_live(sh, it, &h, now)) {
+            do_drop(sh, it, it, &h, false);
             it[0] |= ITEM_DEAD;
             s->live -= (uint32_t)h.size;
             continue;
         }
         hv = hash_key(it + h.key_off, h.nkey);
         slot = htab_find_item(&sh->ht, hv, it);
-        /* the copy may change its CAS delta's form: size it for the head
-         * it will be in (do_head_room may make a newer one) */
-        wide = !item_delta_short((int64_t)(seq - sh->cas_seq)) ||
-               (sh->head != NULL && !item_delta_short((int64_t)(seq - sh->head->base)));
-        size = h.size + (wide ? ITEM_CAS_WIDE : 0) - (h.cas_wide ? ITEM_CAS_WIDE : 0);
+        /* the copy keeps the CAS it had here in the stored field */
+        cas = do_item_cas(sh, it, &h);
+        size = h.size + ((h.iflags & ITEM_HAS_CAS) || cas == 0 ? 0 : ITEM_CAS_BYTES);
         if (slot == NULL || !do_head_room(sh, size))
             break;
-        if (!delta_fits(seq, sh->head->base)) {
-            /* written over 2^31 stores ago: no field holds its CAS */
-            do_drop(sh, it, &h, true);
-            it[0] |= ITEM_DEAD;
-            s->live -= (uint32_t)h.size;
-            continue;
-        }
-        d = (int64_t)(seq - sh->head->base);
         /* the access time counts from the segment's creation */
         a = atime_since(sh->head, s->created + h.atime);
         to = head_bump(sh, size);
-        hdr = item_encode(to, h.nkey, h.nvalue, (int32_t)d, wide, a, h.exptime,
-                          h.flags, 0, h.cas);
-        to[0] = it[0];   /* the same optional fields, and every state bit */
+        hdr = item_encode(to, h.nkey, h.nvalue, a, h.exptime, h.flags, 0, cas);
+        to[0] = (unsigned char)(it[0] | (cas ? ITEM_HAS_CAS : 0));   /* every state bit */
         memcpy(to + hdr, it + h.key_off, (size_t)h.nkey + h.nvalue);
+        sh->last_seq = item_seq(to);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
@@ -614,23 +653,16 @@ static void do_defrag(struct shard *sh)
 
 /* Write a new copy of key with value v1+v2 and index it, replacing any old
  * copy. v1/v2 must not point into segment memory (eviction may move it).
- * seq != 0 keeps an existing CAS sequence (touch). `extra` carries the
- * meta bits (ITEM_STALE, ITEM_TOKEN_SENT); ecas != 0 is a CAS the client
- * chose (meta E). */
+ * `extra` carries the meta bits (ITEM_STALE, ITEM_TOKEN_SENT); ecas != 0
+ * is a CAS to store: one the client chose (meta E) or one a touch keeps. */
 static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *key,
                                     size_t nkey, uint32_t flags, rel_time_t exptime,
                                     const char *v1, size_t n1, const char *v2, size_t n2,
-                                    uint64_t seq, uint64_t *cas_out,
-                                    unsigned char **it_out, uint8_t extra, uint64_t ecas)
+                                    uint64_t *cas_out, unsigned char **it_out,
+                                    uint8_t extra, uint64_t ecas)
 {
     uint32_t nvalue = (uint32_t)(n1 + n2);
-    /* A kept sequence (touch) may lie far from the base of the head the
-     * copy lands in: the current head's or, if a new one is made, the
-     * latest sequence. A new sequence always fits (head_fits). */
-    bool wide = seq != 0 &&
-                (!item_delta_short((int64_t)(seq - sh->cas_seq)) ||
-                 (sh->head != NULL && !item_delta_short((int64_t)(seq - sh->head->base))));
-    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0, wide);
+    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0);
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     htab_slot *slot;
@@ -639,10 +671,9 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     if (p == NULL)
         return STORE_NO_MEMORY;
     s = seg_of(p);
-    if (seq == 0 || !delta_fits(seq, s->base))
-        seq = ++sh->cas_seq;
-    off = item_encode(p, (uint8_t)nkey, nvalue, (int32_t)(int64_t)(seq - s->base), wide,
-                      atime_since(s, clock_now()), exptime, flags, extra, ecas);
+    sh->last_seq = item_seq(p);
+    off = item_encode(p, (uint8_t)nkey, nvalue, atime_since(s, clock_now()), exptime,
+                      flags, extra, ecas);
     memcpy(p + off, key, nkey);
     if (n1)
         memcpy(p + off + nkey, v1, n1);
@@ -666,7 +697,7 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
         return STORE_NO_MEMORY;
     }
     if (cas_out)
-        *cas_out = !cfg.use_cas ? 0 : ecas ? ecas : item_cas(sh, seq);
+        *cas_out = !cfg.use_cas ? 0 : ecas ? ecas : item_cas(sh, item_seq(p));
     if (it_out)
         *it_out = p;
     else
@@ -681,7 +712,7 @@ static struct shard *shard_lock(uint64_t hv)
 
     pthread_mutex_lock(&sh->lock);
     if (sh->flush_at != 0 && clock_now() >= sh->flush_at) {
-        sh->flush_seq = sh->cas_seq;
+        sh->flush_seq = sh->last_seq;
         sh->flush_at = 0;
     }
     htab_step(&sh->ht);
@@ -693,9 +724,8 @@ static struct shard *shard_lock(uint64_t hv)
 size_t store_item_size(size_t nkey, size_t nvalue)
 {
     /* with every optional field: the check must not depend on flags */
-    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_CAS_BYTES + ITEM_CAS_WIDE +
-           ITEM_ATIME_BYTES +
-           16 + nkey + nvalue;
+    return ITEM_FIXED_HDR + ITEM_VARINT_MAX + ITEM_ATIME_BYTES + 4 + 4 + ITEM_CAS_BYTES +
+           nkey + nvalue;
 }
 
 static unsigned log2_floor(uint64_t v)
@@ -810,7 +840,7 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
         if (it == NULL && o->vivify && mode != STORE_REPLACE) {
             /* meta ms N: an append to a missing key creates it */
             st = do_write_x(sh, hv, key, nkey, flags, o->viv_exptime, value, nvalue,
-                            NULL, 0, 0, cas_out, NULL, 0, o->new_cas);
+                            NULL, 0, cas_out, NULL, 0, o->new_cas);
             goto out;
         }
         if (it == NULL) {
@@ -856,14 +886,14 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
         memcpy(old, it + h.key_off + h.nkey, nold);
         if (mode == STORE_APPEND)
             st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, old, nold,
-                            value, nvalue, 0, cas_out, NULL, 0, o->new_cas);
+                            value, nvalue, cas_out, NULL, 0, o->new_cas);
         else
             st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, value, nvalue,
-                            old, nold, 0, cas_out, NULL, 0, o->new_cas);
+                            old, nold, cas_out, NULL, 0, o->new_cas);
         free(old);
     } else {
         st = do_write_x(sh, hv, key, nkey, flags, exptime, value, nvalue, NULL, 0,
-                        0, cas_out, NULL, extra, o->new_cas);
+                        cas_out, NULL, extra, o->new_cas);
     }
 out:
     pthread_mutex_unlock(&sh->lock);
@@ -948,8 +978,8 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
         return NULL;
     memcpy(val, it + h->key_off + h->nkey, h->nvalue);
     if (do_write_x(sh, hv, key, nkey, h->flags, exptime, val, h->nvalue, NULL, 0,
-                   item_seq(seg_of(it), h), NULL, &copy,
-                   h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT), h->cas) == STORE_OK)
+                   NULL, &copy, h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
+                   do_item_cas(sh, it, h)) == STORE_OK)
         sh->total_items--;   /* the same item, moved */
     free(val);
     return copy;
@@ -996,7 +1026,7 @@ bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
 
     if (it == NULL && o->vivify && nkey <= STORE_KEY_MAX) {
         /* meta mg N: an empty placeholder whose creator wins the recache */
-        if (do_write_x(sh, hv, key, nkey, 0, o->viv_exptime, NULL, 0, NULL, 0, 0,
+        if (do_write_x(sh, hv, key, nkey, 0, o->viv_exptime, NULL, 0, NULL, 0,
                        NULL, &it, ITEM_TOKEN_SENT, 0) == STORE_OK)
             created = true;
         else
@@ -1040,7 +1070,7 @@ enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
         }
         memcpy(val, it + h.key_off + h.nkey, n);
         st = do_write_x(sh, hv, key, nkey, h.flags, o->touch ? o->exptime : h.exptime,
-                        val, n, NULL, 0, 0, NULL, NULL,
+                        val, n, NULL, 0, NULL, NULL,
                         o->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE), o->new_cas);
         free(val);
         goto out;
@@ -1108,9 +1138,9 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
     enum store_status st = STORE_OK;
-    char *val, buf[24];
-    uint64_t v, seq;
-    size_t len;
+    char *val, *spaces, buf[24];
+    uint64_t v;
+    size_t len, pad;
 
     if (created)
         *created = false;
@@ -1124,7 +1154,7 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
             st = STORE_TOO_LARGE;
         else
             st = do_write_x(sh, hv, key, nkey, 0, opts->viv_exptime, buf, len,
-                            NULL, 0, 0, cas_out, NULL, 0, opts->new_cas);
+                            NULL, 0, cas_out, NULL, 0, opts->new_cas);
         if (st == STORE_OK) {
             if (result)
                 *result = opts->initial;
@@ -1153,21 +1183,20 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     }
     v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
     len = strnum_fmt_u64(buf, v);
-    seq = sh->cas_seq + 1;
-    if (len <= h.nvalue && item_delta_fits(&h, (int64_t)(seq - seg_of(it)->base)) &&
-        opts->new_cas == 0 && !(h.iflags & ITEM_HAS_CAS)) {
-        /* memcached 1.6 rewrites in place when the number still fits and
-         * pads with spaces: "100" decr 1 reads back as "99 " */
-        memcpy(val, buf, len);
-        memset(val + len, ' ', h.nvalue - len);
-        item_set_delta(it, &h, (int64_t)(seq - seg_of(it)->base));
-        sh->cas_seq = seq;
-        if (cas_out)
-            *cas_out = item_cas(sh, seq);
-    } else {
-        st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, NULL, 0, 0,
-                        cas_out, NULL, 0, opts->new_cas);
+    /* A new copy with a new CAS. memcached 1.6 rewrites in place when the
+     * number still fits and pads with spaces ("100" decr 1 reads back as
+     * "99 "); the copy is padded the same way. */
+    pad = len < h.nvalue ? h.nvalue - len : 0;
+    spaces = pad ? malloc(pad) : NULL;
+    if (pad && spaces == NULL) {
+        st = STORE_NO_MEMORY;
+        goto out;
     }
+    if (pad)
+        memset(spaces, ' ', pad);
+    st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, spaces, pad,
+                    cas_out, NULL, 0, opts->new_cas);
+    free(spaces);
     if (st == STORE_OK && result)
         *result = v;
 out:
@@ -1183,7 +1212,7 @@ void store_flush(rel_time_t when)
         struct shard *sh = &shards[i];
         pthread_mutex_lock(&sh->lock);
         if (when == 0 || when <= clock_now()) {
-            sh->flush_seq = sh->cas_seq;
+            sh->flush_seq = sh->last_seq;
             sh->flush_at = 0;
         } else {
             sh->flush_at = when;

@@ -44,7 +44,7 @@ static void make_items(void)
     }
     for (i = 0; i < NKEYS; i++) {
         size_t n = key_of(i, k);
-        size_t off = item_encode(item_at(i), (uint8_t)n, 1, 0, false, 0, 0, 0, 0, 0);
+        size_t off = item_encode(item_at(i), (uint8_t)n, 1, 0, 0, 0, 0, 0);
         memcpy(item_at(i) + off, k, n);
         item_at(i)[off + n] = 'v';
     }

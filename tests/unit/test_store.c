@@ -860,10 +860,10 @@ static void test_memory_per_item(void)
     CHECK_EQ_INT(missing, 0);
     CHECK_EQ_INT(st.curr_items, N);
     CHECK_EQ_INT(st.evictions, 0);
-    /* 55-byte items (7-byte header) fill the segments: deterministic, so
+    /* 52-byte items (4-byte header) fill the segments: deterministic, so
      * a tight bound catches a header regression; the index (6-byte slots,
      * 60-90% full, more while shards migrate) varies with the hash seed */
-    CHECK((double)st.mem_used / N < 56.0);
+    CHECK((double)st.mem_used / N < 53.0);
     CHECK((double)st.hash_bytes / N < 11.0);
     CHECK(per < 67.0);
     store_teardown();
@@ -985,33 +985,65 @@ static void test_meta_state(void)
     store_teardown();
 }
 
-/* An item written 2^23 or more stores ago no longer has a CAS delta that
- * fits 3 bytes from a new segment's base: a touch (which keeps the CAS)
- * and the defragmentation moves after it must write it in the 7-byte form,
- * keeping CAS and value. */
-static void test_wide_delta(void)
+/* The CAS follows from an item's place, so an item that moves keeps the
+ * one clients saw in a stored field: through a touch that adds an expiry
+ * (a copy), defragmentation and compaction. New CAS values stay unique and
+ * grow in write order, large items included. */
+static void test_moved_cas(void)
 {
+    static char big[100 * 1024];
     struct got g;
-    uint64_t cas0;
+    uint64_t cas0, prev = 0, c = 0;
     int i, bad = 0;
 
     setup(64 * MiB, true, 1, 0);
     CHECK_EQ_INT(set(S("old"), S("kept")), STORE_OK);
     CHECK(get(S("old"), &g));
     cas0 = g.cas;
-    for (i = 0; i < (1 << 23) + 1000; i++)
-        bad += set(S("churn"), S("x")) != STORE_OK;
+    /* random overwrites of 20,000 keys: defrag moves "old" out of its
+     * mostly dead segment */
+    memset(big, 'c', 100);
+    for (i = 0; i < 300000; i++) {
+        char k[24];
+        c = c * 6364136223846793005u + 1442695040888963407u;
+        bad += set(k, (size_t)snprintf(k, sizeof(k), "churn%d", (int)((c >> 33) % 20000)),
+                   big, 100) != STORE_OK;
+    }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(store_touch(S("old"), 0), STORE_OK);
     CHECK(get(S("old"), &g) && g.cas == cas0 && g.nvalue == 4 &&
           memcmp(g.value, "kept", 4) == 0);
-    /* the head holding the wide copy dies around it: defrag moves it */
-    for (i = 0; i < 200000; i++)
-        bad += set(S("churn"), S("y")) != STORE_OK;
+    CHECK_EQ_INT(store_touch(S("old"), clock_now() + 10000), STORE_OK);
+    CHECK(get(S("old"), &g) && g.cas == cas0 && g.exptime != 0);
+    c = 0;
+    /* write order, with large items in between */
+    for (i = 0; i < 200; i++) {
+        if (i % 10 == 5)
+            bad += store_put(STORE_SET, S("big"), 0, 0, big, sizeof(big), 0, &c) != STORE_OK;
+        else
+            bad += store_put(STORE_SET, S("small"), 0, 0, S("v"), 0, &c) != STORE_OK;
+        bad += c <= prev;
+        prev = c;
+    }
     CHECK_EQ_INT(bad, 0);
-    CHECK(get(S("old"), &g) && g.cas == cas0 && g.nvalue == 4 &&
-          memcmp(g.value, "kept", 4) == 0);
-    CHECK(get(S("churn"), &g) && g.nvalue == 1 && g.value[0] == 'y');
+    CHECK(get(S("big"), &g) && g.nvalue == sizeof(big));
+    store_teardown();
+
+    /* compaction keeps read items, with their CAS, under a small limit */
+    setup(2 * MiB, true, 1, 0);
+    CHECK_EQ_INT(set(S("hot"), S("value")), STORE_OK);
+    CHECK(get(S("hot"), &g));
+    cas0 = g.cas;
+    for (i = 0; i < 200000; i++) {
+        char k[24];
+        bad += set(k, (size_t)snprintf(k, sizeof(k), "cold%d", i), S("0123456789")) != STORE_OK;
+        if (i % 500 == 0)
+            bad += !get(S("hot"), &g) || g.cas != cas0;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(get(S("hot"), &g) && g.cas == cas0 && g.nvalue == 5);
+    struct store_stats st;
+    stats(&st);
+    CHECK(st.evictions > 0);
     store_teardown();
 }
 
@@ -1040,6 +1072,6 @@ int main(void)
     RUN(test_threads_evicting);
     RUN(test_defrag);
     RUN(test_memory_per_item);
-    RUN(test_wide_delta);
+    RUN(test_moved_cas);
     return unit_report("test_store");
 }
