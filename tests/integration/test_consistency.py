@@ -35,6 +35,58 @@ def test_cas_kept_by_touch_and_gat_changed_by_writes(client):
     client.cmd(b"cas cs:k 0 0 1 %d\r\nx\r\n" % c2, b"STORED\r\n")
 
 
+def _gets(c, key):
+    c.send(b"gets %s\r\n" % key)
+    line = c.readline()
+    m = re.fullmatch(rb"VALUE \S+ \d+ (\d+) (\d+)\r\n", line)
+    assert m, line
+    value = c.read_exact(int(m.group(1)) + 2)[:-2]
+    c.expect(b"END\r\n")
+    return int(m.group(2)), value
+
+
+def test_cas_unique_and_growing_per_key_with_large_values_between(start_server):
+    """Every write gets a CAS no other write had, and a later write of a
+    key a larger one, also when values too large for one segment (each
+    alone in its own) come between small ones: meta ms I compares CAS
+    values as older and newer. hardcached takes the CAS from where an item
+    was written (a large item from a filler in the head)."""
+    s = start_server()
+    big = b"B" * 150000
+    seen, last = set(), {}
+    with s.client(timeout=20) as c:
+        for i in range(400):
+            key = b"cg:%d" % (i % 7)
+            value = big if i % 11 == 3 else b"v%d" % i
+            c.cmd(b"set %s 0 0 %d\r\n%s\r\n" % (key, len(value), value), b"STORED\r\n")
+            cas, got = _gets(c, key)
+            assert got == value
+            assert cas not in seen
+            assert cas > last.get(key, 0), (i, key, cas, last.get(key))
+            seen.add(cas)
+            last[key] = cas
+
+
+def test_hot_item_keeps_cas_through_eviction(start_server):
+    """A key read all along stays while 12 MB of others pass through an
+    8 MB limit; its CAS does not change while it is not written, though
+    hardcached's compaction moves it (it keeps the CAS in a stored
+    field), and a cas with it still succeeds."""
+    s = start_server("-m", "8")
+    with s.client(timeout=30) as c:
+        c.cmd(b"set cv:hot 3 0 5\r\nvalue\r\n", b"STORED\r\n")
+        cas0, _ = _gets(c, b"cv:hot")
+        filler = b"f" * 1000
+        for i in range(12000):
+            c.send(b"set cv:cold%d 0 0 1000 noreply\r\n%s\r\n" % (i, filler))
+            if i % 100 == 0:
+                assert _gets(c, b"cv:hot") == (cas0, b"value"), i
+        assert int(c.stats()["evictions"]) > 0
+        assert _gets(c, b"cv:hot") == (cas0, b"value")
+        c.cmd(b"cas cv:hot 3 0 3 %d\r\nnew\r\n" % cas0, b"STORED\r\n")
+        assert _gets(c, b"cv:hot")[1] == b"new"
+
+
 def test_same_key_twice_in_gets(client):
     client.set("cs:tw", b"20")
     c = _cas(client, b"cs:tw")
