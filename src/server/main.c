@@ -245,10 +245,14 @@ static void setup_store(void)
         .evict = settings.evict,
         .use_cas = settings.use_cas,
         .hashpower = settings.hashpower,
+        .large_pages = settings.large_pages,
     };
 
     if (store_setup(&cfg) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the store: %s", strerror(errno));
+    if (settings.large_pages && !store_huge_pages())
+        log_warn("hardcached: -L: transparent huge pages are not available here; "
+                 "item memory uses normal pages");
 }
 
 /* Wait for a stop signal, ticking the clock once a second. Returns true

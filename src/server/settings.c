@@ -49,7 +49,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('P', "pidfile",            1, "save PID in <file>, only used with -d option") \
     X('f', "slab-growth-factor", 1, "accepted for compatibility; no slab classes here") \
     X('n', "slab-min-size",      1, "accepted for compatibility; no slab classes here") \
-    X('L', "enable-largepages",  0, "accepted for compatibility; ignored")      \
+    X('L', "enable-largepages",  0, "item memory on transparent huge pages (fewer TLB misses)") \
     X('D', "delimiter",          1, "accepted for compatibility; per-prefix stats not kept") \
     X('t', "threads",            1, "number of worker threads (default: 4)")    \
     X('R', "max-reqs-per-event", 1, "max requests per event per connection (default: 20)") \
@@ -396,7 +396,8 @@ static enum settings_action parse_argv(int argc, char **argv)
             printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
             return SETTINGS_EXIT_OK;
         case 'P': settings.pidfile = optarg; break;
-        case 'f': case 'n': case 'L': case 'D': case 'X': case 'W': break;
+        case 'L': settings.large_pages = true; break;
+        case 'f': case 'n': case 'D': case 'X': case 'W': break;
         case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
         case 'R': settings.reqs_per_event = parse_int(optarg, 1, 1000000, "-R value"); break;
         case 'C': settings.use_cas = false; break;

@@ -45,6 +45,7 @@ struct settings {
     int      reqs_per_event;     /* -R */
     uint32_t item_size_max;      /* -I */
     bool     use_cas;            /* !-C */
+    bool     large_pages;        /* -L: segments on transparent huge pages */
     bool     flush_enabled;      /* !-F */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */

@@ -36,6 +36,25 @@ static uint32_t *id_links;             /* next free id, for free ids */
 static uint32_t id_free;               /* top of the free stack; 0 = empty */
 static uint32_t id_next;               /* ids never handed out start here */
 
+/* Large pages (-L, as memcached's): standard segments are carved from one
+ * region reserved at setup, as large as the memory limit, and marked
+ * MADV_HUGEPAGE, so the kernel can back 32 segments of 64 KiB with one
+ * 2 MiB page: one TLB entry where 4 KiB pages take 512, for a store whose
+ * items are spread over hundreds of MB. The region is reserved, not
+ * committed (MAP_NORESERVE): its pages become resident as segments are
+ * first written, in order, so at most one huge page is partly used.
+ * Region segments are never unmapped: trimming the pool gives their pages
+ * back with MADV_DONTNEED (which also clears the header, so they are kept
+ * by index, `cold`) and reuses them before carving more. Segments past the
+ * region (a limit raised at run time) and large ones are mapped alone. */
+#define SEG_HUGE_PAGE  ((size_t)2 << 20)
+
+static unsigned char *region, *region_end;
+static size_t region_carved;           /* bytes handed out from the start */
+static uint32_t *cold;                 /* indexes of trimmed region segments */
+static size_t ncold;
+static bool huge_advised;              /* madvise(MADV_HUGEPAGE) took */
+
 static void *map_zero(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -69,7 +88,87 @@ static void id_give(struct seg *s)
     id_free = s->id;
 }
 
-void seg_setup(size_t size, uint64_t limit)
+static bool in_region(const struct seg *s)
+{
+    return (const unsigned char *)s >= region && (const unsigned char *)s < region_end;
+}
+
+/* Reserve the region for `limit` bytes of standard segments. Failing
+ * leaves large pages off: segments are then mapped one by one. */
+static void region_setup(uint64_t limit)
+{
+    size_t len = ((size_t)limit + SEG_HUGE_PAGE - 1) & ~(SEG_HUGE_PAGE - 1);
+    unsigned char *p = map_zero(len + SEG_HUGE_PAGE), *a;
+
+    if (p == NULL)
+        return;
+    a = (unsigned char *)(((uintptr_t)p + SEG_HUGE_PAGE - 1) & ~(uintptr_t)(SEG_HUGE_PAGE - 1));
+    if (a != p)
+        munmap(p, (size_t)(a - p));
+    munmap(a + len, SEG_HUGE_PAGE - (size_t)(a - p));
+    cold = map_zero(len / seg_sz * sizeof(*cold));
+    if (cold == NULL) {
+        munmap(a, len);
+        return;
+    }
+    region = a;
+    region_end = a + len;
+    region_carved = 0;
+    ncold = 0;
+    huge_advised = madvise(a, len, MADV_HUGEPAGE) == 0;
+}
+
+static void region_teardown(void)
+{
+    if (region == NULL)
+        return;
+    munmap(cold, (size_t)(region_end - region) / seg_sz * sizeof(*cold));
+    munmap(region, (size_t)(region_end - region));
+    region = region_end = NULL;
+    cold = NULL;
+    ncold = 0;
+    huge_advised = false;
+}
+
+/* A standard segment from the region (a trimmed one first), with an id;
+ * NULL if the region is used up. Under pool_lock. */
+static struct seg *region_take(void)
+{
+    struct seg *s;
+
+    if (ncold > 0) {
+        s = (struct seg *)(region + (size_t)cold[--ncold] * seg_sz);
+    } else if (region != NULL && region_carved + seg_sz <= (size_t)(region_end - region)) {
+        s = (struct seg *)(region + region_carved);
+        region_carved += seg_sz;
+    } else {
+        return NULL;
+    }
+    if (!id_take(s)) {
+        cold[ncold++] = (uint32_t)(((unsigned char *)s - region) / seg_sz);
+        return NULL;
+    }
+    return s;
+}
+
+/* Give a pooled segment's memory back to the OS. Under pool_lock. */
+static void seg_unmap(struct seg *s)
+{
+    id_give(s);
+    if (in_region(s)) {
+        cold[ncold++] = (uint32_t)(((unsigned char *)s - region) / seg_sz);
+        madvise(s, seg_sz, MADV_DONTNEED);
+    } else {
+        munmap(s, seg_sz);
+    }
+}
+
+bool seg_huge_pages(void)
+{
+    return huge_advised;
+}
+
+void seg_setup(size_t size, uint64_t limit, bool large_pages)
 {
     seg_sz = size;
     seg_addr_mask = ~(uintptr_t)(size - 1);
@@ -89,6 +188,8 @@ void seg_setup(size_t size, uint64_t limit)
         id_next = 1;
         id_free = 0;
     }
+    if (large_pages)
+        region_setup(limit);
 }
 
 size_t seg_size(void)
@@ -122,8 +223,7 @@ static void pool_trim(uint64_t extra)
         struct seg *s = pool;
         pool = s->next;
         mapped -= seg_sz;
-        id_give(s);
-        munmap(s, seg_sz);
+        seg_unmap(s);
     }
 }
 
@@ -160,6 +260,8 @@ struct seg *seg_create(size_t item_bytes)
     } else {
         pool_trim(size);
         mapped += size;
+        if (size == seg_sz)
+            s = region_take();
     }
     pthread_mutex_unlock(&pool_lock);
     if (s == NULL) {
@@ -213,9 +315,11 @@ void seg_teardown(void)
         struct seg *s = pool;
         pool = s->next;
         id_give(s);
-        munmap(s, seg_sz);
+        if (!in_region(s))
+            munmap(s, seg_sz);
     }
     mapped = 0;
+    region_teardown();
     pthread_mutex_unlock(&pool_lock);
 }
 

@@ -55,7 +55,9 @@ static inline unsigned char *seg_data(struct seg *s)
 }
 
 /* Pool and budget. seg_size must be a power of two and a page multiple. */
-void seg_setup(size_t seg_size, uint64_t mem_limit);
+void seg_setup(size_t seg_size, uint64_t mem_limit, bool large_pages);
+/* Were large pages asked for and granted by madvise (seg.c)? */
+bool seg_huge_pages(void);
 void seg_teardown(void);
 size_t seg_size(void);
 

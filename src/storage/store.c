@@ -49,7 +49,8 @@
  *   - nshards shard structs (about 256 bytes each) and up to one segment
  *     of alignment slack per mapping in virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap.
- *   - the segment id table (seg.c): 8 bytes per mapped segment.
+ *   - the segment id table (seg.c): 8 bytes per mapped segment;
+ *   - with large pages (-L), up to one partly used 2 MiB page (seg.c).
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 52
  * bytes each in segments (52.6 with the partly written heads) plus 6.9
  * bytes of hash slots: 59.5 bytes per item, measured by test_store;
@@ -88,7 +89,8 @@
 #define STORE_SEGS_PER_SHARD   4
 /* Eviction rounds one allocation may take before giving up. Each round
  * frees a segment or at least half of one, so this is never reached in
- * practice unless memory is held by items that cannot be moved. */
+ * practice unless memory is held by items that cannot be moved. Rounds
+ * taken while over the limit (just lowered) are not counted. */
 #define STORE_ALLOC_ROUNDS     64
 
 struct shard {
@@ -532,6 +534,12 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
             sched_yield();   /* others hold it all and are busy: retry */
             continue;
         }
+        /* Over a limit just lowered (cache_memlimit), each step frees a
+         * whole segment (no compaction there): such steps do not count,
+         * or a limit lowered by more than STORE_ALLOC_ROUNDS segments
+         * would fail the next store with "out of memory". */
+        if (seg_mem_used() > seg_mem_limit())
+            round--;
         if (!large && head_fits(sh, size))
             return head_bump(sh, size);
     }
@@ -756,7 +764,7 @@ int store_setup(const struct store_config *c)
     while (ssize > STORE_SEG_SIZE_MIN &&
            (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
         ssize /= 2;
-    seg_setup(ssize, cfg.mem_limit);
+    seg_setup(ssize, cfg.mem_limit, cfg.large_pages);
 
     shards = aligned_alloc(_Alignof(struct shard), cfg.nshards * sizeof(*shards));
     if (shards == NULL)
@@ -777,6 +785,11 @@ int store_setup(const struct store_config *c)
         }
     }
     return 0;
+}
+
+bool store_huge_pages(void)
+{
+    return seg_huge_pages();
 }
 
 void store_teardown(void)

@@ -27,6 +27,7 @@ struct store_config {
     bool     use_cas;        /* false with -C: items report cas 0 */
     unsigned hashpower;      /* log2 of initial total hash slots; 0 = default */
     unsigned nshards;        /* power of two; 0 = default */
+    bool     large_pages;    /* -L: segments on transparent huge pages */
 };
 
 /* A read-only view of one item, valid only while a store_visit_fn runs
@@ -85,6 +86,8 @@ struct store_stats {
  * tables could not be had. Call once; store_teardown() frees everything. */
 int store_setup(const struct store_config *cfg);
 void store_teardown(void);
+/* With large_pages: did the kernel take the huge-page advice? */
+bool store_huge_pages(void);
 
 /* Store a value. `value` is copied. `exptime` is already converted with
  * clock_exptime(). For STORE_CAS, `cas` must match the item's CAS. For

@@ -89,6 +89,44 @@ def test_rss_bounded_by_m(start_server):
     assert rss <= limit
 
 
+def _thp_available():
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return "[never]" not in f.read()
+    except OSError:
+        return False
+
+
+def _anon_huge_kb(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_L_large_pages(start_server):
+    """-L (memcached: large memory pages) puts item memory on transparent
+    huge pages where the kernel offers them; -m still bounds resident
+    memory and eviction still works."""
+    s = start_server("-L", "-m", "64")
+    with s.client(timeout=30) as c:
+        stored, replies = _fill(c, b"lp", [1000], 150 * 1024 * 1024)
+        assert replies == {b"STORED\r\n"}, replies
+        assert c.get(b"lp%d" % (stored - 1)) == b"m" * 1000
+        st = c.stats()
+        rss = hcutil.rss_kb(s.pid) / 1024
+        huge = _anon_huge_kb(s.pid) / 1024
+    limit = 64 + (SHARED_RSS_OVERHEAD_MB if hcutil.is_reference()
+                  else RSS_OVERHEAD_MB) + hcutil.rss_slack_mb()
+    print("-L -m 64 after 150 MB of 1 kB sets: RSS %.1f MiB (limit %d), "
+          "huge pages %.1f MiB, evictions %s" % (rss, limit, huge, st["evictions"]))
+    assert int(st["evictions"]) > 0
+    assert rss <= limit
+    if _thp_available():
+        assert huge >= 32
+
+
 def test_rss_bounded_small_items(start_server):
     """Many tiny items: per-item overhead counts against -m too."""
     s = start_server("-m", "16")

@@ -37,7 +37,7 @@ static void make_items(void)
     char k[32];
     int i;
 
-    seg_setup(SEG_BYTES, (uint64_t)NSEGS * SEG_BYTES);
+    seg_setup(SEG_BYTES, (uint64_t)NSEGS * SEG_BYTES, false);
     for (i = 0; i < (int)NSEGS; i++) {
         if (!seg_budget_take(SEG_BYTES) || (segs[i] = seg_create(1)) == NULL)
             abort();

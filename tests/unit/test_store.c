@@ -510,7 +510,7 @@ static void test_lower_limit(void)
 {
     struct store_stats st;
     char k[32], v[500];
-    int i;
+    int i, bad = 0;
 
     memset(v, 'm', sizeof(v));
     setup(16 * MiB, true, 4, 0);
@@ -519,13 +519,73 @@ static void test_lower_limit(void)
     stats(&st);
     CHECK(st.mem_used > 8 * MiB);
     CHECK_EQ_INT(store_set_mem_limit(4 * MiB), 0);
+    /* 11 MiB over the new limit: the first store evicts its way under it */
     for (i = 0; i < 5000; i++)
-        set(k, (size_t)snprintf(k, sizeof(k), "n%d", i), v, sizeof(v));
+        bad += set(k, (size_t)snprintf(k, sizeof(k), "n%d", i), v, sizeof(v)) != STORE_OK;
+    CHECK_EQ_INT(bad, 0);
     stats(&st);
     CHECK_EQ_INT(st.mem_limit, 4 * MiB);
     CHECK(st.mem_used <= 4 * MiB);
     CHECK(exists(S("n4999")));
     store_teardown();
+}
+
+/* -L: standard segments come from one region reserved for the limit.
+ * Values stay intact when trimmed region segments (pages given back) are
+ * reused, and a limit raised past the region maps segments one by one. */
+static bool values_ok(const char *prefix, int from, int to, const char *v, size_t nv)
+{
+    char k[32];
+    struct got g;
+
+    for (int i = from; i < to; i++)
+        if (!get(k, (size_t)snprintf(k, sizeof(k), "%s%d", prefix, i), &g) ||
+            g.nvalue != nv || memcmp(g.value, v, nv) != 0)
+            return false;
+    return true;
+}
+
+static void test_large_pages(void)
+{
+    struct store_config c = {
+        .mem_limit = 8 * MiB, .item_size_max = 1 * MiB, .evict = true,
+        .use_cas = true, .nshards = 4, .large_pages = true,
+    };
+    struct store_stats st;
+    char k[32], v[1000];
+    int i, bad = 0;
+
+    for (int round = 0; round < 2; round++) {   /* setup after teardown */
+        CHECK_EQ_INT(store_setup(&c), 0);
+        for (i = 0; i < 30000; i++) {
+            memset(v, 'a' + i % 26, sizeof(v));
+            bad += set(k, (size_t)snprintf(k, sizeof(k), "a%d", i), v, sizeof(v)) != STORE_OK;
+        }
+        stats(&st);
+        CHECK_EQ_INT(bad, 0);
+        CHECK(st.evictions > 0);
+        CHECK(st.mem_used <= 8 * MiB);
+        memset(v, 'a' + 29999 % 26, sizeof(v));
+        CHECK(values_ok("a", 29999, 30000, v, sizeof(v)));
+        /* lower: pooled region segments give their pages back */
+        CHECK_EQ_INT(store_set_mem_limit(2 * MiB), 0);
+        memset(v, 'b', sizeof(v));
+        for (i = 0; i < 3000; i++)
+            bad += set(k, (size_t)snprintf(k, sizeof(k), "b%d", i), v, sizeof(v)) != STORE_OK;
+        CHECK(values_ok("b", 2900, 3000, v, sizeof(v)));
+        /* raise past the region: the trimmed segments come back zeroed
+         * and are set up again, then segments are mapped alone */
+        CHECK_EQ_INT(store_set_mem_limit(24 * MiB), 0);
+        memset(v, 'c', sizeof(v));
+        for (i = 0; i < 20000; i++)
+            bad += set(k, (size_t)snprintf(k, sizeof(k), "c%d", i), v, sizeof(v)) != STORE_OK;
+        stats(&st);
+        CHECK_EQ_INT(bad, 0);
+        CHECK(st.mem_used > 16 * MiB);
+        CHECK(st.mem_used <= 24 * MiB);
+        CHECK(values_ok("c", 0, 20000, v, sizeof(v)));
+        store_teardown();
+    }
 }
 
 static void test_growth(void)
@@ -1066,6 +1126,7 @@ int main(void)
     RUN(test_eviction);
     RUN(test_no_evict);
     RUN(test_lower_limit);
+    RUN(test_large_pages);
     RUN(test_growth);
     RUN(test_prefetch);
     RUN(test_threads);
