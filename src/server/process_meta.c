@@ -193,6 +193,7 @@ static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_
         .viv_exptime = meta_exptime(f->vivify_ttl),
         .recache = f->recache,
         .no_bump = f->no_bump,
+        .tokens = true,
     };
     struct mg_ctx m = { c, f, k };
     bool hit = store_get_ex(k->p, k->n, &o, mg_emit, &m);
@@ -211,8 +212,11 @@ static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_
     }
     STAT_INCR(ts, get_misses);
     if (!f->quiet) {
+        /* memcached 1.6 echoes the key and opaque flags on a miss too */
         struct line l = { .n = 0 };
         put(&l, "EN", 2);
+        for (uint32_t i = 0; i < f->ntok; i++)
+            put_common(&l, f, k, f->tok[i].p[0]);
         emit_line(c, &l);
     }
 }

@@ -939,8 +939,8 @@ static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
     si.token_sent = !created && (h.iflags & ITEM_TOKEN_SENT) != 0;
     si.created = created;
     si.win = created;
-    if (!created && !si.token_sent &&
-        (si.stale || (o && o->recache && h.exptime != 0 && h.exptime - now < o->recache))) {
+    if (!created && !si.token_sent && o != NULL && o->tokens &&
+        (si.stale || (o->recache && h.exptime != 0 && h.exptime - now < o->recache))) {
         si.win = true;
         it[0] |= ITEM_TOKEN_SENT;
     }
@@ -1152,8 +1152,10 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
     enum store_status st = STORE_OK;
     char *val, *spaces, buf[24];
+    unsigned char *copy = NULL;
     uint64_t v;
     size_t len, pad;
+    bool in_place;
 
     if (created)
         *created = false;
@@ -1197,9 +1199,12 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
     len = strnum_fmt_u64(buf, v);
     /* A new copy with a new CAS. memcached 1.6 rewrites in place when the
-     * number still fits and pads with spaces ("100" decr 1 reads back as
-     * "99 "); the copy is padded the same way. */
-    pad = len < h.nvalue ? h.nvalue - len : 0;
+     * number still fits, padding with spaces ("100" decr 1 reads back as
+     * "99 "), and the item keeps its state (meta's stale and win bits,
+     * fetched); otherwise its new item starts afresh. The copy does the
+     * same in both cases. */
+    in_place = len <= h.nvalue;
+    pad = in_place ? h.nvalue - len : 0;
     spaces = pad ? malloc(pad) : NULL;
     if (pad && spaces == NULL) {
         st = STORE_NO_MEMORY;
@@ -1208,7 +1213,11 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     if (pad)
         memset(spaces, ' ', pad);
     st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, spaces, pad,
-                    cas_out, NULL, 0, opts->new_cas);
+                    cas_out, &copy,
+                    in_place ? h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT) : 0,
+                    opts->new_cas);
+    if (st == STORE_OK && in_place)
+        copy[0] |= (unsigned char)(ITEM_ACCESSED | (h.iflags & ITEM_FETCHED));
     free(spaces);
     if (st == STORE_OK && result)
         *result = v;

@@ -124,6 +124,8 @@ struct store_get_opts {
     rel_time_t viv_exptime;
     uint32_t   recache;      /* R: win if fewer seconds than this are left */
     bool       no_bump;      /* u: not a use (LRU, fetched, last access) */
+    bool       tokens;       /* mg: hand out a win for a stale or vivified
+                                item (W, then Z); other reads never do */
 };
 bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
                   store_visit_fn fn, void *ctx);

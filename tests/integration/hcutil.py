@@ -116,10 +116,11 @@ class Server:
     """One server process on a random loopback port, killed on stop()."""
 
     def __init__(self, args=(), port=None, host="127.0.0.1", listen=True,
-                 wait=True, user=None, udp_flag=True, unix=None):
+                 wait=True, user=None, udp_flag=True, unix=None, binary=None):
         """listen=False: pass no -p/-l; user: -u USER instead of -u root;
         udp_flag=False: pass no -U 0; unix: a -s path to wait on instead of
-        TCP."""
+        TCP; binary: another server than HC_BIN (the differential test's
+        memcached)."""
         self.host = host
         self.unix = unix
         self.args = list(args)
@@ -129,7 +130,7 @@ class Server:
         for attempt in range(5):
             # a port free on the address we bind (0.0.0.0 checks all)
             self.port = port or free_port(host=host if ":" not in host else "127.0.0.1")
-            argv = [HC_BIN]
+            argv = [binary or HC_BIN]
             if listen:
                 argv += ["-p", str(self.port), "-l", host]
             if udp_flag:

@@ -24,6 +24,15 @@ def test_mn_and_basic_set_get(c):
     c.cmd(b"mg mt:none v\r\n", b"EN\r\n")
 
 
+def test_mg_miss_echoes_key_and_opaque(c):
+    """memcached 1.6.18 returns k and O on a miss too, in request order
+    (found by test_differential); q still silences the miss."""
+    c.cmd(b"mg mt:none s O4 f\r\n", b"EN O4\r\n")
+    c.cmd(b"mg mt:none k O5 v\r\n", b"EN kmt:none O5\r\n")
+    c.cmd(b"mg mt:none O6 k\r\n", b"EN O6 kmt:none\r\n")
+    c.cmd(b"mg mt:none q O7 k\r\nmn\r\n", b"MN\r\n")
+
+
 def test_mg_return_flags_in_order(c):
     c.cmd(b"ms mt:f 2 T0 F5\r\nhi\r\n", b"HD\r\n")
     c.send(b"mg mt:f s v f t k O123 h\r\n")
@@ -226,3 +235,46 @@ def test_meta_and_classic_share_items(c):
     c.cmd(b"mg mt:share f v\r\n", b"VA 2 f3\r\nab\r\n")
     c.cmd(b"ms mt:share 2 F4\r\ncd\r\n", b"HD\r\n")
     c.cmd(b"get mt:share\r\n", b"VALUE mt:share 4 2\r\ncd\r\nEND\r\n")
+
+
+def _cas_of(c, key):
+    c.send(b"mg %s c\r\n" % key)
+    line = c.readline()
+    assert line.startswith(b"HD c"), line
+    return int(line[4:-2])
+
+
+def test_arith_keeps_stale_state_only_in_place(c):
+    """memcached rewrites a number that still fits in place, so the item
+    stays stale (X) with its token state (Z: a win was handed out); a
+    number that grows gets a new item, which starts afresh (found by
+    test_differential). One round trip per command: memcached 1.6.18 also
+    copies when an mg reply in the same read still holds the item."""
+    c.cmd(b"ms mt:ar 3\r\n100\r\n", b"HD\r\n")
+    old = _cas_of(c, b"mt:ar")
+    c.cmd(b"ms mt:ar 3\r\n100\r\n", b"HD\r\n")
+    c.cmd(b"ms mt:ar 3 I C%d\r\n200\r\n" % old, b"HD\r\n")   # older CAS: stale
+    c.cmd(b"mg mt:ar v\r\n", b"VA 3 X W\r\n200\r\n")
+    c.cmd(b"decr mt:ar 101\r\n", b"99\r\n")
+    c.cmd(b"mg mt:ar v\r\n", b"VA 3 Z X\r\n99 \r\n")
+    c.cmd(b"incr mt:ar 1\r\n", b"100\r\n")
+    c.cmd(b"mg mt:ar v\r\n", b"VA 3 Z X\r\n100\r\n")
+    c.cmd(b"incr mt:ar 900\r\n", b"1000\r\n")          # grows: a new item
+    c.cmd(b"mg mt:ar v\r\n", b"VA 4\r\n1000\r\n")
+
+
+def test_only_mg_hands_out_the_win(c):
+    """get, gets, gat and touch of a stale item leave its win for the next
+    mg (found by test_differential)."""
+    c.cmd(b"ms mt:wn 1\r\na\r\n", b"HD\r\n")
+    old = _cas_of(c, b"mt:wn")
+    c.cmd(b"ms mt:wn 1\r\nb\r\n", b"HD\r\n")
+    c.cmd(b"ms mt:wn 1 I C%d\r\nc\r\n" % old, b"HD\r\n")
+    c.cmd(b"get mt:wn\r\n", b"VALUE mt:wn 0 1\r\nc\r\nEND\r\n")
+    c.send(b"gets mt:wn\r\n")
+    c.read_until(b"END\r\n")
+    c.cmd(b"gat 100 mt:wn\r\n", b"VALUE mt:wn 0 1\r\nc\r\nEND\r\n")
+    c.cmd(b"touch mt:wn 200\r\n", b"TOUCHED\r\n")
+    c.cmd(b"mg mt:wn\r\n", b"HD X W\r\n")
+    c.cmd(b"mg mt:wn\r\n", b"HD Z X\r\n")
+

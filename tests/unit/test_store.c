@@ -985,10 +985,10 @@ static void meta_visit(const struct store_item *it, void *ctx)
 }
 
 /* The meta state: stale/win/token through md I, ms I, mg R and N, and
- * the client-chosen CAS (E). */
+ * the client-chosen CAS (E). Only a read that hands out tokens (mg) wins. */
 static void test_meta_state(void)
 {
-    struct store_get_opts g = { 0 };
+    struct store_get_opts g = { .tokens = true }, plain = { 0 };
     struct store_put_opts p = { 0 };
     struct store_delete_opts d = { 0 };
     struct meta_seen m;
@@ -1002,6 +1002,8 @@ static void test_meta_state(void)
     CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.fetched);
     d.invalidate = true;
     CHECK_EQ_INT(store_delete_ex(S("s"), 0, &d), STORE_OK);
+    CHECK(store_get_ex(S("s"), &plain, meta_visit, &m) && m.stale && !m.win && !m.token_sent);
+    CHECK(store_get(S("s"), meta_visit, &m) && m.stale && !m.win && !m.token_sent);
     CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && m.win && !m.token_sent);
     CHECK(m.cas != cas);
     cas2 = m.cas;

@@ -1,0 +1,225 @@
+"""Differential: one seeded random stream of commands to hardcached and to
+Debian's memcached side by side, compared reply by reply.
+
+The stream mixes every storage command (with and without noreply), get,
+gets, gat, gats, cas (with the CAS the same server gave, an older one it
+gave, or one no server gave), delete, incr/decr (numbers, padding,
+wrap-around, non-numbers), touch, flush_all and meta mg/ms/md/ma, over a
+small key space so that keys collide, with values from empty to 100 kB
+(larger than a segment). CAS values differ between the servers by design,
+so each server's are renamed in the order it first shows them: a server
+that gives a new CAS where the other keeps one (or the reverse) shows up as
+a different name. A number left by incr/decr is compared without its
+padding: memcached pads it only when it rewrites in place, which it does
+or not depending on whether another of its threads holds the item at that
+moment (its LRU maintainer), so either form is memcached's. Each command is followed by `mn` (meta no-op), whose `MN`
+ends its replies on both servers. A failure names the seed and the step;
+the same seed replays the same stream.
+"""
+import os
+import random
+import re
+import shutil
+
+import pytest
+
+import hcutil
+
+MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
+SEEDS = tuple(range(1, int(os.environ.get("DIFF_SEEDS", "6")) + 1))
+STEPS = 2000
+BOGUS_CAS = 999999999999   # neither server hands this out in a short run
+
+pytestmark = pytest.mark.skipif(
+    hcutil.is_reference() or not os.path.exists(MEMCACHED),
+    reason="compares hardcached with memcached: needs both")
+
+KEYS = [b"d:%d" % i for i in range(10)] + [b"n:%d" % i for i in range(4)]
+
+
+class Side:
+    """One server's connection and what it has shown: CAS values by key
+    (newest last) and the names given to them."""
+
+    def __init__(self, server):
+        self.c = server.client(timeout=20)
+        self.cas_seen = {}
+        self.names = {}
+
+    def name(self, cas):
+        if cas not in self.names:
+            self.names[cas] = b"c%d" % (len(self.names) + 1)
+        return self.names[cas]
+
+    def run(self, cmd):
+        """Send one command and the no-op; the replies, CAS renamed."""
+        self.c.send(cmd + b"mn\r\n")
+        out = self.c.read_until(b"MN\r\n")[:-4]
+        return self.rename(out)
+
+    def rename(self, out):
+        lines = out.split(b"\r\n")
+        i = 0
+        res = []
+        while i < len(lines):
+            ln = lines[i]
+            m = re.fullmatch(rb"VALUE (\S+) (\d+) (\d+) (\d+)", ln)
+            if m:
+                cas = int(m.group(4))
+                self.cas_seen.setdefault(m.group(1), []).append(cas)
+                n, data = number(m.group(3), lines[i + 1])
+                ln = b"VALUE %s %s %s %s" % (m.group(1), m.group(2), n, self.name(cas))
+                res.append(ln)
+                res.append(data)   # the data line (no CR LF inside)
+                i += 2
+                continue
+            m = re.fullmatch(rb"VALUE (\S+) (\d+) (\d+)", ln)
+            if m:
+                n, data = number(m.group(3), lines[i + 1])
+                res.append(b"VALUE %s %s %s" % (m.group(1), m.group(2), n))
+                res.append(data)
+                i += 2
+                continue
+            m = re.fullmatch(rb"VA (\d+)(.*)", ln)
+            if m and i + 1 < len(lines):
+                n, data = number(m.group(1), lines[i + 1])
+                lines[i + 1] = data
+                ln = b"VA " + n + m.group(2)
+            if ln[:2] in (b"VA", b"HD", b"EN", b"NF", b"NS", b"EX"):
+                toks = ln.split(b" ")
+                key = next((t[1:] for t in toks[1:] if t.startswith(b"k")), None)
+                for j, t in enumerate(toks):
+                    if j > 0 and re.fullmatch(rb"c\d+", t):
+                        cas = int(t[1:])
+                        if key is not None:
+                            self.cas_seen.setdefault(key, []).append(cas)
+                        toks[j] = self.name(cas)
+                ln = b" ".join(toks)
+            res.append(ln)
+            i += 1
+        return b"\r\n".join(res)
+
+
+def number(length, data):
+    """A value that is a number, padded or not, as (b"#", the number)."""
+    if re.fullmatch(rb"\d+ *", data):
+        return b"#", data.rstrip(b" ")
+    return length, data
+
+
+def value(rng, key):
+    if key.startswith(b"n:") and rng.random() < 0.8:
+        n = rng.choice([0, 1, 9, 10, 99, 100, 12345, 2 ** 64 - 2, 2 ** 64 - 1,
+                        rng.randrange(10 ** 6)])
+        v = b"%d" % n
+        if rng.random() < 0.2:
+            v += b"  "
+        return v
+    r = rng.random()
+    if r < 0.03:
+        n = 100000
+    elif r < 0.08:
+        n = rng.randrange(200, 3000)
+    else:
+        n = rng.randrange(0, 40)
+    chunk = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(16))
+    return (chunk * (n // 16 + 1))[:n]
+
+
+def command(rng, step, cas_pick):
+    """One command as bytes. cas_pick(key) -> an index into that key's
+    CAS history (the same on both sides) or None for the bogus value."""
+    key = rng.choice(KEYS)
+    noreply = b" noreply" if rng.random() < 0.1 else b""
+    flags = rng.choice([0, 0, 1, 77, 4294967295])
+    exp = rng.choice([0, 0, 0, 1000])
+    r = rng.random()
+    if r < 0.30:
+        op = rng.choice([b"set", b"set", b"add", b"replace", b"append", b"prepend"])
+        if key.startswith(b"n:") and op in (b"append", b"prepend"):
+            op = b"set"   # a padded number (see number()) would not stay one
+        v = value(rng, key)
+        return b"%s %s %d %d %d%s\r\n%s\r\n" % (op, key, flags, exp, len(v), noreply, v)
+    if r < 0.38:
+        v = value(rng, key)
+        return (b"cas %s %d %d %d {CAS:%s:%d}%s\r\n%s\r\n"
+                % (key, flags, exp, len(v), key, cas_pick(), noreply, v))
+    if r < 0.55:
+        keys = b" ".join(rng.choice(KEYS) for _ in range(rng.randrange(1, 4)))
+        return b"%s %s\r\n" % (rng.choice([b"get", b"gets", b"gets"]), keys)
+    if r < 0.60:
+        keys = b" ".join(rng.choice(KEYS) for _ in range(rng.randrange(1, 3)))
+        return b"%s %d %s\r\n" % (rng.choice([b"gat", b"gats"]), exp, keys)
+    if r < 0.66:
+        return b"delete %s%s\r\n" % (key, noreply)
+    if r < 0.76:
+        delta = rng.choice([0, 1, 5, 100, 2 ** 64 - 1, rng.randrange(1000)])
+        return b"%s %s %d%s\r\n" % (rng.choice([b"incr", b"decr"]), key, delta, noreply)
+    if r < 0.80:
+        return b"touch %s %d%s\r\n" % (key, exp, noreply)
+    if r < 0.805:
+        return b"flush_all\r\n"
+    if r < 0.90:
+        fl = b" ".join(rng.sample([b"v", b"f", b"c", b"k", b"O%d" % step, b"q"],
+                                  rng.randrange(0, 4)))
+        return b"mg %s %s\r\n" % (key, fl) if fl else b"mg %s\r\n" % key
+    if r < 0.95:
+        v = value(rng, key)
+        modes = [b" ME"] if key.startswith(b"n:") else [b" MA", b" MP", b" ME"]
+        extra = rng.choice([b"", b" c", b" F%d" % flags] + modes + [
+                            b" C{CAS:%s:%d}" % (key, cas_pick()),
+                            b" I C{CAS:%s:%d}" % (key, cas_pick())])
+        return b"ms %s %d%s\r\n%s\r\n" % (key, len(v), extra, v)
+    if r < 0.975:
+        return b"md %s%s\r\n" % (key, rng.choice([b"", b" q", b" C{CAS:%s:%d}" % (key, cas_pick())]))
+    return b"ma %s%s\r\n" % (key, rng.choice([b"", b" v", b" MD v", b" N0 J5 v", b" D7 v c"]))
+
+
+def fill_cas(cmd, side):
+    """Put in the CAS a placeholder asks for: the n-th newest this side
+    showed for the key (or the bogus one, if it showed fewer)."""
+    def sub(m):
+        seen = side.cas_seen.get(m.group(1), [])
+        n = int(m.group(2))
+        return b"%d" % (seen[-1 - n] if n >= 0 and n < len(seen) else BOGUS_CAS)
+    return re.sub(rb"\{CAS:(\S+?):(-?\d+)\}", sub, cmd)
+
+
+def run_stream(start_server, seed):
+    """The whole stream of one seed on fresh servers: None if every reply
+    matched, else (step, command, hardcached's, memcached's)."""
+    hc = Side(start_server("-m", "64"))
+    # no background LRU threads: they hold items now and then, which
+    # decides whether memcached rewrites a number in place
+    mc = Side(start_server("-m", "64", "-o", "no_lru_crawler,no_lru_maintainer",
+                           binary=MEMCACHED))
+    rng = random.Random(seed)
+    try:
+        for step in range(STEPS):
+            cmd = command(rng, step, lambda: rng.choice([0, 0, 0, 1, 2, -1]))
+            a = hc.run(fill_cas(cmd, hc))
+            b = mc.run(fill_cas(cmd, mc))
+            if a != b:
+                return step, cmd, a, b
+        return None
+    finally:
+        hc.c.close()
+        mc.c.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_stream_same_replies(start_server, seed):
+    """memcached 1.6.18 itself now and then answers an incr or ma of a
+    number near 2^64 with "non-numeric" where the same stream replayed
+    gives the number (seen with the seeds of DIFF_SEEDS=60): a difference
+    fails only if it comes back in three runs of the seed, as a difference
+    of hardcached's (deterministic for one connection) would."""
+    diffs = []
+    for attempt in range(3):
+        d = run_stream(start_server, seed)
+        if d is None:
+            return
+        diffs.append(d)
+    step, cmd, a, b = diffs[0]
+    pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
+                % (seed, step, cmd[:200], a[:300], b[:300], len(diffs)))
