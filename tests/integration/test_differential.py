@@ -14,15 +14,20 @@ padding: memcached pads it only when it rewrites in place, which it does
 or not depending on whether another of its threads holds the item at that
 moment (its LRU maintainer), so either form is memcached's. Each command is followed by `mn` (meta no-op), whose `MN`
 ends its replies on both servers. A failure names the seed and the step;
-the same seed replays the same stream.
+the same seed replays the same stream. A second stream does the same in
+the binary protocol (quiet and key-returning variants, CAS on store and
+delete, incr/decr with initial values and the no-create expiry), each
+request followed by a noop.
 """
 import os
 import random
 import re
 import shutil
+import struct
 
 import pytest
 
+import binproto
 import hcutil
 
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
@@ -223,3 +228,115 @@ def test_random_stream_same_replies(start_server, seed):
     step, cmd, a, b = diffs[0]
     pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
                 % (seed, step, cmd[:200], a[:300], b[:300], len(diffs)))
+
+
+# ---- the binary protocol ----
+
+class BinSide:
+    """One server's binary connection; CAS values renamed as in Side."""
+
+    def __init__(self, server):
+        self.c = server.client(timeout=20)
+        self.cas_seen = {}
+        self.names = {}
+
+    def name(self, cas):
+        if cas == 0:
+            return 0
+        if cas not in self.names:
+            self.names[cas] = len(self.names) + 1
+        return self.names[cas]
+
+    def run(self, req, key):
+        """Send one request and a noop; every response up to the noop's,
+        as tuples with the CAS renamed."""
+        self.c.send(req + binproto.pack("noop", opaque=0xfeed))
+        out = []
+        while True:
+            r = binproto.read(self.c)
+            if r.op == binproto.OP["noop"] and r.opaque == 0xfeed:
+                return out
+            if r.cas:
+                self.cas_seen.setdefault(key, []).append(r.cas)
+            out.append((r.op, r.status, r.opaque, self.name(r.cas), r.extras, r.key,
+                        r.value))
+
+
+def bin_request(rng, step, side_cas):
+    """One binary request (bytes) and its key; side_cas(key, n) gives the
+    CAS to send, chosen alike on both sides."""
+    key = rng.choice(KEYS)
+    op = rng.choice(["get", "getq", "getk", "getkq", "set", "setq", "add", "addq",
+                     "replace", "replaceq", "append", "prepend", "appendq",
+                     "delete", "deleteq", "incr", "decr", "incrq", "touch", "gat",
+                     "gatk", "gatq"])
+    n = rng.choice([0, 0, 0, 1, -1])
+    opaque = step
+    if op in ("set", "setq", "add", "addq", "replace", "replaceq"):
+        v = value(rng, key)
+        return binproto.pack(op, key, binproto.store_extras(rng.choice([0, 5, 4294967295]),
+                                                            rng.choice([0, 0, 1000])),
+                             v, cas=side_cas(key, n) if rng.random() < 0.3 else 0,
+                             opaque=opaque), key
+    if op in ("append", "prepend", "appendq"):
+        if key.startswith(b"n:"):
+            key = b"d:0"
+        return binproto.pack(op, key, value=value(rng, key), opaque=opaque), key
+    if op in ("delete", "deleteq"):
+        return binproto.pack(op, key, cas=side_cas(key, n) if rng.random() < 0.3 else 0,
+                             opaque=opaque), key
+    if op in ("incr", "decr", "incrq"):
+        ex = rng.choice([0, 0, 1000, 0xffffffff])
+        return binproto.pack(op, key, binproto.arith_extras(
+            rng.choice([0, 1, 7, 2 ** 64 - 1]), rng.choice([0, 10, 2 ** 64 - 1]), ex),
+            opaque=opaque), key
+    if op in ("touch", "gat", "gatk", "gatq"):
+        return binproto.pack(op, key, struct.pack(">I", rng.choice([0, 1000])),
+                             opaque=opaque), key
+    return binproto.pack(op, key, opaque=opaque), key
+
+
+def run_bin_stream(start_server, seed):
+    hc = BinSide(start_server("-m", "64"))
+    mc = BinSide(start_server("-m", "64", "-o", "no_lru_crawler,no_lru_maintainer",
+                              binary=MEMCACHED))
+    rng = random.Random(seed)
+    try:
+        for step in range(STEPS):
+            marks = []
+            req = bin_request(rng, step, lambda k, n: marks.append((k, n)) or 0)
+            data, key = req
+            if marks:   # a CAS to send: each side its own
+                k, n = marks[0]
+                a = hc.run(with_cas(data, hc.cas_seen.get(k, []), n), key)
+                b = mc.run(with_cas(data, mc.cas_seen.get(k, []), n), key)
+            else:
+                a = hc.run(data, key)
+                b = mc.run(data, key)
+            if a != b:
+                return step, data[:40], a, b
+        return None
+    finally:
+        hc.c.close()
+        mc.c.close()
+
+
+def with_cas(req, seen, n):
+    cas = seen[-1 - n] if 0 <= n < len(seen) else BOGUS_CAS
+    return req[:16] + struct.pack(">Q", cas) + req[24:]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_binary_stream_same_replies(start_server, seed):
+    """The same for the binary protocol: every response's opcode, status,
+    opaque, CAS (renamed), extras, key and value."""
+    diffs = []
+    for attempt in range(3):
+        d = run_bin_stream(start_server, seed)
+        if d is None:
+            return
+        diffs.append(d)
+    step, req, a, b = diffs[0]
+    pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
+                % (seed, step, req, a, b, len(diffs)))
+
