@@ -175,9 +175,23 @@ def command(rng, step, cas_pick):
                             b" C{CAS:%s:%d}" % (key, cas_pick()),
                             b" I C{CAS:%s:%d}" % (key, cas_pick())])
         return b"ms %s %d%s\r\n%s\r\n" % (key, len(v), extra, v)
-    if r < 0.975:
+    if r < 0.97:
         return b"md %s%s\r\n" % (key, rng.choice([b"", b" q", b" C{CAS:%s:%d}" % (key, cas_pick())]))
-    return b"ma %s%s\r\n" % (key, rng.choice([b"", b" v", b" MD v", b" N0 J5 v", b" D7 v c"]))
+    if r < 0.99:
+        return b"ma %s%s\r\n" % (key, rng.choice([b"", b" v", b" MD v", b" N0 J5 v", b" D7 v c"]))
+    return rng.choice(MALFORMED) % {b"k": key}
+
+
+# Requests memcached refuses, between the others: the error, and what
+# the state is after it, must be the same.
+MALFORMED = [
+    b"set %(k)s abc 0 1\r\nx\r\n", b"set %(k)s 0 0 -1\r\n", b"get\r\n", b"gets\r\n",
+    b"incr %(k)s abc\r\n", b"decr %(k)s -1\r\n", b"touch %(k)s\r\n", b"delete %(k)s 5\r\n",
+    b"cas %(k)s 0 0 1\r\nx\r\n", b"set %(k)s 0 0 1\r\nxyz\r\n", b"foo %(k)s\r\n",
+    b"get " + b"k" * 251 + b"\r\n", b"set " + b"k" * 251 + b" 0 0 1\r\nx\r\n",
+    b"mg %(k)s zz\r\n", b"ms %(k)s abc\r\nx\r\n", b"ma %(k)s D-1\r\n",
+    b"gat abc %(k)s\r\n", b"incr %(k)s 18446744073709551616\r\n",
+]
 
 
 def fill_cas(cmd, side):
