@@ -697,6 +697,13 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
         struct item_hdr old;
         unsigned char *o = htab_slot_item(slot);
         item_decode(o, &old);
+        if (!do_is_live(sh, o, &old, clock_now())) {
+            /* a plain set over an expired or flushed copy: counted as
+             * do_lookup counts one it meets */
+            sh->reclaimed++;
+            if (!(old.iflags & ITEM_FETCHED))
+                sh->expired_unfetched++;
+        }
         htab_set(slot, hv, p);
         do_retire(sh, o, old.size);
     } else if (htab_insert(&sh->ht, hv, p) < 0) {
@@ -836,7 +843,9 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
         return STORE_TOO_LARGE;
     hv = key_hash(key, nkey);
     sh = shard_lock(hv);
-    it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    /* A plain set needs nothing of the old copy: do_write_x finds and
+     * retires it (one index probe and key compare, not two). */
+    it = mode == STORE_SET ? NULL : do_lookup(sh, hv, key, nkey, &h, NULL);
     switch (mode) {
     case STORE_SET:
         break;

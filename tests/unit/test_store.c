@@ -281,6 +281,21 @@ static void test_expiry_touch(void)
     CHECK(!exists(S("t")));
     stats(&st);
     CHECK_EQ_INT(st.curr_items, 0);
+
+    /* a set over an expired copy nobody looked up: counted as reclaimed
+     * (and unfetched) all the same, and the item count stays right */
+    now = clock_now();
+    CHECK_EQ_INT(store_put(STORE_SET, S("x"), 0, now + 1, S("v"), 0, NULL), STORE_OK);
+    stats(&st);
+    uint64_t reclaimed = st.reclaimed, unfetched = st.expired_unfetched;
+    clock_advance(2);
+    CHECK_EQ_INT(store_put(STORE_SET, S("x"), 0, 0, S("new"), 0, NULL), STORE_OK);
+    stats(&st);
+    CHECK_EQ_INT(st.reclaimed, reclaimed + 1);
+    CHECK_EQ_INT(st.expired_unfetched, unfetched + 1);
+    CHECK_EQ_INT(st.curr_items, 1);
+    CHECK(get(S("x"), &g));
+    CHECK_MEM(g.value, g.nvalue, "new");
     store_teardown();
 }
 
