@@ -93,6 +93,12 @@ static bool in_region(const struct seg *s)
     return (const unsigned char *)s >= region && (const unsigned char *)s < region_end;
 }
 
+/* Keep a region segment, pages given back or never handed out, for reuse. */
+static void region_keep(const struct seg *s)
+{
+    cold[ncold++] = (uint32_t)(((const unsigned char *)s - region) / seg_sz);
+}
+
 /* Reserve the region for `limit` bytes of standard segments. Failing
  * leaves large pages off: segments are then mapped one by one. */
 static void region_setup(uint64_t limit)
@@ -145,7 +151,7 @@ static struct seg *region_take(void)
         return NULL;
     }
     if (!id_take(s)) {
-        cold[ncold++] = (uint32_t)(((unsigned char *)s - region) / seg_sz);
+        region_keep(s);
         return NULL;
     }
     return s;
@@ -156,7 +162,7 @@ static void seg_unmap(struct seg *s)
 {
     id_give(s);
     if (in_region(s)) {
-        cold[ncold++] = (uint32_t)(((unsigned char *)s - region) / seg_sz);
+        region_keep(s);
         madvise(s, seg_sz, MADV_DONTNEED);
     } else {
         munmap(s, seg_sz);

@@ -204,14 +204,37 @@ def fill_cas(cmd, side):
     return re.sub(rb"\{CAS:(\S+?):(-?\d+)\}", sub, cmd)
 
 
+def start_pair(start_server, side):
+    """Fresh hardcached and memcached, each behind a `side` (Side or
+    BinSide). memcached runs without its background LRU threads: they
+    hold items now and then, which decides whether it rewrites a number
+    in place."""
+    return (side(start_server("-m", "64")),
+            side(start_server("-m", "64", "-o", "no_lru_crawler,no_lru_maintainer",
+                              binary=MEMCACHED)))
+
+
+def three_runs(run_one, start_server, seed):
+    """memcached 1.6.18 itself now and then answers an incr or ma of a
+    number near 2^64 with "non-numeric" where the same stream replayed
+    gives the number (seen with the seeds of DIFF_SEEDS=60): a difference
+    fails only if it comes back in three runs of the seed, as a difference
+    of hardcached's (deterministic for one connection) would."""
+    diffs = []
+    for attempt in range(3):
+        d = run_one(start_server, seed)
+        if d is None:
+            return
+        diffs.append(d)
+    step, req, a, b = diffs[0]
+    pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
+                % (seed, step, req[:200], a, b, len(diffs)))
+
+
 def run_stream(start_server, seed):
     """The whole stream of one seed on fresh servers: None if every reply
     matched, else (step, command, hardcached's, memcached's)."""
-    hc = Side(start_server("-m", "64"))
-    # no background LRU threads: they hold items now and then, which
-    # decides whether memcached rewrites a number in place
-    mc = Side(start_server("-m", "64", "-o", "no_lru_crawler,no_lru_maintainer",
-                           binary=MEMCACHED))
+    hc, mc = start_pair(start_server, Side)
     rng = random.Random(seed)
     try:
         for step in range(STEPS):
@@ -228,20 +251,7 @@ def run_stream(start_server, seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_stream_same_replies(start_server, seed):
-    """memcached 1.6.18 itself now and then answers an incr or ma of a
-    number near 2^64 with "non-numeric" where the same stream replayed
-    gives the number (seen with the seeds of DIFF_SEEDS=60): a difference
-    fails only if it comes back in three runs of the seed, as a difference
-    of hardcached's (deterministic for one connection) would."""
-    diffs = []
-    for attempt in range(3):
-        d = run_stream(start_server, seed)
-        if d is None:
-            return
-        diffs.append(d)
-    step, cmd, a, b = diffs[0]
-    pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
-                % (seed, step, cmd[:200], a[:300], b[:300], len(diffs)))
+    three_runs(run_stream, start_server, seed)
 
 
 # ---- the binary protocol ----
@@ -311,9 +321,7 @@ def bin_request(rng, step, side_cas):
 
 
 def run_bin_stream(start_server, seed):
-    hc = BinSide(start_server("-m", "64"))
-    mc = BinSide(start_server("-m", "64", "-o", "no_lru_crawler,no_lru_maintainer",
-                              binary=MEMCACHED))
+    hc, mc = start_pair(start_server, BinSide)
     rng = random.Random(seed)
     try:
         for step in range(STEPS):
@@ -344,13 +352,4 @@ def with_cas(req, seen, n):
 def test_binary_stream_same_replies(start_server, seed):
     """The same for the binary protocol: every response's opcode, status,
     opaque, CAS (renamed), extras, key and value."""
-    diffs = []
-    for attempt in range(3):
-        d = run_bin_stream(start_server, seed)
-        if d is None:
-            return
-        diffs.append(d)
-    step, req, a, b = diffs[0]
-    pytest.fail("seed %d step %d: %r\nhardcached: %r\nmemcached:  %r\n(%d of 3 runs differ)"
-                % (seed, step, req, a, b, len(diffs)))
-
+    three_runs(run_bin_stream, start_server, seed)
