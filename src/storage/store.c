@@ -48,7 +48,8 @@
  *     old table (2/3 the size of the new) lives until migrated;
  *   - nshards shard structs (about 256 bytes each) and up to one segment
  *     of alignment slack per mapping in virtual (not resident) memory;
- *   - transient: an append/prepend/touch copies one value to the C heap.
+ *   - transient: an append/prepend/touch copies one value to the C heap;
+ *   - per thread that compacts, a 64 KiB copy of the segment (compact_buf).
  *   - the segment id table (seg.c): 8 bytes per mapped segment;
  *   - with large pages (-L), up to one partly used 2 MiB page (seg.c).
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 52
@@ -360,6 +361,34 @@ static void do_seg_evict(struct shard *sh, struct seg *s)
     do_seg_free(sh, s);
 }
 
+/* A moved item's size: 8 bytes more if it must now store its CAS. */
+static size_t moved_size(const struct shard *sh, const unsigned char *it,
+                         const struct item_hdr *h)
+{
+    return h->size + (!(h->iflags & ITEM_HAS_CAS) && do_item_cas(sh, it, h) != 0
+                      ? ITEM_CAS_BYTES : 0);
+}
+
+/* Write a copy of the item at `it` (its bytes at `src`, h decoded from
+ * them) to `to`, moved_size() bytes, with access time `atime` in to's
+ * segment. The copy keeps the CAS clients saw in the stored field, since
+ * its new place would give it another (a stored one, meta E, stays even
+ * under -C), and every state bit. */
+static void do_copy_moved(const struct shard *sh, unsigned char *to,
+                          const unsigned char *it, const unsigned char *src,
+                          const struct item_hdr *h, uint32_t atime)
+{
+    uint64_t cas = (h->iflags & ITEM_HAS_CAS) ? h->cas : do_item_cas(sh, it, h);
+    size_t hdr = item_encode(to, h->nkey, h->nvalue, atime, h->exptime, h->flags, 0, cas);
+
+    to[0] = (unsigned char)(src[0] | (cas ? ITEM_HAS_CAS : 0));
+    memcpy(to + hdr, src + h->key_off, (size_t)h->nkey + h->nvalue);
+}
+
+/* Compaction reads a segment from here (a standard one: at most
+ * STORE_SEG_SIZE_MAX bytes). */
+static _Thread_local unsigned char compact_buf[STORE_SEG_SIZE_MAX];
+
 /* Second chance: keep recently read items (up to half of s), drop the
  * rest, and make s the head with the room that frees. s gets a new
  * sequence range, so a kept item keeps its CAS in the stored field, which
@@ -369,13 +398,9 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
 {
     rel_time_t now = clock_now();
     uint32_t off = 0, w = 0, last = 0, used = s->used;
-    unsigned char *from = malloc(used ? used : 1);
+    unsigned char *from = compact_buf;
     struct item_hdr h;
 
-    if (from == NULL) {
-        do_seg_evict(sh, s);
-        return;
-    }
     memcpy(from, seg_data(s), used);
     while (off < used) {
         unsigned char *it = seg_data(s) + off, *src = from + off, *to;
@@ -384,8 +409,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         if (h.iflags & ITEM_DEAD)
             continue;
         bool live = do_is_live(sh, it, &h, now);
-        uint64_t cas = cfg.use_cas && !(h.iflags & ITEM_HAS_CAS) ? do_item_cas(sh, it, &h) : 0;
-        size_t size = h.size + (cas ? ITEM_CAS_BYTES : 0);
+        size_t size = moved_size(sh, it, &h);
         if (!live || !(h.iflags & ITEM_ACCESSED) || w + size > s->cap / 2) {
             do_drop(sh, it, src, &h, live);
             continue;
@@ -393,22 +417,15 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         uint64_t hv = hash_key(src + h.key_off, h.nkey);
         htab_slot *slot = htab_find_item(&sh->ht, hv, it);
         to = seg_data(s) + w;
-        if (cas) {
-            size_t hdr = item_encode(to, h.nkey, h.nvalue, h.atime, h.exptime, h.flags,
-                                     0, cas);
-            to[0] = (unsigned char)(src[0] | ITEM_HAS_CAS);
-            memcpy(to + hdr, src + h.key_off, (size_t)h.nkey + h.nvalue);
-            sh->bytes += ITEM_CAS_BYTES;
-        } else {
-            memcpy(to, src, h.size);
-        }
+        /* same segment, same creation time: the access time stays */
+        do_copy_moved(sh, to, it, src, &h, h.atime);
+        sh->bytes += size - h.size;
         to[0] &= (unsigned char)~ITEM_ACCESSED;
         if (slot != NULL)
             htab_set(slot, hv, to);
         last = w;
         w += (uint32_t)size;
     }
-    free(from);
     s->used = w;
     s->live = w;
     do_seg_number(sh, s);
@@ -598,10 +615,10 @@ static void do_seg_move(struct shard *sh, struct seg *s)
 
     while (off < s->used) {
         unsigned char *it = seg_data(s) + off, *to;
-        uint64_t hv, cas;
+        uint64_t hv;
         htab_slot *slot;
         uint32_t a;
-        size_t size, hdr;
+        size_t size;
 
         item_decode(it, &h);
         off += (uint32_t)h.size;
@@ -615,17 +632,13 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         }
         hv = hash_key(it + h.key_off, h.nkey);
         slot = htab_find_item(&sh->ht, hv, it);
-        /* the copy keeps the CAS it had here in the stored field */
-        cas = do_item_cas(sh, it, &h);
-        size = h.size + ((h.iflags & ITEM_HAS_CAS) || cas == 0 ? 0 : ITEM_CAS_BYTES);
+        size = moved_size(sh, it, &h);
         if (slot == NULL || !do_head_room(sh, size))
             break;
         /* the access time counts from the segment's creation */
         a = atime_since(sh->head, s->created + h.atime);
         to = head_bump(sh, size);
-        hdr = item_encode(to, h.nkey, h.nvalue, a, h.exptime, h.flags, 0, cas);
-        to[0] = (unsigned char)(it[0] | (cas ? ITEM_HAS_CAS : 0));   /* every state bit */
-        memcpy(to + hdr, it + h.key_off, (size_t)h.nkey + h.nvalue);
+        do_copy_moved(sh, to, it, it, &h, a);
         sh->last_seq = item_seq(to);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
@@ -1149,6 +1162,10 @@ enum store_status store_arith(const char *key, size_t nkey, bool incr,
     return store_arith_ex(key, nkey, incr, delta, &none, result, cas_out, NULL);
 }
 
+/* The padding of a number that got shorter (at most 19 bytes for one that
+ * was a number in 20 digits; more only after trailing spaces). */
+static const char blanks[] = "                                ";
+
 enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
                                  uint64_t delta,
                                  const struct store_arith_opts *opts,
@@ -1160,7 +1177,8 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
     struct item_hdr h;
     unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
     enum store_status st = STORE_OK;
-    char *val, *spaces, buf[24];
+    char *val, *owned = NULL, buf[24];
+    const char *spaces;
     unsigned char *copy = NULL;
     uint64_t v;
     size_t len, pad;
@@ -1214,20 +1232,22 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
      * same in both cases. */
     in_place = len <= h.nvalue;
     pad = in_place ? h.nvalue - len : 0;
-    spaces = pad ? malloc(pad) : NULL;
-    if (pad && spaces == NULL) {
-        st = STORE_NO_MEMORY;
-        goto out;
+    spaces = blanks;
+    if (pad > sizeof(blanks) - 1) {   /* rare: a number followed by spaces */
+        if ((owned = malloc(pad)) == NULL) {
+            st = STORE_NO_MEMORY;
+            goto out;
+        }
+        memset(owned, ' ', pad);
+        spaces = owned;
     }
-    if (pad)
-        memset(spaces, ' ', pad);
     st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, spaces, pad,
                     cas_out, &copy,
                     in_place ? h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT) : 0,
                     opts->new_cas);
     if (st == STORE_OK && in_place)
         copy[0] |= (unsigned char)(ITEM_ACCESSED | (h.iflags & ITEM_FETCHED));
-    free(spaces);
+    free(owned);
     if (st == STORE_OK && result)
         *result = v;
 out:

@@ -69,6 +69,10 @@ def test_incr_longer_number_grows(client):
 def test_incr_padded_value_still_numeric(client):
     client.cmd(b"set ar:pp 0 0 3\r\n 12\r\nincr ar:pp 1\r\n", b"STORED\r\n13\r\n")
     client.cmd(b"set ar:pp 0 0 3\r\n12 \r\nincr ar:pp 1\r\n", b"STORED\r\n13\r\n")
+    # a long run of spaces after the number: the result keeps the length
+    v = b"5" + b" " * 60
+    client.cmd(b"set ar:pp 0 0 61\r\n%s\r\nincr ar:pp 1\r\n" % v, b"STORED\r\n6\r\n")
+    client.cmd(b"get ar:pp\r\n", b"VALUE ar:pp 0 61\r\n6" + b" " * 60 + b"\r\nEND\r\n")
 
 
 def test_incr_plus_sign_accepted(client):

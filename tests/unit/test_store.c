@@ -205,6 +205,27 @@ static void test_no_cas(void)
     /* memcached -C: every item's CAS reads 0, so a cas on it matches */
     CHECK_EQ_INT(store_put(STORE_CAS, S("k"), 0, 0, S("w"), 12345, NULL), STORE_OK);
     store_teardown();
+
+    /* an item with a client's CAS (meta E) keeps its stored field when
+     * defragmentation moves it under -C: its key and value stay intact */
+    c.mem_limit = 64 * MiB;
+    c.nshards = 1;
+    CHECK_EQ_INT(store_setup(&c), 0);
+    struct store_put_opts e = { .new_cas = 777 };
+    CHECK_EQ_INT(store_put_ex(STORE_SET, S("e"), 5, 0, S("evalue"), 0, &e, NULL), STORE_OK);
+    char k[24], v[100];
+    uint64_t x = 1;
+    int bad = 0;
+    memset(v, 'c', sizeof(v));
+    for (int i = 0; i < 300000; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        bad += set(k, (size_t)snprintf(k, sizeof(k), "churn%d", (int)((x >> 33) % 20000)),
+                   v, sizeof(v)) != STORE_OK;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(get(S("e"), &g) && g.flags == 5);
+    CHECK_MEM(g.value, g.nvalue, "evalue");
+    store_teardown();
 }
 
 static void test_bad_config(void)
