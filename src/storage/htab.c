@@ -115,12 +115,17 @@ static void publish(struct htab *h)
     atomic_store_explicit(&h->pf_nbuckets, t->nbuckets, memory_order_relaxed);
 }
 
+/* A bucket is 48 bytes, so every other one spans two cache lines: load
+ * both, or the probe stalls on the second (perf: the slot loads of
+ * htab_prefetch_items were 13% of its time before). */
 void htab_prefetch(struct htab *h, uint64_t hv)
 {
     htab_slot *slots = atomic_load_explicit(&h->pf_slots, memory_order_relaxed);
     uint64_t nb = atomic_load_explicit(&h->pf_nbuckets, memory_order_relaxed);
+    const htab_slot *bk = slots + (((hv & UINT64_C(0xffffffff)) * nb) >> 32) * HTAB_BUCKET;
 
-    __builtin_prefetch(slots + (((hv & UINT64_C(0xffffffff)) * nb) >> 32) * HTAB_BUCKET);
+    __builtin_prefetch(bk);
+    __builtin_prefetch(&bk[HTAB_BUCKET - 1]);
 }
 
 void htab_prefetch_items(const struct htab *h, uint64_t hv)
