@@ -265,6 +265,135 @@ static void test_unknown_and_hostile(void)
                  TEXT_ERR_UNKNOWN, 0);
 }
 
+/* ---- the one-pass "set" line (parse_set_fast) against the general path ----
+ * A line with two spaces after "set" has the same tokens but is never
+ * taken by the fast path, so the two parses of each random line must agree
+ * in every field, offsets and lengths one byte apart. */
+
+static uint64_t fast_rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t fast_rand(uint32_t n)
+{
+    fast_rng ^= fast_rng << 13;
+    fast_rng ^= fast_rng >> 7;
+    fast_rng ^= fast_rng << 17;
+    return (uint32_t)(fast_rng % n);
+}
+
+static const char *const fast_numbers[] = {
+    "0", "1", "32", "1024", "007", "999999999", "1000000000", "4294967295",
+    "4294967296", "2147483645", "2147483646", "-1", "+1", "", "1x", "9 9",
+    "12345678", "0000000001",
+};
+
+/* A number most of the time from the list, else random digits. */
+static int fast_number_text(char *out, size_t cap)
+{
+    if (fast_rand(3) == 0)
+        return snprintf(out, cap, "%u", fast_rand(2000000));
+    return snprintf(out, cap, "%s", fast_numbers[fast_rand(sizeof(fast_numbers) /
+                                                           sizeof(fast_numbers[0]))]);
+}
+
+static int fast_key_text(char *out, size_t cap)
+{
+    static const char odd[] = { '\t', '\x7f', '\x01', '\r', 'a', 'Z', '~', '\x80' };
+    size_t n;
+
+    switch (fast_rand(6)) {
+    case 0: n = TEXT_KEY_MAX; break;
+    case 1: n = TEXT_KEY_MAX + 1; break;
+    default: n = 1 + fast_rand(20); break;
+    }
+    if (n + 1 > cap)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)('a' + fast_rand(26));
+    if (fast_rand(8) == 0)
+        out[fast_rand((uint32_t)n)] = odd[fast_rand(sizeof(odd))];
+    out[n] = 0;
+    return (int)n;
+}
+
+static void fast_compare(const char *a, size_t alen, const char *b, size_t blen)
+{
+    struct text_req ra, rb;
+    enum text_parse_status sa = text_parse(a, alen, &lim, &ra);
+    enum text_parse_status sb = text_parse(b, blen, &lim, &rb);
+    int before = unit_failures;
+
+    CHECK_EQ_INT(sa, sb);
+    CHECK_EQ_INT(ra.cmd, rb.cmd);
+    CHECK_EQ_INT(ra.error, rb.error);
+    CHECK_EQ_INT(ra.close, rb.close);
+    CHECK_EQ_INT(ra.swallow, rb.swallow);
+    if (sa == TEXT_PARSE_OK || (sa == TEXT_PARSE_ERROR && !ra.close))
+        CHECK_EQ_INT(ra.consumed + 1, rb.consumed);
+    if (sa == TEXT_PARSE_NEED_MORE)
+        CHECK_EQ_INT(ra.need + (ra.need != 0), rb.need);
+    if (sa == TEXT_PARSE_OK) {
+        CHECK_EQ_INT(ra.noreply, rb.noreply);
+        CHECK_EQ_INT(ra.flags, rb.flags);
+        CHECK_EQ_INT(ra.exptime, rb.exptime);
+        CHECK_EQ_INT(ra.ndata, rb.ndata);
+        CHECK(ra.key.n == rb.key.n && memcmp(ra.key.p, rb.key.p, ra.key.n) == 0);
+        CHECK(memcmp(ra.data, rb.data, ra.ndata) == 0);
+        CHECK_EQ_INT(ra.nargs, rb.nargs);
+        for (uint32_t i = 0; i < ra.nargs && i < rb.nargs; i++)
+            CHECK(ra.args[i].n == rb.args[i].n &&
+                  memcmp(ra.args[i].p, rb.args[i].p, ra.args[i].n) == 0);
+    }
+    if (unit_failures != before)
+        fprintf(stderr, "  for line: %.*s\n", (int)alen, a);
+}
+
+static void test_set_fast_path(void)
+{
+    static const char *const tails[] = {
+        "", " noreply", " noreply ", " junk", " noreplyx", "  noreply", " ",
+    };
+    static char a[2048], b[2048];
+    char key[TEXT_KEY_MAX + 2], num[3][24];
+
+    for (int round = 0; round < 20000; round++) {
+        bool clean = fast_rand(2);   /* half the lines well formed */
+        fast_key_text(key, sizeof(key));
+        for (int i = 0; i < 3; i++)
+            fast_number_text(num[i], sizeof(num[i]));
+        const char *tail = tails[fast_rand(sizeof(tails) / sizeof(tails[0]))];
+        const char *eol = fast_rand(4) ? "\r\n" : "\n";
+        char data[64];
+        size_t nd = fast_rand(42);
+        if (clean) {
+            for (int i = 0; i < 2; i++)
+                snprintf(num[i], sizeof(num[i]), "%u", fast_rand(1000000000));
+            snprintf(num[2], sizeof(num[2]), "%zu", nd);
+            tail = tails[fast_rand(2)];
+        }
+        for (size_t i = 0; i < nd; i++)
+            data[i] = (char)('0' + fast_rand(10));
+        data[nd] = 0;
+        int na = snprintf(a, sizeof(a), "set %s %s %s %s%s%s%s\r\n", key, num[0], num[1],
+                          num[2], tail, eol, data);
+        int nb = snprintf(b, sizeof(b), "set  %s %s %s %s%s%s%s\r\n", key, num[0], num[1],
+                          num[2], tail, eol, data);
+        /* whole, and cut anywhere (need more) */
+        fast_compare(a, (size_t)na, b, (size_t)nb);
+        size_t cut = 4 + fast_rand((uint32_t)na - 4);
+        fast_compare(a, cut, b, cut + 1);
+    }
+    /* the shapes the fast path takes, checked by value */
+    struct text_req req;
+    CHECK_EQ_INT(parse("set k 7 0 2 noreply\r\nhi\r\n", &req), TEXT_PARSE_OK);
+    CHECK(req.noreply);
+    CHECK_EQ_INT(req.flags, 7);
+    CHECK_EQ_INT(req.nargs, 5);
+    CHECK_MEM(req.data, req.ndata, "hi");
+    CHECK_EQ_INT(parse("set k 999999999 999999999 0\r\n\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.flags, 999999999);
+    CHECK_EQ_INT(req.exptime, 999999999);
+}
+
 int main(void)
 {
     RUN(test_storage_round_trip);
@@ -276,5 +405,6 @@ int main(void)
     RUN(test_storage_errors);
     RUN(test_other_commands);
     RUN(test_unknown_and_hostile);
+    RUN(test_set_fast_path);
     return unit_report("text_parse");
 }

@@ -251,6 +251,85 @@ static enum text_parse_status parse_meta(const char *buf, size_t len,
     return parse_data_block(buf, len, lim, consumed, req);
 }
 
+/* Up to this many digits a number needs no overflow check: 999,999,999
+ * fits int32_t and uint32_t alike. */
+#define FAST_DIGITS_MAX 9
+
+/* An unsigned decimal of 1..FAST_DIGITS_MAX digits at line[*pos], ended
+ * by a space or the line's end; false for anything else. */
+static bool fast_number(const char *line, size_t end, size_t *pos, uint32_t *out)
+{
+    size_t i = *pos, start = i;
+    uint32_t v = 0;
+
+    while (i < end && line[i] != ' ') {
+        unsigned d = (unsigned char)line[i] - '0';
+        if (d > 9 || i - start == FAST_DIGITS_MAX)
+            return false;
+        v = v * 10 + d;
+        i++;
+    }
+    if (i == start)
+        return false;
+    *out = v;
+    *pos = i;
+    return true;
+}
+
+/* The line nearly every client sends to store a value: "set <key> <flags>
+ * <exptime> <bytes>" with single spaces, unsigned numbers of at most 9
+ * digits and an optional " noreply", in one pass. The general path splits
+ * the line into args[] and then walks each token again; perf put text_parse
+ * at 14% of the server's CPU with 32-byte sets at pipeline 16. Anything
+ * else (another command, two spaces, a sign, a longer number, a control
+ * byte in the key, a trailing token) returns false with nothing decided,
+ * and the general path parses the line. The fields set here are the ones
+ * parse_storage sets, by the same rules, args[] included, so the two agree
+ * on every line this takes (test_text_parse compares them). */
+static bool parse_set_fast(const char *line, size_t end, struct text_req *req)
+{
+    static const char noreply[] = " noreply";
+    struct text_token tok[5];
+    uint32_t num[3], n = 4;
+    size_t pos = 4;
+
+    if (end < 4 || memcmp(line, "set ", 4) != 0)
+        return false;
+    tok[0].p = line + pos;
+    while (pos < end && line[pos] != ' ') {
+        unsigned char c = (unsigned char)line[pos];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        pos++;
+    }
+    tok[0].n = (size_t)(line + pos - tok[0].p);
+    if (tok[0].n == 0 || tok[0].n > TEXT_KEY_MAX)
+        return false;
+    for (unsigned i = 0; i < 3; i++) {
+        if (pos == end)   /* too few arguments */
+            return false;
+        tok[i + 1].p = line + ++pos;
+        if (!fast_number(line, end, &pos, &num[i]))
+            return false;
+        tok[i + 1].n = (size_t)(line + pos - tok[i + 1].p);
+    }
+    if (pos != end) {
+        if (end - pos != sizeof(noreply) - 1 || memcmp(line + pos, noreply, end - pos) != 0)
+            return false;
+        tok[4] = (struct text_token){ line + pos + 1, end - pos - 1 };
+        n = 5;
+    }
+    memcpy(req->args, tok, n * sizeof(tok[0]));
+    req->nargs = n;
+    req->noreply = n == 5;
+    req->cmd = TEXT_CMD_SET;
+    req->key = tok[0];
+    req->flags = num[0];
+    req->exptime = (int32_t)num[1];
+    req->ndata = num[2];
+    return true;
+}
+
 static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
                                           size_t consumed,
                                           struct text_req *req)
@@ -346,9 +425,8 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     const char *nl = memchr(buf, '\n', scan);
 
     /* args[] (most of the struct) is valid only below nargs: not cleared,
-     * since this runs once per request */
+     * since this runs once per request; nargs is, with the rest */
     memset(req, 0, offsetof(struct text_req, args));
-    req->nargs = 0;
     if (nl == NULL) {
         if (len <= LIMIT_LINE_MAX)
             return TEXT_PARSE_NEED_MORE;
@@ -368,6 +446,9 @@ enum text_parse_status text_parse(const char *buf, size_t len,
      * LIMIT_LINE_MAX bytes closes the connection, retrievals excepted. */
     if (end > LIMIT_LINE_MAX && !starts_retrieval(buf, end))
         return fail_close(req, TEXT_ERR_NONE);
+
+    if (parse_set_fast(buf, end, req))
+        return parse_data_block(buf, len, lim, consumed, req);
 
     size_t pos = 0;
     struct text_token name;

@@ -98,8 +98,9 @@ struct text_req {
     /* the command's tokens after the name (stats, shutdown; meta: the key,
      * for ms the length, then the flags from args[meta_flags_at]) */
     uint32_t        meta_flags_at;
+    uint32_t        nargs;     /* here, not after args[]: on a line parsing
+                                  writes anyway (the read-ahead keeps 64) */
     struct text_token args[LIMIT_TOKENS_MAX];
-    uint32_t        nargs;
 };
 
 /* Parse one request from buf[0..len). */
