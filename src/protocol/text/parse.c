@@ -289,7 +289,7 @@ static bool fast_number(const char *line, size_t end, size_t *pos, uint32_t *out
 static bool parse_set_fast(const char *line, size_t end, struct text_req *req)
 {
     static const char noreply[] = " noreply";
-    struct text_token tok[5];
+    struct text_token tok[5] = { { NULL, 0 } };
     uint32_t num[3], n = 4;
     size_t pos = 4;
 
@@ -319,7 +319,9 @@ static bool parse_set_fast(const char *line, size_t end, struct text_req *req)
         tok[4] = (struct text_token){ line + pos + 1, end - pos - 1 };
         n = 5;
     }
-    memcpy(req->args, tok, n * sizeof(tok[0]));
+    /* all five, a fixed size: a copy of n of them compiles to rep movs,
+     * whose start-up cost was a fifth of this function's time */
+    memcpy(req->args, tok, sizeof(tok));
     req->nargs = n;
     req->noreply = n == 5;
     req->cmd = TEXT_CMD_SET;
