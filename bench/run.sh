@@ -10,7 +10,7 @@
 #
 # Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N]
 #                     [--lat-repeat N] [--no-1k]
-#                     [--no-memory] [--no-scale] [--scale-only] [--items N]
+#                     [--no-memory] [--no-scale] [--scale-only] [--scale-repeat N] [--items N]
 #                     [--only hardcached|memcached] [--port P] [--threads T]
 #                     [--rates "R1 R2"]
 # Raw results: bench/results/latest.txt (one line per run); the scale phase
@@ -45,6 +45,7 @@ scale_only=0
 scale_conns=${SCALE_CONNS:-"1 10 100 1000 10000"}
 scale_items=${SCALE_ITEMS:-"10000 100000 1000000 10000000"}
 scale_duration=2
+scale_repeat=3   # runs per server and scale point; the table and chart keep the best
 mem_mb=1024      # server memory limit (-m): big enough that nothing is evicted
 port=21411
 only=""
@@ -63,6 +64,7 @@ while [ $# -gt 0 ]; do
     --no-memory) do_memory=0 ;;
     --no-scale) do_scale=0 ;;
     --scale-only) scale_only=1 ;;
+    --scale-repeat) scale_repeat=$2; shift ;;
     --rates) rates=$2; shift ;;
     --items) mem_items=$2; shift ;;
     --only) only=$2; shift
@@ -326,8 +328,12 @@ if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
     preload 32 $keys
     for c in $scale_conns; do
       log "run.sh: scale: $c connections"
-      for srv in $up; do
-        measure "$srv" "scale_conns_$c" -p 1 -r 0.9 -v 32 -c "$c" -t "$(( c >= 1000 ? 2 : 1 ))"
+      r=0
+      while [ $r -lt "$scale_repeat" ]; do
+        for srv in $up; do
+          measure "$srv" "scale_conns_$c" -p 1 -r 0.9 -v 32 -c "$c" -t "$(( c >= 1000 ? 2 : 1 ))"
+        done
+        r=$((r + 1))
       done
     done
   fi
@@ -341,7 +347,11 @@ if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
       r0=$(rss_kb "$pid")
       preload 32 "$n"
       r1=$(rss_kb "$pid")
-      measure "$srv" "scale_items_$n" -p 1 -r 0.9 -v 32 -k "$n"
+      r=0
+      while [ $r -lt "$scale_repeat" ]; do
+        measure "$srv" "scale_items_$n" -p 1 -r 0.9 -v 32 -k "$n"
+        r=$((r + 1))
+      done
       bpi=$(awk -v a="$r0" -v b="$r1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}')
       echo "MEMSCALE impl=$srv items=$n bytes_per_item=$bpi rss_before_kb=$r0 rss_after_kb=$r1" >> "$OUT"
       stop_all
