@@ -71,7 +71,7 @@ while [ $# -gt 0 ]; do
             case $only in hardcached|memcached) ;; *) echo "run.sh: --only hardcached|memcached" >&2; exit 64 ;; esac ;;
     --port) port=$2; shift ;;
     --threads) thread_list=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
   shift
