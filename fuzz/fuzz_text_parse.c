@@ -19,6 +19,12 @@ static void check_token(const char *buf, size_t len, struct text_token t)
     FUZZ_CHECK(t.n == 0 || (t.p >= buf && t.p + t.n <= buf + len));
 }
 
+static bool is_meta(enum text_cmd c)
+{
+    return c == TEXT_CMD_MG || c == TEXT_CMD_MS || c == TEXT_CMD_MD || c == TEXT_CMD_MA ||
+           c == TEXT_CMD_MN || c == TEXT_CMD_ME;
+}
+
 static void check_ok(const char *buf, size_t len, const struct text_limits *lim,
                      const struct text_req *req)
 {
@@ -26,7 +32,9 @@ static void check_ok(const char *buf, size_t len, const struct text_limits *lim,
     FUZZ_CHECK(req->cmd > TEXT_CMD_NONE && req->cmd < TEXT_CMD_COUNT);
     FUZZ_CHECK(text_cmd_name(req->cmd) != NULL);
     check_token(buf, len, req->key);
-    FUZZ_CHECK(req->key.n <= TEXT_KEY_MAX);
+    /* a meta key may be base64 (flag b): longer on the wire, checked
+     * against TEXT_KEY_MAX once decoded (process_meta) */
+    FUZZ_CHECK(req->key.n <= (is_meta(req->cmd) ? TEXT_META_KEY_MAX : TEXT_KEY_MAX));
     FUZZ_CHECK(req->nargs <= LIMIT_TOKENS_MAX);
     for (uint32_t i = 0; i < req->nargs; i++)
         check_token(buf, len, req->args[i]);
@@ -46,6 +54,31 @@ static void check_ok(const char *buf, size_t len, const struct text_limits *lim,
         }
         FUZZ_CHECK(n == req->nkeys && n <= LIMIT_GET_KEYS_MAX);
     }
+}
+
+/* The one-pass "set" path against the general one: the same line with a
+ * second space after "set" has the same tokens, and only the general path
+ * takes it; both parses must agree, offsets one byte apart. */
+static void check_set_paths(const char *buf, size_t len, const struct text_limits *lim,
+                            const struct text_req *req)
+{
+    struct text_req again;
+    char *copy;
+
+    if (req->cmd != TEXT_CMD_SET || len < 4 || memcmp(buf, "set ", 4) != 0 || buf[4] == ' ')
+        return;
+    copy = malloc(len + 1);
+    FUZZ_CHECK(copy != NULL);
+    memcpy(copy, buf, 4);
+    copy[4] = ' ';
+    memcpy(copy + 5, buf + 4, len - 4);
+    FUZZ_CHECK(text_parse(copy, len + 1, lim, &again) == TEXT_PARSE_OK);
+    FUZZ_CHECK(again.cmd == req->cmd && again.consumed == req->consumed + 1);
+    FUZZ_CHECK(again.key.n == req->key.n && memcmp(again.key.p, req->key.p, req->key.n) == 0);
+    FUZZ_CHECK(again.flags == req->flags && again.exptime == req->exptime);
+    FUZZ_CHECK(again.ndata == req->ndata && again.noreply == req->noreply);
+    FUZZ_CHECK(memcmp(again.data, req->data, req->ndata) == 0);
+    free(copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -79,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FUZZ_CHECK(st == TEXT_PARSE_OK);
         check_ok(buf + off, len - off, &lim, &req);
+        check_set_paths(buf + off, len - off, &lim, &req);
         off += req.consumed;
     }
     return 0;
