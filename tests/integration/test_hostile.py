@@ -362,16 +362,20 @@ def test_conn_limit_over_gets_error(start_server):
 
 @pytest.mark.hardcached_only
 def test_conn_limit_exact(start_server):
-    """hardcached counts only client connections against -c."""
+    """hardcached counts only client connections against -c: of 12, exactly
+    10 are served and 2 refused. Which two is up to the worker threads: the
+    12 connect before any is checked, and a worker that accepted an early
+    one may count it after others have counted later ones."""
     s = start_server("-c", "10")
     time.sleep(0.5)  # let the server reap the start-up probe's connection
     conns, replies = _connect_many(s, 12)
     try:
-        assert all(r.startswith(b"VERSION ") for r in replies[:10]), replies
-        assert replies[10] == b"ERROR Too many open connections\r\n"
-        assert replies[11] == b"ERROR Too many open connections\r\n"
-        conns[10].assert_closed()
-        conns[0].close()
+        served = [i for i, r in enumerate(replies) if r.startswith(b"VERSION ")]
+        refused = [i for i, r in enumerate(replies)
+                   if r == b"ERROR Too many open connections\r\n"]
+        assert len(served) == 10 and len(refused) == 2, replies
+        conns[refused[0]].assert_closed()
+        conns[served[0]].close()
         time.sleep(0.3)
         with s.client() as c:
             assert c.call(b"version\r\n").startswith(b"VERSION ")
