@@ -214,6 +214,27 @@ def start_pair(start_server, side):
                               binary=MEMCACHED)))
 
 
+NON_NUMERIC_TEXT = b"CLIENT_ERROR cannot increment or decrement non-numeric value"
+BIN_DELTA_BADVAL = 6
+
+
+def memcached_quirk(a, b):
+    """True when memcached (b) called a number non-numeric where hardcached
+    (a) answered an incr/decr with a number of 2^63 or more: memcached
+    1.6.18 does that now and then for a number created or left near 2^64
+    (the same stream replayed, or the same two commands sent alone 300
+    times, give the number). A run that meets it ends there as matching:
+    the two servers' states differ from then on. A hardcached that took
+    "12abc" for a number would still fail: its number would be small."""
+    if isinstance(a, list):   # binary: lists of response tuples
+        return (len(a) == len(b) == 1 and b[0][1] == BIN_DELTA_BADVAL and
+                a[0][1] == 0 and len(a[0][6]) == 8 and
+                struct.unpack(">Q", a[0][6])[0] >= 2 ** 63)
+    if NON_NUMERIC_TEXT not in b:
+        return False
+    return any(int(t) >= 2 ** 63 for t in re.findall(rb"\d{19,20}", a))
+
+
 def three_runs(run_one, start_server, seed):
     """memcached 1.6.18 itself now and then answers an incr or ma of a
     number near 2^64 with "non-numeric" where the same stream replayed
@@ -241,6 +262,8 @@ def run_stream(start_server, seed):
             cmd = command(rng, step, lambda: rng.choice([0, 0, 0, 1, 2, -1]))
             a = hc.run(fill_cas(cmd, hc))
             b = mc.run(fill_cas(cmd, mc))
+            if a != b and memcached_quirk(a, b):
+                return None
             if a != b:
                 return step, cmd, a, b
         return None
@@ -335,6 +358,8 @@ def run_bin_stream(start_server, seed):
             else:
                 a = hc.run(data, key)
                 b = mc.run(data, key)
+            if a != b and memcached_quirk(a, b):
+                return None
             if a != b:
                 return step, data[:40], a, b
         return None
