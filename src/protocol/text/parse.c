@@ -52,17 +52,22 @@ static bool is_retrieval(enum text_cmd c)
            c == TEXT_CMD_GATS;
 }
 
-/* A key token is 1..max bytes without control characters (protocol.txt;
- * memcached itself only splits on spaces). */
+/* A key byte is no control character (protocol.txt; memcached itself
+ * only splits on spaces). */
+static bool key_byte_valid(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return c >= 0x20 && c != 0x7f;
+}
+
+/* A key token is 1..max valid bytes. */
 static bool key_token_valid(struct text_token k, size_t max)
 {
     if (k.n == 0 || k.n > max)
         return false;
-    for (size_t i = 0; i < k.n; i++) {
-        unsigned char c = (unsigned char)k.p[i];
-        if (c < 0x20 || c == 0x7f)
+    for (size_t i = 0; i < k.n; i++)
+        if (!key_byte_valid(k.p[i]))
             return false;
-    }
     return true;
 }
 
@@ -297,8 +302,7 @@ static bool parse_set_fast(const char *line, size_t end, struct text_req *req)
         return false;
     tok[0].p = line + pos;
     while (pos < end && line[pos] != ' ') {
-        unsigned char c = (unsigned char)line[pos];
-        if (c < 0x20 || c == 0x7f)
+        if (!key_byte_valid(line[pos]))
             return false;
         pos++;
     }
