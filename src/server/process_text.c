@@ -442,11 +442,11 @@ static void ahead_name_keys(const struct text_req *req)
         size_t pos = 0;
         struct text_token k;
         while (text_next_key(req, &pos, &k))
-            store_prefetch(k.p, k.n);
+            store_prefetch(k.p, k.n, true);
         break;
     }
     default:
-        store_prefetch(req->key.p, req->key.n);
+        store_prefetch(req->key.p, req->key.n, false);
         break;
     }
 }

@@ -128,7 +128,7 @@ void htab_prefetch(struct htab *h, uint64_t hv)
     __builtin_prefetch(&bk[HTAB_BUCKET - 1]);
 }
 
-void htab_prefetch_items(const struct htab *h, uint64_t hv)
+void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span)
 {
     const struct htab_table *t = &h->t[h->migrating ? 1 : 0];
     const htab_slot *bk = &t->slots[table_home(t, hv) * HTAB_BUCKET];
@@ -138,9 +138,13 @@ void htab_prefetch_items(const struct htab *h, uint64_t hv)
         uint64_t s = htab_slot_get(&bk[i]);
         if (s != 0 && (s & ~HTAB_REF_MASK) == tag) {
             const unsigned char *it = htab_item(s);
-            /* an item of up to 64 bytes lies in these two lines */
+            /* an item of up to 64 bytes lies in the first two lines;
+             * prefetches never fault, past the segment's end too */
             __builtin_prefetch(it);
             __builtin_prefetch(it + 63);
+            for (uintptr_t a = ((uintptr_t)it + 127) & ~(uintptr_t)63;
+                 a < (uintptr_t)it + span; a += 64)
+                __builtin_prefetch((const void *)a);
             __builtin_prefetch(seg_of(it));
         }
     }

@@ -54,10 +54,10 @@ struct htab {
 
 /* Start loading the home bucket of hv into the cache. Needs no lock. */
 void htab_prefetch(struct htab *h, uint64_t hv);
-/* Start loading the items (and their segment headers) that the home
- * bucket of hv names under hv's tag: the candidates a lookup will
- * compare. Under the owner's lock. */
-void htab_prefetch_items(const struct htab *h, uint64_t hv);
+/* Start loading the first `span` bytes (and at least 64) of the items
+ * (and their segment headers) that the home bucket of hv names under
+ * hv's tag: the candidates a lookup will compare. Under the owner's lock. */
+void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span);
 
 /* power = log2 of the initial slot count. 0 or -1 (ENOMEM). */
 int htab_create(struct htab *h, unsigned power);

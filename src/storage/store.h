@@ -199,8 +199,10 @@ void store_stats_get(struct store_stats *out);
 
 /* Prefetching for a batch of requests (see store.c): name each key with
  * store_prefetch, then call store_prefetch_items, then run the requests;
- * store_prefetch_clear before the named key bytes change or are freed. */
-void store_prefetch(const char *key, size_t nkey);
+ * store_prefetch_clear before the named key bytes change or are freed.
+ * value: the request reads the value (a get), so more of the item is
+ * loaded (see store.c). */
+void store_prefetch(const char *key, size_t nkey, bool value);
 void store_prefetch_items(void);
 void store_prefetch_clear(void);
 

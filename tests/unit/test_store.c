@@ -823,9 +823,9 @@ static void test_prefetch(void)
         for (b = 0; b < BATCH; b++) {
             nk[b] = (size_t)snprintf(keys[b], sizeof(keys[b]), "pf:%d", i + b);
             if (b % 5 != 4)   /* every fifth is not named */
-                store_prefetch(keys[b], nk[b]);
+                store_prefetch(keys[b], nk[b], b % 2 == 0);
         }
-        store_prefetch(keys[0], nk[0]);   /* named twice */
+        store_prefetch(keys[0], nk[0], true);   /* named twice */
         store_prefetch_items();
         for (b = 0; b < BATCH; b++) {
             if (b % 7 == 6)   /* named, but never reaches the store */
@@ -847,7 +847,7 @@ static void test_prefetch(void)
     for (i = 0; i < N; i += BATCH) {
         for (b = 0; b < BATCH; b++) {
             nk[b] = (size_t)snprintf(keys[b], sizeof(keys[b]), "pf:%d", i + b);
-            store_prefetch(keys[b], nk[b]);
+            store_prefetch(keys[b], nk[b], b % 2 == 0);
         }
         store_prefetch_items();
         for (b = 0; b < BATCH; b++) {
@@ -862,7 +862,7 @@ static void test_prefetch(void)
     /* the remembered hash belongs to the named bytes: after a clear the
      * same buffer with another key is hashed afresh */
     memcpy(keys[0], "pf:x", 5);
-    store_prefetch(keys[0], 4);
+    store_prefetch(keys[0], 4, false);
     store_prefetch_clear();
     memcpy(keys[0], "pf:y", 5);
     CHECK_EQ_INT(set(keys[0], 4, "y", 1), STORE_OK);
