@@ -1,8 +1,9 @@
 /*
  * loop: a thin epoll wrapper, one per worker thread. Hand-written rather
- * than libevent because the server needs only level-triggered readiness on
- * a few fd kinds, and calling epoll directly avoids libevent's per-event
- * indirection and timer heap on the hot path.
+ * than libevent because the server needs only readiness on a few fd kinds
+ * (edge-triggered for plain connections, see conn.c), and calling epoll
+ * directly avoids libevent's per-event indirection and timer heap on the
+ * hot path.
  */
 #ifndef HC_EVENT_LOOP_H
 #define HC_EVENT_LOOP_H

@@ -26,6 +26,21 @@
 /* Worker scratch larger than this is given back after a big reply. */
 #define CONN_OUT_KEEP (4 * 1024 * 1024)
 
+/* Plain connections are edge-triggered: epoll reports a socket once per
+ * arrival of data, not again at every epoll_wait while it stays readable,
+ * which saves a poll of each ready socket per round (about 2% of the
+ * server's CPU at pipeline 1, perf). The price is reading everything an
+ * edge announced: a read that fills LIMIT_READ_CHUNK may have left more,
+ * and a peer's shutdown that came with its data (EPOLLRDHUP) leaves an end
+ * of file to read; conn_read then asks epoll to look again
+ * (EPOLL_CTL_MOD reports a socket that is ready at once). TLS connections
+ * stay level-triggered: OpenSSL reads a record at a time and may leave
+ * more of what the socket announced for later. */
+static uint32_t conn_events(const struct conn *c, uint32_t events)
+{
+    return c->ssl != NULL ? events : events | EPOLLET | EPOLLRDHUP;
+}
+
 struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
                          socklen_t peerlen, const char *listen_name, bool tls)
 {
@@ -53,7 +68,7 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
         free(c);
         return NULL;
     }
-    if (ev_watch(&w->loop, fd, EPOLLIN, c) < 0) {
+    if (ev_watch(&w->loop, fd, conn_events(c, EPOLLIN), c) < 0) {
         tls_session_destroy(&c->ssl);
         close(fd);
         free(c);
@@ -176,7 +191,7 @@ static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
     if (rc == 1) {
         bool was_blocked = buf_len(&c->out) > 0;
         if (buf_append(&c->out, buf_rptr(&span), buf_len(&span)) < 0 ||
-            (!was_blocked && ev_rewatch(&c->w->loop, c->fd, EPOLLOUT, c) < 0))
+            (!was_blocked && ev_rewatch(&c->w->loop, c->fd, conn_events(c, EPOLLOUT), c) < 0))
             rc = -1;
     }
     if (rc < 0 && !c->closing) {
@@ -411,7 +426,9 @@ void conn_round_run(struct worker *w)
     w->rused = 0;
 }
 
-static void conn_read(struct conn *c)
+/* Read what c has sent into the round. peer_shut: epoll saw the peer shut
+ * its side (EPOLLRDHUP). */
+static void conn_read(struct conn *c, bool peer_shut)
 {
     struct worker *w = c->w;
     char *dst;
@@ -430,6 +447,10 @@ static void conn_read(struct conn *c)
         return;
     }
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
+    /* edge-triggered: more may wait (see conn_events) */
+    if (c->ssl == NULL && (peer_shut || n == LIMIT_READ_CHUNK) &&
+        ev_rewatch(&w->loop, c->fd, conn_events(c, EPOLLIN), c) < 0)
+        c->closing = true;
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (buf_len(&c->in) > 0 && buf_append(&c->in, dst, (size_t)n) < 0) {
         conn_destroy(c);
@@ -462,7 +483,7 @@ static void conn_drain(struct conn *c)
     if (rc == 1)
         return;
     buf_destroy(&c->out);
-    if (ev_rewatch(&c->w->loop, c->fd, EPOLLIN, c) < 0) {
+    if (ev_rewatch(&c->w->loop, c->fd, conn_events(c, EPOLLIN), c) < 0) {
         conn_destroy(c);
         return;
     }
@@ -494,7 +515,7 @@ static void conn_handshake(struct conn *c)
     c->tls_ready = true;
     if (!settings.auth_required)
         udp_note_tcp_peer(c);
-    conn_read(c);
+    conn_read(c, false);
 }
 
 void conn_on_event(struct conn *c, unsigned events)
@@ -504,7 +525,7 @@ void conn_on_event(struct conn *c, unsigned events)
         return;
     }
     if (c->tls_want_write) {
-        conn_read(c);
+        conn_read(c, false);
         return;
     }
     if (buf_len(&c->out) > 0) {
@@ -512,8 +533,8 @@ void conn_on_event(struct conn *c, unsigned events)
             conn_drain(c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        conn_read(c);
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+        conn_read(c, (events & EPOLLRDHUP) != 0);
 }
 
 void conn_run_pending(struct conn *c)

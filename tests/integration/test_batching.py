@@ -7,6 +7,8 @@ of connections back to back after the round. Neither may change a byte of
 what a client sees: these tests send whole pipelines in one write and check
 every reply, in order, against memcached's (they run against it too).
 """
+import os
+import signal
 import socket
 import struct
 import time
@@ -193,3 +195,45 @@ def test_clients_that_stop_reading_do_not_hold_up_a_round(server):
         for c in stuck:
             c.close()
     assert server.alive()
+
+
+def _arrive_while_stopped(server, c, data, shut=False):
+    """Let data (and, with shut, the end of the stream) reach the server's
+    socket while the server is stopped, so one wake-up finds it all."""
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        c.sock.sendall(data)
+        if shut:
+            c.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.2)
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+
+
+def test_pipeline_larger_than_a_read_arriving_at_once(start_server):
+    """A pipeline of about 300 KiB that is all in the socket when the server
+    wakes: more than one read (64 KiB) takes, and the socket reports it only
+    once (hardcached's plain connections are edge-triggered), so the server
+    must read on by itself. Every reply comes."""
+    server = start_server()
+    n = 2000
+    value = b"v" * 128
+    with server.client() as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        data = b"".join(b"set bt:big%04d 0 0 128\r\n%s\r\n" % (i, value)
+                        for i in range(n))
+        assert len(data) > 4 * 65536
+        _arrive_while_stopped(server, c, data)
+        c.expect(b"STORED\r\n" * n)
+
+
+def test_half_close_is_answered_then_closed(start_server):
+    """A client sends its requests and shuts its side in the same breath
+    (data and FIN arrive together): the server answers every request, then
+    closes the connection, as memcached does on end of file."""
+    server = start_server()
+    with server.client() as c:
+        _arrive_while_stopped(server, c, b"set bt:hc 0 0 2\r\nhi\r\nget bt:hc\r\n",
+                              shut=True)
+        got = c.assert_closed()
+        assert got == b"STORED\r\nVALUE bt:hc 0 2\r\nhi\r\nEND\r\n"
