@@ -56,6 +56,76 @@ function spread(s, l, q,    i, lo, hi) {
 	}
 	return nlat[s, l] == 0 ? "-" : sprintf("%.0f-%.0f", lo, hi)
 }
+# The goals of issue 7 (BENCHMARKS.md), judged on this run alone: which
+# side of each line it fell on, and the load that came closest to the
+# line. Ratios move by up to 15% between runs on a shared machine, so one
+# run's "no" by a little says as little as its "yes" by a little.
+function goal_row(what, where, value, met) {
+	goal_rows = goal_rows sprintf("| %s | %s | %s | %s |\n", what, where, value, met ? "yes" : "**no**")
+}
+function pipeline_of(l,    parts) {
+	split(l, parts, "_")
+	return substr(parts[3], 2) + 0
+}
+function cpu_goal(p, want,    i, l, r, n, ok, lo, lol) {
+	n = ok = 0
+	for (i = 1; i <= nl; i++) {
+		l = order[i]
+		if (pipeline_of(l) != p)
+			continue
+		r = ratio(R["hardcached", l, "ops_per_cpu_sec"], R["memcached", l, "ops_per_cpu_sec"])
+		if (r == "-")
+			continue
+		n++
+		if (r + 0 >= want) ok++
+		if (n == 1 || r + 0 < lo) { lo = r + 0; lol = l }
+	}
+	if (n > 0)
+		goal_row(sprintf("ops per CPU-s >= %.2fx, pipeline %d", want, p), sprintf("%d of %d loads", ok, n),
+		         sprintf("lowest %.2f (%s)", lo, desc(lol)), ok == n)
+}
+function goals(    i, l, r, n, lo, lol, v, mb, hb) {
+	goal_rows = ""
+	cpu_goal(16, 3)
+	cpu_goal(1, 1.25)
+	n = 0
+	for (i = 1; i <= nl; i++) {
+		l = order[i]
+		r = ratio(R["hardcached", l, "ops_per_sec"], R["memcached", l, "ops_per_sec"])
+		if (r == "-")
+			continue
+		n++
+		if (n == 1 || r + 0 < lo) { lo = r + 0; lol = l }
+	}
+	if (n > 0)
+		goal_row("throughput >= memcached's", n " loads", sprintf("lowest %.2f (%s)", lo, desc(lol)), lo >= 1)
+	for (i = 1; i <= nr; i++) {
+		l = rorder[i]
+		if (mratio(l, 2) == "-")
+			continue
+		goal_row("p99 and p99.9 <= memcached's", desc(l), "p99 " mratio(l, 2) ", p99.9 " mratio(l, 3),
+		         mratio(l, 2) + 0 <= 1 && mratio(l, 3) + 0 <= 1)
+	}
+	for (i = 1; i <= nm; i++) {
+		v = morder[i]
+		mb = M["memcached", v, "bytes_per_item"]; hb = M["hardcached", v, "bytes_per_item"]
+		if (ratio(hb, mb) == "-")
+			continue
+		if (v == 32)
+			goal_row("bytes per item <= 0.5x and <= 67", v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
+			         ratio(hb, mb) + 0 <= 0.5 && hb + 0 <= 67)
+		else if (v == 200)
+			goal_row("bytes per item <= 0.75x", v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
+			         ratio(hb, mb) + 0 <= 0.75)
+	}
+	if (goal_rows == "")
+		return
+	print "Goals of issue 7 in this run (hardcached / memcached; see BENCHMARKS.md):"
+	print ""
+	print "| goal | points | this run | met? |"
+	print "|---|---|---|---|"
+	printf "%s\n", goal_rows
+}
 BEGIN { pct[1] = "p50_us"; pct[2] = "p99_us"; pct[3] = "p999_us" }
 function desc(l,    parts, n, v, mix, p, d, i) {
 	# v32_get0.9_p16_t2_r20000 -> "32 B, 90% get, pipeline 16, 2 threads, 20000/s"
@@ -195,6 +265,7 @@ END {
 		}
 		print ""
 	}
+	goals()
 	if (anynoisy)
 		print "* another process used over 10% of a core during this run (other_cpu_s_core* in the raw line): treat it as noisy.\n"
 	if ("hardcached" in skipped)

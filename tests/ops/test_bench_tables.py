@@ -1,0 +1,71 @@
+"""bench/table.awk: the tables `make bench` prints, here its summary of
+issue 7's goals, fed a made-up results file whose ratios sit on known
+sides of each line (the awk is Debian's default, mawk, as in CI)."""
+import os
+import subprocess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run(impl, label, ops, cpu_ops, p50=100, p99=200, p999=300):
+    return ("RUN impl=%s srv_threads=1 label=%s secs=4.000 ops_per_sec=%d "
+            "ops_per_cpu_sec=%d p50_us=%s p99_us=%s p999_us=%s errors=0\n"
+            % (impl, label, ops, cpu_ops, p50, p99, p999))
+
+
+def mem(impl, value, bpi):
+    return ("MEM impl=%s value=%d key_len=16 items=1000000 curr_items=1000000 "
+            "rss_after_kb=1 bytes_per_item=%s\n" % (impl, value, bpi))
+
+
+def goals(tmp_path, lines):
+    f = tmp_path / "latest.txt"
+    f.write_text("# hcbench results (made up)\n" + "".join(lines))
+    out = subprocess.run(["awk", "-f", os.path.join(ROOT, "bench/table.awk"), str(f)],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    rows = {}
+    if "Goals of issue 7" not in out:
+        return rows
+    for line in out.split("Goals of issue 7", 1)[1].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in ("goal", "---"):
+            rows.setdefault(cells[0], []).append(cells[1:])
+    return rows
+
+
+def test_goals_summary(tmp_path):
+    lines = [
+        # pipeline 16: 3.5x and 2.9x per CPU-s; throughput 1.5x and 0.9x
+        run("memcached", "v32_get0.9_p16_t1", 100000, 100000),
+        run("hardcached", "v32_get0.9_p16_t1", 150000, 350000),
+        run("memcached", "v1024_get0.1_p16_t1", 100000, 100000),
+        run("hardcached", "v1024_get0.1_p16_t1", 90000, 290000),
+        # pipeline 1: 1.30x; the best of two runs counts (1.10 is dropped)
+        run("memcached", "v32_get0.9_p1_t2", 100000, 100000),
+        run("hardcached", "v32_get0.9_p1_t2", 110000, 110000),
+        run("hardcached", "v32_get0.9_p1_t2", 130000, 130000),
+        # open loop: p99 under, p99.9 over memcached's median
+        run("memcached", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=40, p999=500),
+        run("hardcached", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=30, p999=600),
+        mem("memcached", 32, "122.2"), mem("hardcached", 32, "59.2"),
+        mem("memcached", 200, "306.8"), mem("hardcached", 200, "240.0"),
+    ]
+    rows = goals(tmp_path, lines)
+    assert rows["ops per CPU-s >= 3.00x, pipeline 16"] == [
+        ["1 of 2 loads", "lowest 2.90 (1024 B, 10% get, pipeline 16, 1 thread)", "**no**"]]
+    assert rows["ops per CPU-s >= 1.25x, pipeline 1"] == [
+        ["1 of 1 loads", "lowest 1.30 (32 B, 90% get, pipeline 1, 2 threads)", "yes"]]
+    assert rows["throughput >= memcached's"] == [
+        ["3 loads", "lowest 0.90 (1024 B, 10% get, pipeline 16, 1 thread)", "**no**"]]
+    assert rows["p99 and p99.9 <= memcached's"] == [
+        ["32 B, 90% get, pipeline 1, 1 thread, open loop 20000/s", "p99 0.75, p99.9 1.20",
+         "**no**"]]
+    assert rows["bytes per item <= 0.5x and <= 67"] == [["32 B values", "59.2 B, 0.48x", "yes"]]
+    assert rows["bytes per item <= 0.75x"] == [["200 B values", "240.0 B, 0.78x", "**no**"]]
+
+
+def test_no_goals_without_both_servers(tmp_path):
+    """With memcached missing there is nothing to judge: no table."""
+    rows = goals(tmp_path, [run("hardcached", "v32_get0.9_p16_t1", 150000, 350000),
+                            mem("hardcached", 32, "59.2")])
+    assert rows == {}
