@@ -30,6 +30,7 @@
 #define SB_BATCH   64         /* keys named ahead, as a round of the server */
 #define SB_KEY_LEN 16         /* "key:000000000123", as hcbench's keys */
 #define SB_RUNS_MAX 31
+#define SB_VALUE_MAX (512 * 1024)
 
 struct sb_opts {
     size_t   value;
@@ -67,7 +68,7 @@ static void sb_key(char *out, uint32_t i)
 /* A get copies the value out, as the server does into its reply. */
 static void sb_copy_out(const struct store_item *it, void *ctx)
 {
-    static char out[512 * 1024];
+    static char out[SB_VALUE_MAX];
 
     (void)ctx;
     memcpy(out, it->value, it->nvalue);
@@ -151,7 +152,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.keys == 0 || o.ops == 0 || o.runs == 0 || o.runs > SB_RUNS_MAX ||
-        o.value > 512 * 1024 || o.mem_mb == 0)
+        o.value > SB_VALUE_MAX || o.mem_mb == 0)
         sb_usage();
 
     if (hash_setup() != 0) {

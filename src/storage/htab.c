@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 
 #include "core/hash.h"
+#include "core/prefetch.h"
 #include "storage/item.h"
 
 #define HTAB_TAG_SHIFT       32            /* tag bits of the hash: 32..39 */
@@ -138,13 +139,8 @@ void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span)
         uint64_t s = htab_slot_get(&bk[i]);
         if (s != 0 && (s & ~HTAB_REF_MASK) == tag) {
             const unsigned char *it = htab_item(s);
-            /* an item of up to 64 bytes lies in the first two lines;
-             * prefetches never fault, past the segment's end too */
-            __builtin_prefetch(it);
-            __builtin_prefetch(it + 63);
-            for (uintptr_t a = ((uintptr_t)it + 127) & ~(uintptr_t)63;
-                 a < (uintptr_t)it + span; a += 64)
-                __builtin_prefetch((const void *)a);
+            prefetch_range((uintptr_t)it,
+                           (uintptr_t)it + (span > CACHE_LINE ? span : CACHE_LINE), 0);
             __builtin_prefetch(seg_of(it));
         }
     }

@@ -70,6 +70,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/prefetch.h"
 #include "core/strnum.h"
 #include "storage/htab.h"
 #include "storage/item.h"
@@ -93,10 +94,9 @@
  * practice unless memory is held by items that cannot be moved. Rounds
  * taken while over the limit (just lowered) are not counted. */
 #define STORE_ALLOC_ROUNDS     64
-#define STORE_LINE             64         /* bytes of a cache line */
 
 struct shard {
-    _Alignas(64) pthread_mutex_t lock;
+    _Alignas(CACHE_LINE) pthread_mutex_t lock;
     struct htab ht;
     struct seg *oldest, *newest, *head;
     _Atomic uint32_t nsegs;            /* read unlocked by stealers */
@@ -244,7 +244,7 @@ struct prefetch_ent {
  * guess costs a few loads of a neighbour's lines. */
 #define STORE_GET_AHEAD 2048
 
-static _Thread_local uint32_t pf_get_span = STORE_LINE;
+static _Thread_local uint32_t pf_get_span = CACHE_LINE;
 
 static _Thread_local struct prefetch_ent pf_ents[STORE_PREFETCH_MAX];
 static _Thread_local unsigned pf_count, pf_next;
@@ -266,7 +266,7 @@ void store_prefetch_items(void)
         struct shard *sh = shard_of(pf_ents[i].hv);
         pthread_mutex_lock(&sh->lock);
         htab_prefetch_items(&sh->ht, pf_ents[i].hv,
-                            pf_ents[i].value ? pf_get_span : STORE_LINE);
+                            pf_ents[i].value ? pf_get_span : CACHE_LINE);
         pthread_mutex_unlock(&sh->lock);
     }
 }
@@ -367,9 +367,7 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
  * 2.5% with this. Items of a segment tend to be alike, so the header
  * STORE_WALK_AHEAD items ahead at the current item's stride is loaded
  * early (at the first item, all of those up to it); a wrong guess costs a
- * wasted load. always_inline: GCC takes a function that only prefetches
- * for one without effects and drops its calls. Addresses are computed as
- * integers (past the segment is no object; a prefetch never faults). */
+ * wasted load. always_inline and integer addresses: see core/prefetch.h. */
 #define STORE_WALK_AHEAD 16
 
 static inline __attribute__((always_inline)) void
@@ -552,10 +550,7 @@ static unsigned char *head_bump(struct shard *sh, size_t size)
     uintptr_t a = (uintptr_t)p + size, end = (uintptr_t)seg_data(hd) + hd->cap;
 
     hd->used += (uint32_t)size;
-    if (a + ahead < end)
-        end = a + ahead;
-    for (a &= ~(uintptr_t)(STORE_LINE - 1); a < end; a += STORE_LINE)
-        __builtin_prefetch((const void *)a, 1);
+    prefetch_range(a, a + ahead < end ? a + ahead : end, 1);
     return p;
 }
 
@@ -1030,7 +1025,7 @@ static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
         it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
         item_set_atime(it, &h, atime_since(s, now));
     }
-    pf_get_span = h.size < STORE_LINE ? STORE_LINE :
+    pf_get_span = h.size < CACHE_LINE ? CACHE_LINE :
                   h.size > STORE_GET_AHEAD ? STORE_GET_AHEAD : (uint32_t)h.size;
     fn(&si, ctx);
 }
