@@ -36,9 +36,14 @@
  * (EPOLL_CTL_MOD reports a socket that is ready at once). TLS connections
  * stay level-triggered: OpenSSL reads a record at a time and may leave
  * more of what the socket announced for later. */
+static bool conn_edge_triggered(const struct conn *c)
+{
+    return c->ssl == NULL;
+}
+
 static uint32_t conn_events(const struct conn *c, uint32_t events)
 {
-    return c->ssl != NULL ? events : events | EPOLLET | EPOLLRDHUP;
+    return conn_edge_triggered(c) ? events | EPOLLET | EPOLLRDHUP : events;
 }
 
 struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
@@ -448,7 +453,7 @@ static void conn_read(struct conn *c, bool peer_shut)
     }
     STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
     /* edge-triggered: more may wait (see conn_events) */
-    if (c->ssl == NULL && (peer_shut || n == LIMIT_READ_CHUNK) &&
+    if (conn_edge_triggered(c) && (peer_shut || n == LIMIT_READ_CHUNK) &&
         ev_rewatch(&w->loop, c->fd, conn_events(c, EPOLLIN), c) < 0)
         c->closing = true;
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
