@@ -1078,6 +1078,34 @@ static bool nconn_reply(struct nconn *c, const char *s, size_t n)
 	return true;
 }
 
+/* With -v, every key of a get is a hit of that many bytes (the same
+ * bytes for each: the client checks key and length only), so the
+ * do-nothing server also gives the floor for gets that return values. */
+static char *null_value;        /* O.value_size bytes then "\r\n"; or NULL */
+static char null_hdr[32];       /* " 0 <O.value_size>\r\n" */
+static size_t null_hdr_len;
+
+static bool null_hits(struct nconn *c, const char *line, size_t ll)
+{
+	const char *sp = memchr(line, ' ', ll);   /* the caller saw "get " */
+	size_t i = (size_t)(sp - line);
+	bool ok = true;
+
+	while (ok && null_value) {
+		while (i < ll && line[i] == ' ')
+			i++;
+		size_t k = i;
+		while (i < ll && line[i] != ' ')
+			i++;
+		if (i == k)
+			break;
+		ok = nconn_reply(c, "VALUE ", 6) && nconn_reply(c, line + k, i - k) &&
+		     nconn_reply(c, null_hdr, null_hdr_len) &&
+		     nconn_reply(c, null_value, (size_t)O.value_size + 2);
+	}
+	return ok && nconn_reply(c, "END\r\n", 5);
+}
+
 /* Returns false when the connection should be closed. */
 static bool nconn_parse(struct nconn *c)
 {
@@ -1102,7 +1130,7 @@ static bool nconn_parse(struct nconn *c)
 		if (ll && line[ll - 1] == '\r')
 			ll--;
 		if (starts(line, ll, "get ") || starts(line, ll, "gets ")) {
-			ok = nconn_reply(c, "END\r\n", 5);
+			ok = null_hits(c, line, ll);
 		} else if (starts(line, ll, "set ") || starts(line, ll, "add ") ||
 		           starts(line, ll, "replace ") || starts(line, ll, "cas ") ||
 		           starts(line, ll, "append ") || starts(line, ll, "prepend ")) {
@@ -1278,7 +1306,8 @@ static void usage(FILE *f)
 "usage: hcbench [options]                 benchmark a memcached-text server\n"
 "       hcbench --load N [options]        store keys 0..N-1 as fast as possible\n"
 "       hcbench --stats [-s HOST:PORT]    print `stats` as one key=value line\n"
-"       hcbench --null-server PORT        do-nothing server (END / STORED)\n"
+"       hcbench --null-server PORT [-v N] do-nothing server (END / STORED;\n"
+"                                         with -v every get hits N bytes)\n"
 "options:\n"
 "  -s, --server HOST:PORT   server (default 127.0.0.1:11211)\n"
 "  -c, --conns N            connections in all (default 50)\n"
@@ -1381,7 +1410,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool duration_set = false;
+	bool duration_set = false, value_set = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "s:c:t:p:r:k:K:v:d:w:n:Pbl:R:h",
 	                         longopts, NULL)) != -1) {
@@ -1394,7 +1423,8 @@ int main(int argc, char **argv)
 		case 'r': ok = opt_double(optarg, 0, 1, &O.get_ratio); break;
 		case 'k': ok = opt_u64(optarg, 1, UINT64_MAX / 2, &O.keys); break;
 		case 'K': ok = opt_int(optarg, MIN_KEY_LEN, MAX_KEY_LEN, &O.key_len); break;
-		case 'v': ok = opt_int(optarg, 0, (int)MAX_VALUE, &O.value_size); break;
+		case 'v': ok = opt_int(optarg, 0, (int)MAX_VALUE, &O.value_size);
+			  value_set = true; break;
 		case 'd': ok = opt_double(optarg, 0.01, 86400, &O.duration);
 			  duration_set = true; break;
 		case 'w': ok = opt_double(optarg, 0, 3600, &O.warmup); break;
@@ -1447,6 +1477,15 @@ int main(int argc, char **argv)
 	case MODE_NULL:
 		if (!duration_set)
 			O.duration = 600;
+		if (value_set) {
+			null_value = malloc((size_t)O.value_size + 2);
+			if (!null_value)
+				return 2;
+			memset(null_value, 'x', (size_t)O.value_size);
+			memcpy(null_value + O.value_size, "\r\n", 2);
+			null_hdr_len = (size_t)snprintf(null_hdr, sizeof null_hdr,
+			                                " 0 %d\r\n", O.value_size);
+		}
 		return run_null_server();
 	case MODE_LOAD:
 		if (!duration_set)

@@ -148,8 +148,8 @@ start_server() { # name
       taskset -c $srv_cpus "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
         -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
       ;;
-    null)
-      taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -d 600 \
+    null)   # every get a hit of $null_value bytes
+      taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -v "$null_value" -d 600 \
         >"$RESULTS_DIR/null.log" 2>&1 &
       ;;
   esac
@@ -233,13 +233,20 @@ preload() { # value-size keys
 }
 
 if [ $scale_only = 0 ]; then
-# 1. The do-nothing server: how fast can hcbench go when the server is free?
+# 1. The do-nothing server, at each load of the one-thread matrix: how
+# fast hcbench goes when the server is free, and the most ops per CPU-s
+# any server could reach there (every get a hit of the right size, no
+# lookup, the value always in cache: a syscall in and one out).
 log "run.sh: do-nothing server check"
 set_threads 1
-if start_server null; then
-  for p in 1 16; do measure null "v32_get0.9_p$p" -p $p -r 0.9 -v 32; done
+for v in $values; do
+  null_value=$v
+  start_server null || continue
+  for mix in 0.9 0.1; do
+    for p in 1 16; do measure null "v${v}_get${mix}_p${p}_t1" -p $p -r $mix -v "$v"; done
+  done
   stop_server null
-fi
+done
 
 # 2. Throughput matrix, for each server thread count, both servers up,
 # alternating run by run.

@@ -40,6 +40,8 @@ def test_goals_summary(tmp_path):
         run("hardcached", "v32_get0.9_p16_t1", 150000, 350000),
         run("memcached", "v1024_get0.1_p16_t1", 100000, 100000),
         run("hardcached", "v1024_get0.1_p16_t1", 90000, 290000),
+        # the do-nothing server there: the ceiling, 4.5x memcached
+        run("null", "v1024_get0.1_p16_t1", 200000, 450000),
         # pipeline 1: 1.30x; the best of two runs counts (1.10 is dropped)
         run("memcached", "v32_get0.9_p1_t2", 100000, 100000),
         run("hardcached", "v32_get0.9_p1_t2", 110000, 110000),
@@ -52,7 +54,8 @@ def test_goals_summary(tmp_path):
     ]
     rows = goals(tmp_path, lines)
     assert rows["ops per CPU-s >= 3.00x, pipeline 16"] == [
-        ["1 of 2 loads", "lowest 2.90 (1024 B, 10% get, pipeline 16, 1 thread)", "**no**"]]
+        ["1 of 2 loads", "lowest 2.90 (1024 B, 10% get, pipeline 16, 1 thread); "
+         "do-nothing server 4.50", "**no**"]]
     assert rows["ops per CPU-s >= 1.25x, pipeline 1"] == [
         ["1 of 1 loads", "lowest 1.30 (32 B, 90% get, pipeline 1, 2 threads)", "yes"]]
     assert rows["throughput >= memcached's"] == [
@@ -69,3 +72,19 @@ def test_no_goals_without_both_servers(tmp_path):
     rows = goals(tmp_path, [run("hardcached", "v32_get0.9_p16_t1", 150000, 350000),
                             mem("hardcached", 32, "59.2")])
     assert rows == {}
+
+
+def test_null_server_table(tmp_path):
+    """The do-nothing server's rows carry memcached's and hardcached's ops
+    per CPU-s at the same load, and the ratios between the three."""
+    f = tmp_path / "latest.txt"
+    f.write_text("".join([run("null", "v32_get0.9_p1_t1", 250000, 300000),
+                          run("memcached", "v32_get0.9_p1_t1", 190000, 200000),
+                          run("hardcached", "v32_get0.9_p1_t1", 240000, 270000)]))
+    out = subprocess.run(["awk", "-f", os.path.join(ROOT, "bench/table.awk"), str(f)],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    row = [line for line in out.splitlines()
+           if line.startswith("| 32 B, 90% get, pipeline 1, 1 thread | 250000")]
+    assert row, out
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[2:8] == ["300000", "200000", "270000", "1.50", "1.35", "0.90"]
