@@ -29,8 +29,7 @@ RESULTS_DIR=$ROOT/bench/results
 OUT=$RESULTS_DIR/latest.txt
 
 duration=4       # measured seconds per run
-repeat=2         # runs per server and load (1 server thread); the table keeps the best
-repeat2=1        # the same with 2 server threads
+repeat=2         # runs per server and load; the table keeps the best
 lat_repeat=5     # open-loop runs per server and rate; the table shows medians
 warmup=0.5       # unrecorded seconds before each measured run
 values="32 1024" # value sizes for the throughput matrix
@@ -54,7 +53,7 @@ all_args="$*"
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) duration=2; warmup=0.5; repeat=1; repeat2=1; lat_repeat=1; values=32; mem_values=32
+    --quick) duration=2; warmup=0.5; repeat=1; lat_repeat=1; values=32; mem_values=32
              thread_list=1; rates=20000; do_scale=0 ;;
     --repeat) repeat=$2; shift ;;
     --lat-repeat) lat_repeat=$2; shift ;;
@@ -233,44 +232,38 @@ preload() { # value-size keys
 }
 
 if [ $scale_only = 0 ]; then
-# 1. The do-nothing server, at each load of the one-thread matrix: how
-# fast hcbench goes when the server is free, and the most ops per CPU-s
-# any server could reach there (every get a hit of the right size, no
-# lookup, the value always in cache: a syscall in and one out).
-log "run.sh: do-nothing server check"
-set_threads 1
-for v in $values; do
-  null_value=$v
-  start_server null || continue
-  for mix in 0.9 0.1; do
-    for p in 1 16; do measure null "v${v}_get${mix}_p${p}_t1" -p $p -r $mix -v "$v"; done
-  done
-  stop_server null
-done
-
-# 2. Throughput matrix, for each server thread count, both servers up,
-# alternating run by run.
+# 1. Throughput matrix, for each server thread count, both servers up,
+# alternating run by run. With one thread the do-nothing server takes
+# its turn too (hcbench --null-server, every get a hit of the load's
+# value size, no lookup, the value always in cache, the same system
+# calls): how fast hcbench goes when the server is free, and about the
+# most ops per CPU-s a server can reach at that load.
 for t in $thread_list; do
   set_threads "$t"
   start_all throughput
   [ -n "$up" ] || continue
   log "run.sh: throughput matrix, $t server thread(s):$up"
-  reps=$repeat; [ "$t" -gt 1 ] && reps=$repeat2
   for v in $values; do
     preload "$v" $keys   # every key exists before measuring: gets are hits
+    ref=""
+    if [ "$t" = 1 ]; then
+      null_value=$v
+      start_server null && ref=null
+    fi
     for mix in 0.9 0.1; do
       for p in 1 16; do
         r=0
-        while [ $r -lt "$reps" ]; do
-          for srv in $up; do
+        while [ $r -lt "$repeat" ]; do
+          for srv in $up $ref; do
             measure "$srv" "v${v}_get${mix}_p${p}_t$t" -p $p -r $mix -v "$v"
           done
           r=$((r + 1))
         done
       done
     done
+    [ -n "$ref" ] && stop_server null
   done
-  # 2b. Tail latency at the same offered load: open loop (hcbench --rate),
+  # 1b. Tail latency at the same offered load: open loop (hcbench --rate),
   # requests sent on schedule whatever the server does, so both servers
   # see exactly the same load and a slow reply cannot slow the sender.
   if [ "$t" = 1 ]; then
@@ -288,7 +281,7 @@ for t in $thread_list; do
   stop_all
 done
 
-# 3. Resident memory per item, each in a fresh server.
+# 2. Resident memory per item, each in a fresh server.
 if [ $do_memory = 1 ]; then
   for v in $mem_values; do
     for srv in $servers; do
@@ -319,7 +312,7 @@ fi
 
 fi   # scale_only
 
-# 4. Scale: throughput and latency against connections (1 to 10,000) and
+# 3. Scale: throughput and latency against connections (1 to 10,000) and
 # against item count (10^4 to 10^7), both servers; then the chart.
 if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
   SOUT=$RESULTS_DIR/scale.txt
@@ -375,7 +368,7 @@ if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
   fi
 fi
 
-# 5. Side-by-side tables from the raw lines.
+# 4. Side-by-side tables from the raw lines.
 echo
 if [ $scale_only = 1 ]; then
   awk -f "$ROOT/bench/table.awk" "$RESULTS_DIR/scale.txt"
@@ -386,7 +379,7 @@ fi
 echo
 echo "raw results: $OUT"
 
-# 6. UDP amplification, hardcached vs memcached (a separate script, not part
+# 5. UDP amplification, hardcached vs memcached (a separate script, not part
 #    of the load runs above; see "UDP amplification" in BENCHMARKS.md).
 if [ $scale_only = 0 ]; then
   echo

@@ -68,7 +68,7 @@ function pipeline_of(l,    parts) {
 	return substr(parts[3], 2) + 0
 }
 # What the do-nothing server reached at load l, as a ratio to memcached:
-# no server can go past it there.
+# about the most a server making the same system calls reaches there.
 function ceiling(l,    r) {
 	r = ratio(R["null", l, "ops_per_cpu_sec"], R["memcached", l, "ops_per_cpu_sec"])
 	return r == "-" ? "" : "; do-nothing server " r
@@ -245,9 +245,9 @@ END {
 		print ""
 	}
 	if (nn > 0) {
-		print "Do-nothing server (hcbench --null-server, same pinning; every get a hit, no lookup, the value always in cache): the ceiling of ops per CPU-s at each load:"
+		print "Do-nothing server (hcbench --null-server, same pinning; every get a hit, no lookup, the value always in cache): the reference for ops per CPU-s at each load:"
 		print ""
-		print "| load | null server ops/s | null ops per CPU-s | memcached ops per CPU-s | hardcached ops per CPU-s | null/mc (ceiling) | hc/mc | hc/null | client p50/p99/p99.9 us |"
+		print "| load | null server ops/s | null ops per CPU-s | memcached ops per CPU-s | hardcached ops per CPU-s | null/mc | hc/mc | hc/null | client p50/p99/p99.9 us |"
 		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nn; i++) {
 			l = norder[i]

@@ -40,7 +40,7 @@ def test_goals_summary(tmp_path):
         run("hardcached", "v32_get0.9_p16_t1", 150000, 350000),
         run("memcached", "v1024_get0.1_p16_t1", 100000, 100000),
         run("hardcached", "v1024_get0.1_p16_t1", 90000, 290000),
-        # the do-nothing server there: the ceiling, 4.5x memcached
+        # the do-nothing server there: the reference, 4.5x memcached
         run("null", "v1024_get0.1_p16_t1", 200000, 450000),
         # pipeline 1: 1.30x; the best of two runs counts (1.10 is dropped)
         run("memcached", "v32_get0.9_p1_t2", 100000, 100000),
