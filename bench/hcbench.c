@@ -1085,6 +1085,41 @@ static char *null_value;        /* O.value_size bytes then "\r\n"; or NULL */
 static char null_hdr[32];       /* " 0 <O.value_size>\r\n" */
 static size_t null_hdr_len;
 
+/* --null-keep MB: the memory traffic any cache has. Stored data is
+ * copied into a ring of MB MiB (written in order, as a log-structured
+ * store writes), and a hit's value is copied out of the ring from the
+ * slot its key names: one of -k slots of -v bytes, so the values read
+ * take no more memory than the raw data a cache of that key space
+ * holds at the least (a real one adds its metadata). Still no index. */
+static unsigned char *null_ring;
+static size_t null_ring_len, null_ring_pos;
+
+static void null_keep(const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = null_ring_len - null_ring_pos;
+		size_t k = n < room ? n : room;
+		memcpy(null_ring + null_ring_pos, p, k);
+		null_ring_pos = (null_ring_pos + k) % null_ring_len;
+		p += k;
+		n -= k;
+	}
+}
+
+/* Where key's value lies in the ring (FNV-1a over the key). */
+static const unsigned char *null_kept(const char *key, size_t n)
+{
+	size_t v = (size_t)O.value_size;
+	uint64_t slots = (null_ring_len - v) / (v ? v : 1) + 1;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
+	if (slots > O.keys)
+		slots = O.keys;
+	return null_ring + (h % slots) * v;
+}
+
 static bool null_hits(struct nconn *c, const char *line, size_t ll)
 {
 	const char *sp = memchr(line, ' ', ll);   /* the caller saw "get " */
@@ -1100,8 +1135,13 @@ static bool null_hits(struct nconn *c, const char *line, size_t ll)
 		if (i == k)
 			break;
 		ok = nconn_reply(c, "VALUE ", 6) && nconn_reply(c, line + k, i - k) &&
-		     nconn_reply(c, null_hdr, null_hdr_len) &&
-		     nconn_reply(c, null_value, (size_t)O.value_size + 2);
+		     nconn_reply(c, null_hdr, null_hdr_len);
+		if (ok && null_ring)
+			ok = nconn_reply(c, (const char *)null_kept(line + k, i - k),
+			                 (size_t)O.value_size) &&
+			     nconn_reply(c, "\r\n", 2);
+		else if (ok)
+			ok = nconn_reply(c, null_value, (size_t)O.value_size + 2);
 	}
 	return ok && nconn_reply(c, "END\r\n", 5);
 }
@@ -1114,6 +1154,8 @@ static bool nconn_parse(struct nconn *c)
 	while (pos < len) {
 		if (c->skip) {
 			size_t n = len - pos < c->skip ? len - pos : (size_t)c->skip;
+			if (null_ring)
+				null_keep(c->in + pos, n);
 			pos += n;
 			c->skip -= n;
 			continue;
@@ -1306,8 +1348,11 @@ static void usage(FILE *f)
 "usage: hcbench [options]                 benchmark a memcached-text server\n"
 "       hcbench --load N [options]        store keys 0..N-1 as fast as possible\n"
 "       hcbench --stats [-s HOST:PORT]    print `stats` as one key=value line\n"
-"       hcbench --null-server PORT [-v N] do-nothing server (END / STORED;\n"
-"                                         with -v every get hits N bytes)\n"
+"       hcbench --null-server PORT [-v N] [--null-keep MB]\n"
+"                                 do-nothing server (END / STORED; with -v\n"
+"                                 every get hits N bytes; with --null-keep\n"
+"                                 stored data goes into a ring of MB MiB\n"
+"                                 and hits are read from it)\n"
 "options:\n"
 "  -s, --server HOST:PORT   server (default 127.0.0.1:11211)\n"
 "  -c, --conns N            connections in all (default 50)\n"
@@ -1386,7 +1431,7 @@ static bool set_server(char *s)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_LOAD = 256, OPT_NULL, OPT_STATS, OPT_SEED };
+	enum { OPT_LOAD = 256, OPT_NULL, OPT_NULL_KEEP, OPT_STATS, OPT_SEED };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "conns", required_argument, NULL, 'c' },
@@ -1404,6 +1449,7 @@ int main(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "load", required_argument, NULL, OPT_LOAD },
 		{ "null-server", required_argument, NULL, OPT_NULL },
+		{ "null-keep", required_argument, NULL, OPT_NULL_KEEP },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "rate", required_argument, NULL, 'R' },
@@ -1411,6 +1457,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool duration_set = false, value_set = false;
+	int keep_mb = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "s:c:t:p:r:k:K:v:d:w:n:Pbl:R:h",
 	                         longopts, NULL)) != -1) {
@@ -1441,6 +1488,7 @@ int main(int argc, char **argv)
 			O.mode = MODE_NULL;
 			O.port = optarg;
 			break;
+		case OPT_NULL_KEEP: ok = opt_int(optarg, 4, 65536, &keep_mb); break;
 		case OPT_STATS: O.mode = MODE_STATS; break;
 		case OPT_SEED: ok = opt_u64(optarg, 0, UINT64_MAX, &O.seed); break;
 		case 'h': usage(stdout); return 0;
@@ -1485,6 +1533,13 @@ int main(int argc, char **argv)
 			memcpy(null_value + O.value_size, "\r\n", 2);
 			null_hdr_len = (size_t)snprintf(null_hdr, sizeof null_hdr,
 			                                " 0 %d\r\n", O.value_size);
+		}
+		if (keep_mb > 0) {   /* touched now: no page faults while measured */
+			null_ring_len = (size_t)keep_mb << 20;
+			null_ring = malloc(null_ring_len);
+			if (!null_ring || null_ring_len <= (size_t)O.value_size)
+				return 2;
+			memset(null_ring, 0, null_ring_len);
 		}
 		return run_null_server();
 	case MODE_LOAD:

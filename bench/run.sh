@@ -147,9 +147,9 @@ start_server() { # name
       taskset -c $srv_cpus "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
         -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
       ;;
-    null)   # every get a hit of $null_value bytes
-      taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -v "$null_value" -d 600 \
-        >"$RESULTS_DIR/null.log" 2>&1 &
+    null)   # every get a hit of $null_value bytes, kept in a 256 MiB ring
+      taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -v "$null_value" -k $keys \
+        --null-keep 256 -d 600 >"$RESULTS_DIR/null.log" 2>&1 &
       ;;
   esac
   set_pid "$name" $!
@@ -234,10 +234,11 @@ preload() { # value-size keys
 if [ $scale_only = 0 ]; then
 # 1. Throughput matrix, for each server thread count, both servers up,
 # alternating run by run. With one thread the do-nothing server takes
-# its turn too (hcbench --null-server, every get a hit of the load's
-# value size, no lookup, the value always in cache, the same system
-# calls): how fast hcbench goes when the server is free, and about the
-# most ops per CPU-s a server can reach at that load.
+# its turn too (hcbench --null-server: no index, every get a hit of the
+# load's value size; stored data copied into a ring and hits read from
+# it, the memory traffic any cache has; the same system calls): how fast
+# hcbench goes when the server is nearly free, and about the most ops
+# per CPU-s a cache can reach at that load.
 for t in $thread_list; do
   set_threads "$t"
   start_all throughput

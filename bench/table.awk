@@ -245,7 +245,7 @@ END {
 		print ""
 	}
 	if (nn > 0) {
-		print "Do-nothing server (hcbench --null-server, same pinning; every get a hit, no lookup, the value always in cache): the reference for ops per CPU-s at each load:"
+		print "Do-nothing server (hcbench --null-server, same pinning; no index; every get a hit read from a ring the sets were copied into): the reference for ops per CPU-s at each load:"
 		print ""
 		print "| load | null server ops/s | null ops per CPU-s | memcached ops per CPU-s | hardcached ops per CPU-s | null/mc | hc/mc | hc/null | client p50/p99/p99.9 us |"
 		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -79,3 +79,20 @@ def test_hcbench_counts_its_hits(root, null_server):
     assert int(res["gets"]) > 0
     assert res["hits"] == res["gets"] and res["misses"] == "0"
     assert res["bad_values"] == "0" and res["errors"] == "0"
+
+
+def test_kept_values(null_server):
+    """--null-keep: stored data goes into the ring and hits are read from
+    it, from the slot the key names: a value just stored under the only
+    key of a one-key space comes back."""
+    port = null_server("-v", "5", "-k", "1", "--null-keep", "4")
+    assert ask(port, b"set k 0 0 5\r\nhello\r\n", b"\r\n") == b"STORED\r\n"
+    # the ring holds "hello\r\n" from its start; the one slot is there
+    assert ask(port, b"get k\r\n", b"END\r\n") == b"VALUE k 0 5\r\nhello\r\nEND\r\n"
+
+
+def test_keep_needs_room(root, make):
+    make(HCBENCH)
+    r = subprocess.run([os.path.join(root, HCBENCH), "--null-server", "0", "--null-keep", "1"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 2
