@@ -45,6 +45,9 @@
 #define MAX_KEY_LEN     250          /* memcached's KEY_MAX_LENGTH */
 #define DRAIN_NS        (2ull * 1000000000ull) /* wait for in-flight replies */
 #define NS              1000000000ull
+#define NULL_KEEP_MIN_MB 4           /* --null-keep: room for a value of MAX_VALUE */
+#define NULL_KEEP_MAX_MB 65536
+_Static_assert(((size_t)NULL_KEEP_MIN_MB << 20) > MAX_VALUE, "a slot fits in the ring");
 
 /* ------------------------------------------------------------------ options */
 
@@ -1093,6 +1096,7 @@ static size_t null_hdr_len;
  * holds at the least (a real one adds its metadata). Still no index. */
 static unsigned char *null_ring;
 static size_t null_ring_len, null_ring_pos;
+static uint64_t null_slots;     /* min(-k, slots of -v bytes in the ring) */
 
 static void null_keep(const char *p, size_t n)
 {
@@ -1109,15 +1113,11 @@ static void null_keep(const char *p, size_t n)
 /* Where key's value lies in the ring (FNV-1a over the key). */
 static const unsigned char *null_kept(const char *key, size_t n)
 {
-	size_t v = (size_t)O.value_size;
-	uint64_t slots = (null_ring_len - v) / (v ? v : 1) + 1;
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
-	if (slots > O.keys)
-		slots = O.keys;
-	return null_ring + (h % slots) * v;
+	return null_ring + (h % null_slots) * (size_t)O.value_size;
 }
 
 static bool null_hits(struct nconn *c, const char *line, size_t ll)
@@ -1488,7 +1488,9 @@ int main(int argc, char **argv)
 			O.mode = MODE_NULL;
 			O.port = optarg;
 			break;
-		case OPT_NULL_KEEP: ok = opt_int(optarg, 4, 65536, &keep_mb); break;
+		case OPT_NULL_KEEP:
+			ok = opt_int(optarg, NULL_KEEP_MIN_MB, NULL_KEEP_MAX_MB, &keep_mb);
+			break;
 		case OPT_STATS: O.mode = MODE_STATS; break;
 		case OPT_SEED: ok = opt_u64(optarg, 0, UINT64_MAX, &O.seed); break;
 		case 'h': usage(stdout); return 0;
@@ -1535,11 +1537,17 @@ int main(int argc, char **argv)
 			                                " 0 %d\r\n", O.value_size);
 		}
 		if (keep_mb > 0) {   /* touched now: no page faults while measured */
+			size_t v = (size_t)O.value_size;
 			null_ring_len = (size_t)keep_mb << 20;
 			null_ring = malloc(null_ring_len);
-			if (!null_ring || null_ring_len <= (size_t)O.value_size)
+			if (!null_ring) {
+				fprintf(stderr, "hcbench: no memory for a %d MiB ring\n", keep_mb);
 				return 2;
+			}
 			memset(null_ring, 0, null_ring_len);
+			null_slots = (null_ring_len - v) / (v ? v : 1) + 1;
+			if (null_slots > O.keys)
+				null_slots = O.keys;
 		}
 		return run_null_server();
 	case MODE_LOAD:

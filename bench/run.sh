@@ -46,6 +46,7 @@ scale_items=${SCALE_ITEMS:-"10000 100000 1000000 10000000"}
 scale_duration=2
 scale_repeat=3   # runs per server and scale point; the table and chart keep the best
 mem_mb=1024      # server memory limit (-m): big enough that nothing is evicted
+null_keep_mb=256 # the do-nothing reference's ring (hcbench --null-keep)
 port=21411
 only=""
 do_memory=1
@@ -147,9 +148,9 @@ start_server() { # name
       taskset -c $srv_cpus "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
         -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
       ;;
-    null)   # every get a hit of $null_value bytes, kept in a 256 MiB ring
+    null)   # every get a hit of $null_value bytes, kept in a ring
       taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -v "$null_value" -k $keys \
-        --null-keep 256 -d 600 >"$RESULTS_DIR/null.log" 2>&1 &
+        --null-keep $null_keep_mb -d 600 >"$RESULTS_DIR/null.log" 2>&1 &
       ;;
   esac
   set_pid "$name" $!

@@ -91,7 +91,8 @@ def test_kept_values(null_server):
     assert ask(port, b"get k\r\n", b"END\r\n") == b"VALUE k 0 5\r\nhello\r\nEND\r\n"
 
 
-def test_keep_needs_room(root, make):
+def test_keep_below_its_minimum_refused(root, make):
+    """A ring under NULL_KEEP_MIN_MB could not hold a value of MAX_VALUE."""
     make(HCBENCH)
     r = subprocess.run([os.path.join(root, HCBENCH), "--null-server", "0", "--null-keep", "1"],
                        capture_output=True, timeout=30)
