@@ -278,21 +278,6 @@ const char *auth_sasl_mechs(void)
     return scram ? SCRAM_MECH " PLAIN" : "PLAIN";
 }
 
-bool auth_binary_allowed(uint8_t opcode)
-{
-    /* SASL LIST_MECHS, AUTH, STEP and VERSION, as memcached's authenticated() */
-    return opcode == 0x20 || opcode == 0x21 || opcode == 0x22 || opcode == 0x0b;
-}
-
-enum auth_gate auth_text_gate(enum text_cmd cmd)
-{
-    if (cmd == TEXT_CMD_VERSION)
-        return AUTH_GATE_SERVE;
-    if (cmd == TEXT_CMD_SET && ascii_on)
-        return AUTH_GATE_LOGIN;
-    return AUTH_GATE_REFUSE;
-}
-
 /* ---- throttling ---- */
 
 static uint64_t now_ms(void)

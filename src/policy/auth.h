@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "protocol/text/parse.h"
 
 enum auth_verdict {
     AUTH_GRANTED,
@@ -71,18 +70,6 @@ void auth_sasl_session_destroy(struct auth_sasl_session **sess);
 
 /* The mechanisms offered by SASL LIST_MECHS, space separated. */
 const char *auth_sasl_mechs(void);
-
-/* What an unauthenticated connection may send: the binary opcodes of the
- * login and `version`. */
-bool auth_binary_allowed(uint8_t opcode);
-
-/* And on a text connection (meta commands included): */
-enum auth_gate {
-    AUTH_GATE_SERVE,    /* `version` */
-    AUTH_GATE_LOGIN,    /* `set`, with ascii logins on: its data is "user pass" */
-    AUTH_GATE_REFUSE,   /* "CLIENT_ERROR unauthenticated" */
-};
-enum auth_gate auth_text_gate(enum text_cmd cmd);
 
 /* crypt(3) hash of a password for the password file (yescrypt), into out.
  * Returns 0 or -1. */

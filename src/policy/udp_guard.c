@@ -226,36 +226,6 @@ bool udp_guard_validated(const struct udp_src *s, uint64_t now_ms)
     return ok;
 }
 
-bool udp_guard_text_allowed(enum text_cmd cmd)
-{
-    switch (cmd) {
-    case TEXT_CMD_GET: case TEXT_CMD_GETS: case TEXT_CMD_GAT: case TEXT_CMD_GATS:
-    case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
-    case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
-    case TEXT_CMD_INCR: case TEXT_CMD_DECR: case TEXT_CMD_TOUCH:
-    case TEXT_CMD_DELETE: case TEXT_CMD_VERSION:
-        return true;
-    default:
-        return false;   /* admin, and anything not reviewed for UDP */
-    }
-}
-
-bool udp_guard_binary_allowed(uint8_t opcode)
-{
-    switch (opcode) {
-    case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
-    case 0x06: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
-    case 0x0e: case 0x0f: case 0x11: case 0x12: case 0x13: case 0x14:
-    case 0x15: case 0x16: case 0x19: case 0x1a: case 0x1c: case 0x1d:
-    case 0x1e: case 0x23: case 0x24:
-        return true;   /* get/set/add/replace/delete/incr/decr and quiet
-                          forms, noop, version, getk, append/prepend,
-                          touch, gat */
-    default:
-        return false;  /* quit, flush, stat, verbosity, SASL, unknown */
-    }
-}
-
 static size_t budget(size_t in_wire)
 {
     /* in_wire < 2^17 (one datagram), baf <= 1000: no overflow */

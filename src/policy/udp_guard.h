@@ -25,8 +25,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "protocol/text/parse.h"
-
 struct udp_guard_config {
     uint32_t window_s;       /* validation lasts this long after TCP activity */
     uint32_t sources_max;    /* validated sources remembered (bounded table) */
@@ -60,12 +58,6 @@ void udp_src_format(const struct udp_src *s, char *out, size_t len);
 void udp_guard_validate(const struct udp_src *s, uint64_t now_ms);
 /* Did it, within the window? */
 bool udp_guard_validated(const struct udp_src *s, uint64_t now_ms);
-
-/* May this command be served over UDP? (Retrievals, storage, arithmetic,
- * touch, delete, version; never stats, flush_all, shutdown, verbosity,
- * cache_memlimit or anything added later without being listed here.) */
-bool udp_guard_text_allowed(enum text_cmd cmd);
-bool udp_guard_binary_allowed(uint8_t opcode);
 
 /* Bytes of reply (before framing) worth building for a request of in_wire
  * UDP payload bytes: building stops beyond it (bounds CPU and memory for

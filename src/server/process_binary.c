@@ -9,6 +9,7 @@
 
 #include "core/strnum.h"
 #include "policy/auth.h"
+#include "policy/gate.h"
 #include "policy/limits.h"
 #include "protocol/binary/parse.h"
 #include "protocol/text/parse.h"
@@ -379,7 +380,8 @@ enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
     if (settings.protocol == PROTO_ASCII)   /* -B ascii */
         return CONN_STEP_CLOSE;
     /* with authentication on, a request is refused on its header alone */
-    if (req.have_header && !c->authenticated && !auth_binary_allowed(req.opcode)) {
+    if (req.have_header &&
+        gate_check(bin_opcode_attrs(req.opcode), c->authenticated, false) != GATE_SERVE) {
         respond_error(c, &req, BIN_STATUS_AUTH_ERROR);
         return CONN_STEP_CLOSE;
     }

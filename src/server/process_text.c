@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/strnum.h"
 #include "policy/auth.h"
+#include "policy/gate.h"
 #include "server/process_meta.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
@@ -384,10 +385,10 @@ static enum conn_step process_text_unauth(struct conn *c, const char *data,
         return CONN_STEP_DONE;
     }
     *used = req.consumed;
-    switch (auth_text_gate(req.cmd)) {
-    case AUTH_GATE_SERVE:
+    switch (gate_check(text_cmd_attrs(req.cmd), false, false)) {
+    case GATE_SERVE:
         return process_text(c, &req) == PROC_CLOSE ? CONN_STEP_CLOSE : CONN_STEP_DONE;
-    case AUTH_GATE_LOGIN:
+    case GATE_LOGIN:
         do_login(c, &req);
         break;
     default:

@@ -14,6 +14,8 @@
 
 #include "core/log.h"
 #include "policy/acl.h"
+#include "policy/gate.h"
+#include "protocol/binary/parse.h"
 #include "policy/udp_guard.h"
 #include "protocol/text/parse.h"
 #include "protocol/udp/frame.h"
@@ -134,7 +136,8 @@ static bool udp_execute(struct conn *c, const char *data, size_t len,
         if (c->proto == CONN_PROTO_TEXT) {
             struct text_req req;
             if (text_parse(data + off, len - off, process_text_limits(), &req) ==
-                    TEXT_PARSE_OK && !udp_guard_text_allowed(req.cmd)) {
+                    TEXT_PARSE_OK &&
+                gate_check(text_cmd_attrs(req.cmd), true, true) != GATE_SERVE) {
                 STAT_INCR(ts, udp_admin_refused);
                 /* The refusal itself must not amplify, even towards a
                  * validated source (whose address a spoofer may forge):
@@ -148,7 +151,7 @@ static bool udp_execute(struct conn *c, const char *data, size_t len,
                 continue;
             }
         } else if (len - off >= UDP_BIN_HEADER &&
-                   !udp_guard_binary_allowed((uint8_t)data[off + 1])) {
+                   gate_check(bin_opcode_attrs((uint8_t)data[off + 1]), true, true) != GATE_SERVE) {
             STAT_INCR(ts, udp_admin_refused);
             return true;   /* nothing more of this datagram runs */
         }

@@ -138,26 +138,6 @@ static void test_table_bounded(void)
     CHECK(still >= 8);
 }
 
-static void test_commands(void)
-{
-    CHECK(udp_guard_text_allowed(TEXT_CMD_GET));
-    CHECK(udp_guard_text_allowed(TEXT_CMD_SET));
-    CHECK(udp_guard_text_allowed(TEXT_CMD_VERSION));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_STATS));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_FLUSH_ALL));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_SHUTDOWN));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_VERBOSITY));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_CACHE_MEMLIMIT));
-    CHECK(!udp_guard_text_allowed(TEXT_CMD_QUIT));
-    CHECK(udp_guard_binary_allowed(0x00));   /* get */
-    CHECK(udp_guard_binary_allowed(0x0b));   /* version */
-    CHECK(!udp_guard_binary_allowed(0x10));  /* stat */
-    CHECK(!udp_guard_binary_allowed(0x08));  /* flush */
-    CHECK(!udp_guard_binary_allowed(0x1b));  /* verbosity */
-    CHECK(!udp_guard_binary_allowed(0x21));  /* SASL auth */
-    CHECK(!udp_guard_binary_allowed(0xff));
-}
-
 static void test_alert(void)
 {
     char line[512];
@@ -188,7 +168,6 @@ int main(void)
     RUN(test_validation_window);
     RUN(test_buckets);
     RUN(test_table_bounded);
-    RUN(test_commands);
     RUN(test_alert);
     udp_guard_teardown();
     return unit_report("test_udp_guard");

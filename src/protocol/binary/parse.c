@@ -21,11 +21,23 @@ struct op_rule {
 };
 
 static const struct op_rule rules[256] = {
-#define X(name, code, b, q, ea, eb, k, v) \
+#define X(name, code, b, q, ea, eb, k, v, cls, udp, pre) \
     [code] = { true, BIN_OP_##b, q, ea, eb, k, v },
     BIN_OPCODES(X)
 #undef X
 };
+
+static const struct cmd_attrs unknown_attrs = { CMD_ADMIN, false, false, false };
+static const struct cmd_attrs attrs[256] = {
+#define X(name, code, b, q, ea, eb, k, v, c, udp, pre) [code] = { c, udp, pre, false },
+    BIN_OPCODES(X)
+#undef X
+};
+
+const struct cmd_attrs *bin_opcode_attrs(uint8_t opcode)
+{
+    return rules[opcode].known ? &attrs[opcode] : &unknown_attrs;
+}
 
 static const struct {
     enum bin_status status;

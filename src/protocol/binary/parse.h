@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cmd_class.h"
+
 #define BIN_HEADER_LEN   24
 #define BIN_REQ_MAGIC    0x80
 #define BIN_RES_MAGIC    0x81
@@ -25,48 +27,51 @@
 enum bin_key_rule { BIN_KEY_NONE, BIN_KEY_REQ, BIN_KEY_ANY };
 
 /* Every opcode memcached dispatches:
- * X(name, code, base command, quiet, extras a, extras b, key rule, value)
+ * X(name, code, base command, quiet, extras a, extras b, key rule, value,
+ *   class, over UDP, before login)
  * The extras length must be a or b; value says whether a value may follow
- * the key (otherwise bodylen must be exactly keylen + extlen). */
-#define BIN_OPCODES(X)                                                      \
-    X(GET,        0x00, GET,        0, 0, 0, BIN_KEY_REQ,  0)               \
-    X(SET,        0x01, SET,        0, 8, 8, BIN_KEY_REQ,  1)               \
-    X(ADD,        0x02, ADD,        0, 8, 8, BIN_KEY_REQ,  1)               \
-    X(REPLACE,    0x03, REPLACE,    0, 8, 8, BIN_KEY_REQ,  1)               \
-    X(DELETE,     0x04, DELETE,     0, 0, 0, BIN_KEY_REQ,  0)               \
-    X(INCREMENT,  0x05, INCREMENT,  0, 20, 20, BIN_KEY_REQ, 0)              \
-    X(DECREMENT,  0x06, DECREMENT,  0, 20, 20, BIN_KEY_REQ, 0)              \
-    X(QUIT,       0x07, QUIT,       0, 0, 0, BIN_KEY_NONE, 0)               \
-    X(FLUSH,      0x08, FLUSH,      0, 0, 4, BIN_KEY_NONE, 0)               \
-    X(GETQ,       0x09, GET,        1, 0, 0, BIN_KEY_REQ,  0)               \
-    X(NOOP,       0x0a, NOOP,       0, 0, 0, BIN_KEY_NONE, 0)               \
-    X(VERSION,    0x0b, VERSION,    0, 0, 0, BIN_KEY_NONE, 0)               \
-    X(GETK,       0x0c, GETK,       0, 0, 0, BIN_KEY_REQ,  0)               \
-    X(GETKQ,      0x0d, GETK,       1, 0, 0, BIN_KEY_REQ,  0)               \
-    X(APPEND,     0x0e, APPEND,     0, 0, 0, BIN_KEY_REQ,  1)               \
-    X(PREPEND,    0x0f, PREPEND,    0, 0, 0, BIN_KEY_REQ,  1)               \
-    X(STAT,       0x10, STAT,       0, 0, 0, BIN_KEY_ANY,  0)               \
-    X(SETQ,       0x11, SET,        1, 8, 8, BIN_KEY_REQ,  1)               \
-    X(ADDQ,       0x12, ADD,        1, 8, 8, BIN_KEY_REQ,  1)               \
-    X(REPLACEQ,   0x13, REPLACE,    1, 8, 8, BIN_KEY_REQ,  1)               \
-    X(DELETEQ,    0x14, DELETE,     1, 0, 0, BIN_KEY_REQ,  0)               \
-    X(INCREMENTQ, 0x15, INCREMENT,  1, 20, 20, BIN_KEY_REQ, 0)              \
-    X(DECREMENTQ, 0x16, DECREMENT,  1, 20, 20, BIN_KEY_REQ, 0)              \
-    X(QUITQ,      0x17, QUIT,       1, 0, 0, BIN_KEY_NONE, 0)               \
-    X(FLUSHQ,     0x18, FLUSH,      1, 0, 4, BIN_KEY_NONE, 0)               \
-    X(APPENDQ,    0x19, APPEND,     1, 0, 0, BIN_KEY_REQ,  1)               \
-    X(PREPENDQ,   0x1a, PREPEND,    1, 0, 0, BIN_KEY_REQ,  1)               \
-    X(TOUCH,      0x1c, TOUCH,      0, 4, 4, BIN_KEY_REQ,  0)               \
-    X(GAT,        0x1d, GAT,        0, 4, 4, BIN_KEY_REQ,  0)               \
-    X(GATQ,       0x1e, GAT,        1, 4, 4, BIN_KEY_REQ,  0)               \
-    X(SASL_LIST_MECHS, 0x20, SASL_LIST_MECHS, 0, 0, 0, BIN_KEY_NONE, 0)     \
-    X(SASL_AUTH,  0x21, SASL_AUTH,  0, 0, 0, BIN_KEY_REQ,  1)               \
-    X(SASL_STEP,  0x22, SASL_STEP,  0, 0, 0, BIN_KEY_REQ,  1)               \
-    X(GATK,       0x23, GATK,       0, 4, 4, BIN_KEY_REQ,  0)               \
-    X(GATKQ,      0x24, GATK,       1, 4, 4, BIN_KEY_REQ,  0)
+ * the key (otherwise bodylen must be exactly keylen + extlen). The last
+ * three columns are what policy/gate.h decides on; an opcode not listed is
+ * an admin command that runs nowhere before a login and never over UDP. */
+#define BIN_OPCODES(X)                                                                \
+    X(GET,        0x00, GET,        0, 0, 0, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(SET,        0x01, SET,        0, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(ADD,        0x02, ADD,        0, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(REPLACE,    0x03, REPLACE,    0, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(DELETE,     0x04, DELETE,     0, 0, 0, BIN_KEY_REQ,  0, CMD_WRITE, 1, 0)        \
+    X(INCREMENT,  0x05, INCREMENT,  0, 20, 20, BIN_KEY_REQ, 0, CMD_WRITE, 1, 0)       \
+    X(DECREMENT,  0x06, DECREMENT,  0, 20, 20, BIN_KEY_REQ, 0, CMD_WRITE, 1, 0)       \
+    X(QUIT,       0x07, QUIT,       0, 0, 0, BIN_KEY_NONE, 0, CMD_CONN, 0, 0)         \
+    X(FLUSH,      0x08, FLUSH,      0, 0, 4, BIN_KEY_NONE, 0, CMD_ADMIN, 0, 0)        \
+    X(GETQ,       0x09, GET,        1, 0, 0, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(NOOP,       0x0a, NOOP,       0, 0, 0, BIN_KEY_NONE, 0, CMD_READ, 1, 0)         \
+    X(VERSION,    0x0b, VERSION,    0, 0, 0, BIN_KEY_NONE, 0, CMD_READ, 1, 1)         \
+    X(GETK,       0x0c, GETK,       0, 0, 0, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(GETKQ,      0x0d, GETK,       1, 0, 0, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(APPEND,     0x0e, APPEND,     0, 0, 0, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(PREPEND,    0x0f, PREPEND,    0, 0, 0, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(STAT,       0x10, STAT,       0, 0, 0, BIN_KEY_ANY,  0, CMD_ADMIN, 0, 0)        \
+    X(SETQ,       0x11, SET,        1, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(ADDQ,       0x12, ADD,        1, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(REPLACEQ,   0x13, REPLACE,    1, 8, 8, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(DELETEQ,    0x14, DELETE,     1, 0, 0, BIN_KEY_REQ,  0, CMD_WRITE, 1, 0)        \
+    X(INCREMENTQ, 0x15, INCREMENT,  1, 20, 20, BIN_KEY_REQ, 0, CMD_WRITE, 1, 0)       \
+    X(DECREMENTQ, 0x16, DECREMENT,  1, 20, 20, BIN_KEY_REQ, 0, CMD_WRITE, 1, 0)       \
+    X(QUITQ,      0x17, QUIT,       1, 0, 0, BIN_KEY_NONE, 0, CMD_CONN, 0, 0)         \
+    X(FLUSHQ,     0x18, FLUSH,      1, 0, 4, BIN_KEY_NONE, 0, CMD_ADMIN, 0, 0)        \
+    X(APPENDQ,    0x19, APPEND,     1, 0, 0, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(PREPENDQ,   0x1a, PREPEND,    1, 0, 0, BIN_KEY_REQ,  1, CMD_WRITE, 1, 0)        \
+    X(TOUCH,      0x1c, TOUCH,      0, 4, 4, BIN_KEY_REQ,  0, CMD_WRITE, 1, 0)        \
+    X(GAT,        0x1d, GAT,        0, 4, 4, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(GATQ,       0x1e, GAT,        1, 4, 4, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(SASL_LIST_MECHS, 0x20, SASL_LIST_MECHS, 0, 0, 0, BIN_KEY_NONE, 0, CMD_AUTH, 0, 1)\
+    X(SASL_AUTH,  0x21, SASL_AUTH,  0, 0, 0, BIN_KEY_REQ,  1, CMD_AUTH, 0, 1)         \
+    X(SASL_STEP,  0x22, SASL_STEP,  0, 0, 0, BIN_KEY_REQ,  1, CMD_AUTH, 0, 1)         \
+    X(GATK,       0x23, GATK,       0, 4, 4, BIN_KEY_REQ,  0, CMD_READ, 1, 0)         \
+    X(GATKQ,      0x24, GATK,       1, 4, 4, BIN_KEY_REQ,  0, CMD_READ, 1, 0)
 
 enum bin_opcode {
-#define X(name, code, base, q, ea, eb, k, v) BIN_OP_##name = code,
+#define X(name, code, base, q, ea, eb, k, v, cls, udp, pre) BIN_OP_##name = code,
     BIN_OPCODES(X)
 #undef X
 };
@@ -147,5 +152,7 @@ void bin_compose_header(unsigned char out[BIN_HEADER_LEN], uint8_t opcode,
 
 /* memcached's message for an error status ("" for OK). */
 const char *bin_status_message(enum bin_status s);
+/* The table's policy columns for an opcode (any byte). */
+const struct cmd_attrs *bin_opcode_attrs(uint8_t opcode);
 
 #endif

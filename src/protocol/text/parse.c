@@ -22,10 +22,33 @@ static const struct {
     size_t        len;
     enum text_cmd cmd;
 } commands[] = {
-#define X(name, str) { str, sizeof(str) - 1, TEXT_CMD_##name },
+#define X(name, str, amin, amax, cls, udp, pre, login) \
+    { str, sizeof(str) - 1, TEXT_CMD_##name },
     TEXT_COMMANDS(X)
 #undef X
 };
+
+/* The table's other columns, by command. */
+static const struct {
+    uint8_t min, max;
+} arity[TEXT_CMD_COUNT] = {
+#define X(name, str, amin, amax, cls, udp, pre, login) [TEXT_CMD_##name] = { amin, amax },
+    TEXT_COMMANDS(X)
+#undef X
+};
+
+static const struct cmd_attrs attrs[TEXT_CMD_COUNT] = {
+    [TEXT_CMD_NONE] = { CMD_ADMIN, false, false, false },
+#define X(name, str, amin, amax, c, udp, pre, login) \
+    [TEXT_CMD_##name] = { c, udp, pre, login },
+    TEXT_COMMANDS(X)
+#undef X
+};
+
+const struct cmd_attrs *text_cmd_attrs(enum text_cmd c)
+{
+    return &attrs[(unsigned)c < TEXT_CMD_COUNT ? c : TEXT_CMD_NONE];
+}
 
 const char *text_error_string(enum text_error e)
 {
@@ -156,8 +179,10 @@ static enum text_parse_status parse_retrieval(const char *line, size_t end,
         if (++req->nkeys > LIMIT_GET_KEYS_MAX)
             return fail(req, TEXT_ERR_TOO_MANY_KEYS, consumed);
     }
-    /* memcached: "get" alone is ERROR, but "gat 10" alone answers END */
-    if (req->nkeys == 0 && req->cmd != TEXT_CMD_GAT && req->cmd != TEXT_CMD_GATS)
+    /* memcached: "get" alone is ERROR, but "gat 10" alone answers END
+     * (its exptime is the one token the table asks for) */
+    if (req->nkeys + (req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS) <
+        arity[req->cmd].min)
         return fail(req, TEXT_ERR_UNKNOWN, consumed);
     req->consumed = consumed;
     return TEXT_PARSE_OK;
@@ -195,11 +220,9 @@ static enum text_parse_status parse_storage(const char *buf, size_t len,
 {
     /* tok[0] is the key; set: key flags exptime bytes [noreply],
      * cas: key flags exptime bytes cas [noreply] */
-    uint32_t want = req->cmd == TEXT_CMD_CAS ? 5 : 4;
+    uint32_t want = arity[req->cmd].min;   /* then an optional noreply */
     int32_t exptime, vlen;
 
-    if (n != want && n != want + 1)
-        return fail(req, TEXT_ERR_UNKNOWN, consumed);
     req->key = tok[0];
     req->noreply = n == want + 1 && tok_eq(tok[want], "noreply");
     if (!key_valid(tok[0]) ||
@@ -345,8 +368,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     switch (req->cmd) {
     case TEXT_CMD_INCR:
     case TEXT_CMD_DECR:
-        if (n != 2 && n != 3)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->key = tok[0];
         req->noreply = n == 3 && last_noreply;
         if (!key_valid(tok[0]))
@@ -357,8 +378,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
         break;
     case TEXT_CMD_TOUCH: {
         int32_t exptime;
-        if (n != 2 && n != 3)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->key = tok[0];
         req->noreply = n == 3 && last_noreply;
         if (!key_valid(tok[0]))
@@ -369,8 +388,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
         break;
     }
     case TEXT_CMD_DELETE: {
-        if (n < 1 || n > 3)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->key = tok[0];
         if (!key_valid(tok[0]))
             return fail(req, TEXT_ERR_FORMAT, consumed);
@@ -385,8 +402,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     }
     case TEXT_CMD_FLUSH_ALL: {
         int32_t delay;
-        if (n > 2)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = last_noreply;
         if (n != (last_noreply ? 1u : 0u)) {
             if (!strnum_i32(tok[0].p, tok[0].n, &delay))
@@ -398,8 +413,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     }
     case TEXT_CMD_VERBOSITY: {
         uint32_t level = 0;
-        if (n != 1 && n != 2)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = last_noreply;
         if (!strnum_u32(tok[0].p, tok[0].n, &level))
             return fail(req, TEXT_ERR_FORMAT, consumed);
@@ -408,8 +421,6 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     }
     case TEXT_CMD_CACHE_MEMLIMIT: {
         uint32_t mb;
-        if (n != 1 && n != 2)
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->noreply = n == 2 && last_noreply;
         if (!strnum_u32(tok[0].p, tok[0].n, &mb))
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
@@ -484,6 +495,8 @@ enum text_parse_status text_parse(const char *buf, size_t len,
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->args[req->nargs++] = t;
     }
+    if (req->nargs < arity[req->cmd].min || req->nargs > arity[req->cmd].max)
+        return fail(req, TEXT_ERR_UNKNOWN, consumed);
     switch (req->cmd) {
     case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
     case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:

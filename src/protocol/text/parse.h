@@ -12,26 +12,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cmd_class.h"
 #include "policy/limits.h"
 
 #define TEXT_KEY_MAX 250
 /* A meta command's key token may be base64 ("b" flag): 250 bytes encoded. */
 #define TEXT_META_KEY_MAX (((TEXT_KEY_MAX + 2) / 3) * 4)
 
-/* Every command the parser knows: enum name, wire name. */
+/* Every command the parser knows, one row each:
+ *   X(enum name, wire name, fewest and most tokens after the name,
+ *     class, over UDP, before login, carries the ascii login)
+ * Fewer or more tokens than the row allows is memcached's "ERROR"
+ * (retrievals count their keys; meta commands check their own). The last
+ * four columns are what policy/gate.h decides on. */
+#define TEXT_ANY LIMIT_TOKENS_MAX
 #define TEXT_COMMANDS(X)                                                   \
-    X(GET, "get") X(GETS, "gets") X(GAT, "gat") X(GATS, "gats")            \
-    X(SET, "set") X(ADD, "add") X(REPLACE, "replace")                      \
-    X(APPEND, "append") X(PREPEND, "prepend") X(CAS, "cas")                \
-    X(INCR, "incr") X(DECR, "decr") X(TOUCH, "touch") X(DELETE, "delete")  \
-    X(FLUSH_ALL, "flush_all") X(VERSION, "version")                        \
-    X(VERBOSITY, "verbosity") X(QUIT, "quit") X(SHUTDOWN, "shutdown")      \
-    X(CACHE_MEMLIMIT, "cache_memlimit") X(STATS, "stats")                 \
-    X(MG, "mg") X(MS, "ms") X(MD, "md") X(MA, "ma") X(MN, "mn") X(ME, "me")
+    X(GET,       "get",       1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(GETS,      "gets",      1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(GAT,       "gat",       1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(GATS,      "gats",      1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(SET,       "set",       4, 5,        CMD_WRITE, 1, 0, 1)             \
+    X(ADD,       "add",       4, 5,        CMD_WRITE, 1, 0, 0)             \
+    X(REPLACE,   "replace",   4, 5,        CMD_WRITE, 1, 0, 0)             \
+    X(APPEND,    "append",    4, 5,        CMD_WRITE, 1, 0, 0)             \
+    X(PREPEND,   "prepend",   4, 5,        CMD_WRITE, 1, 0, 0)             \
+    X(CAS,       "cas",       5, 6,        CMD_WRITE, 1, 0, 0)             \
+    X(INCR,      "incr",      2, 3,        CMD_WRITE, 1, 0, 0)             \
+    X(DECR,      "decr",      2, 3,        CMD_WRITE, 1, 0, 0)             \
+    X(TOUCH,     "touch",     2, 3,        CMD_WRITE, 1, 0, 0)             \
+    X(DELETE,    "delete",    1, 3,        CMD_WRITE, 1, 0, 0)             \
+    X(FLUSH_ALL, "flush_all", 0, 2,        CMD_ADMIN, 0, 0, 0)             \
+    X(VERSION,   "version",   0, TEXT_ANY, CMD_READ,  1, 1, 0)             \
+    X(VERBOSITY, "verbosity", 1, 2,        CMD_ADMIN, 0, 0, 0)             \
+    X(QUIT,      "quit",      0, TEXT_ANY, CMD_CONN,  0, 0, 0)             \
+    X(SHUTDOWN,  "shutdown",  0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
+    X(CACHE_MEMLIMIT, "cache_memlimit", 1, 2, CMD_ADMIN, 0, 0, 0)          \
+    X(STATS,     "stats",     0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
+    X(MG,        "mg",        0, TEXT_ANY, CMD_READ,  0, 0, 0)             \
+    X(MS,        "ms",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
+    X(MD,        "md",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
+    X(MA,        "ma",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
+    X(MN,        "mn",        0, TEXT_ANY, CMD_READ,  0, 0, 0)             \
+    X(ME,        "me",        0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)
 
 enum text_cmd {
     TEXT_CMD_NONE,
-#define X(name, str) TEXT_CMD_##name,
+#define X(name, str, amin, amax, cls, udp, pre, login) TEXT_CMD_##name,
     TEXT_COMMANDS(X)
 #undef X
     TEXT_CMD_COUNT
@@ -115,5 +141,8 @@ bool text_next_key(const struct text_req *req, size_t *pos,
 
 const char *text_error_string(enum text_error e);
 const char *text_cmd_name(enum text_cmd c);
+/* The table's policy columns for a command (TEXT_CMD_NONE: an admin
+ * command that may run nowhere before a login and never over UDP). */
+const struct cmd_attrs *text_cmd_attrs(enum text_cmd c);
 
 #endif
