@@ -59,3 +59,11 @@ rel_time_t clock_exptime(int64_t exptime)
     uint64_t rel = (uint64_t)now + (uint64_t)exptime;
     return rel > UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
 }
+
+uint64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -37,4 +37,7 @@ time_t clock_started(void);
  * time (in the past = already expired). */
 rel_time_t clock_exptime(int64_t exptime);
 
+/* Monotonic milliseconds, for deadlines and rates (not item times). */
+uint64_t clock_mono_ms(void);
+
 #endif

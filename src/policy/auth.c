@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "policy/limits.h"
@@ -280,13 +281,6 @@ const char *auth_sasl_mechs(void)
 
 /* ---- throttling ---- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void addr_key(const struct sockaddr_storage *peer, unsigned char key[17])
 {
     memset(key, 0, 17);
@@ -344,7 +338,7 @@ static struct slot *slot_find(const unsigned char key[17], uint64_t now, bool ma
 
 static bool throttled(const unsigned char key[17])
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     struct slot *s;
     bool t = false;
 
@@ -359,7 +353,7 @@ static bool throttled(const unsigned char key[17])
 
 static void record(const unsigned char key[17], bool ok)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     struct slot *s;
 
     pthread_mutex_lock(&throttle_lock);

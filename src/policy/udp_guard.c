@@ -165,6 +165,14 @@ static void bucket_refill(struct bucket *b, uint64_t rate, uint64_t burst, uint6
         b->tokens = burst;
 }
 
+void udp_guard_note_peer(const struct sockaddr *sa, uint64_t now_ms)
+{
+    struct udp_src src;
+
+    if (table != NULL && udp_src_from_sockaddr(sa, &src))
+        udp_guard_validate(&src, now_ms);
+}
+
 void udp_guard_validate(const struct udp_src *s, uint64_t now_ms)
 {
     size_t set, victim = 0;

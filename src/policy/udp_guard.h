@@ -56,6 +56,9 @@ void udp_src_format(const struct udp_src *s, char *out, size_t len);
 
 /* The source completed a TCP connection (or logged in) now. */
 void udp_guard_validate(const struct udp_src *s, uint64_t now_ms);
+/* A TCP peer (logged in, where a login is required) is active: validate
+ * its address; nothing for non-IP peers or when UDP is off. */
+void udp_guard_note_peer(const struct sockaddr *sa, uint64_t now_ms);
 /* Did it, within the window? */
 bool udp_guard_validated(const struct udp_src *s, uint64_t now_ms);
 

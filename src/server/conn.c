@@ -2,7 +2,10 @@
  * conn: the per-connection state machine (see conn.h). One read per
  * readiness event, all complete requests executed (at most -R of them),
  * one write of all their replies: a pipeline of N requests costs two
- * system calls, not 2N.
+ * system calls, not 2N. A request reads top to bottom: conn_read puts the
+ * bytes in the round, conn_round_run hands them to conn_serve, which runs
+ * the processor's steps (conn_execute) and defers the replies to the end
+ * of the round (conn_flush_all).
  */
 #include "server/conn.h"
 
@@ -17,13 +20,59 @@
 #include "net/tls.h"
 #include "policy/auth.h"
 #include "policy/limits.h"
-#include "server/process_binary.h"
-#include "server/process_text.h"
+#include "policy/udp_guard.h"
 #include "server/settings.h"
-#include "server/udp.h"
-#include "server/worker.h"
+#include "server/stats.h"
 
-/* Worker scratch larger than this is given back after a big reply. */
+static const char *const state_names[] = {
+#define X(name, str) str,
+    CONN_STATES(X)
+#undef X
+};
+
+const char *conn_state_name(enum conn_state st)
+{
+    return (unsigned)st < sizeof(state_names) / sizeof(state_names[0]) ?
+           state_names[st] : "conn_closed";
+}
+
+static void conn_set_state(struct conn *c, enum conn_state st)
+{
+    atomic_store_explicit(&c->state, (unsigned char)st, memory_order_relaxed);
+}
+
+/* Where a connection stands once its requests of this turn have run. */
+static void conn_settle(struct conn *c)
+{
+    enum conn_state st = CONN_STATE_WAITING;
+
+    if (c->s.closing)
+        st = CONN_STATE_CLOSING;
+    else if (buf_len(&c->out) > 0)
+        st = CONN_STATE_MWRITE;
+    else if (c->s.swallow > 0)
+        st = CONN_STATE_SWALLOW;
+    else if (buf_len(&c->in) > 0 || (c->ssl && !c->tls_ready))
+        st = CONN_STATE_READ;
+    conn_set_state(c, st);
+}
+
+/* An active TCP peer (logged in, where a login is required) validates its
+ * address for UDP (policy/udp_guard.h), at most once a second. */
+static void conn_validate_peer(struct conn *c)
+{
+    rel_time_t now;
+
+    if (!c->s.authenticated || (c->ssl && !c->tls_ready))
+        return;
+    now = clock_now();
+    if (c->udp_marked_at == now)
+        return;
+    c->udp_marked_at = now;
+    udp_guard_note_peer((const struct sockaddr *)&c->s.peer, clock_mono_ms());
+}
+
+/* Thread scratch larger than this is given back after a big reply. */
 #define CONN_OUT_KEEP (4 * 1024 * 1024)
 
 /* Plain connections are edge-triggered: epoll reports a socket once per
@@ -46,7 +95,7 @@ static uint32_t conn_events(const struct conn *c, uint32_t events)
     return conn_edge_triggered(c) ? events | EPOLLET | EPOLLRDHUP : events;
 }
 
-struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
+struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *peer,
                          socklen_t peerlen, const char *listen_name, bool tls)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -58,13 +107,17 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
     }
     c->kind = EV_KIND_CONN;
     c->fd = fd;
-    c->w = w;
+    c->set = cs;
     c->listen_name = listen_name;
-    c->authenticated = !settings.auth_required;
-    if (peerlen > sizeof(c->peer))
-        peerlen = sizeof(c->peer);
-    memcpy(&c->peer, peer, peerlen);
-    c->peerlen = peerlen;
+    c->s.out = &cs->out;
+    c->s.stats = cs->stats;
+    c->s.out_high_water = LIMIT_OUTPUT_HIGH_WATER;
+    c->s.refusal_max = SIZE_MAX;
+    c->s.authenticated = !settings.auth_required;
+    if (peerlen > sizeof(c->s.peer))
+        peerlen = sizeof(c->s.peer);
+    memcpy(&c->s.peer, peer, peerlen);
+    c->s.peerlen = peerlen;
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (peer->sa_family != AF_UNIX)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -73,46 +126,50 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
         free(c);
         return NULL;
     }
-    if (ev_watch(&w->loop, fd, conn_events(c, EPOLLIN), c) < 0) {
+    if (ev_watch(cs->loop, fd, conn_events(c, EPOLLIN), c) < 0) {
         tls_session_destroy(&c->ssl);
         close(fd);
         free(c);
         return NULL;
     }
-    pthread_mutex_lock(&w->conns_lock);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    pthread_mutex_unlock(&w->conns_lock);
+    conn_settle(c);
+    pthread_mutex_lock(&cs->lock);
+    c->next = cs->conns;
+    if (cs->conns)
+        cs->conns->prev = c;
+    cs->conns = c;
+    pthread_mutex_unlock(&cs->lock);
+    /* a completed handshake validates the address for UDP; with a login
+     * required, only the login does */
+    conn_validate_peer(c);
     return c;
 }
 
 void conn_destroy(struct conn *c)
 {
-    struct worker *w = c->w;
+    struct conn_set *cs = c->set;
 
-    pthread_mutex_lock(&w->conns_lock);
+    pthread_mutex_lock(&cs->lock);
     if (c->prev)
         c->prev->next = c->next;
     else
-        w->conns = c->next;
+        cs->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    pthread_mutex_unlock(&w->conns_lock);
+    pthread_mutex_unlock(&cs->lock);
     if (c->on_ready) {
-        for (struct conn **pp = &w->ready; *pp; pp = &(*pp)->ready_next)
+        for (struct conn **pp = &cs->ready; *pp; pp = &(*pp)->ready_next)
             if (*pp == c) {
                 *pp = c->ready_next;
                 break;
             }
     }
-    for (int i = 0; i < w->nspans; i++)   /* its replies die with it */
-        if (w->spans[i].c == c)
-            w->spans[i].c = NULL;
+    for (int i = 0; i < cs->nspans; i++)   /* its replies die with it */
+        if (cs->spans[i].c == c)
+            cs->spans[i].c = NULL;
     tls_session_destroy(&c->ssl);
     close(c->fd);
-    auth_sasl_session_destroy(&c->sasl);
+    auth_sasl_session_destroy(&c->s.sasl);
     buf_destroy(&c->in);
     buf_destroy(&c->out);
     free(c);
@@ -124,7 +181,7 @@ static int conn_write_tls(struct conn *c, struct buf *b)
     while (buf_len(b) > 0) {
         long n = tls_write(c->ssl, buf_rptr(b), buf_len(b));
         if (n > 0) {
-            STAT_ADD(&c->w->stats, bytes_written, (uint64_t)n);
+            STAT_ADD(c->set->stats, bytes_written, (uint64_t)n);
             buf_consume(b, (size_t)n);
             continue;
         }
@@ -143,7 +200,7 @@ static int conn_write(struct conn *c, struct buf *b)
     while (buf_len(b) > 0) {
         ssize_t n = send(c->fd, buf_rptr(b), buf_len(b), MSG_NOSIGNAL);
         if (n > 0) {
-            STAT_ADD(&c->w->stats, bytes_written, (uint64_t)n);
+            STAT_ADD(c->set->stats, bytes_written, (uint64_t)n);
             buf_consume(b, (size_t)n);
             continue;
         }
@@ -161,30 +218,30 @@ static int conn_write(struct conn *c, struct buf *b)
  * Replies are not sent as each connection is served but once per round of
  * the event loop (conn_flush_all, after every ready connection ran), as
  * Redis does before it sleeps. The replies of the connections served in a
- * round lie one after another in the worker's output buffer; w->spans says
+ * round lie one after another in the set's output buffer; cs->spans says
  * where each connection's part ends. Sending them back to back matters on
  * a busy server: a client that sleeps in epoll_wait is woken by the first
  * reply and finds the others ready, where interleaving sends with request
  * processing woke it (an inter-processor interrupt, ~8% of the server's
  * CPU in set-heavy runs, measured with perf) for nearly every one. */
 
-/* Close c's part of the worker's output buffer (what it added since the
- * last span ended). */
+/* Close c's part of the output buffer (what it added since the last span
+ * ended). */
 static void span_close(struct conn *c)
 {
-    struct worker *w = c->w;
-    size_t end = buf_len(&w->out);
-    size_t start = w->nspans > 0 ? w->spans[w->nspans - 1].end : 0;
+    struct conn_set *cs = c->set;
+    size_t end = buf_len(&cs->out);
+    size_t start = cs->nspans > 0 ? cs->spans[cs->nspans - 1].end : 0;
 
     if (end == start)
         return;
-    if (w->nspans > 0 && w->spans[w->nspans - 1].c == c) {
-        w->spans[w->nspans - 1].end = end;   /* served twice in a row */
+    if (cs->nspans > 0 && cs->spans[cs->nspans - 1].c == c) {
+        cs->spans[cs->nspans - 1].end = end;   /* served twice in a row */
         return;
     }
-    w->spans[w->nspans].c = c;
-    w->spans[w->nspans].end = end;
-    w->nspans++;
+    cs->spans[cs->nspans].c = c;
+    cs->spans[cs->nspans].end = end;
+    cs->nspans++;
 }
 
 /* Send one span; what the socket does not take waits in c->out. */
@@ -196,11 +253,14 @@ static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
     if (rc == 1) {
         bool was_blocked = buf_len(&c->out) > 0;
         if (buf_append(&c->out, buf_rptr(&span), buf_len(&span)) < 0 ||
-            (!was_blocked && ev_rewatch(&c->w->loop, c->fd, conn_events(c, EPOLLOUT), c) < 0))
+            (!was_blocked && ev_rewatch(c->set->loop, c->fd, conn_events(c, EPOLLOUT), c) < 0))
             rc = -1;
+        else if (c != cur)
+            conn_set_state(c, CONN_STATE_MWRITE);
     }
-    if (rc < 0 && !c->closing) {
-        c->closing = true;
+    if (rc < 0 && !c->s.closing) {
+        c->s.closing = true;
+        conn_set_state(c, CONN_STATE_CLOSING);
         /* not freed here: an event of this round may still name it. The
          * shut socket reports EPOLLHUP, and conn_read frees it then. */
         if (c != cur)
@@ -208,47 +268,57 @@ static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
     }
 }
 
-void conn_flush_all(struct worker *w, struct conn *cur)
+/* Send the replies of every connection served this round. cur: the
+ * connection being served, if any (its replies so far go too; a failed
+ * write only marks it closing). Other connections whose write fails are
+ * marked closing and shut down, and freed when their socket reports it. */
+static void flush_spans(struct conn_set *cs, struct conn *cur)
 {
-    struct buf *out = &w->out;
+    struct buf *out = &cs->out;
     size_t start = 0;
 
     if (cur != NULL)
         span_close(cur);
-    for (int i = 0; i < w->nspans; i++) {
-        struct conn *c = w->spans[i].c;
-        size_t end = w->spans[i].end;
+    for (int i = 0; i < cs->nspans; i++) {
+        struct conn *c = cs->spans[i].c;
+        size_t end = cs->spans[i].end;
         if (c != NULL)
             span_send(c, cur, buf_rptr(out) + start, end - start);
         start = end;
     }
-    w->nspans = 0;
+    cs->nspans = 0;
     buf_consume(out, buf_len(out));
     if (out->cap > CONN_OUT_KEEP)
         buf_destroy(out);
 }
 
-bool conn_flush(struct conn *c)
+void conn_flush_all(struct conn_set *cs)
 {
-    if (c->fd < 0)   /* a datagram: the UDP layer takes the whole reply */
-        return buf_len(&c->w->out) <= c->udp_reply_max;
-    conn_flush_all(c->w, c);
-    return buf_len(&c->out) == 0 && !c->closing;
+    flush_spans(cs, NULL);
+}
+
+/* Send c's replies now (and those of connections served before it in this
+ * round). Returns false if the socket could not take all of c's (the rest
+ * is kept) or c is closing. */
+static bool conn_flush(struct conn *c)
+{
+    flush_spans(c->set, c);
+    return buf_len(&c->out) == 0 && !c->s.closing;
 }
 
 /* Done serving c for now: its replies go out at the end of the round (at
  * once if it closes). */
 static void conn_defer(struct conn *c)
 {
-    struct worker *w = c->w;
+    struct conn_set *cs = c->set;
 
-    if (c->closing || buf_len(&w->out) >= LIMIT_OUTPUT_HIGH_WATER) {
-        conn_flush_all(w, c);
+    if (c->s.closing || buf_len(&cs->out) >= LIMIT_OUTPUT_HIGH_WATER) {
+        flush_spans(cs, c);
         return;
     }
     span_close(c);
-    if (w->nspans == WORKER_SPANS_MAX)
-        conn_flush_all(w, NULL);
+    if (cs->nspans == CONN_SPANS_MAX)
+        flush_spans(cs, NULL);
 }
 
 static void add_ready(struct conn *c)
@@ -256,20 +326,41 @@ static void add_ready(struct conn *c)
     if (c->on_ready)
         return;
     c->on_ready = true;
-    c->ready_next = c->w->ready;
-    c->w->ready = c;
+    c->ready_next = c->set->ready;
+    c->set->ready = c;
 }
 
-/* Each protocol executes one request at a time; see conn.h. */
-static const conn_step_fn protocol_steps[CONN_PROTO_COUNT] = {
-    [CONN_PROTO_TEXT] = process_text_step,
-    [CONN_PROTO_BINARY] = process_binary_step,
-};
-
-enum conn_step conn_step_once(struct conn *c, const char *data, size_t len,
-                              size_t *used)
+/* The processor that c's first byte picks, once there is a byte. */
+static const struct processor *conn_processor(struct conn *c, const char *data,
+                                              size_t len)
 {
-    return protocol_steps[c->proto](c, data, len, used);
+    if (c->proc == NULL && len > 0)
+        c->proc = processor_pick(c->set->procs, (unsigned char)data[0]);
+    return c->proc;
+}
+
+/* ---- read-ahead over the processors of the set (see processor.h) ---- */
+
+static bool ahead_room(const struct conn_set *cs)
+{
+    for (const struct processor *const *p = cs->procs; *p; p++)
+        if ((*p)->ahead_room != NULL && !(*p)->ahead_room())
+            return false;
+    return true;
+}
+
+static void ahead_run(const struct conn_set *cs)
+{
+    for (const struct processor *const *p = cs->procs; *p; p++)
+        if ((*p)->ahead_run != NULL)
+            (*p)->ahead_run();
+}
+
+static void ahead_clear(const struct conn_set *cs)
+{
+    for (const struct processor *const *p = cs->procs; *p; p++)
+        if ((*p)->ahead_clear != NULL)
+            (*p)->ahead_clear();
 }
 
 /* Execute complete requests in data[0..len). Returns bytes used; sets
@@ -277,63 +368,71 @@ enum conn_step conn_step_once(struct conn *c, const char *data, size_t len,
 static size_t conn_execute(struct conn *c, const char *data, size_t len,
                            bool *yielded)
 {
+    const struct processor *proc = conn_processor(c, data, len);
     size_t off = 0;
     int nreq = 0;
+    bool ahead;
 
-    if (c->proto == CONN_PROTO_UNKNOWN && len > 0)   /* memcached's rule */
-        c->proto = (unsigned char)data[0] == CONN_BINARY_MAGIC ?
-                   CONN_PROTO_BINARY : CONN_PROTO_TEXT;
-    bool ahead = c->proto == CONN_PROTO_TEXT && !c->w->in_round;
-
-    c->need = 0;
-    if (ahead) {   /* in a round, conn_round_run did it for all */
-        process_text_ahead(c, data, len);
-        process_text_ahead_run();
+    if (proc == NULL) {   /* a set that claims nothing: nobody to serve */
+        c->s.closing = true;
+        return 0;
     }
-    while (off < len && !c->closing) {
-        if (c->swallow > 0) {
-            size_t k = len - off < c->swallow ? len - off : c->swallow;
-            c->swallow -= k;
+    ahead = proc->ahead != NULL && !c->set->in_round;
+    if (ahead) {   /* in a round, conn_round_run did it for all */
+        proc->ahead(&c->s, data, len);
+        proc->ahead_run();
+    }
+    while (off < len && !c->s.closing) {
+        if (c->s.swallow > 0) {
+            size_t k = len - off < c->s.swallow ? len - off : c->s.swallow;
+            c->s.swallow -= k;
             off += k;
             continue;
         }
         if (buf_len(&c->out) > 0)
             break;   /* output blocked: wait for the client to read */
         if (nreq == settings.reqs_per_event) {
-            STAT_INCR(&c->w->stats, conn_yields);
+            STAT_INCR(c->set->stats, conn_yields);
             *yielded = true;
             break;
         }
         size_t used = 0;
-        enum conn_step st = protocol_steps[c->proto](c, data + off, len - off, &used);
+        enum proc_step st = proc->step(&c->s, data + off, len - off, &used);
         off += used;
-        if (st == CONN_STEP_NEED_MORE || st == CONN_STEP_PAUSED)
+        if (st == PROC_STEP_OUTPUT_FULL) {
+            if (!conn_flush(c))
+                break;   /* the client must read first; conn_drain resumes */
+            continue;
+        }
+        if (st == PROC_STEP_NEED_MORE)
             break;
-        if (st == CONN_STEP_CLOSE) {
-            c->closing = true;
+        if (st == PROC_STEP_CLOSE) {
+            c->s.closing = true;
             break;
         }
         nreq++;
-        if (buf_len(&c->w->out) >= LIMIT_OUTPUT_HIGH_WATER)
+        if (buf_len(&c->set->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }
     if (ahead)
-        process_text_ahead_clear();
-    udp_note_tcp_peer(c);   /* after a login, the address is validated */
+        proc->ahead_clear();
+    conn_validate_peer(c);   /* after a login, the address is validated */
     return off;
 }
 
-/* Execute what is in data (the worker scratch or c->in), keep the rest,
+/* Execute what is in data (the round buffer or c->in), keep the rest,
  * send the replies. Frees c if it closes. */
 static void conn_serve(struct conn *c, const char *data, size_t len, bool scratch)
 {
     bool yielded = false;
-    size_t used = conn_execute(c, data, len, &yielded);
+    size_t used;
 
-    if (!c->closing) {
+    conn_set_state(c, CONN_STATE_EXECUTING);
+    used = conn_execute(c, data, len, &yielded);
+    if (!c->s.closing) {
         if (scratch) {
             if (used < len && buf_append(&c->in, data + used, len - used) < 0)
-                c->closing = true;
+                c->s.closing = true;
         } else {
             buf_consume(&c->in, used);
         }
@@ -341,15 +440,16 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
     if (buf_len(&c->in) == 0)
         buf_destroy(&c->in);   /* idle connections hold no buffers */
     conn_defer(c);
-    if (c->closing) {
+    if (c->s.closing) {
         conn_destroy(c);
         return;
     }
+    conn_settle(c);
     if (yielded)
         add_ready(c);
 }
 
-/* One TLS record at most (16 KiB) per read: it always fits the scratch
+/* One TLS record at most (16 KiB) per read: it always fits the round
  * buffer, so nothing decrypted waits inside OpenSSL unseen by epoll. */
 _Static_assert(LIMIT_READ_CHUNK >= 16384, "a TLS record fits a read");
 
@@ -360,7 +460,7 @@ static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
 
     if (want_write != c->tls_want_write) {
         c->tls_want_write = want_write;
-        if (ev_rewatch(&c->w->loop, c->fd, want_write ? EPOLLOUT : EPOLLIN, c) < 0)
+        if (ev_rewatch(c->set->loop, c->fd, want_write ? EPOLLOUT : EPOLLIN, c) < 0)
             return 0;
     }
     if (n > 0)
@@ -374,74 +474,76 @@ static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
 
 /* ---- rounds ----
  *
- * Reads land in the worker's round buffer (w->rbuf); only what is left
+ * Reads land in the set's round buffer (cs->rbuf); only what is left
  * incomplete is kept in c->in, which grows by the bytes that arrived and
  * never by the size a request announces. A slow client (slowloris, or a
  * value trickled in byte by byte) holds what it sent, not a 64 KiB read
  * buffer or a whole -I value reserved in advance.
  *
  * The plain connections that are readable in a round are read first, one
- * after another into the round buffer; then the key requests of all of
- * them are parsed ahead together and their lookups prefetched
- * (process_text_ahead), then they run, each on its own bytes
- * (conn_round_run). With one request per connection (pipeline 1) that is
- * what lets the cache misses of different connections' lookups overlap.
- * TLS connections run as they are read. */
+ * after another into the round buffer; then the requests of all of them
+ * are parsed ahead together and their lookups prefetched (the processors'
+ * read-ahead), then they run, each on its own bytes (conn_round_run). With
+ * one request per connection (pipeline 1) that is what lets the cache
+ * misses of different connections' lookups overlap. TLS connections run
+ * as they are read. */
 
 static void conn_round_add(struct conn *c, char *data, size_t len)
 {
-    struct worker *w = c->w;
-    struct round_read *r = &w->round[w->nround++];
+    struct conn_set *cs = c->set;
+    struct round_read *r = &cs->round[cs->nround++];
 
     r->c = c;
     r->data = data;   /* NULL: the bytes are c->in */
     r->len = len;
 }
 
-void conn_round_run(struct worker *w)
+void conn_round_run(struct conn_set *cs)
 {
     int i;
 
-    if (w->nround == 0) {
-        w->rused = 0;
+    if (cs->nround == 0) {
+        cs->rused = 0;
         return;
     }
-    w->in_round = true;
+    cs->in_round = true;
     /* in groups of connections whose requests the read-ahead can hold */
-    for (i = 0; i < w->nround;) {
+    for (i = 0; i < cs->nround;) {
         int first = i;
         do {
-            struct round_read *r = &w->round[i++];
-            if (r->c->proto == CONN_PROTO_TEXT)
-                process_text_ahead(r->c, r->data ? r->data : buf_rptr(&r->c->in),
-                                   r->data ? r->len : buf_len(&r->c->in));
-        } while (i < w->nround && process_text_ahead_room());
-        process_text_ahead_run();
+            struct round_read *r = &cs->round[i++];
+            const char *data = r->data ? r->data : buf_rptr(&r->c->in);
+            size_t len = r->data ? r->len : buf_len(&r->c->in);
+            const struct processor *proc = conn_processor(r->c, data, len);
+            if (proc != NULL && proc->ahead != NULL)
+                proc->ahead(&r->c->s, data, len);
+        } while (i < cs->nround && ahead_room(cs));
+        ahead_run(cs);
         for (int j = first; j < i; j++) {
-            struct round_read *r = &w->round[j];
+            struct round_read *r = &cs->round[j];
             if (r->data != NULL)
                 conn_serve(r->c, r->data, r->len, true);
             else
                 conn_serve(r->c, buf_rptr(&r->c->in), buf_len(&r->c->in), false);
         }
-        process_text_ahead_clear();
+        ahead_clear(cs);
     }
-    w->in_round = false;
-    w->nround = 0;
-    w->rused = 0;
+    cs->in_round = false;
+    cs->nround = 0;
+    cs->rused = 0;
 }
 
 /* Read what c has sent into the round. peer_shut: epoll saw the peer shut
  * its side (EPOLLRDHUP). */
 static void conn_read(struct conn *c, bool peer_shut)
 {
-    struct worker *w = c->w;
+    struct conn_set *cs = c->set;
     char *dst;
     ssize_t n;
 
-    if (w->rused + LIMIT_READ_CHUNK > WORKER_ROUND_BYTES || w->nround == WORKER_ROUND_MAX)
-        conn_round_run(w);
-    dst = w->rbuf + w->rused;
+    if (cs->rused + LIMIT_READ_CHUNK > CONN_ROUND_BYTES || cs->nround == CONN_ROUND_MAX)
+        conn_round_run(cs);
+    dst = cs->rbuf + cs->rused;
     /* recv, not read: it goes to the socket without the VFS layers
      * (30-50 ns less per call on this machine's loopback, 12-05) */
     n = c->ssl ? conn_read_tls(c, dst, LIMIT_READ_CHUNK) : recv(c->fd, dst, LIMIT_READ_CHUNK, 0);
@@ -451,11 +553,11 @@ static void conn_read(struct conn *c, bool peer_shut)
         conn_destroy(c);
         return;
     }
-    STAT_ADD(&w->stats, bytes_read, (uint64_t)n);
+    STAT_ADD(cs->stats, bytes_read, (uint64_t)n);
     /* edge-triggered: more may wait (see conn_events) */
     if (conn_edge_triggered(c) && (peer_shut || n == LIMIT_READ_CHUNK) &&
-        ev_rewatch(&w->loop, c->fd, conn_events(c, EPOLLIN), c) < 0)
-        c->closing = true;
+        ev_rewatch(cs->loop, c->fd, conn_events(c, EPOLLIN), c) < 0)
+        c->s.closing = true;
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (buf_len(&c->in) > 0 && buf_append(&c->in, dst, (size_t)n) < 0) {
         conn_destroy(c);
@@ -469,7 +571,7 @@ static void conn_read(struct conn *c, bool peer_shut)
         return;
     }
     if (buf_len(&c->in) == 0) {
-        w->rused += (size_t)n;
+        cs->rused += (size_t)n;
         conn_round_add(c, dst, (size_t)n);
     } else {
         conn_round_add(c, NULL, 0);
@@ -488,12 +590,13 @@ static void conn_drain(struct conn *c)
     if (rc == 1)
         return;
     buf_destroy(&c->out);
-    if (ev_rewatch(&c->w->loop, c->fd, conn_events(c, EPOLLIN), c) < 0) {
+    if (ev_rewatch(c->set->loop, c->fd, conn_events(c, EPOLLIN), c) < 0) {
         conn_destroy(c);
         return;
     }
-    /* replies drained: continue with requests that waited (a paused
-     * multiget resumes at c->resume) */
+    conn_settle(c);
+    /* replies drained: continue with requests that waited (a stopped
+     * multiget resumes where its session says) */
     if (buf_len(&c->in) > 0)
         conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
 }
@@ -505,12 +608,12 @@ static void conn_handshake(struct conn *c)
     enum tls_io r = tls_handshake(c->ssl);
 
     if (r == TLS_IO_ERROR) {
-        STAT_INCR(&c->w->stats, ssl_handshake_errors);
+        STAT_INCR(c->set->stats, ssl_handshake_errors);
         conn_destroy(c);
         return;
     }
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
-    if (ev_rewatch(&c->w->loop, c->fd, r == TLS_IO_WANT_WRITE ? EPOLLOUT : EPOLLIN,
+    if (ev_rewatch(c->set->loop, c->fd, r == TLS_IO_WANT_WRITE ? EPOLLOUT : EPOLLIN,
                    c) < 0) {
         conn_destroy(c);
         return;
@@ -518,8 +621,8 @@ static void conn_handshake(struct conn *c)
     if (r != TLS_IO_DONE)
         return;
     c->tls_ready = true;
-    if (!settings.auth_required)
-        udp_note_tcp_peer(c);
+    conn_settle(c);
+    conn_validate_peer(c);
     conn_read(c, false);
 }
 
@@ -542,9 +645,94 @@ void conn_on_event(struct conn *c, unsigned events)
         conn_read(c, (events & EPOLLRDHUP) != 0);
 }
 
-void conn_run_pending(struct conn *c)
+/* ---- the set ---- */
+
+int conn_set_init(struct conn_set *cs, struct ev_loop *loop,
+                  const struct processor *const *procs,
+                  struct thread_stats *stats)
 {
-    c->on_ready = false;
-    if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
-        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+    memset(cs, 0, sizeof(*cs));
+    cs->loop = loop;
+    cs->procs = procs;
+    cs->stats = stats;
+    pthread_mutex_init(&cs->lock, NULL);
+    cs->rbuf = malloc(CONN_ROUND_BYTES);
+    return cs->rbuf == NULL ? -1 : 0;
+}
+
+void conn_set_close(struct conn_set *cs)
+{
+    while (cs->conns)
+        conn_destroy(cs->conns);
+    buf_destroy(&cs->out);
+    free(cs->rbuf);
+    cs->rbuf = NULL;
+    pthread_mutex_destroy(&cs->lock);
+}
+
+void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&cs->lock);
+    for (struct conn *c = cs->conns; c; c = c->next) {
+        struct session_info info = {
+            .fd = c->fd,
+            .peer = &c->s.peer,
+            .listen_name = c->listen_name,
+            .state = conn_state_name(atomic_load_explicit(&c->state, memory_order_relaxed)),
+            .last_active = atomic_load_explicit(&c->last_active, memory_order_relaxed),
+        };
+        fn(&info, ctx);
+    }
+    pthread_mutex_unlock(&cs->lock);
+}
+
+void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout)
+{
+    struct conn *c, *next;
+
+    if (timeout == 0)
+        return;
+    for (c = cs->conns; c; c = next) {
+        next = c->next;
+        rel_time_t last = atomic_load_explicit(&c->last_active, memory_order_relaxed);
+        if (now - last > timeout && buf_len(&c->out) == 0) {
+            log_info("closing idle connection fd %d", c->fd);
+            conn_destroy(c);
+        }
+    }
+}
+
+void conn_set_run_ready(struct conn_set *cs)
+{
+    struct conn *list = cs->ready;
+
+    cs->ready = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->ready_next;
+        c->on_ready = false;
+        if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
+            conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+    }
+}
+
+bool conn_set_pending(const struct conn_set *cs)
+{
+    if (cs->ready)
+        return true;
+    for (const struct conn *c = cs->conns; c; c = c->next)
+        if (buf_len(&c->out) > 0)
+            return true;
+    return false;
+}
+
+void conn_set_read_all(struct conn_set *cs)
+{
+    struct conn *c, *next;
+
+    for (c = cs->conns; c; c = next) {
+        next = c->next;
+        if (buf_len(&c->out) == 0)
+            conn_on_event(c, EPOLLIN);   /* may free c */
+    }
 }

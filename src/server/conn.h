@@ -1,13 +1,17 @@
 /*
- * conn: one client connection and its state machine: read, parse, execute,
- * write. Input is read into the worker's scratch buffer and only what is
- * left incomplete is copied into the connection, so an idle connection
- * holds no buffers. Replies the socket cannot take yet are kept in the
- * connection, and no further requests of that client run until they drain.
+ * conn: one client's TCP connection: its socket, its TLS session, its
+ * buffers and its state. It reads, hands the bytes to the processor its
+ * first byte picked (server/processor.h) and writes what the processor
+ * appended; it knows no protocol. Input is read into the thread's round
+ * buffer and only what is left incomplete is copied into the connection,
+ * so an idle connection holds no buffers. Replies the socket cannot take
+ * yet are kept in the connection, and no further requests of that client
+ * run until they drain.
  */
 #ifndef HC_SERVER_CONN_H
 #define HC_SERVER_CONN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,53 +19,49 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "event/loop.h"
+#include "policy/limits.h"
+#include "server/processor.h"
+#include "server/session.h"
 
-struct worker;
 struct ssl_st;
 
+/* What an epoll event's data pointer points to: every object registered
+ * with a worker's loop starts with one of these. */
 enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE, EV_KIND_UDP };
 
-/* The first byte of a connection decides its protocol, as in memcached. */
-#define CONN_BINARY_MAGIC 0x80
-enum conn_proto { CONN_PROTO_UNKNOWN, CONN_PROTO_TEXT, CONN_PROTO_BINARY,
-                  CONN_PROTO_COUNT };
+/* A connection's state, in memcached's names (`stats conns`). */
+#define CONN_STATES(X)                                                     \
+    X(WAITING,   "conn_waiting")   /* idle: waiting for a request */        \
+    X(READ,      "conn_read")      /* holds part of a request, or TLS       \
+                                      handshake: waiting for more */        \
+    X(EXECUTING, "conn_parse_cmd") /* its requests are running */           \
+    X(SWALLOW,   "conn_swallow")   /* discarding a refused value */         \
+    X(MWRITE,    "conn_mwrite")    /* replies wait for the socket */        \
+    X(CLOSING,   "conn_closing")
 
-/* What one protocol step did with the bytes offered to it. */
-enum conn_step {
-    CONN_STEP_DONE,       /* a request ran (or was refused); *used bytes */
-    CONN_STEP_NEED_MORE,  /* incomplete: c->need says how much, if known */
-    CONN_STEP_PAUSED,     /* output blocked mid-request: run it again later */
-    CONN_STEP_CLOSE,      /* close the connection after sending replies */
+enum conn_state {
+#define X(name, str) CONN_STATE_##name,
+    CONN_STATES(X)
+#undef X
 };
-struct conn;
-/* Execute at most one request from data[0..len); set *used to the bytes
- * it consumed (also on NEED_MORE/PAUSED/CLOSE, usually 0). May set
- * c->swallow to discard bytes that have not arrived yet. */
-typedef enum conn_step (*conn_step_fn)(struct conn *c, const char *data,
-                                       size_t len, size_t *used);
+const char *conn_state_name(enum conn_state st);
+
+struct conn_set;
 
 struct conn {
     enum ev_kind     kind;        /* first: epoll data dispatch */
     int              fd;
-    struct worker   *w;
+    struct conn_set *set;         /* the thread's connections */
+    struct session   s;           /* what its processor sees */
+    const struct processor *proc; /* picked by the first byte */
     struct buf       in;          /* unexecuted input carried over */
     struct buf       out;         /* replies waiting for the socket */
-    size_t           swallow;     /* bytes of a refused value to discard */
-    size_t           need;        /* bytes the current request needs */
-    size_t           resume;      /* retrieval: offset of the next key */
     _Atomic rel_time_t last_active;
-    bool             closing;
-    enum conn_proto  proto;
-    /* A datagram being answered (fd < 0): replies accumulate in the
-     * worker's output buffer for the UDP layer; admin commands refused. */
-    bool             udp;
-    size_t           udp_reply_max; /* reply bytes worth building (udp) */
+    _Atomic unsigned char state;  /* enum conn_state; read by `stats conns` */
     rel_time_t       udp_marked_at; /* last time it validated its address */
-    /* Logged in (always true when authentication is off). */
-    bool             authenticated;
-    struct auth_sasl_session *sasl; /* a SASL exchange in progress, or NULL */
     bool             on_ready;    /* queued to run leftover requests */
-    struct conn     *prev, *next; /* worker's list of connections */
+    struct conn     *prev, *next; /* the set's list of connections */
     struct conn     *ready_next;
     const char      *listen_name; /* the listener it came through */
     /* TLS (-Z listeners): the session, NULL on plain connections. Until
@@ -70,37 +70,79 @@ struct conn {
     struct ssl_st   *ssl;
     bool             tls_ready;
     bool             tls_want_write;
-    struct sockaddr_storage peer;
-    socklen_t        peerlen;
 };
+
+/* Connections served in one round of the event loop whose replies wait in
+ * the set's output buffer: one span per connection (conn.c). */
+#define CONN_SPANS_MAX 256
+struct out_span {
+    struct conn      *c;          /* NULL once c is freed */
+    size_t            end;        /* its replies end here in out */
+};
+
+/* A round's reads (conn.c): up to CONN_ROUND_MAX connections and
+ * CONN_ROUND_BYTES of bytes read, whichever fills first. */
+#define CONN_ROUND_MAX   EV_BATCH
+#define CONN_ROUND_BYTES (4 * LIMIT_READ_CHUNK)
+struct round_read {
+    struct conn      *c;
+    char             *data;       /* in rbuf; NULL: the bytes are c->in */
+    size_t            len;
+};
+
+/* The connections one thread serves, and what they share: one output
+ * buffer, one round buffer, the processors. Only that thread touches it,
+ * but for `lock`, which guards the list for `stats conns`. */
+struct conn_set {
+    struct ev_loop   *loop;
+    const struct processor *const *procs;
+    struct thread_stats *stats;
+    char             *rbuf;       /* CONN_ROUND_BYTES: this round's reads */
+    size_t            rused;
+    struct round_read round[CONN_ROUND_MAX];
+    int               nround;
+    bool              in_round;   /* conn_round_run is running them */
+    struct buf        out;        /* replies not yet sent, see spans */
+    struct out_span   spans[CONN_SPANS_MAX];
+    int               nspans;
+    pthread_mutex_t   lock;
+    struct conn      *conns;
+    struct conn      *ready;      /* connections with leftover requests */
+};
+
+int  conn_set_init(struct conn_set *cs, struct ev_loop *loop,
+                   const struct processor *const *procs,
+                   struct thread_stats *stats);
+/* Close every connection and free the set's buffers. */
+void conn_set_close(struct conn_set *cs);
+/* Call fn for each connection, the list locked (`stats conns`). */
+void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx);
+/* Close connections idle for more than timeout seconds (0: none). */
+void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout);
+/* Run requests left in input buffers (after -R yielded). */
+void conn_set_run_ready(struct conn_set *cs);
+/* Are replies or requests still waiting (graceful stop)? */
+bool conn_set_pending(const struct conn_set *cs);
+/* Read and run what every connection has sent, except those whose
+ * replies are blocked (graceful stop). */
+void conn_set_read_all(struct conn_set *cs);
+/* Run the requests read in this round (see conn.c): after the events. */
+void conn_round_run(struct conn_set *cs);
+/* Send the replies of every connection served this round. */
+void conn_flush_all(struct conn_set *cs);
 
 /* Take ownership of an accepted, nonblocking fd; tls: start a server
  * handshake on it first. NULL on failure (fd is closed then). */
-struct conn *conn_create(struct worker *w, int fd, const struct sockaddr *peer,
+struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *peer,
                          socklen_t peerlen, const char *listen_name, bool tls);
 /* Close the socket and free everything. */
 void conn_destroy(struct conn *c);
 /* epoll readiness on the connection. */
 void conn_on_event(struct conn *c, unsigned events);
-/* Run the requests read in this round (see conn.c): after the events. */
-void conn_round_run(struct worker *w);
-/* Run requests left in the input buffer (after -R yielded). */
-void conn_run_pending(struct conn *c);
-
-/* Used by request processing: send the worker's reply buffer now (c's
- * replies and those of connections served before it in this round).
- * Returns false if the socket could not take all of c's (the rest is
- * kept) or c is closing. */
-bool conn_flush(struct conn *c);
-/* Send the replies of every connection served this round. cur: the
- * connection being served, if any (its replies so far go too; a failed
- * write only marks it closing). Other connections whose write fails are
- * marked closing and shut down, and freed when their socket reports it. */
-void conn_flush_all(struct worker *w, struct conn *cur);
-
-/* Execute at most one request of c's protocol (c->proto must be set):
- * the step function of that protocol, for the UDP layer. */
-enum conn_step conn_step_once(struct conn *c, const char *data, size_t len,
-                              size_t *used);
+/* Are c's replies waiting for the socket? */
+static inline bool conn_output_blocked(const struct conn *c)
+{
+    return buf_len(&c->out) > 0;
+}
 
 #endif

@@ -23,6 +23,8 @@
 #include "net/listen.h"
 #include "net/tls.h"
 #include "server/metrics.h"
+#include "server/process_binary.h"
+#include "server/process_text.h"
 #include "policy/auth.h"
 #include "server/sandbox.h"
 #include "server/settings.h"
@@ -37,6 +39,12 @@
 
 static struct listener listeners[LISTENERS_MAX];
 static int nlisteners;
+
+/* The protocols this server speaks; the first byte of a client picks one
+ * (the binary magic, else text), as memcached decides. */
+static const struct processor *const processors[] = {
+    &binary_processor, &text_processor, NULL,
+};
 
 static void open_listeners(void)
 {
@@ -354,7 +362,7 @@ int main(int argc, char **argv)
                                           SANDBOX_READ_FILES : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
-    if (workers_start(settings.threads, listeners, nlisteners) < 0)
+    if (workers_start(settings.threads, listeners, nlisteners, processors) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
     if (metrics_start() < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the metrics thread");

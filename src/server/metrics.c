@@ -265,18 +265,11 @@ static pthread_t thread;
 static bool started;
 static char body[METRICS_BODY_MAX];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for `events` on fd until deadline; false on timeout, error or stop. */
 static bool wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - (int64_t)clock_mono_ms();
         struct pollfd pf[2] = { { fd, events, 0 }, { wake_fd, POLLIN, 0 } };
         int r;
 
@@ -332,7 +325,7 @@ static void serve_one(int fd)
 {
     char req[METRICS_REQUEST_MAX];
     size_t n = 0;
-    int64_t deadline = now_ms() + METRICS_IO_TIMEOUT_MS;
+    int64_t deadline = (int64_t)clock_mono_ms() + METRICS_IO_TIMEOUT_MS;
     enum metrics_req r = METRICS_REQ_NEED_MORE;
 
     while (r == METRICS_REQ_NEED_MORE) {

@@ -15,16 +15,11 @@
 #include "protocol/text/parse.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
-#include "server/worker.h"
+#include "server/session.h"
+#include "server/stats.h"
 #include "storage/store.h"
 
-static void out_append(struct conn *c, const void *p, size_t n)
-{
-    if (n > 0 && buf_append(&c->w->out, p, n) < 0)
-        c->closing = true;
-}
-
-static void respond(struct conn *c, const struct bin_req *req, enum bin_status st,
+static void respond(struct session *s, const struct bin_req *req, enum bin_status st,
                     const void *ext, uint8_t next, const void *key, uint16_t nkey,
                     const void *val, size_t nval, uint64_t cas)
 {
@@ -32,26 +27,24 @@ static void respond(struct conn *c, const struct bin_req *req, enum bin_status s
 
     bin_compose_header(h, req->opcode, st, next, nkey,
                        (uint32_t)(next + nkey + nval), req->opaque, cas);
-    if (buf_reserve(&c->w->out, sizeof(h) + next + nkey + nval) < 0) {
-        c->closing = true;
+    if (session_reserve(s, sizeof(h) + next + nkey + nval) == NULL)
         return;
-    }
-    out_append(c, h, sizeof(h));
-    out_append(c, ext, next);
-    out_append(c, key, nkey);
-    out_append(c, val, nval);
+    session_append(s, h, sizeof(h));
+    session_append(s, ext, next);
+    session_append(s, key, nkey);
+    session_append(s, val, nval);
 }
 
-static void respond_error(struct conn *c, const struct bin_req *req, enum bin_status st)
+static void respond_error(struct session *s, const struct bin_req *req, enum bin_status st)
 {
     const char *msg = bin_status_message(st);
-    respond(c, req, st, NULL, 0, NULL, 0, msg, strlen(msg), 0);
+    respond(s, req, st, NULL, 0, NULL, 0, msg, strlen(msg), 0);
 }
 
-static void respond_ok(struct conn *c, const struct bin_req *req, uint64_t cas)
+static void respond_ok(struct session *s, const struct bin_req *req, uint64_t cas)
 {
     if (!req->quiet)
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, cas);
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, cas);
 }
 
 static void be32(unsigned char *p, uint32_t v)
@@ -63,7 +56,7 @@ static void be32(unsigned char *p, uint32_t v)
 }
 
 struct get_ctx {
-    struct conn          *c;
+    struct session       *s;
     const struct bin_req *req;
     bool                  with_key;
     bool                  with_value;
@@ -76,17 +69,17 @@ static void emit_item(const struct store_item *it, void *arg)
     unsigned char flags[4];
 
     be32(flags, it->flags);
-    respond(g->c, g->req, BIN_STATUS_OK, flags, 4, g->with_key ? it->key : NULL,
+    respond(g->s, g->req, BIN_STATUS_OK, flags, 4, g->with_key ? it->key : NULL,
             g->with_key ? (uint16_t)it->nkey : 0, g->with_value ? it->value : NULL,
             g->with_value ? it->nvalue : 0, settings.use_cas ? it->cas : 0);
 }
 
-static void do_get(struct conn *c, const struct bin_req *req)
+static void exec_get(struct session *s, const struct bin_req *req)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     bool touch = req->base != BIN_OP_GET && req->base != BIN_OP_GETK;
     struct get_ctx g = {
-        .c = c, .req = req,
+        .s = s, .req = req,
         .with_key = req->base == BIN_OP_GETK || req->base == BIN_OP_GATK,
         .with_value = req->base != BIN_OP_TOUCH,
     };
@@ -113,15 +106,15 @@ static void do_get(struct conn *c, const struct bin_req *req)
     if (hit || req->quiet)
         return;
     if (g.with_key)   /* memcached: a getk miss carries the key, no message */
-        respond(c, req, BIN_STATUS_KEY_ENOENT, NULL, 0, req->key, req->keylen,
+        respond(s, req, BIN_STATUS_KEY_ENOENT, NULL, 0, req->key, req->keylen,
                 NULL, 0, 0);
     else
-        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+        respond_error(s, req, BIN_STATUS_KEY_ENOENT);
 }
 
-static void do_store(struct conn *c, const struct bin_req *req)
+static void exec_store(struct session *s, const struct bin_req *req)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     enum store_mode mode;
     enum store_status st;
     uint64_t cas = 0;
@@ -143,25 +136,25 @@ static void do_store(struct conn *c, const struct bin_req *req)
         stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     switch (st) {
     case STORE_OK:
-        respond_ok(c, req, cas);
+        respond_ok(s, req, cas);
         return;
     case STORE_EXISTS:
-        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+        respond_error(s, req, BIN_STATUS_KEY_EEXISTS);
         return;
     case STORE_NOT_FOUND:
-        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+        respond_error(s, req, BIN_STATUS_KEY_ENOENT);
         return;
     case STORE_TOO_LARGE:
         STAT_INCR(ts, store_too_large);
         if (mode != STORE_APPEND && mode != STORE_PREPEND) {
-            respond_error(c, req, BIN_STATUS_E2BIG);
+            respond_error(s, req, BIN_STATUS_E2BIG);
             return;
         }
         break;
     case STORE_NO_MEMORY:
         STAT_INCR(ts, store_no_memory);
         if (mode != STORE_APPEND && mode != STORE_PREPEND) {
-            respond_error(c, req, BIN_STATUS_ENOMEM);
+            respond_error(s, req, BIN_STATUS_ENOMEM);
             return;
         }
         break;
@@ -170,31 +163,31 @@ static void do_store(struct conn *c, const struct bin_req *req)
     }
     /* NOT_STORED, in memcached's words per command */
     if (mode == STORE_ADD)
-        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+        respond_error(s, req, BIN_STATUS_KEY_EEXISTS);
     else if (mode == STORE_REPLACE)
-        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+        respond_error(s, req, BIN_STATUS_KEY_ENOENT);
     else
-        respond_error(c, req, BIN_STATUS_NOT_STORED);
+        respond_error(s, req, BIN_STATUS_NOT_STORED);
 }
 
-static void do_delete(struct conn *c, const struct bin_req *req)
+static void exec_delete(struct session *s, const struct bin_req *req)
 {
     enum store_status st = store_delete_cas(req->key, req->keylen, req->cas);
 
     if (st == STORE_OK) {
-        STAT_INCR(&c->w->stats, delete_hits);
-        respond_ok(c, req, 0);
+        STAT_INCR(s->stats, delete_hits);
+        respond_ok(s, req, 0);
     } else if (st == STORE_EXISTS) {
-        respond_error(c, req, BIN_STATUS_KEY_EEXISTS);
+        respond_error(s, req, BIN_STATUS_KEY_EEXISTS);
     } else {
-        STAT_INCR(&c->w->stats, delete_misses);
-        respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+        STAT_INCR(s->stats, delete_misses);
+        respond_error(s, req, BIN_STATUS_KEY_ENOENT);
     }
 }
 
-static void do_arith(struct conn *c, const struct bin_req *req)
+static void exec_arith(struct session *s, const struct bin_req *req)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     bool incr = req->base == BIN_OP_INCREMENT;
     struct store_arith_opts o = {
         .cas = req->cas,
@@ -216,40 +209,40 @@ static void do_arith(struct conn *c, const struct bin_req *req)
             return;
         be32(body, (uint32_t)(result >> 32));
         be32(body + 4, (uint32_t)result);
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, body, 8, cas);
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, body, 8, cas);
         return;
-    case STORE_NOT_FOUND:   respond_error(c, req, BIN_STATUS_KEY_ENOENT); return;
-    case STORE_EXISTS:      respond_error(c, req, BIN_STATUS_KEY_EEXISTS); return;
-    case STORE_NON_NUMERIC: respond_error(c, req, BIN_STATUS_DELTA_BADVAL); return;
-    default:                respond_error(c, req, BIN_STATUS_ENOMEM); return;
+    case STORE_NOT_FOUND:   respond_error(s, req, BIN_STATUS_KEY_ENOENT); return;
+    case STORE_EXISTS:      respond_error(s, req, BIN_STATUS_KEY_EEXISTS); return;
+    case STORE_NON_NUMERIC: respond_error(s, req, BIN_STATUS_DELTA_BADVAL); return;
+    default:                respond_error(s, req, BIN_STATUS_ENOMEM); return;
     }
 }
 
-static void do_flush(struct conn *c, const struct bin_req *req)
+static void exec_flush(struct session *s, const struct bin_req *req)
 {
     if (!settings.flush_enabled) {   /* memcached answers so */
-        respond_error(c, req, BIN_STATUS_AUTH_ERROR);
+        respond_error(s, req, BIN_STATUS_AUTH_ERROR);
         return;
     }
-    STAT_INCR(&c->w->stats, cmd_flush);
+    STAT_INCR(s->stats, cmd_flush);
     store_flush(req->exptime > 0 ? clock_exptime(req->exptime) : 0);
-    respond_ok(c, req, 0);
+    respond_ok(s, req, 0);
 }
 
 /* Run the text `stats` formatter and re-frame each "STAT name value" line
  * as a binary response; an empty response ends the list. */
-static void do_stat(struct conn *c, const struct bin_req *req)
+static void exec_stat(struct session *s, const struct bin_req *req)
 {
-    struct buf *out = &c->w->out;
+    struct buf *out = s->out;
     size_t start = out->wpos;
     struct text_token arg = { req->key, req->keylen };
     struct buf text = { 0 };
 
-    stats_cmd(c, &arg, req->keylen ? 1 : 0);
-    if (c->closing)
+    stats_cmd(s, &arg, req->keylen ? 1 : 0);
+    if (s->closing)
         return;
     if (buf_append(&text, out->data + start, out->wpos - start) < 0) {
-        c->closing = true;
+        s->closing = true;
         return;
     }
     out->wpos = start;
@@ -265,7 +258,7 @@ static void do_stat(struct conn *c, const struct bin_req *req)
             const char *sp = memchr(name, ' ', len - 5);
             size_t nname = sp ? (size_t)(sp - name) : len - 5;
             const char *val = sp ? sp + 1 : name + nname;
-            respond(c, req, BIN_STATUS_OK, NULL, 0, name, (uint16_t)nname, val,
+            respond(s, req, BIN_STATUS_OK, NULL, 0, name, (uint16_t)nname, val,
                     (size_t)(line + len - val), 0);
         } else if (len == 3 && memcmp(line, "END", 3) == 0) {
             break;
@@ -273,15 +266,15 @@ static void do_stat(struct conn *c, const struct bin_req *req)
             break;
         } else {
             buf_destroy(&text);
-            respond_error(c, req, BIN_STATUS_KEY_ENOENT);
+            respond_error(s, req, BIN_STATUS_KEY_ENOENT);
             return;
         }
     }
     buf_destroy(&text);
-    respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+    respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
 }
 
-static void do_sasl(struct conn *c, const struct bin_req *req)
+static void exec_sasl(struct session *s, const struct bin_req *req)
 {
     char reply[AUTH_SASL_REPLY_MAX];
     size_t nreply = 0;
@@ -289,85 +282,85 @@ static void do_sasl(struct conn *c, const struct bin_req *req)
     enum auth_verdict v;
 
     if (!auth_sasl_enabled()) {
-        respond_error(c, req, BIN_STATUS_UNKNOWN_COMMAND);
+        respond_error(s, req, BIN_STATUS_UNKNOWN_COMMAND);
         return;
     }
     if (req->base == BIN_OP_SASL_LIST_MECHS) {
         mechs = auth_sasl_mechs();
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, mechs, strlen(mechs), 0);
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, mechs, strlen(mechs), 0);
         return;
     }
-    STAT_INCR(&c->w->stats, auth_cmds);
+    STAT_INCR(s->stats, auth_cmds);
     if (req->base == BIN_OP_SASL_AUTH)
-        v = auth_sasl_start(&c->sasl, &c->peer, req->key, req->keylen, req->value,
+        v = auth_sasl_start(&s->sasl, &s->peer, req->key, req->keylen, req->value,
                             req->nvalue, reply, sizeof(reply), &nreply);
     else
-        v = auth_sasl_step(&c->sasl, &c->peer, req->key, req->keylen, req->value,
+        v = auth_sasl_step(&s->sasl, &s->peer, req->key, req->keylen, req->value,
                            req->nvalue, reply, sizeof(reply), &nreply);
     if (v == AUTH_GRANTED) {
-        c->authenticated = true;
+        s->authenticated = true;
         if (nreply > 0)   /* SCRAM's server-final */
-            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, reply, nreply, 0);
+            respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, reply, nreply, 0);
         else
-            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, "Authenticated", 13, 0);
+            respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, "Authenticated", 13, 0);
         return;
     }
     if (v == AUTH_CONTINUE) {
-        respond(c, req, BIN_STATUS_AUTH_CONTINUE, NULL, 0, NULL, 0, reply, nreply, 0);
+        respond(s, req, BIN_STATUS_AUTH_CONTINUE, NULL, 0, NULL, 0, reply, nreply, 0);
         return;
     }
-    STAT_INCR(&c->w->stats, auth_errors);
+    STAT_INCR(s->stats, auth_errors);
     if (v == AUTH_THROTTLED)
-        STAT_INCR(&c->w->stats, auth_throttled);
-    respond_error(c, req, BIN_STATUS_AUTH_ERROR);
+        STAT_INCR(s->stats, auth_throttled);
+    respond_error(s, req, BIN_STATUS_AUTH_ERROR);
 }
 
-static enum conn_step process_binary(struct conn *c, const struct bin_req *req)
+static enum proc_step bin_execute(struct session *s, const struct bin_req *req)
 {
     switch (req->base) {
     case BIN_OP_GET: case BIN_OP_GETK: case BIN_OP_GAT: case BIN_OP_GATK:
     case BIN_OP_TOUCH:
-        do_get(c, req);
+        exec_get(s, req);
         break;
     case BIN_OP_SET: case BIN_OP_ADD: case BIN_OP_REPLACE:
     case BIN_OP_APPEND: case BIN_OP_PREPEND:
-        do_store(c, req);
+        exec_store(s, req);
         break;
     case BIN_OP_DELETE:
-        do_delete(c, req);
+        exec_delete(s, req);
         break;
     case BIN_OP_INCREMENT: case BIN_OP_DECREMENT:
-        do_arith(c, req);
+        exec_arith(s, req);
         break;
     case BIN_OP_QUIT:
         if (!req->quiet)
-            respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
-        return CONN_STEP_CLOSE;
+            respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+        return PROC_STEP_CLOSE;
     case BIN_OP_FLUSH:
-        do_flush(c, req);
+        exec_flush(s, req);
         break;
     case BIN_OP_NOOP:
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
         break;
     case BIN_OP_VERSION:
-        respond(c, req, BIN_STATUS_OK, NULL, 0, NULL, 0, HC_VERSION_STRING,
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, HC_VERSION_STRING,
                 sizeof(HC_VERSION_STRING) - 1, 0);
         break;
     case BIN_OP_STAT:
-        do_stat(c, req);
+        exec_stat(s, req);
         break;
     case BIN_OP_SASL_LIST_MECHS: case BIN_OP_SASL_AUTH: case BIN_OP_SASL_STEP:
-        do_sasl(c, req);
+        exec_sasl(s, req);
         break;
     default:
-        respond_error(c, req, BIN_STATUS_UNKNOWN_COMMAND);
+        respond_error(s, req, BIN_STATUS_UNKNOWN_COMMAND);
         break;
     }
-    return c->closing ? CONN_STEP_CLOSE : CONN_STEP_DONE;
+    return s->closing ? PROC_STEP_CLOSE : PROC_STEP_DONE;
 }
 
-enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
-                                   size_t *used)
+static enum proc_step bin_step(struct session *s, const char *data, size_t len,
+                               size_t *used)
 {
     const struct bin_limits lim = {
         .value_max = settings.item_size_max,
@@ -378,31 +371,42 @@ enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
 
     *used = 0;
     if (settings.protocol == PROTO_ASCII)   /* -B ascii */
-        return CONN_STEP_CLOSE;
-    /* with authentication on, a request is refused on its header alone */
-    if (req.have_header &&
-        gate_check(bin_opcode_attrs(req.opcode), c->authenticated, false) != GATE_SERVE) {
-        respond_error(c, &req, BIN_STATUS_AUTH_ERROR);
-        return CONN_STEP_CLOSE;
+        return PROC_STEP_CLOSE;
+    /* the gate decides on the header alone, before a body is awaited */
+    if (req.have_header) {
+        switch (gate_check(bin_opcode_attrs(req.opcode), s->authenticated, s->udp)) {
+        case GATE_SERVE:
+            break;
+        case GATE_REFUSE_UDP:   /* no reply; nothing more of the datagram */
+            STAT_INCR(s->stats, udp_admin_refused);
+            return PROC_STEP_CLOSE;
+        default:
+            respond_error(s, &req, BIN_STATUS_AUTH_ERROR);
+            return PROC_STEP_CLOSE;
+        }
     }
-    if (st == BIN_PARSE_NEED_MORE) {
-        c->need = req.need;
-        return CONN_STEP_NEED_MORE;
-    }
+    if (st == BIN_PARSE_NEED_MORE)
+        return PROC_STEP_NEED_MORE;
     if (st == BIN_PARSE_ERROR) {
         if (req.status == BIN_STATUS_E2BIG) {
-            STAT_INCR(&c->w->stats, store_too_large);
+            STAT_INCR(s->stats, store_too_large);
             if (req.base == BIN_OP_SET && req.key != NULL)
                 store_delete(req.key, req.keylen);   /* as memcached */
         }
         if (req.status != BIN_STATUS_OK)
-            respond_error(c, &req, req.status);
+            respond_error(s, &req, req.status);
         if (req.close)
-            return CONN_STEP_CLOSE;
+            return PROC_STEP_CLOSE;
         *used = req.consumed;
-        c->swallow = req.swallow;
-        return CONN_STEP_DONE;
+        s->swallow = req.swallow;
+        return PROC_STEP_DONE;
     }
     *used = req.consumed;
-    return process_binary(c, &req);
+    return bin_execute(s, &req);
 }
+
+const struct processor binary_processor = {
+    .name = "binary",
+    .first_byte = BIN_REQ_MAGIC,
+    .step = bin_step,
+};

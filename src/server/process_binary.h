@@ -1,14 +1,13 @@
 /*
- * process_binary: where memcached's binary protocol meets storage. Until
- * the binary protocol lands, a connection that opens with the binary magic
- * byte is closed at once (as memcached does when started with -B ascii).
+ * process_binary: where memcached's binary protocol meets storage, with
+ * memcached 1.6's status codes, quiet-mode rules and CAS semantics. Its
+ * processor claims clients whose first byte is the request magic (0x80).
  */
 #ifndef HC_SERVER_PROCESS_BINARY_H
 #define HC_SERVER_PROCESS_BINARY_H
 
-#include "server/conn.h"
+#include "server/processor.h"
 
-enum conn_step process_binary_step(struct conn *c, const char *data, size_t len,
-                                   size_t *used);
+extern const struct processor binary_processor;
 
 #endif

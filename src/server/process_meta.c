@@ -11,7 +11,8 @@
 #include "core/strnum.h"
 #include "protocol/meta/meta.h"
 #include "server/settings.h"
-#include "server/worker.h"
+#include "server/session.h"
+#include "server/stats.h"
 #include "storage/store.h"
 
 /* A reply line: code, flags, "\r\n" (keys are at most 336 bytes encoded,
@@ -55,18 +56,12 @@ static void put_flag_i64(struct line *l, char flag, int64_t v)
     put(l, num, (size_t)n);
 }
 
-static void emit(struct conn *c, const char *s, size_t n)
-{
-    if (n > 0 && buf_append(&c->w->out, s, n) < 0)
-        c->closing = true;
-}
+#define EMIT_LIT(s, lit) session_append((s), lit, sizeof(lit) - 1)
 
-#define EMIT_LIT(c, lit) emit((c), lit, sizeof(lit) - 1)
-
-static void emit_line(struct conn *c, struct line *l)
+static void emit_line(struct session *s, struct line *l)
 {
     put(l, "\r\n", 2);
-    emit(c, l->buf, l->n);
+    session_append(s, l->buf, l->n);
 }
 
 /* The key as sent and, decoded, as stored. */
@@ -132,7 +127,7 @@ static rel_time_t meta_exptime(int64_t ttl)
 /* ---- mg ---- */
 
 struct mg_ctx {
-    struct conn             *c;
+    struct session          *s;
     const struct meta_flags *f;
     const struct meta_key   *k;
 };
@@ -172,20 +167,18 @@ static void mg_emit(const struct store_item *it, void *arg)
     if (it->win)
         put(&l, " W", 2);
     put(&l, "\r\n", 2);
-    if (buf_reserve(&m->c->w->out, l.n + (f->value ? it->nvalue + 2 : 0)) < 0) {
-        m->c->closing = true;
+    if (session_reserve(m->s, l.n + (f->value ? it->nvalue + 2 : 0)) == NULL)
         return;
-    }
-    emit(m->c, l.buf, l.n);
+    session_append(m->s, l.buf, l.n);
     if (f->value) {
-        emit(m->c, it->value, it->nvalue);
-        EMIT_LIT(m->c, "\r\n");
+        session_append(m->s, it->value, it->nvalue);
+        EMIT_LIT(m->s, "\r\n");
     }
 }
 
-static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+static void exec_mg(struct session *s, const struct meta_flags *f, const struct meta_key *k)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     struct store_get_opts o = {
         .touch = meta_has(f, 'T'),
         .exptime = meta_exptime(f->ttl),
@@ -195,7 +188,7 @@ static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_
         .no_bump = f->no_bump,
         .tokens = true,
     };
-    struct mg_ctx m = { c, f, k };
+    struct mg_ctx m = { s, f, k };
     bool hit = store_get_ex(k->p, k->n, &o, mg_emit, &m);
 
     STAT_INCR(ts, cmd_get);
@@ -217,16 +210,16 @@ static void do_mg(struct conn *c, const struct meta_flags *f, const struct meta_
         put(&l, "EN", 2);
         for (uint32_t i = 0; i < f->ntok; i++)
             put_common(&l, f, k, f->tok[i].p[0]);
-        emit_line(c, &l);
+        emit_line(s, &l);
     }
 }
 
 /* ---- ms ---- */
 
-static void do_ms(struct conn *c, const struct text_req *req, const struct meta_flags *f,
+static void exec_ms(struct session *s, const struct text_req *req, const struct meta_flags *f,
                   const struct meta_key *k)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     struct store_put_opts o = {
         .invalidate = f->invalidate,
         .vivify = meta_has(f, 'N'),
@@ -267,11 +260,11 @@ static void do_ms(struct conn *c, const struct text_req *req, const struct meta_
             put(&l, "NS", 2);
             break;
         }
-        EMIT_LIT(c, "SERVER_ERROR object too large for cache\r\n");
+        EMIT_LIT(s, "SERVER_ERROR object too large for cache\r\n");
         return;
     default:
         STAT_INCR(ts, store_no_memory);
-        EMIT_LIT(c, "SERVER_ERROR out of memory storing object\r\n");
+        EMIT_LIT(s, "SERVER_ERROR out of memory storing object\r\n");
         return;
     }
     for (uint32_t i = 0; i < f->ntok; i++) {
@@ -279,12 +272,12 @@ static void do_ms(struct conn *c, const struct text_req *req, const struct meta_
         if (!put_common(&l, f, k, flag) && flag == 'c' && st == STORE_OK)
             put_flag_u64(&l, 'c', cas);
     }
-    emit_line(c, &l);
+    emit_line(s, &l);
 }
 
 /* ---- md ---- */
 
-static void do_md(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+static void exec_md(struct session *s, const struct meta_flags *f, const struct meta_key *k)
 {
     struct store_delete_opts o = {
         .invalidate = f->invalidate,
@@ -298,7 +291,7 @@ static void do_md(struct conn *c, const struct meta_flags *f, const struct meta_
 
     switch (st) {
     case STORE_OK:
-        STAT_INCR(&c->w->stats, delete_hits);
+        STAT_INCR(s->stats, delete_hits);
         if (f->quiet)
             return;
         put(&l, "HD", 2);
@@ -307,16 +300,16 @@ static void do_md(struct conn *c, const struct meta_flags *f, const struct meta_
         put(&l, "EX", 2);
         break;
     case STORE_NOT_FOUND:
-        STAT_INCR(&c->w->stats, delete_misses);
+        STAT_INCR(s->stats, delete_misses);
         put(&l, "NF", 2);
         break;
     default:
-        EMIT_LIT(c, "SERVER_ERROR out of memory\r\n");
+        EMIT_LIT(s, "SERVER_ERROR out of memory\r\n");
         return;
     }
     for (uint32_t i = 0; i < f->ntok; i++)
         put_common(&l, f, k, f->tok[i].p[0]);
-    emit_line(c, &l);
+    emit_line(s, &l);
 }
 
 /* ---- ma ---- */
@@ -326,9 +319,9 @@ static void read_exptime(const struct store_item *it, void *arg)
     *(rel_time_t *)arg = it->exptime;
 }
 
-static void do_ma(struct conn *c, const struct meta_flags *f, const struct meta_key *k)
+static void exec_ma(struct session *s, const struct meta_flags *f, const struct meta_key *k)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct thread_stats *ts = s->stats;
     bool incr = f->mode == 'I';
     struct store_arith_opts o = {
         .cas = meta_has(f, 'C') ? f->cas_cmp : 0,
@@ -360,10 +353,10 @@ static void do_ma(struct conn *c, const struct meta_flags *f, const struct meta_
     case STORE_NOT_FOUND: put(&l, "NF", 2); goto flags;
     case STORE_EXISTS:    put(&l, "EX", 2); goto flags;
     case STORE_NON_NUMERIC:
-        EMIT_LIT(c, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+        EMIT_LIT(s, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
         return;
     default:
-        EMIT_LIT(c, "SERVER_ERROR out of memory\r\n");
+        EMIT_LIT(s, "SERVER_ERROR out of memory\r\n");
         return;
     }
     nnum = strnum_fmt_u64(num, result);
@@ -391,22 +384,22 @@ static void do_ma(struct conn *c, const struct meta_flags *f, const struct meta_
         else if (flag == 't')
             put_flag_i64(&l, 't', ttl_left(exptime));
     }
-    emit_line(c, &l);
+    emit_line(s, &l);
     if (f->value) {
-        emit(c, num, nnum);
-        EMIT_LIT(c, "\r\n");
+        session_append(s, num, nnum);
+        EMIT_LIT(s, "\r\n");
     }
     return;
 flags:
     for (uint32_t i = 0; i < f->ntok; i++)
         put_common(&l, f, k, f->tok[i].p[0]);
-    emit_line(c, &l);
+    emit_line(s, &l);
 }
 
 /* ---- me ---- */
 
 struct me_ctx {
-    struct conn           *c;
+    struct session        *s;
     const struct meta_key *k;
 };
 
@@ -417,25 +410,25 @@ static void me_emit(const struct store_item *it, void *arg)
     char tail[160];
     int n;
 
-    EMIT_LIT(m->c, "ME ");
-    emit(m->c, m->k->token.p, m->k->token.n);
+    EMIT_LIT(m->s, "ME ");
+    session_append(m->s, m->k->token.p, m->k->token.n);
     n = snprintf(tail, sizeof(tail), " exp=%lld la=%llu cas=%llu fetch=%s cls=1 size=%zu\r\n",
                  (long long)ttl_left(it->exptime),
                  (unsigned long long)(now > it->atime ? now - it->atime : 0),
                  (unsigned long long)it->cas, it->fetched ? "yes" : "no", it->size);
-    emit(m->c, tail, (size_t)n);
+    session_append(m->s, tail, (size_t)n);
 }
 
-static void do_me(struct conn *c, const struct meta_key *k)
+static void exec_me(struct session *s, const struct meta_key *k)
 {
     struct store_get_opts o = { .no_bump = true };
-    struct me_ctx m = { c, k };
+    struct me_ctx m = { s, k };
 
     if (!store_get_ex(k->p, k->n, &o, me_emit, &m))
-        EMIT_LIT(c, "EN\r\n");
+        EMIT_LIT(s, "EN\r\n");
 }
 
-void process_meta(struct conn *c, const struct text_req *req)
+void process_meta(struct session *s, const struct text_req *req)
 {
     static const enum meta_cmd cmds[TEXT_CMD_COUNT] = {
         [TEXT_CMD_MG] = META_MG, [TEXT_CMD_MS] = META_MS,
@@ -446,18 +439,18 @@ void process_meta(struct conn *c, const struct text_req *req)
     enum meta_error e;
 
     if (req->cmd == TEXT_CMD_MN) {
-        EMIT_LIT(c, "MN\r\n");
+        EMIT_LIT(s, "MN\r\n");
         return;
     }
     if (req->cmd == TEXT_CMD_ME) {
         memset(&f, 0, sizeof(f));
         e = meta_key(req, &f, &k);
         if (e == META_ERR_NONE)
-            do_me(c, &k);
+            exec_me(s, &k);
         else
-            emit(c, meta_error_string(e), strlen(meta_error_string(e)));
+            session_append(s, meta_error_string(e), strlen(meta_error_string(e)));
         if (e != META_ERR_NONE)
-            EMIT_LIT(c, "\r\n");
+            EMIT_LIT(s, "\r\n");
         return;
     }
     e = meta_parse(cmds[req->cmd], req->args + req->meta_flags_at,
@@ -466,14 +459,14 @@ void process_meta(struct conn *c, const struct text_req *req)
         e = meta_key(req, &f, &k);
     if (e != META_ERR_NONE) {
         const char *msg = meta_error_string(e);
-        emit(c, msg, strlen(msg));
-        EMIT_LIT(c, "\r\n");
+        session_append(s, msg, strlen(msg));
+        EMIT_LIT(s, "\r\n");
         return;
     }
     switch (req->cmd) {
-    case TEXT_CMD_MG: do_mg(c, &f, &k); break;
-    case TEXT_CMD_MS: do_ms(c, req, &f, &k); break;
-    case TEXT_CMD_MD: do_md(c, &f, &k); break;
-    default:          do_ma(c, &f, &k); break;
+    case TEXT_CMD_MG: exec_mg(s, &f, &k); break;
+    case TEXT_CMD_MS: exec_ms(s, req, &f, &k); break;
+    case TEXT_CMD_MD: exec_md(s, &f, &k); break;
+    default:          exec_ma(s, &f, &k); break;
     }
 }

@@ -7,8 +7,8 @@
 #define HC_SERVER_PROCESS_META_H
 
 #include "protocol/text/parse.h"
-#include "server/conn.h"
+#include "server/session.h"
 
-void process_meta(struct conn *c, const struct text_req *req);
+void process_meta(struct session *s, const struct text_req *req);
 
 #endif

@@ -16,11 +16,10 @@
 
 #include "server/settings.h"
 #include "server/stats.h"
-#include "server/worker.h"
 #include "storage/store.h"
 
 __attribute__((format(printf, 3, 4)))
-static void stat_line(struct conn *c, const char *name, const char *fmt, ...)
+static void stat_line(struct session *s, const char *name, const char *fmt, ...)
 {
     char line[512];
     int n = snprintf(line, sizeof(line), "STAT %s ", name);
@@ -33,26 +32,24 @@ static void stat_line(struct conn *c, const char *name, const char *fmt, ...)
         n = (int)sizeof(line) - 3;
     line[n++] = '\r';
     line[n++] = '\n';
-    if (buf_append(&c->w->out, line, (size_t)n) < 0)
-        c->closing = true;
+    session_append(s, line, (size_t)n);
 }
 
-static void stat_u64(struct conn *c, const char *name, uint64_t v)
+static void stat_u64(struct session *s, const char *name, uint64_t v)
 {
-    stat_line(c, name, "%llu", (unsigned long long)v);
+    stat_line(s, name, "%llu", (unsigned long long)v);
 }
 
 /* a ratio kept in thousandths, printed as 1.234 */
-static void stat_ratio(struct conn *c, const char *name, uint64_t milli)
+static void stat_ratio(struct session *s, const char *name, uint64_t milli)
 {
-    stat_line(c, name, "%llu.%03llu", (unsigned long long)(milli / 1000),
+    stat_line(s, name, "%llu.%03llu", (unsigned long long)(milli / 1000),
               (unsigned long long)(milli % 1000));
 }
 
-static void end(struct conn *c)
+static void end(struct session *s)
 {
-    if (buf_append(&c->w->out, "END\r\n", 5) < 0)
-        c->closing = true;
+    SESSION_LIT(s, "END");
 }
 
 /* store counters at the last `stats reset` (the store never resets) */
@@ -71,7 +68,7 @@ static void store_stats_since_reset(struct store_stats *ss)
     pthread_mutex_unlock(&baseline_lock);
 }
 
-static void stats_general(struct conn *c)
+static void stats_general(struct session *s)
 {
     struct thread_stats ts;
     struct store_stats ss;
@@ -81,45 +78,45 @@ static void stats_general(struct conn *c)
     stats_aggregate(&ts);
     store_stats_since_reset(&ss);
     getrusage(RUSAGE_SELF, &ru);
-    stat_u64(c, "pid", (uint64_t)getpid());
-    stat_u64(c, "uptime", clock_now() - CLOCK_START);
-    stat_u64(c, "time", (uint64_t)now);
-    stat_line(c, "version", "%s", HC_VERSION_STRING);
-    stat_line(c, "libevent", "%s", "none");
-    stat_u64(c, "pointer_size", sizeof(void *) * 8);
-    stat_line(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
-    stat_line(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    stat_u64(c, "max_connections", (uint64_t)settings.maxconns);
-    stat_u64(c, "curr_connections", atomic_load(&global_stats.curr_connections));
-    stat_u64(c, "total_connections", atomic_load(&global_stats.total_connections));
-    stat_u64(c, "rejected_connections", atomic_load(&global_stats.rejected_connections));
-    stat_u64(c, "connection_structures", atomic_load(&global_stats.connection_structures));
-#define X(name) stat_u64(c, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
+    stat_u64(s, "pid", (uint64_t)getpid());
+    stat_u64(s, "uptime", clock_now() - CLOCK_START);
+    stat_u64(s, "time", (uint64_t)now);
+    stat_line(s, "version", "%s", HC_VERSION_STRING);
+    stat_line(s, "libevent", "%s", "none");
+    stat_u64(s, "pointer_size", sizeof(void *) * 8);
+    stat_line(s, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    stat_line(s, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    stat_u64(s, "max_connections", (uint64_t)settings.maxconns);
+    stat_u64(s, "curr_connections", atomic_load(&global_stats.curr_connections));
+    stat_u64(s, "total_connections", atomic_load(&global_stats.total_connections));
+    stat_u64(s, "rejected_connections", atomic_load(&global_stats.rejected_connections));
+    stat_u64(s, "connection_structures", atomic_load(&global_stats.connection_structures));
+#define X(name) stat_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
     THREAD_STATS(X)
 #undef X
-    stat_u64(c, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
-    stat_ratio(c, "udp_max_amplification",
+    stat_u64(s, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
+    stat_ratio(s, "udp_max_amplification",
                atomic_load(&global_stats.udp_max_amplification_milli));
-    stat_ratio(c, "udp_max_amplification_unvalidated",
+    stat_ratio(s, "udp_max_amplification_unvalidated",
                atomic_load(&global_stats.udp_max_amplification_unvalidated_milli));
-    stat_u64(c, "limit_maxbytes", settings.maxbytes);
-    stat_u64(c, "accepting_conns", 1);
-    stat_u64(c, "listen_disabled_num", 0);
-    stat_u64(c, "threads", (uint64_t)settings.threads);
-    stat_u64(c, "hash_power_level", ss.hash_power_level);
-    stat_u64(c, "hash_bytes", ss.hash_bytes);
-    stat_u64(c, "hash_is_expanding", ss.hash_is_expanding);
-    stat_u64(c, "bytes", ss.bytes);
-    stat_u64(c, "curr_items", ss.curr_items);
-    stat_u64(c, "total_items", ss.total_items);
-    stat_u64(c, "expired_unfetched", ss.expired_unfetched);
-    stat_u64(c, "evicted_unfetched", ss.evicted_unfetched);
-    stat_u64(c, "evictions", ss.evictions);
-    stat_u64(c, "reclaimed", ss.reclaimed);
-    stat_u64(c, "segment_size", ss.segment_size);
-    stat_u64(c, "segments_used", ss.segments);
-    stat_u64(c, "memory_used", ss.mem_used);
-    end(c);
+    stat_u64(s, "limit_maxbytes", settings.maxbytes);
+    stat_u64(s, "accepting_conns", 1);
+    stat_u64(s, "listen_disabled_num", 0);
+    stat_u64(s, "threads", (uint64_t)settings.threads);
+    stat_u64(s, "hash_power_level", ss.hash_power_level);
+    stat_u64(s, "hash_bytes", ss.hash_bytes);
+    stat_u64(s, "hash_is_expanding", ss.hash_is_expanding);
+    stat_u64(s, "bytes", ss.bytes);
+    stat_u64(s, "curr_items", ss.curr_items);
+    stat_u64(s, "total_items", ss.total_items);
+    stat_u64(s, "expired_unfetched", ss.expired_unfetched);
+    stat_u64(s, "evicted_unfetched", ss.evicted_unfetched);
+    stat_u64(s, "evictions", ss.evictions);
+    stat_u64(s, "reclaimed", ss.reclaimed);
+    stat_u64(s, "segment_size", ss.segment_size);
+    stat_u64(s, "segments_used", ss.segments);
+    stat_u64(s, "memory_used", ss.mem_used);
+    end(s);
 }
 
 static void settings_line(const char *name, const char *value, void *ctx)
@@ -127,40 +124,40 @@ static void settings_line(const char *name, const char *value, void *ctx)
     stat_line(ctx, name, "%s", value);
 }
 
-static void stats_items(struct conn *c)
+static void stats_items(struct session *s)
 {
     struct store_stats ss;
 
     store_stats_get(&ss);
     /* one pseudo slab class: segments hold items of every size */
     if (ss.curr_items > 0) {
-        stat_u64(c, "items:1:number", ss.curr_items);
-        stat_u64(c, "items:1:age", 0);
-        stat_u64(c, "items:1:mem_requested", ss.bytes);
-        stat_u64(c, "items:1:evicted", ss.evictions);
-        stat_u64(c, "items:1:evicted_nonzero", 0);
-        stat_u64(c, "items:1:outofmemory", 0);
-        stat_u64(c, "items:1:reclaimed", ss.reclaimed);
-        stat_u64(c, "items:1:expired_unfetched", ss.expired_unfetched);
-        stat_u64(c, "items:1:evicted_unfetched", ss.evicted_unfetched);
+        stat_u64(s, "items:1:number", ss.curr_items);
+        stat_u64(s, "items:1:age", 0);
+        stat_u64(s, "items:1:mem_requested", ss.bytes);
+        stat_u64(s, "items:1:evicted", ss.evictions);
+        stat_u64(s, "items:1:evicted_nonzero", 0);
+        stat_u64(s, "items:1:outofmemory", 0);
+        stat_u64(s, "items:1:reclaimed", ss.reclaimed);
+        stat_u64(s, "items:1:expired_unfetched", ss.expired_unfetched);
+        stat_u64(s, "items:1:evicted_unfetched", ss.evicted_unfetched);
     }
-    end(c);
+    end(s);
 }
 
-static void stats_slabs(struct conn *c)
+static void stats_slabs(struct session *s)
 {
     struct store_stats ss;
 
     store_stats_get(&ss);
     if (ss.segments > 0) {
-        stat_u64(c, "1:chunk_size", ss.segment_size);
-        stat_u64(c, "1:total_pages", ss.segments);
-        stat_u64(c, "1:used_chunks", ss.curr_items);
-        stat_u64(c, "1:mem_requested", ss.bytes);
+        stat_u64(s, "1:chunk_size", ss.segment_size);
+        stat_u64(s, "1:total_pages", ss.segments);
+        stat_u64(s, "1:used_chunks", ss.curr_items);
+        stat_u64(s, "1:mem_requested", ss.bytes);
     }
-    stat_u64(c, "active_slabs", ss.segments > 0 ? 1 : 0);
-    stat_u64(c, "total_malloced", ss.mem_used);
-    end(c);
+    stat_u64(s, "active_slabs", ss.segments > 0 ? 1 : 0);
+    stat_u64(s, "total_malloced", ss.mem_used);
+    end(s);
 }
 
 static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -180,25 +177,20 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
     }
 }
 
-struct conns_ctx {
-    struct conn *self;
-};
-
-static void conn_line(const struct conn *other, void *arg)
+static void conn_line(const struct session_info *other, void *arg)
 {
-    struct conns_ctx *cc = arg;
+    struct session *s = arg;
     char name[64], addr[128];
-    rel_time_t last = atomic_load_explicit(&other->last_active, memory_order_relaxed);
 
-    peer_name(&other->peer, addr, sizeof(addr));
+    peer_name(other->peer, addr, sizeof(addr));
     snprintf(name, sizeof(name), "%d:addr", other->fd);
-    stat_line(cc->self, name, "%s", addr);
+    stat_line(s, name, "%s", addr);
     snprintf(name, sizeof(name), "%d:listen_addr", other->fd);
-    stat_line(cc->self, name, "%s", other->listen_name);
+    stat_line(s, name, "%s", other->listen_name);
     snprintf(name, sizeof(name), "%d:state", other->fd);
-    stat_line(cc->self, name, "%s", other == cc->self ? "conn_parse_cmd" : "conn_waiting");
+    stat_line(s, name, "%s", other->state);
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
-    stat_u64(cc->self, name, clock_now() - last);
+    stat_u64(s, name, clock_now() - other->last_active);
 }
 
 static bool arg_is(const struct text_token *t, const char *lit)
@@ -206,31 +198,30 @@ static bool arg_is(const struct text_token *t, const char *lit)
     return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
 }
 
-void stats_cmd(struct conn *c, const struct text_token *args, uint32_t nargs)
+void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
 {
     if (nargs == 0) {
-        stats_general(c);
+        stats_general(s);
     } else if (arg_is(&args[0], "reset") && nargs == 1) {
         stats_reset();
         pthread_mutex_lock(&baseline_lock);
         store_stats_get(&store_baseline);
         pthread_mutex_unlock(&baseline_lock);
-        buf_append(&c->w->out, "RESET\r\n", 7);
+        SESSION_LIT(s, "RESET");
     } else if (arg_is(&args[0], "settings") && nargs == 1) {
-        settings_each_stat(settings_line, c);
-        end(c);
+        settings_each_stat(settings_line, s);
+        end(s);
     } else if (arg_is(&args[0], "items") && nargs == 1) {
-        stats_items(c);
+        stats_items(s);
     } else if (arg_is(&args[0], "slabs") && nargs == 1) {
-        stats_slabs(c);
+        stats_slabs(s);
     } else if (arg_is(&args[0], "sizes") && nargs == 1) {
-        stat_line(c, "sizes_status", "%s", "disabled");
-        end(c);
+        stat_line(s, "sizes_status", "%s", "disabled");
+        end(s);
     } else if (arg_is(&args[0], "conns") && nargs == 1) {
-        struct conns_ctx cc = { .self = c };
-        workers_each_conn(conn_line, &cc);
-        end(c);
+        sessions_each(conn_line, s);
+        end(s);
     } else {
-        buf_append(&c->w->out, "ERROR\r\n", 7);
+        SESSION_LIT(s, "ERROR");
     }
 }

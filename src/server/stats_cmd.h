@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "protocol/text/parse.h"
-#include "server/conn.h"
+#include "server/session.h"
 
-void stats_cmd(struct conn *c, const struct text_token *args, uint32_t nargs);
+void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs);
 
 #endif

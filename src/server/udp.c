@@ -12,22 +12,20 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "net/listen.h"
 #include "policy/acl.h"
-#include "policy/gate.h"
-#include "protocol/binary/parse.h"
+#include "policy/limits.h"
 #include "policy/udp_guard.h"
-#include "protocol/text/parse.h"
 #include "protocol/udp/frame.h"
-#include "server/conn.h"
-#include "server/process_text.h"
+#include "server/session.h"
 #include "server/settings.h"
-#include "server/worker.h"
+#include "server/stats.h"
 
-/* A worker's output buffer grown by a big UDP reply is given back. */
+/* An output buffer grown by a big UDP reply is given back. */
 #define UDP_OUT_KEEP        (4 * 1024 * 1024)
-/* Binary protocol request header. */
-#define UDP_BIN_HEADER      24
 /* Each request of a datagram gets its own framed reply, as memcached
  * sends them; past this many, the rest share the last frame. */
 #define UDP_REPLIES_MAX     64
@@ -41,16 +39,14 @@ struct udp_replies {
     size_t n;
 };
 
-static const char udp_short_error[] = "SERVER_ERROR use TCP\r\n";
-static const char udp_admin_refused[] = "CLIENT_ERROR not allowed over UDP\r\n";
+struct udp_worker {
+    struct session       s;        /* the datagram being answered */
+    struct buf           out;      /* its replies */
+    uint8_t             *rbuf;     /* LIMIT_UDP_DATAGRAM_IN */
+    size_t               reply_max; /* reply bytes worth building */
+    const struct processor *const *procs;
+};
 
-uint64_t udp_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int udp_setup(void)
 {
@@ -62,45 +58,32 @@ void udp_teardown(void)
     udp_guard_teardown();
 }
 
-int udp_worker_init(struct worker *w)
+struct udp_worker *udp_worker_create(const struct processor *const *procs,
+                                     struct thread_stats *stats)
 {
-    w->udp_conn = calloc(1, sizeof(*w->udp_conn));
-    w->udp_rbuf = malloc(LIMIT_UDP_DATAGRAM_IN);
-    if (w->udp_conn == NULL || w->udp_rbuf == NULL)
-        return -1;
-    w->udp_conn->kind = EV_KIND_CONN;
-    w->udp_conn->fd = -1;
-    w->udp_conn->w = w;
-    w->udp_conn->udp = true;
-    w->udp_conn->listen_name = "udp";
-    return 0;
-}
+    struct udp_worker *u = calloc(1, sizeof(*u));
 
-void udp_worker_close(struct worker *w)
-{
-    if (w->udp_conn) {
-        buf_destroy(&w->udp_conn->in);
-        buf_destroy(&w->udp_conn->out);
+    if (u == NULL)
+        return NULL;
+    u->rbuf = malloc(LIMIT_UDP_DATAGRAM_IN);
+    if (u->rbuf == NULL) {
+        free(u);
+        return NULL;
     }
-    free(w->udp_conn);
-    free(w->udp_rbuf);
-    w->udp_conn = NULL;
-    w->udp_rbuf = NULL;
+    u->procs = procs;
+    u->s.out = &u->out;
+    u->s.stats = stats;
+    return u;
 }
 
-void udp_note_tcp_peer(struct conn *c)
+void udp_worker_destroy(struct udp_worker **u)
 {
-    struct udp_src src;
-    rel_time_t now;
-
-    if (settings.udp_port == 0 || c->fd < 0 || !c->authenticated)
+    if (*u == NULL)
         return;
-    now = clock_now();
-    if (c->udp_marked_at == now)
-        return;
-    c->udp_marked_at = now;
-    if (udp_src_from_sockaddr((const struct sockaddr *)&c->peer, &src))
-        udp_guard_validate(&src, udp_now_ms());
+    buf_destroy(&(*u)->out);
+    free((*u)->rbuf);
+    free(*u);
+    *u = NULL;
 }
 
 static void note_drop(const struct udp_src *src, uint64_t now_ms)
@@ -121,51 +104,29 @@ static void reply_mark(struct udp_replies *r, size_t end)
         r->end[r->n++] = end;
 }
 
-/* Run the requests of one datagram payload on the pseudo connection.
- * Returns false if the reply outgrew c->udp_reply_max. */
-static bool udp_execute(struct conn *c, const char *data, size_t len,
-                        struct udp_replies *r)
+/* Run the requests of one datagram payload on its session. Returns false
+ * if the reply outgrew u->reply_max. A request that stops at the output's
+ * high water continues at once while the reply may still be sent. */
+static bool udp_execute(struct udp_worker *u, const struct processor *proc,
+                        const char *data, size_t len, struct udp_replies *r)
 {
-    struct thread_stats *ts = &c->w->stats;
+    struct session *s = &u->s;
     size_t off = 0;
 
-    while (off < len && !c->closing) {
+    while (off < len && !s->closing) {
         size_t used = 0;
-        enum conn_step st;
+        enum proc_step st = proc->step(s, data + off, len - off, &used);
 
-        if (c->proto == CONN_PROTO_TEXT) {
-            struct text_req req;
-            if (text_parse(data + off, len - off, process_text_limits(), &req) ==
-                    TEXT_PARSE_OK &&
-                gate_check(text_cmd_attrs(req.cmd), true, true) != GATE_SERVE) {
-                STAT_INCR(ts, udp_admin_refused);
-                /* The refusal itself must not amplify, even towards a
-                 * validated source (whose address a spoofer may forge):
-                 * it is sent only when it is no larger than the request. */
-                if (sizeof(udp_admin_refused) - 1 <= len &&
-                    buf_append(&c->w->out, udp_admin_refused,
-                               sizeof(udp_admin_refused) - 1) < 0)
-                    return false;
-                reply_mark(r, buf_len(&c->w->out));
-                off += req.consumed;
-                continue;
-            }
-        } else if (len - off >= UDP_BIN_HEADER &&
-                   gate_check(bin_opcode_attrs((uint8_t)data[off + 1]), true, true) != GATE_SERVE) {
-            STAT_INCR(ts, udp_admin_refused);
-            return true;   /* nothing more of this datagram runs */
-        }
-        st = conn_step_once(c, data + off, len - off, &used);
         off += used;
-        reply_mark(r, buf_len(&c->w->out));
-        if (st == CONN_STEP_PAUSED)
-            return false;   /* reply beyond udp_reply_max */
-        if (st != CONN_STEP_DONE || c->swallow > 0)
-            break;          /* incomplete, closed, or data that never comes */
-        if (buf_len(&c->w->out) > c->udp_reply_max)
+        if (buf_len(&u->out) > u->reply_max)
             return false;
+        if (st == PROC_STEP_OUTPUT_FULL)
+            continue;
+        reply_mark(r, buf_len(&u->out));
+        if (st != PROC_STEP_DONE || s->swallow > 0)
+            break;          /* incomplete, closed, or data that never comes */
     }
-    return buf_len(&c->w->out) <= c->udp_reply_max;
+    return true;
 }
 
 /* UDP payload bytes of all the replies, framed one by one. */
@@ -230,18 +191,19 @@ static void update_max_amplification(uint64_t sent, uint64_t received, bool vali
         raise_max(&global_stats.udp_max_amplification_unvalidated_milli, milli);
 }
 
-static void udp_datagram(struct worker *w, struct listener *l, size_t n,
+static void udp_datagram(struct udp_worker *u, struct listener *l, size_t n,
                          const struct sockaddr_storage *ss, socklen_t sl)
 {
-    struct thread_stats *ts = &w->stats;
-    struct conn *c = w->udp_conn;
-    struct buf *out = &w->out;
+    struct session *s = &u->s;
+    struct thread_stats *ts = s->stats;
+    struct buf *out = &u->out;
+    const struct processor *proc;
     struct udp_frame f;
     struct udp_src src;
     const uint8_t *payload;
     struct udp_replies r = { .n = 0 };
     size_t plen, reply_len, full_wire, short_wire, sent = 0;
-    uint64_t now_ms = udp_now_ms();
+    uint64_t now_ms = clock_mono_ms();
     bool validated, fits;
     enum udp_action a;
 
@@ -253,7 +215,7 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
         note_drop(&src, now_ms);
         return;
     }
-    if (udp_frame_parse(w->udp_rbuf, n, &f, &payload, &plen) != UDP_FRAME_OK) {
+    if (udp_frame_parse(u->rbuf, n, &f, &payload, &plen) != UDP_FRAME_OK) {
         STAT_INCR(ts, udp_dropped_malformed);
         return;
     }
@@ -265,24 +227,29 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
         return;
     }
 
-    /* a fresh pseudo connection for this datagram */
-    c->proto = payload[0] == CONN_BINARY_MAGIC ? CONN_PROTO_BINARY : CONN_PROTO_TEXT;
-    c->authenticated = true;   /* login was checked above, through TCP */
-    c->closing = false;
-    c->swallow = c->need = c->resume = 0;
-    c->udp_reply_max = udp_guard_reply_max(validated, n);
-    if (sl > sizeof(c->peer))
-        sl = sizeof(c->peer);
-    memcpy(&c->peer, ss, sl);
-    c->peerlen = sl;
+    proc = processor_pick(u->procs, payload[0]);
+    if (proc == NULL)
+        return;
+    /* a fresh session for this datagram */
+    s->udp = true;
+    s->authenticated = true;   /* login was checked above, through TCP */
+    s->closing = false;
+    s->swallow = s->resume = 0;
+    s->out_high_water = LIMIT_OUTPUT_HIGH_WATER;
+    s->refusal_max = plen;     /* a refusal never amplifies, to anyone */
+    u->reply_max = udp_guard_reply_max(validated, n);
+    if (sl > sizeof(s->peer))
+        sl = sizeof(s->peer);
+    memcpy(&s->peer, ss, sl);
+    s->peerlen = sl;
     buf_consume(out, buf_len(out));
 
-    fits = udp_execute(c, (const char *)payload, plen, &r);
+    fits = udp_execute(u, proc, (const char *)payload, plen, &r);
     reply_len = buf_len(out);
     if (reply_len > 0 || !fits) {
         full_wire = fits ? replies_wire(&r) : SIZE_MAX;
-        short_wire = c->proto == CONN_PROTO_TEXT ?
-                     udp_frame_wire_size(sizeof(udp_short_error) - 1) : SIZE_MAX;
+        short_wire = proc->retry_over_tcp != NULL ?
+                     udp_frame_wire_size(strlen(proc->retry_over_tcp)) : SIZE_MAX;
         a = udp_guard_reply(&src, validated, n, full_wire, short_wire, now_ms);
         /* counted before sending, so a client that saw the reply sees it
          * counted too */
@@ -304,9 +271,11 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
         case UDP_SHORT_AMPLIFICATION:
         case UDP_SHORT_RATE:
         case UDP_SHORT_TOO_LARGE:
+            if (proc->retry_over_tcp == NULL)   /* short_wire said none */
+                break;
             STAT_INCR(ts, udp_short_replies);
             sent = udp_send(l->fd, (const struct sockaddr *)ss, sl, f.request_id,
-                            udp_short_error, sizeof(udp_short_error) - 1);
+                            proc->retry_over_tcp, strlen(proc->retry_over_tcp));
             break;
         default:
             break;
@@ -317,22 +286,21 @@ static void udp_datagram(struct worker *w, struct listener *l, size_t n,
     buf_consume(out, buf_len(out));
     if (out->cap > UDP_OUT_KEEP)
         buf_destroy(out);
-    c->resume = 0;
+    s->resume = 0;
 }
 
-void udp_on_readable(struct worker *w, struct listener *l)
+void udp_on_readable(struct udp_worker *u, struct listener *l)
 {
-    conn_flush_all(w, NULL);   /* datagram replies start at w->out's start */
     for (int i = 0; i < LIMIT_UDP_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        ssize_t n = recvfrom(l->fd, w->udp_rbuf, LIMIT_UDP_DATAGRAM_IN, MSG_DONTWAIT,
+        ssize_t n = recvfrom(l->fd, u->rbuf, LIMIT_UDP_DATAGRAM_IN, MSG_DONTWAIT,
                              (struct sockaddr *)&ss, &sl);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return;   /* EAGAIN, or an ICMP error reported on the socket */
         }
-        udp_datagram(w, l, (size_t)n, &ss, sl);
+        udp_datagram(u, l, (size_t)n, &ss, sl);
     }
 }

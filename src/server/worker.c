@@ -6,16 +6,14 @@
 #include "server/worker.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
-#include "policy/limits.h"
 #include "policy/acl.h"
+#include "server/session.h"
 #include "server/settings.h"
 #include "server/udp.h"
 
@@ -65,60 +63,30 @@ static void accept_from(struct worker *w, struct listener *l)
         atomic_fetch_add(&global_stats.total_connections, 1);
         if (sl > sizeof(ss))
             sl = sizeof(ss);
-        struct conn *c = conn_create(w, fd, (struct sockaddr *)&ss, sl, l->name,
-                                     l->tls);
-        if (c == NULL) {
+        if (conn_create(&w->conns, fd, (struct sockaddr *)&ss, sl, l->name, l->tls) == NULL)
             atomic_fetch_sub(&global_stats.curr_connections, 1);
-        } else {
+        else
             atomic_fetch_add(&global_stats.connection_structures, 1);
-            /* a completed handshake validates the address for UDP; with
-             * authentication on, only the login does (conn.c) */
-            if (!settings.auth_required && !l->tls)
-                udp_note_tcp_peer(c);
-        }
     }
 }
 
 static void sweep_idle(struct worker *w)
 {
     rel_time_t now = clock_now();
-    struct conn *c, *next;
 
     if (now == w->last_sweep)
         return;
     w->last_sweep = now;
-    if (settings.idle_timeout == 0)
-        return;
-    for (c = w->conns; c; c = next) {
-        next = c->next;
-        rel_time_t last = atomic_load_explicit(&c->last_active, memory_order_relaxed);
-        if (now - last > settings.idle_timeout && buf_len(&c->out) == 0) {
-            log_info("closing idle connection fd %d", c->fd);
-            conn_destroy(c);
-        }
-    }
+    conn_set_sweep_idle(&w->conns, now, settings.idle_timeout);
 }
 
-static void run_ready(struct worker *w)
+/* The end of every turn of the loop: run what was read, then what -R
+ * left, then send the replies. */
+static void worker_round_end(struct worker *w)
 {
-    struct conn *list = w->ready;
-
-    w->ready = NULL;
-    while (list) {
-        struct conn *c = list;
-        list = c->ready_next;
-        conn_run_pending(c);
-    }
-}
-
-static bool output_pending(const struct worker *w)
-{
-    if (w->ready)
-        return true;
-    for (const struct conn *c = w->conns; c; c = c->next)
-        if (buf_len(&c->out) > 0)
-            return true;
-    return false;
+    conn_round_run(&w->conns);
+    conn_set_run_ready(&w->conns);
+    conn_flush_all(&w->conns);
 }
 
 /* Graceful stop, per worker: accept nothing more, run the requests every
@@ -127,38 +95,23 @@ static bool output_pending(const struct worker *w)
 static void worker_drain(struct worker *w)
 {
     struct epoll_event evs[EV_BATCH];
-    struct conn *c, *next;
-    struct timespec t0, now;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = clock_mono_ms();
 
     for (int i = 0; w->lsrc[i].l; i++)
         ev_unwatch(&w->loop, w->lsrc[i].l->fd);
-    for (c = w->conns; c; c = next) {
-        next = c->next;
-        if (buf_len(&c->out) == 0)
-            conn_on_event(c, EPOLLIN);   /* may free c */
-    }
-    conn_round_run(w);
-    run_ready(w);
-    conn_flush_all(w, NULL);
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (!output_pending(w) || ms >= SHUTDOWN_DRAIN_MS)
-            break;
-        int n = ev_wait(&w->loop, evs, EV_BATCH, w->ready ? 0 : SHUTDOWN_POLL_MS);
+    conn_set_read_all(&w->conns);
+    worker_round_end(w);
+    while (conn_set_pending(&w->conns) && clock_mono_ms() - t0 < SHUTDOWN_DRAIN_MS) {
+        int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : SHUTDOWN_POLL_MS);
         for (int i = 0; i < n; i++) {
             enum ev_kind *kind = evs[i].data.ptr;
             if (*kind != EV_KIND_CONN)
                 continue;
-            c = (struct conn *)(void *)kind;
-            if (buf_len(&c->out) > 0)     /* writable again: drain, then */
+            struct conn *c = (struct conn *)(void *)kind;
+            if (conn_output_blocked(c))   /* writable again: drain, then */
                 conn_on_event(c, evs[i].events);   /* run what waited */
         }
-        conn_round_run(w);
-        run_ready(w);
-        conn_flush_all(w, NULL);
+        worker_round_end(w);
     }
 }
 
@@ -168,7 +121,7 @@ static void *worker_main(void *arg)
     struct epoll_event evs[EV_BATCH];
 
     while (!atomic_load(&stopping)) {
-        int n = ev_wait(&w->loop, evs, EV_BATCH, w->ready ? 0 : 1000);
+        int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : 1000);
         for (int i = 0; i < n; i++) {
             enum ev_kind *kind = evs[i].data.ptr;
             switch (*kind) {
@@ -176,7 +129,7 @@ static void *worker_main(void *arg)
                 accept_from(w, ((struct listen_src *)(void *)kind)->l);
                 break;
             case EV_KIND_UDP:
-                udp_on_readable(w, ((struct listen_src *)(void *)kind)->l);
+                udp_on_readable(w->udp, ((struct listen_src *)(void *)kind)->l);
                 break;
             case EV_KIND_CONN:
                 conn_on_event((struct conn *)(void *)kind, evs[i].events);
@@ -185,9 +138,7 @@ static void *worker_main(void *arg)
                 break;
             }
         }
-        conn_round_run(w);
-        run_ready(w);
-        conn_flush_all(w, NULL);
+        worker_round_end(w);
         sweep_idle(w);
     }
     if (atomic_load(&graceful_stop))
@@ -195,18 +146,18 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int worker_init(struct worker *w, int id, struct listener *ls, int nls)
+static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
+                       const struct processor *const *procs)
 {
     w->id = id;
     w->wake_fd = -1;
     w->wake_kind = EV_KIND_WAKE;
-    pthread_mutex_init(&w->conns_lock, NULL);
     stats_register_thread(&w->stats);
-    w->rbuf = malloc(WORKER_ROUND_BYTES);
     w->lsrc = calloc((size_t)nls + 1, sizeof(*w->lsrc));
-    if (w->rbuf == NULL || w->lsrc == NULL || ev_loop_init(&w->loop) < 0)
+    if (w->lsrc == NULL || ev_loop_init(&w->loop) < 0 ||
+        conn_set_init(&w->conns, &w->loop, procs, &w->stats) < 0)
         return -1;
-    if (settings.udp_port != 0 && udp_worker_init(w) < 0)
+    if (settings.udp_port != 0 && (w->udp = udp_worker_create(procs, &w->stats)) == NULL)
         return -1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EPOLLIN, &w->wake_kind) < 0)
@@ -220,15 +171,24 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls)
     return 0;
 }
 
-int workers_start(int n, struct listener *ls, int nls)
+/* `stats conns`: every worker's connections (session.h). */
+static void workers_each_conn(session_info_fn fn, void *ctx)
+{
+    for (int i = 0; i < nworkers; i++)
+        conn_set_each(&workers[i].conns, fn, ctx);
+}
+
+int workers_start(int n, struct listener *ls, int nls,
+                  const struct processor *const *procs)
 {
     workers = calloc((size_t)n, sizeof(*workers));
     if (workers == NULL)
         return -1;
     nworkers = n;
     for (int i = 0; i < n; i++)
-        if (worker_init(&workers[i], i, ls, nls) < 0)
+        if (worker_init(&workers[i], i, ls, nls, procs) < 0)
             return -1;
+    sessions_set_walker(workers_each_conn);
     for (int i = 0; i < n; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
             return -1;
@@ -247,34 +207,15 @@ void workers_stop(bool graceful)
         struct worker *w = &workers[i];
         if (w->thread)
             pthread_join(w->thread, NULL);
-        while (w->conns)
-            conn_destroy(w->conns);
+        conn_set_close(&w->conns);
         ev_loop_close(&w->loop);
         if (w->wake_fd >= 0)
             close(w->wake_fd);
-        buf_destroy(&w->out);
-        udp_worker_close(w);
-        free(w->rbuf);
+        udp_worker_destroy(&w->udp);
         free(w->lsrc);
-        pthread_mutex_destroy(&w->conns_lock);
     }
+    sessions_set_walker(NULL);
     free(workers);
     workers = NULL;
     nworkers = 0;
-}
-
-void workers_each_conn(void (*fn)(const struct conn *c, void *ctx), void *ctx)
-{
-    for (int i = 0; i < nworkers; i++) {
-        struct worker *w = &workers[i];
-        pthread_mutex_lock(&w->conns_lock);
-        for (struct conn *c = w->conns; c; c = c->next)
-            fn(c, ctx);
-        pthread_mutex_unlock(&w->conns_lock);
-    }
-}
-
-void server_request_shutdown(bool graceful)
-{
-    kill(getpid(), graceful ? SIGUSR1 : SIGINT);
 }

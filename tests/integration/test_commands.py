@@ -442,3 +442,43 @@ def test_cas_disabled_with_C(start_server):
     with s.client() as c:
         c.set("cc:a", b"1")
         c.cmd(b"gets cc:a\r\n", b"VALUE cc:a 0 1 0\r\n1\r\nEND\r\n")
+
+
+def _conn_states(c):
+    st = c.stats("conns")
+    return {k.split(":")[0]: v for k, v in st.items() if k.endswith(":state")}
+
+
+def _fd_of(c, sock):
+    port = sock.getsockname()[1]
+    st = c.stats("conns")
+    for k, v in st.items():
+        if k.endswith(":addr") and v == "tcp:127.0.0.1:%d" % port:
+            return k.split(":")[0]
+    raise AssertionError("connection not listed: %r" % st)
+
+
+def test_stats_conns_states(start_server):
+    """stats conns shows each connection's real state, in memcached's names:
+    idle, holding half a request, discarding a refused value, and the one
+    asking."""
+    s = start_server("-I", "1m")
+    with s.client() as me, s.client() as idle, s.client() as half, \
+            s.client() as swallow:
+        idle.cmd(b"version\r\n", b"VERSION ")
+        half.send(b"set k 0 0 10\r\nabc")
+        swallow.send(b"set big 0 0 2000000\r\n")
+        swallow.expect(b"SERVER_ERROR object too large for cache\r\n")
+        swallow.send(b"x" * 1000)
+        ids = {name: _fd_of(me, c.sock) for name, c in
+               (("me", me), ("idle", idle), ("half", half), ("swallow", swallow))}
+        deadline = time.time() + 5
+        while True:
+            states = _conn_states(me)
+            got = {name: states.get(fd) for name, fd in ids.items()}
+            want = {"me": "conn_parse_cmd", "idle": "conn_waiting",
+                    "half": "conn_read", "swallow": "conn_swallow"}
+            if got == want or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert got == want

@@ -1,0 +1,73 @@
+/*
+ * session: what a protocol processor sees of the client it serves: where
+ * its replies go, the counters of the thread serving it, its login, and
+ * the little state one request leaves for the next step. A TCP connection
+ * (conn.c) and a datagram (udp.c) each provide one; a processor never sees
+ * a socket, never sends, and never calls back into its transport (Redis's
+ * addReply: a command appends, the event loop writes).
+ */
+#ifndef HC_SERVER_SESSION_H
+#define HC_SERVER_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+
+struct thread_stats;
+struct auth_sasl_session;
+
+struct session {
+    struct buf          *out;        /* replies are appended here */
+    struct thread_stats *stats;      /* the serving thread's counters */
+    /* A request whose replies reach this many bytes stops where it is
+     * (resume says where) and asks its transport to send them first. */
+    size_t               out_high_water;
+    /* A policy refusal longer than this is not worded (over UDP: the
+     * datagram's payload, so that a refusal never amplifies). */
+    size_t               refusal_max;
+    bool                 udp;        /* a datagram: see policy/gate.h */
+    bool                 authenticated; /* logged in, or no login required */
+    bool                 closing;    /* close once the replies are sent */
+    size_t               swallow;    /* bytes of a refused value to discard */
+    size_t               resume;     /* a stopped multi-key request: where
+                                        its next key starts */
+    struct auth_sasl_session *sasl;  /* a SASL exchange in progress */
+    struct sockaddr_storage peer;
+    socklen_t            peerlen;
+};
+
+/* Append n bytes to the replies; on failure (out of memory) the session
+ * closes. Every reply a processor makes goes through here or reserve. */
+void session_append(struct session *s, const void *p, size_t n);
+#define SESSION_LIT(s, lit) session_append((s), lit "\r\n", sizeof(lit "\r\n") - 1)
+/* A line and its "\r\n". */
+void session_line(struct session *s, const char *line);
+/* Room for n more bytes at the end of the replies, to be written and then
+ * claimed with session_commit; NULL (and the session closes) on failure. */
+char *session_reserve(struct session *s, size_t n);
+void session_commit(struct session *s, const char *end);
+/* Has this request's output reached the high water (see above)? */
+static inline bool session_out_full(const struct session *s)
+{
+    return buf_len(s->out) >= s->out_high_water;
+}
+
+/* What `stats conns` shows of one connection. */
+struct session_info {
+    int                            fd;
+    const struct sockaddr_storage *peer;
+    const char                    *listen_name;
+    const char                    *state;   /* memcached's name for it */
+    rel_time_t                     last_active;
+};
+typedef void (*session_info_fn)(const struct session_info *info, void *ctx);
+typedef void (*session_walk_fn)(session_info_fn fn, void *ctx);
+/* The server's way to list its connections, set once at start-up (the
+ * workers own them); sessions_each calls fn for each, or for none. */
+void sessions_set_walker(session_walk_fn walk);
+void sessions_each(session_info_fn fn, void *ctx);
+
+#endif
