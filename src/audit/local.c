@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/target.h"
@@ -26,9 +27,11 @@
 #define LOCAL_PROBE_MS      500
 #define LOCAL_ARGV_MAX      128
 
+/* Where memcached's flags live. Not /etc/default/memcached: on Debian it
+ * only says whether to start (ENABLE_MEMCACHED=yes). */
 static const char *const default_confs[] = {
     "/etc/memcached.conf", "/etc/memcached_*.conf", "/etc/memcached/*.conf",
-    "/etc/sysconfig/memcached", "/etc/default/memcached",
+    "/etc/sysconfig/memcached",
     "/usr/local/etc/memcached.conf",
 };
 
@@ -76,18 +79,6 @@ static bool hex_u32(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
-/* Splits s in place on blanks into at most max tokens. */
-static int split(char *s, char **tok, int max)
-{
-    int n = 0;
-    char *save = NULL;
-
-    for (char *t = strtok_r(s, " \t\r\n", &save); t != NULL && n < max;
-         t = strtok_r(NULL, " \t\r\n", &save))
-        tok[n++] = t;
-    return n;
-}
-
 int local_parse_net_line(const char *line, bool v6, bool udp,
                          struct local_sock *s)
 {
@@ -101,7 +92,7 @@ int local_parse_net_line(const char *line, bool v6, bool udp,
     if (strlen(line) >= sizeof(copy))
         return -1;
     memcpy(copy, line, strlen(line) + 1);
-    n = split(copy, tok, 12);
+    n = local_split(copy, tok, 12);
     if (n < 10)
         return -1;
     colon = strchr(tok[1], ':');
@@ -137,7 +128,7 @@ int local_parse_net_line(const char *line, bool v6, bool udp,
 }
 
 static int read_net(struct local_report *lr, const char *path, bool v6,
-                    bool udp)
+                    bool udp, int ns)
 {
     FILE *f = fopen(path, "r");
     char line[512];
@@ -152,12 +143,77 @@ static int read_net(struct local_report *lr, const char *path, bool v6,
         struct local_sock s;
         if (local_parse_net_line(line, v6, udp, &s) != 0)
             continue;
-        if (lr->nsocks == LOCAL_SOCK_MAX)
+        if (lr->nsocks == LOCAL_SOCK_MAX) {
+            lr->truncated = true;
             break;
+        }
+        s.ns = ns;
         lr->socks[lr->nsocks++] = s;
     }
     fclose(f);
     return 0;
+}
+
+/* The namespace a process lives in, by the inode of its net/udp file;
+ * -1 when the process is gone or hidden from us. */
+static int ns_of(const struct local_report *lr, int pid, struct stat *st)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d/net/udp", pid);
+    if (stat(path, st) != 0)
+        return -1;
+    for (size_t i = 0; i < lr->nns; i++)
+        if (lr->ns[i].dev == (uint64_t)st->st_dev &&
+            lr->ns[i].ino == (uint64_t)st->st_ino)
+            return (int)i;
+    return -2;      /* not seen yet */
+}
+
+/* Reads the listening sockets of pid's namespace the first time we meet
+ * it. Returns the namespace's index, or -1 (gone, hidden, table full). */
+static int ns_visit(struct local_report *lr, int pid, const struct stat *own)
+{
+    static const struct { const char *name; bool v6, udp; } nets[] = {
+        { "tcp", false, false }, { "tcp6", true, false },
+        { "udp", false, true }, { "udp6", true, true },
+    };
+    struct stat st;
+    struct local_ns *n;
+    char path[64], link[64];
+    ssize_t ll;
+    int i = ns_of(lr, pid, &st);
+
+    if (i == -1) {
+        if (errno == EACCES || errno == EPERM)
+            lr->hidden++;
+        return -1;
+    }
+    if (i >= 0)
+        return i;
+    if (lr->nns == LOCAL_NS_MAX) {
+        lr->truncated = true;
+        return -1;
+    }
+    i = (int)lr->nns++;
+    n = &lr->ns[i];
+    n->dev = (uint64_t)st.st_dev;
+    n->ino = (uint64_t)st.st_ino;
+    n->pid = pid;
+    n->own = st.st_dev == own->st_dev && st.st_ino == own->st_ino;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+    ll = readlink(path, link, sizeof(link) - 1);
+    if (ll > 0)
+        snprintf(n->label, sizeof(n->label), "%.*s", (int)ll, link);
+    else
+        snprintf(n->label, sizeof(n->label), "of pid %d", pid);
+    for (size_t k = 0; k < sizeof(nets) / sizeof(nets[0]); k++) {
+        snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, nets[k].name);
+        if (read_net(lr, path, nets[k].v6, nets[k].udp, i) != 0 &&
+            errno != ESRCH && errno != ENOENT)
+            lr->hidden++;
+    }
+    return i;
 }
 
 static int cmp_inode(const void *a, const void *b)
@@ -192,27 +248,43 @@ static bool parse_pid(const char *s, int *pid)
     return true;
 }
 
-/* Maps socket inodes to pids; returns false if some /proc/PID/fd could
- * not be read (not root). */
-static bool map_owners(struct local_report *lr)
+/* Finds every network namespace a process lives in and reads its
+ * sockets, then maps socket inodes to pids. A process whose fds we cannot
+ * read (not root) is counted against its namespace: a socket there without
+ * an owner may be its. Returns false if /proc cannot be listed. */
+static bool scan_procs(struct local_report *lr)
 {
     DIR *d = opendir("/proc"), *fdd;
     struct dirent *e, *fe;
-    bool all = true;
+    struct stat own;
 
-    if (d == NULL)
+    if (d == NULL || stat("/proc/self/net/udp", &own) != 0) {
+        if (d != NULL)
+            closedir(d);
         return false;
+    }
+    while ((e = readdir(d)) != NULL) {
+        int pid;
+        if (parse_pid(e->d_name, &pid))
+            (void)ns_visit(lr, pid, &own);
+    }
+    qsort(lr->socks, lr->nsocks, sizeof(*lr->socks), cmp_inode);
+    lr->all_visible = true;
+    rewinddir(d);
     while ((e = readdir(d)) != NULL) {
         char path[300], link[64];
-        int pid;
+        int pid, ns;
+        struct stat st;
 
         if (!parse_pid(e->d_name, &pid))
             continue;
         snprintf(path, sizeof(path), "/proc/%d/fd", pid);
         fdd = opendir(path);
         if (fdd == NULL) {
-            if (errno == EACCES)
-                all = false;
+            if (errno == EACCES && (ns = ns_of(lr, pid, &st)) >= 0) {
+                lr->ns[ns].unreadable++;
+                lr->all_visible = false;
+            }
             continue;
         }
         while ((fe = readdir(fdd)) != NULL) {
@@ -238,85 +310,7 @@ static bool map_owners(struct local_report *lr)
         closedir(fdd);
     }
     closedir(d);
-    return all;
-}
-
-static void flag_str(char *dst, size_t cap, const char *v)
-{
-    snprintf(dst, cap, "%s", v);
-}
-
-static void flag_num(int64_t *dst, const char *v)
-{
-    int64_t n;
-
-    if (strnum_i64(v, strlen(v), &n))
-        *dst = n;
-}
-
-void mc_flags_parse(struct mc_flags *f, int argc, char *const *argv)
-{
-    memset(f, 0, sizeof(*f));
-    f->udp_port = f->tcp_port = -1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL, *eq;
-        char opt = 0;
-
-        if (a[0] != '-' || a[1] == '\0')
-            continue;
-        if (a[1] == '-') {
-            static const struct { const char *name; char opt; } lng[] = {
-                { "udp-port", 'U' }, { "port", 'p' }, { "listen", 'l' },
-                { "enable-sasl", 'S' }, { "auth-file", 'Y' },
-                { "enable-ssl", 'Z' }, { "user", 'u' },
-            };
-            size_t nl;
-            eq = strchr(a, '=');
-            nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            for (size_t k = 0; k < sizeof(lng) / sizeof(lng[0]); k++)
-                if (strlen(lng[k].name) == nl &&
-                    memcmp(a + 2, lng[k].name, nl) == 0)
-                    opt = lng[k].opt;
-            if (eq != NULL)
-                v = eq + 1;
-        } else {
-            opt = a[1];
-            if (a[2] != '\0')
-                v = a + 2;
-        }
-        switch (opt) {
-        case 'S':
-            f->sasl = true;
-            continue;
-        case 'Z':
-            f->ssl = true;
-            continue;
-        case 'U': case 'p': case 'l': case 'Y': case 'u':
-            break;
-        default:
-            continue;
-        }
-        if (v == NULL) {
-            if (i + 1 >= argc)
-                continue;
-            v = argv[++i];
-        }
-        switch (opt) {
-        case 'U': flag_num(&f->udp_port, v); break;
-        case 'p': flag_num(&f->tcp_port, v); break;
-        case 'Y': f->auth_file = true; break;
-        case 'u': flag_str(f->user, sizeof(f->user), v); break;
-        case 'l':
-            if (f->listen[0] != '\0') {
-                size_t l = strlen(f->listen);
-                snprintf(f->listen + l, sizeof(f->listen) - l, ",%s", v);
-            } else {
-                flag_str(f->listen, sizeof(f->listen), v);
-            }
-            break;
-        default: break;
-        }
-    }
+    return true;
 }
 
 static bool name_matches(const char *s)
@@ -357,10 +351,14 @@ static struct local_proc *proc_load(struct local_report *lr, int pid)
     ssize_t n;
     int argc = 0;
 
+    struct stat st;
+
     if ((p = proc_find(lr, pid)) != NULL)
         return p;
-    if (lr->nprocs == LOCAL_PROC_MAX)
+    if (lr->nprocs == LOCAL_PROC_MAX) {
+        lr->truncated = true;
         return NULL;
+    }
     p = &lr->procs[lr->nprocs];
     memset(p, 0, sizeof(*p));
     p->pid = pid;
@@ -370,8 +368,11 @@ static struct local_proc *proc_load(struct local_report *lr, int pid)
     p->comm[strcspn(p->comm, "\n")] = '\0';
     snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     n = read_small(path, buf, sizeof(buf));
-    if (n < 0)
+    if (n < 0) {
+        if (errno == EACCES || errno == EPERM)
+            lr->hidden++;
         return NULL;
+    }
     for (ssize_t i = 0; i < n && argc < LOCAL_ARGV_MAX; ) {
         argv[argc++] = buf + i;
         i += (ssize_t)strlen(buf + i) + 1;
@@ -392,11 +393,16 @@ static struct local_proc *proc_load(struct local_report *lr, int pid)
         if (l < sizeof(line)) {
             memcpy(line, uidl + 1, l);
             line[l] = '\0';
-            if (split(line, tok, 5) >= 3)
+            if (local_split(line, tok, 5) >= 3)
                 (void)strnum_u32(tok[2], strlen(tok[2]), &p->uid);
         }
     }
     uid_name(p->uid, p->user, sizeof(p->user));
+    p->ns = ns_of(lr, pid, &st);
+    if (p->ns < 0)
+        p->ns = -1;
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+    p->fds_readable = access(path, R_OK | X_OK) == 0;
     p->by_name = name_matches(p->comm) || (argc > 0 && name_matches(argv[0]));
     lr->nprocs++;
     return p;
@@ -439,8 +445,9 @@ static void probe_listeners(struct local_report *lr)
     for (size_t i = 0; i < lr->nsocks && n < LOCAL_PROBE_MAX; i++) {
         struct target t;
         int fd;
-        if (lr->socks[i].udp || lr->socks[i].pid == (int)getpid())
-            continue;
+        if (lr->socks[i].udp || lr->socks[i].pid == (int)getpid() ||
+            !lr->ns[lr->socks[i].ns].own)
+            continue;       /* another namespace's loopback is not ours */
         loopback_for(&lr->socks[i], &t);
         fd = socket(lr->socks[i].family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -495,75 +502,83 @@ static void probe_listeners(struct local_report *lr)
 
 static void conf_add_file(struct local_report *lr, const char *path)
 {
-    char buf[LOCAL_FILE_MAX], *argv[LOCAL_ARGV_MAX], *save = NULL, *line;
-    char words[LOCAL_FILE_MAX];
-    size_t wl = 0;
-    int argc = 0;
+    char buf[LOCAL_FILE_MAX];
     struct local_conf *c;
 
-    if (lr->nconfs == LOCAL_CONF_MAX || read_small(path, buf, sizeof(buf)) < 0)
+    if (read_small(path, buf, sizeof(buf)) < 0)
         return;
-    c = &lr->confs[lr->nconfs++];
-    snprintf(c->path, sizeof(c->path), "%s", path);
-    /* memcached.conf: one flag per line; sysconfig: KEY="value" */
-    for (line = strtok_r(buf, "\n", &save); line != NULL;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *hash = strchr(line, '#'), *eq, *val;
-        if (hash != NULL)
-            *hash = '\0';
-        line += strspn(line, " \t");
-        eq = strchr(line, '=');
-        if (line[0] != '-' && eq != NULL) {
-            *eq = '\0';
-            val = eq + 1;
-            val += strspn(val, "\"'");
-            val[strcspn(val, "\"'")] = '\0';
-            if (strcmp(line, "PORT") == 0 && wl + 4 < sizeof(words))
-                wl += (size_t)snprintf(words + wl, sizeof(words) - wl, " -p ");
-            else if (strcmp(line, "USER") == 0 && wl + 4 < sizeof(words))
-                wl += (size_t)snprintf(words + wl, sizeof(words) - wl, " -u ");
-            else if (strcmp(line, "OPTIONS") != 0)
-                continue;
-            line = val;
-        } else if (line[0] != '-') {
-            continue;
-        }
-        if (wl < sizeof(words) - 1)
-            wl += (size_t)snprintf(words + wl, sizeof(words) - wl, " %s", line);
-        if (wl >= sizeof(words))
-            wl = sizeof(words) - 1;
+    if (lr->nconfs == LOCAL_CONF_MAX) {
+        lr->truncated = true;
+        return;
     }
-    words[wl] = '\0';
-    argc = split(words, argv, LOCAL_ARGV_MAX);
-    mc_flags_parse(&c->flags, argc, argv);
+    c = &lr->confs[lr->nconfs];
+    if (!mc_conf_parse(&c->flags, buf))
+        return;     /* not memcached's: /etc/default/memcached */
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    lr->nconfs++;
+}
+
+/* The installed memcached's version, for the UDP default a configuration
+ * without -U gets: dpkg's status file, read a stanza at a time (it is
+ * megabytes), else the version a running memcached answered. */
+static void installed_version(struct local_report *lr, const char *sysroot)
+{
+    char path[512], line[1024], stanza[8192];
+    size_t sl = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/var/lib/dpkg/status", sysroot);
+    if ((f = fopen(path, "r")) != NULL) {
+        bool eof = false;
+        while (!eof) {
+            eof = fgets(line, sizeof(line), f) == NULL;
+            if (eof || line[0] == '\n') {
+                stanza[sl] = '\0';
+                if (mc_dpkg_version(stanza, "memcached", lr->installed,
+                                    sizeof(lr->installed))) {
+                    snprintf(lr->installed_from, sizeof(lr->installed_from),
+                             "dpkg");
+                    break;
+                }
+                sl = 0;
+            } else if (sl + strlen(line) < sizeof(stanza)) {
+                memcpy(stanza + sl, line, strlen(line));
+                sl += strlen(line);
+            }
+        }
+        fclose(f);
+        if (lr->installed[0] != '\0')
+            return;
+    }
+    for (size_t i = 0; i < lr->nprocs; i++)
+        if (mc_udp_default_on(lr->procs[i].version) >= 0) {
+            snprintf(lr->installed, sizeof(lr->installed), "%s",
+                     lr->procs[i].version);
+            snprintf(lr->installed_from, sizeof(lr->installed_from),
+                     "running pid %d", lr->procs[i].pid);
+            return;
+        }
 }
 
 int local_audit(struct local_report *lr, const struct audit_opts *o,
-                const uint16_t *ports, size_t nports,
+                const char *sysroot,
                 const char *const *extra_conf, size_t nextra)
 {
-    static const struct { const char *path; bool v6, udp; } nets[] = {
-        { "/proc/net/tcp", false, false }, { "/proc/net/tcp6", true, false },
-        { "/proc/net/udp", false, true }, { "/proc/net/udp6", true, true },
-    };
     DIR *d;
     struct dirent *e;
 
     memset(lr, 0, sizeof(*lr));
+    lr->root = geteuid() == 0;
     lr->procs = calloc(LOCAL_PROC_MAX, sizeof(*lr->procs));
     lr->socks = calloc(LOCAL_SOCK_MAX, sizeof(*lr->socks));
     if (lr->procs == NULL || lr->socks == NULL) {
         snprintf(lr->error, sizeof(lr->error), "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
-        if (read_net(lr, nets[i].path, nets[i].v6, nets[i].udp) != 0) {
-            snprintf(lr->error, sizeof(lr->error), "%s: %s", nets[i].path,
-                     strerror(errno));
-            return -1;
-        }
-    qsort(lr->socks, lr->nsocks, sizeof(*lr->socks), cmp_inode);
-    lr->all_visible = map_owners(lr);
+    if (!scan_procs(lr)) {
+        snprintf(lr->error, sizeof(lr->error), "/proc: %s", strerror(errno));
+        return -1;
+    }
     for (size_t i = 0; i < lr->nsocks; i++) {
         char path[64];
         struct local_sock *s = &lr->socks[i];
@@ -618,12 +633,12 @@ int local_audit(struct local_report *lr, const struct audit_opts *o,
             snprintf(p->version, sizeof(p->version), "%s",
                      lr->socks[i].version);
     }
-    (void)ports;
-    (void)nports;
     for (size_t i = 0; i < sizeof(default_confs) / sizeof(default_confs[0]);
          i++) {
+        char pattern[512];
         glob_t g;
-        if (glob(default_confs[i], 0, NULL, &g) != 0)
+        snprintf(pattern, sizeof(pattern), "%s%s", sysroot, default_confs[i]);
+        if (glob(pattern, 0, NULL, &g) != 0)
             continue;
         for (size_t k = 0; k < g.gl_pathc; k++)
             conf_add_file(lr, g.gl_pathv[k]);
@@ -631,6 +646,7 @@ int local_audit(struct local_report *lr, const struct audit_opts *o,
     }
     for (size_t i = 0; i < nextra; i++)
         conf_add_file(lr, extra_conf[i]);
+    installed_version(lr, sysroot);
     return 0;
 }
 
@@ -642,99 +658,3 @@ void local_free(struct local_report *lr)
     lr->socks = NULL;
 }
 
-static bool port_listed(uint16_t port, const uint16_t *ports, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ports[i] == port)
-            return true;
-    return false;
-}
-
-static bool listen_is_local(const char *listen)
-{
-    char copy[256], *save = NULL;
-
-    if (listen[0] == '\0')
-        return false;       /* memcached's default: every address */
-    snprintf(copy, sizeof(copy), "%s", listen);
-    for (char *a = strtok_r(copy, ",", &save); a != NULL;
-         a = strtok_r(NULL, ",", &save)) {
-        if (strncmp(a, "127.", 4) != 0 && strcmp(a, "::1") != 0 &&
-            strcmp(a, "[::1]") != 0 && strcmp(a, "localhost") != 0 &&
-            strncmp(a, "unix:", 5) != 0)
-            return false;
-    }
-    return true;
-}
-
-void local_verdict(const struct local_report *lr, const struct audit_opts *o,
-                   const uint16_t *ports, size_t nports, struct verdict *v)
-{
-    char d[FINDING_DETAIL];
-    bool verify = o->verify;
-
-    verdict_init(v);
-    if (lr->error[0] != '\0') {
-        verdict_add(v, FINDING_CHECK_FAILED, -1, lr->error);
-        return;
-    }
-    for (size_t i = 0; i < lr->nsocks; i++) {
-        const struct local_sock *s = &lr->socks[i];
-        const struct local_proc *p = NULL;
-        for (size_t k = 0; s->pid > 0 && k < lr->nprocs; k++)
-            if (lr->procs[k].pid == s->pid)
-                p = &lr->procs[k];
-        if (i > 0 && s->pid == lr->socks[i - 1].pid && s->port ==
-            lr->socks[i - 1].port && strcmp(s->proto, lr->socks[i - 1].proto)
-            == 0 && strcmp(s->addr, lr->socks[i - 1].addr) == 0)
-            continue;   /* SO_REUSEPORT siblings: one finding is enough */
-        if (s->udp && (p != NULL || port_listed(s->port, ports, nports))) {
-            if (s->pid > 0)
-                snprintf(d, sizeof(d), "pid %d (%s) %s %s port %u", s->pid,
-                         s->owner[0] ? s->owner : "?", s->proto, s->addr,
-                         s->port);
-            else
-                snprintf(d, sizeof(d), "owner not visible (uid %u) %s %s "
-                         "port %u", s->uid, s->proto, s->addr, s->port);
-            verdict_add(v, p == NULL ? FINDING_LOCAL_UDP_PORT :
-                        s->family == AF_INET6 ? FINDING_LOCAL_UDP_V6 :
-                        FINDING_LOCAL_UDP_V4,
-                        s->loopback ? SEV_HIGH : SEV_CRITICAL, d);
-        }
-        if (!verify && p != NULL && !s->loopback) {
-            snprintf(d, sizeof(d), "pid %d (%s) %s %s port %u", s->pid,
-                     p->comm, s->proto, s->addr, s->port);
-            verdict_add(v, FINDING_LOCAL_PUBLIC_BIND, -1, d);
-        }
-    }
-    for (size_t k = 0; !verify && k < lr->nprocs; k++) {
-        const struct local_proc *p = &lr->procs[k];
-        if (!p->flags.sasl && !p->flags.auth_file) {
-            snprintf(d, sizeof(d), "pid %d (%s)", p->pid, p->comm);
-            verdict_add(v, FINDING_LOCAL_NO_AUTH, -1, d);
-        }
-        if (p->uid == 0) {
-            snprintf(d, sizeof(d), "pid %d (%s)", p->pid, p->comm);
-            verdict_add(v, FINDING_LOCAL_ROOT, -1, d);
-        }
-        if (p->version[0] != '\0' && strstr(p->version, "hardcache") == NULL &&
-            version_cmp(p->version, "1.5.6") == -1) {
-            snprintf(d, sizeof(d), "pid %d (%s) version %s", p->pid, p->comm,
-                     p->version);
-            verdict_add(v, FINDING_LOCAL_OLD_VERSION, -1, d);
-        }
-    }
-    for (size_t k = 0; !verify && k < lr->nconfs; k++) {
-        const struct local_conf *c = &lr->confs[k];
-        if (c->flags.udp_port != 0) {
-            snprintf(d, sizeof(d), "%s%s", c->path, c->flags.udp_port > 0 ?
-                     ": -U sets a UDP port" : ": no -U 0");
-            verdict_add(v, FINDING_CONF_UDP, -1, d);
-        }
-        if (!listen_is_local(c->flags.listen)) {
-            snprintf(d, sizeof(d), "%s: -l %s", c->path,
-                     c->flags.listen[0] ? c->flags.listen : "(all addresses)");
-            verdict_add(v, FINDING_CONF_PUBLIC_BIND, -1, d);
-        }
-    }
-}

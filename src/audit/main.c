@@ -34,6 +34,9 @@
       "local audit: do not ask local TCP listeners `version`") \
     X(CONFIG,   0,   "config", "FILE", \
       "local audit: also read this memcached configuration file") \
+    X(SYSROOT,  0,   "sysroot", "DIR", \
+      "local audit: read configuration files and dpkg's status under DIR, " \
+      "not / (a mounted image; tests)") \
     X(VERIFY,   'V', "verify", NULL, \
       "verification mode: only the advisory's verification points count") \
     X(TCPCLOSED, 0,  "expect-tcp-closed", NULL, \
@@ -175,6 +178,8 @@ int main(int argc, char **argv)
     struct audit_opts *o = &run.o;
     struct target_list tl;
     const char *files[64], *confs[EXTRA_CONF_MAX], *color = "auto";
+    const char *sysroot = "";
+    struct verdict lv;
     size_t nfiles = 0, nconfs = 0, nports = 0;
     uint16_t port = AUDIT_PORT_DEFAULT, ports[LOCAL_PORT_MAX];
     uint64_t max_targets = TARGET_MAX_DEFAULT, v;
@@ -228,6 +233,7 @@ int main(int argc, char **argv)
             }
             confs[nconfs++] = optarg;
             break;
+        case OPT_SYSROOT: sysroot = optarg; break;
         case OPT_VERIFY: o->verify = true; break;
         case OPT_TCPCLOSED: o->expect_tcp_closed = true; break;
         case OPT_AMPLIFY: o->amplify = true; break;
@@ -332,13 +338,12 @@ int main(int argc, char **argv)
     }
     if (o->local) {
         struct local_report lr;
-        struct verdict lv;
 
         add_port(ports, &nports, AUDIT_PORT_DEFAULT);
         add_port(ports, &nports, port);
         for (size_t i = 0; i < tl.n; i++)
             add_port(ports, &nports, tl.v[i].port);
-        (void)local_audit(&lr, o, ports, nports, confs, nconfs);
+        (void)local_audit(&lr, o, sysroot, confs, nconfs);
         local_verdict(&lr, o, ports, nports, &lv);
         report_local(&lr, &lv);
         local_exit = verdict_exit(&lv);
@@ -348,7 +353,8 @@ int main(int argc, char **argv)
         exit_code = AUDIT_EXIT_FINDINGS;
     else if (run.errors > 0 || local_exit == AUDIT_EXIT_ERROR)
         exit_code = AUDIT_EXIT_ERROR;
-    report_summary(run.total, run.findings, run.errors, exit_code);
+    report_summary(run.total, run.findings, run.errors,
+                   o->local ? &lv : NULL, exit_code);
     target_list_free(&tl);
     return exit_code;
 }

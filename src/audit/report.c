@@ -306,8 +306,11 @@ static void json_flags(const struct mc_flags *f)
 static void json_local(const struct local_report *lr, const struct verdict *v)
 {
     fputs("{\"type\":\"local\",", out);
-    fprintf(out, "\"all_sockets_mapped\":%s,",
-            lr->all_visible ? "true" : "false");
+    fprintf(out, "\"all_sockets_mapped\":%s,\"root\":%s,\"namespaces\":%zu,",
+            lr->all_visible ? "true" : "false", lr->root ? "true" : "false",
+            lr->nns);
+    json_kv_str("installed_version", lr->installed, true);
+    json_kv_str("installed_version_from", lr->installed_from, true);
     json_kv_str("error", lr->error, true);
     fputs("\"processes\":[", out);
     for (size_t i = 0; i < lr->nprocs; i++) {
@@ -322,6 +325,8 @@ static void json_local(const struct local_report *lr, const struct verdict *v)
                 p->by_name ? "true" : "false",
                 p->by_protocol ? "true" : "false");
         json_kv_str("version", p->version, true);
+        json_kv_str("netns", p->ns >= 0 ? lr->ns[p->ns].label : "", true);
+        fprintf(out, "\"fds_readable\":%s,", p->fds_readable ? "true" : "false");
         json_flags(&p->flags);
         fputs(",\"sockets\":[", out);
         for (size_t k = 0; k < lr->nsocks; k++) {
@@ -345,6 +350,7 @@ static void json_local(const struct local_report *lr, const struct verdict *v)
         fputc('}', out);
     }
     fputs("],", out);
+    json_kv_str("remediation", lr->fix, true);
     json_findings(v);
     fputs("}\n", out);
 }
@@ -371,11 +377,11 @@ static void table_local(const struct local_report *lr, const struct verdict *v)
         fprintf(out, "      %-6d %-12s %-8s %-6s %s\n", p->pid, p->comm,
                 p->user, udp ? "yes" : "no", socks[0] ? socks : "-");
     }
-    for (size_t i = 0; i < lr->nconfs; i++)
-        fprintf(out, "      config %s: -U %lld -l %s\n", lr->confs[i].path,
-                (long long)lr->confs[i].flags.udp_port,
-                lr->confs[i].flags.listen[0] ? lr->confs[i].flags.listen :
-                "(all)");
+    for (size_t i = 0; i < lr->nconfs; i++) {
+        char flags[MC_LISTEN_MAX + 64];
+        mc_flags_format(&lr->confs[i].flags, flags, sizeof(flags));
+        fprintf(out, "      config %s: %s\n", lr->confs[i].path, flags);
+    }
     if (!lr->all_visible)
         fprintf(out, "      (not root: sockets of other users' processes "
                 "cannot be mapped to them)\n");
@@ -383,6 +389,14 @@ static void table_local(const struct local_report *lr, const struct verdict *v)
             v->counted ? sev_col(v->worst) : col(C_GREEN), verdict_status(v),
             col(C_RESET));
     table_findings(v);
+    if (lr->fix[0] != '\0') {
+        fputs("    how to fix:\n", out);
+        for (const char *l = lr->fix; *l != '\0'; ) {
+            size_t n = strcspn(l, "\n");
+            fprintf(out, "        %.*s\n", (int)n, l);
+            l += n + (l[n] == '\n');
+        }
+    }
 }
 
 void report_local(const struct local_report *lr, const struct verdict *v)
@@ -395,18 +409,26 @@ void report_local(const struct local_report *lr, const struct verdict *v)
 }
 
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
-                    int exit_code)
+                    const struct verdict *local, int exit_code)
 {
     if (opts->json) {
         fprintf(out, "{\"type\":\"summary\",\"targets\":%u,"
-                "\"with_findings\":%u,\"unchecked\":%u,\"exit\":%d}\n",
-                targets, findings, errors, exit_code);
+                "\"with_findings\":%u,\"unchecked\":%u,", targets, findings,
+                errors);
+        if (local != NULL)
+            fprintf(out, "\"local_findings\":%u,\"local_status\":\"%s\",",
+                    local->counted, verdict_status(local));
+        fprintf(out, "\"exit\":%d}\n", exit_code);
     } else {
         if (targets > 0 && !opts->verbose)
             fprintf(out, "\nnote: %s.\n",
                     finding_defs[FINDING_ADV_VERIFY_MALFORMED].title);
         fprintf(out, "\n%u target(s), %u with findings, %u could not be "
-                "checked; exit %d (%s)\n", targets, findings, errors,
+                "checked; ", targets, findings, errors);
+        if (local != NULL)
+            fprintf(out, "local audit: %u finding(s), %s; ", local->counted,
+                    verdict_status(local));
+        fprintf(out, "exit %d (%s)\n",
                 exit_code, exit_code == 0 ? "all clear" :
                 exit_code == 1 ? "findings" : "could not check");
     }

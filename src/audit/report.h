@@ -15,8 +15,9 @@
 void report_setup(FILE *out, const struct audit_opts *o);
 void report_target(const struct result *r, const struct verdict *v);
 void report_local(const struct local_report *lr, const struct verdict *v);
+/* local: the local audit's verdict, NULL without --local. */
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
-                    int exit_code);
+                    const struct verdict *local, int exit_code);
 /* Writes s as a JSON string (quotes included). */
 void json_str(FILE *f, const char *s);
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "audit/audit.h"
+#include "audit/local_advice.h"
 
 enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
@@ -58,17 +59,20 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
     X(CHECK_FAILED, "check_failed", SEV_INFO, \
       "could not check (network or local error)", "") \
     X(LOCAL_UDP_V4, "local_udp_listener_ipv4", SEV_HIGH, \
-      "memcached-like process listens on UDP (IPv4)", ADVICE_UDP) \
+      "memcached-like process listens on UDP (IPv4)", ADVICE_LOCAL_UDP) \
     X(LOCAL_UDP_V6, "local_udp_listener_ipv6", SEV_HIGH, \
       "memcached-like process listens on UDP (IPv6; `netstat | grep udp ` " \
-      "misses these)", ADVICE_UDP) \
+      "misses these)", ADVICE_LOCAL_UDP) \
     X(LOCAL_UDP_PORT, "local_udp_listener_on_port", SEV_HIGH, \
-      "a UDP socket is bound to an audited port (owner unknown without root)", \
-      ADVICE_UDP) \
+      "a UDP socket is bound to an audited port (its owner is not " \
+      "memcached-like, or not visible)", ADVICE_LOCAL_UDP) \
+    X(LOCAL_UDP_FLAG, "local_udp_enabled_by_flag", SEV_HIGH, \
+      "memcached-like process was started with -U N: UDP on, whether or not " \
+      "its socket could be seen", ADVICE_LOCAL_UDP) \
     X(LOCAL_PUBLIC_BIND, "local_non_loopback_listener", SEV_MEDIUM, \
-      "listens on a non-loopback address", ADVICE_BIND) \
+      "listens on a non-loopback address", ADVICE_LOCAL_BIND) \
     X(LOCAL_NO_AUTH, "local_no_auth", SEV_LOW, \
-      "runs without authentication (no -S, no -Y)", ADVICE_AUTH) \
+      "runs without authentication (no -S, no -Y)", ADVICE_LOCAL_AUTH) \
     X(LOCAL_ROOT, "local_runs_as_root", SEV_MEDIUM, \
       "runs as root", "Run it as an unprivileged user (-u memcache).") \
     X(LOCAL_OLD_VERSION, "local_old_version", SEV_LOW, \
@@ -76,11 +80,11 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
       "backported the fix, so the version alone proves nothing)", \
       "Upgrade past 1.5.6 and pass -U 0 explicitly.") \
     X(CONF_UDP, "config_udp_not_disabled", SEV_LOW, \
-      "configuration does not disable UDP (-U 0)", \
-      "Add -U 0 to the configuration and restart.") \
+      "configuration leaves UDP on (-U N, or no -U 0 where the installed " \
+      "memcached turns UDP on by default)", ADVICE_LOCAL_CONF_UDP) \
     X(CONF_PUBLIC_BIND, "config_non_loopback_listen", SEV_LOW, \
       "configuration listens on a non-loopback address (or on all)", \
-      ADVICE_BIND)
+      ADVICE_LOCAL_BIND)
 
 enum finding_id {
 #define X(id, name, sev, title, advice) FINDING_##id,
