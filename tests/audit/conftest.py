@@ -215,3 +215,24 @@ def audit():
         return Run(cp)
 
     return run
+
+
+def isolated(script, timeout=60):
+    """Runs a shell script as the first process of a new pid namespace with
+    its own /proc: a local audit started there sees only the processes the
+    script starts (other suites' servers stay out), and all of them die with
+    it. Skips when namespaces cannot be made here."""
+    base = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    try:
+        probe_ns = subprocess.run(base + ["true"], capture_output=True,
+                                  text=True, timeout=10)
+        why = probe_ns.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        probe_ns, why = None, str(e)
+    if probe_ns is None or probe_ns.returncode != 0:
+        pytest.skip("cannot create a pid namespace with unshare: %s" % why)
+    cp = subprocess.run(base + ["sh", "-c", script], stdin=subprocess.DEVNULL,
+                        capture_output=True, text=True, timeout=timeout)
+    assert "AddressSanitizer" not in cp.stderr, cp.stderr
+    assert "runtime error" not in cp.stderr, cp.stderr
+    return Run(cp)

@@ -90,7 +90,11 @@ def test_config_files(audit, tmp_path):
     rhel = tmp_path / "sysconfig"
     rhel.write_text('PORT="11211"\nUSER="memcached"\nMAXCONN="1024"\n'
                     'OPTIONS="-l 127.0.0.1 -U 0 -S"\n')
-    local = audit("--json", "--local", "--no-local-probe",
+    # an empty root: no dpkg, so the installed version (and whether UDP is
+    # on without -U) is unknown
+    empty = tmp_path / "root"
+    empty.mkdir()
+    local = audit("--json", "--local", "--no-local-probe", "--sysroot", empty,
                   "--config", debian, "--config", rhel).local()
     confs = {c["path"]: c["flags"] for c in local["configs"]}
     d = confs[str(debian)]
@@ -140,3 +144,52 @@ def test_local_without_root_still_sees_udp_on_the_port(udp_peer):
     assert any("owner not visible (uid 0) udp 127.0.0.1 port %d" % sink.port
                in d for d in found), found
     assert r.rc == 1
+
+
+def test_config_loopback_forms_and_non_configs(audit, tmp_path):
+    """memcached's -l syntaxes for loopback are loopback; Debian's
+    /etc/default/memcached is not a memcached configuration."""
+    forms = ["[::1]:11211", "notls:127.0.0.1:11211", "::ffff:127.0.0.1",
+             "127.0.0.1:11211,[::1]:11211,notls:::1"]
+    files = []
+    for i, form in enumerate(forms):
+        f = tmp_path / ("lo%d.conf" % i)
+        f.write_text("-U 0\n-l %s\n" % form)
+        files += ["--config", f]
+    public = tmp_path / "public.conf"
+    public.write_text("-U 0\n-l 127.0.0.1,[::]:11211\n")
+    default = tmp_path / "default-memcached"
+    default.write_text("# Set this to no to disable memcached.\n"
+                       "ENABLE_MEMCACHED=yes\n")
+    local = audit("--json", "--local", "--no-local-probe", "--config", public,
+                  "--config", default, *files).local()
+    flagged = details(local, "config_non_loopback_listen")
+    for f in files[1::2]:
+        assert not any(str(f) in d for d in flagged), (f.read_text(), flagged)
+    assert any(str(public) in d for d in flagged), flagged
+    paths = [c["path"] for c in local["configs"]]
+    assert str(default) not in paths and str(public) in paths
+
+
+def test_text_report_local(audit, memcached, tmp_path):
+    """The table names the real UDP port and where flags go, never shows
+    the internal -U -1, and the summary line counts the local audit."""
+    m = memcached(udp=True)
+    conf = tmp_path / "memcached.conf"
+    conf.write_text("-p 11211\n-l 127.0.0.1\n")
+    r = audit("--local", "--config", conf)
+    assert r.rc == 1
+    out = r.out
+    assert "-U -1" not in out and "%s: -U not set" % conf in out, out
+    assert "owner unknown without root" not in out
+    fix = out[out.index("how to fix:"):]
+    for text in ("-U %d" % m.port, "udp dport", "%d" % m.port,
+                 "/etc/memcached.conf", "OPTIONS=", "/etc/sysconfig/memcached",
+                 "systemd drop-in", "systemctl restart memcached",
+                 "-S or -Y"):
+        assert text in fix, (text, fix)
+    summary = out.strip().splitlines()[-1]
+    assert "local audit:" in summary and "0 finding(s)" not in summary, summary
+    j = audit("--json", "--local", "--no-local-probe")
+    s = [o for o in j.lines if o["type"] == "summary"][0]
+    assert s["local_findings"] >= 1 and s["local_status"] == "vulnerable", s
