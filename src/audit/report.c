@@ -375,7 +375,9 @@ static void table_local(const struct local_report *lr, const struct verdict *v)
                 l = sizeof(socks) - 1;
         }
         fprintf(out, "      %-6d %-12s %-8s %-6s %s\n", p->pid, p->comm,
-                p->user, udp ? "yes" : "no", socks[0] ? socks : "-");
+                p->user, udp ? "yes" : p->fds_readable ? "no" : "?",
+                socks[0] ? socks : p->fds_readable ? "-" :
+                "(fds not readable: see the findings)");
     }
     for (size_t i = 0; i < lr->nconfs; i++) {
         char flags[MC_LISTEN_MAX + 64];
