@@ -40,7 +40,7 @@ static char flag_long(const char *name, size_t len)
     static const struct { const char *name; char opt; } lng[] = {
         { "udp-port", 'U' }, { "port", 'p' }, { "listen", 'l' },
         { "enable-sasl", 'S' }, { "auth-file", 'Y' },
-        { "enable-ssl", 'Z' }, { "user", 'u' },
+        { "enable-ssl", 'Z' }, { "user", 'u' }, { "unix-socket", 's' },
     };
 
     for (size_t k = 0; k < sizeof(lng) / sizeof(lng[0]); k++)
@@ -73,7 +73,7 @@ void mc_flags_parse(struct mc_flags *f, int argc, char *const *argv)
             *(opt == 'S' ? &f->sasl : &f->ssl) = true;
             continue;
         }
-        if (strchr("UplYu", opt) == NULL || opt == 0)
+        if (strchr("UplYus", opt) == NULL || opt == 0)
             continue;
         if (v == NULL) {
             if (i + 1 >= argc)
@@ -84,6 +84,7 @@ void mc_flags_parse(struct mc_flags *f, int argc, char *const *argv)
         case 'U': flag_num(&f->udp_port, v); break;
         case 'p': flag_num(&f->tcp_port, v); break;
         case 'Y': f->auth_file = true; break;
+        case 's': f->unix_socket = true; break;
         case 'u': snprintf(f->user, sizeof(f->user), "%s", v); break;
         default: {  /* -l: memcached joins repeated -l with commas */
             size_t l = strlen(f->listen);

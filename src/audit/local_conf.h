@@ -24,6 +24,7 @@ struct mc_flags {
     bool sasl;              /* -S */
     bool auth_file;         /* -Y */
     bool ssl;               /* -Z */
+    bool unix_socket;       /* -s: a unix socket only, no TCP, no UDP */
     char user[64];          /* -u; "" not given */
 };
 

@@ -49,6 +49,8 @@ static struct local_proc *proc_of(struct local_report *lr, int pid)
  * not know the version) -p or 11211 when -U is not given; 0 for none. */
 static int64_t flags_udp_port(const struct local_proc *p)
 {
+    if (p->flags.unix_socket)
+        return 0;       /* memcached -s opens neither TCP nor UDP */
     if (p->flags.udp_port >= 0)
         return p->flags.udp_port;
     if (mc_udp_default_on(p->version) == 0)
@@ -100,7 +102,8 @@ static bool proc_loopback_only(const struct local_report *lr,
                 return false;
             any = true;
         }
-    return any || mc_listen_is_loopback(p->flags.listen);
+    return any || p->flags.unix_socket ||
+           mc_listen_is_loopback(p->flags.listen);
 }
 
 static void judge_sockets(struct local_report *lr, const struct audit_opts *o,
@@ -226,6 +229,8 @@ static void judge_confs(const struct local_report *lr, struct verdict *v,
 
     for (size_t k = 0; k < lr->nconfs; k++) {
         const struct local_conf *c = &lr->confs[k];
+        if (c->flags.unix_socket)
+            continue;   /* -s: no TCP, no UDP */
         if (c->flags.udp_port > 0) {
             detail(d, "%s: -U %lld turns UDP on", c->path,
                      (long long)c->flags.udp_port);

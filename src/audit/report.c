@@ -296,9 +296,10 @@ static void json_flags(const struct mc_flags *f)
     json_int_or_null("udp_port", f->udp_port, true);
     json_int_or_null("tcp_port", f->tcp_port, true);
     json_kv_str("listen", f->listen, true);
-    fprintf(out, "\"sasl\":%s,\"auth_file\":%s,\"ssl\":%s,",
-            f->sasl ? "true" : "false", f->auth_file ? "true" : "false",
-            f->ssl ? "true" : "false");
+    fprintf(out, "\"sasl\":%s,\"auth_file\":%s,\"ssl\":%s,"
+            "\"unix_socket\":%s,", f->sasl ? "true" : "false",
+            f->auth_file ? "true" : "false", f->ssl ? "true" : "false",
+            f->unix_socket ? "true" : "false");
     json_kv_str("user", f->user, false);
     fputc('}', out);
 }

@@ -54,6 +54,8 @@ static void test_conf_files(void)
                "-l 127.0.0.1\n"));
     CHECK_EQ_INT(f.udp_port, 11213);
     CHECK(strcmp(f.listen, "10.0.0.5,127.0.0.1") == 0);
+    CHECK(conf(&f, "-s /run/memcached/memcached.sock\n-a 0700\n"));
+    CHECK(f.unix_socket && f.listen[0] == '\0');
 }
 
 static void test_flags_from_argv(void)
@@ -287,6 +289,10 @@ static void test_verdict_configs(void)
     local_verdict(&s->lr, &s->o, ports, 1, &s->v);
     CHECK(has(&s->v, FINDING_CONF_UDP, -1));
     CHECK(strstr(s->lr.fix, "dport 11211") != NULL);
+    /* a unix socket only (-s): no TCP, no UDP, whatever -l and -U say */
+    CHECK(conf(&s->lr.confs[0].flags, "-s /run/mc.sock\n"));
+    local_verdict(&s->lr, &s->o, ports, 1, &s->v);
+    CHECK_EQ_INT(s->v.n, 0);
     free(s);
 }
 
