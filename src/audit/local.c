@@ -350,7 +350,6 @@ static struct local_proc *proc_load(struct local_report *lr, int pid)
     struct local_proc *p;
     ssize_t n;
     int argc = 0;
-
     struct stat st;
 
     if ((p = proc_find(lr, pid)) != NULL)
