@@ -6,7 +6,8 @@
 
 #include "policy/auth.h"
 
-enum gate_verdict gate_check(const struct cmd_attrs *a, bool authenticated, bool udp)
+enum gate_verdict gate_check_restricted(const struct cmd_attrs *a, bool authenticated,
+                                        bool udp)
 {
     if (udp && (!a->udp || a->cls == CMD_ADMIN || a->cls == CMD_AUTH || a->cls == CMD_CONN))
         return GATE_REFUSE_UDP;

@@ -339,28 +339,27 @@ static const struct processor *conn_processor(struct conn *c, const char *data,
     return c->proc;
 }
 
-/* ---- read-ahead over the processors of the set (see processor.h) ---- */
+/* ---- read-ahead over the processors of the set that have one (see
+ * processor.h; a processor with ahead has all four hooks) ---- */
 
 static bool ahead_room(const struct conn_set *cs)
 {
-    for (const struct processor *const *p = cs->procs; *p; p++)
-        if ((*p)->ahead_room != NULL && !(*p)->ahead_room())
+    for (int i = 0; i < cs->nahead; i++)
+        if (!cs->ahead[i]->ahead_room())
             return false;
     return true;
 }
 
 static void ahead_run(const struct conn_set *cs)
 {
-    for (const struct processor *const *p = cs->procs; *p; p++)
-        if ((*p)->ahead_run != NULL)
-            (*p)->ahead_run();
+    for (int i = 0; i < cs->nahead; i++)
+        cs->ahead[i]->ahead_run();
 }
 
 static void ahead_clear(const struct conn_set *cs)
 {
-    for (const struct processor *const *p = cs->procs; *p; p++)
-        if ((*p)->ahead_clear != NULL)
-            (*p)->ahead_clear();
+    for (int i = 0; i < cs->nahead; i++)
+        cs->ahead[i]->ahead_clear();
 }
 
 /* Execute complete requests in data[0..len). Returns bytes used; sets
@@ -654,6 +653,13 @@ int conn_set_init(struct conn_set *cs, struct ev_loop *loop,
     memset(cs, 0, sizeof(*cs));
     cs->loop = loop;
     cs->procs = procs;
+    for (const struct processor *const *p = procs; *p; p++) {
+        if ((*p)->ahead == NULL)
+            continue;
+        if (cs->nahead == CONN_AHEAD_MAX)
+            return -1;
+        cs->ahead[cs->nahead++] = *p;
+    }
     cs->stats = stats;
     pthread_mutex_init(&cs->lock, NULL);
     cs->rbuf = malloc(CONN_ROUND_BYTES);

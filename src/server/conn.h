@@ -93,9 +93,13 @@ struct round_read {
 /* The connections one thread serves, and what they share: one output
  * buffer, one round buffer, the processors. Only that thread touches it,
  * but for `lock`, which guards the list for `stats conns`. */
+#define CONN_AHEAD_MAX 4   /* processors with a read-ahead, at most */
 struct conn_set {
     struct ev_loop   *loop;
     const struct processor *const *procs;
+    const struct processor *ahead[CONN_AHEAD_MAX]; /* those of procs with
+                                                      a read-ahead */
+    int               nahead;
     struct thread_stats *stats;
     char             *rbuf;       /* CONN_ROUND_BYTES: this round's reads */
     size_t            rused;

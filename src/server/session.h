@@ -40,15 +40,30 @@ struct session {
 };
 
 /* Append n bytes to the replies; on failure (out of memory) the session
- * closes. Every reply a processor makes goes through here or reserve. */
-void session_append(struct session *s, const void *p, size_t n);
+ * closes. Every reply a processor makes goes through here or reserve
+ * (inline: they are on every request's path). */
+static inline void session_append(struct session *s, const void *p, size_t n)
+{
+    if (n > 0 && buf_append(s->out, p, n) < 0)
+        s->closing = true;
+}
 #define SESSION_LIT(s, lit) session_append((s), lit "\r\n", sizeof(lit "\r\n") - 1)
 /* A line and its "\r\n". */
 void session_line(struct session *s, const char *line);
 /* Room for n more bytes at the end of the replies, to be written and then
  * claimed with session_commit; NULL (and the session closes) on failure. */
-char *session_reserve(struct session *s, size_t n);
-void session_commit(struct session *s, const char *end);
+static inline char *session_reserve(struct session *s, size_t n)
+{
+    if (buf_reserve(s->out, n) < 0) {
+        s->closing = true;
+        return NULL;
+    }
+    return s->out->data + s->out->wpos;
+}
+static inline void session_commit(struct session *s, const char *end)
+{
+    s->out->wpos = (size_t)(end - s->out->data);
+}
 /* Has this request's output reached the high water (see above)? */
 static inline bool session_out_full(const struct session *s)
 {

@@ -37,18 +37,13 @@ static const struct {
 #undef X
 };
 
-static const struct cmd_attrs attrs[TEXT_CMD_COUNT] = {
+const struct cmd_attrs text_cmd_attr_table[TEXT_CMD_COUNT] = {
     [TEXT_CMD_NONE] = { CMD_ADMIN, false, false, false },
 #define X(name, str, amin, amax, c, udp, pre, login) \
     [TEXT_CMD_##name] = { c, udp, pre, login },
     TEXT_COMMANDS(X)
 #undef X
 };
-
-const struct cmd_attrs *text_cmd_attrs(enum text_cmd c)
-{
-    return &attrs[(unsigned)c < TEXT_CMD_COUNT ? c : TEXT_CMD_NONE];
-}
 
 const char *text_error_string(enum text_error e)
 {

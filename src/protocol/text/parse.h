@@ -143,6 +143,10 @@ const char *text_error_string(enum text_error e);
 const char *text_cmd_name(enum text_cmd c);
 /* The table's policy columns for a command (TEXT_CMD_NONE: an admin
  * command that may run nowhere before a login and never over UDP). */
-const struct cmd_attrs *text_cmd_attrs(enum text_cmd c);
+extern const struct cmd_attrs text_cmd_attr_table[TEXT_CMD_COUNT];
+static inline const struct cmd_attrs *text_cmd_attrs(enum text_cmd c)
+{
+    return &text_cmd_attr_table[(unsigned)c < TEXT_CMD_COUNT ? c : TEXT_CMD_NONE];
+}
 
 #endif
