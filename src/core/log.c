@@ -8,6 +8,8 @@
 
 int log_verbosity;
 
+/* fmt was checked against its arguments by log_msg/log_fatal (log.h). */
+__attribute__((format(printf, 1, 0)))
 static void vlog(const char *fmt, va_list ap)
 {
     char line[1024];
