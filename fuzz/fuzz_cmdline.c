@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "policy/limits.h"
+#include "protocol/limits.h"
 #include "server/settings.h"
 
 #define FUZZ_CHECK(cond) do { if (!(cond)) abort(); } while (0)

@@ -1,44 +1,17 @@
 /*
- * limits: every wire and buffer limit of the server, named in one place and
- * checked before anything is buffered. Parsers and connections read these;
- * nothing else invents its own numbers.
+ * limits: the numbers of the server's policy (access lists, logins, the UDP
+ * budget), named in one place. Wire and buffer limits, which parsers and
+ * connections check, are protocol/limits.h.
  */
 #ifndef HC_POLICY_LIMITS_H
 #define HC_POLICY_LIMITS_H
-
-/* A command line without '\n' within this many bytes closes the connection
- * (memcached's rule), except for retrieval commands below. */
-#define LIMIT_LINE_MAX          2048
-/* Retrieval lines (get/gets/gat/gats) may be longer, up to this; beyond it
- * the client gets "CLIENT_ERROR line too long" and is disconnected.
- * memcached lets them grow without bound. */
-#define LIMIT_GET_LINE_MAX      65536
-/* Keys in one retrieval command; more gets "CLIENT_ERROR too many keys". */
-#define LIMIT_GET_KEYS_MAX      4096
-/* Tokens in any non-retrieval command (memcached's MAX_TOKENS is 24). */
-#define LIMIT_TOKENS_MAX        24
-/* Bytes read from a socket at once (per-thread scratch buffer). */
-#define LIMIT_READ_CHUNK        (64 * 1024)
-/* Replies queued for one connection before the server stops executing its
- * requests and waits for it to read (a client that sends without reading
- * cannot make the server buffer without bound). One item may exceed it. */
-#define LIMIT_OUTPUT_HIGH_WATER (256 * 1024)
-/* Smallest memory limit accepted by cache_memlimit, in MiB (memcached's). */
-#define LIMIT_MEMLIMIT_MIN_MB   8
-/* memcached's -I bounds. */
-#define LIMIT_ITEM_SIZE_MIN     1024
-#define LIMIT_ITEM_SIZE_MAX     (1024 * 1024 * 1024)
 
 /* Access lists (--allow, --allow-file). */
 #define LIMIT_ACL_ENTRIES_MAX   1024          /* CIDR entries in all lists */
 #define LIMIT_ACL_TOKEN_MAX     64            /* one "addr/prefix" entry */
 #define LIMIT_ACL_FILE_MAX      (1024 * 1024) /* bytes of an allow file */
 
-/* UDP (-U). A request is one datagram; bigger ones are truncated by the
- * kernel to this and then fail to parse. */
-#define LIMIT_UDP_DATAGRAM_IN   65536
-/* Datagrams taken from one UDP socket per wake-up. */
-#define LIMIT_UDP_BATCH         32
+/* UDP (-U): what the guard lets out, and to whom. */
 /* Largest reply sent over UDP, before framing, to any source. Above it a
  * validated source gets a short error; memcached allows 65535 datagrams. */
 #define LIMIT_UDP_REPLY_MAX     (16 * 1024 * 1024)
@@ -68,11 +41,6 @@
 #define LIMIT_UDP_ALERT_DROPS_DEFAULT  100
 #define LIMIT_UDP_ALERT_INTERVAL_MS    10000
 #define LIMIT_UDP_ALERT_TOP            8
-
-/* Binary protocol: a value over the item limit gets "Too large." and is
- * discarded as it arrives (memcached's behaviour) up to this size; a
- * larger body length closes the connection at once. */
-#define LIMIT_BIN_SWALLOW_MAX   LIMIT_ITEM_SIZE_MAX
 
 /* Authentication. Password file: entries and line length. */
 #define LIMIT_AUTH_USERS_MAX        4096

@@ -19,8 +19,8 @@
 #include "core/log.h"
 #include "net/tls.h"
 #include "policy/auth.h"
-#include "policy/limits.h"
 #include "policy/udp_guard.h"
+#include "protocol/limits.h"
 #include "server/settings.h"
 #include "server/stats.h"
 

@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "event/loop.h"
-#include "policy/limits.h"
+#include "protocol/limits.h"
 #include "server/processor.h"
 #include "server/session.h"
 

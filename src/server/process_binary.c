@@ -10,7 +10,7 @@
 #include "core/strnum.h"
 #include "policy/auth.h"
 #include "policy/gate.h"
-#include "policy/limits.h"
+#include "protocol/limits.h"
 #include "protocol/binary/parse.h"
 #include "protocol/text/parse.h"
 #include "server/settings.h"

@@ -20,6 +20,7 @@
 #include "net/listen.h"
 #include "policy/auth.h"
 #include "policy/limits.h"
+#include "protocol/limits.h"
 
 struct settings settings;
 

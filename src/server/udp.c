@@ -19,6 +19,7 @@
 #include "policy/acl.h"
 #include "policy/limits.h"
 #include "policy/udp_guard.h"
+#include "protocol/limits.h"
 #include "protocol/udp/frame.h"
 #include "server/session.h"
 #include "server/settings.h"

@@ -133,7 +133,7 @@ static enum bin_parse_status parse_header(const unsigned char *h,
     req->base = r->base;
     req->quiet = r->quiet;
     req->have_header = true;
-    if (req->keylen > BIN_KEY_MAX)
+    if (req->keylen > LIMIT_KEY_MAX)
         return fail(req, BIN_STATUS_EINVAL, true, 0, 0);
     if (!r->known)   /* skip the body, keep the connection */
         return fail(req, BIN_STATUS_UNKNOWN_COMMAND, false, BIN_HEADER_LEN,

@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 #include "policy/cmd_class.h"
+#include "protocol/limits.h"
 
 #define BIN_HEADER_LEN   24
 #define BIN_REQ_MAGIC    0x80
 #define BIN_RES_MAGIC    0x81
-#define BIN_KEY_MAX      250   /* memcached's KEY_MAX_LENGTH */
 #define BIN_EXTRAS_MAX   20    /* incr/decr, the largest extras */
 /* SASL mechanism names and credentials: no real exchange is longer. */
 #define BIN_SASL_BODY_MAX 4096

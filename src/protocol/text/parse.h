@@ -3,7 +3,7 @@
  * one request (or "need more", or an error with what to do about it) out.
  * No allocation, no I/O, no knowledge of storage; the same entry point
  * serves the server, the unit tests and a fuzzer. Limits come from
- * policy/limits.h and are checked before anything is buffered.
+ * protocol/limits.h and are checked before anything is buffered.
  */
 #ifndef HC_PROTOCOL_TEXT_PARSE_H
 #define HC_PROTOCOL_TEXT_PARSE_H
@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 #include "policy/cmd_class.h"
-#include "policy/limits.h"
+#include "protocol/limits.h"
 
-#define TEXT_KEY_MAX 250
+#define TEXT_KEY_MAX LIMIT_KEY_MAX
 /* A meta command's key token may be base64 ("b" flag): 250 bytes encoded. */
 #define TEXT_META_KEY_MAX (((TEXT_KEY_MAX + 2) / 3) * 4)
 
