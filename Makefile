@@ -1,30 +1,71 @@
 # hardcache: build, run, test and benchmark with one plain Makefile.
 # Two builds live side by side: build/release (optimised) and build/asan
-# (AddressSanitizer + UndefinedBehaviorSanitizer). `make test` uses both.
+# (AddressSanitizer + UndefinedBehaviorSanitizer). `make test` uses both,
+# and builds the release binaries and unit tests with clang (build/clang).
 
 CC      ?= cc
+CLANG   ?= clang
 PYTHON  ?= /usr/bin/python3
 BUILD   := build
+# -Werror for developers and `make test`; packages build with WERROR=0, so a
+# newer compiler's new warning cannot break a distribution's build.
+WERROR  ?= 1
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wmissing-prototypes \
+# Distributions pass their own flags (Debian: dpkg-buildflags, with PIE,
+# BIND_NOW, RELRO, fortify, stack protector) in CPPFLAGS, CFLAGS, LDFLAGS and
+# LDLIBS, from the environment or the command line. Ours are kept apart and
+# come first, so theirs add to ours and win where they disagree.
+USER_CF := $(CPPFLAGS) $(CFLAGS)
+WARN    := -Wall -Wextra -Wshadow -Wcast-qual -Wmissing-prototypes \
            -Wstrict-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
-           -Wno-missing-field-initializers
+           -Wno-missing-field-initializers $(if $(filter 1,$(WERROR)),-Werror)
 BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
-REL_CF  := $(BASE) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+# a distribution that picks its own fortify level is not contradicted
+FORTIFY := $(if $(findstring _FORTIFY_SOURCE,$(USER_CF)),,-D_FORTIFY_SOURCE=2)
+REL_CF  := $(BASE) -O2 -g -fstack-protector-strong $(FORTIFY)
 ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer \
            -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_CF := $(BASE) -O1 -g -fsanitize=thread
-LDLIBS  := -pthread -lsodium -lcrypt -lseccomp -lssl -lcrypto
+HC_LDFLAGS := -Wl,--as-needed
 
-# Folders are the architecture (see README "Layout").
-LIB_SRCS    := $(wildcard src/core/*.c src/event/*.c src/net/*.c \
-                 src/protocol/*.c src/protocol/*/*.c src/storage/*.c \
-                 src/policy/*.c)
-SERVER_SRCS := $(filter-out src/server/main.c,$(wildcard src/server/*.c))
-AUDIT_SRCS  := $(wildcard src/audit/*.c)
-# unit tests named test_audit_*.c link with the audit tool minus its main()
-AUDIT_LIB_SRCS := $(filter-out src/audit/main.c,$(AUDIT_SRCS))
+# Layers, bottom to top (README "Layout"): core, event, net, storage,
+# policy, protocol, server; the audit tool is audit on top of core. Each
+# layer is a static archive and programs link them top to bottom, so a call
+# from a layer into one above it does not link (`make check-layers` links
+# each layer with only those below it). Each layer names the libraries it
+# uses, and a program links only the libraries of its layers.
+LAYERS      := core event net storage policy protocol server
+LAYERS_DOWN := audit server protocol policy storage net event core
+LIBS_core   := -lsodium
+LIBS_net    := -lssl -lcrypto
+LIBS_policy := -lsodium -lcrypt
+LIBS_server := -lseccomp
+SERVER_STACK := $(LAYERS)
+AUDIT_STACK  := audit core
+layer_srcs   = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c src/$(1)/*/*.c))
+# the layers under $(1) in the list $(2)
+layers_below = $(if $(filter $(1),$(firstword $(2))),,$(firstword $(2)) $(call layers_below,$(1),$(wordlist 2,99,$(2))))
+LAYER_DEPS_audit := core
+$(foreach l,$(LAYERS),$(eval LAYER_DEPS_$(l) := $(call layers_below,$(l),$(LAYERS))))
+layer_order  = $(foreach l,$(LAYERS_DOWN),$(filter $(l),$(1)))
+# archives of layers $(2) in build mode $(1), top first; their libraries
+layer_libs   = $(patsubst %,$(BUILD)/$(1)/lib/libhc_%.a,$(call layer_order,$(2)))
+layer_ldlibs = $(foreach l,$(call layer_order,$(1)),$(LIBS_$(l)))
+
+# Unit tests, fuzzers and benchmarks link with the layers they test (the
+# linker takes from each archive only what is called); one not listed
+# here links with the whole server.
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_NAMES  := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
+# (tests grouped by the layers they link with)
+link_with = $(foreach t,$(2),$(eval $(1)$(t) := $(3)))
+$(call link_with,UNIT_LAYERS_test_,strnum,core)
+$(call link_with,UNIT_LAYERS_test_,htab item store,storage core)
+$(call link_with,UNIT_LAYERS_test_,acl scram udp_guard,policy core)
+$(call link_with,UNIT_LAYERS_test_,gate,protocol policy core)
+$(call link_with,UNIT_LAYERS_test_,bin_parse meta text_parse udp_frame,protocol core)
+$(call link_with,UNIT_LAYERS_test_,config_file sandbox,server core)
+unit_layers = $(or $(UNIT_LAYERS_$(1)),$(if $(filter test_audit_%,$(1)),$(AUDIT_STACK),$(SERVER_STACK)))
 BENCH_SRCS  := $(wildcard bench/*.c)
 
 objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
@@ -33,64 +74,96 @@ objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 # with its seed corpus in fuzz/corpus/NAME/ and an optional fuzz/NAME.dict.
 # `make fuzz` runs each for FUZZ_SECONDS with clang's libFuzzer; `make test`
 # replays every corpus under ASan + UBSan through fuzz/replay.c (no engine).
-# (gcc builds enforce -Werror; clang here only warns.)
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
-FUZZ_CC      ?= clang
-FUZZ_CF      := $(filter-out -Werror,$(BASE)) -O1 -g -fno-omit-frame-pointer \
+FUZZ_CC      ?= $(CLANG)
+FUZZ_CF      := $(BASE) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+$(call link_with,FUZZ_LAYERS_,acl password_file,policy core)
+$(call link_with,FUZZ_LAYERS_,bin_parse meta text_parse udp_frame,protocol core)
+$(call link_with,FUZZ_LAYERS_,listen_split,net core)
+fuzz_layers = $(or $(FUZZ_LAYERS_$(1)),$(SERVER_STACK))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
 asan: $(BUILD)/asan/hardcached $(BUILD)/asan/hardcache-audit
 
+# Build modes: release, asan, tsan (the compiler is $(CC)) and fuzz ($(FUZZ_CC)).
+CF_release := $(REL_CF)
+CF_asan    := $(ASAN_CF)
+CF_tsan    := $(TSAN_CF)
+CF_fuzz    := $(FUZZ_CF)
+CC_fuzz     = $(FUZZ_CC)
+mode_cc     = $(or $(CC_$(1)),$(CC))
+# compile and link lines of mode $(1)
+cc_line     = $(call mode_cc,$(1)) $(CF_$(1)) $(USER_CF)
+ld_line     = $(call cc_line,$(1)) $(HC_LDFLAGS) $(LDFLAGS)
+
 define mode_rules
-$(BUILD)/$(1)/%.o: %.c
+# Everything a mode builds depends on the flags it was built with, so a
+# changed CC, CFLAGS, LDFLAGS or WERROR rebuilds it.
+$(BUILD)/$(1)/flags: FORCE
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -c $$< -o $$@
+	@echo '$(call ld_line,$(1)) $(LDLIBS)' | cmp -s - $$@ || echo '$(call ld_line,$(1)) $(LDLIBS)' > $$@
 
-$(BUILD)/$(1)/hardcached: $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS) src/server/main.c)
-	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
-
-$(BUILD)/$(1)/hardcache-audit: $(call objs,$(1),$(AUDIT_SRCS) $(wildcard src/core/*.c))
-	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
-
-$(BUILD)/$(1)/tests/test_audit_%: $(BUILD)/$(1)/tests/unit/test_audit_%.o $(call objs,$(1),$(AUDIT_LIB_SRCS) $(wildcard src/core/*.c))
+$(BUILD)/$(1)/%.o: %.c $(BUILD)/$(1)/flags
 	@mkdir -p $$(@D)
-	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+	$(call cc_line,$(1)) -c $$< -o $$@
 
-$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/unit/%.o $(call objs,$(1),$(LIB_SRCS) $(SERVER_SRCS))
-	@mkdir -p $$(@D)
-	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
-
-UNIT_BINS_$(1) := $(patsubst tests/unit/%.c,$(BUILD)/$(1)/tests/%,$(UNIT_SRCS))
+UNIT_BINS_$(1) := $(patsubst %,$(BUILD)/$(1)/tests/%,$(UNIT_NAMES))
 endef
-$(eval $(call mode_rules,release,$(REL_CF)))
-$(eval $(call mode_rules,asan,$(ASAN_CF)))
-$(eval $(call mode_rules,tsan,$(TSAN_CF)))
 
-$(BUILD)/fuzz/%.o: %.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CF) -c $< -o $@
+# one archive per layer and mode
+define layer_rules
+$(BUILD)/$(1)/lib/libhc_$(2).a: $(call objs,$(1),$(call layer_srcs,$(2)))
+	@mkdir -p $$(@D)
+	rm -f $$@ && $(AR) rcs $$@ $$^
 
-$(BUILD)/fuzz/bin/fuzz_%: $(BUILD)/fuzz/fuzz/fuzz_%.o $(call objs,fuzz,$(LIB_SRCS) $(SERVER_SRCS))
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CF) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+# The layer's every object, linked with only the layers below it: an
+# upward call is an undefined symbol here.
+$(BUILD)/$(1)/lib/libhc_$(2).linked: $(BUILD)/$(1)/lib/main.o $(call layer_libs,$(1),$(2) $(LAYER_DEPS_$(2)))
+	$(call ld_line,$(1)) $(BUILD)/$(1)/lib/main.o -Wl,--whole-archive $(BUILD)/$(1)/lib/libhc_$(2).a \
+	  -Wl,--no-whole-archive $(call layer_libs,$(1),$(LAYER_DEPS_$(2))) \
+	  -o $$@.bin $(call layer_ldlibs,$(2) $(LAYER_DEPS_$(2))) $(LDLIBS)
+	rm -f $$@.bin && touch $$@
+endef
 
-$(BUILD)/asan/fuzz/replay_%: $(BUILD)/asan/fuzz/fuzz_%.o $(BUILD)/asan/fuzz/replay.o \
-                             $(call objs,asan,$(LIB_SRCS) $(SERVER_SRCS))
-	$(CC) $(ASAN_CF) $^ -o $@ $(LDLIBS)
+# $(1) mode, $(2) program, $(3) its objects, $(4) its layers
+define program_rule
+$(2): $(3) $(call layer_libs,$(1),$(4))
+	@mkdir -p $$(@D)
+	$(call ld_line,$(1)) $$^ -o $$@ $(call layer_ldlibs,$(4)) $(LDLIBS) $(5)
+endef
 
-$(BUILD)/release/hcbench: $(call objs,release,$(BENCH_SRCS))
-	$(CC) $(REL_CF) $^ -o $@ $(LDLIBS) -lm
-
+MODES := release asan tsan fuzz
+$(foreach m,$(MODES),$(eval $(call mode_rules,$(m))))
+$(foreach m,$(MODES),$(foreach l,$(LAYERS) audit,$(eval $(call layer_rules,$(m),$(l)))))
+$(foreach m,release asan tsan,$(eval $(call program_rule,$(m),$(BUILD)/$(m)/hardcached,\
+  $(BUILD)/$(m)/src/server/main.o,$(SERVER_STACK))))
+$(foreach m,release asan tsan,$(eval $(call program_rule,$(m),$(BUILD)/$(m)/hardcache-audit,\
+  $(BUILD)/$(m)/src/audit/main.o,$(AUDIT_STACK))))
+$(foreach m,release asan tsan,$(foreach t,$(UNIT_NAMES),$(eval $(call program_rule,$(m),\
+  $(BUILD)/$(m)/tests/$(t),$(BUILD)/$(m)/tests/unit/$(t).o,$(call unit_layers,$(t))))))
+$(foreach n,$(FUZZ_NAMES),$(eval $(call program_rule,fuzz,$(BUILD)/fuzz/bin/fuzz_$(n),\
+  $(BUILD)/fuzz/fuzz/fuzz_$(n).o,$(call fuzz_layers,$(n)),-fsanitize=fuzzer)))
+$(foreach n,$(FUZZ_NAMES),$(eval $(call program_rule,asan,$(BUILD)/asan/fuzz/replay_$(n),\
+  $(BUILD)/asan/fuzz/fuzz_$(n).o $(BUILD)/asan/fuzz/replay.o,$(call fuzz_layers,$(n)))))
+$(eval $(call program_rule,release,$(BUILD)/release/hcbench,$(call objs,release,$(BENCH_SRCS)),,-lm))
 # the storage engine alone (bench/store/store_bench.c; `make bench-store`)
-$(BUILD)/release/store-bench: $(call objs,release,bench/store/store_bench.c $(LIB_SRCS))
-	$(CC) $(REL_CF) $^ -o $@ $(LDLIBS)
+$(eval $(call program_rule,release,$(BUILD)/release/store-bench,\
+  $(BUILD)/release/bench/store/store_bench.o,storage core))
+
+# a main() for the layer link checks
+$(BUILD)/%/lib/main.o: $(BUILD)/%/flags
+	@mkdir -p $(@D)
+	echo 'int main(void) { return 0; }' > $(@:.o=.c)
+	$(call cc_line,$*) -c $(@:.o=.c) -o $@
+
+FORCE:
 
 deps-build: ; @scripts/deps.sh build
 deps-test:  ; @scripts/deps.sh test
@@ -153,13 +226,14 @@ SOAK_BUILD   ?= release
 soak: deps-test all asan
 	HC_BIN=$(CURDIR)/$(BUILD)/$(SOAK_BUILD)/hardcached $(PYTHON) tests/soak/soak.py $(SOAK_SECONDS)
 
+# warnings are errors here, whatever WERROR says outside
 test: deps-test
-	$(MAKE) unit
-	$(MAKE) fuzz-replay
-	$(MAKE) integration
-	$(MAKE) tsan-test
-	$(MAKE) audit-test
-	$(MAKE) ops-test
+	$(MAKE) WERROR=1 unit
+	$(MAKE) WERROR=1 fuzz-replay
+	$(MAKE) WERROR=1 integration
+	$(MAKE) WERROR=1 tsan-test
+	$(MAKE) WERROR=1 audit-test
+	$(MAKE) WERROR=1 ops-test
 	$(MAKE) package-test
 
 # install, man pages, the systemd unit (fast; once, not per build flavour)
