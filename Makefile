@@ -86,7 +86,7 @@ fuzz_layers = $(or $(FUZZ_LAYERS_$(1)),$(SERVER_STACK))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit unit-release clang-test FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
@@ -163,6 +163,15 @@ $(BUILD)/%/lib/main.o: $(BUILD)/%/flags
 	echo 'int main(void) { return 0; }' > $(@:.o=.c)
 	$(call cc_line,$*) -c $(@:.o=.c) -o $@
 
+# The release binaries and unit tests built with clang as well, warnings
+# as errors, in their own directory (CI runs only `make test`).
+clang-test:
+	$(MAKE) CC=$(CLANG) BUILD=$(BUILD)/clang WERROR=1 unit-release
+
+unit-release: all $(UNIT_BINS_release)
+	@for t in $(UNIT_BINS_release); do \
+	  echo "unit: $$t"; $$t || exit 1; done
+
 FORCE:
 
 deps-build: ; @scripts/deps.sh build
@@ -229,6 +238,7 @@ soak: deps-test all asan
 # warnings are errors here, whatever WERROR says outside
 test: deps-test
 	$(MAKE) WERROR=1 unit
+	$(MAKE) WERROR=1 clang-test
 	$(MAKE) WERROR=1 fuzz-replay
 	$(MAKE) WERROR=1 integration
 	$(MAKE) WERROR=1 tsan-test
