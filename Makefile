@@ -118,10 +118,14 @@ UNIT_BINS_$(1) := $(patsubst %,$(BUILD)/$(1)/tests/%,$(UNIT_NAMES))
 endef
 
 # one archive per layer and mode
+# (the member list is a file too, so a deleted source leaves the archive)
 define layer_rules
-$(BUILD)/$(1)/lib/libhc_$(2).a: $(call objs,$(1),$(call layer_srcs,$(2)))
+$(BUILD)/$(1)/lib/libhc_$(2).list: FORCE
 	@mkdir -p $$(@D)
-	rm -f $$@ && $(AR) rcs $$@ $$^
+	@echo '$(call layer_srcs,$(2))' | cmp -s - $$@ || echo '$(call layer_srcs,$(2))' > $$@
+
+$(BUILD)/$(1)/lib/libhc_$(2).a: $(call objs,$(1),$(call layer_srcs,$(2))) $(BUILD)/$(1)/lib/libhc_$(2).list
+	rm -f $$@ && $(AR) rcs $$@ $$(filter %.o,$$^)
 
 # The layer's every object, linked with only the layers below it: an
 # upward call is an undefined symbol here.
