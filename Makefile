@@ -86,7 +86,7 @@ fuzz_layers = $(or $(FUZZ_LAYERS_$(1)),$(SERVER_STACK))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit unit-release clang-test FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit unit-release clang-test check-layers FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
@@ -167,6 +167,12 @@ $(BUILD)/%/lib/main.o: $(BUILD)/%/flags
 	echo 'int main(void) { return 0; }' > $(@:.o=.c)
 	$(call cc_line,$*) -c $(@:.o=.c) -o $@
 
+# Layering: each layer links with only the layers below it, and the
+# include graph of src/ has no upward include and no cycle between modules
+# (scripts/check_layers.py; known defects in scripts/layers.allow).
+check-layers: $(patsubst %,$(BUILD)/release/lib/libhc_%.linked,$(LAYERS) audit)
+	$(PYTHON) scripts/check_layers.py src scripts/layers.allow
+
 # The release binaries and unit tests built with clang as well, warnings
 # as errors, in their own directory (CI runs only `make test`).
 clang-test:
@@ -241,6 +247,7 @@ soak: deps-test all asan
 
 # warnings are errors here, whatever WERROR says outside
 test: deps-test
+	$(MAKE) WERROR=1 check-layers
 	$(MAKE) WERROR=1 unit
 	$(MAKE) WERROR=1 clang-test
 	$(MAKE) WERROR=1 fuzz-replay
