@@ -80,9 +80,9 @@ static void conn_validate_peer(struct conn *c)
  * which saves a poll of each ready socket per round (about 2% of the
  * server's CPU at pipeline 1, perf). The price is reading everything an
  * edge announced: a read that fills LIMIT_READ_CHUNK may have left more,
- * and a peer's shutdown that came with its data (EPOLLRDHUP) leaves an end
+ * and a peer's shutdown that came with its data (EV_PEER_SHUT) leaves an end
  * of file to read; conn_read then asks epoll to look again
- * (EPOLL_CTL_MOD reports a socket that is ready at once). TLS connections
+ * (ev_rewatch reports a socket that is ready at once). TLS connections
  * stay level-triggered: OpenSSL reads a record at a time and may leave
  * more of what the socket announced for later. */
 static bool conn_edge_triggered(const struct conn *c)
@@ -92,7 +92,7 @@ static bool conn_edge_triggered(const struct conn *c)
 
 static uint32_t conn_events(const struct conn *c, uint32_t events)
 {
-    return conn_edge_triggered(c) ? events | EPOLLET | EPOLLRDHUP : events;
+    return conn_edge_triggered(c) ? events | EV_EDGE | EV_PEER_SHUT : events;
 }
 
 struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *peer,
@@ -126,7 +126,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
         free(c);
         return NULL;
     }
-    if (ev_watch(cs->loop, fd, conn_events(c, EPOLLIN), c) < 0) {
+    if (ev_watch(cs->loop, fd, conn_events(c, EV_READ), c) < 0) {
         tls_session_destroy(&c->ssl);
         close(fd);
         free(c);
@@ -253,7 +253,7 @@ static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
     if (rc == 1) {
         bool was_blocked = buf_len(&c->out) > 0;
         if (buf_append(&c->out, buf_rptr(&span), buf_len(&span)) < 0 ||
-            (!was_blocked && ev_rewatch(c->set->loop, c->fd, conn_events(c, EPOLLOUT), c) < 0))
+            (!was_blocked && ev_rewatch(c->set->loop, c->fd, conn_events(c, EV_WRITE), c) < 0))
             rc = -1;
         else if (c != cur)
             conn_set_state(c, CONN_STATE_MWRITE);
@@ -262,7 +262,7 @@ static void span_send(struct conn *c, struct conn *cur, char *p, size_t n)
         c->s.closing = true;
         conn_set_state(c, CONN_STATE_CLOSING);
         /* not freed here: an event of this round may still name it. The
-         * shut socket reports EPOLLHUP, and conn_read frees it then. */
+         * shut socket reports EV_ERROR, and conn_read frees it then. */
         if (c != cur)
             shutdown(c->fd, SHUT_RDWR);
     }
@@ -459,7 +459,7 @@ static ssize_t conn_read_tls(struct conn *c, char *buf, size_t len)
 
     if (want_write != c->tls_want_write) {
         c->tls_want_write = want_write;
-        if (ev_rewatch(c->set->loop, c->fd, want_write ? EPOLLOUT : EPOLLIN, c) < 0)
+        if (ev_rewatch(c->set->loop, c->fd, want_write ? EV_WRITE : EV_READ, c) < 0)
             return 0;
     }
     if (n > 0)
@@ -533,7 +533,7 @@ void conn_round_run(struct conn_set *cs)
 }
 
 /* Read what c has sent into the round. peer_shut: epoll saw the peer shut
- * its side (EPOLLRDHUP). */
+ * its side (EV_PEER_SHUT). */
 static void conn_read(struct conn *c, bool peer_shut)
 {
     struct conn_set *cs = c->set;
@@ -555,7 +555,7 @@ static void conn_read(struct conn *c, bool peer_shut)
     STAT_ADD(cs->stats, bytes_read, (uint64_t)n);
     /* edge-triggered: more may wait (see conn_events) */
     if (conn_edge_triggered(c) && (peer_shut || n == LIMIT_READ_CHUNK) &&
-        ev_rewatch(cs->loop, c->fd, conn_events(c, EPOLLIN), c) < 0)
+        ev_rewatch(cs->loop, c->fd, conn_events(c, EV_READ), c) < 0)
         c->s.closing = true;
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (buf_len(&c->in) > 0 && buf_append(&c->in, dst, (size_t)n) < 0) {
@@ -589,7 +589,7 @@ static void conn_drain(struct conn *c)
     if (rc == 1)
         return;
     buf_destroy(&c->out);
-    if (ev_rewatch(c->set->loop, c->fd, conn_events(c, EPOLLIN), c) < 0) {
+    if (ev_rewatch(c->set->loop, c->fd, conn_events(c, EV_READ), c) < 0) {
         conn_destroy(c);
         return;
     }
@@ -612,7 +612,7 @@ static void conn_handshake(struct conn *c)
         return;
     }
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
-    if (ev_rewatch(c->set->loop, c->fd, r == TLS_IO_WANT_WRITE ? EPOLLOUT : EPOLLIN,
+    if (ev_rewatch(c->set->loop, c->fd, r == TLS_IO_WANT_WRITE ? EV_WRITE : EV_READ,
                    c) < 0) {
         conn_destroy(c);
         return;
@@ -636,12 +636,12 @@ void conn_on_event(struct conn *c, unsigned events)
         return;
     }
     if (buf_len(&c->out) > 0) {
-        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        if (events & (EV_WRITE | EV_ERROR))
             conn_drain(c);
         return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-        conn_read(c, (events & EPOLLRDHUP) != 0);
+    if (events & (EV_READ | EV_ERROR | EV_PEER_SHUT))
+        conn_read(c, (events & EV_PEER_SHUT) != 0);
 }
 
 /* ---- the set ---- */
@@ -739,6 +739,6 @@ void conn_set_read_all(struct conn_set *cs)
     for (c = cs->conns; c; c = next) {
         next = c->next;
         if (buf_len(&c->out) == 0)
-            conn_on_event(c, EPOLLIN);   /* may free c */
+            conn_on_event(c, EV_READ);   /* may free c */
     }
 }

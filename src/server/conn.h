@@ -26,7 +26,7 @@
 
 struct ssl_st;
 
-/* What an epoll event's data pointer points to: every object registered
+/* What an event's pointer (event/loop.h) points to: every object registered
  * with a worker's loop starts with one of these. */
 enum ev_kind { EV_KIND_LISTENER, EV_KIND_CONN, EV_KIND_WAKE, EV_KIND_UDP };
 
@@ -50,7 +50,7 @@ const char *conn_state_name(enum conn_state st);
 struct conn_set;
 
 struct conn {
-    enum ev_kind     kind;        /* first: epoll data dispatch */
+    enum ev_kind     kind;        /* first: event dispatch */
     int              fd;
     struct conn_set *set;         /* the thread's connections */
     struct session   s;           /* what its processor sees */
@@ -66,7 +66,7 @@ struct conn {
     const char      *listen_name; /* the listener it came through */
     /* TLS (-Z listeners): the session, NULL on plain connections. Until
      * tls_ready, events drive the handshake; tls_want_write: SSL_read
-     * needs the socket writable (the interest is EPOLLOUT meanwhile). */
+     * needs the socket writable (the interest is EV_WRITE meanwhile). */
     struct ssl_st   *ssl;
     bool             tls_ready;
     bool             tls_want_write;
@@ -141,7 +141,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
                          socklen_t peerlen, const char *listen_name, bool tls);
 /* Close the socket and free everything. */
 void conn_destroy(struct conn *c);
-/* epoll readiness on the connection. */
+/* Readiness (EV_* bits) on the connection. */
 void conn_on_event(struct conn *c, unsigned events);
 /* Are c's replies waiting for the socket? */
 static inline bool conn_output_blocked(const struct conn *c)

@@ -94,7 +94,7 @@ static void worker_round_end(struct worker *w)
  * replies for up to SHUTDOWN_DRAIN_MS. New requests are not read. */
 static void worker_drain(struct worker *w)
 {
-    struct epoll_event evs[EV_BATCH];
+    struct ev_event evs[EV_BATCH];
     uint64_t t0 = clock_mono_ms();
 
     for (int i = 0; w->lsrc[i].l; i++)
@@ -104,7 +104,7 @@ static void worker_drain(struct worker *w)
     while (conn_set_pending(&w->conns) && clock_mono_ms() - t0 < SHUTDOWN_DRAIN_MS) {
         int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : SHUTDOWN_POLL_MS);
         for (int i = 0; i < n; i++) {
-            enum ev_kind *kind = evs[i].data.ptr;
+            enum ev_kind *kind = evs[i].ptr;
             if (*kind != EV_KIND_CONN)
                 continue;
             struct conn *c = (struct conn *)(void *)kind;
@@ -118,12 +118,12 @@ static void worker_drain(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct epoll_event evs[EV_BATCH];
+    struct ev_event evs[EV_BATCH];
 
     while (!atomic_load(&stopping)) {
         int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : 1000);
         for (int i = 0; i < n; i++) {
-            enum ev_kind *kind = evs[i].data.ptr;
+            enum ev_kind *kind = evs[i].ptr;
             switch (*kind) {
             case EV_KIND_LISTENER:
                 accept_from(w, ((struct listen_src *)(void *)kind)->l);
@@ -160,12 +160,12 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
     if (settings.udp_port != 0 && (w->udp = udp_worker_create(procs, &w->stats)) == NULL)
         return -1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EPOLLIN, &w->wake_kind) < 0)
+    if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EV_READ, &w->wake_kind) < 0)
         return -1;
     for (int i = 0; i < nls; i++) {
         w->lsrc[i].kind = ls[i].udp ? EV_KIND_UDP : EV_KIND_LISTENER;
         w->lsrc[i].l = &ls[i];
-        if (ev_watch(&w->loop, ls[i].fd, EPOLLIN | EPOLLEXCLUSIVE, &w->lsrc[i]) < 0)
+        if (ev_watch(&w->loop, ls[i].fd, EV_READ | EV_EXCLUSIVE, &w->lsrc[i]) < 0)
             return -1;
     }
     return 0;

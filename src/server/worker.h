@@ -1,6 +1,6 @@
 /*
  * worker: the threads (-t) that own connections. Every worker watches all
- * listeners (EPOLLEXCLUSIVE, so one wakes per new connection) and serves the
+ * listeners (EV_EXCLUSIVE, so one wakes per new connection) and serves the
  * connections it accepted, start to end, with no locks on that path. It
  * knows listeners, connections and datagrams, never a protocol: main.c
  * hands it the set of processors.
@@ -30,7 +30,7 @@ struct worker {
     pthread_t         thread;
     struct ev_loop    loop;
     int               wake_fd;    /* eventfd to stop the loop */
-    enum ev_kind      wake_kind;  /* EV_KIND_WAKE, epoll data for wake_fd */
+    enum ev_kind      wake_kind;  /* EV_KIND_WAKE, event data for wake_fd */
     struct conn_set   conns;
     struct thread_stats stats;
     rel_time_t        last_sweep;
