@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int log_verbosity;
+_Atomic int log_verbosity;
 
 /* fmt was checked against its arguments by log_msg/log_fatal (log.h). */
 __attribute__((format(printf, 1, 0)))

@@ -6,7 +6,11 @@
 #ifndef HC_CORE_LOG_H
 #define HC_CORE_LOG_H
 
-extern int log_verbosity;   /* 0 quiet; 1 -v; 2 -vv; 3 -vvv */
+#include <stdatomic.h>
+
+/* 0 quiet; 1 -v; 2 -vv; 3 -vvv. Atomic: the `verbosity` command sets it
+ * on one worker while every thread's log calls read it. */
+extern _Atomic int log_verbosity;
 
 void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -2,10 +2,17 @@
  * settings: the server's configuration, filled from memcached-compatible
  * command-line flags. Defaults are the safe ones: loopback only, UDP off.
  * The option table in settings.c drives parsing, `-h` and `stats settings`.
+ *
+ * Thread rule: `settings` is written only by settings_parse() and main()
+ * before the workers start, and is read-only afterwards, with one
+ * exception: a field a command changes at run time is an _Atomic (today
+ * `maxbytes`, which `cache_memlimit` sets while `stats` and /metrics read it;
+ * `verbosity` sets core/log's atomic log_verbosity, never `verbose`).
  */
 #ifndef HC_SERVER_SETTINGS_H
 #define HC_SERVER_SETTINGS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +45,7 @@ struct settings {
     const char *listen_arg;      /* -l as given, for stats settings */
     const char *unix_path;       /* -s */
     int      unix_mask;          /* -a */
-    uint64_t maxbytes;           /* -m, in bytes */
+    _Atomic uint64_t maxbytes;   /* -m, in bytes; then `cache_memlimit` */
     bool     evict;              /* !-M */
     int      maxconns;           /* -c */
     int      threads;            /* -t */

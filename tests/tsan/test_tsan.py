@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -30,7 +31,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(mem_mb):
+def start(mem_mb, *extra):
     port = free_port()
     err = tempfile.TemporaryFile()
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=0 exitcode=0")
@@ -38,7 +39,7 @@ def start(mem_mb):
     # high-entropy mmap base on newer kernels
     proc = subprocess.Popen(["setarch", "-R", BIN, "-p", str(port), "-l", "127.0.0.1",
                              "-U", "0", "-t", "4", "-m", str(mem_mb), "-u", "root",
-                             "-o", "no_sandbox"],
+                             "-o", "no_sandbox"] + list(extra),
                             stdout=subprocess.DEVNULL, stderr=err, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -82,4 +83,85 @@ def test_no_data_races(mem_mb, args):
             load(port, *a)
     finally:
         report = stop_and_report(proc, err)
+    assert "ThreadSanitizer" not in report, report[:6000]
+
+
+def http_get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                return data
+            data += got
+
+
+def text_until(sock, end, count=1):
+    data = b""
+    while data.count(end) < count:
+        got = sock.recv(65536)
+        assert got, data
+        data += got
+    return data
+
+
+def test_runtime_settings_race_free():
+    """cache_memlimit and verbosity change settings while `stats`, `stats
+    settings`, /metrics and the idle sweep's log line read them."""
+    mport = free_port()
+    proc, port, err = start(64, "-o", "metrics_port=%d" % mport, "-o", "idle_timeout=1")
+    stop = threading.Event()
+    failures = []
+
+    def writer():
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            i = 0
+            while not stop.is_set():
+                s.sendall(b"cache_memlimit %d\r\nverbosity %d\r\n" % (64 + i % 2, i % 2))
+                text_until(s, b"OK\r\n", 2)
+                i += 1
+
+    def stats_reader():
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            while not stop.is_set():
+                s.sendall(b"stats settings\r\nstats\r\n")
+                text_until(s, b"END\r\n", 2)
+
+    def metrics_reader():
+        while not stop.is_set():
+            assert http_get(mport, b"/metrics").startswith(b"HTTP/1.1 200 ")
+
+    def idler():
+        # connections the idle sweep closes (with a log_info) on every worker
+        idle = []
+        while not stop.is_set():
+            idle += [socket.create_connection(("127.0.0.1", port), timeout=10)
+                     for _ in range(4)]
+            time.sleep(0.3)
+        for s in idle:
+            s.close()
+
+    def guard(fn):
+        def run():
+            try:
+                fn()
+            except Exception as e:  # reported below, with the server's stderr
+                failures.append(repr(e))
+                stop.set()
+        return run
+
+    threads = [threading.Thread(target=guard(f))
+               for f in (writer, stats_reader, stats_reader, metrics_reader, idler)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(4)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        stop.set()
+        report = stop_and_report(proc, err)
+    assert not failures, failures
     assert "ThreadSanitizer" not in report, report[:6000]
