@@ -12,7 +12,6 @@
 #include "policy/gate.h"
 #include "protocol/limits.h"
 #include "protocol/binary/parse.h"
-#include "protocol/text/parse.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/session.h"
@@ -229,49 +228,25 @@ static void exec_flush(struct session *s, const struct bin_req *req)
     respond_ok(s, req, 0);
 }
 
-/* Run the text `stats` formatter and re-frame each "STAT name value" line
- * as a binary response; an empty response ends the list. */
+/* Binary STAT: the stats emitter through the binary sink, one packet per
+ * stat, an empty one to end (also after a reset); no such group: ENOENT. */
 static void exec_stat(struct session *s, const struct bin_req *req)
 {
-    struct buf *out = s->out;
-    size_t start = out->wpos;
-    struct text_token arg = { req->key, req->keylen };
-    struct buf text = { 0 };
+    struct stats_bin_out b = { .out = s->out, .opaque = req->opaque };
+    struct stats_sink sink = { stats_bin_add, &b };
 
-    stats_cmd(s, &arg, req->keylen ? 1 : 0);
-    if (s->closing)
-        return;
-    if (buf_append(&text, out->data + start, out->wpos - start) < 0) {
+    switch (stats_run(req->key, req->keylen, &sink)) {
+    case STATS_RESET:
+        stats_end(&sink);
+        break;
+    case STATS_UNKNOWN:
+        respond_error(s, req, BIN_STATUS_KEY_ENOENT);
+        break;
+    case STATS_EMITTED:
+        break;
+    }
+    if (b.failed)
         s->closing = true;
-        return;
-    }
-    out->wpos = start;
-    for (size_t i = 0, n = buf_len(&text); i < n;) {
-        const char *line = text.data + i;
-        const char *eol = memchr(line, '\n', n - i);
-        size_t len = eol ? (size_t)(eol - line) : n - i;
-        i += len + 1;
-        if (len > 0 && line[len - 1] == '\r')
-            len--;
-        if (len > 5 && memcmp(line, "STAT ", 5) == 0) {
-            const char *name = line + 5;
-            const char *sp = memchr(name, ' ', len - 5);
-            size_t nname = sp ? (size_t)(sp - name) : len - 5;
-            const char *val = sp ? sp + 1 : name + nname;
-            respond(s, req, BIN_STATUS_OK, NULL, 0, name, (uint16_t)nname, val,
-                    (size_t)(line + len - val), 0);
-        } else if (len == 3 && memcmp(line, "END", 3) == 0) {
-            break;
-        } else if (len == 5 && memcmp(line, "RESET", 5) == 0) {
-            break;
-        } else {
-            buf_destroy(&text);
-            respond_error(s, req, BIN_STATUS_KEY_ENOENT);
-            return;
-        }
-    }
-    buf_destroy(&text);
-    respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, NULL, 0, 0);
 }
 
 static void exec_sasl(struct session *s, const struct bin_req *req)

@@ -17,6 +17,7 @@
 
 #include "core/strnum.h"
 #include "server/config_file.h"
+#include "server/stats_sink.h"
 #include "net/listen.h"
 #include "policy/auth.h"
 #include "policy/limits.h"
@@ -491,63 +492,54 @@ enum settings_action settings_parse(int argc, char **argv)
     return r;
 }
 
-static void emit_u64(void (*fn)(const char *, const char *, void *), void *ctx,
-                     const char *name, uint64_t v)
-{
-    char buf[24];
-    strnum_fmt_u64(buf, v);
-    fn(name, buf, ctx);
-}
-
-void settings_each_stat(void (*fn)(const char *name, const char *value, void *ctx),
-                        void *ctx)
+void settings_each_stat(const struct stats_sink *s)
 {
     char mask[8];
 
     snprintf(mask, sizeof(mask), "%o", (unsigned)settings.unix_mask);
-    emit_u64(fn, ctx, "maxbytes", settings.maxbytes);
-    emit_u64(fn, ctx, "maxconns", (uint64_t)settings.maxconns);
-    emit_u64(fn, ctx, "tcpport", (uint64_t)settings.port);
-    emit_u64(fn, ctx, "udpport", (uint64_t)settings.udp_port);
-    fn("inter", settings.listen_arg ? settings.listen_arg : "127.0.0.1,::1", ctx);
-    emit_u64(fn, ctx, "verbosity", (uint64_t)settings.verbose);
-    fn("evictions", settings.evict ? "on" : "off", ctx);
-    fn("domain_socket", settings.unix_path ? settings.unix_path : "NULL", ctx);
-    fn("umask", mask, ctx);
-    fn("shutdown_command", settings.shutdown_enabled ? "yes" : "no", ctx);
-    emit_u64(fn, ctx, "num_threads", (uint64_t)settings.threads);
-    emit_u64(fn, ctx, "reqs_per_event", (uint64_t)settings.reqs_per_event);
-    fn("cas_enabled", settings.use_cas ? "yes" : "no", ctx);
-    emit_u64(fn, ctx, "tcp_backlog", (uint64_t)settings.backlog);
-    fn("binding_protocol", settings.protocol == PROTO_ASCII ? "ascii" :
-       settings.protocol == PROTO_BINARY ? "binary" : "auto-negotiate", ctx);
-    fn("auth_enabled_sasl", settings.sasl ? "yes" : "no", ctx);
+    stats_add_u64(s, "maxbytes", settings.maxbytes);
+    stats_add_u64(s, "maxconns", (uint64_t)settings.maxconns);
+    stats_add_u64(s, "tcpport", (uint64_t)settings.port);
+    stats_add_u64(s, "udpport", (uint64_t)settings.udp_port);
+    stats_add_str(s, "inter", settings.listen_arg ? settings.listen_arg : "127.0.0.1,::1");
+    stats_add_u64(s, "verbosity", (uint64_t)settings.verbose);
+    stats_add_str(s, "evictions", settings.evict ? "on" : "off");
+    stats_add_str(s, "domain_socket", settings.unix_path ? settings.unix_path : "NULL");
+    stats_add_str(s, "umask", mask);
+    stats_add_str(s, "shutdown_command", settings.shutdown_enabled ? "yes" : "no");
+    stats_add_u64(s, "num_threads", (uint64_t)settings.threads);
+    stats_add_u64(s, "reqs_per_event", (uint64_t)settings.reqs_per_event);
+    stats_add_str(s, "cas_enabled", settings.use_cas ? "yes" : "no");
+    stats_add_u64(s, "tcp_backlog", (uint64_t)settings.backlog);
+    stats_add_str(s, "binding_protocol", settings.protocol == PROTO_ASCII ? "ascii" :
+                  settings.protocol == PROTO_BINARY ? "binary" : "auto-negotiate");
+    stats_add_str(s, "auth_enabled_sasl", settings.sasl ? "yes" : "no");
     /* memcached shows the file's path here */
-    fn("auth_enabled_ascii", settings.ascii_auth ? settings.auth_file : "no", ctx);
-    emit_u64(fn, ctx, "item_size_max", settings.item_size_max);
-    fn("maxconns_fast", "yes", ctx);
-    emit_u64(fn, ctx, "hashpower_init", settings.hashpower);
-    fn("flush_enabled", settings.flush_enabled ? "yes" : "no", ctx);
-    emit_u64(fn, ctx, "idle_timeout", settings.idle_timeout);
-    fn("relaxed_privileges", settings.relaxed_privileges ? "yes" : "no", ctx);
-    fn("ssl_enabled", settings.tls.enabled ? "yes" : "no", ctx);
+    stats_add_str(s, "auth_enabled_ascii", settings.ascii_auth ? settings.auth_file : "no");
+    stats_add_u64(s, "item_size_max", settings.item_size_max);
+    stats_add_str(s, "maxconns_fast", "yes");
+    stats_add_u64(s, "hashpower_init", settings.hashpower);
+    stats_add_str(s, "flush_enabled", settings.flush_enabled ? "yes" : "no");
+    stats_add_u64(s, "idle_timeout", settings.idle_timeout);
+    stats_add_str(s, "relaxed_privileges", settings.relaxed_privileges ? "yes" : "no");
+    stats_add_str(s, "ssl_enabled", settings.tls.enabled ? "yes" : "no");
     if (settings.tls.enabled) {
-        fn("ssl_chain_cert", settings.tls.chain_cert, ctx);
-        fn("ssl_key", settings.tls.key, ctx);
-        fn("ssl_ca_cert", settings.tls.ca_cert ? settings.tls.ca_cert : "NULL", ctx);
-        emit_u64(fn, ctx, "ssl_verify_mode", (uint64_t)settings.tls.verify_mode);
-        fn("ssl_min_version", settings.tls.min_version == 13 ? "tlsv1.3" : "tlsv1.2", ctx);
-        fn("ssl_ciphers", settings.tls.ciphers ? settings.tls.ciphers : "NULL", ctx);
+        stats_add_str(s, "ssl_chain_cert", settings.tls.chain_cert);
+        stats_add_str(s, "ssl_key", settings.tls.key);
+        stats_add_str(s, "ssl_ca_cert", settings.tls.ca_cert ? settings.tls.ca_cert : "NULL");
+        stats_add_u64(s, "ssl_verify_mode", (uint64_t)settings.tls.verify_mode);
+        stats_add_str(s, "ssl_min_version", settings.tls.min_version == 13 ? "tlsv1.3" : "tlsv1.2");
+        stats_add_str(s, "ssl_ciphers", settings.tls.ciphers ? settings.tls.ciphers : "NULL");
     }
-    emit_u64(fn, ctx, "udp_validate_window", settings.udp_guard.window_s);
-    emit_u64(fn, ctx, "udp_sources_max", settings.udp_guard.sources_max);
-    emit_u64(fn, ctx, "udp_baf_percent", settings.udp_guard.baf_percent);
-    emit_u64(fn, ctx, "udp_src_rate", settings.udp_guard.src_rate);
-    emit_u64(fn, ctx, "udp_src_burst", settings.udp_guard.src_burst);
-    emit_u64(fn, ctx, "udp_global_rate", settings.udp_guard.global_rate);
-    emit_u64(fn, ctx, "udp_global_burst", settings.udp_guard.global_burst);
-    emit_u64(fn, ctx, "udp_alert_drops", settings.udp_guard.alert_drops);
-    emit_u64(fn, ctx, "allow_list_entries", settings.acl ? settings.acl->n : 0);
-    fn("protected_mode", settings.protected_mode_off ? "no" : "yes", ctx);
-    fn("sandbox", settings.sandbox ? "yes" : "no", ctx);
+    stats_add_u64(s, "udp_validate_window", settings.udp_guard.window_s);
+    stats_add_u64(s, "udp_sources_max", settings.udp_guard.sources_max);
+    stats_add_u64(s, "udp_baf_percent", settings.udp_guard.baf_percent);
+    stats_add_u64(s, "udp_src_rate", settings.udp_guard.src_rate);
+    stats_add_u64(s, "udp_src_burst", settings.udp_guard.src_burst);
+    stats_add_u64(s, "udp_global_rate", settings.udp_guard.global_rate);
+    stats_add_u64(s, "udp_global_burst", settings.udp_guard.global_burst);
+    stats_add_u64(s, "udp_alert_drops", settings.udp_guard.alert_drops);
+    stats_add_u64(s, "allow_list_entries", settings.acl ? settings.acl->n : 0);
+    stats_add_str(s, "protected_mode", settings.protected_mode_off ? "no" : "yes");
+    stats_add_str(s, "sandbox", settings.sandbox ? "yes" : "no");
 }

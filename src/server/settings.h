@@ -99,8 +99,9 @@ enum settings_action settings_parse(int argc, char **argv);
 enum settings_action settings_try_parse(int argc, char **argv, char *err,
                                         size_t errlen);
 
-/* Call fn for every `stats settings` line (name, value). */
-void settings_each_stat(void (*fn)(const char *name, const char *value,
-                                   void *ctx), void *ctx);
+struct stats_sink;
+/* Emit every `stats settings` value into s, in memcached's order (the
+ * caller ends the list). */
+void settings_each_stat(const struct stats_sink *s);
 
 #endif

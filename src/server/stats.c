@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "storage/store.h"
+
 #define STATS_THREADS_MAX 256
 
 struct global_stats global_stats;
@@ -11,6 +13,7 @@ struct global_stats global_stats;
 static struct thread_stats *threads[STATS_THREADS_MAX];
 static int nthreads;
 static struct thread_stats baseline;
+static struct store_stats store_baseline;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void stats_register_thread(struct thread_stats *ts)
@@ -47,10 +50,23 @@ void stats_aggregate(struct thread_stats *out)
     pthread_mutex_unlock(&stats_lock);
 }
 
+void stats_store_since_reset(struct store_stats *ss)
+{
+    store_stats_get(ss);
+    pthread_mutex_lock(&stats_lock);
+    ss->total_items -= store_baseline.total_items;
+    ss->evictions -= store_baseline.evictions;
+    ss->reclaimed -= store_baseline.reclaimed;
+    ss->expired_unfetched -= store_baseline.expired_unfetched;
+    ss->evicted_unfetched -= store_baseline.evicted_unfetched;
+    pthread_mutex_unlock(&stats_lock);
+}
+
 void stats_reset(void)
 {
     pthread_mutex_lock(&stats_lock);
     sum_threads(&baseline);
+    store_stats_get(&store_baseline);
     atomic_store(&global_stats.total_connections, 0);
     atomic_store(&global_stats.rejected_connections, 0);
     atomic_store(&global_stats.acl_rejected_connections, 0);

@@ -85,11 +85,16 @@ struct global_stats {
 
 extern struct global_stats global_stats;
 
+struct store_stats;
+
 /* Register a thread's counters so `stats` can sum them (at start-up). */
 void stats_register_thread(struct thread_stats *ts);
 /* Sum of all threads minus the last reset's baseline. */
 void stats_aggregate(struct thread_stats *out);
-/* `stats reset`. */
+/* The store's statistics, its counters minus the last reset's baseline
+ * (the store itself never resets). */
+void stats_store_since_reset(struct store_stats *out);
+/* `stats reset`: thread, global and store counters, in one place. */
 void stats_reset(void);
 
 #endif

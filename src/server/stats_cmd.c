@@ -1,74 +1,25 @@
 /*
- * stats_cmd: formats counters from server/stats, the store and the
- * settings. Not on the hot path, so plain snprintf.
+ * stats_cmd: the stats emitter, one function per `stats` group, reading
+ * server/stats, the store and the settings; see stats_cmd.h. The order of
+ * names is memcached's and is part of the interface.
  */
 #include "server/stats_cmd.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "protocol/text/parse.h"
+#include "server/session.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "storage/store.h"
 
-__attribute__((format(printf, 3, 4)))
-static void stat_line(struct session *s, const char *name, const char *fmt, ...)
-{
-    char line[512];
-    int n = snprintf(line, sizeof(line), "STAT %s ", name);
-    va_list ap;
-
-    va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof(line) - 3)
-        n = (int)sizeof(line) - 3;
-    line[n++] = '\r';
-    line[n++] = '\n';
-    session_append(s, line, (size_t)n);
-}
-
-static void stat_u64(struct session *s, const char *name, uint64_t v)
-{
-    stat_line(s, name, "%llu", (unsigned long long)v);
-}
-
-/* a ratio kept in thousandths, printed as 1.234 */
-static void stat_ratio(struct session *s, const char *name, uint64_t milli)
-{
-    stat_line(s, name, "%llu.%03llu", (unsigned long long)(milli / 1000),
-              (unsigned long long)(milli % 1000));
-}
-
-static void end(struct session *s)
-{
-    SESSION_LIT(s, "END");
-}
-
-/* store counters at the last `stats reset` (the store never resets) */
-static struct store_stats store_baseline;
-static pthread_mutex_t baseline_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void store_stats_since_reset(struct store_stats *ss)
-{
-    store_stats_get(ss);
-    pthread_mutex_lock(&baseline_lock);
-    ss->total_items -= store_baseline.total_items;
-    ss->evictions -= store_baseline.evictions;
-    ss->reclaimed -= store_baseline.reclaimed;
-    ss->expired_unfetched -= store_baseline.expired_unfetched;
-    ss->evicted_unfetched -= store_baseline.evicted_unfetched;
-    pthread_mutex_unlock(&baseline_lock);
-}
-
-static void stats_general(struct session *s)
+void stats_emit_general(const struct stats_sink *s)
 {
     struct thread_stats ts;
     struct store_stats ss;
@@ -76,88 +27,95 @@ static void stats_general(struct session *s)
     time_t now = clock_started() + clock_now();
 
     stats_aggregate(&ts);
-    store_stats_since_reset(&ss);
+    stats_store_since_reset(&ss);
     getrusage(RUSAGE_SELF, &ru);
-    stat_u64(s, "pid", (uint64_t)getpid());
-    stat_u64(s, "uptime", clock_now() - CLOCK_START);
-    stat_u64(s, "time", (uint64_t)now);
-    stat_line(s, "version", "%s", HC_VERSION_STRING);
-    stat_line(s, "libevent", "%s", "none");
-    stat_u64(s, "pointer_size", sizeof(void *) * 8);
-    stat_line(s, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
-    stat_line(s, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    stat_u64(s, "max_connections", (uint64_t)settings.maxconns);
-    stat_u64(s, "curr_connections", atomic_load(&global_stats.curr_connections));
-    stat_u64(s, "total_connections", atomic_load(&global_stats.total_connections));
-    stat_u64(s, "rejected_connections", atomic_load(&global_stats.rejected_connections));
-    stat_u64(s, "connection_structures", atomic_load(&global_stats.connection_structures));
-#define X(name) stat_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
+    stats_add_u64(s, "pid", (uint64_t)getpid());
+    stats_add_u64(s, "uptime", clock_now() - CLOCK_START);
+    stats_add_u64(s, "time", (uint64_t)now);
+    stats_add_str(s, "version", HC_VERSION_STRING);
+    stats_add_str(s, "libevent", "none");
+    stats_add_u64(s, "pointer_size", sizeof(void *) * 8);
+    stats_add_fmt(s, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    stats_add_fmt(s, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+    stats_add_u64(s, "max_connections", (uint64_t)settings.maxconns);
+    stats_add_u64(s, "curr_connections", atomic_load(&global_stats.curr_connections));
+    stats_add_u64(s, "total_connections", atomic_load(&global_stats.total_connections));
+    stats_add_u64(s, "rejected_connections", atomic_load(&global_stats.rejected_connections));
+    stats_add_u64(s, "connection_structures", atomic_load(&global_stats.connection_structures));
+#define X(name) stats_add_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
     THREAD_STATS(X)
 #undef X
-    stat_u64(s, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
-    stat_ratio(s, "udp_max_amplification",
-               atomic_load(&global_stats.udp_max_amplification_milli));
-    stat_ratio(s, "udp_max_amplification_unvalidated",
-               atomic_load(&global_stats.udp_max_amplification_unvalidated_milli));
-    stat_u64(s, "limit_maxbytes", settings.maxbytes);
-    stat_u64(s, "accepting_conns", 1);
-    stat_u64(s, "listen_disabled_num", 0);
-    stat_u64(s, "threads", (uint64_t)settings.threads);
-    stat_u64(s, "hash_power_level", ss.hash_power_level);
-    stat_u64(s, "hash_bytes", ss.hash_bytes);
-    stat_u64(s, "hash_is_expanding", ss.hash_is_expanding);
-    stat_u64(s, "bytes", ss.bytes);
-    stat_u64(s, "curr_items", ss.curr_items);
-    stat_u64(s, "total_items", ss.total_items);
-    stat_u64(s, "expired_unfetched", ss.expired_unfetched);
-    stat_u64(s, "evicted_unfetched", ss.evicted_unfetched);
-    stat_u64(s, "evictions", ss.evictions);
-    stat_u64(s, "reclaimed", ss.reclaimed);
-    stat_u64(s, "segment_size", ss.segment_size);
-    stat_u64(s, "segments_used", ss.segments);
-    stat_u64(s, "memory_used", ss.mem_used);
-    end(s);
+    stats_add_u64(s, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
+    stats_add_milli(s, "udp_max_amplification",
+                    atomic_load(&global_stats.udp_max_amplification_milli));
+    stats_add_milli(s, "udp_max_amplification_unvalidated",
+                    atomic_load(&global_stats.udp_max_amplification_unvalidated_milli));
+    stats_add_u64(s, "limit_maxbytes", atomic_load(&settings.maxbytes));
+    stats_add_u64(s, "accepting_conns", 1);
+    stats_add_u64(s, "listen_disabled_num", 0);
+    stats_add_u64(s, "threads", (uint64_t)settings.threads);
+    stats_add_u64(s, "hash_power_level", ss.hash_power_level);
+    stats_add_u64(s, "hash_bytes", ss.hash_bytes);
+    stats_add_u64(s, "hash_is_expanding", ss.hash_is_expanding);
+    stats_add_u64(s, "bytes", ss.bytes);
+    stats_add_u64(s, "curr_items", ss.curr_items);
+    stats_add_u64(s, "total_items", ss.total_items);
+    stats_add_u64(s, "expired_unfetched", ss.expired_unfetched);
+    stats_add_u64(s, "evicted_unfetched", ss.evicted_unfetched);
+    stats_add_u64(s, "evictions", ss.evictions);
+    stats_add_u64(s, "reclaimed", ss.reclaimed);
+    stats_add_u64(s, "segment_size", ss.segment_size);
+    stats_add_u64(s, "segments_used", ss.segments);
+    stats_add_u64(s, "memory_used", ss.mem_used);
+    stats_end(s);
 }
 
-static void settings_line(const char *name, const char *value, void *ctx)
+void stats_emit_settings(const struct stats_sink *s)
 {
-    stat_line(ctx, name, "%s", value);
+    settings_each_stat(s);
+    stats_end(s);
 }
 
-static void stats_items(struct session *s)
+static void emit_items(const struct stats_sink *s)
 {
     struct store_stats ss;
 
     store_stats_get(&ss);
     /* one pseudo slab class: segments hold items of every size */
     if (ss.curr_items > 0) {
-        stat_u64(s, "items:1:number", ss.curr_items);
-        stat_u64(s, "items:1:age", 0);
-        stat_u64(s, "items:1:mem_requested", ss.bytes);
-        stat_u64(s, "items:1:evicted", ss.evictions);
-        stat_u64(s, "items:1:evicted_nonzero", 0);
-        stat_u64(s, "items:1:outofmemory", 0);
-        stat_u64(s, "items:1:reclaimed", ss.reclaimed);
-        stat_u64(s, "items:1:expired_unfetched", ss.expired_unfetched);
-        stat_u64(s, "items:1:evicted_unfetched", ss.evicted_unfetched);
+        stats_add_u64(s, "items:1:number", ss.curr_items);
+        stats_add_u64(s, "items:1:age", 0);
+        stats_add_u64(s, "items:1:mem_requested", ss.bytes);
+        stats_add_u64(s, "items:1:evicted", ss.evictions);
+        stats_add_u64(s, "items:1:evicted_nonzero", 0);
+        stats_add_u64(s, "items:1:outofmemory", 0);
+        stats_add_u64(s, "items:1:reclaimed", ss.reclaimed);
+        stats_add_u64(s, "items:1:expired_unfetched", ss.expired_unfetched);
+        stats_add_u64(s, "items:1:evicted_unfetched", ss.evicted_unfetched);
     }
-    end(s);
+    stats_end(s);
 }
 
-static void stats_slabs(struct session *s)
+static void emit_slabs(const struct stats_sink *s)
 {
     struct store_stats ss;
 
     store_stats_get(&ss);
     if (ss.segments > 0) {
-        stat_u64(s, "1:chunk_size", ss.segment_size);
-        stat_u64(s, "1:total_pages", ss.segments);
-        stat_u64(s, "1:used_chunks", ss.curr_items);
-        stat_u64(s, "1:mem_requested", ss.bytes);
+        stats_add_u64(s, "1:chunk_size", ss.segment_size);
+        stats_add_u64(s, "1:total_pages", ss.segments);
+        stats_add_u64(s, "1:used_chunks", ss.curr_items);
+        stats_add_u64(s, "1:mem_requested", ss.bytes);
     }
-    stat_u64(s, "active_slabs", ss.segments > 0 ? 1 : 0);
-    stat_u64(s, "total_malloced", ss.mem_used);
-    end(s);
+    stats_add_u64(s, "active_slabs", ss.segments > 0 ? 1 : 0);
+    stats_add_u64(s, "total_malloced", ss.mem_used);
+    stats_end(s);
+}
+
+static void emit_sizes(const struct stats_sink *s)
+{
+    stats_add_str(s, "sizes_status", "disabled");
+    stats_end(s);
 }
 
 static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -177,51 +135,70 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
     }
 }
 
-static void conn_line(const struct session_info *other, void *arg)
+static void conn_stats(const struct session_info *other, void *arg)
 {
-    struct session *s = arg;
+    const struct stats_sink *s = arg;
     char name[64], addr[128];
 
     peer_name(other->peer, addr, sizeof(addr));
     snprintf(name, sizeof(name), "%d:addr", other->fd);
-    stat_line(s, name, "%s", addr);
+    stats_add_str(s, name, addr);
     snprintf(name, sizeof(name), "%d:listen_addr", other->fd);
-    stat_line(s, name, "%s", other->listen_name);
+    stats_add_str(s, name, other->listen_name);
     snprintf(name, sizeof(name), "%d:state", other->fd);
-    stat_line(s, name, "%s", other->state);
+    stats_add_str(s, name, other->state);
     snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
-    stat_u64(s, name, clock_now() - other->last_active);
+    stats_add_u64(s, name, clock_now() - other->last_active);
 }
 
-static bool arg_is(const struct text_token *t, const char *lit)
+static void emit_conns(const struct stats_sink *s)
 {
-    return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
+    struct stats_sink sink = *s;   /* the walker's context is not const */
+
+    sessions_each(conn_stats, &sink);
+    stats_end(s);
+}
+
+static bool group_is(const char *group, size_t len, const char *lit)
+{
+    return len == strlen(lit) && memcmp(group, lit, len) == 0;
+}
+
+enum stats_outcome stats_run(const char *group, size_t len, const struct stats_sink *s)
+{
+    if (group_is(group, len, "reset")) {
+        stats_reset();
+        return STATS_RESET;
+    }
+    if (len == 0)
+        stats_emit_general(s);
+    else if (group_is(group, len, "settings"))
+        stats_emit_settings(s);
+    else if (group_is(group, len, "items"))
+        emit_items(s);
+    else if (group_is(group, len, "slabs"))
+        emit_slabs(s);
+    else if (group_is(group, len, "sizes"))
+        emit_sizes(s);
+    else if (group_is(group, len, "conns"))
+        emit_conns(s);
+    else
+        return STATS_UNKNOWN;
+    return STATS_EMITTED;
 }
 
 void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
 {
-    if (nargs == 0) {
-        stats_general(s);
-    } else if (arg_is(&args[0], "reset") && nargs == 1) {
-        stats_reset();
-        pthread_mutex_lock(&baseline_lock);
-        store_stats_get(&store_baseline);
-        pthread_mutex_unlock(&baseline_lock);
+    struct stats_text_out t = { .out = s->out };
+    struct stats_sink sink = { stats_text_add, &t };
+    enum stats_outcome r = STATS_UNKNOWN;
+
+    if (nargs <= 1)
+        r = stats_run(nargs ? args[0].p : "", nargs ? args[0].n : 0, &sink);
+    if (t.failed)
+        s->closing = true;
+    else if (r == STATS_RESET)
         SESSION_LIT(s, "RESET");
-    } else if (arg_is(&args[0], "settings") && nargs == 1) {
-        settings_each_stat(settings_line, s);
-        end(s);
-    } else if (arg_is(&args[0], "items") && nargs == 1) {
-        stats_items(s);
-    } else if (arg_is(&args[0], "slabs") && nargs == 1) {
-        stats_slabs(s);
-    } else if (arg_is(&args[0], "sizes") && nargs == 1) {
-        stat_line(s, "sizes_status", "%s", "disabled");
-        end(s);
-    } else if (arg_is(&args[0], "conns") && nargs == 1) {
-        sessions_each(conn_line, s);
-        end(s);
-    } else {
+    else if (r == STATS_UNKNOWN)
         SESSION_LIT(s, "ERROR");
-    }
 }
