@@ -1,7 +1,8 @@
 /*
  * metrics: the Prometheus endpoint; see metrics.h. Every exported metric is
- * declared once in the tables below (name, type, help, value), so a new
- * counter — UDP drops, access-list refusals — is one line in one table.
+ * declared once in the tables below (name, type, help, the stat it shows),
+ * so a new counter — UDP drops, access-list refusals — is one line in one
+ * table. The values come from the stats emitter through metrics_collect.
  */
 #include "server/metrics.h"
 
@@ -24,94 +25,147 @@
 #include "net/listen.h"
 #include "policy/acl.h"
 #include "server/settings.h"
-#include "server/stats.h"
-#include "storage/store.h"
+#include "server/stats_cmd.h"
+#include "server/stats_sink.h"
 
-/* Everything one scrape reports, read once so the numbers agree. */
-struct snapshot {
-    struct thread_stats ts;
-    struct store_stats  ss;
-    uint64_t curr_conns, total_conns, rejected_conns, acl_rejected_conns;
-    uint64_t udp_max_amp_milli, udp_max_amp_unvalidated_milli;
-    uint64_t metrics_acl_rejected;
-    uint64_t uptime, now;
-    struct rusage ru;
-};
+#define HELP_GET   "Total number of all requests broken down by command (get, set, etc.) and status."
+#define HELP_DROPS "UDP requests dropped, by reason."
 
-#define TS(f) atomic_load_explicit(&s->ts.f, memory_order_relaxed)
-
-/* X(name, type, help, value): memcached_exporter's names and meanings. */
+/* X(name, type, help, stat): memcached_exporter's names and meanings, each
+ * the value of one stat (general `stats`, or "settings:" `stats settings`). */
 #define METRICS_MEMCACHED(X)                                                   \
-    X(memcached_up, gauge, "Could the memcached server be reached.", 1)        \
-    X(memcached_uptime_seconds, gauge, "Number of seconds since the server started.", s->uptime) \
-    X(memcached_time_seconds, gauge, "Current UNIX time according to the server.", s->now) \
-    X(memcached_current_connections, gauge, "Current number of open connections.", s->curr_conns) \
-    X(memcached_max_connections, gauge, "Maximum number of clients allowed.", (uint64_t)settings.maxconns) \
-    X(memcached_connections_total, counter, "Total number of connections opened since the server started running.", s->total_conns) \
-    X(memcached_connections_rejected_total, counter, "Total number of connections rejected due to hitting the -c limit.", s->rejected_conns) \
-    X(memcached_connections_listener_disabled_total, counter, "Number of times that memcached has hit its connections limit and disabled its listener.", 0) \
-    X(memcached_connections_yielded_total, counter, "Total number of connections yielded running due to hitting the -R limit.", TS(conn_yields)) \
-    X(memcached_current_items, gauge, "Current number of items stored by this instance.", s->ss.curr_items) \
-    X(memcached_items_total, counter, "Total number of items stored during the life of this instance.", s->ss.total_items) \
-    X(memcached_current_bytes, gauge, "Current number of bytes used to store items.", s->ss.bytes) \
-    X(memcached_limit_bytes, gauge, "Number of bytes this server is allowed to use for storage.", settings.maxbytes) \
-    X(memcached_malloced_bytes, gauge, "Number of bytes of memory allocated to item storage.", s->ss.mem_used) \
-    X(memcached_items_evicted_total, counter, "Total number of valid items removed from cache to free memory for new items.", s->ss.evictions) \
-    X(memcached_items_reclaimed_total, counter, "Total number of times an entry was stored using memory from an expired entry.", s->ss.reclaimed) \
-    X(memcached_read_bytes_total, counter, "Total number of bytes read by this server from network.", TS(bytes_read)) \
-    X(memcached_written_bytes_total, counter, "Total number of bytes sent by this server to network.", TS(bytes_written)) \
-    X(memcached_max_item_size_bytes, gauge, "Largest item this server accepts (-I).", (uint64_t)settings.item_size_max)
+    X(memcached_uptime_seconds, gauge, "Number of seconds since the server started.", "uptime") \
+    X(memcached_time_seconds, gauge, "Current UNIX time according to the server.", "time") \
+    X(memcached_current_connections, gauge, "Current number of open connections.", "curr_connections") \
+    X(memcached_max_connections, gauge, "Maximum number of clients allowed.", "max_connections") \
+    X(memcached_connections_total, counter, "Total number of connections opened since the server started running.", "total_connections") \
+    X(memcached_connections_rejected_total, counter, "Total number of connections rejected due to hitting the -c limit.", "rejected_connections") \
+    X(memcached_connections_listener_disabled_total, counter, "Number of times that memcached has hit its connections limit and disabled its listener.", "listen_disabled_num") \
+    X(memcached_connections_yielded_total, counter, "Total number of connections yielded running due to hitting the -R limit.", "conn_yields") \
+    X(memcached_current_items, gauge, "Current number of items stored by this instance.", "curr_items") \
+    X(memcached_items_total, counter, "Total number of items stored during the life of this instance.", "total_items") \
+    X(memcached_current_bytes, gauge, "Current number of bytes used to store items.", "bytes") \
+    X(memcached_limit_bytes, gauge, "Number of bytes this server is allowed to use for storage.", "limit_maxbytes") \
+    X(memcached_malloced_bytes, gauge, "Number of bytes of memory allocated to item storage.", "memory_used") \
+    X(memcached_items_evicted_total, counter, "Total number of valid items removed from cache to free memory for new items.", "evictions") \
+    X(memcached_items_reclaimed_total, counter, "Total number of times an entry was stored using memory from an expired entry.", "reclaimed") \
+    X(memcached_read_bytes_total, counter, "Total number of bytes read by this server from network.", "bytes_read") \
+    X(memcached_written_bytes_total, counter, "Total number of bytes sent by this server to network.", "bytes_written") \
+    X(memcached_max_item_size_bytes, gauge, "Largest item this server accepts (-I).", "settings:item_size_max")
 
-/* X(command, status, counter): memcached_commands_total{command,status}. */
+/* After memcached_version{version="..."} (from the stat "version"). */
+#define METRICS_PROCESS(X)                                                    \
+    X(memcached_process_user_cpu_seconds_total, counter, "Accumulated user time for this process.", "rusage_user") \
+    X(memcached_process_system_cpu_seconds_total, counter, "Accumulated system time for this process.", "rusage_system")
+
+/* X(command, status, stat): memcached_commands_total{command,status}. */
 #define METRICS_COMMANDS(X)                                                   \
-    X("get", "hit", get_hits) X("get", "miss", get_misses)                    \
-    X("get", "expired", get_expired) X("get", "flushed", get_flushed)         \
-    X("set", "hit", cmd_set) X("flush", "hit", cmd_flush)                     \
-    X("delete", "hit", delete_hits) X("delete", "miss", delete_misses)        \
-    X("incr", "hit", incr_hits) X("incr", "miss", incr_misses)                \
-    X("decr", "hit", decr_hits) X("decr", "miss", decr_misses)                \
-    X("cas", "hit", cas_hits) X("cas", "miss", cas_misses)                    \
-    X("cas", "badval", cas_badval)                                            \
-    X("touch", "hit", touch_hits) X("touch", "miss", touch_misses)
+    X("get", "hit", "get_hits") X("get", "miss", "get_misses")                \
+    X("get", "expired", "get_expired") X("get", "flushed", "get_flushed")     \
+    X("set", "hit", "cmd_set") X("flush", "hit", "cmd_flush")                 \
+    X("delete", "hit", "delete_hits") X("delete", "miss", "delete_misses")    \
+    X("incr", "hit", "incr_hits") X("incr", "miss", "incr_misses")            \
+    X("decr", "hit", "decr_hits") X("decr", "miss", "decr_misses")            \
+    X("cas", "hit", "cas_hits") X("cas", "miss", "cas_misses")                \
+    X("cas", "badval", "cas_badval")                                          \
+    X("touch", "hit", "touch_hits") X("touch", "miss", "touch_misses")
 
-/* X(name, type, help, value): hardcached's own, security first. A new
- * counter is one line here (or in METRICS_UDP_DROPS for a drop reason). */
+/* X(name, type, help, stat): hardcached's own, security first. A new
+ * counter is one line here (or in METRICS_UDP_DROPS for a drop reason);
+ * "metrics:" values are this endpoint's own. */
 #define METRICS_SECURITY(X)                                                   \
-    X(hardcached_auth_commands_total, counter, "Authentication commands processed.", TS(auth_cmds)) \
-    X(hardcached_auth_failures_total, counter, "Authentication attempts that failed.", TS(auth_errors)) \
-    X(hardcached_connections_rejected_total, counter, "Connections closed at accept time because the -c limit was reached.", s->rejected_conns) \
-    X(hardcached_acl_rejected_connections_total, counter, "TCP connections closed by the allow list before a byte was read.", s->acl_rejected_conns) \
-    X(hardcached_metrics_acl_rejected_total, counter, "Connections to this endpoint closed by the allow list.", s->metrics_acl_rejected) \
-    X(hardcached_tls_handshake_failures_total, counter, "TLS handshakes that failed (plain-text clients, old versions, missing or untrusted client certificates).", TS(ssl_handshake_errors)) \
-    X(hardcached_store_too_large_total, counter, "Stores refused because the item exceeded -I.", TS(store_too_large)) \
-    X(hardcached_store_no_memory_total, counter, "Stores refused for lack of memory (-M).", TS(store_no_memory)) \
-    X(hardcached_udp_enabled, gauge, "1 if a UDP port is configured, else 0.", (uint64_t)(settings.udp_port != 0)) \
-    X(hardcached_udp_requests_total, counter, "UDP requests received.", TS(udp_requests)) \
-    X(hardcached_udp_read_bytes_total, counter, "UDP payload bytes received.", TS(udp_bytes_read)) \
-    X(hardcached_udp_written_bytes_total, counter, "UDP payload bytes sent.", TS(udp_bytes_written)) \
-    X(hardcached_udp_admin_refused_total, counter, "Administrative commands refused over UDP.", TS(udp_admin_refused)) \
-    X(hardcached_udp_short_replies_total, counter, "UDP replies cut short by the amplification bound.", TS(udp_short_replies))
+    X(hardcached_auth_commands_total, counter, "Authentication commands processed.", "auth_cmds") \
+    X(hardcached_auth_failures_total, counter, "Authentication attempts that failed.", "auth_errors") \
+    X(hardcached_connections_rejected_total, counter, "Connections closed at accept time because the -c limit was reached.", "rejected_connections") \
+    X(hardcached_acl_rejected_connections_total, counter, "TCP connections closed by the allow list before a byte was read.", "acl_rejected_connections") \
+    X(hardcached_metrics_acl_rejected_total, counter, "Connections to this endpoint closed by the allow list.", "metrics:acl_rejected") \
+    X(hardcached_tls_handshake_failures_total, counter, "TLS handshakes that failed (plain-text clients, old versions, missing or untrusted client certificates).", "ssl_handshake_errors") \
+    X(hardcached_store_too_large_total, counter, "Stores refused because the item exceeded -I.", "store_too_large") \
+    X(hardcached_store_no_memory_total, counter, "Stores refused for lack of memory (-M).", "store_no_memory") \
+    X(hardcached_udp_enabled, gauge, "1 if a UDP port is configured, else 0.", "metrics:udp_enabled") \
+    X(hardcached_udp_requests_total, counter, "UDP requests received.", "udp_requests") \
+    X(hardcached_udp_read_bytes_total, counter, "UDP payload bytes received.", "udp_bytes_read") \
+    X(hardcached_udp_written_bytes_total, counter, "UDP payload bytes sent.", "udp_bytes_written") \
+    X(hardcached_udp_admin_refused_total, counter, "Administrative commands refused over UDP.", "udp_admin_refused") \
+    X(hardcached_udp_short_replies_total, counter, "UDP replies cut short by the amplification bound.", "udp_short_replies")
 
-/* X(reason, counter): hardcached_udp_dropped_total{reason}. */
+/* X(reason, stat): hardcached_udp_dropped_total{reason}. */
 #define METRICS_UDP_DROPS(X)                                                  \
-    X("amplification", udp_dropped_amplification) X("rate", udp_dropped_rate) \
-    X("acl", udp_dropped_acl) X("auth", udp_dropped_auth)                     \
-    X("malformed", udp_dropped_malformed) X("too_large", udp_dropped_too_large)
+    X("amplification", "udp_dropped_amplification") X("rate", "udp_dropped_rate") \
+    X("acl", "udp_dropped_acl") X("auth", "udp_dropped_auth")                 \
+    X("malformed", "udp_dropped_malformed") X("too_large", "udp_dropped_too_large")
 
-/* X(name, help, value x1000): ratios kept in thousandths. */
+/* After the drops: ratios, which the stats already print as 1.234. */
 #define METRICS_RATIOS(X)                                                     \
-    X(hardcached_udp_max_amplification_ratio, "Largest UDP bytes sent / bytes received for one request.", s->udp_max_amp_milli) \
-    X(hardcached_udp_max_amplification_unvalidated_ratio, "The same, towards sources without a recent TCP connection (bounded by udp_baf_percent).", s->udp_max_amp_unvalidated_milli)
+    X(hardcached_udp_max_amplification_ratio, gauge, "Largest UDP bytes sent / bytes received for one request.", "udp_max_amplification") \
+    X(hardcached_udp_max_amplification_unvalidated_ratio, gauge, "The same, towards sources without a recent TCP connection (bounded by udp_baf_percent).", "udp_max_amplification_unvalidated")
 
-/* ---- rendering ---- */
+/* ---- the sink: collect the stats the tables name ---- */
+
+#define WANT_NAMED(name, type, help, stat) stat,
+#define WANT_COMMAND(cmd, status, stat) stat,
+#define WANT_DROP(reason, stat) stat,
+static const char *const wanted[] = {
+    "version",
+    METRICS_MEMCACHED(WANT_NAMED) METRICS_PROCESS(WANT_NAMED)
+    METRICS_COMMANDS(WANT_COMMAND) METRICS_SECURITY(WANT_NAMED)
+    METRICS_UDP_DROPS(WANT_DROP) METRICS_RATIOS(WANT_NAMED)
+};
+#undef WANT_NAMED
+#undef WANT_COMMAND
+#undef WANT_DROP
+#define NWANTED (sizeof(wanted) / sizeof(wanted[0]))
+_Static_assert(NWANTED <= METRICS_VALUES_MAX, "raise METRICS_VALUES_MAX");
 
 /* Written by the metrics thread only. */
 static _Atomic uint64_t metrics_acl_rejected;
 
+void metrics_values_init(struct metrics_values *mv)
+{
+    memset(mv, 0, sizeof(*mv));
+    mv->group = "";
+}
+
+void metrics_collect(void *ctx, const char *name, const char *val, size_t vlen)
+{
+    struct metrics_values *mv = ctx;
+    size_t glen = strlen(mv->group);
+
+    if (name == NULL)
+        return;   /* the end of a group */
+    for (size_t i = 0; i < NWANTED; i++) {
+        if (strncmp(wanted[i], mv->group, glen) != 0 || strcmp(wanted[i] + glen, name) != 0)
+            continue;
+        if (vlen >= METRICS_VALUE_MAX) {
+            mv->too_long = true;
+            return;
+        }
+        memcpy(mv->val[i], val, vlen);
+        mv->val[i][vlen] = '\0';
+        mv->have[i] = true;
+    }
+}
+
+void metrics_collect_all(struct metrics_values *mv)
+{
+    struct stats_sink s = { metrics_collect, mv };
+
+    mv->group = "";
+    stats_emit_general(&s);
+    mv->group = "settings:";
+    stats_emit_settings(&s);
+    mv->group = "metrics:";
+    stats_add_u64(&s, "acl_rejected", atomic_load(&metrics_acl_rejected));
+    stats_add_u64(&s, "udp_enabled", settings.udp_port != 0);
+    mv->group = "";
+}
+
+/* ---- rendering ---- */
+
 struct out {
     char  *p;
     size_t n, cap;
-    bool   overflow;
+    bool   failed;    /* out of room, or a stat the tables name is missing */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -120,86 +174,70 @@ static void put(struct out *o, const char *fmt, ...)
     va_list ap;
     int r;
 
-    if (o->overflow)
+    if (o->failed)
         return;
     va_start(ap, fmt);
     r = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
     va_end(ap);
     if (r < 0 || (size_t)r >= o->cap - o->n)
-        o->overflow = true;
+        o->failed = true;
     else
         o->n += (size_t)r;
 }
 
-static void put_u64(struct out *o, const char *name, const char *type,
-                    const char *help, uint64_t v)
+static const char *value_of(const struct metrics_values *mv, struct out *o, const char *stat)
 {
-    put(o, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
-        name, (unsigned long long)v);
+    for (size_t i = 0; i < NWANTED; i++)
+        if (strcmp(wanted[i], stat) == 0 && mv->have[i])
+            return mv->val[i];
+    o->failed = true;
+    return "";
 }
 
-static void take_snapshot(struct snapshot *s)
+static void put_family(struct out *o, const char *name, const char *type, const char *help)
 {
-    stats_aggregate(&s->ts);
-    store_stats_get(&s->ss);
-    s->curr_conns = atomic_load(&global_stats.curr_connections);
-    s->total_conns = atomic_load(&global_stats.total_connections);
-    s->rejected_conns = atomic_load(&global_stats.rejected_connections);
-    s->acl_rejected_conns = atomic_load(&global_stats.acl_rejected_connections);
-    s->metrics_acl_rejected = atomic_load(&metrics_acl_rejected);
-    s->udp_max_amp_milli = atomic_load(&global_stats.udp_max_amplification_milli);
-    s->udp_max_amp_unvalidated_milli =
-        atomic_load(&global_stats.udp_max_amplification_unvalidated_milli);
-    s->uptime = clock_now() - CLOCK_START;
-    s->now = (uint64_t)(clock_started() + clock_now());
-    getrusage(RUSAGE_SELF, &s->ru);
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+size_t metrics_format(const struct metrics_values *mv, char *buf, size_t cap)
+{
+    struct out o = { .p = buf, .cap = cap, .failed = mv->too_long };
+
+    if (cap == 0)
+        return 0;
+    put_family(&o, "memcached_up", "gauge", "Could the memcached server be reached.");
+    put(&o, "memcached_up 1\n");
+#define X(name, type, help, stat) \
+    put_family(&o, #name, #type, help); \
+    put(&o, "%s %s\n", #name, value_of(mv, &o, stat));
+    METRICS_MEMCACHED(X)
+    put_family(&o, "memcached_version", "gauge", "The version of this memcached server.");
+    put(&o, "memcached_version{version=\"%s\"} 1\n", value_of(mv, &o, "version"));
+    METRICS_PROCESS(X)
+    put_family(&o, "memcached_commands_total", "counter", HELP_GET);
+#define C(cmd, status, stat) \
+    put(&o, "memcached_commands_total{command=\"%s\",status=\"%s\"} %s\n", cmd, status, \
+        value_of(mv, &o, stat));
+    METRICS_COMMANDS(C)
+#undef C
+    METRICS_SECURITY(X)
+    put_family(&o, "hardcached_udp_dropped_total", "counter", HELP_DROPS);
+#define D(reason, stat) \
+    put(&o, "hardcached_udp_dropped_total{reason=\"%s\"} %s\n", reason, value_of(mv, &o, stat));
+    METRICS_UDP_DROPS(D)
+#undef D
+    METRICS_RATIOS(X)
+#undef X
+    return o.failed ? 0 : o.n;
 }
 
 size_t metrics_render(char *buf, size_t cap)
 {
-    struct snapshot snap, *s = &snap;
-    struct out o = { .p = buf, .cap = cap };
+    struct metrics_values mv;
 
-    if (cap == 0)
-        return 0;
-    take_snapshot(s);
-#define X(name, type, help, value) put_u64(&o, #name, #type, help, (uint64_t)(value));
-    METRICS_MEMCACHED(X)
-#undef X
-    put(&o, "# HELP memcached_version The version of this memcached server.\n"
-            "# TYPE memcached_version gauge\nmemcached_version{version=\"%s\"} 1\n",
-        HC_VERSION_STRING);
-    put(&o, "# HELP memcached_process_user_cpu_seconds_total Accumulated user time for this process.\n"
-            "# TYPE memcached_process_user_cpu_seconds_total counter\n"
-            "memcached_process_user_cpu_seconds_total %ld.%06ld\n",
-        (long)s->ru.ru_utime.tv_sec, (long)s->ru.ru_utime.tv_usec);
-    put(&o, "# HELP memcached_process_system_cpu_seconds_total Accumulated system time for this process.\n"
-            "# TYPE memcached_process_system_cpu_seconds_total counter\n"
-            "memcached_process_system_cpu_seconds_total %ld.%06ld\n",
-        (long)s->ru.ru_stime.tv_sec, (long)s->ru.ru_stime.tv_usec);
-    put(&o, "# HELP memcached_commands_total Total number of all requests broken down by command (get, set, etc.) and status.\n"
-            "# TYPE memcached_commands_total counter\n");
-#define X(cmd, status, field) \
-    put(&o, "memcached_commands_total{command=\"%s\",status=\"%s\"} %llu\n", \
-        cmd, status, (unsigned long long)TS(field));
-    METRICS_COMMANDS(X)
-#undef X
-#define X(name, type, help, value) put_u64(&o, #name, #type, help, (uint64_t)(value));
-    METRICS_SECURITY(X)
-#undef X
-    put(&o, "# HELP hardcached_udp_dropped_total UDP requests dropped, by reason.\n"
-            "# TYPE hardcached_udp_dropped_total counter\n");
-#define X(reason, field) \
-    put(&o, "hardcached_udp_dropped_total{reason=\"%s\"} %llu\n", reason, \
-        (unsigned long long)TS(field));
-    METRICS_UDP_DROPS(X)
-#undef X
-#define X(name, help, milli) \
-    put(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu.%03llu\n", #name, help, #name, #name, \
-        (unsigned long long)((milli) / 1000), (unsigned long long)((milli) % 1000));
-    METRICS_RATIOS(X)
-#undef X
-    return o.overflow ? 0 : o.n;
+    metrics_values_init(&mv);
+    metrics_collect_all(&mv);
+    return metrics_format(&mv, buf, cap);
 }
 
 /* ---- the request ---- */
