@@ -1,6 +1,7 @@
 /* Unit tests for the /metrics endpoint's pure parts: the request classifier
- * at every split and on every error path, and rendering (complete text,
- * well-formed lines, overflow reported instead of truncated output). */
+ * at every split and on every error path, rendering (complete text,
+ * well-formed lines, overflow reported instead of truncated output), and
+ * the Prometheus sink of the stats emitter (stat in, exposition line out). */
 #include "server/metrics.h"
 
 #include <stdlib.h>
@@ -96,6 +97,69 @@ static void test_render(void)
     free(out);
 }
 
+/* The Prometheus sink: one stat's value in (group, name, value), its line
+ * out. Everything else is the real emitter's. */
+static const struct {
+    const char *group, *name, *val;
+    const char *line;   /* a whole line of the output, with its newlines */
+} prom_rows[] = {
+    { "", "get_hits", "5", "\nmemcached_commands_total{command=\"get\",status=\"hit\"} 5\n" },
+    { "", "cmd_set", "8", "\nmemcached_commands_total{command=\"set\",status=\"hit\"} 8\n" },
+    { "", "version", "9.9.9", "\nmemcached_version{version=\"9.9.9\"} 1\n" },
+    { "", "limit_maxbytes", "123", "\nmemcached_limit_bytes 123\n" },
+    { "", "evictions", "6", "\nmemcached_items_evicted_total 6\n" },
+    { "", "rusage_user", "1.250000", "\nmemcached_process_user_cpu_seconds_total 1.250000\n" },
+    { "", "udp_max_amplification", "1.500", "\nhardcached_udp_max_amplification_ratio 1.500\n" },
+    { "", "udp_dropped_rate", "3", "\nhardcached_udp_dropped_total{reason=\"rate\"} 3\n" },
+    { "", "rejected_connections", "2", "\nhardcached_connections_rejected_total 2\n" },
+    { "settings:", "item_size_max", "77", "\nmemcached_max_item_size_bytes 77\n" },
+    { "metrics:", "acl_rejected", "4", "\nhardcached_metrics_acl_rejected_total 4\n" },
+    /* a name in another group is another stat */
+    { "settings:", "evictions", "on", "\nmemcached_items_evicted_total 0\n" },
+    { "", "item_size_max", "77", "\nmemcached_max_item_size_bytes 1048576\n" },
+    /* a stat no table names changes nothing */
+    { "", "pid", "1", "\nmemcached_up 1\n" },
+};
+
+static void test_prometheus_sink(void)
+{
+    struct store_config cfg = { .mem_limit = 8u << 20, .item_size_max = 1u << 20,
+                                .evict = true, .use_cas = true };
+    char *out = malloc(METRICS_BODY_MAX);
+    struct metrics_values mv;
+    size_t n;
+
+    settings.item_size_max = cfg.item_size_max;
+    if (out == NULL || store_setup(&cfg) != 0) {
+        fprintf(stderr, "setup failed\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < sizeof(prom_rows) / sizeof(prom_rows[0]); i++) {
+        metrics_values_init(&mv);
+        metrics_collect_all(&mv);
+        mv.group = prom_rows[i].group;
+        metrics_collect(&mv, prom_rows[i].name, prom_rows[i].val, strlen(prom_rows[i].val));
+        n = metrics_format(&mv, out, METRICS_BODY_MAX - 1);
+        CHECK(n > 0);
+        out[n] = '\0';
+        if (strstr(out, prom_rows[i].line) == NULL) {
+            CHECK(!"line missing");
+            fprintf(stderr, "  row %zu: no \"%s\"\n", i, prom_rows[i].line);
+        }
+    }
+    /* a stat the tables name that was never emitted fails the scrape */
+    metrics_values_init(&mv);
+    CHECK_EQ_INT(metrics_format(&mv, out, METRICS_BODY_MAX), 0);
+    /* so does a value too long to keep */
+    metrics_values_init(&mv);
+    metrics_collect_all(&mv);
+    memset(out, '9', METRICS_VALUE_MAX);
+    metrics_collect(&mv, "curr_items", out, METRICS_VALUE_MAX);
+    CHECK_EQ_INT(metrics_format(&mv, out, METRICS_BODY_MAX), 0);
+    store_teardown();
+    free(out);
+}
+
 int main(void)
 {
     clock_setup();
@@ -105,5 +169,6 @@ int main(void)
     RUN(test_need_more_at_every_split);
     RUN(test_too_large);
     RUN(test_render);
+    RUN(test_prometheus_sink);
     return unit_report("metrics");
 }
