@@ -19,6 +19,17 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
+/* The store's part of `stats`, last and in this order:
+ * X(stat name, struct store_stats field). */
+#define STORE_STATS(X)                                                        \
+    X(hash_power_level, hash_power_level) X(hash_bytes, hash_bytes)           \
+    X(hash_is_expanding, hash_is_expanding) X(bytes, bytes)                   \
+    X(curr_items, curr_items) X(total_items, total_items)                     \
+    X(expired_unfetched, expired_unfetched)                                   \
+    X(evicted_unfetched, evicted_unfetched) X(evictions, evictions)           \
+    X(reclaimed, reclaimed) X(segment_size, segment_size)                     \
+    X(segments_used, segments) X(memory_used, mem_used)
+
 void stats_emit_general(const struct stats_sink *s)
 {
     struct thread_stats ts;
@@ -54,19 +65,9 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "accepting_conns", 1);
     stats_add_u64(s, "listen_disabled_num", 0);
     stats_add_u64(s, "threads", (uint64_t)settings.threads);
-    stats_add_u64(s, "hash_power_level", ss.hash_power_level);
-    stats_add_u64(s, "hash_bytes", ss.hash_bytes);
-    stats_add_u64(s, "hash_is_expanding", ss.hash_is_expanding);
-    stats_add_u64(s, "bytes", ss.bytes);
-    stats_add_u64(s, "curr_items", ss.curr_items);
-    stats_add_u64(s, "total_items", ss.total_items);
-    stats_add_u64(s, "expired_unfetched", ss.expired_unfetched);
-    stats_add_u64(s, "evicted_unfetched", ss.evicted_unfetched);
-    stats_add_u64(s, "evictions", ss.evictions);
-    stats_add_u64(s, "reclaimed", ss.reclaimed);
-    stats_add_u64(s, "segment_size", ss.segment_size);
-    stats_add_u64(s, "segments_used", ss.segments);
-    stats_add_u64(s, "memory_used", ss.mem_used);
+#define X(name, field) stats_add_u64(s, #name, ss.field);
+    STORE_STATS(X)
+#undef X
     stats_end(s);
 }
 
