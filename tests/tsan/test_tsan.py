@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -86,17 +87,6 @@ def test_no_data_races(mem_mb, args):
     assert "ThreadSanitizer" not in report, report[:6000]
 
 
-def http_get(port, path):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
-        data = b""
-        while True:
-            got = s.recv(65536)
-            if not got:
-                return data
-            data += got
-
-
 def text_until(sock, end, count=1):
     data = b""
     while data.count(end) < count:
@@ -130,7 +120,9 @@ def test_runtime_settings_race_free():
 
     def metrics_reader():
         while not stop.is_set():
-            assert http_get(mport, b"/metrics").startswith(b"HTTP/1.1 200 ")
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport,
+                                        timeout=10) as r:
+                assert r.status == 200 and r.read()
 
     def idler():
         # connections the idle sweep closes (with a log_info) on every worker
