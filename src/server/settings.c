@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/strnum.h"
 #include "server/config_file.h"
 #include "server/stats_sink.h"
@@ -502,7 +503,8 @@ void settings_each_stat(const struct stats_sink *s)
     stats_add_u64(s, "tcpport", (uint64_t)settings.port);
     stats_add_u64(s, "udpport", (uint64_t)settings.udp_port);
     stats_add_str(s, "inter", settings.listen_arg ? settings.listen_arg : "127.0.0.1,::1");
-    stats_add_u64(s, "verbosity", (uint64_t)settings.verbose);
+    /* the live level, which `verbosity` changes (memcached shows it so) */
+    stats_add_u64(s, "verbosity", (uint64_t)atomic_load(&log_verbosity));
     stats_add_str(s, "evictions", settings.evict ? "on" : "off");
     stats_add_str(s, "domain_socket", settings.unix_path ? settings.unix_path : "NULL");
     stats_add_str(s, "umask", mask);

@@ -7,7 +7,8 @@
  * before the workers start, and is read-only afterwards, with one
  * exception: a field a command changes at run time is an _Atomic (today
  * `maxbytes`, which `cache_memlimit` sets while `stats` and /metrics read it;
- * `verbosity` sets core/log's atomic log_verbosity, never `verbose`).
+ * `verbosity` sets core/log's atomic log_verbosity, never `verbose`, and
+ * `stats settings` shows log_verbosity).
  */
 #ifndef HC_SERVER_SETTINGS_H
 #define HC_SERVER_SETTINGS_H

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import binproto as bp
 import hcutil
 
 pytestmark = pytest.mark.hardcached_only
@@ -274,6 +275,32 @@ def test_config_file(start_server, tmp_path):
     assert st["verbosity"] == "1"
     c.close()
     assert scrape(port)[0] == 200
+
+
+def test_runtime_settings_in_every_sink(metrics_server):
+    """cache_memlimit and verbosity, as text `stats`, binary STAT and
+    /metrics show them: three sinks of one emitter."""
+    s = metrics_server
+    c = s.client()
+    c.cmd(b"cache_memlimit 100\r\n", b"OK\r\n")
+    c.cmd(b"verbosity 2\r\n", b"OK\r\n")
+    limit = str(100 * 1024 * 1024)
+    assert c.stats()["limit_maxbytes"] == limit
+    st = c.stats("settings")
+    assert (st["maxbytes"], st["verbosity"]) == (limit, "2")
+    b = s.client()   # a connection speaks the protocol of its first byte
+    b.send(bp.pack("stat", "settings"))
+    binary = {}
+    while True:
+        r = bp.read(b)
+        if not r.key:
+            break
+        binary[r.key.decode()] = r.value.decode()
+    assert binary == st
+    b.close()
+    samples, _ = parse_exposition(scrape(s.metrics_port)[2].decode())
+    assert samples[("memcached_limit_bytes", ())] == 100 * 1024 * 1024
+    c.close()
 
 
 @pytest.mark.parametrize("text,msg", [

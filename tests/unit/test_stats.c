@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "storage/store.h"
@@ -218,6 +219,10 @@ static void test_settings_values(void)
     record("", &r);
     CHECK(strcmp(value(&r, "limit_maxbytes"), "104857600") == 0);
     atomic_store(&settings.maxbytes, 16u << 20);
+    atomic_store(&log_verbosity, 2);
+    record("settings", &r);
+    CHECK(strcmp(value(&r, "verbosity"), "2") == 0);
+    atomic_store(&log_verbosity, 0);
 }
 
 /* The text and binary sinks frame exactly what the emitter gave: the
