@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,8 +27,8 @@
 #include "server/stats_cmd.h"
 #include "server/stats_sink.h"
 
-#define HELP_GET   "Total number of all requests broken down by command (get, set, etc.) and status."
-#define HELP_DROPS "UDP requests dropped, by reason."
+#define HELP_COMMANDS "Total number of all requests broken down by command (get, set, etc.) and status."
+#define HELP_DROPS    "UDP requests dropped, by reason."
 
 /* X(name, type, help, stat): memcached_exporter's names and meanings, each
  * the value of one stat (general `stats`, or "settings:" `stats settings`). */
@@ -214,7 +213,7 @@ size_t metrics_format(const struct metrics_values *mv, char *buf, size_t cap)
     put_family(&o, "memcached_version", "gauge", "The version of this memcached server.");
     put(&o, "memcached_version{version=\"%s\"} 1\n", value_of(mv, &o, "version"));
     METRICS_PROCESS(X)
-    put_family(&o, "memcached_commands_total", "counter", HELP_GET);
+    put_family(&o, "memcached_commands_total", "counter", HELP_COMMANDS);
 #define C(cmd, status, stat) \
     put(&o, "memcached_commands_total{command=\"%s\",status=\"%s\"} %s\n", cmd, status, \
         value_of(mv, &o, stat));
