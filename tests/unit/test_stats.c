@@ -28,31 +28,28 @@ static void check_bytes(const struct buf *out, const char *want, size_t nwant, i
 
 /* ---- the sinks: name/value in, bytes out ---- */
 
+/* A binary STAT response header: key length, body length (one byte each
+ * here), the opaque "\x01\x02\x03\x04", status OK, CAS 0. */
+#define STAT_HDR(klen, blen) \
+    "\x81\x10\x00" klen "\x00\x00\x00\x00\x00\x00\x00" blen \
+    "\x01\x02\x03\x04" "\x00\x00\x00\x00\x00\x00\x00\x00"
+
 static const struct {
     const char *name, *val;   /* name NULL: the end of the list */
     const char *text;
     size_t      ntext;
-    const char *bin;          /* opaque "\x01\x02\x03\x04" */
+    const char *bin;
     size_t      nbin;
 } sink_rows[] = {
-    { "pid", "42", B("STAT pid 42\r\n"),
-      B("\x81\x10\x00\x03\x00\x00\x00\x00\x00\x00\x00\x05\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00" "pid" "42") },
+    { "pid", "42", B("STAT pid 42\r\n"), B(STAT_HDR("\x03", "\x05") "pid" "42") },
     { "inter", "127.0.0.1,::1", B("STAT inter 127.0.0.1,::1\r\n"),
-      B("\x81\x10\x00\x05\x00\x00\x00\x00\x00\x00\x00\x12\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00" "inter" "127.0.0.1,::1") },
+      B(STAT_HDR("\x05", "\x12") "inter" "127.0.0.1,::1") },
     { "udp_max_amplification", "1.500", B("STAT udp_max_amplification 1.500\r\n"),
-      B("\x81\x10\x00\x15\x00\x00\x00\x00\x00\x00\x00\x1a\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00" "udp_max_amplification" "1.500") },
+      B(STAT_HDR("\x15", "\x1a") "udp_max_amplification" "1.500") },
     { "12:state", "conn_waiting", B("STAT 12:state conn_waiting\r\n"),
-      B("\x81\x10\x00\x08\x00\x00\x00\x00\x00\x00\x00\x14\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00" "12:state" "conn_waiting") },
-    { "empty", "", B("STAT empty \r\n"),
-      B("\x81\x10\x00\x05\x00\x00\x00\x00\x00\x00\x00\x05\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00" "empty") },
-    { NULL, NULL, B("END\r\n"),
-      B("\x81\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04"
-        "\x00\x00\x00\x00\x00\x00\x00\x00") },
+      B(STAT_HDR("\x08", "\x14") "12:state" "conn_waiting") },
+    { "empty", "", B("STAT empty \r\n"), B(STAT_HDR("\x05", "\x05") "empty") },
+    { NULL, NULL, B("END\r\n"), B(STAT_HDR("\x00", "\x00")) },
 };
 
 static void test_sinks(void)
