@@ -95,9 +95,12 @@ static double sb_run(const struct sb_opts *o, bool set, const char *value, uint6
         }
         for (unsigned j = 0; j < SB_BATCH; j++) {
             if (set)
-                store_put(STORE_SET, keys[j], SB_KEY_LEN, 0, 0, value, o->value, 0, NULL);
+                store_write(&(struct store_write){ .mode = STORE_SET, .key = keys[j],
+                                                   .nkey = SB_KEY_LEN, .value = value,
+                                                   .nvalue = o->value }, NULL);
             else
-                store_get(keys[j], SB_KEY_LEN, sb_copy_out, NULL);
+                store_read(&(struct store_read){ .key = keys[j], .nkey = SB_KEY_LEN },
+                           sb_copy_out, NULL);
         }
         store_prefetch_clear();
         spent += sb_now() - t0;
@@ -175,7 +178,8 @@ int main(int argc, char **argv)
     char key[SB_KEY_LEN];
     for (uint32_t i = 0; i < o.keys; i++) {
         sb_key(key, i);
-        if (store_put(STORE_SET, key, SB_KEY_LEN, 0, 0, value, o.value, 0, NULL) != STORE_OK) {
+        if (store_write(&(struct store_write){ .key = key, .nkey = SB_KEY_LEN, .value = value,
+                                               .nvalue = o.value }, NULL) != STORE_OK) {
             fprintf(stderr, "store-bench: preload failed at key %u\n", i);
             return 1;
         }

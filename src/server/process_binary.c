@@ -82,27 +82,31 @@ static void exec_get(struct session *s, const struct bin_req *req)
         .with_key = req->base == BIN_OP_GETK || req->base == BIN_OP_GATK,
         .with_value = req->base != BIN_OP_TOUCH,
     };
-    bool hit;
+    struct store_read rd = {
+        .key = req->key, .nkey = req->keylen,
+        .touch = touch, .exptime = touch ? clock_exptime(req->exptime) : 0,
+    };
+    enum store_found found;
 
     if (touch) {
         STAT_INCR(ts, cmd_touch);
         if (req->base != BIN_OP_TOUCH)
             STAT_INCR(ts, cmd_get);
-        hit = store_get_touch(req->key, req->keylen, clock_exptime(req->exptime),
-                              emit_item, &g);
-        if (hit)
+        found = store_read(&rd, emit_item, &g);
+        if (found == STORE_FOUND)
             STAT_INCR(ts, touch_hits);
         else
             STAT_INCR(ts, touch_misses);
     } else {
         STAT_INCR(ts, cmd_get);
-        hit = store_get(req->key, req->keylen, emit_item, &g);
-        if (hit)
+        found = store_read(&rd, emit_item, &g);
+        if (found == STORE_FOUND)
             STAT_INCR(ts, get_hits);
         else
             STAT_INCR(ts, get_misses);
     }
-    if (hit || req->quiet)
+    stats_lookup(ts, found);
+    if (found == STORE_FOUND || req->quiet)
         return;
     if (g.with_key)   /* memcached: a getk miss carries the key, no message */
         respond(s, req, BIN_STATUS_KEY_ENOENT, NULL, 0, req->key, req->keylen,
@@ -116,7 +120,7 @@ static void exec_store(struct session *s, const struct bin_req *req)
     struct thread_stats *ts = s->stats;
     enum store_mode mode;
     enum store_status st;
-    uint64_t cas = 0;
+    struct store_result res;
 
     switch (req->base) {
     case BIN_OP_ADD:     mode = STORE_ADD; break;
@@ -128,14 +132,16 @@ static void exec_store(struct session *s, const struct bin_req *req)
     if (req->cas != 0 && mode != STORE_APPEND && mode != STORE_PREPEND)
         mode = STORE_CAS;   /* memcached: any store with a CAS is a cas */
     STAT_INCR(ts, cmd_set);
-    st = store_put(mode, req->key, req->keylen, req->flags,
-                   clock_exptime(req->exptime), req->value, req->nvalue,
-                   req->cas, &cas);
+    st = store_write(&(struct store_write){
+        .mode = mode, .key = req->key, .nkey = req->keylen, .flags = req->flags,
+        .exptime = clock_exptime(req->exptime), .value = req->value,
+        .nvalue = req->nvalue, .cas = req->cas }, &res);
+    stats_lookup(ts, res.found);
     if (mode == STORE_CAS)
         stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     switch (st) {
     case STORE_OK:
-        respond_ok(s, req, cas);
+        respond_ok(s, req, res.cas);
         return;
     case STORE_EXISTS:
         respond_error(s, req, BIN_STATUS_KEY_EEXISTS);
@@ -171,8 +177,11 @@ static void exec_store(struct session *s, const struct bin_req *req)
 
 static void exec_delete(struct session *s, const struct bin_req *req)
 {
-    enum store_status st = store_delete_cas(req->key, req->keylen, req->cas);
+    struct store_delete del = { .key = req->key, .nkey = req->keylen, .cas = req->cas };
+    struct store_result res;
+    enum store_status st = store_delete(&del, &res);
 
+    stats_lookup(s->stats, res.found);
     if (st == STORE_OK) {
         STAT_INCR(s->stats, delete_hits);
         respond_ok(s, req, 0);
@@ -188,27 +197,27 @@ static void exec_arith(struct session *s, const struct bin_req *req)
 {
     struct thread_stats *ts = s->stats;
     bool incr = req->base == BIN_OP_INCREMENT;
-    struct store_arith_opts o = {
+    struct store_arith ar = {
+        .key = req->key, .nkey = req->keylen, .incr = incr, .delta = req->delta,
         .cas = req->cas,
         .vivify = req->exptime != 0xffffffffu,   /* memcached: -1 = no create */
         .initial = req->initial,
         .viv_exptime = clock_exptime(req->exptime),
     };
-    uint64_t result = 0, cas = 0;
-    bool created;
-    enum store_status st = store_arith_ex(req->key, req->keylen, incr, req->delta,
-                                          &o, &result, &cas, &created);
+    struct store_result res;
+    enum store_status st = store_arith(&ar, &res);
     unsigned char body[8];
 
+    stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
-        stats_arith(ts, incr, st == STORE_OK && !created);
+        stats_arith(ts, incr, st == STORE_OK && !res.created);
     switch (st) {
     case STORE_OK:
         if (req->quiet)
             return;
-        be32(body, (uint32_t)(result >> 32));
-        be32(body + 4, (uint32_t)result);
-        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, body, 8, cas);
+        be32(body, (uint32_t)(res.number >> 32));
+        be32(body + 4, (uint32_t)res.number);
+        respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, body, 8, res.cas);
         return;
     case STORE_NOT_FOUND:   respond_error(s, req, BIN_STATUS_KEY_ENOENT); return;
     case STORE_EXISTS:      respond_error(s, req, BIN_STATUS_KEY_EEXISTS); return;
@@ -366,7 +375,8 @@ static enum proc_step bin_step(struct session *s, const char *data, size_t len,
         if (req.status == BIN_STATUS_E2BIG) {
             STAT_INCR(s->stats, store_too_large);
             if (req.base == BIN_OP_SET && req.key != NULL)
-                store_delete(req.key, req.keylen);   /* as memcached */
+                store_delete(&(struct store_delete){ .key = req.key, .nkey = req.keylen },
+                             NULL);   /* as memcached */
         }
         if (req.status != BIN_STATUS_OK)
             respond_error(s, &req, req.status);

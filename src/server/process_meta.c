@@ -179,7 +179,8 @@ static void mg_emit(const struct store_item *it, void *arg)
 static void exec_mg(struct session *s, const struct meta_flags *f, const struct meta_key *k)
 {
     struct thread_stats *ts = s->stats;
-    struct store_get_opts o = {
+    struct store_read rd = {
+        .key = k->p, .nkey = k->n,
         .touch = meta_has(f, 'T'),
         .exptime = meta_exptime(f->ttl),
         .vivify = meta_has(f, 'N'),
@@ -189,17 +190,18 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
         .tokens = true,
     };
     struct mg_ctx m = { s, f, k };
-    bool hit = store_get_ex(k->p, k->n, &o, mg_emit, &m);
+    enum store_found found = store_read(&rd, mg_emit, &m);
 
     STAT_INCR(ts, cmd_get);
-    if (o.touch) {
+    stats_lookup(ts, found);
+    if (rd.touch) {
         STAT_INCR(ts, cmd_touch);
-        if (hit)
+        if (found == STORE_FOUND)
             STAT_INCR(ts, touch_hits);
         else
             STAT_INCR(ts, touch_misses);
     }
-    if (hit) {
+    if (found == STORE_FOUND) {
         STAT_INCR(ts, get_hits);
         return;
     }
@@ -220,7 +222,12 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
                   const struct meta_key *k)
 {
     struct thread_stats *ts = s->stats;
-    struct store_put_opts o = {
+    bool has_cas = meta_has(f, 'C');
+    struct store_write wr = {
+        .key = k->p, .nkey = k->n, .flags = f->client_flags,
+        .exptime = meta_has(f, 'T') ? meta_exptime(f->ttl) : 0,
+        .value = req->data, .nvalue = req->ndata,
+        .cas = has_cas ? f->cas_cmp : 0,
         .invalidate = f->invalidate,
         .vivify = meta_has(f, 'N'),
         .viv_exptime = meta_exptime(f->vivify_ttl),
@@ -228,9 +235,8 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     };
     enum store_mode mode;
     enum store_status st;
-    uint64_t cas = 0;
+    struct store_result res;
     struct line l = { .n = 0 };
-    bool has_cas = meta_has(f, 'C');
 
     switch (f->mode) {
     case 'E': mode = STORE_ADD; break;
@@ -239,10 +245,10 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     case 'R': mode = has_cas ? STORE_CAS : STORE_REPLACE; break;
     default:  mode = has_cas ? STORE_CAS : STORE_SET; break;
     }
+    wr.mode = mode;
     STAT_INCR(ts, cmd_set);
-    st = store_put_ex(mode, k->p, k->n, f->client_flags,
-                      meta_has(f, 'T') ? meta_exptime(f->ttl) : 0, req->data, req->ndata,
-                      has_cas ? f->cas_cmp : 0, &o, &cas);
+    st = store_write(&wr, &res);
+    stats_lookup(ts, res.found);
     if (mode == STORE_CAS)
         stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     switch (st) {
@@ -270,7 +276,7 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     for (uint32_t i = 0; i < f->ntok; i++) {
         char flag = f->tok[i].p[0];
         if (!put_common(&l, f, k, flag) && flag == 'c' && st == STORE_OK)
-            put_flag_u64(&l, 'c', cas);
+            put_flag_u64(&l, 'c', res.cas);
     }
     emit_line(s, &l);
 }
@@ -279,16 +285,20 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
 
 static void exec_md(struct session *s, const struct meta_flags *f, const struct meta_key *k)
 {
-    struct store_delete_opts o = {
+    struct store_delete del = {
+        .key = k->p, .nkey = k->n,
+        .cas = meta_has(f, 'C') ? f->cas_cmp : 0,
         .invalidate = f->invalidate,
         .strip = f->strip,
         .touch = f->invalidate && meta_has(f, 'T'),
         .exptime = meta_exptime(f->ttl),
         .new_cas = f->new_cas,
     };
-    enum store_status st = store_delete_ex(k->p, k->n, meta_has(f, 'C') ? f->cas_cmp : 0, &o);
+    struct store_result res;
+    enum store_status st = store_delete(&del, &res);
     struct line l = { .n = 0 };
 
+    stats_lookup(s->stats, res.found);
     switch (st) {
     case STORE_OK:
         STAT_INCR(s->stats, delete_hits);
@@ -323,7 +333,8 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
 {
     struct thread_stats *ts = s->stats;
     bool incr = f->mode == 'I';
-    struct store_arith_opts o = {
+    struct store_arith ar = {
+        .key = k->p, .nkey = k->n, .incr = incr, .delta = f->delta,
         .cas = meta_has(f, 'C') ? f->cas_cmp : 0,
         .vivify = meta_has(f, 'N'),
         .initial = f->initial,
@@ -332,8 +343,7 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
         .exptime = meta_exptime(f->ttl),
         .new_cas = f->new_cas,
     };
-    uint64_t result = 0, cas = 0;
-    bool created = false;
+    struct store_result res;
     enum store_status st;
     struct line l = { .n = 0 };
     char num[24];
@@ -341,10 +351,11 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
     rel_time_t exptime = 0;
 
     if (meta_has(f, 'C') && f->cas_cmp == 0)
-        o.cas = UINT64_MAX;   /* C0 can match nothing */
-    st = store_arith_ex(k->p, k->n, incr, f->delta, &o, &result, &cas, &created);
+        ar.cas = UINT64_MAX;   /* C0 can match nothing */
+    st = store_arith(&ar, &res);
+    stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
-        stats_arith(ts, incr, st == STORE_OK && !created);
+        stats_arith(ts, incr, st == STORE_OK && !res.created);
     switch (st) {
     case STORE_OK:
         if (f->quiet)
@@ -359,7 +370,7 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
         EMIT_LIT(s, "SERVER_ERROR out of memory\r\n");
         return;
     }
-    nnum = strnum_fmt_u64(num, result);
+    nnum = strnum_fmt_u64(num, res.number);
     if (f->value) {
         put(&l, "VA", 2);
         put_num(&l, nnum);
@@ -367,20 +378,20 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
         put(&l, "HD", 2);
     }
     if (meta_has(f, 't')) {
-        if (o.touch)
-            exptime = o.exptime;
-        else if (created)
-            exptime = o.viv_exptime;
+        if (ar.touch)
+            exptime = ar.exptime;
+        else if (res.created)
+            exptime = ar.viv_exptime;
         else
-            store_get_ex(k->p, k->n, &(struct store_get_opts){ .no_bump = true },
-                         read_exptime, &exptime);
+            store_read(&(struct store_read){ .key = k->p, .nkey = k->n, .no_bump = true },
+                       read_exptime, &exptime);
     }
     for (uint32_t i = 0; i < f->ntok; i++) {
         char flag = f->tok[i].p[0];
         if (put_common(&l, f, k, flag))
             continue;
         if (flag == 'c')
-            put_flag_u64(&l, 'c', cas);
+            put_flag_u64(&l, 'c', res.cas);
         else if (flag == 't')
             put_flag_i64(&l, 't', ttl_left(exptime));
     }
@@ -421,10 +432,12 @@ static void me_emit(const struct store_item *it, void *arg)
 
 static void exec_me(struct session *s, const struct meta_key *k)
 {
-    struct store_get_opts o = { .no_bump = true };
+    struct store_read rd = { .key = k->p, .nkey = k->n, .no_bump = true };
     struct me_ctx m = { s, k };
+    enum store_found found = store_read(&rd, me_emit, &m);
 
-    if (!store_get_ex(k->p, k->n, &o, me_emit, &m))
+    stats_lookup(s->stats, found);
+    if (found != STORE_FOUND)
         EMIT_LIT(s, "EN\r\n");
 }
 

@@ -82,22 +82,25 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
     size_t pos = s->resume;
 
     while (text_next_key(req, &pos, &key)) {
-        bool hit;
+        struct store_read rd = { .key = key.p, .nkey = key.n, .touch = touch,
+                                 .exptime = exptime };
+        enum store_found found;
         STAT_INCR(ts, cmd_get);
         if (touch) {
             STAT_INCR(ts, cmd_touch);
-            hit = store_get_touch(key.p, key.n, exptime, emit_value, &vc);
-            if (hit)
+            found = store_read(&rd, emit_value, &vc);
+            if (found == STORE_FOUND)
                 STAT_INCR(ts, touch_hits);
             else
                 STAT_INCR(ts, touch_misses);
         } else {
-            hit = store_get(key.p, key.n, emit_value, &vc);
-            if (hit)
+            found = store_read(&rd, emit_value, &vc);
+            if (found == STORE_FOUND)
                 STAT_INCR(ts, get_hits);
             else
                 STAT_INCR(ts, get_misses);
         }
+        stats_lookup(ts, found);
         if (s->closing)
             return PROC_STEP_CLOSE;
         if (session_out_full(s)) {
@@ -121,12 +124,17 @@ static const enum store_mode store_modes[TEXT_CMD_COUNT] = {
 static void exec_store(struct session *s, const struct text_req *req)
 {
     struct thread_stats *ts = s->stats;
+    struct store_write wr = {
+        .mode = store_modes[req->cmd], .key = req->key.p, .nkey = req->key.n,
+        .flags = req->flags, .exptime = clock_exptime(req->exptime),
+        .value = req->data, .nvalue = req->ndata, .cas = req->cas_unique,
+    };
+    struct store_result res;
     enum store_status st;
 
     STAT_INCR(ts, cmd_set);
-    st = store_put(store_modes[req->cmd], req->key.p, req->key.n, req->flags,
-                   clock_exptime(req->exptime), req->data, req->ndata,
-                   req->cas_unique, NULL);
+    st = store_write(&wr, &res);
+    stats_lookup(ts, res.found);
     if (req->cmd == TEXT_CMD_CAS)
         stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
@@ -136,7 +144,8 @@ static void exec_store(struct session *s, const struct text_req *req)
     if (st == STORE_TOO_LARGE) {
         STAT_INCR(ts, store_too_large);
         if (req->cmd == TEXT_CMD_SET)   /* memcached drops the stale value */
-            store_delete(req->key.p, req->key.n);
+            store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
+                         NULL);
     } else if (st == STORE_NO_MEMORY) {
         STAT_INCR(ts, store_no_memory);
     }
@@ -156,10 +165,12 @@ static void exec_arith(struct session *s, const struct text_req *req)
 {
     struct thread_stats *ts = s->stats;
     bool incr = req->cmd == TEXT_CMD_INCR;
-    uint64_t result;
-    enum store_status st = store_arith(req->key.p, req->key.n, incr, req->number,
-                                       &result, NULL);
+    struct store_arith ar = { .key = req->key.p, .nkey = req->key.n, .incr = incr,
+                              .delta = req->number };
+    struct store_result res;
+    enum store_status st = store_arith(&ar, &res);
 
+    stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
         stats_arith(ts, incr, st == STORE_OK);
     if (req->noreply)
@@ -167,7 +178,7 @@ static void exec_arith(struct session *s, const struct text_req *req)
     switch (st) {
     case STORE_OK: {
         char num[24];
-        size_t n = strnum_fmt_u64(num, result);
+        size_t n = strnum_fmt_u64(num, res.number);
         num[n++] = '\r';
         num[n++] = '\n';
         session_append(s, num, n);
@@ -182,8 +193,11 @@ static void exec_arith(struct session *s, const struct text_req *req)
 static void exec_touch(struct session *s, const struct text_req *req)
 {
     struct thread_stats *ts = s->stats;
-    enum store_status st = store_touch(req->key.p, req->key.n, clock_exptime(req->exptime));
+    struct store_result res;
+    enum store_status st = store_touch(req->key.p, req->key.n, clock_exptime(req->exptime),
+                                       &res);
 
+    stats_lookup(ts, res.found);
     STAT_INCR(ts, cmd_touch);
     if (st == STORE_OK)
         STAT_INCR(ts, touch_hits);
@@ -200,8 +214,12 @@ static void exec_touch(struct session *s, const struct text_req *req)
 static void exec_delete(struct session *s, const struct text_req *req)
 {
     struct thread_stats *ts = s->stats;
-    enum store_status st = store_delete(req->key.p, req->key.n);
+    struct store_result res;
+    enum store_status st = store_delete(&(struct store_delete){ .key = req->key.p,
+                                                                .nkey = req->key.n },
+                                        &res);
 
+    stats_lookup(ts, res.found);
     if (st == STORE_OK)
         STAT_INCR(ts, delete_hits);
     else
@@ -316,7 +334,8 @@ static void text_error(struct session *s, const struct text_req *req)
     if (req->error == TEXT_ERR_TOO_LARGE) {
         STAT_INCR(s->stats, store_too_large);
         if (req->cmd == TEXT_CMD_SET)   /* as memcached: no stale value */
-            store_delete(req->key.p, req->key.n);
+            store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
+                         NULL);
     }
     if (req->error == TEXT_ERR_NONE || req->noreply)
         return;

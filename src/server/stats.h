@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "storage/store.h"
+
 /* Per-thread counters, in memcached's names and order (auth_throttled is
  * hardcached's: failed logins refused unchecked, see policy/auth.h). */
 #define THREAD_STATS(X)                                                    \
@@ -67,6 +69,16 @@ static inline void stats_cas(struct thread_stats *ts, int st_ok, int st_exists,
         STAT_INCR(ts, cas_badval);
     else if (st_not_found)
         STAT_INCR(ts, cas_misses);
+}
+
+/* What a lookup met, counted by every command that looks a key up, as
+ * memcached's do_item_get counts it: an expired or flushed item (a miss). */
+static inline void stats_lookup(struct thread_stats *ts, enum store_found found)
+{
+    if (found == STORE_EXPIRED)
+        STAT_INCR(ts, get_expired);
+    else if (found == STORE_FLUSHED)
+        STAT_INCR(ts, get_flushed);
 }
 
 /* Process-wide counters, touched only on connect/close. */

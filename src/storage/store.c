@@ -1,6 +1,13 @@
 /*
  * store: shards, the item operations and eviction (Segcache-style, see
- * store.h). Every function named do_* runs with its shard's lock held.
+ * store.h).
+ *
+ * Locking. do_ means "the caller holds the shard's lock", memcached's
+ * convention (item_get() takes the lock and calls do_item_get()): every
+ * function that reads or changes a shard, its index, segments or items is
+ * a do_ function, and only the store_* entry points take a lock
+ * (shard_lock) and call them. Functions without the prefix touch no
+ * shard state (hashing, CAS arithmetic, prefetch hints).
  *
  * Layout. The key space is split by the top bits of the keyed hash into
  * nshards shards; each has a mutex, an htab (htab.c) and a FIFO of
@@ -121,7 +128,7 @@ static struct shard *shard_of(uint64_t hv)
 }
 
 /* An item's sequence: where it was written. */
-static uint64_t item_seq(const unsigned char *it)
+static uint64_t do_item_seq(const unsigned char *it)
 {
     struct seg *s = seg_of(it);
     return s->base + (uint64_t)(it - seg_data(s));
@@ -141,7 +148,7 @@ static uint64_t do_item_cas(const struct shard *sh, const unsigned char *it,
         return 0;
     if (h->iflags & ITEM_HAS_CAS)
         return h->cas;
-    return item_cas(sh, item_seq(it));
+    return item_cas(sh, do_item_seq(it));
 }
 
 /* Seconds from s's creation to `now` (0 if before): an item's access time. */
@@ -157,7 +164,7 @@ static bool do_is_live(const struct shard *sh, const unsigned char *it,
         return false;
     if (h->exptime != 0 && h->exptime <= now)
         return false;
-    return item_seq(it) > sh->flush_seq;
+    return do_item_seq(it) > sh->flush_seq;
 }
 
 /* Give s, about to take items, a sequence range of its own. */
@@ -310,18 +317,33 @@ static void do_retire(struct shard *sh, unsigned char *it, size_t size)
         do_seg_free(sh, s);
 }
 
-/* Look a key up; a dead (expired/flushed) match is removed on the way. */
+/* Why an item in the index is not live (as memcached's do_item_get asks:
+ * flushed before expired). */
+static enum store_found do_dead_reason(const struct shard *sh, const unsigned char *it,
+                                       const struct item_hdr *h)
+{
+    if (h->iflags & ITEM_DEAD)
+        return STORE_ABSENT;
+    return do_item_seq(it) <= sh->flush_seq ? STORE_FLUSHED : STORE_EXPIRED;
+}
+
+/* Look a key up; a dead (expired/flushed) match is removed on the way.
+ * *found says what was met. */
 static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
-                                size_t nkey, struct item_hdr *h, htab_slot **slot_out)
+                                size_t nkey, struct item_hdr *h, htab_slot **slot_out,
+                                enum store_found *found)
 {
     htab_slot *slot = htab_find(&sh->ht, hv, key, nkey);
     unsigned char *it;
 
-    if (slot == NULL)
+    if (slot == NULL) {
+        *found = STORE_ABSENT;
         return NULL;
+    }
     it = htab_slot_item(slot);
     item_decode(it, h);
     if (!do_is_live(sh, it, h, clock_now())) {
+        *found = do_dead_reason(sh, it, h);
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
@@ -329,6 +351,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         do_retire(sh, it, h->size);
         return NULL;
     }
+    *found = STORE_FOUND;
     if (slot_out)
         *slot_out = slot;
     return it;
@@ -396,7 +419,7 @@ static void do_seg_evict(struct shard *sh, struct seg *s)
 }
 
 /* A moved item's size: 8 bytes more if it must now store its CAS. */
-static size_t moved_size(const struct shard *sh, const unsigned char *it,
+static size_t do_moved_size(const struct shard *sh, const unsigned char *it,
                          const struct item_hdr *h)
 {
     return h->size + (!(h->iflags & ITEM_HAS_CAS) && do_item_cas(sh, it, h) != 0
@@ -404,7 +427,7 @@ static size_t moved_size(const struct shard *sh, const unsigned char *it,
 }
 
 /* Write a copy of the item at `it` (its bytes at `src`, h decoded from
- * them) to `to`, moved_size() bytes, with access time `atime` in to's
+ * them) to `to`, do_moved_size() bytes, with access time `atime` in to's
  * segment. The copy keeps the CAS clients saw in the stored field, since
  * its new place would give it another (a stored one, meta E, stays even
  * under -C), and every state bit. */
@@ -443,7 +466,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         if (h.iflags & ITEM_DEAD)
             continue;
         bool live = do_is_live(sh, it, &h, now);
-        size_t size = moved_size(sh, it, &h);
+        size_t size = do_moved_size(sh, it, &h);
         if (!live || !(h.iflags & ITEM_ACCESSED) || w + size > s->cap / 2) {
             do_drop(sh, it, src, &h, live);
             continue;
@@ -523,7 +546,7 @@ static bool do_evict_step(struct shard *sh, bool may_compact)
     return true;
 }
 
-static bool head_fits(const struct shard *sh, size_t size)
+static bool do_head_fits(const struct shard *sh, size_t size)
 {
     const struct seg *hd = sh->head;
     return hd != NULL && hd->used + size <= hd->cap;
@@ -542,7 +565,7 @@ static bool head_fits(const struct shard *sh, size_t size)
  * prefetches. They never fault, and stop at the segment's end. */
 #define STORE_HEAD_AHEAD 4096
 
-static unsigned char *head_bump(struct shard *sh, size_t size)
+static unsigned char *do_head_bump(struct shard *sh, size_t size)
 {
     struct seg *hd = sh->head;
     unsigned char *p = seg_data(hd) + hd->used;
@@ -559,10 +582,10 @@ static unsigned char *head_bump(struct shard *sh, size_t size)
  * there, a fresh one after sealing the head. */
 static void do_large_seq(struct shard *sh, struct seg *s)
 {
-    if (head_fits(sh, ITEM_FILLER_SIZE)) {
-        unsigned char *f = head_bump(sh, ITEM_FILLER_SIZE);
+    if (do_head_fits(sh, ITEM_FILLER_SIZE)) {
+        unsigned char *f = do_head_bump(sh, ITEM_FILLER_SIZE);
         item_put_filler(f);
-        s->base = item_seq(f);
+        s->base = do_item_seq(f);
     } else {
         if (sh->head != NULL)
             do_set_head(sh, NULL);
@@ -577,8 +600,8 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
     size_t cost;
     int round;
 
-    if (!large && head_fits(sh, size))
-        return head_bump(sh, size);
+    if (!large && do_head_fits(sh, size))
+        return do_head_bump(sh, size);
     cost = seg_cost(size);
     for (round = 0; round < STORE_ALLOC_ROUNDS; round++) {
         if (seg_budget_take(cost)) {
@@ -594,7 +617,7 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
             }
             do_seg_number(sh, s);
             do_set_head(sh, s);
-            return head_bump(sh, size);
+            return do_head_bump(sh, size);
         }
         if (!cfg.evict)
             return NULL;
@@ -609,8 +632,8 @@ static unsigned char *do_alloc(struct shard *sh, size_t size)
          * would fail the next store with "out of memory". */
         if (seg_mem_used() > seg_mem_limit())
             round--;
-        if (!large && head_fits(sh, size))
-            return head_bump(sh, size);
+        if (!large && do_head_fits(sh, size))
+            return do_head_bump(sh, size);
     }
     return NULL;
 }
@@ -646,7 +669,7 @@ static bool do_head_room(struct shard *sh, size_t size)
 {
     struct seg *s;
 
-    if (head_fits(sh, size))
+    if (do_head_fits(sh, size))
         return true;
     if (!seg_budget_take(seg_size()))
         return false;
@@ -687,14 +710,14 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         }
         hv = hash_key(it + h.key_off, h.nkey);
         slot = htab_find_item(&sh->ht, hv, it);
-        size = moved_size(sh, it, &h);
+        size = do_moved_size(sh, it, &h);
         if (slot == NULL || !do_head_room(sh, size))
             break;
         /* the access time counts from the segment's creation */
         a = atime_since(sh->head, s->created + h.atime);
-        to = head_bump(sh, size);
+        to = do_head_bump(sh, size);
         do_copy_moved(sh, to, it, it, &h, a);
-        sh->last_seq = item_seq(to);
+        sh->last_seq = do_item_seq(to);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
@@ -727,18 +750,32 @@ static void do_defrag(struct shard *sh)
     do_seg_move(sh, best);
 }
 
-/* Write a new copy of key with value v1+v2 and index it, replacing any old
- * copy. v1/v2 must not point into segment memory (eviction may move it).
- * `extra` carries the meta bits (ITEM_STALE, ITEM_TOKEN_SENT); ecas != 0
- * is a CAS to store: one the client chose (meta E) or one a touch keeps. */
-static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *key,
-                                    size_t nkey, uint32_t flags, rel_time_t exptime,
-                                    const char *v1, size_t n1, const char *v2, size_t n2,
-                                    uint64_t *cas_out, unsigned char **it_out,
-                                    uint8_t extra, uint64_t ecas)
+/* A new copy of an item for do_write: key, value v1+v2 (v1/v2 must not
+ * point into segment memory: making room may move it) and its fields;
+ * then what do_write reports back. */
+struct item_new {
+    const char *key;
+    size_t      nkey;
+    uint32_t    flags;
+    rel_time_t  exptime;
+    const char *v1, *v2;
+    size_t      n1, n2;
+    uint8_t     extra;        /* meta bits: ITEM_STALE, ITEM_TOKEN_SENT */
+    uint64_t    ecas;         /* nonzero: a CAS to store, one the client chose
+                                 (meta E) or one a moved item keeps */
+    bool        hold;         /* the caller goes on using out_it: no defrag */
+    /* out, on STORE_OK */
+    uint64_t         out_cas;
+    unsigned char   *out_it;
+    enum store_found out_old; /* the copy replaced, as do_lookup tells it */
+};
+
+/* Write a new copy of n->key and index it, replacing any old copy. */
+static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new *n)
 {
-    uint32_t nvalue = (uint32_t)(n1 + n2);
-    size_t size = item_size_of(nkey, nvalue, exptime != 0, flags != 0, ecas != 0);
+    uint32_t nvalue = (uint32_t)(n->n1 + n->n2);
+    size_t size = item_size_of(n->nkey, nvalue, n->exptime != 0, n->flags != 0,
+                               n->ecas != 0);
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     htab_slot *slot;
@@ -747,27 +784,30 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
     if (p == NULL)
         return STORE_NO_MEMORY;
     s = seg_of(p);
-    sh->last_seq = item_seq(p);
-    off = item_encode(p, (uint8_t)nkey, nvalue, atime_since(s, clock_now()), exptime,
-                      flags, extra, ecas);
-    memcpy(p + off, key, nkey);
-    if (n1)
-        memcpy(p + off + nkey, v1, n1);
-    if (n2)
-        memcpy(p + off + nkey + n1, v2, n2);
+    sh->last_seq = do_item_seq(p);
+    off = item_encode(p, (uint8_t)n->nkey, nvalue, atime_since(s, clock_now()),
+                      n->exptime, n->flags, n->extra, n->ecas);
+    memcpy(p + off, n->key, n->nkey);
+    if (n->n1)
+        memcpy(p + off + n->nkey, n->v1, n->n1);
+    if (n->n2)
+        memcpy(p + off + n->nkey + n->n1, n->v2, n->n2);
     s->live += (uint32_t)size;
     sh->bytes += size;
     sh->curr_items++;
     sh->total_items++;
 
-    slot = htab_find(&sh->ht, hv, key, nkey);
+    slot = htab_find(&sh->ht, hv, n->key, n->nkey);
+    n->out_old = STORE_ABSENT;
     if (slot != NULL) {
         struct item_hdr old;
         unsigned char *o = htab_slot_item(slot);
         item_decode(o, &old);
+        n->out_old = STORE_FOUND;
         if (!do_is_live(sh, o, &old, clock_now())) {
             /* a plain set over an expired or flushed copy: counted as
              * do_lookup counts one it meets */
+            n->out_old = do_dead_reason(sh, o, &old);
             sh->reclaimed++;
             if (!(old.iflags & ITEM_FETCHED))
                 sh->expired_unfetched++;
@@ -779,11 +819,9 @@ static enum store_status do_write_x(struct shard *sh, uint64_t hv, const char *k
         do_retire(sh, p, size);
         return STORE_NO_MEMORY;
     }
-    if (cas_out)
-        *cas_out = !cfg.use_cas ? 0 : ecas ? ecas : item_cas(sh, item_seq(p));
-    if (it_out)
-        *it_out = p;
-    else
+    n->out_cas = !cfg.use_cas ? 0 : n->ecas ? n->ecas : item_cas(sh, do_item_seq(p));
+    n->out_it = p;
+    if (!n->hold)
         do_defrag(sh);   /* not while the caller holds an item pointer */
     return STORE_OK;
 }
@@ -885,38 +923,44 @@ void store_teardown(void)
     shards = NULL;
 }
 
-enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
-                            uint32_t flags, rel_time_t exptime,
-                            const char *value, size_t nvalue,
-                            uint64_t cas, uint64_t *cas_out)
+static void result_set(struct store_result *res, enum store_found found, uint64_t cas)
 {
-    static const struct store_put_opts none;
-    return store_put_ex(mode, key, nkey, flags, exptime, value, nvalue, cas,
-                        &none, cas_out);
+    if (res != NULL) {
+        res->found = found;
+        res->cas = cas;
+    }
 }
 
-enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nkey,
-                               uint32_t flags, rel_time_t exptime,
-                               const char *value, size_t nvalue, uint64_t cas,
-                               const struct store_put_opts *o, uint64_t *cas_out)
+enum store_status store_write(const struct store_write *w, struct store_result *res)
 {
-    uint8_t extra = 0;
+    struct item_new n = {
+        .key = w->key, .nkey = w->nkey, .flags = w->flags, .exptime = w->exptime,
+        .v1 = w->value, .n1 = w->nvalue, .ecas = w->new_cas,
+    };
+    enum store_mode mode = w->mode;
+    enum store_found found;
     uint64_t hv;
     struct shard *sh;
     struct item_hdr h;
     unsigned char *it;
     enum store_status st;
+    char *old = NULL;
 
-    if (nkey > STORE_KEY_MAX || store_item_size(nkey, nvalue) > cfg.item_size_max)
+    if (w->nkey > STORE_KEY_MAX || store_item_size(w->nkey, w->nvalue) > cfg.item_size_max) {
+        result_set(res, STORE_ABSENT, 0);
         return STORE_TOO_LARGE;
-    hv = key_hash(key, nkey);
+    }
+    hv = key_hash(w->key, w->nkey);
     sh = shard_lock(hv);
-    /* A plain set needs nothing of the old copy: do_write_x finds and
+    /* A plain set needs nothing of the old copy: do_write finds and
      * retires it (one index probe and key compare, not two). */
-    it = mode == STORE_SET ? NULL : do_lookup(sh, hv, key, nkey, &h, NULL);
+    if (mode == STORE_SET) {
+        st = do_write(sh, hv, &n);
+        found = n.out_old;
+        goto out;
+    }
+    it = do_lookup(sh, hv, w->key, w->nkey, &h, NULL, &found);
     switch (mode) {
-    case STORE_SET:
-        break;
     case STORE_ADD:
         if (it != NULL) {
             it[0] |= ITEM_ACCESSED;   /* memcached bumps it too */
@@ -927,44 +971,42 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
     case STORE_REPLACE:
     case STORE_APPEND:
     case STORE_PREPEND:
-        if (it == NULL && o->vivify && mode != STORE_REPLACE) {
+        if (it == NULL && w->vivify && mode != STORE_REPLACE) {
             /* meta ms N: an append to a missing key creates it */
-            st = do_write_x(sh, hv, key, nkey, flags, o->viv_exptime, value, nvalue,
-                            NULL, 0, cas_out, NULL, 0, o->new_cas);
-            goto out;
+            n.exptime = w->viv_exptime;
+            break;
         }
         if (it == NULL) {
             st = STORE_NOT_STORED;
             goto out;
         }
-        if (mode != STORE_REPLACE && cas != 0 && cfg.use_cas &&
-            do_item_cas(sh, it, &h) != cas) {
+        if (mode != STORE_REPLACE && w->cas != 0 && cfg.use_cas &&
+            do_item_cas(sh, it, &h) != w->cas) {
             st = STORE_EXISTS;
             goto out;
         }
         break;
-    case STORE_CAS:
+    default:   /* STORE_CAS */
         if (it == NULL) {
             st = STORE_NOT_FOUND;
             goto out;
         }
-        if (cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
+        if (cfg.use_cas && do_item_cas(sh, it, &h) != w->cas) {
             /* meta ms I: an older CAS still stores, as a stale value that
              * keeps the item's expiry and win token */
-            if (!o->invalidate || cas > do_item_cas(sh, it, &h)) {
+            if (!w->invalidate || w->cas > do_item_cas(sh, it, &h)) {
                 st = STORE_EXISTS;
                 goto out;
             }
-            exptime = h.exptime;
-            extra = (uint8_t)(ITEM_STALE | (h.iflags & ITEM_TOKEN_SENT));
+            n.exptime = h.exptime;
+            n.extra = (uint8_t)(ITEM_STALE | (h.iflags & ITEM_TOKEN_SENT));
         }
         break;
     }
-    if (mode == STORE_APPEND || mode == STORE_PREPEND) {
+    if (it != NULL && (mode == STORE_APPEND || mode == STORE_PREPEND)) {
         /* copy the old value out: making room may move or drop it */
-        char *old;
         size_t nold = h.nvalue;
-        if (store_item_size(nkey, nold + nvalue) > cfg.item_size_max) {
+        if (store_item_size(w->nkey, nold + w->nvalue) > cfg.item_size_max) {
             st = STORE_TOO_LARGE;
             goto out;
         }
@@ -974,27 +1016,27 @@ enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nke
             goto out;
         }
         memcpy(old, it + h.key_off + h.nkey, nold);
-        if (mode == STORE_APPEND)
-            st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, old, nold,
-                            value, nvalue, cas_out, NULL, 0, o->new_cas);
-        else
-            st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, value, nvalue,
-                            old, nold, cas_out, NULL, 0, o->new_cas);
-        free(old);
-    } else {
-        st = do_write_x(sh, hv, key, nkey, flags, exptime, value, nvalue, NULL, 0,
-                        cas_out, NULL, extra, o->new_cas);
+        n.flags = h.flags;
+        n.exptime = h.exptime;
+        if (mode == STORE_APPEND) {
+            n.v1 = old, n.n1 = nold;
+            n.v2 = w->value, n.n2 = w->nvalue;
+        } else {
+            n.v2 = old, n.n2 = nold;
+        }
     }
+    st = do_write(sh, hv, &n);
+    free(old);
 out:
     pthread_mutex_unlock(&sh->lock);
+    result_set(res, found, st == STORE_OK ? n.out_cas : 0);
     return st;
 }
 
 /* Report an item to fn. With `bump` it counts as a use (LRU, fetched,
  * last access); the meta state is worked out as memcached's mg does. */
-static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
-                     const struct store_get_opts *o, bool created,
-                     store_visit_fn fn, void *ctx)
+static void do_visit(const struct shard *sh, unsigned char *it, const struct store_read *r,
+                     bool created, store_visit_fn fn, void *ctx)
 {
     struct item_hdr h;
     struct store_item si;
@@ -1016,12 +1058,12 @@ static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
     si.token_sent = !created && (h.iflags & ITEM_TOKEN_SENT) != 0;
     si.created = created;
     si.win = created;
-    if (!created && !si.token_sent && o != NULL && o->tokens &&
-        (si.stale || (o->recache && h.exptime != 0 && h.exptime - now < o->recache))) {
+    if (!created && !si.token_sent && r->tokens &&
+        (si.stale || (r->recache && h.exptime != 0 && h.exptime - now < r->recache))) {
         si.win = true;
         it[0] |= ITEM_TOKEN_SENT;
     }
-    if (bump) {
+    if (!r->no_bump) {
         it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
         item_set_atime(it, &h, atime_since(s, now));
     }
@@ -1030,34 +1072,20 @@ static void do_visit(const struct shard *sh, unsigned char *it, bool bump,
     fn(&si, ctx);
 }
 
-static void visit(const struct shard *sh, unsigned char *it, store_visit_fn fn,
-                  void *ctx)
-{
-    do_visit(sh, it, true, NULL, false, fn, ctx);
-}
-
-bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx)
-{
-    uint64_t hv = key_hash(key, nkey);
-    struct shard *sh = shard_lock(hv);
-    struct item_hdr h;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
-
-    if (it != NULL)
-        visit(sh, it, fn, ctx);
-    pthread_mutex_unlock(&sh->lock);
-    return it != NULL;
-}
-
 /* Set an item's expiry; in place when it has the field, else by writing a
  * copy that has it (keeping its CAS, as memcached's touch does). Returns
  * the item, or NULL if the copy found no memory (the item is unchanged). */
-static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
-                               size_t nkey, unsigned char *it,
+static unsigned char *do_touch(struct shard *sh, uint64_t hv, unsigned char *it,
                                const struct item_hdr *h, rel_time_t exptime)
 {
-    unsigned char *copy = NULL;
-    char *val;
+    struct item_new n = {
+        .key = (const char *)it + h->key_off, .nkey = h->nkey, .flags = h->flags,
+        .exptime = exptime, .n1 = h->nvalue, .hold = true,
+        .extra = h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
+        .ecas = do_item_cas(sh, it, h),
+    };
+    size_t len = h->nkey + h->nvalue;
+    char *copy;
 
     if (h->exp_off != 0) {
         memcpy(it + h->exp_off, &exptime, sizeof(exptime));
@@ -1065,105 +1093,109 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, const char *key,
     }
     if (exptime == 0)
         return it;
-    val = malloc(h->nvalue ? h->nvalue : 1);
-    if (val == NULL)
+    /* key and value out of the segment: making room may move them */
+    copy = malloc(len ? len : 1);
+    if (copy == NULL)
         return NULL;
-    memcpy(val, it + h->key_off + h->nkey, h->nvalue);
-    if (do_write_x(sh, hv, key, nkey, h->flags, exptime, val, h->nvalue, NULL, 0,
-                   NULL, &copy, h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
-                   do_item_cas(sh, it, h)) == STORE_OK)
+    memcpy(copy, n.key, len);
+    n.key = copy;
+    n.v1 = copy + h->nkey;
+    if (do_write(sh, hv, &n) == STORE_OK)
         sh->total_items--;   /* the same item, moved */
-    free(val);
-    return copy;
+    free(copy);
+    return n.out_it;
 }
 
-bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
-                     store_visit_fn fn, void *ctx)
+enum store_found store_read(const struct store_read *r, store_visit_fn fn, void *ctx)
 {
-    uint64_t hv = key_hash(key, nkey);
+    uint64_t hv = key_hash(r->key, r->nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    enum store_found found;
+    unsigned char *it = do_lookup(sh, hv, r->key, r->nkey, &h, NULL, &found);
+    bool created = false;
 
-    if (it != NULL && (it = do_touch(sh, hv, key, nkey, it, &h, exptime)) != NULL)
-        visit(sh, it, fn, ctx);
+    if (it == NULL && r->vivify && r->nkey <= STORE_KEY_MAX) {
+        /* meta mg N: an empty placeholder whose creator wins the recache */
+        struct item_new n = {
+            .key = r->key, .nkey = r->nkey, .exptime = r->viv_exptime,
+            .extra = ITEM_TOKEN_SENT, .hold = true,
+        };
+        if (do_write(sh, hv, &n) == STORE_OK) {
+            it = n.out_it;
+            created = true;
+            found = STORE_FOUND;
+        }
+    } else if (it != NULL && r->touch) {
+        it = do_touch(sh, hv, it, &h, r->exptime);
+        if (it == NULL)
+            found = STORE_ABSENT;
+    }
+    if (it != NULL)
+        do_visit(sh, it, r, created, fn, ctx);
     pthread_mutex_unlock(&sh->lock);
-    return it != NULL;
+    return found;
 }
 
-enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime)
+enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
+                              struct store_result *res)
 {
     uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    enum store_found found;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL, &found);
     enum store_status st = STORE_NOT_FOUND;
 
     if (it != NULL) {
         it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
-        st = do_touch(sh, hv, key, nkey, it, &h, exptime) ? STORE_OK : STORE_NO_MEMORY;
+        st = STORE_OK;
+        if (do_touch(sh, hv, it, &h, exptime) == NULL) {
+            st = STORE_NO_MEMORY;
+            found = STORE_ABSENT;   /* as store_read tells a failed touch */
+        }
     }
     pthread_mutex_unlock(&sh->lock);
+    result_set(res, found, 0);
     return st;
 }
 
-bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
-                  store_visit_fn fn, void *ctx)
+enum store_status store_delete(const struct store_delete *d, struct store_result *res)
 {
-    uint64_t hv = key_hash(key, nkey);
-    struct shard *sh = shard_lock(hv);
-    struct item_hdr h;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
-    bool created = false;
-
-    if (it == NULL && o->vivify && nkey <= STORE_KEY_MAX) {
-        /* meta mg N: an empty placeholder whose creator wins the recache */
-        if (do_write_x(sh, hv, key, nkey, 0, o->viv_exptime, NULL, 0, NULL, 0,
-                       NULL, &it, ITEM_TOKEN_SENT, 0) == STORE_OK)
-            created = true;
-        else
-            it = NULL;
-    } else if (it != NULL && o->touch) {
-        it = do_touch(sh, hv, key, nkey, it, &h, o->exptime);
-    }
-    if (it != NULL)
-        do_visit(sh, it, !o->no_bump, o, created, fn, ctx);
-    pthread_mutex_unlock(&sh->lock);
-    return it != NULL;
-}
-
-enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
-                                  const struct store_delete_opts *o)
-{
-    uint64_t hv = key_hash(key, nkey);
+    uint64_t hv = key_hash(d->key, d->nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     htab_slot *slot;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
+    enum store_found found;
+    unsigned char *it = do_lookup(sh, hv, d->key, d->nkey, &h, &slot, &found);
     enum store_status st = STORE_OK;
-    char *val = NULL;
 
     if (it == NULL) {
         st = STORE_NOT_FOUND;
         goto out;
     }
-    if (cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
+    if (d->cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != d->cas) {
         st = STORE_EXISTS;
         goto out;
     }
-    if (o->invalidate || o->strip) {
+    if (d->invalidate || d->strip) {
         /* rewritten with a new CAS: stale and winnable again (md I), or
          * without its value (md x) */
-        size_t n = o->strip ? 0 : h.nvalue;
-        val = malloc(n ? n : 1);
+        struct item_new n = {
+            .key = d->key, .nkey = d->nkey, .flags = h.flags,
+            .exptime = d->touch ? d->exptime : h.exptime,
+            .n1 = d->strip ? 0 : h.nvalue,
+            .extra = d->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE),
+            .ecas = d->new_cas,
+        };
+        char *val = malloc(n.n1 ? n.n1 : 1);
         if (val == NULL) {
             st = STORE_NO_MEMORY;
             goto out;
         }
-        memcpy(val, it + h.key_off + h.nkey, n);
-        st = do_write_x(sh, hv, key, nkey, h.flags, o->touch ? o->exptime : h.exptime,
-                        val, n, NULL, 0, NULL, NULL,
-                        o->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE), o->new_cas);
+        memcpy(val, it + h.key_off + h.nkey, n.n1);
+        n.v1 = val;
+        st = do_write(sh, hv, &n);
         free(val);
         goto out;
     }
@@ -1171,33 +1203,7 @@ enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
     do_retire(sh, it, h.size);
 out:
     pthread_mutex_unlock(&sh->lock);
-    return st;
-}
-
-enum store_status store_delete(const char *key, size_t nkey)
-{
-    return store_delete_cas(key, nkey, 0);
-}
-
-enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas)
-{
-    uint64_t hv = key_hash(key, nkey);
-    struct shard *sh = shard_lock(hv);
-    struct item_hdr h;
-    htab_slot *slot;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, &slot);
-    enum store_status st = STORE_NOT_FOUND;
-
-    if (it != NULL) {
-        if (cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != cas) {
-            st = STORE_EXISTS;
-        } else {
-            htab_remove(&sh->ht, hv, slot);
-            do_retire(sh, it, h.size);
-            st = STORE_OK;
-        }
-    }
-    pthread_mutex_unlock(&sh->lock);
+    result_set(res, found, 0);
     return st;
 }
 
@@ -1211,63 +1217,45 @@ static bool has_digit(const char *s, size_t n)
     return false;
 }
 
-enum store_status store_arith(const char *key, size_t nkey, bool incr,
-                              uint64_t delta, uint64_t *result,
-                              uint64_t *cas_out)
-{
-    static const struct store_arith_opts none;
-    return store_arith_ex(key, nkey, incr, delta, &none, result, cas_out, NULL);
-}
-
 /* The padding of a number that got shorter (at most 19 bytes for one that
  * was a number in 20 digits; more only after trailing spaces). */
 static const char blanks[] = "                                ";
 
-enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
-                                 uint64_t delta,
-                                 const struct store_arith_opts *opts,
-                                 uint64_t *result, uint64_t *cas_out,
-                                 bool *created)
+enum store_status store_arith(const struct store_arith *a, struct store_result *res)
 {
-    uint64_t hv = key_hash(key, nkey);
+    uint64_t hv = key_hash(a->key, a->nkey);
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL);
+    enum store_found found;
+    unsigned char *it = do_lookup(sh, hv, a->key, a->nkey, &h, NULL, &found);
+    struct item_new n = { .key = a->key, .nkey = a->nkey, .ecas = a->new_cas };
     enum store_status st = STORE_OK;
     char *val, *owned = NULL, buf[24];
-    const char *spaces;
-    unsigned char *copy = NULL;
-    uint64_t v;
-    size_t len, pad;
-    bool in_place;
+    uint64_t v = 0;
+    bool in_place, created = false;
 
-    if (created)
-        *created = false;
     if (it == NULL) {
-        if (!opts->vivify) {
+        if (!a->vivify) {
             st = STORE_NOT_FOUND;
             goto out;
         }
-        len = strnum_fmt_u64(buf, opts->initial);
-        if (nkey > STORE_KEY_MAX || store_item_size(nkey, len) > cfg.item_size_max)
+        v = a->initial;
+        n.v1 = buf;
+        n.n1 = strnum_fmt_u64(buf, v);
+        n.exptime = a->viv_exptime;
+        if (a->nkey > STORE_KEY_MAX || store_item_size(a->nkey, n.n1) > cfg.item_size_max)
             st = STORE_TOO_LARGE;
         else
-            st = do_write_x(sh, hv, key, nkey, 0, opts->viv_exptime, buf, len,
-                            NULL, 0, cas_out, NULL, 0, opts->new_cas);
-        if (st == STORE_OK) {
-            if (result)
-                *result = opts->initial;
-            if (created)
-                *created = true;
-        }
+            st = do_write(sh, hv, &n);
+        created = st == STORE_OK;
         goto out;
     }
-    if (opts->cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != opts->cas) {
+    if (a->cas != 0 && cfg.use_cas && do_item_cas(sh, it, &h) != a->cas) {
         st = STORE_EXISTS;
         goto out;
     }
-    if (opts->touch) {
-        it = do_touch(sh, hv, key, nkey, it, &h, opts->exptime);
+    if (a->touch) {
+        it = do_touch(sh, hv, it, &h, a->exptime);
         if (it == NULL) {
             st = STORE_NO_MEMORY;
             goto out;
@@ -1280,35 +1268,40 @@ enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
         st = STORE_NON_NUMERIC;
         goto out;
     }
-    v = incr ? v + delta : (delta > v ? 0 : v - delta);   /* incr wraps */
-    len = strnum_fmt_u64(buf, v);
+    v = a->incr ? v + a->delta : (a->delta > v ? 0 : v - a->delta);   /* incr wraps */
+    n.v1 = buf;
+    n.n1 = strnum_fmt_u64(buf, v);
     /* A new copy with a new CAS. memcached 1.6 rewrites in place when the
      * number still fits, padding with spaces ("100" decr 1 reads back as
      * "99 "), and the item keeps its state (meta's stale and win bits,
      * fetched); otherwise its new item starts afresh. The copy does the
      * same in both cases. */
-    in_place = len <= h.nvalue;
-    pad = in_place ? h.nvalue - len : 0;
-    spaces = blanks;
-    if (pad > sizeof(blanks) - 1) {   /* rare: a number followed by spaces */
-        if ((owned = malloc(pad)) == NULL) {
+    in_place = n.n1 <= h.nvalue;
+    n.n2 = in_place ? h.nvalue - n.n1 : 0;
+    n.v2 = blanks;
+    if (n.n2 > sizeof(blanks) - 1) {   /* rare: a number followed by spaces */
+        if ((owned = malloc(n.n2)) == NULL) {
             st = STORE_NO_MEMORY;
             goto out;
         }
-        memset(owned, ' ', pad);
-        spaces = owned;
+        memset(owned, ' ', n.n2);
+        n.v2 = owned;
     }
-    st = do_write_x(sh, hv, key, nkey, h.flags, h.exptime, buf, len, spaces, pad,
-                    cas_out, &copy,
-                    in_place ? h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT) : 0,
-                    opts->new_cas);
+    n.flags = h.flags;
+    n.exptime = h.exptime;
+    n.extra = in_place ? h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT) : 0;
+    n.hold = true;
+    st = do_write(sh, hv, &n);
     if (st == STORE_OK && in_place)
-        copy[0] |= (unsigned char)(ITEM_ACCESSED | (h.iflags & ITEM_FETCHED));
+        n.out_it[0] |= (unsigned char)(ITEM_ACCESSED | (h.iflags & ITEM_FETCHED));
     free(owned);
-    if (st == STORE_OK && result)
-        *result = v;
 out:
     pthread_mutex_unlock(&sh->lock);
+    result_set(res, found, st == STORE_OK ? n.out_cas : 0);
+    if (res != NULL) {
+        res->number = st == STORE_OK ? v : 0;
+        res->created = created;
+    }
     return st;
 }
 

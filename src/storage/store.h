@@ -89,86 +89,106 @@ void store_teardown(void);
 /* With large_pages: did the kernel take the huge-page advice? */
 bool store_huge_pages(void);
 
-/* Store a value. `value` is copied. `exptime` is already converted with
- * clock_exptime(). For STORE_CAS, `cas` must match the item's CAS. For
- * APPEND/PREPEND the existing flags and exptime are kept, and a nonzero
- * `cas` must match too (else STORE_EXISTS), as in memcached. On STORE_OK and
- * cas_out != NULL, *cas_out receives the new item's CAS. */
-enum store_status store_put(enum store_mode mode, const char *key, size_t nkey,
-                            uint32_t flags, rel_time_t exptime,
-                            const char *value, size_t nvalue,
-                            uint64_t cas, uint64_t *cas_out);
+/* Every operation takes one request struct, built on the caller's stack
+ * with designated initializers (fields left out are 0: no option). Keys are
+ * read, values copied; nothing points into a request after the call. */
 
-/* store_put with meta's options (ms). */
-struct store_put_opts {
+/* What a lookup met at its key. A dead item (expired, flushed) is removed
+ * on the way; it is a miss, told apart for memcached's get_expired and
+ * get_flushed (counted, like memcached's do_item_get, by every lookup). */
+enum store_found {
+    STORE_FOUND,
+    STORE_ABSENT,
+    STORE_EXPIRED,
+    STORE_FLUSHED,
+};
+
+/* What a write, delete, touch or incr/decr reports besides its status. */
+struct store_result {
+    enum store_found found;  /* the key's item before the operation */
+    uint64_t   cas;          /* STORE_OK: the new item's CAS */
+    uint64_t   number;       /* incr/decr, STORE_OK: the new value */
+    bool       created;      /* incr/decr: vivified by this call */
+};
+
+/* A write. `exptime` is already converted with clock_exptime(). For
+ * STORE_CAS, `cas` must match the item's CAS. For APPEND/PREPEND the
+ * existing flags and exptime are kept, and a nonzero `cas` must match too
+ * (else STORE_EXISTS), as in memcached. */
+struct store_write {
+    enum store_mode mode;
+    const char *key;
+    size_t      nkey;
+    uint32_t    flags;
+    rel_time_t  exptime;
+    const char *value;
+    size_t      nvalue;
+    uint64_t    cas;
+    /* meta's options (ms) */
     bool       invalidate;   /* I: a CAS older than the item's still stores,
                                 as a stale value (keeps expiry and token) */
     bool       vivify;       /* N: append/prepend to a missing key creates it */
     rel_time_t viv_exptime;
     uint64_t   new_cas;      /* E: the new item's CAS; 0 = the next one */
 };
-enum store_status store_put_ex(enum store_mode mode, const char *key, size_t nkey,
-                               uint32_t flags, rel_time_t exptime,
-                               const char *value, size_t nvalue, uint64_t cas,
-                               const struct store_put_opts *o, uint64_t *cas_out);
+/* res may be NULL; res->found tells what was at the key before (a write
+ * refused as STORE_TOO_LARGE looks nothing up: STORE_ABSENT). */
+enum store_status store_write(const struct store_write *w, struct store_result *res);
 
-/* Look up a live (not expired, not flushed) item and call fn on it.
- * Returns true on a hit. Marks the item as recently used. */
-bool store_get(const char *key, size_t nkey, store_visit_fn fn, void *ctx);
-
-/* store_get with meta's options (mg): all of it under one lock. */
-struct store_get_opts {
-    bool       touch;        /* T: set the expiry first */
+/* A lookup: a live (not expired, not flushed) item is reported to fn,
+ * all of the options applied under one lock. */
+struct store_read {
+    const char *key;
+    size_t      nkey;
+    bool       touch;        /* get-and-touch, mg T: set the expiry first */
     rel_time_t exptime;
-    bool       vivify;       /* N: on a miss, create an empty item and win */
+    bool       vivify;       /* mg N: on a miss, create an empty item and win */
     rel_time_t viv_exptime;
-    uint32_t   recache;      /* R: win if fewer seconds than this are left */
-    bool       no_bump;      /* u: not a use (LRU, fetched, last access) */
+    uint32_t   recache;      /* mg R: win if fewer seconds than this are left */
+    bool       no_bump;      /* mg u, me: not a use (LRU, fetched, last access) */
     bool       tokens;       /* mg: hand out a win for a stale or vivified
                                 item (W, then Z); other reads never do */
 };
-bool store_get_ex(const char *key, size_t nkey, const struct store_get_opts *o,
-                  store_visit_fn fn, void *ctx);
+/* STORE_FOUND (fn was called; a vivified item counts as found) or why not.
+ * A get-and-touch whose item has no room for an expiry and cannot be
+ * copied for want of memory reports STORE_ABSENT, the item unchanged. */
+enum store_found store_read(const struct store_read *r, store_visit_fn fn, void *ctx);
 
-/* get-and-touch: like store_get, but first sets the expiry to `exptime`. */
-bool store_get_touch(const char *key, size_t nkey, rel_time_t exptime,
-                     store_visit_fn fn, void *ctx);
+/* touch: STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item
+ * stored without expiry has no room for one and is copied, which needs
+ * memory (res->found is then STORE_ABSENT, as store_read reports it). A
+ * use of the item, but not a fetch. res may be NULL. */
+enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
+                              struct store_result *res);
 
-/* STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item stored
- * without expiry has no room for one and is copied, which needs memory
- * (store_get_touch then reports a miss). */
-enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime);
-
-/* STORE_OK or STORE_NOT_FOUND. */
-enum store_status store_delete(const char *key, size_t nkey);
-/* md's options: mark stale instead of deleting (I, with a new CAS and
- * optionally a new expiry, T), or drop only the value (x). */
-struct store_delete_opts {
-    bool       invalidate;
-    bool       strip;
-    bool       touch;
-    rel_time_t exptime;
-    uint64_t   new_cas;      /* E */
+/* A delete: STORE_OK or STORE_NOT_FOUND; STORE_EXISTS if `cas` is nonzero
+ * and not the item's (binary delete, meta md C). md's options mark the
+ * item stale instead (I, with a new CAS and optionally a new expiry, T),
+ * or drop only its value (x); those rewrite it, so they may also fail
+ * with STORE_NO_MEMORY. */
+struct store_delete {
+    const char *key;
+    size_t      nkey;
+    uint64_t    cas;
+    bool        invalidate;
+    bool        strip;
+    bool        touch;
+    rel_time_t  exptime;
+    uint64_t    new_cas;     /* E */
 };
-enum store_status store_delete_ex(const char *key, size_t nkey, uint64_t cas,
-                                  const struct store_delete_opts *o);
-
-/* Delete only if the item's CAS is `cas` (0 = any): STORE_OK,
- * STORE_NOT_FOUND or STORE_EXISTS (binary delete, meta md C). */
-enum store_status store_delete_cas(const char *key, size_t nkey, uint64_t cas);
+enum store_status store_delete(const struct store_delete *d, struct store_result *res);
 
 /* incr (wraps at 2^64) or decr (floors at 0). The stored value must read
- * as a number by strnum_counter(); the result is stored in decimal.
- * STORE_OK (*result set), STORE_NOT_FOUND, STORE_NON_NUMERIC or
- * STORE_NO_MEMORY. */
-enum store_status store_arith(const char *key, size_t nkey, bool incr,
-                              uint64_t delta, uint64_t *result,
-                              uint64_t *cas_out);
-
-/* What the binary and meta protocols add to incr/decr. */
-struct store_arith_opts {
-    uint64_t   cas;          /* nonzero: the item's CAS must match, else
-                                STORE_EXISTS */
+ * as a number by strnum_counter(); the result is stored in decimal, and
+ * reported in res->number. STORE_OK, STORE_NOT_FOUND, STORE_NON_NUMERIC,
+ * STORE_EXISTS (cas given and wrong) or STORE_NO_MEMORY. */
+struct store_arith {
+    const char *key;
+    size_t      nkey;
+    bool        incr;
+    uint64_t    delta;
+    /* what the binary and meta protocols add */
+    uint64_t   cas;          /* nonzero: the item's CAS must match */
     bool       vivify;       /* on a miss, store `initial` and return it */
     uint64_t   initial;
     rel_time_t viv_exptime;  /* expiry of a vivified item */
@@ -176,13 +196,7 @@ struct store_arith_opts {
     rel_time_t exptime;
     uint64_t   new_cas;      /* the result's CAS (meta E); 0 = the next one */
 };
-/* store_arith with options; *created (if not NULL) tells whether the item
- * was vivified. */
-enum store_status store_arith_ex(const char *key, size_t nkey, bool incr,
-                                 uint64_t delta,
-                                 const struct store_arith_opts *opts,
-                                 uint64_t *result, uint64_t *cas_out,
-                                 bool *created);
+enum store_status store_arith(const struct store_arith *a, struct store_result *res);
 
 /* Invalidate every item stored before `when` (a rel_time_t; 0 = now).
  * With a time in the future, items stored until then die at that time. */

@@ -50,19 +50,69 @@ static void setup(uint64_t mem_limit, bool evict, unsigned nshards, unsigned has
     }
 }
 
+/* Short forms of the request structs for the calls most tests make. */
+static enum store_status put(enum store_mode mode, const char *k, size_t nk, uint32_t flags,
+                             rel_time_t exp, const char *v, size_t nv, uint64_t cas,
+                             uint64_t *cas_out)
+{
+    struct store_result r;
+    enum store_status st = store_write(&(struct store_write){
+        .mode = mode, .key = k, .nkey = nk, .flags = flags, .exptime = exp,
+        .value = v, .nvalue = nv, .cas = cas }, &r);
+
+    if (st == STORE_OK && cas_out != NULL)
+        *cas_out = r.cas;
+    return st;
+}
+
 static enum store_status set(const char *k, size_t nk, const char *v, size_t nv)
 {
-    return store_put(STORE_SET, k, nk, 0, 0, v, nv, 0, NULL);
+    return put(STORE_SET, k, nk, 0, 0, v, nv, 0, NULL);
+}
+
+static bool read_item(const char *k, size_t nk, store_visit_fn fn, void *ctx)
+{
+    return store_read(&(struct store_read){ .key = k, .nkey = nk }, fn, ctx) == STORE_FOUND;
+}
+
+static bool gat(const char *k, size_t nk, rel_time_t exp, store_visit_fn fn, void *ctx)
+{
+    return store_read(&(struct store_read){ .key = k, .nkey = nk, .touch = true,
+                                            .exptime = exp }, fn, ctx) == STORE_FOUND;
 }
 
 static bool get(const char *k, size_t nk, struct got *g)
 {
-    return store_get(k, nk, copy_item, g);
+    return read_item(k, nk, copy_item, g);
 }
 
 static bool exists(const char *k, size_t nk)
 {
-    return store_get(k, nk, ignore_item, NULL);
+    return read_item(k, nk, ignore_item, NULL);
+}
+
+static enum store_status del(const char *k, size_t nk, uint64_t cas)
+{
+    return store_delete(&(struct store_delete){ .key = k, .nkey = nk, .cas = cas }, NULL);
+}
+
+static enum store_status touch(const char *k, size_t nk, rel_time_t exp)
+{
+    return store_touch(k, nk, exp, NULL);
+}
+
+static enum store_status arith(const char *k, size_t nk, bool incr, uint64_t delta,
+                               uint64_t *result, uint64_t *cas_out)
+{
+    struct store_result r;
+    enum store_status st = store_arith(&(struct store_arith){
+        .key = k, .nkey = nk, .incr = incr, .delta = delta }, &r);
+
+    if (st == STORE_OK && result != NULL)
+        *result = r.number;
+    if (st == STORE_OK && cas_out != NULL)
+        *cas_out = r.cas;
+    return st;
 }
 
 static void stats(struct store_stats *st)
@@ -80,14 +130,14 @@ static void test_roundtrip(void)
 
     setup(64 * MiB, true, 0, 0);
     CHECK(!get(S("nope"), &g));
-    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0xdeadbeef, 0, S("hello"), 0, &cas1), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("k"), 0xdeadbeef, 0, S("hello"), 0, &cas1), STORE_OK);
     CHECK(cas1 != 0);
     CHECK(get(S("k"), &g));
     CHECK_MEM(g.value, g.nvalue, "hello");
     CHECK_EQ_INT(g.flags, 0xdeadbeef);
     CHECK(g.cas == cas1);
     CHECK_EQ_INT(g.exptime, 0);
-    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0, clock_now() + 100, S("world!"), 0, &cas2), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("k"), 0, clock_now() + 100, S("world!"), 0, &cas2), STORE_OK);
     CHECK(cas2 != cas1);
     CHECK(get(S("k"), &g));
     CHECK_MEM(g.value, g.nvalue, "world!");
@@ -132,41 +182,41 @@ static void test_modes(void)
     rel_time_t exp = clock_now() + 500;
 
     setup(64 * MiB, true, 4, 0);
-    CHECK_EQ_INT(store_put(STORE_ADD, S("a"), 7, exp, S("one"), 0, NULL), STORE_OK);
-    CHECK_EQ_INT(store_put(STORE_ADD, S("a"), 0, 0, S("two"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(put(STORE_ADD, S("a"), 7, exp, S("one"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_ADD, S("a"), 0, 0, S("two"), 0, NULL), STORE_NOT_STORED);
     CHECK(get(S("a"), &g));
     CHECK_MEM(g.value, g.nvalue, "one");
 
-    CHECK_EQ_INT(store_put(STORE_REPLACE, S("b"), 0, 0, S("x"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(put(STORE_REPLACE, S("b"), 0, 0, S("x"), 0, NULL), STORE_NOT_STORED);
     CHECK(!exists(S("b")));
-    CHECK_EQ_INT(store_put(STORE_REPLACE, S("a"), 9, 0, S("three"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_REPLACE, S("a"), 9, 0, S("three"), 0, NULL), STORE_OK);
     CHECK(get(S("a"), &g));
     CHECK_MEM(g.value, g.nvalue, "three");
     CHECK_EQ_INT(g.flags, 9);
 
     /* append/prepend keep flags and exptime, ignore the new ones */
-    CHECK_EQ_INT(store_put(STORE_SET, S("c"), 5, exp, S("mid"), 0, NULL), STORE_OK);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("c"), 1, 0, S("-end"), 0, NULL), STORE_OK);
-    CHECK_EQ_INT(store_put(STORE_PREPEND, S("c"), 2, 0, S("start-"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("c"), 5, exp, S("mid"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_APPEND, S("c"), 1, 0, S("-end"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_PREPEND, S("c"), 2, 0, S("start-"), 0, NULL), STORE_OK);
     CHECK(get(S("c"), &g));
     CHECK_MEM(g.value, g.nvalue, "start-mid-end");
     CHECK_EQ_INT(g.flags, 5);
     CHECK_EQ_INT(g.exptime, exp);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
-    CHECK_EQ_INT(store_put(STORE_PREPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(put(STORE_APPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(put(STORE_PREPEND, S("nx"), 0, 0, S("z"), 0, NULL), STORE_NOT_STORED);
     CHECK(!exists(S("nx")));
 
     /* cas */
-    CHECK_EQ_INT(store_put(STORE_CAS, S("nx"), 0, 0, S("z"), 1, NULL), STORE_NOT_FOUND);
+    CHECK_EQ_INT(put(STORE_CAS, S("nx"), 0, 0, S("z"), 1, NULL), STORE_NOT_FOUND);
     CHECK(get(S("c"), &g));
     cas = g.cas;
-    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("new"), cas + 1, NULL), STORE_EXISTS);
-    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("new"), cas, &cas2), STORE_OK);
+    CHECK_EQ_INT(put(STORE_CAS, S("c"), 0, 0, S("new"), cas + 1, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(put(STORE_CAS, S("c"), 0, 0, S("new"), cas, &cas2), STORE_OK);
     CHECK(cas2 != cas);
     CHECK(get(S("c"), &g));
     CHECK_MEM(g.value, g.nvalue, "new");
     CHECK(g.cas == cas2);
-    CHECK_EQ_INT(store_put(STORE_CAS, S("c"), 0, 0, S("again"), cas, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(put(STORE_CAS, S("c"), 0, 0, S("again"), cas, NULL), STORE_EXISTS);
 
     /* CAS values are unique across keys (and so across shards) */
     {
@@ -175,7 +225,7 @@ static void test_modes(void)
         for (i = 0; i < 64; i++) {
             char k[8];
             int n = snprintf(k, sizeof(k), "u%d", i);
-            store_put(STORE_SET, k, (size_t)n, 0, 0, S("v"), 0, &seen[i]);
+            put(STORE_SET, k, (size_t)n, 0, 0, S("v"), 0, &seen[i]);
             for (j = 0; j < i; j++)
                 dup += seen[j] == seen[i];
         }
@@ -183,9 +233,9 @@ static void test_modes(void)
     }
 
     /* delete */
-    CHECK_EQ_INT(store_delete(S("c")), STORE_OK);
+    CHECK_EQ_INT(del(S("c"), 0), STORE_OK);
     CHECK(!exists(S("c")));
-    CHECK_EQ_INT(store_delete(S("c")), STORE_NOT_FOUND);
+    CHECK_EQ_INT(del(S("c"), 0), STORE_NOT_FOUND);
     store_teardown();
 }
 
@@ -198,12 +248,12 @@ static void test_no_cas(void)
     uint64_t cas = 99;
 
     CHECK_EQ_INT(store_setup(&c), 0);
-    CHECK_EQ_INT(store_put(STORE_SET, S("k"), 0, 0, S("v"), 0, &cas), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("k"), 0, 0, S("v"), 0, &cas), STORE_OK);
     CHECK_EQ_INT(cas, 0);
     CHECK(get(S("k"), &g));
     CHECK_EQ_INT(g.cas, 0);
     /* memcached -C: every item's CAS reads 0, so a cas on it matches */
-    CHECK_EQ_INT(store_put(STORE_CAS, S("k"), 0, 0, S("w"), 12345, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_CAS, S("k"), 0, 0, S("w"), 12345, NULL), STORE_OK);
     store_teardown();
 
     /* an item with a client's CAS (meta E) keeps its stored field when
@@ -211,8 +261,9 @@ static void test_no_cas(void)
     c.mem_limit = 64 * MiB;
     c.nshards = 1;
     CHECK_EQ_INT(store_setup(&c), 0);
-    struct store_put_opts e = { .new_cas = 777 };
-    CHECK_EQ_INT(store_put_ex(STORE_SET, S("e"), 5, 0, S("evalue"), 0, &e, NULL), STORE_OK);
+    CHECK_EQ_INT(store_write(&(struct store_write){ .key = "e", .nkey = 1, .flags = 5,
+                                                     .value = "evalue", .nvalue = 6,
+                                                     .new_cas = 777 }, NULL), STORE_OK);
     char k[24], v[100];
     uint64_t x = 1;
     int bad = 0;
@@ -254,47 +305,47 @@ static void test_expiry_touch(void)
     rel_time_t now = clock_now();
 
     setup(64 * MiB, true, 2, 0);
-    CHECK_EQ_INT(store_put(STORE_SET, S("e"), 0, now + 10, S("v"), 0, NULL), STORE_OK);
-    CHECK_EQ_INT(store_put(STORE_SET, S("neg"), 0, CLOCK_EXPIRED, S("v"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("e"), 0, now + 10, S("v"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("neg"), 0, CLOCK_EXPIRED, S("v"), 0, NULL), STORE_OK);
     CHECK(!exists(S("neg")));   /* negative exptime: stored dead */
     CHECK(exists(S("e")));
     clock_advance(9);
     CHECK(exists(S("e")));
     clock_advance(1);           /* exptime <= now: dead */
     CHECK(!exists(S("e")));
-    CHECK_EQ_INT(store_put(STORE_REPLACE, S("e"), 0, 0, S("v"), 0, NULL), STORE_NOT_STORED);
-    CHECK_EQ_INT(store_put(STORE_ADD, S("e"), 0, 0, S("w"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_REPLACE, S("e"), 0, 0, S("v"), 0, NULL), STORE_NOT_STORED);
+    CHECK_EQ_INT(put(STORE_ADD, S("e"), 0, 0, S("w"), 0, NULL), STORE_OK);
     stats(&st);
     CHECK(st.reclaimed >= 2);
     CHECK(st.expired_unfetched >= 1);
 
     /* touch: no expiry -> expiry (item moves), CAS kept */
     now = clock_now();
-    CHECK_EQ_INT(store_touch(S("missing"), now + 5), STORE_NOT_FOUND);
+    CHECK_EQ_INT(touch(S("missing"), now + 5), STORE_NOT_FOUND);
     CHECK(get(S("e"), &g));
     cas = g.cas;
-    CHECK_EQ_INT(store_touch(S("e"), now + 5), STORE_OK);
+    CHECK_EQ_INT(touch(S("e"), now + 5), STORE_OK);
     CHECK(get(S("e"), &g));
     CHECK_EQ_INT(g.exptime, now + 5);
     CHECK(g.cas == cas);
     CHECK_MEM(g.value, g.nvalue, "w");
     /* touch in place, then back to "never" */
-    CHECK_EQ_INT(store_touch(S("e"), now + 3), STORE_OK);
+    CHECK_EQ_INT(touch(S("e"), now + 3), STORE_OK);
     CHECK(get(S("e"), &g) && g.exptime == now + 3);
     clock_advance(3);
     CHECK(!exists(S("e")));
 
     now = clock_now();
-    CHECK_EQ_INT(store_put(STORE_SET, S("t"), 3, now + 2, S("val"), 0, NULL), STORE_OK);
-    CHECK_EQ_INT(store_touch(S("t"), 0), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("t"), 3, now + 2, S("val"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(touch(S("t"), 0), STORE_OK);
     clock_advance(100);
     CHECK(get(S("t"), &g) && g.exptime == 0);
 
     /* get-and-touch */
     now = clock_now();
     memset(&g, 0, sizeof(g));
-    CHECK(!store_get_touch(S("missing"), now + 5, copy_item, &g));
-    CHECK(store_get_touch(S("t"), now + 5, copy_item, &g));
+    CHECK(!gat(S("missing"), now + 5, copy_item, &g));
+    CHECK(gat(S("t"), now + 5, copy_item, &g));
     CHECK_EQ_INT(g.exptime, now + 5);
     CHECK_EQ_INT(g.flags, 3);
     CHECK_MEM(g.value, g.nvalue, "val");
@@ -306,11 +357,11 @@ static void test_expiry_touch(void)
     /* a set over an expired copy nobody looked up: counted as reclaimed
      * (and unfetched) all the same, and the item count stays right */
     now = clock_now();
-    CHECK_EQ_INT(store_put(STORE_SET, S("x"), 0, now + 1, S("v"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("x"), 0, now + 1, S("v"), 0, NULL), STORE_OK);
     stats(&st);
     uint64_t reclaimed = st.reclaimed, unfetched = st.expired_unfetched;
     clock_advance(2);
-    CHECK_EQ_INT(store_put(STORE_SET, S("x"), 0, 0, S("new"), 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_SET, S("x"), 0, 0, S("new"), 0, NULL), STORE_OK);
     stats(&st);
     CHECK_EQ_INT(st.reclaimed, reclaimed + 1);
     CHECK_EQ_INT(st.expired_unfetched, unfetched + 1);
@@ -331,7 +382,7 @@ static void test_flush(void)
     store_flush(0);
     CHECK(!exists(S("a")));
     CHECK(!exists(S("b")));
-    CHECK_EQ_INT(store_put(STORE_CAS, S("a"), 0, 0, S("x"), 1, NULL), STORE_NOT_FOUND);
+    CHECK_EQ_INT(put(STORE_CAS, S("a"), 0, 0, S("x"), 1, NULL), STORE_NOT_FOUND);
     CHECK_EQ_INT(set(S("a"), S("3")), STORE_OK);
     CHECK(get(S("a"), &g));
     CHECK_MEM(g.value, g.nvalue, "3");
@@ -363,6 +414,74 @@ static void check_value(const char *k, const char *want)
         fprintf(stderr, "  %s: got \"%.*s\", want \"%s\"\n", k, (int)g.nvalue, g.value, want);
 }
 
+/* A lookup says why it missed, whatever the operation: absent, expired
+ * or flushed (memcached's get_expired and get_flushed); the dead item is
+ * gone after, so a second look finds it absent. */
+static enum store_found found_by_read(const char *k)
+{
+    return store_read(&(struct store_read){ .key = k, .nkey = strlen(k) }, ignore_item, NULL);
+}
+
+static void test_miss_reasons(void)
+{
+    struct store_result r;
+    rel_time_t now = clock_now();
+
+    setup(64 * MiB, true, 2, 0);
+    CHECK_EQ_INT(found_by_read("nx"), STORE_ABSENT);
+    set(S("live"), S("1"));
+    CHECK_EQ_INT(found_by_read("live"), STORE_FOUND);
+
+    /* expired: a read, a write, a delete, a touch, an incr each see it */
+    put(STORE_SET, S("r"), 0, now + 1, S("1"), 0, NULL);
+    put(STORE_SET, S("w"), 0, now + 1, S("1"), 0, NULL);
+    put(STORE_SET, S("a"), 0, now + 1, S("1"), 0, NULL);
+    put(STORE_SET, S("d"), 0, now + 1, S("1"), 0, NULL);
+    put(STORE_SET, S("t"), 0, now + 1, S("1"), 0, NULL);
+    put(STORE_SET, S("i"), 0, now + 1, S("1"), 0, NULL);
+    clock_advance(1);
+    CHECK_EQ_INT(found_by_read("r"), STORE_EXPIRED);
+    CHECK_EQ_INT(found_by_read("r"), STORE_ABSENT);
+    CHECK_EQ_INT(store_write(&(struct store_write){ .key = "w", .nkey = 1, .value = "2",
+                                                     .nvalue = 1 }, &r), STORE_OK);
+    CHECK_EQ_INT(r.found, STORE_EXPIRED);
+    CHECK_EQ_INT(store_write(&(struct store_write){ .key = "w", .nkey = 1, .value = "3",
+                                                     .nvalue = 1 }, &r), STORE_OK);
+    CHECK_EQ_INT(r.found, STORE_FOUND);
+    CHECK_EQ_INT(store_write(&(struct store_write){ .mode = STORE_ADD, .key = "a", .nkey = 1,
+                                                     .value = "2", .nvalue = 1 }, &r),
+                 STORE_OK);
+    CHECK_EQ_INT(r.found, STORE_EXPIRED);
+    CHECK_EQ_INT(store_delete(&(struct store_delete){ .key = "d", .nkey = 1 }, &r),
+                 STORE_NOT_FOUND);
+    CHECK_EQ_INT(r.found, STORE_EXPIRED);
+    CHECK_EQ_INT(store_touch(S("t"), 0, &r), STORE_NOT_FOUND);
+    CHECK_EQ_INT(r.found, STORE_EXPIRED);
+    CHECK_EQ_INT(store_arith(&(struct store_arith){ .key = "i", .nkey = 1, .incr = true,
+                                                    .delta = 1 }, &r), STORE_NOT_FOUND);
+    CHECK_EQ_INT(r.found, STORE_EXPIRED);
+    CHECK_EQ_INT(store_touch(S("w"), 0, &r), STORE_OK);
+    CHECK_EQ_INT(r.found, STORE_FOUND);
+
+    /* flushed, even when also expired (memcached asks flushed first) */
+    put(STORE_SET, S("f"), 0, 0, S("1"), 0, NULL);
+    put(STORE_SET, S("fe"), 0, clock_now() + 1, S("1"), 0, NULL);
+    store_flush(0);
+    clock_advance(1);
+    CHECK_EQ_INT(found_by_read("f"), STORE_FLUSHED);
+    CHECK_EQ_INT(found_by_read("fe"), STORE_FLUSHED);
+    CHECK_EQ_INT(found_by_read("live"), STORE_FLUSHED);
+    CHECK_EQ_INT(found_by_read("f"), STORE_ABSENT);
+
+    /* a get-and-touch and a vivifying read that find nothing */
+    CHECK_EQ_INT(store_read(&(struct store_read){ .key = "f", .nkey = 1, .touch = true,
+                                                  .exptime = clock_now() + 5 },
+                            ignore_item, NULL), STORE_ABSENT);
+    CHECK_EQ_INT(store_read(&(struct store_read){ .key = "v", .nkey = 1, .vivify = true },
+                            ignore_item, NULL), STORE_FOUND);
+    store_teardown();
+}
+
 static void test_arith(void)
 {
     uint64_t r = 0, cas = 0, cas2 = 0;
@@ -370,52 +489,52 @@ static void test_arith(void)
     rel_time_t exp = clock_now() + 1000;
 
     setup(64 * MiB, true, 0, 0);
-    CHECK_EQ_INT(store_arith(S("n"), true, 1, &r, NULL), STORE_NOT_FOUND);
+    CHECK_EQ_INT(arith(S("n"), true, 1, &r, NULL), STORE_NOT_FOUND);
     /* memcached 1.6 rewrites in place and pads a shorter number */
-    store_put(STORE_SET, S("n"), 42, exp, S("100"), 0, &cas);
-    CHECK_EQ_INT(store_arith(S("n"), false, 1, &r, &cas2), STORE_OK);
+    put(STORE_SET, S("n"), 42, exp, S("100"), 0, &cas);
+    CHECK_EQ_INT(arith(S("n"), false, 1, &r, &cas2), STORE_OK);
     CHECK_EQ_INT(r, 99);
     CHECK(cas2 != cas && cas2 != 0);
     check_value("n", "99 ");
     CHECK(get(S("n"), &g) && g.cas == cas2 && g.flags == 42 && g.exptime == exp);
-    CHECK_EQ_INT(store_arith(S("n"), false, 95, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("n"), false, 95, &r, NULL), STORE_OK);
     check_value("n", "4  ");
-    CHECK_EQ_INT(store_arith(S("n"), true, 5, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("n"), true, 5, &r, NULL), STORE_OK);
     check_value("n", "9  ");
-    CHECK_EQ_INT(store_arith(S("n"), true, 1000, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("n"), true, 1000, &r, NULL), STORE_OK);
     CHECK_EQ_INT(r, 1009);
     check_value("n", "1009");   /* longer: a new item of exactly the digits */
     CHECK(get(S("n"), &g) && g.flags == 42 && g.exptime == exp);
 
     /* decr floors at 0 */
     set(S("f"), S("10"));
-    CHECK_EQ_INT(store_arith(S("f"), false, 100, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("f"), false, 100, &r, NULL), STORE_OK);
     CHECK_EQ_INT(r, 0);
     check_value("f", "0 ");
     /* incr wraps at 2^64 */
     set(S("w"), S("18446744073709551615"));
-    CHECK_EQ_INT(store_arith(S("w"), true, 2, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("w"), true, 2, &r, NULL), STORE_OK);
     CHECK_EQ_INT(r, 1);
     check_value("w", "1                   ");
     /* surrounding whitespace is fine (memcached: " 12" incr 1 -> "13 ") */
     set(S("s"), S(" 12"));
-    CHECK_EQ_INT(store_arith(S("s"), true, 1, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("s"), true, 1, &r, NULL), STORE_OK);
     check_value("s", "13 ");
     set(S("big"), S("18446744073709551615"));
-    CHECK_EQ_INT(store_arith(S("big"), false, 18446744073709551615u, &r, NULL), STORE_OK);
+    CHECK_EQ_INT(arith(S("big"), false, 18446744073709551615u, &r, NULL), STORE_OK);
     CHECK_EQ_INT(r, 0);
 
     /* not numbers: as memcached 1.6, "" and "   " are refused too */
     set(S("x"), S("1a"));
-    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    CHECK_EQ_INT(arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
     set(S("x"), S(""));
-    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    CHECK_EQ_INT(arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
     set(S("x"), S("   "));
-    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    CHECK_EQ_INT(arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
     set(S("x"), S("-1"));
-    CHECK_EQ_INT(store_arith(S("x"), false, 1, &r, NULL), STORE_NON_NUMERIC);
+    CHECK_EQ_INT(arith(S("x"), false, 1, &r, NULL), STORE_NON_NUMERIC);
     set(S("x"), S("18446744073709551616"));
-    CHECK_EQ_INT(store_arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
+    CHECK_EQ_INT(arith(S("x"), true, 1, &r, NULL), STORE_NON_NUMERIC);
     check_value("x", "18446744073709551616");
     store_teardown();
 }
@@ -433,8 +552,8 @@ static void test_too_large(void)
     CHECK_EQ_INT(set(S("k"), v, fit), STORE_OK);
     CHECK_EQ_INT(set(S("k"), v, fit + 1), STORE_TOO_LARGE);
     CHECK_EQ_INT(set(S("s"), v, fit - 10), STORE_OK);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("s"), 0, 0, v, 11, 0, NULL), STORE_TOO_LARGE);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("s"), 0, 0, v, 10, 0, NULL), STORE_OK);
+    CHECK_EQ_INT(put(STORE_APPEND, S("s"), 0, 0, v, 11, 0, NULL), STORE_TOO_LARGE);
+    CHECK_EQ_INT(put(STORE_APPEND, S("s"), 0, 0, v, 10, 0, NULL), STORE_OK);
     store_teardown();
 }
 
@@ -453,7 +572,7 @@ static void test_large_items(void)
     memset(big, 'L', sizeof(big));
     big[0] = 'F';
     CHECK_EQ_INT(set(S("L"), big, sizeof(big)), STORE_OK);
-    CHECK(store_get(S("L"), ignore_item, NULL));
+    CHECK(read_item(S("L"), ignore_item, NULL));
     CHECK_EQ_INT(set(S("L"), S("small")), STORE_OK);   /* frees the large segment */
     CHECK(get(S("L"), &g));
     CHECK_MEM(g.value, g.nvalue, "small");
@@ -491,7 +610,7 @@ static void test_eviction(void)
         set(k, (size_t)snprintf(k, sizeof(k), "fill%d", i), v, sizeof(v));
         if (i % 500 == 0) {
             for (j = 0; j < nhot; j++)
-                store_get(k, (size_t)snprintf(k, sizeof(k), "hot%d", j), ignore_item, NULL);
+                read_item(k, (size_t)snprintf(k, sizeof(k), "hot%d", j), ignore_item, NULL);
             stats(&st);
             within &= st.mem_used <= st.mem_limit;
         }
@@ -537,7 +656,7 @@ static void test_no_evict(void)
     CHECK(exists(S("k0")));
     /* deleting makes room again once a segment empties */
     for (i = 0; i < stored; i++)
-        store_delete(k, (size_t)snprintf(k, sizeof(k), "k%d", i));
+        del(k, (size_t)snprintf(k, sizeof(k), "k%d", i), 0);
     CHECK_EQ_INT(set(S("again"), v, sizeof(v)), STORE_OK);
     store_teardown();
 }
@@ -659,7 +778,7 @@ static void test_growth(void)
     CHECK_EQ_INT(st.curr_items, N);
     /* delete half, the rest stays readable with right values */
     for (i = 0; i < N; i += 2)
-        missing += store_delete(k, (size_t)snprintf(k, sizeof(k), "key:%d", i)) != STORE_OK;
+        missing += del(k, (size_t)snprintf(k, sizeof(k), "key:%d", i), 0) != STORE_OK;
     for (i = 0; i < N; i++) {
         struct got g;
         char want[16];
@@ -718,26 +837,26 @@ static void *worker(void *arg)
             int len = snprintf(v, sizeof(v), "%s|%u|", k, (unsigned)(uintptr_t)arg);
             size_t total = (size_t)len + (r >> 8) % 200;
             memset(v + len, 'x', total - (size_t)len);
-            store_put(STORE_SET, k, (size_t)n, 0, 0, v, total, 0, NULL);
+            put(STORE_SET, k, (size_t)n, 0, 0, v, total, 0, NULL);
             break;
         }
         case 3:
-            store_delete(k, (size_t)n);
+            del(k, (size_t)n, 0);
             break;
         case 4:
-            store_put(STORE_APPEND, k, (size_t)n, 0, 0, S("a"), 0, NULL);
+            put(STORE_APPEND, k, (size_t)n, 0, 0, S("a"), 0, NULL);
             break;
         case 5:
-            store_touch(k, (size_t)n, clock_now() + 1000);
+            touch(k, (size_t)n, clock_now() + 1000);
             break;
         default:
-            store_get(k, (size_t)n, check_self, &c);
+            read_item(k, (size_t)n, check_self, &c);
             break;
         }
         bad += c.bad;
         /* shared counters: every increment must land */
         n = snprintf(k, sizeof(k), "ctr%u", r % T_COUNTERS);
-        switch (store_arith(k, (size_t)n, true, 1, NULL, NULL)) {
+        switch (arith(k, (size_t)n, true, 1, NULL, NULL)) {
         case STORE_OK:
             break;
         case STORE_NOT_FOUND:   /* evicted under a tiny limit */
@@ -792,7 +911,7 @@ static void run_threads(uint64_t mem_limit, unsigned nkeys, bool exact)
         char k[16];
         int n = snprintf(k, sizeof(k), "k%d", i);
         struct check_ctx c = { k, (size_t)n, false };
-        store_get(k, (size_t)n, check_self, &c);
+        read_item(k, (size_t)n, check_self, &c);
         CHECK(!c.bad);
     }
     stats(&st);
@@ -901,7 +1020,7 @@ static void test_defrag(void)
     for (i = 0; i < NSTABLE; i++) {
         int n = snprintf(k, sizeof(k), "stable%d", i);
         v[0] = (char)('a' + i % 26);
-        CHECK_EQ_INT(store_put(STORE_SET, k, (size_t)n, 0xab00u + (uint32_t)i,
+        CHECK_EQ_INT(put(STORE_SET, k, (size_t)n, 0xab00u + (uint32_t)i,
                                i % 2 ? exp : 0, v, sizeof(v), 0, &cas[i]), STORE_OK);
     }
     for (i = 0; i < NSETS; i++) {
@@ -969,34 +1088,35 @@ static void test_memory_per_item(void)
  * incr/decr with CAS, vivify and touch. */
 static void test_cas_variants(void)
 {
-    uint64_t cas = 0, cas2 = 0, r = 0;
-    bool created = true;
+    uint64_t cas = 0;
     struct got g;
-    struct store_arith_opts o = { 0 };
+    struct store_arith o = { .key = "v", .nkey = 1, .incr = true, .delta = 1 };
+    struct store_result r;
 
     setup(64 * MiB, true, 0, 0);
-    store_put(STORE_SET, S("d"), 0, 0, S("x"), 0, &cas);
-    CHECK_EQ_INT(store_delete_cas(S("d"), cas + 1), STORE_EXISTS);
-    CHECK_EQ_INT(store_delete_cas(S("d"), cas), STORE_OK);
-    CHECK_EQ_INT(store_delete_cas(S("d"), 0), STORE_NOT_FOUND);
+    put(STORE_SET, S("d"), 0, 0, S("x"), 0, &cas);
+    CHECK_EQ_INT(del(S("d"), cas + 1), STORE_EXISTS);
+    CHECK_EQ_INT(del(S("d"), cas), STORE_OK);
+    CHECK_EQ_INT(del(S("d"), 0), STORE_NOT_FOUND);
 
-    store_put(STORE_SET, S("a"), 0, 0, S("x"), 0, &cas);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("a"), 0, 0, S("y"), cas + 1, NULL), STORE_EXISTS);
-    CHECK_EQ_INT(store_put(STORE_APPEND, S("a"), 0, 0, S("y"), cas, NULL), STORE_OK);
+    put(STORE_SET, S("a"), 0, 0, S("x"), 0, &cas);
+    CHECK_EQ_INT(put(STORE_APPEND, S("a"), 0, 0, S("y"), cas + 1, NULL), STORE_EXISTS);
+    CHECK_EQ_INT(put(STORE_APPEND, S("a"), 0, 0, S("y"), cas, NULL), STORE_OK);
     check_value("a", "xy");
 
     o.vivify = true;
     o.initial = 7;
-    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, &cas, &created), STORE_OK);
-    CHECK(created && r == 7);
+    CHECK_EQ_INT(store_arith(&o, &r), STORE_OK);
+    CHECK(r.created && r.number == 7);
+    cas = r.cas;
     check_value("v", "7");
     o.cas = cas + 1;
-    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, NULL, &created), STORE_EXISTS);
+    CHECK_EQ_INT(store_arith(&o, NULL), STORE_EXISTS);
     o.cas = cas;
     o.touch = true;
     o.exptime = clock_now() + 50;
-    CHECK_EQ_INT(store_arith_ex(S("v"), true, 1, &o, &r, &cas2, &created), STORE_OK);
-    CHECK(!created && r == 8 && cas2 != cas);
+    CHECK_EQ_INT(store_arith(&o, &r), STORE_OK);
+    CHECK(!r.created && r.number == 8 && r.cas != cas);
     CHECK(get(S("v"), &g) && g.exptime == clock_now() + 50);
     store_teardown();
 }
@@ -1022,64 +1142,76 @@ static void meta_visit(const struct store_item *it, void *ctx)
 
 /* The meta state: stale/win/token through md I, ms I, mg R and N, and
  * the client-chosen CAS (E). Only a read that hands out tokens (mg) wins. */
+/* A meta read of key with the options in r. */
+static bool mread(struct store_read *r, const char *key, struct meta_seen *m)
+{
+    r->key = key;
+    r->nkey = strlen(key);
+    return store_read(r, meta_visit, m) == STORE_FOUND;
+}
+
 static void test_meta_state(void)
 {
-    struct store_get_opts g = { .tokens = true }, plain = { 0 };
-    struct store_put_opts p = { 0 };
-    struct store_delete_opts d = { 0 };
+    struct store_read g = { .tokens = true }, plain = { 0 };
+    struct store_write p = { .mode = STORE_CAS, .value = "yy", .nvalue = 2 };
+    struct store_delete d = { 0 };
+    struct store_result r;
     struct meta_seen m;
     uint64_t cas = 0, cas2 = 0;
     rel_time_t exp = clock_now() + 100;
 
     setup(64 * MiB, true, 0, 0);
-    store_put(STORE_SET, S("s"), 0, exp, S("x"), 0, &cas);
+    put(STORE_SET, S("s"), 0, exp, S("x"), 0, &cas);
     memset(&m, 0, sizeof(m));
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && !m.stale && !m.win && !m.fetched);
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.fetched);
+    CHECK(mread(&g, "s", &m) && !m.stale && !m.win && !m.fetched);
+    CHECK(mread(&g, "s", &m) && m.fetched);
+    d.key = "s", d.nkey = 1;
     d.invalidate = true;
-    CHECK_EQ_INT(store_delete_ex(S("s"), 0, &d), STORE_OK);
-    CHECK(store_get_ex(S("s"), &plain, meta_visit, &m) && m.stale && !m.win && !m.token_sent);
-    CHECK(store_get(S("s"), meta_visit, &m) && m.stale && !m.win && !m.token_sent);
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && m.win && !m.token_sent);
+    CHECK_EQ_INT(store_delete(&d, NULL), STORE_OK);
+    CHECK(mread(&plain, "s", &m) && m.stale && !m.win && !m.token_sent);
+    CHECK(read_item(S("s"), meta_visit, &m) && m.stale && !m.win && !m.token_sent);
+    CHECK(mread(&g, "s", &m) && m.stale && m.win && !m.token_sent);
     CHECK(m.cas != cas);
     cas2 = m.cas;
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && !m.win && m.token_sent);
+    CHECK(mread(&g, "s", &m) && m.stale && !m.win && m.token_sent);
     /* ms I with an older CAS stores, still stale; a newer one is EXISTS */
+    p.key = "s", p.nkey = 1;
     p.invalidate = true;
-    CHECK_EQ_INT(store_put_ex(STORE_CAS, S("s"), 0, 0, S("yy"), cas2 + 100, &p, NULL), STORE_EXISTS);
-    CHECK_EQ_INT(store_put_ex(STORE_CAS, S("s"), 0, 0, S("yy"), cas2 - 1, &p, NULL), STORE_OK);
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && m.stale && m.token_sent && m.nvalue == 2);
+    p.cas = cas2 + 100;
+    CHECK_EQ_INT(store_write(&p, NULL), STORE_EXISTS);
+    p.cas = cas2 - 1;
+    CHECK_EQ_INT(store_write(&p, NULL), STORE_OK);
+    CHECK(mread(&g, "s", &m) && m.stale && m.token_sent && m.nvalue == 2);
     set(S("s"), S("z"));
-    CHECK(store_get_ex(S("s"), &g, meta_visit, &m) && !m.stale && !m.token_sent);
+    CHECK(mread(&g, "s", &m) && !m.stale && !m.token_sent);
 
     /* recache: win when less than R seconds are left */
-    store_put(STORE_SET, S("r"), 0, exp, S("x"), 0, NULL);
+    put(STORE_SET, S("r"), 0, exp, S("x"), 0, NULL);
     g.recache = 50;
-    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && !m.win);
+    CHECK(mread(&g, "r", &m) && !m.win);
     g.recache = 200;
-    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && m.win);
-    CHECK(store_get_ex(S("r"), &g, meta_visit, &m) && !m.win && m.token_sent);
+    CHECK(mread(&g, "r", &m) && m.win);
+    CHECK(mread(&g, "r", &m) && !m.win && m.token_sent);
 
     /* vivify: the creator wins */
     g.recache = 0;
     g.vivify = true;
-    CHECK(store_get_ex(S("v"), &g, meta_visit, &m) && m.created && m.win && m.nvalue == 0);
-    CHECK(store_get_ex(S("v"), &g, meta_visit, &m) && !m.created && m.token_sent);
+    CHECK(mread(&g, "v", &m) && m.created && m.win && m.nvalue == 0);
+    CHECK(mread(&g, "v", &m) && !m.created && m.token_sent);
 
     /* E: the client's CAS, kept by touch, checked by delete */
-    p.invalidate = false;
-    p.new_cas = 424242;
-    CHECK_EQ_INT(store_put_ex(STORE_SET, S("e"), 0, 0, S("x"), 0, &p, &cas), STORE_OK);
-    CHECK_EQ_INT(cas, 424242);
-    CHECK_EQ_INT(store_touch(S("e"), exp), STORE_OK);
+    p = (struct store_write){ .key = "e", .nkey = 1, .value = "x", .nvalue = 1,
+                              .new_cas = 424242 };
+    CHECK_EQ_INT(store_write(&p, &r), STORE_OK);
+    CHECK_EQ_INT(r.cas, 424242);
+    CHECK_EQ_INT(touch(S("e"), exp), STORE_OK);
     g.vivify = false;
-    CHECK(store_get_ex(S("e"), &g, meta_visit, &m) && m.cas == 424242);
-    CHECK_EQ_INT(store_delete_cas(S("e"), 1), STORE_EXISTS);
+    CHECK(mread(&g, "e", &m) && m.cas == 424242);
+    CHECK_EQ_INT(del(S("e"), 1), STORE_EXISTS);
     /* md x keeps the item without its value */
-    memset(&d, 0, sizeof(d));
-    d.strip = true;
-    CHECK_EQ_INT(store_delete_ex(S("e"), 424242, &d), STORE_OK);
-    CHECK(store_get_ex(S("e"), &g, meta_visit, &m) && m.nvalue == 0);
+    d = (struct store_delete){ .key = "e", .nkey = 1, .cas = 424242, .strip = true };
+    CHECK_EQ_INT(store_delete(&d, NULL), STORE_OK);
+    CHECK(mread(&g, "e", &m) && m.nvalue == 0);
     store_teardown();
 }
 
@@ -1110,15 +1242,15 @@ static void test_moved_cas(void)
     CHECK_EQ_INT(bad, 0);
     CHECK(get(S("old"), &g) && g.cas == cas0 && g.nvalue == 4 &&
           memcmp(g.value, "kept", 4) == 0);
-    CHECK_EQ_INT(store_touch(S("old"), clock_now() + 10000), STORE_OK);
+    CHECK_EQ_INT(touch(S("old"), clock_now() + 10000), STORE_OK);
     CHECK(get(S("old"), &g) && g.cas == cas0 && g.exptime != 0);
     c = 0;
     /* write order, with large items in between */
     for (i = 0; i < 200; i++) {
         if (i % 10 == 5)
-            bad += store_put(STORE_SET, S("big"), 0, 0, big, sizeof(big), 0, &c) != STORE_OK;
+            bad += put(STORE_SET, S("big"), 0, 0, big, sizeof(big), 0, &c) != STORE_OK;
         else
-            bad += store_put(STORE_SET, S("small"), 0, 0, S("v"), 0, &c) != STORE_OK;
+            bad += put(STORE_SET, S("small"), 0, 0, S("v"), 0, &c) != STORE_OK;
         bad += c <= prev;
         prev = c;
     }
@@ -1156,6 +1288,7 @@ int main(void)
     RUN(test_bad_config);
     RUN(test_expiry_touch);
     RUN(test_flush);
+    RUN(test_miss_reasons);
     RUN(test_arith);
     RUN(test_cas_variants);
     RUN(test_meta_state);
