@@ -86,26 +86,9 @@ static void exec_get(struct session *s, const struct bin_req *req)
         .key = req->key, .nkey = req->keylen,
         .touch = touch, .exptime = touch ? clock_exptime(req->exptime) : 0,
     };
-    enum store_found found;
+    enum store_found found = store_read(&rd, emit_item, &g);
 
-    if (touch) {
-        STAT_INCR(ts, cmd_touch);
-        if (req->base != BIN_OP_TOUCH)
-            STAT_INCR(ts, cmd_get);
-        found = store_read(&rd, emit_item, &g);
-        if (found == STORE_FOUND)
-            STAT_INCR(ts, touch_hits);
-        else
-            STAT_INCR(ts, touch_misses);
-    } else {
-        STAT_INCR(ts, cmd_get);
-        found = store_read(&rd, emit_item, &g);
-        if (found == STORE_FOUND)
-            STAT_INCR(ts, get_hits);
-        else
-            STAT_INCR(ts, get_misses);
-    }
-    stats_lookup(ts, found);
+    stats_get(ts, touch, found);
     if (found == STORE_FOUND || req->quiet)
         return;
     if (g.with_key)   /* memcached: a getk miss carries the key, no message */

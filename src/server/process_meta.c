@@ -192,20 +192,10 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
     struct mg_ctx m = { s, f, k };
     enum store_found found = store_read(&rd, mg_emit, &m);
 
-    STAT_INCR(ts, cmd_get);
-    stats_lookup(ts, found);
-    if (rd.touch) {
-        STAT_INCR(ts, cmd_touch);
-        if (found == STORE_FOUND)
-            STAT_INCR(ts, touch_hits);
-        else
-            STAT_INCR(ts, touch_misses);
-    }
-    if (found == STORE_FOUND) {
-        STAT_INCR(ts, get_hits);
+    /* memcached applies T to an item it has: an mg T miss is a get miss */
+    stats_get(ts, rd.touch && found == STORE_FOUND, found);
+    if (found == STORE_FOUND)
         return;
-    }
-    STAT_INCR(ts, get_misses);
     if (!f->quiet) {
         /* memcached 1.6 echoes the key and opaque flags on a miss too */
         struct line l = { .n = 0 };

@@ -84,23 +84,7 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
     while (text_next_key(req, &pos, &key)) {
         struct store_read rd = { .key = key.p, .nkey = key.n, .touch = touch,
                                  .exptime = exptime };
-        enum store_found found;
-        STAT_INCR(ts, cmd_get);
-        if (touch) {
-            STAT_INCR(ts, cmd_touch);
-            found = store_read(&rd, emit_value, &vc);
-            if (found == STORE_FOUND)
-                STAT_INCR(ts, touch_hits);
-            else
-                STAT_INCR(ts, touch_misses);
-        } else {
-            found = store_read(&rd, emit_value, &vc);
-            if (found == STORE_FOUND)
-                STAT_INCR(ts, get_hits);
-            else
-                STAT_INCR(ts, get_misses);
-        }
-        stats_lookup(ts, found);
+        stats_get(ts, touch, store_read(&rd, emit_value, &vc));
         if (s->closing)
             return PROC_STEP_CLOSE;
         if (session_out_full(s)) {
@@ -197,12 +181,7 @@ static void exec_touch(struct session *s, const struct text_req *req)
     enum store_status st = store_touch(req->key.p, req->key.n, clock_exptime(req->exptime),
                                        &res);
 
-    stats_lookup(ts, res.found);
-    STAT_INCR(ts, cmd_touch);
-    if (st == STORE_OK)
-        STAT_INCR(ts, touch_hits);
-    else
-        STAT_INCR(ts, touch_misses);
+    stats_get(ts, true, res.found);
     if (req->noreply)
         return;
     if (st == STORE_OK)

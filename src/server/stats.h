@@ -81,6 +81,30 @@ static inline void stats_lookup(struct thread_stats *ts, enum store_found found)
         STAT_INCR(ts, get_flushed);
 }
 
+/* A get or touch outcome, counted alike by every protocol, as memcached
+ * 1.6 does (proto_text.c, proto_bin.c, the meta commands): a get counts
+ * cmd_get and get_hits or get_misses; a touch or get-and-touch counts
+ * cmd_touch and touch_hits or touch_misses, and nothing of the get. */
+static inline void stats_get(struct thread_stats *ts, bool touch, enum store_found found)
+{
+    bool hit = found == STORE_FOUND;
+
+    stats_lookup(ts, found);
+    if (touch) {
+        STAT_INCR(ts, cmd_touch);
+        if (hit)
+            STAT_INCR(ts, touch_hits);
+        else
+            STAT_INCR(ts, touch_misses);
+    } else {
+        STAT_INCR(ts, cmd_get);
+        if (hit)
+            STAT_INCR(ts, get_hits);
+        else
+            STAT_INCR(ts, get_misses);
+    }
+}
+
 /* Process-wide counters, touched only on connect/close. */
 struct global_stats {
     _Atomic uint64_t curr_connections;
