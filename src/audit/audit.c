@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/target.h"
 #include "core/strnum.h"
 
 const struct udp_probe_def udp_probe_defs[PROBE_COUNT] = {
@@ -32,7 +33,7 @@ const char *udp_state_name(enum udp_state s)
 const char *auth_kind_name(enum auth_kind a)
 {
     static const char *const n[] = { "unknown", "none", "ascii", "sasl",
-                                      "refused" };
+                                      "refused", "tls" };
     return n[a];
 }
 
@@ -43,6 +44,9 @@ void result_init(struct result *r, const struct target *t)
     r->tcp.udp_port = r->tcp.tcp_port = r->tcp.item_size_max = -1;
     r->tcp.sasl_enabled = r->tcp.ascii_auth_enabled = -1;
     r->tcp.ssl_enabled = -1;
+    r->tcp.validate_window = -1;
+    if (t != NULL)
+        r->udp_port = t->port;
 }
 
 enum udp_state result_udp_overall(const struct result *r)
@@ -68,16 +72,23 @@ bool result_udp_replied(const struct result *r)
     return false;
 }
 
+bool probe_replied(const struct probe_result *p)
+{
+    return p->reply_packets > 0 || p->foreign_packets > 0;
+}
+
 double probe_baf(const struct probe_result *p)
 {
     uint64_t sent = (uint64_t)p->req_bytes * (p->attempts ? p->attempts : 1);
 
-    return sent ? (double)p->reply_bytes / (double)sent : 0.0;
+    return sent ? (double)(p->reply_bytes + p->foreign_bytes) / (double)sent
+                : 0.0;
 }
 
 double probe_paf(const struct probe_result *p)
 {
-    return (double)p->reply_packets / (p->attempts ? p->attempts : 1);
+    return (double)(p->reply_packets + p->foreign_packets) /
+           (p->attempts ? p->attempts : 1);
 }
 
 /* Reads up to three dot-separated numbers; returns how many parsed. */

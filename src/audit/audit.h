@@ -10,9 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "audit/frame.h"
 
+#define AUDIT_TOOL_VERSION   "0.2"
+#define AUDIT_SCHEMA_VERSION 2      /* JSON records; bumped on any change */
 #define AUDIT_PORT_DEFAULT   11211
 #define AUDIT_VERSION_MAX    64     /* longest version string kept */
 #define AUDIT_LINE_MAX       96     /* first reply line kept per probe */
@@ -61,7 +64,8 @@ extern const struct udp_probe_def udp_probe_defs[PROBE_COUNT];
 
 enum tcp_state { TCP_NOT_TRIED, TCP_OPEN, TCP_REFUSED, TCP_TIMEOUT, TCP_ERROR };
 enum udp_state { UDP_NOT_TRIED, UDP_REPLY, UDP_CLOSED, UDP_SILENT, UDP_ERROR };
-enum auth_kind { AUTH_UNKNOWN, AUTH_NONE, AUTH_ASCII, AUTH_SASL, AUTH_REFUSED };
+enum auth_kind { AUTH_UNKNOWN, AUTH_NONE, AUTH_ASCII, AUTH_SASL, AUTH_REFUSED,
+                 AUTH_TLS };
 
 const char *tcp_state_name(enum tcp_state s);
 const char *udp_state_name(enum udp_state s);
@@ -77,7 +81,11 @@ struct probe_result {
     uint32_t reply_packets;     /* datagrams received for our id */
     uint32_t unique_packets;    /* distinct sequence numbers among them */
     uint32_t expected_packets;  /* "total" from the reply headers, 0 if none */
-    uint32_t foreign_packets;   /* datagrams with another request id */
+    uint32_t foreign_packets;   /* datagrams from the target that are not
+                                 * frames of our reply (other id, bad
+                                 * header, random bytes): still a reply */
+    uint64_t foreign_bytes;     /* their bytes: a victim gets them too */
+    bool capped;                /* ended by a cap (deadline, repeats, bytes) */
     uint64_t rtt_ns;            /* send of last attempt to first reply */
     uint64_t duration_ns;       /* first send to last reply or give-up */
     char first_line[AUDIT_LINE_MAX];
@@ -100,6 +108,8 @@ struct tcp_result {
     int sasl_enabled;           /* -1 unknown, 0, 1 */
     int ascii_auth_enabled;
     int ssl_enabled;
+    int64_t validate_window;    /* hardcached's udp_validate_window; -1 */
+    bool tls;                   /* the port completed a TLS handshake */
     char sasl_mechs[64];
 };
 
@@ -124,6 +134,10 @@ struct audit_opts {
     uint64_t amplify_size;
     bool verify;
     bool expect_tcp_closed;
+    bool require_service;       /* --verify: no service is a finding */
+    bool have_spoof_src;
+    struct sockaddr_in spoof_src;   /* loopback source, new each run, that
+                                     * never connects over TCP */
     bool local;
     bool local_probe;
     bool json;
@@ -135,13 +149,23 @@ struct audit_opts {
 struct result {
     const struct target *t;
     struct tcp_result tcp;
-    struct probe_result udp[PROBE_COUNT];
+    struct probe_result udp[PROBE_COUNT];   /* the spoofer's view */
     struct amp_result amp;
     bool udp_tried;
+    uint16_t udp_port;          /* where the UDP probes went */
+    bool udp_port_reported;     /* the server named it in stats settings */
+    char udp_source[64];        /* spoofer's view source, "" = default */
+    struct probe_result validated;  /* `stats` from the TCP source, after
+                                     * the TCP probe: the validated view */
+    bool self_validated;        /* a UDP figure came after our own TCP
+                                 * connection from the same source */
+    bool interrupted;
     uint64_t elapsed_ns;
 };
 
 void result_init(struct result *r, const struct target *t);
+/* Any datagram at all came back (framed or not). */
+bool probe_replied(const struct probe_result *p);
 /* The target's UDP state over all well-formed probes: reply wins over
  * closed wins over silent. */
 enum udp_state result_udp_overall(const struct result *r);
@@ -149,7 +173,8 @@ enum udp_state result_udp_overall(const struct result *r);
  * (the server answered, so it is reachable and speaks UDP). */
 bool result_udp_replied(const struct result *r);
 /* Amplification factors of one probe, over every request sent: bytes
- * (packets) received / bytes (packets) sent; 0 when nothing came back. */
+ * (packets) received / bytes (packets) sent, unparseable datagrams
+ * included; 0 when nothing came back. */
 double probe_baf(const struct probe_result *p);
 double probe_paf(const struct probe_result *p);
 

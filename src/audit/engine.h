@@ -15,8 +15,12 @@ struct target_list;
  * The result is only valid during the call. */
 typedef void (*engine_done_fn)(void *arg, struct result *r);
 
-/* Returns 0, or -1 if the loop itself failed (poll, memory). */
-int engine_run(const struct target_list *tl, const struct audit_opts *o,
+/* Runs every target tl yields. Returns 0, or -1 if the loop itself
+ * failed (poll, memory). */
+int engine_run(struct target_list *tl, const struct audit_opts *o,
                engine_done_fn done, void *arg);
+/* Async-signal-safe: finish now. Targets in progress are reported as
+ * interrupted, a value --amplify stored is deleted first. */
+void engine_stop(void);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct io_want {
     bool done;          /* finished: nothing more to wait for */
@@ -21,6 +22,9 @@ struct io_want {
 struct probe_opts {
     unsigned timeout_ms;    /* connect, per exchange, per UDP attempt */
     unsigned retries;       /* extra attempts after a timeout */
+    const struct sockaddr *src;     /* UDP source to bind, NULL = any */
+    socklen_t srclen;
+    uint64_t expect_bytes;  /* UDP reply size expected (amplify), sizes caps */
 };
 
 #endif

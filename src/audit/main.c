@@ -7,9 +7,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -20,7 +23,6 @@
 #include "audit/verdict.h"
 #include "core/strnum.h"
 
-#define AUDIT_TOOL_VERSION  "0.1"
 #define EXTRA_CONF_MAX      16
 
 /* X(id, short, long, argument name or NULL, help) */
@@ -57,6 +59,13 @@
       "UDP re-sends and TCP re-connects after a timeout (2)") \
     X(MAXT,     0,   "max-targets", "N", \
       "refuse to expand more targets than this (65536)") \
+    X(EXCLUDE,  0,   "exclude", "SPEC", \
+      "skip this address or CIDR range (repeatable)") \
+    X(EXCLFILE, 0,   "exclude-file", "FILE", \
+      "skip the addresses and ranges listed in FILE") \
+    X(REQSVC,   0,   "require-service", NULL, \
+      "no service at a target (closed, filtered, wrong address) is a " \
+      "finding, so a typo cannot pass --verify") \
     X(JSON,     'j', "json", NULL, "JSON lines on stdout (docs/AUDIT.md)") \
     X(COLOR,    0,   "color", "WHEN", "colour the table: auto, always, never") \
     X(VERBOSE,  'v', "verbose", NULL, "table: every probe, every finding") \
@@ -118,20 +127,62 @@ static void usage(FILE *f)
 "(10 zero bytes) is malformed and reported as proving nothing.\n");
 }
 
-static int opt_uint(const char *name, const char *v, uint64_t max,
-                    uint64_t *out)
+static bool json_errors;
+
+/* A fatal error: a line on stderr, and a JSON error object on stdout with
+ * --json, so a pipeline never sees an empty stdout. Returns the exit. */
+static int fatal(const char *fmt, ...)
 {
-    if (!strnum_u64(v, strlen(v), out) || *out > max) {
-        fprintf(stderr, "hardcache-audit: --%s: expected a number up to "
-                "%llu, got '%s'\n", name, (unsigned long long)max, v);
+    char msg[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hardcache-audit: %s\n", msg);
+    if (json_errors)
+        report_error(stdout, msg, AUDIT_EXIT_ERROR);
+    return AUDIT_EXIT_ERROR;
+}
+
+static int opt_uint(const char *name, const char *v, uint64_t min,
+                    uint64_t max, uint64_t *out)
+{
+    if (!strnum_u64(v, strlen(v), out) || *out < min || *out > max) {
+        fatal("--%s: expected a number from %llu to %llu, got '%s'", name,
+              (unsigned long long)min, (unsigned long long)max, v);
         return -1;
     }
     return 0;
 }
 
+static void on_sigint(int sig)
+{
+    (void)sig;
+    engine_stop();
+}
+
+/* A loopback source for the spoofer's view, new each run (127.64.0.1 to
+ * 127.254.255.254), so no earlier TCP connection has validated it. */
+static void pick_spoof_src(struct audit_opts *o)
+{
+    uint8_t b[3] = { 0 };
+
+    if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+        uint64_t t = audit_now_ns();
+        memcpy(b, &t, sizeof(b));
+    }
+    memset(&o->spoof_src, 0, sizeof(o->spoof_src));
+    o->spoof_src.sin_family = AF_INET;
+    o->spoof_src.sin_addr.s_addr = htonl(0x7f000000u |
+        (uint32_t)(64 + b[0] % 191) << 16 | (uint32_t)b[1] << 8 |
+        (uint32_t)(1 + b[2] % 254));
+    o->have_spoof_src = true;
+}
+
 struct run {
     struct audit_opts o;
-    unsigned done, total, findings, errors;
+    unsigned done, total, findings, errors, interrupted;
     bool progress;
 };
 
@@ -156,6 +207,7 @@ static void on_done(void *arg, struct result *r)
         fputs("\r\033[K", stderr);
     report_target(r, &v);
     run->done++;
+    run->interrupted += r->interrupted;
     if (v.counted)
         run->findings++;
     else if (v.error)
@@ -180,15 +232,20 @@ int main(int argc, char **argv)
     const char *files[64], *confs[EXTRA_CONF_MAX], *color = "auto";
     const char *sysroot = "";
     struct verdict lv;
-    size_t nfiles = 0, nconfs = 0, nports = 0;
+    const char *excludes[64], *exclfiles[16];
+    size_t nfiles = 0, nconfs = 0, nports = 0, nexcl = 0, nexclf = 0;
     uint16_t port = AUDIT_PORT_DEFAULT, ports[LOCAL_PORT_MAX];
     uint64_t max_targets = TARGET_MAX_DEFAULT, v;
     char shortopts[64], err[512];
     size_t sl = 0;
     int c, exit_code = AUDIT_EXIT_CLEAR, local_exit = AUDIT_EXIT_CLEAR;
     bool quiet = false;
+    struct sigaction sa;
 
     memset(&run, 0, sizeof(run));
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+            json_errors = true;
     o->timeout_ms = 1000;
     o->retries = 2;
     o->concurrency = 64;
@@ -213,73 +270,77 @@ int main(int argc, char **argv)
                 id = (int)short_map[i].id;
         switch (id) {
         case OPT_FILE:
-            if (nfiles == sizeof(files) / sizeof(files[0])) {
-                fprintf(stderr, "hardcache-audit: too many --file\n");
-                return AUDIT_EXIT_ERROR;
-            }
+            if (nfiles == sizeof(files) / sizeof(files[0]))
+                return fatal("too many --file");
             files[nfiles++] = optarg;
             break;
         case OPT_PORT:
-            if (opt_uint("port", optarg, 65535, &v) != 0 || v == 0)
+            if (opt_uint("port", optarg, 1, 65535, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             port = (uint16_t)v;
             break;
         case OPT_LOCAL: o->local = true; break;
         case OPT_NOPROBE: o->local_probe = false; break;
         case OPT_CONFIG:
-            if (nconfs == EXTRA_CONF_MAX) {
-                fprintf(stderr, "hardcache-audit: too many --config\n");
-                return AUDIT_EXIT_ERROR;
-            }
+            if (nconfs == EXTRA_CONF_MAX)
+                return fatal("too many --config");
             confs[nconfs++] = optarg;
             break;
         case OPT_SYSROOT: sysroot = optarg; break;
         case OPT_VERIFY: o->verify = true; break;
         case OPT_TCPCLOSED: o->expect_tcp_closed = true; break;
+        case OPT_REQSVC: o->require_service = true; break;
         case OPT_AMPLIFY: o->amplify = true; break;
         case OPT_AMPSIZE:
-            if (opt_uint("amplify-size", optarg, 64u << 20, &v) != 0 || v == 0)
+            if (opt_uint("amplify-size", optarg, 1, 64u << 20, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->amplify_size = v;
             break;
         case OPT_CONC:
-            if (opt_uint("concurrency", optarg, 65536, &v) != 0 || v == 0)
+            if (opt_uint("concurrency", optarg, 1, 65536, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->concurrency = (unsigned)v;
             break;
         case OPT_RATE:
-            if (opt_uint("rate", optarg, 10000000, &v) != 0)
+            if (opt_uint("rate", optarg, 0, 10000000, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->rate = (double)v;
             break;
         case OPT_TRATE:
-            if (opt_uint("target-rate", optarg, 10000000, &v) != 0)
+            if (opt_uint("target-rate", optarg, 0, 10000000, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->target_rate = (double)v;
             break;
         case OPT_TIMEOUT:
-            if (opt_uint("timeout", optarg, 600000, &v) != 0 || v == 0)
+            if (opt_uint("timeout", optarg, 1, 600000, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->timeout_ms = (unsigned)v;
             break;
         case OPT_RETRIES:
-            if (opt_uint("retries", optarg, 20, &v) != 0)
+            if (opt_uint("retries", optarg, 0, 20, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             o->retries = (unsigned)v;
             break;
         case OPT_MAXT:
-            if (opt_uint("max-targets", optarg, 1u << 24, &v) != 0 || v == 0)
+            if (opt_uint("max-targets", optarg, 1, 1u << 24, &v) != 0)
                 return AUDIT_EXIT_ERROR;
             max_targets = v;
+            break;
+        case OPT_EXCLUDE:
+            if (nexcl == sizeof(excludes) / sizeof(excludes[0]))
+                return fatal("too many --exclude (use --exclude-file)");
+            excludes[nexcl++] = optarg;
+            break;
+        case OPT_EXCLFILE:
+            if (nexclf == sizeof(exclfiles) / sizeof(exclfiles[0]))
+                return fatal("too many --exclude-file");
+            exclfiles[nexclf++] = optarg;
             break;
         case OPT_JSON: o->json = true; break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
-                strcmp(optarg, "never")) {
-                fprintf(stderr, "hardcache-audit: --color: auto, always or "
-                        "never\n");
-                return AUDIT_EXIT_ERROR;
-            }
+                strcmp(optarg, "never"))
+                return fatal("--color: auto, always or never");
             color = optarg;
             break;
         case OPT_VERBOSE: o->verbose = true; break;
@@ -292,49 +353,50 @@ int main(int argc, char **argv)
             return AUDIT_EXIT_CLEAR;
         default:
             usage(stderr);
-            return AUDIT_EXIT_ERROR;
+            return fatal("bad usage (see --help)");
         }
     }
     o->color = strcmp(color, "always") == 0 ||
                (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) &&
                 getenv("NO_COLOR") == NULL && !o->json);
     run.progress = !quiet && isatty(STDERR_FILENO);
+    pick_spoof_src(o);
 
-    target_list_init(&tl, (size_t)max_targets);
+    target_list_init(&tl, max_targets);
+    for (size_t i = 0; i < nexcl; i++)
+        if (target_exclude_spec(&tl, excludes[i], err, sizeof(err)) != 0)
+            goto fail;
+    for (size_t i = 0; i < nexclf; i++)
+        if (target_exclude_file(&tl, exclfiles[i], err, sizeof(err)) != 0)
+            goto fail;
     for (int i = optind; i < argc; i++)
-        if (target_add_spec(&tl, argv[i], port, err, sizeof(err)) != 0) {
-            fprintf(stderr, "hardcache-audit: %s\n", err);
-            target_list_free(&tl);
-            return AUDIT_EXIT_ERROR;
-        }
+        if (target_add_spec(&tl, argv[i], port, err, sizeof(err)) != 0)
+            goto fail;
     for (size_t i = 0; i < nfiles; i++)
-        if (target_add_file(&tl, files[i], port, err, sizeof(err)) != 0) {
-            fprintf(stderr, "hardcache-audit: %s\n", err);
-            target_list_free(&tl);
-            return AUDIT_EXIT_ERROR;
-        }
+        if (target_add_file(&tl, files[i], port, err, sizeof(err)) != 0)
+            goto fail;
     if (tl.n == 0 && !o->local) {
-        fprintf(stderr, "hardcache-audit: no targets (and no --local)\n");
         usage(stderr);
-        target_list_free(&tl);
-        return AUDIT_EXIT_ERROR;
+        snprintf(err, sizeof(err), "no targets (and no --local)");
+        goto fail;
     }
     if (o->amplify && o->verify) {
-        fprintf(stderr, "hardcache-audit: --amplify does not go with "
-                "--verify\n");
-        target_list_free(&tl);
-        return AUDIT_EXIT_ERROR;
+        snprintf(err, sizeof(err), "--amplify does not go with --verify");
+        goto fail;
     }
 
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;     /* a second ^C ends at once */
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+
     report_setup(stdout, o);
-    run.total = (unsigned)tl.n;
-    if (tl.n > 0) {
-        if (engine_run(&tl, o, on_done, &run) != 0) {
-            fprintf(stderr, "hardcache-audit: event loop: %s\n",
-                    strerror(errno));
-            target_list_free(&tl);
-            return AUDIT_EXIT_ERROR;
-        }
+    run.total = tl.total > UINT32_MAX ? UINT32_MAX : (unsigned)tl.total;
+    if (tl.n > 0 && engine_run(&tl, o, on_done, &run) != 0) {
+        snprintf(err, sizeof(err), "event loop: %s", strerror(errno));
+        goto fail;
     }
     if (o->local) {
         struct local_report lr;
@@ -353,8 +415,11 @@ int main(int argc, char **argv)
         exit_code = AUDIT_EXIT_FINDINGS;
     else if (run.errors > 0 || local_exit == AUDIT_EXIT_ERROR)
         exit_code = AUDIT_EXIT_ERROR;
-    report_summary(run.total, run.findings, run.errors,
-                   o->local ? &lv : NULL, exit_code);
+    report_summary(run.done, run.findings, run.errors, tl.excluded,
+                   run.interrupted, o->local ? &lv : NULL, exit_code);
     target_list_free(&tl);
     return exit_code;
+fail:
+    target_list_free(&tl);
+    return fatal("%s", err);
 }

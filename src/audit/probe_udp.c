@@ -1,10 +1,11 @@
 /*
  * probe_udp: nonblocking UDP probes. A request is re-sent (same request
- * id) only while nothing has come back; once one datagram of a reply is in,
- * we wait for the rest until the timeout passes without a new one and never
- * ask again. A read-only probe ends as soon as every sequence number is in;
- * an amplification probe listens until the reply stops, since a multi-get
- * brings the same sequence numbers once per key.
+ * id) only while nothing has come back; once any datagram is in (framed or
+ * not: the socket is connected, so it came from the target), we wait for
+ * the rest until the timeout passes without a new one and never ask again.
+ * A read-only probe ends as soon as every sequence number is in; an
+ * amplification probe listens until the reply stops, since a multi-get
+ * brings the same sequence numbers once per key. Caps in probe_udp.h.
  */
 #include "audit/probe_udp.h"
 
@@ -31,6 +32,11 @@ static uint16_t random_reqid(void)
         if (getrandom(&id, sizeof(id), 0) != sizeof(id))
             id = (uint16_t)(audit_now_ns() >> 10);
     return id;
+}
+
+static bool got_any(const struct udp_probe *p)
+{
+    return probe_replied(p->pr);
 }
 
 static void finish(struct udp_probe *p, enum udp_state st, int err,
@@ -84,6 +90,16 @@ int udp_probe_start(struct udp_probe *p, enum udp_probe_id id,
             return -1;
     }
     pr->req_bytes = (uint32_t)p->req_len;
+    /* the malformed probe's silence proves nothing: never wait for it twice */
+    p->retries = (d->flags & PF_MALFORMED) ? 0 : o->retries;
+    if (d->flags & PF_AMPLIFY) {
+        uint64_t copy = o->expect_bytes + UDP_AMP_SLACK;
+        p->max_bytes = copy * (AMP_MULTI_KEYS + 1);
+        p->max_dups = UINT32_MAX;
+    } else {
+        p->max_bytes = UDP_BYTES_MAX;
+        p->max_dups = UDP_DUP_MAX;
+    }
     p->ra = malloc(sizeof(*p->ra));
     if (p->ra == NULL) {
         finish(p, UDP_ERROR, ENOMEM, 0);
@@ -100,6 +116,10 @@ int udp_probe_start(struct udp_probe *p, enum udp_probe_id id,
         int sz = UDP_RCVBUF;
         if (setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
             (void)setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    }
+    if (o->src != NULL && bind(p->fd, o->src, o->srclen) != 0) {
+        finish(p, UDP_ERROR, errno, 0);
+        return 0;
     }
     if (connect(p->fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0) {
         finish(p, UDP_ERROR, errno, 0);
@@ -123,7 +143,8 @@ void udp_probe_want(const struct udp_probe *p, struct io_want *w)
     }
     w->fd = p->fd;
     w->events = POLLIN;
-    w->deadline = p->deadline;
+    w->deadline = p->deadline < p->hard_deadline ? p->deadline :
+                  p->hard_deadline;
 }
 
 void udp_probe_grant(struct udp_probe *p, uint64_t now)
@@ -140,10 +161,34 @@ void udp_probe_grant(struct udp_probe *p, uint64_t now)
         return;
     }
     p->pr->attempts++;
-    if (p->first_send == 0)
+    if (p->first_send == 0) {
+        uint64_t t = (uint64_t)p->o.timeout_ms * NS_PER_MS;
+        unsigned k = p->retries + 1 + UDP_TAIL_TIMEOUTS;
+        if (udp_probe_defs[p->id].flags & PF_AMPLIFY)
+            k += UDP_AMP_TIMEOUTS;
         p->first_send = now;
+        p->hard_deadline = now + k * t;
+        if (p->hurry_ns && p->hard_deadline > now + p->hurry_ns)
+            p->hard_deadline = now + p->hurry_ns;
+    }
     p->last_send = now;
     p->deadline = now + (uint64_t)p->o.timeout_ms * NS_PER_MS;
+}
+
+/* A datagram came: the reply is flowing, give the rest another timeout
+ * (never past the absolute deadline, which udp_probe_want applies). */
+static void note_datagram(struct udp_probe *p, uint64_t now)
+{
+    p->last_reply = now;
+    if (p->pr->reply_packets + p->pr->foreign_packets == 1)
+        p->pr->rtt_ns = now - p->last_send;
+    p->deadline = now + (uint64_t)p->o.timeout_ms * NS_PER_MS;
+}
+
+static bool over_caps(const struct udp_probe *p)
+{
+    return p->dups > p->max_dups ||
+           p->pr->reply_bytes + p->pr->foreign_bytes > p->max_bytes;
 }
 
 void udp_probe_io(struct udp_probe *p, short revents, uint64_t now)
@@ -156,31 +201,37 @@ void udp_probe_io(struct udp_probe *p, short revents, uint64_t now)
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
-            if (errno == ECONNREFUSED && p->ra->got == 0) {
+            if (errno == ECONNREFUSED && !got_any(p)) {
                 finish(p, UDP_CLOSED, 0, now);
                 return;
             }
             if (errno == ECONNREFUSED)
                 continue;
-            finish(p, p->ra->got ? UDP_REPLY : UDP_ERROR, errno, now);
+            finish(p, got_any(p) ? UDP_REPLY : UDP_ERROR, errno, now);
             return;
         }
         res = reasm_add(p->ra, rx, (size_t)n);
         if (res == REASM_FOREIGN || res == REASM_BAD) {
+            /* not a frame of our reply, yet the target sent it to us: a
+             * victim would get these bytes too, so they count */
             p->pr->foreign_packets++;
-            continue;
+            p->pr->foreign_bytes += (uint64_t)n;
+        } else {
+            /* Repeats count: memcached answers `get k k k` over UDP with
+             * one full sequence 0..total-1 per key, all under one id. */
+            p->pr->reply_bytes += (uint64_t)n;
+            p->pr->reply_packets++;
+            p->pr->unique_packets = p->ra->got;
+            p->pr->expected_packets = p->ra->total;
+            if (res == REASM_DUP)
+                p->dups++;
         }
-        /* Repeats count: memcached answers `get k k k` over UDP with one
-         * full sequence 0..total-1 per key, all under one request id. */
-        p->pr->reply_bytes += (uint64_t)n;
-        p->pr->reply_packets++;
-        p->last_reply = now;
-        if (p->pr->reply_packets == 1)
-            p->pr->rtt_ns = now - p->last_send;
-        p->pr->unique_packets = p->ra->got;
-        p->pr->expected_packets = p->ra->total;
-        /* a reply is flowing: give the rest another timeout to arrive */
-        p->deadline = now + (uint64_t)p->o.timeout_ms * NS_PER_MS;
+        note_datagram(p, now);
+        if (over_caps(p)) {
+            p->pr->capped = true;
+            finish(p, UDP_REPLY, 0, now);
+            return;
+        }
         if (res == REASM_COMPLETE &&
             !(udp_probe_defs[p->id].flags & PF_AMPLIFY)) {
             finish(p, UDP_REPLY, 0, now);
@@ -191,15 +242,30 @@ void udp_probe_io(struct udp_probe *p, short revents, uint64_t now)
 
 void udp_probe_timeout(struct udp_probe *p, uint64_t now)
 {
-    if (p->ra->got > 0) {
+    bool hard = now >= p->hard_deadline;
+
+    if (hard && got_any(p) && p->deadline > now)
+        p->pr->capped = true;               /* still flowing at the end */
+    if (got_any(p)) {
         finish(p, UDP_REPLY, 0, now);       /* partial: some were lost */
         return;
     }
-    if (p->pr->attempts <= p->o.retries) {
+    if (!hard && p->pr->attempts <= p->retries) {
         p->want_token = true;
         return;
     }
     finish(p, UDP_SILENT, 0, now);
+}
+
+void udp_probe_hurry(struct udp_probe *p, uint64_t grace)
+{
+    if (p->done)
+        return;
+    p->retries = 0;
+    if (p->first_send == 0)     /* still sent once, then given as long */
+        p->hurry_ns = grace;
+    else if (p->hard_deadline > p->first_send + grace)
+        p->hard_deadline = p->first_send + grace;
 }
 
 void udp_probe_cleanup(struct udp_probe *p)

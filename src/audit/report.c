@@ -12,6 +12,15 @@ static FILE *out;
 static const struct audit_opts *opts;
 static bool header_done;
 
+/* Table mode says each finding's fix once, after all targets: the advice
+ * of the first target with it, and how many targets had it. */
+#define ADVICE_MAX      2048
+#define TABLE_WIDTH     78
+#define SERVER_COL      26
+static char fix_text[FINDING_COUNT][ADVICE_MAX];
+static char fix_target[FINDING_COUNT][96];
+static unsigned fix_count[FINDING_COUNT];
+
 #define C_RESET  "\033[0m"
 #define C_RED    "\033[1;31m"
 #define C_YELLOW "\033[33m"
@@ -34,6 +43,24 @@ void report_setup(FILE *f, const struct audit_opts *o)
     out = f;
     opts = o;
     header_done = false;
+    memset(fix_count, 0, sizeof(fix_count));
+}
+
+/* Every JSON record starts with these, so a consumer can tell versions. */
+static void json_open(FILE *f, const char *type)
+{
+    fprintf(f, "{\"type\":\"%s\",\"schema_version\":%d,"
+            "\"tool_version\":\"%s\",", type, AUDIT_SCHEMA_VERSION,
+            AUDIT_TOOL_VERSION);
+}
+
+void report_error(FILE *f, const char *msg, int exit_code)
+{
+    json_open(f, "error");
+    fputs("\"message\":", f);
+    json_str(f, msg);
+    fprintf(f, ",\"exit\":%d}\n", exit_code);
+    fflush(f);
 }
 
 void json_str(FILE *f, const char *s)
@@ -92,6 +119,8 @@ static const char *probe_note(int i, const struct probe_result *p)
                "9-byte header: no reply";
     switch (p->state) {
     case UDP_REPLY:
+        if (p->reply_packets == 0)
+            return "reply, not memcached frames (counted all the same)";
         return p->expected_packets > p->unique_packets ?
                "reply, some datagrams lost" : "reply";
     case UDP_CLOSED:
@@ -107,6 +136,8 @@ static const char *probe_note(int i, const struct probe_result *p)
 
 static void json_findings(const struct verdict *v)
 {
+    char advice[ADVICE_MAX];
+
     fprintf(out, "\"verdict\":{\"status\":\"%s\",\"severity\":\"%s\","
             "\"exit\":%d,\"findings\":[", verdict_status(v),
             v->counted ? severity_name(v->worst) : "none", verdict_exit(v));
@@ -117,10 +148,44 @@ static void json_findings(const struct verdict *v)
                 d->name, severity_name(f->sev));
         json_kv_str("title", d->title, true);
         json_kv_str("detail", f->detail, true);
-        json_kv_str("advice", d->advice, false);
+        verdict_advice(v, f->id, advice, sizeof(advice));
+        json_kv_str("advice", advice, false);
         fputc('}', out);
     }
     fputs("]}", out);
+}
+
+static void json_probe(int i, const struct probe_result *p)
+{
+    unsigned f = udp_probe_defs[i].flags;
+
+    fprintf(out, "{\"name\":\"%s\",\"well_formed\":%s,\"literal\":%s,"
+            "\"malformed\":%s,\"result\":\"%s\",",
+            udp_probe_defs[i].name, f & PF_WELLFORMED ? "true" : "false",
+            f & PF_LITERAL ? "true" : "false",
+            f & PF_MALFORMED ? "true" : "false", udp_state_name(p->state));
+    if (p->err)
+        json_kv_str("error", strerror(p->err), true);
+    else
+        fputs("\"error\":null,", out);
+    fprintf(out, "\"request_bytes\":%u,\"request_packets\":1,"
+            "\"attempts\":%u,\"reply_bytes\":%llu,\"reply_packets\":%u,"
+            "\"unique_packets\":%u,"
+            "\"expected_packets\":%u,\"lost_packets\":%u,"
+            "\"foreign_packets\":%u,\"foreign_bytes\":%llu,\"capped\":%s,"
+            "\"baf\":%.2f,\"paf\":%.2f,"
+            "\"rtt_ms\":%.3f,\"duration_ms\":%.3f,",
+            p->req_bytes, p->attempts,
+            (unsigned long long)p->reply_bytes, p->reply_packets,
+            p->unique_packets, p->expected_packets,
+            p->expected_packets > p->unique_packets ?
+                p->expected_packets - p->unique_packets : 0,
+            p->foreign_packets, (unsigned long long)p->foreign_bytes,
+            p->capped ? "true" : "false", probe_baf(p), probe_paf(p),
+            (double)p->rtt_ns / 1e6, (double)p->duration_ns / 1e6);
+    json_kv_str("first_line", p->first_line, true);
+    json_kv_str("note", probe_note(i, p), false);
+    fputc('}', out);
 }
 
 static void json_target(const struct result *r, const struct verdict *v)
@@ -129,14 +194,19 @@ static void json_target(const struct result *r, const struct verdict *v)
     char label[400];
 
     target_format(r->t, label, sizeof(label));
-    fputs("{\"type\":\"target\",", out);
+    json_open(out, "target");
     json_kv_str("target", label, true);
     json_kv_str("spec", r->t->spec, true);
     json_kv_str("name", r->t->name, true);
     json_kv_str("address", r->t->addr_text, true);
-    fprintf(out, "\"port\":%u,\"family\":\"%s\",\"private\":%s,",
-            r->t->port, r->t->addr.ss_family == AF_INET6 ? "ipv6" : "ipv4",
-            target_is_private(r->t) ? "true" : "false");
+    json_kv_str("resolve_error", r->t->error, true);
+    fprintf(out, "\"port\":%u,\"family\":%s,\"private\":%s,"
+            "\"interrupted\":%s,", r->t->port,
+            r->t->addr.ss_family == AF_INET6 ? "\"ipv6\"" :
+            r->t->addr.ss_family == AF_INET ? "\"ipv4\"" : "null",
+            target_is_private(r->t) ? "true" : "false",
+            r->interrupted ? "true" : "false");
+    json_kv_str("verify_command", v->verify_cmd, true);
     fprintf(out, "\"tcp\":{\"state\":\"%s\",", tcp_state_name(t->state));
     if (t->err)
         json_kv_str("error", strerror(t->err), true);
@@ -146,8 +216,9 @@ static void json_target(const struct result *r, const struct verdict *v)
             (double)t->connect_ns / 1e6, t->connect_attempts);
     json_kv_str("server", t->server, true);
     json_kv_str("version", t->version, true);
-    fprintf(out, "\"ascii\":%s,\"binary\":%s,\"stats_without_auth\":%s,"
-            "\"auth\":\"%s\",", t->ascii ? "true" : "false",
+    fprintf(out, "\"tls\":%s,\"ascii\":%s,\"binary\":%s,"
+            "\"stats_without_auth\":%s,\"auth\":\"%s\",",
+            t->tls ? "true" : "false", t->ascii ? "true" : "false",
             t->binary ? "true" : "false", t->stats ? "true" : "false",
             auth_kind_name(t->auth));
     json_kv_str("sasl_mechs", t->sasl_mechs, true);
@@ -157,40 +228,27 @@ static void json_target(const struct result *r, const struct verdict *v)
     json_int_or_null("item_size_max", t->item_size_max, true);
     json_tristate("auth_enabled_sasl", t->sasl_enabled);
     json_tristate("auth_enabled_ascii", t->ascii_auth_enabled);
+    json_int_or_null("udp_validate_window", t->validate_window, true);
     fprintf(out, "\"ssl_enabled\":%s}},",
             t->ssl_enabled < 0 ? "null" : t->ssl_enabled ? "true" : "false");
-    fprintf(out, "\"udp\":{\"state\":\"%s\",\"probes\":[",
-            udp_state_name(result_udp_overall(r)));
+    fprintf(out, "\"udp\":{\"state\":\"%s\",\"port\":%u,"
+            "\"port_from_settings\":%s,\"self_validated\":%s,",
+            udp_state_name(result_udp_overall(r)), r->udp_port,
+            r->udp_port_reported ? "true" : "false",
+            r->self_validated ? "true" : "false");
+    json_kv_str("source", r->udp_source, true);
+    fputs("\"validated_view\":", out);
+    if (r->validated.state != UDP_NOT_TRIED)
+        json_probe(PROBE_VERSION, &r->validated);
+    else
+        fputs("null", out);
+    fputs(",\"probes\":[", out);
     for (int i = 0, k = 0; i < PROBE_COUNT; i++) {
-        const struct probe_result *p = &r->udp[i];
-        unsigned f = udp_probe_defs[i].flags;
-        if (p->state == UDP_NOT_TRIED)
+        if (r->udp[i].state == UDP_NOT_TRIED)
             continue;
-        fprintf(out, "%s{\"name\":\"%s\",\"well_formed\":%s,\"literal\":%s,"
-                "\"malformed\":%s,\"result\":\"%s\",", k++ ? "," : "",
-                udp_probe_defs[i].name, f & PF_WELLFORMED ? "true" : "false",
-                f & PF_LITERAL ? "true" : "false",
-                f & PF_MALFORMED ? "true" : "false", udp_state_name(p->state));
-        if (p->err)
-            json_kv_str("error", strerror(p->err), true);
-        else
-            fputs("\"error\":null,", out);
-        fprintf(out, "\"request_bytes\":%u,\"request_packets\":1,"
-                "\"attempts\":%u,\"reply_bytes\":%llu,\"reply_packets\":%u,"
-                "\"unique_packets\":%u,"
-                "\"expected_packets\":%u,\"lost_packets\":%u,"
-                "\"foreign_packets\":%u,\"baf\":%.2f,\"paf\":%.2f,"
-                "\"rtt_ms\":%.3f,\"duration_ms\":%.3f,",
-                p->req_bytes, p->attempts,
-                (unsigned long long)p->reply_bytes, p->reply_packets,
-                p->unique_packets, p->expected_packets,
-                p->expected_packets > p->unique_packets ?
-                    p->expected_packets - p->unique_packets : 0,
-                p->foreign_packets, probe_baf(p), probe_paf(p),
-                (double)p->rtt_ns / 1e6, (double)p->duration_ns / 1e6);
-        json_kv_str("first_line", p->first_line, true);
-        json_kv_str("note", probe_note(i, p), false);
-        fputc('}', out);
+        if (k++)
+            fputc(',', out);
+        json_probe(i, &r->udp[i]);
     }
     fputs("]},", out);
     if (r->amp.tried) {
@@ -208,21 +266,71 @@ static void json_target(const struct result *r, const struct verdict *v)
     fputs("}\n", out);
 }
 
-static void table_findings(const struct verdict *v)
+/* Keeps a finding's fix for the end of the table (said once). */
+static void note_fix(const struct verdict *v, enum finding_id id,
+                     const char *who)
+{
+    if (fix_count[id]++ > 0)
+        return;
+    verdict_advice(v, id, fix_text[id], sizeof(fix_text[id]));
+    snprintf(fix_target[id], sizeof(fix_target[id]), "%s", who);
+}
+
+static void table_findings(const struct verdict *v, const char *who)
 {
     for (unsigned i = 0; i < v->n; i++) {
         const struct finding *f = &v->f[i];
         const struct finding_def *d = &finding_defs[f->id];
-        /* the malformed-probe note is said once, in the summary */
+        /* the advisory's probes are explained once, in the summary */
         if (f->sev == SEV_INFO && !opts->verbose &&
-            f->id != FINDING_CHECK_FAILED && f->id != FINDING_UDP_NO_REPLY)
+            (f->id == FINDING_ADV_TYPO_ANSWERED ||
+             f->id == FINDING_ADV_VERIFY_MALFORMED))
             continue;
         fprintf(out, "    %s[%s]%s %s: %s\n", sev_col(f->sev),
                 severity_name(f->sev), col(C_RESET), d->name, d->title);
         if (f->detail[0])
             fprintf(out, "        %s\n", f->detail);
         if (d->advice[0] && f->sev >= SEV_LOW)
-            fprintf(out, "        fix: %s\n", d->advice);
+            note_fix(v, f->id, who);
+    }
+}
+
+/* Prints text wrapped at TABLE_WIDTH after an indent. */
+static void print_wrapped(const char *text, int indent)
+{
+    const char *p = text;
+
+    while (*p != '\0') {
+        size_t room = TABLE_WIDTH - (size_t)indent, n = strlen(p);
+        if (n > room) {
+            n = room;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = room;
+        }
+        fprintf(out, "%*s%.*s\n", indent, "", (int)n, p);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static void table_fixes(void)
+{
+    bool any = false;
+
+    for (int id = 0; id < FINDING_COUNT; id++) {
+        if (fix_count[id] == 0)
+            continue;
+        if (!any)
+            fprintf(out, "\nhow to fix (each once; shown for the first "
+                    "target with it, --json has every target's):\n");
+        any = true;
+        fprintf(out, "  %s (%u target%s, first %s):\n",
+                finding_defs[id].name, fix_count[id],
+                fix_count[id] == 1 ? "" : "s", fix_target[id]);
+        print_wrapped(fix_text[id], 4);
     }
 }
 
@@ -254,12 +362,15 @@ static void table_target(const struct result *r, const struct verdict *v)
             best = probe_baf(&r->udp[i]);
     if (best > 0)
         snprintf(maxbaf, sizeof(maxbaf), "%.1fx", best);
+    if (strlen(server) > SERVER_COL)       /* keep the columns aligned */
+        memcpy(server + SERVER_COL - 3, "...", 4);
     fprintf(out, "%-28s %-8s %-26s %-8s %-7s %9s %10s  %s%s%s\n", label,
             tcp_state_name(t->state), server[0] ? server : "-",
             auth_kind_name(t->auth), udp_state_name(result_udp_overall(r)),
             baf, maxbaf,
-            v->counted ? sev_col(v->worst) : v->error ? col(C_YELLOW) :
-                col(C_GREEN), st, col(C_RESET));
+            v->counted ? sev_col(v->worst) :
+                v->error || v->no_service ? col(C_YELLOW) : col(C_GREEN),
+            st, col(C_RESET));
     if (opts->verbose) {
         for (int i = 0; i < PROBE_COUNT; i++) {
             const struct probe_result *p = &r->udp[i];
@@ -272,13 +383,14 @@ static void table_target(const struct result *r, const struct verdict *v)
                     p->reply_packets, p->expected_packets, probe_baf(p),
                     probe_paf(p), (double)p->rtt_ns / 1e6, probe_note(i, p));
         }
-        if (r->amp.tried)
-            fprintf(out, "    amplify: value %llu bytes, stored %s, deleted "
-                    "%s %s\n", (unsigned long long)r->amp.value_bytes,
-                    r->amp.stored ? "yes" : "no",
-                    r->amp.deleted ? "yes" : "no", r->amp.note);
     }
-    table_findings(v);
+    if (r->amp.tried && (opts->verbose || r->interrupted))
+        fprintf(out, "    amplify: value %llu bytes, stored %s, deleted "
+                "%s %s\n", (unsigned long long)r->amp.value_bytes,
+                r->amp.stored ? "yes" : "no",
+                r->amp.deleted ? "yes" : "no", r->amp.note);
+    target_format(r->t, label, sizeof(label));
+    table_findings(v, label);
 }
 
 void report_target(const struct result *r, const struct verdict *v)
@@ -306,7 +418,7 @@ static void json_flags(const struct mc_flags *f)
 
 static void json_local(const struct local_report *lr, const struct verdict *v)
 {
-    fputs("{\"type\":\"local\",", out);
+    json_open(out, "local");
     fprintf(out, "\"all_sockets_mapped\":%s,\"root\":%s,\"namespaces\":%zu,",
             lr->all_visible ? "true" : "false", lr->root ? "true" : "false",
             lr->nns);
@@ -391,7 +503,7 @@ static void table_local(const struct local_report *lr, const struct verdict *v)
     fprintf(out, "      local verdict: %s%s%s\n",
             v->counted ? sev_col(v->worst) : col(C_GREEN), verdict_status(v),
             col(C_RESET));
-    table_findings(v);
+    table_findings(v, "this machine");
     if (lr->fix[0] != '\0') {
         fputs("    how to fix:\n", out);
         for (const char *l = lr->fix; *l != '\0'; ) {
@@ -412,22 +524,31 @@ void report_local(const struct local_report *lr, const struct verdict *v)
 }
 
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
+                    uint64_t excluded, unsigned interrupted,
                     const struct verdict *local, int exit_code)
 {
     if (opts->json) {
-        fprintf(out, "{\"type\":\"summary\",\"targets\":%u,"
-                "\"with_findings\":%u,\"unchecked\":%u,", targets, findings,
-                errors);
+        json_open(out, "summary");
+        fprintf(out, "\"targets\":%u,\"with_findings\":%u,\"unchecked\":%u,"
+                "\"excluded\":%llu,\"interrupted\":%s,", targets, findings,
+                errors, (unsigned long long)excluded,
+                interrupted ? "true" : "false");
         if (local != NULL)
             fprintf(out, "\"local_findings\":%u,\"local_status\":\"%s\",",
                     local->counted, verdict_status(local));
         fprintf(out, "\"exit\":%d}\n", exit_code);
     } else {
+        table_fixes();
         if (targets > 0 && !opts->verbose)
             fprintf(out, "\nnote: %s.\n",
                     finding_defs[FINDING_ADV_VERIFY_MALFORMED].title);
+        if (interrupted)
+            fprintf(out, "\ninterrupted: %u target(s) were not finished\n",
+                    interrupted);
         fprintf(out, "\n%u target(s), %u with findings, %u could not be "
                 "checked; ", targets, findings, errors);
+        if (excluded)
+            fprintf(out, "%llu excluded; ", (unsigned long long)excluded);
         if (local != NULL)
             fprintf(out, "local audit: %u finding(s), %s; ", local->counted,
                     verdict_status(local));

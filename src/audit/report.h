@@ -6,6 +6,7 @@
 #ifndef HC_AUDIT_REPORT_H
 #define HC_AUDIT_REPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "audit/audit.h"
@@ -17,7 +18,10 @@ void report_target(const struct result *r, const struct verdict *v);
 void report_local(const struct local_report *lr, const struct verdict *v);
 /* local: the local audit's verdict, NULL without --local. */
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
+                    uint64_t excluded, unsigned interrupted,
                     const struct verdict *local, int exit_code);
+/* A fatal error as one JSON object (for --json: never an empty stdout). */
+void report_error(FILE *f, const char *msg, int exit_code);
 /* Writes s as a JSON string (quotes included). */
 void json_str(FILE *f, const char *s);
 

@@ -50,9 +50,47 @@ void verdict_add(struct verdict *v, enum finding_id id, int sev,
 
 const char *verdict_status(const struct verdict *v)
 {
-    if (v->counted > 0)
+    if (v->counted > 0 && !(v->no_service && v->counted == 1))
         return v->worst >= SEV_HIGH ? "vulnerable" : "at_risk";
-    return v->error ? "unknown" : "clean";
+    if (v->error)
+        return "unknown";
+    return v->no_service ? "no_service" : "clean";
+}
+
+void verdict_advice(const struct verdict *v, enum finding_id id, char *out,
+                    size_t cap)
+{
+    const char *p = finding_defs[id].advice;
+    size_t n = 0;
+
+    if (cap == 0)
+        return;
+    while (*p != '\0' && n + 1 < cap) {
+        char sub[420];
+        const char *rep = NULL;
+        if (strncmp(p, "{udp}", 5) == 0) {
+            snprintf(sub, sizeof(sub), "%u", v->udp_port ? v->udp_port :
+                     AUDIT_PORT_DEFAULT);
+            rep = sub;
+        } else if (strncmp(p, "{tcp}", 5) == 0) {
+            snprintf(sub, sizeof(sub), "%u", v->tcp_port ? v->tcp_port :
+                     AUDIT_PORT_DEFAULT);
+            rep = sub;
+        } else if (strncmp(p, "{verify}", 8) == 0) {
+            snprintf(sub, sizeof(sub), "%s", v->verify_cmd[0] ?
+                     v->verify_cmd : "hardcache-audit --verify HOST");
+            rep = sub;
+        }
+        if (rep == NULL) {
+            out[n++] = *p++;
+            continue;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s", rep);
+        if (n >= cap)
+            n = cap - 1;
+        p = strchr(p, '}') + 1;
+    }
+    out[n] = '\0';
 }
 
 int verdict_exit(const struct verdict *v)
@@ -71,10 +109,88 @@ static int best_probe(const struct result *r)
     int best = -1;
 
     for (int i = 0; i < PROBE_COUNT; i++)
-        if (r->udp[i].state == UDP_REPLY &&
+        if (probe_replied(&r->udp[i]) &&
             (best < 0 || probe_baf(&r->udp[i]) > probe_baf(&r->udp[best])))
             best = i;
     return best;
+}
+
+static void verify_command(const struct result *r, char *out, size_t cap)
+{
+    char label[400];
+
+    if (r->t->name[0] != '\0' && strchr(r->t->name, ':') == NULL)
+        snprintf(label, sizeof(label), "%.300s:%u", r->t->name, r->t->port);
+    else
+        target_format(r->t, label, sizeof(label));
+    snprintf(out, cap, "hardcache-audit --verify --require-service %.340s",
+             label);
+}
+
+/* The UDP findings: amplifier, reflector, or enabled though silent here;
+ * and what a TCP-validated source gets, apart. */
+static void judge_udp(const struct result *r, bool pub, struct verdict *v)
+{
+    char d[FINDING_DETAIL];
+    const struct probe_result *s = &r->udp[PROBE_STATS], *v0;
+    int b;
+
+    if (result_udp_replied(r)) {
+        b = best_probe(r);
+        snprintf(d, sizeof(d), "UDP %u%s: stats: %llu bytes in %u datagrams "
+                 "for %u, BAF %.1f, PAF %.0f; largest: %s BAF %.1f "
+                 "(%llu bytes)", r->udp_port,
+                 r->udp_port_reported ? " (named in stats settings)" : "",
+                 (unsigned long long)(s->reply_bytes + s->foreign_bytes),
+                 s->reply_packets + s->foreign_packets, s->req_bytes,
+                 probe_baf(s), probe_paf(s), udp_probe_defs[b].name,
+                 probe_baf(&r->udp[b]),
+                 (unsigned long long)(r->udp[b].reply_bytes +
+                                      r->udp[b].foreign_bytes));
+        /* A server that answers but never amplifies (hardcached's bound for
+         * unvalidated sources) only reflects: a spoofer gains nothing in
+         * volume, so it is a lesser finding than an amplifier. */
+        if (probe_baf(&r->udp[b]) > VERDICT_BAF_AMPLIFIES)
+            verdict_add(v, FINDING_UDP_AMPLIFIER, pub ? SEV_CRITICAL : SEV_HIGH, d);
+        else
+            verdict_add(v, FINDING_UDP_REFLECTOR, pub ? SEV_MEDIUM : SEV_LOW, d);
+        for (int i = 0; i < PROBE_COUNT; i++)
+            if (r->udp[i].foreign_packets > 0) {
+                snprintf(d, sizeof(d), "%s: %u datagram(s), %llu bytes",
+                         udp_probe_defs[i].name, r->udp[i].foreign_packets,
+                         (unsigned long long)r->udp[i].foreign_bytes);
+                verdict_add(v, FINDING_UDP_UNPARSED, -1, d);
+                break;
+            }
+    } else if (r->tcp.udp_port > 0) {
+        snprintf(d, sizeof(d), "stats settings: udpport %lld",
+                 (long long)r->tcp.udp_port);
+        verdict_add(v, FINDING_UDP_ENABLED, -1, d);
+    }
+    /* said only where the two views differ (a source-validating server) */
+    v0 = &r->udp[PROBE_VERSION];
+    if (probe_replied(&r->validated) &&
+        (probe_baf(&r->validated) > VERDICT_BAF_AMPLIFIES) !=
+        (probe_baf(v0) > VERDICT_BAF_AMPLIFIES)) {
+        snprintf(d, sizeof(d), "version from our TCP source: BAF %.1f; from "
+                 "%s (never connected): %s, BAF %.1f",
+                 probe_baf(&r->validated), r->udp_source,
+                 udp_state_name(v0->state), probe_baf(v0));
+        verdict_add(v, FINDING_UDP_VALIDATED_VIEW, -1, d);
+    }
+    if (r->self_validated || (r->udp_source[0] == '\0' &&
+                              r->tcp.validate_window > 0 &&
+                              result_udp_replied(r))) {
+        if (r->self_validated)
+            snprintf(d, sizeof(d), "UDP was measured after this run's TCP "
+                     "connection from the same address%s",
+                     r->amp.tried ? " (--amplify figures included)" : "");
+        else
+            snprintf(d, sizeof(d), "the server trusts a source for %lld s "
+                     "after a TCP connection; an earlier run from here may "
+                     "have validated us", (long long)r->tcp.validate_window);
+        verdict_add(v, FINDING_UDP_SELF_VALIDATED, -1, d);
+    }
 }
 
 void verdict_remote(const struct result *r, const struct audit_opts *o,
@@ -84,36 +200,29 @@ void verdict_remote(const struct result *r, const struct audit_opts *o,
     bool verify = o->verify;
     enum udp_state udp = result_udp_overall(r);
     char d[FINDING_DETAIL];
-    int b;
 
     verdict_init(v);
-    if (result_udp_replied(r)) {
-        const struct probe_result *s = &r->udp[PROBE_STATS];
-        b = best_probe(r);
-        snprintf(d, sizeof(d), "stats: %llu bytes in %u datagrams for %u, "
-                 "BAF %.1f, PAF %.0f; largest: %s BAF %.1f (%llu bytes)",
-                 (unsigned long long)s->reply_bytes, s->reply_packets,
-                 s->req_bytes, probe_baf(s), probe_paf(s),
-                 udp_probe_defs[b].name, probe_baf(&r->udp[b]),
-                 (unsigned long long)r->udp[b].reply_bytes);
-        /* A server that answers but never amplifies (hardcached's bound for
-         * unvalidated sources) only reflects: a spoofer gains nothing in
-         * volume, so it is a lesser finding than an amplifier. */
-        if (probe_baf(&r->udp[b]) > VERDICT_BAF_AMPLIFIES)
-            verdict_add(v, FINDING_UDP_AMPLIFIER, pub ? SEV_CRITICAL : SEV_HIGH, d);
-        else
-            verdict_add(v, FINDING_UDP_REFLECTOR, pub ? SEV_MEDIUM : SEV_LOW, d);
-    } else if (r->tcp.udp_port > 0) {
-        snprintf(d, sizeof(d), "stats settings: udpport %lld",
-                 (long long)r->tcp.udp_port);
-        verdict_add(v, FINDING_UDP_ENABLED, verify ? SEV_INFO : -1, d);
+    v->udp_port = r->udp_port;
+    v->tcp_port = r->t->port;
+    verify_command(r, v->verify_cmd, sizeof(v->verify_cmd));
+    if (r->t->error[0] != '\0') {
+        verdict_add(v, FINDING_CHECK_FAILED, -1, r->t->error);
+        return;
     }
+    if (r->interrupted)
+        verdict_add(v, FINDING_CHECK_FAILED, -1, "interrupted");
+    judge_udp(r, pub, v);
     if (udp == UDP_SILENT)
         verdict_add(v, FINDING_UDP_NO_REPLY, -1, NULL);
     if (r->tcp.state == TCP_OPEN && o->expect_tcp_closed) {
         snprintf(d, sizeof(d), "connected in %.1f ms",
                  (double)r->tcp.connect_ns / 1e6);
         verdict_add(v, FINDING_TCP_REACHABLE, -1, d);
+    }
+    if (r->tcp.tls) {
+        snprintf(d, sizeof(d), "TLS handshake completed%s%s",
+                 r->tcp.version[0] ? "; version " : "", r->tcp.version);
+        verdict_add(v, FINDING_TLS_SERVICE, -1, d);
     }
     if (!verify && r->tcp.state == TCP_OPEN && r->tcp.auth == AUTH_NONE)
         verdict_add(v, FINDING_TCP_NO_AUTH, pub ? SEV_HIGH : -1,
@@ -145,4 +254,13 @@ void verdict_remote(const struct result *r, const struct audit_opts *o,
             verdict_add(v, FINDING_CHECK_FAILED, -1, d);
             break;
         }
+    if ((r->tcp.state == TCP_REFUSED || r->tcp.state == TCP_TIMEOUT) &&
+        !result_udp_replied(r) && !r->interrupted &&
+        (udp == UDP_CLOSED || udp == UDP_SILENT)) {
+        snprintf(d, sizeof(d), "TCP %s, UDP %s", tcp_state_name(r->tcp.state),
+                 udp_state_name(udp));
+        verdict_add(v, FINDING_NO_SERVICE,
+                    o->require_service ? SEV_HIGH : -1, d);
+        v->no_service = true;
+    }
 }

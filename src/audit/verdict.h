@@ -7,19 +7,33 @@
 #define HC_AUDIT_VERDICT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "audit/audit.h"
 #include "audit/local_advice.h"
 
 enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
-#define ADVICE_UDP "Block UDP 11211 towards the public network (firewall, " \
-    "security group); restart memcached with -U 0 to disable UDP; upgrade " \
-    "to 1.5.6 or later, where UDP is off by default (distributions " \
-    "backported that change, so the version alone proves nothing: check -U " \
-    "and the listener)."
+/* Advice templates: {udp} and {tcp} become the target's real ports and
+ * {verify} the exact command that checks the fix (verdict_advice). */
+#define ADVICE_UDP "Turn UDP off: add -U 0 to memcached's flags " \
+    "(Debian/Ubuntu: /etc/memcached.conf; RHEL: OPTIONS= in " \
+    "/etc/sysconfig/memcached; otherwise a systemd drop-in from " \
+    "`systemctl edit memcached` with a new ExecStart=) and apply it with " \
+    "`systemctl restart memcached`. memcached refuses to start with UDP " \
+    "and authentication (-S/-Y) together, so adding a login also ends UDP. " \
+    "Until then block UDP {udp} towards the public network: " \
+    "`nft add rule inet filter input udp dport {udp} drop`, or " \
+    "`iptables -I INPUT -p udp --dport {udp} -j DROP`, or " \
+    "`ufw deny {udp}/udp`. Upgrading to 1.5.6 or later (UDP off by " \
+    "default) is no proof: distributions backported that change, so " \
+    "check -U and the listener. Then verify: `{verify}`"
 #define ADVICE_BIND "Bind a local address (-l 127.0.0.1 or a private " \
-    "interface) and forbid external access in the firewall."
+    "interface) and block TCP {tcp} from outside: " \
+    "`nft add rule inet filter input tcp dport {tcp} drop`, or " \
+    "`iptables -I INPUT -p tcp --dport {tcp} -j DROP`, or " \
+    "`ufw deny {tcp}/tcp`."
 #define ADVICE_AUTH "Enable authentication (SASL with -S, or -Y FILE for " \
     "ascii auth) and bind a local address (-l)."
 #define ADVICE_VERIFY "Verify with well-formed frames (total datagrams = 1) " \
@@ -38,11 +52,31 @@ enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
       "(a firewall may hide it from here only)", ADVICE_UDP) \
     X(UDP_NO_REPLY, "udp_no_reply", SEV_INFO, \
       "no reply to any well-formed UDP probe (filtered, or open and silent)", "") \
+    X(UDP_UNPARSED, "udp_reply_not_memcached", SEV_INFO, \
+      "datagrams came back that are not memcached frames: counted as a " \
+      "reply all the same (a victim gets them too)", "") \
+    X(UDP_VALIDATED_VIEW, "udp_validated_view", SEV_INFO, \
+      "what a source that connected over TCP gets (the server trusts it " \
+      "for a while); a spoofer gets the figures above", "") \
+    X(UDP_SELF_VALIDATED, "udp_source_validated_by_audit", SEV_INFO, \
+      "our own TCP connection may have validated the source of these UDP " \
+      "figures: they may be the validated view, not a spoofer's", "") \
+    X(NO_SERVICE, "no_service", SEV_INFO, \
+      "nothing answers here (port closed, wrong address, or filtered): " \
+      "nothing was verified", \
+      "Check the address and port; with --require-service this fails " \
+      "--verify.") \
+    X(TLS_SERVICE, "tls_service", SEV_INFO, \
+      "the port speaks TLS (memcached -Z or hardcached -Z): commands need " \
+      "a TLS client, so authentication could not be checked", "") \
     X(TCP_NO_AUTH, "tcp_no_auth", SEV_MEDIUM, \
       "TCP answers commands without authentication", ADVICE_AUTH) \
     X(TCP_REACHABLE, "tcp_reachable", SEV_HIGH, \
       "TCP is reachable but was expected to be blocked", \
-      "Block TCP 11211 towards the public network; bind a local address (-l).") \
+      "Bind a local address (-l) and block TCP {tcp}: " \
+      "`nft add rule inet filter input tcp dport {tcp} drop`, or " \
+      "`iptables -I INPUT -p tcp --dport {tcp} -j DROP`, or " \
+      "`ufw deny {tcp}/tcp`. Then verify: `{verify}`") \
     X(PUBLIC_ADDRESS, "public_address_reachable", SEV_HIGH, \
       "a public (non-private) address answers", ADVICE_BIND) \
     X(OLD_VERSION, "old_version", SEV_LOW, \
@@ -116,6 +150,9 @@ struct verdict {
     enum severity worst;        /* over findings that count */
     unsigned counted;           /* findings at SEV_LOW or above */
     bool error;                 /* something could not be checked */
+    bool no_service;            /* nothing answered at all */
+    uint16_t udp_port, tcp_port;    /* for the advice's placeholders */
+    char verify_cmd[400];       /* the command that checks the fix */
 };
 
 const char *severity_name(enum severity s);
@@ -123,10 +160,15 @@ void verdict_init(struct verdict *v);
 /* sev < 0 takes the table's severity. detail may be NULL. */
 void verdict_add(struct verdict *v, enum finding_id id, int sev,
                  const char *detail);
-/* "vulnerable", "at_risk", "clean" or "unknown" */
+/* "vulnerable", "at_risk", "no_service", "clean" or "unknown" */
 const char *verdict_status(const struct verdict *v);
 /* AUDIT_EXIT_* for one verdict. */
 int verdict_exit(const struct verdict *v);
+
+/* A finding's advice with the verdict's ports and verify command filled
+ * in ({udp}, {tcp}, {verify}); ports default to 11211. */
+void verdict_advice(const struct verdict *v, enum finding_id id, char *out,
+                    size_t cap);
 
 /* Judges a remote result. In verify mode only the advisory's verification
  * points count (UDP reply, TCP reachable with --expect-tcp-closed). */

@@ -236,3 +236,81 @@ def isolated(script, timeout=60):
     assert "AddressSanitizer" not in cp.stderr, cp.stderr
     assert "runtime error" not in cp.stderr, cp.stderr
     return Run(cp)
+class FakeTcp:
+    """A TCP peer on loopback that answers each request line with
+    reply(line) (bytes, or None to say nothing); every line it got is kept
+    in .lines. Data after an `add` line is swallowed as the value."""
+
+    def __init__(self, reply):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.srv.settimeout(0.1)
+        self.port = self.srv.getsockname()[1]
+        self.reply = reply
+        self.lines = []
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self.accept, daemon=True)
+        self.t.start()
+
+    def accept(self):
+        while not self.stop_ev.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf, skip = b"", 0
+        c.settimeout(0.2)
+        try:
+            while not self.stop_ev.is_set():
+                try:
+                    data = c.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    return
+                buf += data
+                while True:
+                    if skip:
+                        n = min(skip, len(buf))
+                        buf, skip = buf[n:], skip - n
+                        if skip:
+                            break
+                    if b"\n" not in buf:
+                        break
+                    line, buf = buf.split(b"\n", 1)
+                    line = line.rstrip(b"\r").decode("latin-1")
+                    self.lines.append(line)
+                    if line.startswith("add "):
+                        skip = int(line.split()[4]) + 2
+                    out = self.reply(line)
+                    if out:
+                        c.sendall(out)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stop_ev.set()
+        self.t.join(timeout=2)
+        self.srv.close()
+
+
+@pytest.fixture
+def fake_tcp():
+    started = []
+
+    def start(reply):
+        f = FakeTcp(reply)
+        started.append(f)
+        return f
+
+    yield start
+    for f in started:
+        f.stop()

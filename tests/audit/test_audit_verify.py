@@ -55,7 +55,7 @@ def test_exit_2_usage(audit):
 
 def test_exit_2_unresolvable(audit):
     r = audit("no-such-host.invalid")
-    assert r.rc == 2 and "cannot resolve" in r.err
+    assert r.rc == 2 and "cannot resolve" in r.out
 
 
 def test_exit_2_network_error(audit):
