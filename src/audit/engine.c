@@ -65,6 +65,11 @@ void engine_stop(void)
     stop_requested = 1;
 }
 
+bool engine_stopped(void)
+{
+    return stop_requested != 0;
+}
+
 static void chan_want(struct task *k, int c, struct io_want *w)
 {
     if (c == 0)

@@ -7,6 +7,8 @@
 #ifndef HC_AUDIT_ENGINE_H
 #define HC_AUDIT_ENGINE_H
 
+#include <stdbool.h>
+
 #include "audit/audit.h"
 
 struct target_list;
@@ -22,5 +24,7 @@ int engine_run(struct target_list *tl, const struct audit_opts *o,
 /* Async-signal-safe: finish now. Targets in progress are reported as
  * interrupted, a value --amplify stored is deleted first. */
 void engine_stop(void);
+/* True once engine_stop was called: the run did not reach its end. */
+bool engine_stopped(void);
 
 #endif

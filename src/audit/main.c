@@ -387,7 +387,8 @@ int main(int argc, char **argv)
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;     /* a second ^C ends at once */
+    /* a second ^C ends at once; writes restart (poll never does) */
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGTERM, &sa, NULL);
@@ -413,10 +414,12 @@ int main(int argc, char **argv)
     }
     if (run.findings > 0 || local_exit == AUDIT_EXIT_FINDINGS)
         exit_code = AUDIT_EXIT_FINDINGS;
-    else if (run.errors > 0 || local_exit == AUDIT_EXIT_ERROR)
+    else if (run.errors > 0 || local_exit == AUDIT_EXIT_ERROR ||
+             engine_stopped())              /* not everything was checked */
         exit_code = AUDIT_EXIT_ERROR;
     report_summary(run.done, run.findings, run.errors, tl.excluded,
-                   run.interrupted, o->local ? &lv : NULL, exit_code);
+                   engine_stopped(), run.interrupted, o->local ? &lv : NULL,
+                   exit_code);
     target_list_free(&tl);
     return exit_code;
 fail:

@@ -498,6 +498,18 @@ static size_t frame_reply(const struct tcp_probe *p)
     }
 }
 
+/* What a reply cut short (closed, timed out) still tells: a stats list
+ * line by line, but never an unterminated line (`VERSION 1.4` with no end
+ * is not a version) nor half a binary header. */
+static size_t framed_or_partial(const struct tcp_probe *p)
+{
+    size_t got = frame_reply(p);
+
+    if (got == 0 && (p->step == TS_STATS || p->step == TS_SETTINGS))
+        return p->in_len;
+    return got;
+}
+
 void tcp_probe_io(struct tcp_probe *p, short revents, uint64_t now)
 {
     ssize_t n;
@@ -535,7 +547,7 @@ void tcp_probe_io(struct tcp_probe *p, short revents, uint64_t now)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n <= 0) {
-            on_reply(p, p->in, p->in_len, true, now);
+            on_reply(p, p->in, framed_or_partial(p), true, now);
             return;
         }
         p->in_len += (size_t)n;
@@ -561,7 +573,7 @@ void tcp_probe_timeout(struct tcp_probe *p, uint64_t now)
     /* an exchange timed out: take what came as the reply */
     bool store = p->step == TS_STORE;
 
-    on_reply(p, p->in, p->in_len, true, now);
+    on_reply(p, p->in, framed_or_partial(p), true, now);
     if (store && !p->r->amp.stored)
         snprintf(p->r->amp.note, sizeof(p->r->amp.note),
                  "store timed out");

@@ -524,7 +524,7 @@ void report_local(const struct local_report *lr, const struct verdict *v)
 }
 
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
-                    uint64_t excluded, unsigned interrupted,
+                    uint64_t excluded, bool stopped, unsigned cut,
                     const struct verdict *local, int exit_code)
 {
     if (opts->json) {
@@ -532,7 +532,7 @@ void report_summary(unsigned targets, unsigned findings, unsigned errors,
         fprintf(out, "\"targets\":%u,\"with_findings\":%u,\"unchecked\":%u,"
                 "\"excluded\":%llu,\"interrupted\":%s,", targets, findings,
                 errors, (unsigned long long)excluded,
-                interrupted ? "true" : "false");
+                stopped ? "true" : "false");
         if (local != NULL)
             fprintf(out, "\"local_findings\":%u,\"local_status\":\"%s\",",
                     local->counted, verdict_status(local));
@@ -542,9 +542,9 @@ void report_summary(unsigned targets, unsigned findings, unsigned errors,
         if (targets > 0 && !opts->verbose)
             fprintf(out, "\nnote: %s.\n",
                     finding_defs[FINDING_ADV_VERIFY_MALFORMED].title);
-        if (interrupted)
-            fprintf(out, "\ninterrupted: %u target(s) were not finished\n",
-                    interrupted);
+        if (stopped)
+            fprintf(out, "\ninterrupted: the run stopped early; %u target(s)"
+                    " in progress were not finished\n", cut);
         fprintf(out, "\n%u target(s), %u with findings, %u could not be "
                 "checked; ", targets, findings, errors);
         if (excluded)

@@ -6,6 +6,7 @@
 #ifndef HC_AUDIT_REPORT_H
 #define HC_AUDIT_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,9 +17,10 @@
 void report_setup(FILE *out, const struct audit_opts *o);
 void report_target(const struct result *r, const struct verdict *v);
 void report_local(const struct local_report *lr, const struct verdict *v);
-/* local: the local audit's verdict, NULL without --local. */
+/* stopped: the run was cut short (SIGINT); cut: targets then in progress;
+ * local: the local audit's verdict, NULL without --local. */
 void report_summary(unsigned targets, unsigned findings, unsigned errors,
-                    uint64_t excluded, unsigned interrupted,
+                    uint64_t excluded, bool stopped, unsigned cut,
                     const struct verdict *local, int exit_code);
 /* A fatal error as one JSON object (for --json: never an empty stdout). */
 void report_error(FILE *f, const char *msg, int exit_code);
