@@ -40,6 +40,7 @@ LIBS_core   := -lsodium
 LIBS_net    := -lssl -lcrypto
 LIBS_policy := -lsodium -lcrypt
 LIBS_server := -lseccomp
+LIBS_audit  := -lssl -lcrypto
 SERVER_STACK := $(LAYERS)
 AUDIT_STACK  := audit core
 layer_srcs   = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c src/$(1)/*/*.c))

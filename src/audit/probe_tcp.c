@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit/probe_tls.h"
 #include "audit/target.h"
 #include "core/strnum.h"
 
@@ -169,6 +170,7 @@ static bool auth_error(const char *buf, size_t len)
 
 static void close_fd(struct tcp_probe *p)
 {
+    tls_session_destroy(&p->tls);
     if (p->fd >= 0)
         close(p->fd);
     p->fd = -1;
@@ -267,6 +269,13 @@ static void begin_step(struct tcp_probe *p, uint64_t now)
         n = snprintf(head, sizeof(head), "delete %s\r\n", p->key);
         set_out(p, head, (size_t)n);
         break;
+    case TS_TLS:
+        set_out(p, NULL, 0);
+        p->tls = tls_session_create(p->fd);
+        p->tls_events = POLLOUT;
+        if (p->tls == NULL)
+            end(p);
+        break;
     default:
         end(p);
         break;
@@ -315,7 +324,9 @@ void tcp_probe_want(const struct tcp_probe *p, struct io_want *w)
     }
     w->fd = p->fd;
     w->deadline = p->deadline;
-    if (p->connecting || p->out_off < p->out_len)
+    if (p->tls != NULL && !p->connecting)
+        w->events = p->tls_events;
+    else if (p->connecting || p->out_off < p->out_len)
         w->events = POLLOUT;
     else
         w->events = POLLIN;
@@ -450,10 +461,12 @@ static void on_reply(struct tcp_probe *p, const char *buf, size_t len,
                 copy_line(tr->version, sizeof(tr->version),
                           buf + BIN_HDR_LEN, len - BIN_HDR_LEN);
             next_step(p, TS_BIN_MECHS, false, now);
-        } else {
-            if (st == 0x20)
-                tr->auth = AUTH_SASL;
+        } else if (st == 0x20) {
+            tr->auth = AUTH_SASL;
             next_step(p, TS_END, false, now);
+        } else {
+            /* neither protocol spoke in clear: TLS (memcached -Z)? */
+            next_step(p, tr->ascii ? TS_END : TS_TLS, true, now);
         }
         break;
     case TS_BIN_MECHS:
@@ -510,6 +523,29 @@ static size_t framed_or_partial(const struct tcp_probe *p)
     return got;
 }
 
+/* The TLS step: a handshake, then `version` inside it. */
+static void tls_io(struct tcp_probe *p, bool timed_out)
+{
+    struct tcp_result *tr = &p->r->tcp;
+    enum tls_res res = timed_out ? TLS_DONE :
+                       tls_session_step(p->tls, &p->tls_events);
+    const char *line;
+
+    if (res == TLS_AGAIN)
+        return;
+    if (tls_session_handshaken(p->tls)) {
+        tr->tls = true;
+        tr->auth = AUTH_TLS;
+        line = tls_session_line(p->tls);
+        if (strncmp(line, "VERSION ", 8) == 0) {
+            copy_line(tr->version, sizeof(tr->version), line + 8,
+                      strlen(line + 8));
+            identify(tr);
+        }
+    }
+    end(p);
+}
+
 void tcp_probe_io(struct tcp_probe *p, short revents, uint64_t now)
 {
     ssize_t n;
@@ -522,6 +558,10 @@ void tcp_probe_io(struct tcp_probe *p, short revents, uint64_t now)
         if (err == 0 && !(revents & POLLOUT))
             return;
         connect_result(p, err, now);
+        return;
+    }
+    if (p->tls != NULL) {
+        tls_io(p, false);
         return;
     }
     while (p->out_off < p->out_len) {
@@ -568,6 +608,10 @@ void tcp_probe_timeout(struct tcp_probe *p, uint64_t now)
             return;
         }
         connect_result(p, ETIMEDOUT, now);
+        return;
+    }
+    if (p->tls != NULL) {
+        tls_io(p, true);
         return;
     }
     /* an exchange timed out: take what came as the reply */

@@ -2,7 +2,7 @@
  * probe_tcp: what a TCP connection tells about a memcached-protocol server,
  * asked read-only: reachable or not, `version`, `stats`, `stats settings`,
  * and, when ascii is refused, the binary protocol's version and SASL
- * mechanisms. Also the store and delete steps of the attacker's method.
+ * mechanisms; when neither answers, whether it speaks TLS (probe_tls.h). Also the store and delete steps of the attacker's method.
  * The reply parsers are pure functions, exported for tests.
  */
 #ifndef HC_AUDIT_PROBE_TCP_H
@@ -19,12 +19,13 @@
 #define BIN_HDR_LEN     24
 
 struct target;
+struct tls_session;
 
 enum tcp_mode { TCP_MODE_INFO, TCP_MODE_STORE, TCP_MODE_DELETE };
 
 enum tcp_step {
     TS_CONNECT, TS_VERSION, TS_STATS, TS_SETTINGS, TS_BIN_VERSION,
-    TS_BIN_MECHS, TS_STORE, TS_DELETE, TS_END
+    TS_BIN_MECHS, TS_TLS, TS_STORE, TS_DELETE, TS_END
 };
 
 struct tcp_probe {
@@ -48,6 +49,8 @@ struct tcp_probe {
     char key[48];
     uint64_t value_len;
     char reply_line[AUDIT_LINE_MAX];    /* first line of the last reply */
+    struct tls_session *tls;            /* TS_TLS: neither protocol spoke */
+    short tls_events;
 };
 
 /* Start a probe (no I/O yet: the first step needs a token). For STORE the
