@@ -278,6 +278,11 @@ bench: deps-bench all $(BUILD)/release/hcbench
 bench-scale: deps-bench all $(BUILD)/release/hcbench
 	bench/run.sh --scale-only $(BENCH_ARGS)
 
+# hardcache-audit vs nmap's memcached-info, per host (root: a netns of its own)
+.PHONY: bench-audit
+bench-audit: deps-bench all
+	bench/audit_vs_nmap.sh $(BENCH_AUDIT_RUNS)
+
 # The store alone, 32 B and 1 KiB values over 100,000 keys: ns per set and
 # get, medians of 5 (no memcached: see bench/store/store_bench.c).
 bench-store: deps-build $(BUILD)/release/store-bench

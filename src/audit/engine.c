@@ -170,32 +170,38 @@ static void task_start(struct task *k, const struct target *t,
     start_udp_phase(k, o);
 }
 
-/* The well-formed read-only probes are all answered: the rest need not
- * wait out their retries (the malformed one proves nothing anyway). */
+/* Once the target answered any probe, the silent ones are not retried (the
+ * server chose not to answer them); once the well-formed read-only probes
+ * are all done, the rest (the malformed one proves nothing anyway) get a
+ * short grace instead of their timeouts. */
 static void maybe_hurry(struct task *k)
 {
     uint64_t rtt = 0;
-    bool replied = false;
+    bool replied = false, wellformed_done = true;
 
     if (k->hurried || (k->phase != PH_UDP && k->phase != PH_UDP_REPORTED))
         return;
     for (int i = 0; i < PROBE_COUNT; i++) {
         const struct udp_probe_def *d = &udp_probe_defs[i];
-        if ((d->flags & PF_AMPLIFY) || !(d->flags & PF_WELLFORMED) ||
-            !k->on[1 + i])
+        if ((d->flags & PF_AMPLIFY) || !k->on[1 + i])
             continue;
-        if (!k->udp[i].done)
-            return;
         replied |= probe_replied(&k->r.udp[i]);
         if (k->r.udp[i].rtt_ns > rtt)
             rtt = k->r.udp[i].rtt_ns;
+        if ((d->flags & PF_WELLFORMED) && !k->udp[i].done)
+            wellformed_done = false;
     }
     if (!replied)
         return;
-    k->hurried = true;
-    for (int i = 0; i < PROBE_COUNT; i++)
-        if (k->on[1 + i])
+    for (int i = 0; i < PROBE_COUNT; i++) {
+        if (!k->on[1 + i])
+            continue;
+        if (wellformed_done)
             udp_probe_hurry(&k->udp[i], HURRY_GRACE_NS + HURRY_RTTS * rtt);
+        else
+            udp_probe_no_retry(&k->udp[i]);
+    }
+    k->hurried = wellformed_done;
 }
 
 /* `stats` over UDP names the version when TCP is blocked. */

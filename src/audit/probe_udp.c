@@ -257,6 +257,11 @@ void udp_probe_timeout(struct udp_probe *p, uint64_t now)
     finish(p, UDP_SILENT, 0, now);
 }
 
+void udp_probe_no_retry(struct udp_probe *p)
+{
+    p->retries = 0;
+}
+
 void udp_probe_hurry(struct udp_probe *p, uint64_t grace)
 {
     if (p->done)

@@ -63,6 +63,9 @@ void udp_probe_want(const struct udp_probe *p, struct io_want *w);
 void udp_probe_grant(struct udp_probe *p, uint64_t now);
 void udp_probe_io(struct udp_probe *p, short revents, uint64_t now);
 void udp_probe_timeout(struct udp_probe *p, uint64_t now);
+/* No more retries: the target answered another probe, so this one's
+ * silence is the server's choice, not a lost datagram. */
+void udp_probe_no_retry(struct udp_probe *p);
 /* No more retries, and at most `grace` ns after the first send (the target
  * already answered the probes that mean something). */
 void udp_probe_hurry(struct udp_probe *p, uint64_t grace);
