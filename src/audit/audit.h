@@ -109,6 +109,7 @@ struct tcp_result {
     int ascii_auth_enabled;
     int ssl_enabled;
     int64_t validate_window;    /* hardcached's udp_validate_window; -1 */
+    char inter[128];            /* memcached's -l, from stats settings */
     bool tls;                   /* the port completed a TLS handshake */
     char sasl_mechs[64];
 };

@@ -229,6 +229,7 @@ static void json_target(const struct result *r, const struct verdict *v)
     json_tristate("auth_enabled_sasl", t->sasl_enabled);
     json_tristate("auth_enabled_ascii", t->ascii_auth_enabled);
     json_int_or_null("udp_validate_window", t->validate_window, true);
+    json_kv_str("inter", t->inter, true);
     fprintf(out, "\"ssl_enabled\":%s}},",
             t->ssl_enabled < 0 ? "null" : t->ssl_enabled ? "true" : "false");
     fprintf(out, "\"udp\":{\"state\":\"%s\",\"port\":%u,"

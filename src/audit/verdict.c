@@ -5,6 +5,7 @@
  */
 #include "audit/verdict.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,6 +114,44 @@ static int best_probe(const struct result *r)
             (best < 0 || probe_baf(&r->udp[i]) > probe_baf(&r->udp[best])))
             best = i;
     return best;
+}
+
+/* memcached's `inter` (its -l list: "127.0.0.1", "[::1]:11211",
+ * "notls:127.0.0.1,::1"): true when every entry is a loopback address. */
+static bool inter_is_loopback(const char *inter)
+{
+    char buf[sizeof(((struct tcp_result *)0)->inter)], *save = NULL, *tok;
+    bool any = false;
+
+    snprintf(buf, sizeof(buf), "%s", inter);
+    for (tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        struct sockaddr_storage ss;
+        char *c;
+        memset(&ss, 0, sizeof(ss));
+        if (strncmp(tok, "notls:", 6) == 0)
+            tok += 6;
+        if (tok[0] == '[') {
+            tok++;
+            if ((c = strchr(tok, ']')) != NULL)
+                *c = '\0';
+        } else if ((c = strchr(tok, ':')) != NULL && strchr(c + 1, ':') == NULL) {
+            *c = '\0';                     /* IPv4 with a port */
+        }
+        if (strcmp(tok, "localhost") == 0) {
+            any = true;
+            continue;
+        }
+        if (inet_pton(AF_INET, tok, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+            ss.ss_family = AF_INET;
+        else if (inet_pton(AF_INET6, tok,
+                           &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+            ss.ss_family = AF_INET6;
+        if (!target_is_loopback(&ss))
+            return false;
+        any = true;
+    }
+    return any;
 }
 
 static void verify_command(const struct result *r, char *out, size_t cap)
@@ -224,9 +263,15 @@ void verdict_remote(const struct result *r, const struct audit_opts *o,
                  r->tcp.version[0] ? "; version " : "", r->tcp.version);
         verdict_add(v, FINDING_TLS_SERVICE, -1, d);
     }
-    if (!verify && r->tcp.state == TCP_OPEN && r->tcp.auth == AUTH_NONE)
-        verdict_add(v, FINDING_TCP_NO_AUTH, pub ? SEV_HIGH : -1,
-                    "`stats` answered without authentication");
+    /* the advisory's own setup (-l 127.0.0.1 -U 0) is no finding */
+    if (!verify && r->tcp.state == TCP_OPEN && r->tcp.auth == AUTH_NONE) {
+        bool lo = inter_is_loopback(r->tcp.inter);
+        snprintf(d, sizeof(d), "`stats` answered without authentication%s%s",
+                 lo ? "; bound to loopback only: -l " : "",
+                 lo ? r->tcp.inter : "");
+        verdict_add(v, FINDING_TCP_NO_AUTH, lo ? SEV_INFO : pub ? SEV_HIGH : -1,
+                    d);
+    }
     if (!verify && pub && (r->tcp.state == TCP_OPEN || result_udp_replied(r)))
         verdict_add(v, FINDING_PUBLIC_ADDRESS, -1, r->t->addr_text);
     if (!verify && r->tcp.version[0] != '\0' &&
