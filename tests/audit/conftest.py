@@ -314,3 +314,21 @@ def fake_tcp():
     yield start
     for f in started:
         f.stop()
+
+
+def memcached_lines(settings=b"", more=None):
+    """A reply function for FakeTcp: an unauthenticated memcached 1.6.18
+    whose `stats settings` holds the STAT lines `settings`; more(line),
+    when given, answers first (None: fall through)."""
+    def reply(line):
+        out = more(line) if more else None
+        if out is not None:
+            return out
+        if line == "version":
+            return b"VERSION 1.6.18\r\n"
+        if line == "stats":
+            return b"STAT pid 1\r\nSTAT libevent 2.1\r\nEND\r\n"
+        if line == "stats settings":
+            return settings + b"END\r\n"
+        return b"ERROR\r\n"
+    return reply

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import HC_BIN, Proc, finding_ids, free_port, probe
+from conftest import (HC_BIN, Proc, finding_ids, free_port, memcached_lines,
+                      probe)
 
 
 def test_verify_probes_the_udp_port_the_server_names(audit, memcached):
@@ -31,16 +32,7 @@ def test_udp_enabled_in_settings_counts_in_verify_mode(audit, fake_tcp):
     """The server says UDP is on at Q, but Q is silent from here (a
     firewall on the path): still a finding in --verify, not all clear."""
     q = free_port()
-
-    def reply(line):
-        if line == "version":
-            return b"VERSION 1.6.18\r\n"
-        if line == "stats":
-            return b"STAT pid 1\r\nSTAT libevent 2.1\r\nEND\r\n"
-        if line == "stats settings":
-            return b"STAT udpport %d\r\nEND\r\n" % q
-        return b"ERROR\r\n"
-    f = fake_tcp(reply)
+    f = fake_tcp(memcached_lines(b"STAT udpport %d\r\n" % q))
     r = audit("--json", "--verify", "127.0.0.1:%d" % f.port)
     t = r.target(f.port)
     assert "udp_enabled_in_settings" in finding_ids(t)

@@ -7,7 +7,8 @@ import struct
 import subprocess
 import time
 
-from conftest import AUDIT, FAST, Run, finding_ids, free_port
+from conftest import (AUDIT, FAST, Run, finding_ids, free_port,
+                      memcached_lines)
 
 
 def test_unresolvable_name_is_one_unchecked_target(audit, memcached):
@@ -81,6 +82,17 @@ def _popen(*args, out=None):
                             stderr=subprocess.PIPE, text=True)
 
 
+def _interrupt(p):
+    """SIGINT, then the output; the process is reaped whatever happens."""
+    try:
+        p.send_signal(signal.SIGINT)
+        return p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def _vm_hwm_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -98,16 +110,10 @@ def test_a_slash_8_streams_and_sigint_prints_the_summary(tmp_path):
                    "--timeout", "100", "--retries", "0",
                    "--max-targets", "16777216", "127.0.0.0/8:%d" % port,
                    out=f)
-        try:
-            time.sleep(2)
-            assert p.poll() is None, p.communicate()
-            hwm = _vm_hwm_kib(p.pid)
-            p.send_signal(signal.SIGINT)
-            _, err = p.communicate(timeout=30)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        time.sleep(2)
+        assert p.poll() is None, p.communicate()
+        hwm = _vm_hwm_kib(p.pid)
+        _, err = _interrupt(p)
     out = (tmp_path / "out").read_text()
     assert hwm < 300 * 1024, hwm        # ASan build: shadow memory included
     lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
@@ -129,34 +135,22 @@ def test_sigint_during_amplify_deletes_the_value(udp_peer, fake_tcp):
         return []
     peer = udp_peer(udp_reply)
 
-    def reply(line):
-        if line == "version":
-            return b"VERSION 1.6.18\r\n"
-        if line == "stats":
-            return b"STAT pid 1\r\nSTAT libevent 2.1\r\nEND\r\n"
-        if line == "stats settings":
-            return b"STAT udpport %d\r\nSTAT item_size_max 1048576\r\n" \
-                   b"END\r\n" % peer.port
+    def store(line):
         if line.startswith("add "):
             return b"STORED\r\n"
         if line.startswith("delete "):
             return b"DELETED\r\n"
-        return b"ERROR\r\n"
-    f = fake_tcp(reply)
+        return None
+    f = fake_tcp(memcached_lines(b"STAT udpport %d\r\nSTAT item_size_max "
+                                 b"1048576\r\n" % peer.port, store))
     p = _popen("--json", "--amplify", "--timeout", "3000",
                "127.0.0.1:%d" % f.port)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and \
-                not any(x.startswith("add ") for x in f.lines):
-            time.sleep(0.05)
-        time.sleep(0.5)                 # the UDP get is now waiting
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and \
+            not any(x.startswith("add ") for x in f.lines):
+        time.sleep(0.05)
+    time.sleep(0.5)                     # the UDP get is now waiting
+    out, err = _interrupt(p)
     key = [x.split()[1] for x in f.lines if x.startswith("add ")][0]
     assert "delete %s" % key in f.lines, f.lines
     r = Run(subprocess.CompletedProcess([], p.returncode, out, err))
