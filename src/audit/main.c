@@ -131,6 +131,7 @@ static bool json_errors;
 
 /* A fatal error: a line on stderr, and a JSON error object on stdout with
  * --json, so a pipeline never sees an empty stdout. Returns the exit. */
+static int fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fatal(const char *fmt, ...)
 {
     char msg[600];
