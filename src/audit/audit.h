@@ -110,6 +110,8 @@ struct tcp_result {
     int ssl_enabled;
     int64_t validate_window;    /* hardcached's udp_validate_window; -1 */
     char inter[128];            /* memcached's -l, from stats settings */
+    char unvalidated_amp[24];   /* hardcached's stats counter: the largest
+                                 * factor unvalidated sources ever got */
     bool tls;                   /* the port completed a TLS handshake */
     char sasl_mechs[64];
 };

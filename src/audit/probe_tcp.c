@@ -146,6 +146,8 @@ static void on_stat(void *arg, const char *name, size_t nlen,
         tr->ascii_auth_enabled = flag_value(val, vlen);
     else if (name_is(name, nlen, "ssl_enabled"))
         tr->ssl_enabled = flag_value(val, vlen);
+    else if (name_is(name, nlen, "udp_max_amplification_unvalidated"))
+        copy_line(tr->unvalidated_amp, sizeof(tr->unvalidated_amp), val, vlen);
     else if (name_is(name, nlen, "inter"))
         copy_line(tr->inter, sizeof(tr->inter), val, vlen);
     else if (name_is(name, nlen, "udp_validate_window") &&

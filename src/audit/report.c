@@ -222,6 +222,7 @@ static void json_target(const struct result *r, const struct verdict *v)
             t->binary ? "true" : "false", t->stats ? "true" : "false",
             auth_kind_name(t->auth));
     json_kv_str("sasl_mechs", t->sasl_mechs, true);
+    json_kv_str("udp_max_amplification_unvalidated", t->unvalidated_amp, true);
     fputs("\"settings\":{", out);
     json_int_or_null("udpport", t->udp_port, true);
     json_int_or_null("tcpport", t->tcp_port, true);

@@ -228,6 +228,11 @@ static void judge_udp(const struct result *r, bool pub, struct verdict *v)
             snprintf(d, sizeof(d), "the server trusts a source for %lld s "
                      "after a TCP connection; an earlier run from here may "
                      "have validated us", (long long)r->tcp.validate_window);
+        if (r->tcp.unvalidated_amp[0] != '\0') {   /* the server's own view */
+            size_t n = strlen(d);
+            snprintf(d + n, sizeof(d) - n, "; its counter: unvalidated "
+                     "sources got at most %sx", r->tcp.unvalidated_amp);
+        }
         verdict_add(v, FINDING_UDP_SELF_VALIDATED, -1, d);
     }
 }

@@ -192,6 +192,11 @@ def test_warns_when_the_run_validated_its_own_source(audit):
         t = r.target(port)
         assert t["udp"]["port"] == uport and t["udp"]["self_validated"]
         assert "udp_source_validated_by_audit" in finding_ids(t)
+        # the server's own counter, the spoofer's view where we have none
+        assert float(t["tcp"]["udp_max_amplification_unvalidated"]) <= 1.0
+        warn = [f for f in t["verdict"]["findings"]
+                if f["id"] == "udp_source_validated_by_audit"][0]
+        assert "unvalidated sources got at most" in warn["detail"]
         plain = audit("[::1]:%d" % port)
         assert "udp_source_validated_by_audit" in plain.out
     finally:
