@@ -217,9 +217,10 @@ static void judge_udp(const struct result *r, bool pub, struct verdict *v)
                  udp_state_name(v0->state), probe_baf(v0));
         verdict_add(v, FINDING_UDP_VALIDATED_VIEW, -1, d);
     }
-    if (r->self_validated || (r->udp_source[0] == '\0' &&
-                              r->tcp.validate_window > 0 &&
-                              result_udp_replied(r))) {
+    /* memcached never validates sources: no warning there */
+    if ((r->self_validated && strcmp(r->tcp.server, "memcached") != 0) ||
+        (r->udp_source[0] == '\0' && r->tcp.validate_window > 0 &&
+         result_udp_replied(r))) {
         if (r->self_validated)
             snprintf(d, sizeof(d), "UDP was measured after this run's TCP "
                      "connection from the same address%s",

@@ -136,7 +136,7 @@ def test_malformed_probe_is_not_retried_when_the_target_answers(audit,
     t = r.target(m.port)
     bad = probe(t, "advisory_verify_10_zero_bytes")
     assert bad["attempts"] == 1
-    assert t["elapsed_ms"] < 1000, t["elapsed_ms"]
+    assert t["elapsed_ms"] < 2500, t["elapsed_ms"]   # 3 x 1000 ms before
 
 
 def _hardcached_udp(port, udp_port=None, host="127.0.0.1"):
