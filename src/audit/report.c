@@ -350,7 +350,7 @@ static void table_target(const struct result *r, const struct verdict *v)
         header_done = true;
     }
     target_format(r->t, label, sizeof(label));
-    if (r->t->name[0] != '\0') {
+    if (r->t->name[0] != '\0' && r->t->error[0] == '\0') {
         char addr[sizeof(label)];
         snprintf(addr, sizeof(addr), "%s", label);
         snprintf(label, sizeof(label), "%.200s %.120s", r->t->name, addr);
