@@ -1,7 +1,7 @@
 /*
  * engine: the event loop. Tasks live in a fixed array of `concurrency`
- * slots; a slot is refilled from the target list as soon as its target is
- * done, so memory does not grow with the number of targets.
+ * slots; a slot takes the next target (target_next, expanded on demand) as
+ * soon as its target is done, so memory does not grow with the targets.
  */
 #include "audit/engine.h"
 
