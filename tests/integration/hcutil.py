@@ -38,6 +38,25 @@ def is_reference():
     return _ref
 
 
+# The two memcached releases hardcached is compared with: Debian's (what
+# CI and users have) and the newest, the yardstick (built from source by
+# scripts/memcached-ref.sh, so often absent: tests then skip and say so).
+DEBIAN_MEMCACHED = "/usr/bin/memcached"
+REF_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "scripts", "memcached-ref.sh")
+REF_MISSING = ("memcached 1.6.45 not found (MEMCACHED_REF, or build it: "
+               "scripts/memcached-ref.sh --build)")
+_ref145 = []
+
+
+def memcached_145():
+    """memcached 1.6.45's path as scripts/memcached-ref.sh finds it, or None."""
+    if not _ref145:
+        out = subprocess.run(["sh", REF_SCRIPT], capture_output=True, timeout=10)
+        _ref145.append(out.stdout.decode().strip() if out.returncode == 0 else None)
+    return _ref145[0]
+
+
 def root_args():
     """Both servers refuse to run as root without -u."""
     return ["-u", "root"] if os.geteuid() == 0 else []
