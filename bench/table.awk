@@ -1,6 +1,8 @@
 # table.awk: turn bench/results/latest.txt (RUN/MEM/SKIP key=value lines)
 # into the side-by-side Markdown tables printed by run.sh and pasted into
-# BENCHMARKS.md. Ratios are hardcached / memcached ("-" when one is missing).
+# BENCHMARKS.md. Ratios are hardcached / memcached ("-" when one is missing):
+# impl=memcached is Debian's 1.6.18, impl=memcached145 the newest release,
+# 1.6.45, the yardstick of issue 21 (its columns stay "-" when it was absent).
 
 function kv(line, arr,    n, i, f, eq) {
 	delete arr
@@ -44,10 +46,10 @@ function mlat(s, l) {
 		return "-"
 	return sprintf("%.1f / %.1f / %.1f", median(s, l, 1), median(s, l, 2), median(s, l, 3))
 }
-function mratio(l, q) {
-	if (nlat["hardcached", l] == 0 || nlat["memcached", l] == 0)
+function mratio(l, q, ref) {
+	if (nlat["hardcached", l] == 0 || nlat[ref, l] == 0)
 		return "-"
-	return ratio(median("hardcached", l, q), median("memcached", l, q))
+	return ratio(median("hardcached", l, q), median(ref, l, q))
 }
 function spread(s, l, q,    i, lo, hi) {
 	for (i = 1; i <= nlat[s, l]; i++) {
@@ -56,10 +58,11 @@ function spread(s, l, q,    i, lo, hi) {
 	}
 	return nlat[s, l] == 0 ? "-" : sprintf("%.0f-%.0f", lo, hi)
 }
-# The goals of issue 7 (BENCHMARKS.md), judged on this run alone: which
-# side of each line it fell on, and the load that came closest to the
-# line. Ratios move by up to 15% between runs on a shared machine, so one
-# run's "no" by a little says as little as its "yes" by a little.
+# The goals of issue 7 (against 1.6.18) and of issue 21 (against 1.6.45;
+# BENCHMARKS.md), judged on this run alone: which side of each line it fell
+# on, and the load that came closest to the line. Ratios move by up to 15%
+# between runs on a shared machine, so one run's "no" by a little says as
+# little as its "yes" by a little.
 function goal_row(what, where, value, met) {
 	goal_rows = goal_rows sprintf("| %s | %s | %s | %s |\n", what, where, value, met ? "yes" : "**no**")
 }
@@ -69,17 +72,17 @@ function pipeline_of(l,    parts) {
 }
 # What the do-nothing server reached at load l, as a ratio to memcached:
 # about the most a server making the same system calls reaches there.
-function ceiling(l,    r) {
-	r = ratio(R["null", l, "ops_per_cpu_sec"], R["memcached", l, "ops_per_cpu_sec"])
+function ceiling(l, ref,    r) {
+	r = ratio(R["null", l, "ops_per_cpu_sec"], R[ref, l, "ops_per_cpu_sec"])
 	return r == "-" ? "" : "; do-nothing server " r
 }
-function cpu_goal(p, want,    i, l, r, n, ok, lo, lol) {
+function cpu_goal(p, want, ref,    i, l, r, n, ok, lo, lol) {
 	n = ok = 0
 	for (i = 1; i <= nl; i++) {
 		l = order[i]
 		if (pipeline_of(l) != p)
 			continue
-		r = ratio(R["hardcached", l, "ops_per_cpu_sec"], R["memcached", l, "ops_per_cpu_sec"])
+		r = ratio(R["hardcached", l, "ops_per_cpu_sec"], R[ref, l, "ops_per_cpu_sec"])
 		if (r == "-")
 			continue
 		n++
@@ -88,51 +91,58 @@ function cpu_goal(p, want,    i, l, r, n, ok, lo, lol) {
 	}
 	if (n > 0)
 		goal_row(sprintf("ops per CPU-s >= %.2fx, pipeline %d", want, p), sprintf("%d of %d loads", ok, n),
-		         sprintf("lowest %.2f (%s)%s", lo, desc(lol), ceiling(lol)), ok == n)
+		         sprintf("lowest %.2f (%s)%s", lo, desc(lol), ceiling(lol, ref)), ok == n)
 }
-function goals(    i, l, r, n, lo, lol, v, mb, hb) {
+# One issue's goals against one memcached (ref; its name in the rows, who):
+# ops per CPU-s at pipeline 16 and 1, throughput, tails, bytes per item
+# (32 B: at most m32 times ref's and m32abs bytes; 200 B: m200 times).
+function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200,    i, l, r, n, lo, lol, v, mb, hb) {
 	goal_rows = ""
-	cpu_goal(16, 3)
-	cpu_goal(1, 1.25)
+	cpu_goal(16, cpu16, ref)
+	cpu_goal(1, cpu1, ref)
 	n = 0
 	for (i = 1; i <= nl; i++) {
 		l = order[i]
-		r = ratio(R["hardcached", l, "ops_per_sec"], R["memcached", l, "ops_per_sec"])
+		r = ratio(R["hardcached", l, "ops_per_sec"], R[ref, l, "ops_per_sec"])
 		if (r == "-")
 			continue
 		n++
 		if (n == 1 || r + 0 < lo) { lo = r + 0; lol = l }
 	}
 	if (n > 0)
-		goal_row("throughput >= memcached's", n " loads", sprintf("lowest %.2f (%s)", lo, desc(lol)), lo >= 1)
+		goal_row("throughput >= " who "'s", n " loads", sprintf("lowest %.2f (%s)", lo, desc(lol)), lo >= 1)
 	for (i = 1; i <= nr; i++) {
 		l = rorder[i]
-		if (mratio(l, 2) == "-")
+		if (mratio(l, 2, ref) == "-")
 			continue
-		goal_row("p99 and p99.9 <= memcached's", desc(l), "p99 " mratio(l, 2) ", p99.9 " mratio(l, 3),
-		         mratio(l, 2) + 0 <= 1 && mratio(l, 3) + 0 <= 1)
+		goal_row("p99 and p99.9 <= " who "'s", desc(l), "p99 " mratio(l, 2, ref) ", p99.9 " mratio(l, 3, ref),
+		         mratio(l, 2, ref) + 0 <= 1 && mratio(l, 3, ref) + 0 <= 1)
 	}
 	for (i = 1; i <= nm; i++) {
 		v = morder[i]
-		mb = M["memcached", v, "bytes_per_item"]; hb = M["hardcached", v, "bytes_per_item"]
+		mb = M[ref, v, "bytes_per_item"]; hb = M["hardcached", v, "bytes_per_item"]
 		if (ratio(hb, mb) == "-")
 			continue
 		if (v == 32)
-			goal_row("bytes per item <= 0.5x and <= 67", v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
-			         ratio(hb, mb) + 0 <= 0.5 && hb + 0 <= 67)
+			goal_row(sprintf("bytes per item <= %sx%s", m32, m32abs ? " and <= " m32abs : ""), v " B values",
+			         sprintf("%s B, %sx", hb, ratio(hb, mb)),
+			         ratio(hb, mb) + 0 <= m32 && (!m32abs || hb + 0 <= m32abs))
 		else if (v == 200)
-			goal_row("bytes per item <= 0.75x", v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
-			         ratio(hb, mb) + 0 <= 0.75)
+			goal_row(sprintf("bytes per item <= %sx", m200), v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
+			         ratio(hb, mb) + 0 <= m200)
 	}
 	if (goal_rows == "")
 		return
-	print "Goals of issue 7 in this run (hardcached / memcached; see BENCHMARKS.md):"
+	print "Goals of issue " issue " in this run (hardcached / " who "; see BENCHMARKS.md):"
 	print ""
 	print "| goal | points | this run | met? |"
 	print "|---|---|---|---|"
 	printf "%s\n", goal_rows
 }
-BEGIN { pct[1] = "p50_us"; pct[2] = "p99_us"; pct[3] = "p999_us" }
+BEGIN {
+	pct[1] = "p50_us"; pct[2] = "p99_us"; pct[3] = "p999_us"
+	IMPL[1] = "memcached"; IMPL[2] = "memcached145"; IMPL[3] = "hardcached"
+}
 function desc(l,    parts, n, v, mix, p, d, i) {
 	# v32_get0.9_p16_t2_r20000 -> "32 B, 90% get, pipeline 16, 2 threads, 20000/s"
 	n = split(l, parts, "_")
@@ -170,6 +180,7 @@ function desc(l,    parts, n, v, mix, p, d, i) {
 	if (s == "null" && !(l in nseen)) { nseen[l] = 1; norder[++nn] = l }
 	for (k in a)
 		R[s, l, k] = a[k]
+	seenimpl[s] = 1
 	if (a["errors"] + 0 > 0)
 		errs[s, l] = a["errors"]
 	# Another tenant used over 10% of a core during the run: mark it.
@@ -180,6 +191,7 @@ function desc(l,    parts, n, v, mix, p, d, i) {
 /^MEM / {
 	kv($0, a)
 	s = a["impl"]; v = a["value"]
+	seenimpl[s] = 1
 	if (!(v in mseen)) { mseen[v] = 1; morder[++nm] = v }
 	for (k in a)
 		M[s, v, k] = a[k]
@@ -196,37 +208,42 @@ END {
 	if (nl > 0) {
 		print "Throughput, server CPU efficiency and latency (50 connections, closed loop; best of each server's runs):"
 		print ""
-		print "| load | memcached ops/s | hardcached ops/s | hc/mc | memcached ops per CPU-s | hardcached ops per CPU-s | hc/mc | memcached p50/p99/p99.9 us | hardcached p50/p99/p99.9 us |"
-		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		print "| load | 1.6.18 ops/s | 1.6.45 ops/s | hardcached ops/s | hc/1.6.18 | hc/1.6.45 | 1.6.18 ops per CPU-s | 1.6.45 ops per CPU-s | hardcached ops per CPU-s | hc/1.6.18 | hc/1.6.45 | 1.6.18 p50/p99/p99.9 us | 1.6.45 p50/p99/p99.9 us | hardcached p50/p99/p99.9 us |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nl; i++) {
 			l = order[i]
-			mo = R["memcached", l, "ops_per_sec"]; ho = R["hardcached", l, "ops_per_sec"]
-			mc = R["memcached", l, "ops_per_cpu_sec"]; hc = R["hardcached", l, "ops_per_cpu_sec"]
+			mo = R["memcached", l, "ops_per_sec"]; no = R["memcached145", l, "ops_per_sec"]
+			ho = R["hardcached", l, "ops_per_sec"]
+			mc = R["memcached", l, "ops_per_cpu_sec"]; nc = R["memcached145", l, "ops_per_cpu_sec"]
+			hc = R["hardcached", l, "ops_per_cpu_sec"]
 			note = ""
-			if (("memcached", l) in errs) note = note " (memcached errors=" errs["memcached", l] ")"
-			if (("hardcached", l) in errs) note = note " (hardcached errors=" errs["hardcached", l] ")"
-			printf "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), note,
-			       ops("memcached", l), ops("hardcached", l), ratio(ho, mo), num(mc), num(hc), ratio(hc, mc),
-			       lat("memcached", l), lat("hardcached", l)
+			for (j = 1; j <= 3; j++)
+				if ((IMPL[j], l) in errs) note = note " (" IMPL[j] " errors=" errs[IMPL[j], l] ")"
+			printf "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), note,
+			       ops("memcached", l), ops("memcached145", l), ops("hardcached", l), ratio(ho, mo), ratio(ho, no),
+			       num(mc), num(nc), num(hc), ratio(hc, mc), ratio(hc, nc),
+			       lat("memcached", l), lat("memcached145", l), lat("hardcached", l)
 		}
 		print ""
 	}
 	if (nr > 0) {
 		print "Tail latency at the same offered load (open loop: hcbench --rate sends on schedule; 50 connections, 1 server thread; medians of each server's runs, alternating, and the range of p99 over them):"
 		print ""
-		print "| load | runs | memcached p50/p99/p99.9 us | hardcached p50/p99/p99.9 us | p99 hc/mc | p99.9 hc/mc | memcached p99 range us | hardcached p99 range us |"
-		print "|---|---:|---:|---:|---:|---:|---:|---:|"
+		print "| load | runs 1.6.18 / 1.6.45 / hc | 1.6.18 p50/p99/p99.9 us | 1.6.45 p50/p99/p99.9 us | hardcached p50/p99/p99.9 us | p99 hc/1.6.18 | p99.9 hc/1.6.18 | p99 hc/1.6.45 | p99.9 hc/1.6.45 | 1.6.18 p99 range us | 1.6.45 p99 range us | hardcached p99 range us |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nr; i++) {
 			l = rorder[i]
-			printf "| %s | %d / %d | %s | %s | %s | %s | %s | %s |\n", desc(l),
-			       nlat["memcached", l], nlat["hardcached", l],
-			       mlat("memcached", l), mlat("hardcached", l), mratio(l, 2), mratio(l, 3),
-			       spread("memcached", l, 2), spread("hardcached", l, 2)
+			printf "| %s | %d / %d / %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l),
+			       nlat["memcached", l], nlat["memcached145", l], nlat["hardcached", l],
+			       mlat("memcached", l), mlat("memcached145", l), mlat("hardcached", l),
+			       mratio(l, 2, "memcached"), mratio(l, 3, "memcached"),
+			       mratio(l, 2, "memcached145"), mratio(l, 3, "memcached145"),
+			       spread("memcached", l, 2), spread("memcached145", l, 2), spread("hardcached", l, 2)
 		}
 		print ""
 	}
 	if (nsc > 0) {
-		print "Scale (32 B values, 90% get, pipeline 1, closed loop, 1 server thread; bench/scale.png):"
+		print "Scale against Debian's memcached 1.6.18 only (32 B values, 90% get, pipeline 1, closed loop, 1 server thread; bench/scale.png):"
 		print ""
 		print "| point | memcached ops/s | hardcached ops/s | hc/mc | memcached p99/p99.9 us | hardcached p99/p99.9 us | memcached bytes/item | hardcached bytes/item |"
 		print "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -247,32 +264,40 @@ END {
 	if (nn > 0) {
 		print "Do-nothing server (hcbench --null-server, same pinning; no index; every get a hit read from a ring the sets were copied into): the reference for ops per CPU-s at each load:"
 		print ""
-		print "| load | null server ops/s | null ops per CPU-s | memcached ops per CPU-s | hardcached ops per CPU-s | null/mc | hc/mc | hc/null | client p50/p99/p99.9 us |"
-		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		print "| load | null server ops/s | null ops per CPU-s | 1.6.18 ops per CPU-s | hardcached ops per CPU-s | null/1.6.18 | hc/1.6.18 | hc/null | client p50/p99/p99.9 us | 1.6.45 ops per CPU-s | null/1.6.45 | hc/1.6.45 |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nn; i++) {
 			l = norder[i]
-			nc = R["null", l, "ops_per_cpu_sec"]
+			nc = R["null", l, "ops_per_cpu_sec"]; xc = R["memcached145", l, "ops_per_cpu_sec"]
 			mc = R["memcached", l, "ops_per_cpu_sec"]; hc = R["hardcached", l, "ops_per_cpu_sec"]
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), ops("null", l),
-			       num(nc), num(mc), num(hc), ratio(nc, mc), ratio(hc, mc), ratio(hc, nc), lat("null", l)
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", desc(l), ops("null", l),
+			       num(nc), num(mc), num(hc), ratio(nc, mc), ratio(hc, mc), ratio(hc, nc), lat("null", l),
+			       num(xc), ratio(nc, xc), ratio(hc, xc)
 		}
 		print ""
 	}
 	if (nm > 0) {
 		print "Resident memory per item (fresh server, 16-byte keys, RSS after - before load / items):"
 		print ""
-		print "| value | memcached bytes/item | hardcached bytes/item | hc/mc | memcached curr_items | hardcached curr_items | memcached RSS after kB | hardcached RSS after kB |"
+		print "| value | 1.6.18 bytes/item | 1.6.45 bytes/item | hardcached bytes/item | hc/1.6.18 | hc/1.6.45 | 1.6.18 / 1.6.45 / hc curr_items | 1.6.18 / 1.6.45 / hc RSS after kB |"
 		print "|---|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nm; i++) {
 			v = morder[i]
-			mb = M["memcached", v, "bytes_per_item"]; hb = M["hardcached", v, "bytes_per_item"]
-			printf "| %s B | %s | %s | %s | %s | %s | %s | %s |\n", v, num(mb), num(hb), ratio(hb, mb),
-			       num(M["memcached", v, "curr_items"]), num(M["hardcached", v, "curr_items"]),
-			       num(M["memcached", v, "rss_after_kb"]), num(M["hardcached", v, "rss_after_kb"])
+			mb = M["memcached", v, "bytes_per_item"]; xb = M["memcached145", v, "bytes_per_item"]
+			hb = M["hardcached", v, "bytes_per_item"]
+			printf "| %s B | %s | %s | %s | %s | %s | %s / %s / %s | %s / %s / %s |\n", v, num(mb), num(xb), num(hb),
+			       ratio(hb, mb), ratio(hb, xb),
+			       num(M["memcached", v, "curr_items"]), num(M["memcached145", v, "curr_items"]),
+			       num(M["hardcached", v, "curr_items"]),
+			       num(M["memcached", v, "rss_after_kb"]), num(M["memcached145", v, "rss_after_kb"]),
+			       num(M["hardcached", v, "rss_after_kb"])
 		}
 		print ""
 	}
-	goals()
+	goals(7, "memcached", "memcached", 3, 1.25, 0.5, 67, 0.75)
+	goals(21, "memcached145", "memcached 1.6.45", 2, 1.2, 0.5, 0, 0.5)
+	if ((nl > 0 || nm > 0) && !("memcached145" in seenimpl))
+		print "NOTE: memcached 1.6.45 was not in this run (scripts/memcached-ref.sh --build builds it); its columns are empty.\n"
 	if (anynoisy)
 		print "* another process used over 10% of a core during this run (other_cpu_s_core* in the raw line): treat it as noisy.\n"
 	if ("hardcached" in skipped)

@@ -1,6 +1,8 @@
-"""bench/table.awk: the tables `make bench` prints, here its summary of
-issue 7's goals, fed a made-up results file whose ratios sit on known
-sides of each line (the awk is Debian's default, mawk, as in CI)."""
+"""bench/table.awk: the tables `make bench` prints, here its summaries of
+issue 7's goals (against Debian's memcached 1.6.18, impl=memcached) and
+issue 21's (against 1.6.45, impl=memcached145), fed a made-up results file
+whose ratios sit on known sides of each line (the awk is Debian's default,
+mawk, as in CI)."""
 import os
 import subprocess
 
@@ -18,19 +20,32 @@ def mem(impl, value, bpi):
             "rss_after_kb=1 bytes_per_item=%s\n" % (impl, value, bpi))
 
 
-def goals(tmp_path, lines):
+def tables(tmp_path, lines):
     f = tmp_path / "latest.txt"
     f.write_text("# hcbench results (made up)\n" + "".join(lines))
-    out = subprocess.run(["awk", "-f", os.path.join(ROOT, "bench/table.awk"), str(f)],
-                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return subprocess.run(["awk", "-f", os.path.join(ROOT, "bench/table.awk"), str(f)],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def goals(tmp_path, lines, issue=7):
+    """The rows of one issue's goal table: {goal: [[points, value, met]]}."""
+    out = tables(tmp_path, lines)
     rows = {}
-    if "Goals of issue 7" not in out:
+    title = "Goals of issue %d " % issue
+    if title not in out:
         return rows
-    for line in out.split("Goals of issue 7", 1)[1].splitlines():
+    for line in out.split(title, 1)[1].split("\n\n", 2)[1].splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 4 and cells[0] not in ("goal", "---"):
             rows.setdefault(cells[0], []).append(cells[1:])
     return rows
+
+
+def row(out, start):
+    """The cells of the one table row that starts with `start`."""
+    found = [line for line in out.splitlines() if line.startswith(start)]
+    assert len(found) == 1, out
+    return [c.strip() for c in found[0].strip("|").split("|")]
 
 
 def test_goals_summary(tmp_path):
@@ -88,3 +103,63 @@ def test_null_server_table(tmp_path):
     assert row, out
     cells = [c.strip() for c in row[0].strip("|").split("|")]
     assert cells[2:8] == ["300000", "200000", "270000", "1.50", "1.35", "0.90"]
+
+
+def test_goals_against_1_6_45(tmp_path):
+    """Issue 21's lines, against 1.6.45 in the same run: 2x ops per CPU-s
+    at pipeline 16, 1.2x at pipeline 1, throughput and tails no worse,
+    half the bytes per item; issue 7's table still judges 1.6.18."""
+    lines = [
+        run("memcached", "v32_get0.9_p16_t1", 50000, 50000),
+        run("memcached145", "v32_get0.9_p16_t1", 100000, 100000),
+        run("hardcached", "v32_get0.9_p16_t1", 150000, 210000),
+        run("memcached145", "v1024_get0.1_p16_t1", 100000, 100000),
+        run("hardcached", "v1024_get0.1_p16_t1", 95000, 190000),
+        run("memcached145", "v32_get0.9_p1_t1", 100000, 100000),
+        run("hardcached", "v32_get0.9_p1_t1", 120000, 125000),
+        run("memcached145", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=40, p999=500),
+        run("hardcached", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=30, p999=400),
+        mem("memcached145", 32, "100.0"), mem("hardcached", 32, "49.0"),
+        mem("memcached145", 200, "300.0"), mem("hardcached", 200, "160.0"),
+    ]
+    rows = goals(tmp_path, lines, issue=21)
+    assert rows["ops per CPU-s >= 2.00x, pipeline 16"] == [
+        ["1 of 2 loads", "lowest 1.90 (1024 B, 10% get, pipeline 16, 1 thread)", "**no**"]]
+    assert rows["ops per CPU-s >= 1.20x, pipeline 1"] == [
+        ["1 of 1 loads", "lowest 1.25 (32 B, 90% get, pipeline 1, 1 thread)", "yes"]]
+    assert rows["throughput >= memcached 1.6.45's"] == [
+        ["3 loads", "lowest 0.95 (1024 B, 10% get, pipeline 16, 1 thread)", "**no**"]]
+    assert rows["p99 and p99.9 <= memcached 1.6.45's"] == [
+        ["32 B, 90% get, pipeline 1, 1 thread, open loop 20000/s", "p99 0.75, p99.9 0.80", "yes"]]
+    assert rows["bytes per item <= 0.5x"] == [["32 B values", "49.0 B, 0.49x", "yes"],
+                                             ["200 B values", "160.0 B, 0.53x", "**no**"]]
+    assert goals(tmp_path, lines)["ops per CPU-s >= 3.00x, pipeline 16"] == [
+        ["1 of 1 loads", "lowest 4.20 (32 B, 90% get, pipeline 16, 1 thread)", "yes"]]
+
+
+def test_three_servers_side_by_side(tmp_path):
+    """Each table has 1.6.18's, 1.6.45's and hardcached's figures and
+    hardcached's ratio to each; without 1.6.45 its columns say "-" and a
+    note says how to get it."""
+    both = [run("memcached", "v32_get0.9_p16_t1", 50000, 40000),
+            run("memcached145", "v32_get0.9_p16_t1", 100000, 80000),
+            run("hardcached", "v32_get0.9_p16_t1", 150000, 160000),
+            run("null", "v32_get0.9_p16_t1", 200000, 320000),
+            run("memcached", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=60, p999=600),
+            run("memcached145", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=40, p999=500),
+            run("hardcached", "v32_get0.9_p1_t1_r20000", 20000, 1, p99=30, p999=400),
+            mem("memcached", 32, "80.0"), mem("memcached145", 32, "100.0"),
+            mem("hardcached", 32, "50.0")]
+    out = tables(tmp_path, both)
+    load = "| 32 B, 90% get, pipeline 16, 1 thread |"
+    assert row(out, load + " 50000")[1:11] == [
+        "50000", "100000", "150000", "3.00", "1.50", "40000", "80000", "160000", "4.00", "2.00"]
+    assert row(out, "| 32 B, 90% get, pipeline 1, 1 thread, open loop")[5:9] == [
+        "0.50", "0.67", "0.75", "0.80"]
+    assert row(out, load + " 200000")[9:12] == ["80000", "4.00", "2.00"]
+    assert row(out, "| 32 B |")[1:6] == ["80.0", "100.0", "50.0", "0.62", "0.50"]
+    assert "memcached 1.6.45 was not in this run" not in out
+
+    out = tables(tmp_path, [line for line in both if "memcached145" not in line])
+    assert row(out, load + " 50000")[1:6] == ["50000", "-", "150000", "3.00", "-"]
+    assert "memcached 1.6.45 was not in this run" in out
