@@ -1,6 +1,8 @@
 #!/bin/sh
-# bench/run.sh: drive hardcached and Debian's memcached with the same load
-# from hcbench and print them side by side (see BENCHMARKS.md).
+# bench/run.sh: drive hardcached, Debian's memcached 1.6.18 and memcached
+# 1.6.45 (the newest release, the yardstick; built from source by
+# scripts/memcached-ref.sh) with the same load from hcbench and print them
+# side by side (see BENCHMARKS.md).
 #
 # On a 2-core machine each server is pinned to core 0 and hcbench to core 1,
 # so the two never fight for a core. For each run we record throughput,
@@ -11,13 +13,15 @@
 # Usage: bench/run.sh [--quick] [--duration S] [--warmup S] [--repeat N]
 #                     [--lat-repeat N] [--no-1k]
 #                     [--no-memory] [--no-scale] [--scale-only] [--scale-repeat N] [--items N]
-#                     [--only hardcached|memcached] [--port P] [--threads T]
-#                     [--rates "R1 R2"]
+#                     [--only hardcached|memcached|memcached145] [--no-145]
+#                     [--port P] [--threads T] [--rates "R1 R2"]
 # Raw results: bench/results/latest.txt (one line per run); the scale phase
 # (also `make bench-scale`) writes bench/results/scale.txt and the chart
 # bench/scale.png (gnuplot).
 # Environment: HARDCACHED=path benches another hardcached binary;
-# SCALE_CONNS, SCALE_ITEMS replace the scale phase's points.
+# MEMCACHED_REF=path another 1.6.45 (else it is built when missing, as root);
+# SCALE_CONNS, SCALE_ITEMS replace the scale phase's points. The scale phase
+# compares with 1.6.18 only (its chart has two lines; it is the slowest phase).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +54,7 @@ null_keep_mb=256 # the do-nothing reference's ring (hcbench --null-keep)
 port=21411
 only=""
 do_memory=1
+do_145=1
 all_args="$*"
 
 while [ $# -gt 0 ]; do
@@ -68,10 +73,12 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift ;;
     --items) mem_items=$2; shift ;;
     --only) only=$2; shift
-            case $only in hardcached|memcached) ;; *) echo "run.sh: --only hardcached|memcached" >&2; exit 64 ;; esac ;;
+            case $only in hardcached|memcached|memcached145) ;;
+              *) echo "run.sh: --only hardcached|memcached|memcached145" >&2; exit 64 ;; esac ;;
+    --no-145) do_145=0 ;;
     --port) port=$2; shift ;;
     --threads) thread_list=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
   shift
@@ -88,6 +95,13 @@ else
   echo "run.sh: only one core: server and client share it; numbers will mislead" >&2
 fi
 if [ "$(id -u)" = 0 ]; then asroot="-u root"; else asroot=""; fi
+# memcached 1.6.45: found, or built now as root (a few minutes, once), or
+# left out with the command that builds it.
+MEMCACHED145=""
+if [ $do_145 = 1 ] && [ $scale_only = 0 ] && [ "$only" != hardcached ] && [ "$only" != memcached ]; then
+  MEMCACHED145=$("$ROOT/scripts/memcached-ref.sh" --build) ||
+    echo "run.sh: NOTE: memcached 1.6.45 missing (see above): benching without it" >&2
+fi
 threads=1
 maxconns=4096
 srv_cpus=$SRV_CPU
@@ -96,14 +110,17 @@ TCK=$(getconf CLK_TCK)
 mkdir -p "$RESULTS_DIR"
 if [ $scale_only = 1 ]; then OUT=$RESULTS_DIR/scale.txt; fi
 : > "$OUT"
-echo "# hcbench results $(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -n) cores=$(nproc) loadavg='$(cut -d" " -f1-3 /proc/loadavg)' memcached='$("$MEMCACHED" -V 2>/dev/null)' args='$all_args'" >> "$OUT"
+echo "# hcbench results $(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -n) cores=$(nproc) loadavg='$(cut -d" " -f1-3 /proc/loadavg)' memcached='$("$MEMCACHED" -V 2>/dev/null)' memcached145='$([ -n "$MEMCACHED145" ] && "$MEMCACHED145" -V 2>/dev/null)' args='$all_args'" >> "$OUT"
 
 log() { echo "$*" >&2; }
 
 # Each server gets its own port and PID variable, so both can be up at once
 # and the matrix can alternate between them run by run: slow drift in the
 # machine (other tenants, frequency) then hits both alike.
-port_of() { case $1 in hardcached) echo $port ;; memcached) echo $((port + 1)) ;; null) echo $((port + 2)) ;; esac; }
+port_of() {
+  case $1 in hardcached) echo $port ;; memcached) echo $((port + 1)) ;; null) echo $((port + 2)) ;;
+    memcached145) echo $((port + 3)) ;; esac
+}
 pid_of() { eval "echo \${PID_$1:-}"; }
 set_pid() { eval "PID_$1=$2"; }
 
@@ -112,7 +129,7 @@ stop_server() { # name
   if [ -n "$p" ]; then kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
   set_pid "$1" ""
 }
-cleanup() { for s in hardcached memcached null; do stop_server $s; done; }
+cleanup() { for s in hardcached memcached memcached145 null; do stop_server $s; done; }
 trap 'cleanup' EXIT
 trap 'cleanup; exit 130' INT TERM
 
@@ -143,10 +160,11 @@ start_server() { # name
       taskset -c $srv_cpus "$HARDCACHED" -p $sp -l 127.0.0.1 -t $threads \
         -m $mem_mb -c $maxconns $asroot >"$RESULTS_DIR/hardcached.log" 2>&1 &
       ;;
-    memcached)
+    memcached|memcached145)
+      bin=$MEMCACHED; [ "$name" = memcached145 ] && bin=$MEMCACHED145
       # shellcheck disable=SC2086
-      taskset -c $srv_cpus "$MEMCACHED" -p $sp -l 127.0.0.1 -t $threads \
-        -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/memcached.log" 2>&1 &
+      taskset -c $srv_cpus "$bin" -p $sp -l 127.0.0.1 -t $threads \
+        -m $mem_mb -c $maxconns -U 0 $asroot >"$RESULTS_DIR/$name.log" 2>&1 &
       ;;
     null)   # every get a hit of $null_value bytes, kept in a ring
       taskset -c $SRV_CPU "$HCBENCH" --null-server $sp -v "$null_value" -k $keys \
@@ -202,6 +220,7 @@ measure() { # server label hcbench-args...
 }
 
 servers="hardcached memcached"
+[ -n "$MEMCACHED145" ] && servers="$servers memcached145"
 [ -n "$only" ] && servers=$only
 
 log "run.sh: results go to $OUT; ${duration}s per run, servers on core $SRV_CPU, hcbench on core $CLI_CPU"
@@ -315,8 +334,10 @@ fi
 fi   # scale_only
 
 # 3. Scale: throughput and latency against connections (1 to 10,000) and
-# against item count (10^4 to 10^7), both servers; then the chart.
+# against item count (10^4 to 10^7), hardcached and 1.6.18 (not 1.6.45:
+# this is the slowest phase, and its chart and history are against 1.6.18).
 if [ $do_scale = 1 ] || [ $scale_only = 1 ]; then
+  servers=$(echo $servers | sed 's/ *memcached145//')
   SOUT=$RESULTS_DIR/scale.txt
   if [ "$OUT" != "$SOUT" ]; then
     head -1 "$OUT" > "$SOUT"
