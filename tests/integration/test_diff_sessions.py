@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -68,9 +69,10 @@ def pair():
     p.stop()
 
 
-def converse(server, parts, binary=False):
+def converse(server, parts, binary=False, wait=10):
     """Send the parts of a session, a pause between two; then the
-    protocol's no-op; everything up to its reply, as bytes."""
+    protocol's no-op; everything up to its reply (waiting at most `wait`
+    seconds for it), as bytes."""
     c = server.client(timeout=10)
     end, end_reply = (BIN_END, BIN_END_REPLY) if binary else (MN, b"MN\r\n")
     out = b""
@@ -81,7 +83,7 @@ def converse(server, parts, binary=False):
                 out += pending(c) + b"<pause>"
             c.send(part)
         c.send(end)
-        got = c.read_until(end_reply, timeout=10)
+        got = c.read_until(end_reply, timeout=wait)
         return out + got[:-len(end_reply)]
     except TimeoutError:
         return out + pending(c) + b"<no reply>"
@@ -130,7 +132,26 @@ def rename_cas(reply):
     return b"\r\n".join(lines)
 
 
+def rename_bin_cas(reply):
+    """The same for binary responses: the CAS field of each header."""
+    names, out, i = {}, b"", 0
+    while i + 24 <= len(reply) and reply[i] == binproto.RES:
+        n = struct.unpack(">I", reply[i + 8:i + 12])[0]
+        cas = reply[i + 16:i + 24]
+        if cas != bytes(8):
+            cas = struct.pack(">Q", names.setdefault(cas, len(names) + 1))
+        out += reply[i:i + 16] + cas + reply[i + 24:i + 24 + n]
+        i += 24 + n
+    return out + reply[i:]
+
+
 Case = collections.namedtuple("Case", "name send want why args fresh rename binary")
+
+
+def bin_reply(op, status=0, value=b"", cas=0):
+    """A binary response header (no extras, no key) and its value."""
+    op = binproto.OP.get(op, op)
+    return struct.pack(">BBHBBHIIQ", binproto.RES, op, 0, 0, 0, status, len(value), 0, cas) + value
 
 
 def case(name, send, want, why=None, args=(), fresh=False, rename=True, binary=False):
@@ -223,11 +244,29 @@ CASES = [
                                b"x" * BIG + b"\r\n"),
          b"<pause>SERVER_ERROR object too large for cache\r\n",
          "a text value over -I: hardcached answers before the body is sent"),
+    # -- binary protocol (the random stream in test_differential.py covers more)
+    case("bin_version", binproto.pack("version"), bin_reply("version", value=b"1.6.45"),
+         "the binary version is 1.6.18-hardcached-<version>", binary=True),
+    case("bin_add_existing", binproto.pack("set", b"k_bin_add", binproto.store_extras(), b"v")
+         + binproto.pack("add", b"k_bin_add", binproto.store_extras(), b"v"),
+         bin_reply("set", cas=1) + bin_reply("add", binproto.EEXISTS, value=b"Data exists for key."),
+         binary=True),
+    case("bin_incr_non_numeric", binproto.pack("set", b"k_bin_nn", binproto.store_extras(), b"abc")
+         + binproto.pack("incr", b"k_bin_nn", binproto.arith_extras(1)),
+         bin_reply("set", cas=1) + bin_reply("incr", binproto.BADVAL,
+                                             value=b"Non-numeric server-side value for incr or decr"),
+         binary=True),
+    case("bin_decr_floor", binproto.pack("decr", b"k_bin_dz", binproto.arith_extras(5, 3))
+         + binproto.pack("decr", b"k_bin_dz", binproto.arith_extras(5, 3)),
+         bin_reply("decr", cas=1, value=struct.pack(">Q", 3))
+         + bin_reply("decr", cas=2, value=struct.pack(">Q", 0)), binary=True),
 ]
 
 # Where hardcached differs on purpose: each row's README entry ("Where
 # hardcached deliberately differs"), 1.6.45's reply and hardcached's.
 Deliberate = collections.namedtuple("Deliberate", "name send want145 want readme binary")
+HANG = 1.0      # how long a row waits for a reply 1.6.45 never sends
+UNKNOWN = b"Unknown command"
 BIN_TOO_LARGE = struct.pack(">BBHBBHIIQ", binproto.RES, binproto.OP["set"], 0, 0, 0, binproto.E2BIG,
                             10, 0, 0) + b"Too large."
 KEYS_18725 = [b"key:%012d" % i for i in range(18725)]   # one 18725-key line of ~300 KB
@@ -246,12 +285,20 @@ DELIBERATE = [
                (binproto.pack("set", b"k_bin_big", binproto.store_extras(), b"x" * BIG)[:24 + 8 + 9],
                 b"x" * BIG),
                b"<pause>" + BIN_TOO_LARGE, BIN_TOO_LARGE + b"<pause>", "binary or meta value over `-I`", True),
+    Deliberate("bin_unknown_opcode_with_body", (binproto.pack(0x50, b"k", value=b"xx"),),
+               bin_reply(0x50, binproto.UNKNOWN, UNKNOWN) + b"<no reply>",
+               bin_reply(0x50, binproto.UNKNOWN, UNKNOWN), "binary request whose body is shorter", True),
+    Deliberate("bin_verbosity", (binproto.pack(0x1b, extras=struct.pack(">I", 1)),),
+               bin_reply(0x1b, binproto.UNKNOWN, UNKNOWN) + b"<no reply>",
+               bin_reply(0x1b, binproto.UNKNOWN, UNKNOWN), "binary request whose body is shorter", True),
 ]
 
 
 def session(pair, impl, c):
     reply = converse(pair.get(impl, c.args, c.fresh), c.send, c.binary)
-    return rename_cas(reply) if c.rename else reply
+    if not c.rename:
+        return reply
+    return rename_bin_cas(reply) if c.binary else rename_cas(reply)
 
 
 def param(c):
@@ -274,5 +321,20 @@ def test_deliberate_difference(pair, d):
     """1.6.45 answers as the row says, and hardcached as README documents."""
     with open(README) as f:
         assert "| " + d.readme in f.read(), "README no longer lists: " + d.readme
-    assert converse(pair.get("1.6.45"), d.send, d.binary) == d.want145
-    assert converse(pair.get("hardcached"), d.send, d.binary) == d.want
+    assert converse(pair.get("1.6.45"), d.send, d.binary, HANG) == d.want145
+    assert converse(pair.get("hardcached"), d.send, d.binary, HANG) == d.want
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 17: -V and -h start with hardcached's name and version; tools "
+                          "that read them expect 'memcached 1.6.x'")
+@pytest.mark.parametrize("flag", ["-V", "-h"])
+def test_first_line_of_version_and_help(flag):
+    """Tools read the first line of `memcached -V` / `-h` for the version."""
+    def first_words(binary):
+        out = subprocess.run([binary, flag], capture_output=True, timeout=10,
+                             stdin=subprocess.DEVNULL).stdout
+        return out.split(b"\n", 1)[0].split()[:2]
+    if first_words(hcutil.memcached_145()) != [b"memcached", b"1.6.45"]:
+        raise ReferenceMoved("memcached 1.6.45 %s no longer starts 'memcached 1.6.45'" % flag)
+    assert first_words(hcutil.HC_BIN) == [b"memcached", b"1.6.45"]
