@@ -168,6 +168,11 @@ def key(name):
 BIG = 1024 * 1024 + 1          # one byte over the default -I (1 MiB)
 CE = b"CLIENT_ERROR bad command line format\r\n"
 SWALLOW = "CLIENT_ERROR and the data block swallowed; hardcached answers ERROR and reads it as a command"
+NO_KEY = "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"
+PL_FLAG = "the P and L routing tokens get CLIENT_ERROR invalid flag"
+PL_DUP = "the P and L routing tokens get CLIENT_ERROR invalid or duplicate flag"
+CE_NOT_ERROR = "CLIENT_ERROR; hardcached answers ERROR"
+BLANK = "a blank command gets CLIENT_ERROR; hardcached answers ERROR"
 
 CASES = [
     # -- the same today: kept so that they stay the same
@@ -190,15 +195,15 @@ CASES = [
          "after a bad data chunk the rest of the line gets CLIENT_ERROR; hardcached answers ERROR"),
     case("get_key_too_long", b"get %s\r\n" % (b"k" * 251), CE + b"\r\n",
          "1.6.45 follows the CLIENT_ERROR with an empty line (an upstream quirk?); hardcached does not"),
-    case("get_no_key", b"get\r\n", CE, "CLIENT_ERROR; hardcached answers ERROR"),
-    case("gets_no_key", b"gets\r\n", CE, "CLIENT_ERROR; hardcached answers ERROR"),
+    case("get_no_key", b"get\r\n", CE, CE_NOT_ERROR),
+    case("gets_no_key", b"gets\r\n", CE, CE_NOT_ERROR),
     case("touch_no_exptime", b"touch %s\r\n" % key("touch_no_exptime"), CE,
-         "CLIENT_ERROR; hardcached answers ERROR"),
+         CE_NOT_ERROR),
     case("delete_extra_token", b"delete %s 5\r\n" % key("delete_extra_token"), b"NOT_FOUND\r\n",
          "delete <key> <token> is served; hardcached refuses it with the 1.6.18 usage line"),
-    case("empty_line", b"\r\n", CE, "a blank command gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("blank_line", b" \r\n", CE, "a blank command gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("verbosity_no_arg", b"verbosity\r\n", CE, "CLIENT_ERROR; hardcached answers ERROR"),
+    case("empty_line", b"\r\n", CE, BLANK),
+    case("blank_line", b" \r\n", CE, BLANK),
+    case("verbosity_no_arg", b"verbosity\r\n", CE, CE_NOT_ERROR),
     case("verbosity_extra_tokens", b"verbosity 1 2 3\r\n", b"OK\r\n",
          "extra tokens are ignored; hardcached answers ERROR"),
     case("shutdown_not_enabled", b"shutdown\r\n", b"SERVER_ERROR: shutdown not enabled\r\n",
@@ -211,18 +216,18 @@ CASES = [
          "stats detail gets ERROR"),
     case("stats_extstore", b"stats extstore\r\n", b"END\r\n", "stats extstore gets ERROR"),
     # -- meta: blank commands, P/L, flags a command does not use, new flags
-    case("mg_no_key", b"mg\r\n", CE, "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("mg_blank_key", b"mg \r\n", CE, "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("md_no_key", b"md\r\n", CE, "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("ma_no_key", b"ma\r\n", CE, "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"),
+    case("mg_no_key", b"mg\r\n", CE, NO_KEY),
+    case("mg_blank_key", b"mg \r\n", CE, NO_KEY),
+    case("md_no_key", b"md\r\n", CE, NO_KEY),
+    case("ma_no_key", b"ma\r\n", CE, NO_KEY),
     case("mg_P_L", b"set %s 0 0 2\r\nhi\r\nmg %s P L v\r\nmg %s v Pabc Lxyz\r\n" % ((key("mg_P_L"),) * 3),
-         b"STORED\r\nVA 2\r\nhi\r\nVA 2\r\nhi\r\n", "the P and L routing tokens get CLIENT_ERROR invalid flag"),
+         b"STORED\r\nVA 2\r\nhi\r\nVA 2\r\nhi\r\n", PL_FLAG),
     case("ms_P_L", b"ms %s 2 P L\r\nhi\r\n" % key("ms_P_L"), b"HD\r\n",
-         "the P and L routing tokens get CLIENT_ERROR invalid flag"),
+         PL_FLAG),
     case("md_P_L", b"md %s P L\r\n" % key("md_P_L"), b"NF\r\n",
-         "the P and L routing tokens get CLIENT_ERROR invalid or duplicate flag"),
+         PL_DUP),
     case("ma_P_L", b"ma %s P L N0 J1 v\r\n" % key("ma_P_L"), b"VA 1\r\n1\r\n",
-         "the P and L routing tokens get CLIENT_ERROR invalid or duplicate flag"),
+         PL_DUP),
     case("mg_C", b"set %s 0 0 2\r\nhi\r\nmg %s C999999 v\r\n" % ((key("mg_C"),) * 2),
          b"STORED\r\nVA 2\r\nhi\r\n", "mg C<token> gets CLIENT_ERROR invalid flag"),
     case("ms_s", b"ms %s 2 s\r\nhi\r\nms %s 3 s c\r\nabc\r\n" % ((key("ms_s"),) * 2),
