@@ -114,14 +114,11 @@ static void exec_store(struct session *s, const struct bin_req *req)
     }
     if (req->cas != 0 && mode != STORE_APPEND && mode != STORE_PREPEND)
         mode = STORE_CAS;   /* memcached: any store with a CAS is a cas */
-    STAT_INCR(ts, cmd_set);
     st = store_write(&(struct store_write){
         .mode = mode, .key = req->key, .nkey = req->keylen, .flags = req->flags,
         .exptime = clock_exptime(req->exptime), .value = req->value,
         .nvalue = req->nvalue, .cas = req->cas }, &res);
-    stats_lookup(ts, res.found);
-    if (mode == STORE_CAS)
-        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
+    stats_store(ts, mode, st, res.found);
     switch (st) {
     case STORE_OK:
         respond_ok(s, req, res.cas);
@@ -133,14 +130,12 @@ static void exec_store(struct session *s, const struct bin_req *req)
         respond_error(s, req, BIN_STATUS_KEY_ENOENT);
         return;
     case STORE_TOO_LARGE:
-        STAT_INCR(ts, store_too_large);
         if (mode != STORE_APPEND && mode != STORE_PREPEND) {
             respond_error(s, req, BIN_STATUS_E2BIG);
             return;
         }
         break;
     case STORE_NO_MEMORY:
-        STAT_INCR(ts, store_no_memory);
         if (mode != STORE_APPEND && mode != STORE_PREPEND) {
             respond_error(s, req, BIN_STATUS_ENOMEM);
             return;
@@ -164,16 +159,13 @@ static void exec_delete(struct session *s, const struct bin_req *req)
     struct store_result res;
     enum store_status st = store_delete(&del, &res);
 
-    stats_lookup(s->stats, res.found);
-    if (st == STORE_OK) {
-        STAT_INCR(s->stats, delete_hits);
+    stats_delete(s->stats, st, res.found);
+    if (st == STORE_OK)
         respond_ok(s, req, 0);
-    } else if (st == STORE_EXISTS) {
+    else if (st == STORE_EXISTS)
         respond_error(s, req, BIN_STATUS_KEY_EEXISTS);
-    } else {
-        STAT_INCR(s->stats, delete_misses);
+    else
         respond_error(s, req, BIN_STATUS_KEY_ENOENT);
-    }
 }
 
 static void exec_arith(struct session *s, const struct bin_req *req)
@@ -257,13 +249,13 @@ static void exec_sasl(struct session *s, const struct bin_req *req)
         respond(s, req, BIN_STATUS_OK, NULL, 0, NULL, 0, mechs, strlen(mechs), 0);
         return;
     }
-    STAT_INCR(s->stats, auth_cmds);
     if (req->base == BIN_OP_SASL_AUTH)
         v = auth_sasl_start(&s->sasl, &s->peer, req->key, req->keylen, req->value,
                             req->nvalue, reply, sizeof(reply), &nreply);
     else
         v = auth_sasl_step(&s->sasl, &s->peer, req->key, req->keylen, req->value,
                            req->nvalue, reply, sizeof(reply), &nreply);
+    stats_auth(s->stats, v);
     if (v == AUTH_GRANTED) {
         s->authenticated = true;
         if (nreply > 0)   /* SCRAM's server-final */
@@ -276,9 +268,6 @@ static void exec_sasl(struct session *s, const struct bin_req *req)
         respond(s, req, BIN_STATUS_AUTH_CONTINUE, NULL, 0, NULL, 0, reply, nreply, 0);
         return;
     }
-    STAT_INCR(s->stats, auth_errors);
-    if (v == AUTH_THROTTLED)
-        STAT_INCR(s->stats, auth_throttled);
     respond_error(s, req, BIN_STATUS_AUTH_ERROR);
 }
 

@@ -236,11 +236,8 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     default:  mode = has_cas ? STORE_CAS : STORE_SET; break;
     }
     wr.mode = mode;
-    STAT_INCR(ts, cmd_set);
     st = store_write(&wr, &res);
-    stats_lookup(ts, res.found);
-    if (mode == STORE_CAS)
-        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
+    stats_store(ts, mode, st, res.found);
     switch (st) {
     case STORE_OK:
         if (f->quiet)
@@ -251,7 +248,6 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     case STORE_EXISTS:     put(&l, "EX", 2); break;
     case STORE_NOT_FOUND:  put(&l, "NF", 2); break;
     case STORE_TOO_LARGE:
-        STAT_INCR(ts, store_too_large);
         if (mode == STORE_APPEND || mode == STORE_PREPEND) {
             put(&l, "NS", 2);
             break;
@@ -259,7 +255,6 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
         EMIT_LIT(s, "SERVER_ERROR object too large for cache\r\n");
         return;
     default:
-        STAT_INCR(ts, store_no_memory);
         EMIT_LIT(s, "SERVER_ERROR out of memory storing object\r\n");
         return;
     }
@@ -288,10 +283,9 @@ static void exec_md(struct session *s, const struct meta_flags *f, const struct 
     enum store_status st = store_delete(&del, &res);
     struct line l = { .n = 0 };
 
-    stats_lookup(s->stats, res.found);
+    stats_delete(s->stats, st, res.found);
     switch (st) {
     case STORE_OK:
-        STAT_INCR(s->stats, delete_hits);
         if (f->quiet)
             return;
         put(&l, "HD", 2);
@@ -300,7 +294,6 @@ static void exec_md(struct session *s, const struct meta_flags *f, const struct 
         put(&l, "EX", 2);
         break;
     case STORE_NOT_FOUND:
-        STAT_INCR(s->stats, delete_misses);
         put(&l, "NF", 2);
         break;
     default:

@@ -116,23 +116,15 @@ static void exec_store(struct session *s, const struct text_req *req)
     struct store_result res;
     enum store_status st;
 
-    STAT_INCR(ts, cmd_set);
     st = store_write(&wr, &res);
-    stats_lookup(ts, res.found);
-    if (req->cmd == TEXT_CMD_CAS)
-        stats_cas(ts, st == STORE_OK, st == STORE_EXISTS, st == STORE_NOT_FOUND);
+    stats_store(ts, wr.mode, st, res.found);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
     if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
         (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY))
         st = STORE_NOT_STORED;
-    if (st == STORE_TOO_LARGE) {
-        STAT_INCR(ts, store_too_large);
-        if (req->cmd == TEXT_CMD_SET)   /* memcached drops the stale value */
-            store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
-                         NULL);
-    } else if (st == STORE_NO_MEMORY) {
-        STAT_INCR(ts, store_no_memory);
-    }
+    if (st == STORE_TOO_LARGE && req->cmd == TEXT_CMD_SET)   /* memcached drops */
+        store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
+                     NULL);                                  /* the stale value */
     if (req->noreply)
         return;
     switch (st) {
@@ -198,11 +190,7 @@ static void exec_delete(struct session *s, const struct text_req *req)
                                                                 .nkey = req->key.n },
                                         &res);
 
-    stats_lookup(ts, res.found);
-    if (st == STORE_OK)
-        STAT_INCR(ts, delete_hits);
-    else
-        STAT_INCR(ts, delete_misses);
+    stats_delete(ts, st, res.found);
     if (req->noreply)
         return;
     if (st == STORE_OK)
@@ -328,21 +316,18 @@ static void exec_login(struct session *s, const struct text_req *req)
     const char *sp = memchr(req->data, ' ', req->ndata);
     enum auth_verdict v;
 
-    STAT_INCR(ts, auth_cmds);
     if (sp == NULL || sp == req->data) {
         REPLY(s, "CLIENT_ERROR bad authentication token format");
         return;
     }
     v = auth_check(&s->peer, req->data, (size_t)(sp - req->data), sp + 1,
                    (size_t)(req->data + req->ndata - sp - 1));
+    stats_auth(ts, v);
     if (v == AUTH_GRANTED) {
         s->authenticated = true;
         REPLY(s, "STORED");   /* memcached's answer, noreply or not */
         return;
     }
-    STAT_INCR(ts, auth_errors);
-    if (v == AUTH_THROTTLED)
-        STAT_INCR(s->stats, auth_throttled);
     REPLY(s, "CLIENT_ERROR authentication failure");
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy/auth.h"
 #include "storage/store.h"
 
 /* Per-thread counters, in memcached's names and order (auth_throttled is
@@ -58,19 +59,17 @@ static inline void stats_arith(struct thread_stats *ts, bool incr, bool hit)
         STAT_INCR(ts, decr_misses);
 }
 
-/* A cas outcome (a store that carried a CAS), counted alike by every
- * protocol: stored, wrong CAS, or no such key. */
-static inline void stats_cas(struct thread_stats *ts, int st_ok, int st_exists,
-                             int st_not_found)
+/* A cas outcome (a store that carried a CAS): stored, wrong CAS, or no
+ * such key. */
+static inline void stats_cas(struct thread_stats *ts, enum store_status st)
 {
-    if (st_ok)
+    if (st == STORE_OK)
         STAT_INCR(ts, cas_hits);
-    else if (st_exists)
+    else if (st == STORE_EXISTS)
         STAT_INCR(ts, cas_badval);
-    else if (st_not_found)
+    else if (st == STORE_NOT_FOUND)
         STAT_INCR(ts, cas_misses);
 }
-
 /* What a lookup met, counted by every command that looks a key up, as
  * memcached's do_item_get counts it: an expired or flushed item (a miss). */
 static inline void stats_lookup(struct thread_stats *ts, enum store_found found)
@@ -132,5 +131,49 @@ void stats_aggregate(struct thread_stats *out);
 void stats_store_since_reset(struct store_stats *out);
 /* `stats reset`: thread, global and store counters, in one place. */
 void stats_reset(void);
+
+/* A store command's outcome, counted alike by every protocol (memcached's
+ * process_update_command and do_store_item): cmd_set, the lookup, a cas
+ * outcome, and a value too large or out of memory; append and prepend,
+ * whose own data fit (the parser refuses what does not), report a result
+ * too large as not stored and count nothing for it. */
+static inline void stats_store(struct thread_stats *ts, enum store_mode mode,
+                               enum store_status st, enum store_found found)
+{
+    STAT_INCR(ts, cmd_set);
+    stats_lookup(ts, found);
+    if (mode == STORE_CAS)
+        stats_cas(ts, st);
+    if (mode == STORE_APPEND || mode == STORE_PREPEND)
+        return;
+    if (st == STORE_TOO_LARGE)
+        STAT_INCR(ts, store_too_large);
+    else if (st == STORE_NO_MEMORY)
+        STAT_INCR(ts, store_no_memory);
+}
+
+/* A delete's outcome: deleted, or no such key (a CAS that did not match
+ * counts neither, as in memcached). */
+static inline void stats_delete(struct thread_stats *ts, enum store_status st,
+                                enum store_found found)
+{
+    stats_lookup(ts, found);
+    if (st == STORE_OK)
+        STAT_INCR(ts, delete_hits);
+    else if (st == STORE_NOT_FOUND)
+        STAT_INCR(ts, delete_misses);
+}
+
+/* A login checked (ascii or SASL): a request malformed before any check
+ * counts nothing, as in memcached. */
+static inline void stats_auth(struct thread_stats *ts, enum auth_verdict v)
+{
+    STAT_INCR(ts, auth_cmds);
+    if (v == AUTH_GRANTED || v == AUTH_CONTINUE)
+        return;
+    STAT_INCR(ts, auth_errors);
+    if (v == AUTH_THROTTLED)
+        STAT_INCR(ts, auth_throttled);
+}
 
 #endif

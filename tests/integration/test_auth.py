@@ -346,3 +346,19 @@ def test_sasl_brute_force_throttled(pwfile, start_server):
                 break
             st[r.key] = r.value
     assert int(st[b"auth_throttled"]) == 1 and int(st[b"auth_errors"]) == 4
+
+
+def test_malformed_login_token_counts_nothing(asrv):
+    """memcached counts a login only once it checks one: a token without
+    "user pass" is refused before that (proto_text.c process_ascii_auth)."""
+    with conn(asrv) as c:
+        c.cmd(login_line(b"alice", b"secret"), b"STORED\r\n")
+        before = c.stats()
+    with conn(asrv) as c:
+        c.cmd(b"set a 0 0 5\r\nnopw!\r\n",
+              b"CLIENT_ERROR bad authentication token format\r\n")
+    with conn(asrv) as c:
+        c.cmd(login_line(b"alice", b"secret"), b"STORED\r\n")
+        after = c.stats()
+    assert int(after["auth_cmds"]) - int(before["auth_cmds"]) == 1
+    assert int(after["auth_errors"]) - int(before["auth_errors"]) == 0

@@ -296,3 +296,18 @@ def test_memccapable_binary(start_server):
                        capture_output=True, timeout=120)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and b"All tests passed" in out, out[-2000:]
+
+
+def test_append_beyond_the_item_limit_counts_no_store_too_large(start_server):
+    """An append whose own data fit but whose result would not: not stored,
+    and not counted as a value too large, in text and binary alike (as
+    memcached: store_too_large counts values refused for their own size)."""
+    s = start_server("-I", "1m")
+    with s.client() as c:
+        c.set("big", b"a" * 700000)
+        before = int(c.stats()["store_too_large"])
+        c.cmd(b"append big 0 0 400000\r\n" + b"b" * 400000 + b"\r\n", b"NOT_STORED\r\n")
+        with s.client() as b:   # a connection's first byte picks its protocol
+            r = call(b, "append", key="big", value=b"c" * 400000)
+            assert r.status == bp.NOT_STORED, r
+        assert int(c.stats()["store_too_large"]) == before
