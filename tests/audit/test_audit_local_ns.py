@@ -39,7 +39,10 @@ def memcached_argv(port, udp_port, user="daemon", listen="127.0.0.1"):
 
 def start(argv, netns=False, tcp_port=None):
     """Shell lines that start argv in the background (in a new network
-    namespace with lo up when netns) and wait for its TCP listener."""
+    namespace with lo up when netns) and wait for its TCP listener: read
+    from /proc/PID/net, the process's own namespace once unshare has
+    exec'd the server under the same pid, so the audit never runs before
+    the server listens."""
     cmd = " ".join(shlex.quote(a) for a in argv)
     if netns:
         cmd = "unshare -n sh -c %s" % shlex.quote("ip link set lo up && exec "
@@ -77,7 +80,7 @@ def test_udp_in_another_network_namespace(audit):
     it is in /proc/PID/net/udp."""
     needs("unshare", "ip")
     port = free_port()
-    r = run([start(memcached_argv(port, port), netns=True)],
+    r = run([start(memcached_argv(port, port), netns=True, tcp_port=port)],
             ["--json", "--verify", "--local", "--no-local-probe"])
     local = r.local()
     p = proc_with(local, "-U %d" % port)
@@ -94,8 +97,7 @@ def test_not_root_sees_another_users_udp(audit, netns):
     closed to us, yet its namespace's UDP table and its -U are not."""
     needs("unshare", "ip", "setpriv")
     port = free_port()
-    r = run([start(memcached_argv(port, port), netns=netns,
-                   tcp_port=None if netns else port)],
+    r = run([start(memcached_argv(port, port), netns=netns, tcp_port=port)],
             ["--json", "--verify", "--local", "--no-local-probe"],
             user="nobody")
     local = r.local()
