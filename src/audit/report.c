@@ -17,6 +17,7 @@ static bool header_done;
 #define ADVICE_MAX      2048
 #define TABLE_WIDTH     78
 #define SERVER_COL      26
+#define TARGET_COL      28   /* wider targets get a line of their own */
 static char fix_text[FINDING_COUNT][ADVICE_MAX];
 static char fix_target[FINDING_COUNT][96];
 static unsigned fix_count[FINDING_COUNT];
@@ -366,6 +367,10 @@ static void table_target(const struct result *r, const struct verdict *v)
         snprintf(maxbaf, sizeof(maxbaf), "%.1fx", best);
     if (strlen(server) > SERVER_COL)       /* keep the columns aligned */
         memcpy(server + SERVER_COL - 3, "...", 4);
+    if (strlen(label) > TARGET_COL) {      /* whole, on a line of its own */
+        fprintf(out, "%s\n", label);
+        label[0] = '\0';
+    }
     fprintf(out, "%-28s %-8s %-26s %-8s %-7s %9s %10s  %s%s%s\n", label,
             tcp_state_name(t->state), server[0] ? server : "-",
             auth_kind_name(t->auth), udp_state_name(result_udp_overall(r)),

@@ -42,6 +42,23 @@ def test_server_column_does_not_overflow(audit, fake_tcp):
         "unknown", "none", "ascii", "sasl", "refused", "tls"), row
 
 
+def test_target_column_does_not_overflow(audit, memcached):
+    """A long name is printed whole on a line of its own, and the row that
+    follows keeps every column where the header has it."""
+    m = memcached()
+    name = "a-host-name-much-longer-than-the-column.invalid"
+    r = audit("127.0.0.1:%d" % m.port, name)
+    lines = r.out.splitlines()
+    head = [x for x in lines if x.startswith("TARGET")][0]
+    at = [i for i, x in enumerate(lines) if x.startswith(name)]
+    assert at and lines[at[0]].strip() == name + ":11211", r.out
+    row = lines[at[0] + 1]
+    col = head.index("TCP")
+    assert row[:col].strip() == "" and row[col - 1] == " " and row[col] != " ", row
+    ok = [x for x in lines if x.startswith("127.0.0.1:%d" % m.port)][0]
+    assert ok[col - 1] == " " and ok[col] != " ", ok
+
+
 def test_each_fix_is_said_once_with_the_real_port(audit, memcached):
     a, b = memcached(udp=True), memcached(udp=True)
     r = audit("127.0.0.1:%d" % a.port, "127.0.0.1:%d" % b.port)
