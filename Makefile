@@ -37,6 +37,7 @@ HC_LDFLAGS := -Wl,--as-needed
 LAYERS      := core event net storage policy protocol server
 LAYERS_DOWN := audit server protocol policy storage net event core
 LIBS_core   := -lsodium
+LIBS_storage := -lxxhash
 LIBS_net    := -lssl -lcrypto
 LIBS_policy := -lsodium -lcrypt
 LIBS_server := -lseccomp

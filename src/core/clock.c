@@ -16,6 +16,15 @@ void clock_setup(void)
     atomic_store(&current_time, CLOCK_START);
 }
 
+void clock_restore(time_t started)
+{
+    time_t now = time(NULL);
+
+    process_started = started;
+    atomic_store(&current_time, now - started > (time_t)CLOCK_START
+                                ? (rel_time_t)(now - started) : CLOCK_START);
+}
+
 void clock_update(void)
 {
     time_t now = time(NULL);

@@ -22,6 +22,9 @@ typedef uint32_t rel_time_t;
 
 /* Fix the process start time. Call once before anything reads the clock. */
 void clock_setup(void);
+/* Continue the relative clock of an earlier process that started at
+ * `started` (a restart from the -e file: items' times stay right). */
+void clock_restore(time_t started);
 /* Re-read the wall clock; called by the server's timer about once a second
  * and by tests that need time to pass. */
 void clock_update(void);

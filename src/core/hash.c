@@ -17,6 +17,18 @@ int hash_setup(void)
     return 0;
 }
 
+_Static_assert(HASH_SECRET_BYTES == crypto_shorthash_KEYBYTES, "hash secret size");
+
+void hash_secret_get(unsigned char out[HASH_SECRET_BYTES])
+{
+    memcpy(out, hash_secret, sizeof(hash_secret));
+}
+
+void hash_secret_set(const unsigned char in[HASH_SECRET_BYTES])
+{
+    memcpy(hash_secret, in, sizeof(hash_secret));
+}
+
 uint64_t hash_key(const void *key, size_t len)
 {
     unsigned char out[crypto_shorthash_BYTES];

@@ -254,10 +254,14 @@ static void setup_store(void)
         .use_cas = settings.use_cas,
         .hashpower = settings.hashpower,
         .large_pages = settings.large_pages,
+        .memory_file = settings.memory_file,
     };
 
-    if (store_setup(&cfg) < 0)
+    if (store_setup(&cfg) < 0) {
+        if (errno == EPERM)   /* an -e file refused */
+            log_fatal(EX_USAGE_CODE, "hardcached: -e: %s", store_setup_error());
         log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the store: %s", strerror(errno));
+    }
     if (settings.large_pages && !store_huge_pages())
         log_warn("hardcached: -L: transparent huge pages are not available here; "
                  "item memory uses normal pages");

@@ -65,7 +65,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('X', "disable-dumping",    0, "disable stats cachedump (never offered)")  \
     X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
     X('Y', "auth-file",          1, "ascii authentication; <file> has user:password lines or user:<hash> from --hash-password; reloaded on SIGHUP") \
-    X('e', "memory-file",        1, "restartable cache file (not supported: refused)") \
+    X('e', "memory-file",        1, "keep item memory in <file> (on tmpfs, e.g. /dev/shm, or a DAX file; created 0600, refused if not the server user's, open to others or a symlink), so a restart keeps the cache: after a graceful stop (SIGTERM, SIGUSR1, shutdown graceful) and also after a crash or kill -9 (every acknowledged write, checked by checksums). Needs the same -m and -I; otherwise, or if the file is damaged, the cache starts empty. Items larger than a segment (64 KiB) are not kept") \
     X('Z', "enable-ssl",         0, "TLS on TCP listeners (1.2 minimum, 1.3 preferred); needs -o ssl_chain_cert=FILE,ssl_key=FILE (see -o); certificates reloaded on SIGHUP") \
     X(OPT_ALLOW, "allow",        1, "allow only these clients: comma-separated IPv4/IPv6 addresses or CIDR networks, repeatable (TCP and UDP; loopback too)") \
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
@@ -427,7 +427,7 @@ static enum settings_action parse_argv(int argc, char **argv)
         case OPT_HASH_PASSWORD: return hash_password(false);
         case OPT_HASH_SCRAM: return hash_password(true);
         case 'Z': settings.tls.enabled = true; break;
-        case 'e': usage_error("%s: restartable memory files are not supported", "-e");
+        case 'e': settings.memory_file = optarg; break;
         case 'F': settings.flush_enabled = false; break;
         case 'o': parse_extended(optarg); break;
         case ':': {

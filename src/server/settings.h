@@ -54,6 +54,7 @@ struct settings {
     uint32_t item_size_max;      /* -I */
     bool     use_cas;            /* !-C */
     bool     large_pages;        /* -L: segments on transparent huge pages */
+    const char *memory_file;     /* -e: restartable cache file (storage/persist.h) */
     bool     flush_enabled;      /* !-F */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */

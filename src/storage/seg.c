@@ -54,6 +54,10 @@ static size_t region_carved;           /* bytes handed out from the start */
 static uint32_t *cold;                 /* indexes of trimmed region segments */
 static size_t ncold;
 static bool huge_advised;              /* madvise(MADV_HUGEPAGE) took */
+/* -e: the region is a shared mapping of the cache file (persist.c owns
+ * it); slots loaded at start-up are marked in `adopted` until ready. */
+static bool region_file;
+static bool *adopted;
 
 static void *map_zero(size_t bytes)
 {
@@ -124,12 +128,34 @@ static void region_setup(uint64_t limit)
     huge_advised = madvise(a, len, MADV_HUGEPAGE) == 0;
 }
 
+/* The region is the -e file's segment area. Nothing is handed out until
+ * seg_file_ready() (region_carved is the whole region, cold is empty). */
+static void region_setup_file(unsigned char *file, size_t len, bool large_pages)
+{
+    size_t n = len / seg_sz;
+
+    cold = map_zero(n * sizeof(*cold));
+    adopted = calloc(n ? n : 1, sizeof(*adopted));
+    if (cold == NULL || adopted == NULL)
+        abort();   /* start-up */
+    region = file;
+    region_end = file + n * seg_sz;
+    region_carved = n * seg_sz;
+    ncold = 0;
+    region_file = true;
+    huge_advised = large_pages && madvise(file, len, MADV_HUGEPAGE) == 0;
+}
+
 static void region_teardown(void)
 {
     if (region == NULL)
         return;
     munmap(cold, (size_t)(region_end - region) / seg_sz * sizeof(*cold));
-    munmap(region, (size_t)(region_end - region));
+    if (!region_file)   /* the file's mapping is persist.c's */
+        munmap(region, (size_t)(region_end - region));
+    free(adopted);
+    adopted = NULL;
+    region_file = false;
     region = region_end = NULL;
     cold = NULL;
     ncold = 0;
@@ -163,7 +189,10 @@ static void seg_unmap(struct seg *s)
     id_give(s);
     if (in_region(s)) {
         region_keep(s);
-        madvise(s, seg_sz, MADV_DONTNEED);
+        /* in the file, give the pages back to tmpfs (they read as zeros,
+         * a free segment), not only out of this mapping */
+        if (!region_file || madvise(s, seg_sz, MADV_REMOVE) != 0)
+            madvise(s, seg_sz, MADV_DONTNEED);
     } else {
         munmap(s, seg_sz);
     }
@@ -196,6 +225,60 @@ void seg_setup(size_t size, uint64_t limit, bool large_pages)
     }
     if (large_pages)
         region_setup(limit);
+}
+
+void seg_setup_file(size_t size, uint64_t limit, bool large_pages, unsigned char *file,
+                    size_t len)
+{
+    seg_setup(size, limit, false);
+    region_setup_file(file, len, large_pages);
+}
+
+size_t seg_file_slots(void)
+{
+    return region_file ? (size_t)(region_end - region) / seg_sz : 0;
+}
+
+struct seg *seg_file_slot(size_t i)
+{
+    return (struct seg *)(region + i * seg_sz);
+}
+
+bool seg_in_file(const struct seg *s)
+{
+    return region_file && in_region(s);
+}
+
+bool seg_adopt(struct seg *s)
+{
+    bool ok;
+
+    if (!seg_budget_take(seg_sz))
+        return false;
+    pthread_mutex_lock(&pool_lock);
+    ok = id_take(s);
+    if (ok) {
+        mapped += seg_sz;
+        adopted[((unsigned char *)s - region) / seg_sz] = true;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!ok) {
+        atomic_fetch_sub(&mem_used, seg_sz);
+        return false;
+    }
+    atomic_fetch_add(&nsegs, 1);
+    return true;
+}
+
+void seg_file_ready(void)
+{
+    size_t i = seg_file_slots();
+
+    pthread_mutex_lock(&pool_lock);
+    while (i-- > 0)   /* popped lowest first */
+        if (!adopted[i])
+            cold[ncold++] = (uint32_t)i;
+    pthread_mutex_unlock(&pool_lock);
 }
 
 size_t seg_size(void)
@@ -284,6 +367,9 @@ struct seg *seg_create(size_t item_bytes)
             return NULL;
         }
     }
+    s->seal = 0;   /* first: a restart must not trust what was here */
+    s->state = SEG_STATE_IN_USE;
+    s->shard = 0;
     s->prev = s->next = NULL;
     s->base = 0;
     s->size = size;
@@ -299,6 +385,7 @@ void seg_destroy(struct seg *s)
 {
     size_t size = s->size;
 
+    s->state = SEG_STATE_FREE;   /* a restart must not load it */
     atomic_fetch_sub(&nsegs, 1);
     pthread_mutex_lock(&pool_lock);
     if (s->large) {
@@ -312,6 +399,16 @@ void seg_destroy(struct seg *s)
     }
     pthread_mutex_unlock(&pool_lock);
     atomic_fetch_sub(&mem_used, size);
+}
+
+void seg_detach(struct seg *s)
+{
+    atomic_fetch_sub(&nsegs, 1);
+    pthread_mutex_lock(&pool_lock);
+    mapped -= s->size;
+    id_give(s);
+    pthread_mutex_unlock(&pool_lock);
+    atomic_fetch_sub(&mem_used, s->size);
 }
 
 void seg_teardown(void)

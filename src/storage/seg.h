@@ -20,15 +20,23 @@
 struct seg {
     struct seg *prev, *next;  /* the owning shard's FIFO, oldest first */
     uint64_t base;            /* sequence of the item at offset 0 (store.c) */
+    size_t   size;            /* bytes mapped, header included */
+    uint64_t seal;            /* -e: checksum << 16 | bytes sealed (persist.c) */
     rel_time_t created;       /* items' last-access times count from here
                                  (kept when compacted in place) */
-    size_t   size;            /* bytes mapped, header included */
     uint32_t cap;             /* item bytes that fit */
     uint32_t used;            /* item bytes written (bump pointer) */
     uint32_t live;            /* bytes of items not dead */
     uint32_t id;              /* seg_by_id(id) == this, while mapped */
     bool     large;
+    uint8_t  shard;           /* the owning shard (a restart reads it) */
+    uint8_t  state;           /* SEG_STATE_*: a restart loads SEG_IN_USE only */
 };
+
+/* A segment's state in its header, for a restart from the -e file: a
+ * freed segment is marked free before anything else can reuse it. */
+#define SEG_STATE_FREE   0
+#define SEG_STATE_IN_USE 0xa7
 
 /* Ids fit SEG_ID_BITS (16M segments: 1 TiB of 64 KiB ones); 0 is never
  * used. An item is named by its segment's id and its offset, which fits
@@ -56,6 +64,21 @@ static inline unsigned char *seg_data(struct seg *s)
 
 /* Pool and budget. seg_size must be a power of two and a page multiple. */
 void seg_setup(size_t seg_size, uint64_t mem_limit, bool large_pages);
+/* The same, with standard segments carved from `file` (len bytes, aligned
+ * to seg_size, a shared mapping of the -e file: persist.c) rather than
+ * anonymous memory. No segment is handed out until seg_file_ready(). */
+void seg_setup_file(size_t seg_size, uint64_t mem_limit, bool large_pages,
+                    unsigned char *file, size_t len);
+/* Segment slot i of the file region, to load at start-up. */
+struct seg *seg_file_slot(size_t i);
+size_t seg_file_slots(void);
+/* Take a loaded slot into use: an id and its cost from the budget. False
+ * if neither can be had (the slot then stays free). */
+bool seg_adopt(struct seg *s);
+/* Loading done: every slot not adopted is free for reuse. */
+void seg_file_ready(void);
+/* Is s kept in the -e file? */
+bool seg_in_file(const struct seg *s);
 /* Were large pages asked for and granted by madvise (seg.c)? */
 bool seg_huge_pages(void);
 void seg_teardown(void);
@@ -72,6 +95,9 @@ size_t seg_cost(size_t item_bytes);
 struct seg *seg_create(size_t item_bytes);
 /* Give a segment back: its cost returns to the budget. */
 void seg_destroy(struct seg *s);
+/* At teardown: forget a segment of the -e file, leaving its bytes (and
+ * its state, in use) for the next start to load. */
+void seg_detach(struct seg *s);
 
 /* ~(seg_size() - 1), set by seg_setup: seg_of runs on every lookup. */
 extern uintptr_t seg_addr_mask;

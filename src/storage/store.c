@@ -77,10 +77,12 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/prefetch.h"
 #include "core/strnum.h"
 #include "storage/htab.h"
 #include "storage/item.h"
+#include "storage/persist.h"
 #include "storage/seg.h"
 
 #define STORE_SHARDS_DEFAULT   16
@@ -167,11 +169,23 @@ static bool do_is_live(const struct shard *sh, const unsigned char *it,
     return do_item_seq(it) > sh->flush_seq;
 }
 
+/* With -e, keep the shard's marks in the file as they change: a restart
+ * must hand out no sequence (CAS) twice and must not bring back items a
+ * flush killed. */
+static void do_persist_marks(const struct shard *sh)
+{
+    if (persist_active())
+        *persist_shard(sh->idx) = (struct persist_shard){
+            .seq_top = sh->seq_top, .flush_seq = sh->flush_seq, .flush_at = sh->flush_at,
+        };
+}
+
 /* Give s, about to take items, a sequence range of its own. */
 static void do_seg_number(struct shard *sh, struct seg *s)
 {
     s->base = sh->seq_top + 1;
     sh->seq_top = s->base + s->cap;
+    do_persist_marks(sh);
 }
 
 /* ---- segment FIFO ---- */
@@ -179,6 +193,7 @@ static void do_seg_number(struct shard *sh, struct seg *s)
 static void do_fifo_append(struct shard *sh, struct seg *s)
 {
     s->next = NULL;
+    s->shard = (uint8_t)sh->idx;
     s->prev = sh->newest;
     if (sh->newest)
         sh->newest->next = s;
@@ -442,6 +457,22 @@ static void do_copy_moved(const struct shard *sh, unsigned char *to,
     memcpy(to + hdr, src + h->key_off, (size_t)h->nkey + h->nvalue);
 }
 
+/* Seal every item of s (compacted in place), in order. */
+static void do_persist_seal_all(struct seg *s)
+{
+    uint32_t off = 0;
+    struct item_hdr h;
+
+    if (!persist_has(s))
+        return;
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off;
+        item_decode(it, &h);
+        persist_seal(s, it, h.size);
+        off += (uint32_t)h.size;
+    }
+}
+
 /* Compaction reads a segment from here (a standard one: at most
  * STORE_SEG_SIZE_MAX bytes). */
 static _Thread_local unsigned char compact_buf[STORE_SEG_SIZE_MAX];
@@ -459,6 +490,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
     struct item_hdr h;
 
     memcpy(from, seg_data(s), used);
+    persist_unseal(s);   /* a kill from here on loses the segment, never mixes it */
     while (off < used) {
         unsigned char *it = seg_data(s) + off, *src = from + off, *to;
         item_decode(src, &h);
@@ -488,6 +520,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
     do_seg_number(sh, s);
     if (w > 0)
         sh->last_seq = s->base + last;
+    do_persist_seal_all(s);
     /* it now holds the shard's newest data: move it to the FIFO's end */
     do_fifo_remove(sh, s);
     do_fifo_append(sh, s);
@@ -585,11 +618,13 @@ static void do_large_seq(struct shard *sh, struct seg *s)
     if (do_head_fits(sh, ITEM_FILLER_SIZE)) {
         unsigned char *f = do_head_bump(sh, ITEM_FILLER_SIZE);
         item_put_filler(f);
+        persist_seal(seg_of(f), f, ITEM_FILLER_SIZE);
         s->base = do_item_seq(f);
     } else {
         if (sh->head != NULL)
             do_set_head(sh, NULL);
         s->base = ++sh->seq_top;
+        do_persist_marks(sh);
     }
 }
 
@@ -717,6 +752,7 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         a = atime_since(sh->head, s->created + h.atime);
         to = do_head_bump(sh, size);
         do_copy_moved(sh, to, it, it, &h, a);
+        persist_seal(sh->head, to, size);
         sh->last_seq = do_item_seq(to);
         htab_set(slot, hv, to);
         it[0] |= ITEM_DEAD;
@@ -792,6 +828,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
         memcpy(p + off + n->nkey, n->v1, n->n1);
     if (n->n2)
         memcpy(p + off + n->nkey + n->n1, n->v2, n->n2);
+    persist_seal(s, p, size);   /* complete: a restart may serve it */
     s->live += (uint32_t)size;
     sh->bytes += size;
     sh->curr_items++;
@@ -835,6 +872,7 @@ static struct shard *shard_lock(uint64_t hv)
     if (sh->flush_at != 0 && clock_now() >= sh->flush_at) {
         sh->flush_seq = sh->last_seq;
         sh->flush_at = 0;
+        do_persist_marks(sh);
     }
     htab_step(&sh->ht);
     return sh;
@@ -857,10 +895,172 @@ static unsigned log2_floor(uint64_t v)
     return n;
 }
 
+/* ---- restart from the -e file (persist.h) ----
+ *
+ * Every segment the file holds in use is checked (persist_verify: its
+ * checksum chain) and its sealed items indexed again, after a graceful
+ * stop and after a crash alike: a write completes (is sealed) before its
+ * reply is sent, so every acknowledged write is found, and nothing past
+ * a segment's seal (a write cut by the kill) is read. */
+static char setup_err[256];
+
+const char *store_setup_error(void)
+{
+    return setup_err;
+}
+
+/* Index s's items; of two live copies of a key (a kill between writing
+ * the new and retiring the old), the newer wins. Dead, expired and
+ * flushed items are marked dead for good. */
+static void do_load_items(struct shard *sh, struct seg *s, rel_time_t now)
+{
+    uint32_t off = 0;
+    struct item_hdr h, oh;
+
+    s->live = 0;
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off, *o;
+        uint64_t hv;
+        htab_slot *slot;
+
+        item_decode(it, &h);
+        off += (uint32_t)h.size;
+        hv = do_is_live(sh, it, &h, now) ? hash_key(it + h.key_off, h.nkey) : 0;
+        if (hv == 0 || shard_of(hv) != sh) {
+            it[0] |= ITEM_DEAD;
+            continue;
+        }
+        slot = htab_find(&sh->ht, hv, it + h.key_off, h.nkey);
+        if (slot != NULL) {
+            o = htab_slot_item(slot);
+            if (do_item_seq(o) > do_item_seq(it)) {
+                it[0] |= ITEM_DEAD;
+                continue;
+            }
+            item_decode(o, &oh);
+            o[0] |= ITEM_DEAD;
+            seg_of(o)->live -= (uint32_t)oh.size;
+            sh->bytes -= oh.size;
+            sh->curr_items--;
+            htab_set(slot, hv, it);
+        } else if (htab_insert(&sh->ht, hv, it) < 0) {
+            it[0] |= ITEM_DEAD;
+            continue;
+        }
+        s->live += (uint32_t)h.size;
+        sh->bytes += h.size;
+        sh->curr_items++;
+        sh->total_items++;
+    }
+}
+
+static int seg_order(const void *a, const void *b)
+{
+    const struct seg *x = *(struct seg *const *)a, *y = *(struct seg *const *)b;
+
+    if (x->shard != y->shard)
+        return x->shard < y->shard ? -1 : 1;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* The checked segments of the file, in use again, in shard then base
+ * (write) order. Returns how many; *refused counts those that failed. */
+static size_t load_segs(struct seg **list, size_t *refused)
+{
+    size_t n = seg_file_slots(), i, got = 0;
+
+    *refused = 0;
+    for (i = 0; i < n; i++) {
+        struct seg *s = seg_file_slot(i);
+        long sealed;
+
+        if (!persist_slot_used(i))
+            continue;
+        sealed = persist_verify(s, cfg.nshards);
+        if (sealed <= 0 || !seg_adopt(s)) {
+            *refused += sealed < 0;
+            s->state = SEG_STATE_FREE;
+            continue;
+        }
+        s->used = (uint32_t)sealed;   /* a torn last write is overwritten */
+        s->prev = s->next = NULL;
+        list[got++] = s;
+    }
+    qsort(list, got, sizeof(*list), seg_order);
+    return got;
+}
+
+static void store_load(void)
+{
+    size_t n = seg_file_slots(), got, refused, i;
+    struct seg **list = malloc((n ? n : 1) * sizeof(*list));
+    uint64_t t0 = clock_mono_ms(), items = 0;
+    rel_time_t now = clock_now();
+
+    if (list == NULL)
+        abort();   /* start-up */
+    for (i = 0; i < cfg.nshards; i++) {
+        const struct persist_shard *m = persist_shard((unsigned)i);
+        shards[i].seq_top = m->seq_top;
+        shards[i].flush_seq = shards[i].last_seq = m->flush_seq;
+        shards[i].flush_at = m->flush_at;
+    }
+    got = load_segs(list, &refused);
+    for (i = 0; i < got; i++) {
+        struct shard *sh = &shards[list[i]->shard];
+        struct seg *s = list[i];
+        do_fifo_append(sh, s);
+        do_load_items(sh, s, now);
+        if (s->used > 0 && s->base + s->used - 1 > sh->last_seq)
+            sh->last_seq = s->base + s->used - 1;
+    }
+    for (i = 0; i < got; i++) {   /* the newest of each shard takes new items */
+        struct shard *sh = &shards[list[i]->shard];
+        if (list[i]->live == 0 && list[i] != sh->newest)
+            do_seg_free(sh, list[i]);
+        else if (list[i] == sh->newest)
+            do_set_head(sh, list[i]);
+    }
+    for (i = 0; i < cfg.nshards; i++)
+        items += shards[i].curr_items;
+    seg_file_ready();
+    free(list);
+    log_warn("hardcached: -e %s: %llu items loaded from %zu segments in "
+            "%llu ms, after %s%s%zu segments refused (damaged or torn)", cfg.memory_file,
+            (unsigned long long)items, got, (unsigned long long)(clock_mono_ms() - t0),
+            persist_was_clean() ? "a graceful stop" : "a crash (every segment checked)",
+            "; ", refused);
+}
+
+/* Segments in the -e file, or anonymous ones. -1 if the file is refused. */
+static int setup_segments(size_t ssize)
+{
+    struct persist_params p = {
+        .path = cfg.memory_file, .seg_size = (uint32_t)ssize,
+        .region_len = (cfg.mem_limit + ssize - 1) / ssize * ssize,
+        .item_size_max = cfg.item_size_max, .nshards = cfg.nshards,
+    };
+    unsigned char *region;
+    enum persist_open_result r;
+
+    if (cfg.memory_file == NULL) {
+        seg_setup(ssize, cfg.mem_limit, cfg.large_pages);
+        return 0;
+    }
+    r = persist_open(&p, &region, setup_err, sizeof(setup_err));
+    if (r == PERSIST_FAIL) {
+        errno = EPERM;
+        return -1;
+    }
+    seg_setup_file(ssize, cfg.mem_limit, cfg.large_pages, region, p.region_len);
+    return r;
+}
+
 int store_setup(const struct store_config *c)
 {
     unsigned i, power;
     size_t ssize = STORE_SEG_SIZE_MAX;
+    int warm;
 
     cfg = *c;
     if (cfg.nshards == 0)
@@ -877,7 +1077,8 @@ int store_setup(const struct store_config *c)
     while (ssize > STORE_SEG_SIZE_MIN &&
            (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
         ssize /= 2;
-    seg_setup(ssize, cfg.mem_limit, cfg.large_pages);
+    if ((warm = setup_segments(ssize)) < 0)
+        return -1;
 
     shards = aligned_alloc(_Alignof(struct shard), cfg.nshards * sizeof(*shards));
     if (shards == NULL)
@@ -897,6 +1098,10 @@ int store_setup(const struct store_config *c)
             return -1;
         }
     }
+    if (cfg.memory_file != NULL && warm == PERSIST_WARM)
+        store_load();
+    else if (cfg.memory_file != NULL)
+        seg_file_ready();
     return 0;
 }
 
@@ -913,12 +1118,20 @@ void store_teardown(void)
         return;
     for (i = 0; i < cfg.nshards; i++) {
         struct shard *sh = &shards[i];
-        while (sh->oldest != NULL)
-            do_seg_free(sh, sh->oldest);
+        while (sh->oldest != NULL) {
+            struct seg *s = sh->oldest;
+            if (seg_in_file(s)) {   /* kept, in use, for the next start */
+                do_fifo_remove(sh, s);
+                seg_detach(s);
+            } else {
+                do_seg_free(sh, s);
+            }
+        }
         htab_destroy(&sh->ht);
         pthread_mutex_destroy(&sh->lock);
     }
     seg_teardown();
+    persist_close(true);
     free(shards);
     shards = NULL;
 }
@@ -1318,6 +1531,7 @@ void store_flush(rel_time_t when)
         } else {
             sh->flush_at = when;
         }
+        do_persist_marks(sh);
         pthread_mutex_unlock(&sh->lock);
     }
 }

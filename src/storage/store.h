@@ -28,6 +28,8 @@ struct store_config {
     unsigned hashpower;      /* log2 of initial total hash slots; 0 = default */
     unsigned nshards;        /* power of two; 0 = default */
     bool     large_pages;    /* -L: segments on transparent huge pages */
+    const char *memory_file; /* -e: keep segments in this file across restarts
+                                (persist.h); NULL = anonymous memory */
 };
 
 /* A read-only view of one item, valid only while a store_visit_fn runs
@@ -83,8 +85,13 @@ struct store_stats {
 };
 
 /* Set up the engine. Returns 0, or -1 (with errno) if memory for the
- * tables could not be had. Call once; store_teardown() frees everything. */
+ * tables could not be had. Call once; store_teardown() frees everything.
+ * With memory_file, the items a compatible file holds are loaded (after a
+ * graceful stop or a crash alike; persist.h); a file that is unsafe to use
+ * fails with EPERM and the reason in store_setup_error(). */
 int store_setup(const struct store_config *cfg);
+const char *store_setup_error(void);
+/* With memory_file, the items stay in the file for the next start. */
 void store_teardown(void);
 /* With large_pages: did the kernel take the huge-page advice? */
 bool store_huge_pages(void);

@@ -1,0 +1,83 @@
+/*
+ * persist: the restartable cache file (-e FILE, memcached's "warm
+ * restart"). Standard segments live in one shared mapping of FILE, so
+ * what a write leaves in memory is in the file the moment it is made; a
+ * header holds what a restart needs (settings that must match, the clock
+ * base, the hash secret, each shard's sequence and flush marks), and
+ * every segment carries a checksum chained over its sealed items, so the
+ * next start re-indexes the segments by scanning them, after a graceful
+ * stop or a kill -9 alike, and trusts no byte it cannot verify.
+ */
+#ifndef HC_STORAGE_PERSIST_H
+#define HC_STORAGE_PERSIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/seg.h"
+
+#define PERSIST_VERSION 1u
+
+/* What must match between the run that wrote a file and the one that
+ * reads it, and where the file is. */
+struct persist_params {
+    const char *path;
+    uint64_t    region_len;     /* bytes of segments (a seg_size multiple) */
+    uint32_t    seg_size;
+    uint32_t    item_size_max;
+    uint32_t    nshards;
+};
+
+/* A shard's marks that items' meaning depends on (store.c), written in
+ * the file as they change. */
+struct persist_shard {
+    uint64_t seq_top;
+    uint64_t flush_seq;
+    uint32_t flush_at;
+    uint32_t pad;
+};
+
+enum persist_open_result {
+    PERSIST_FAIL = -1,   /* refused (unsafe file) or I/O error: err says why */
+    PERSIST_COLD = 0,    /* a new or reset file: nothing to load */
+    PERSIST_WARM = 1,    /* a compatible file: its segments may be loaded */
+};
+
+/* Open or create the file, check that it is safe to map (owned by us,
+ * mode 0600 or stricter, not a symlink, on tmpfs or a DAX file), and map
+ * it. An incompatible or damaged header is logged and the file reset
+ * (cold). With PERSIST_WARM the hash secret and clock base are restored
+ * (hash_secret_set, clock_restore). *region gets the segment area,
+ * aligned to seg_size. */
+enum persist_open_result persist_open(const struct persist_params *p, unsigned char **region,
+                                      char *err, size_t errlen);
+/* Was the file last closed by persist_close(true)? (for the log) */
+bool persist_was_clean(void);
+/* Unmap, marking a graceful close if `clean`. */
+void persist_close(bool clean);
+bool persist_active(void);
+
+struct persist_shard *persist_shard(unsigned idx);
+
+/* May segment slot i of the region hold items? Read with pread, so the
+ * never-written part of a file stays a hole. */
+bool persist_slot_used(size_t i);
+
+/* Is s in the file? */
+bool persist_has(const struct seg *s);
+
+/* The item at `it` (size bytes, the next at s->used order) is complete:
+ * extend s's checksum over it. One 8-byte store publishes both the new
+ * checksum and the sealed length, so a kill at any instant leaves them
+ * consistent. Does nothing for a segment outside the file. */
+void persist_seal(struct seg *s, const unsigned char *it, size_t size);
+/* s starts over (new, or compacted): nothing of it is sealed. */
+void persist_unseal(struct seg *s);
+
+/* Check a segment read from the file: header fields in range and the
+ * checksum chain over its sealed items. Returns the sealed bytes (the
+ * items to trust), or -1 if the segment cannot be trusted at all. */
+long persist_verify(const struct seg *s, unsigned nshards);
+
+#endif
