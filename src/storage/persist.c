@@ -290,18 +290,19 @@ static uint64_t seg_sum0(const struct seg *s)
     return XXH3_64bits(id, sizeof(id)) & PERSIST_SUM_MASK;
 }
 
+/* One XXH3 over the item from its client flags on (flags, CAS, key,
+ * value), seeded with the chain so far and the header bytes that say
+ * where the fields are (layout bits, key and value lengths): every byte
+ * but the state bits, last access and expiry (touch sets it in place). */
 static uint64_t item_sum(uint64_t prev, const unsigned char *it, const struct item_hdr *h)
 {
-    unsigned char head[ITEM_FIXED_HDR + ITEM_VARINT_MAX];
-    size_t vlen = h->atime_off - ITEM_FIXED_HDR;
     size_t rest = h->atime_off + ITEM_ATIME_BYTES + (h->exp_off ? 4u : 0u);
+    uint64_t layout = (uint64_t)(it[0] & PERSIST_LAYOUT_BITS) | (uint64_t)h->nkey << 8 |
+                      (uint64_t)h->nvalue << 16;
 
-    /* skipped: state bits, last access and expiry (touch sets it in place) */
-    head[0] = it[0] & PERSIST_LAYOUT_BITS;
-    head[1] = it[1];
-    memcpy(head + ITEM_FIXED_HDR, it + ITEM_FIXED_HDR, vlen);
-    prev = XXH3_64bits_withSeed(head, ITEM_FIXED_HDR + vlen, prev);
-    return XXH3_64bits_withSeed(it + rest, h->size - rest, prev) & PERSIST_SUM_MASK;
+    return XXH3_64bits_withSeed(it + rest, h->size - rest,
+                                prev ^ (layout * UINT64_C(0x9e3779b97f4a7c15))) &
+           PERSIST_SUM_MASK;
 }
 
 void persist_unseal(struct seg *s)
@@ -342,7 +343,7 @@ static size_t item_checked_size(const unsigned char *p, size_t avail, struct ite
     return h->size <= avail ? h->size : 0;
 }
 
-long persist_verify(const struct seg *s, unsigned nshards)
+long persist_verify(const struct seg *s, unsigned nshards, uint32_t *nitems)
 {
     size_t sealed = (size_t)(s->seal & PERSIST_LEN_MASK), off = 0;
     uint64_t sum = seg_sum0(s);
@@ -351,6 +352,7 @@ long persist_verify(const struct seg *s, unsigned nshards)
     if (s->state != SEG_STATE_IN_USE || s->shard >= nshards || s->large ||
         s->size != hdr_len || s->cap != hdr_len - SEG_HDR_SIZE || sealed > s->cap)
         return -1;
+    *nitems = 0;
     if (sealed == 0)
         return 0;
     while (off < sealed) {
@@ -360,6 +362,7 @@ long persist_verify(const struct seg *s, unsigned nshards)
             return -1;
         sum = item_sum(sum, it, &h);
         off += n;
+        ++*nitems;
     }
     return sum == s->seal >> 16 ? (long)sealed : -1;
 }

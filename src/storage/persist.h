@@ -77,7 +77,8 @@ void persist_unseal(struct seg *s);
 
 /* Check a segment read from the file: header fields in range and the
  * checksum chain over its sealed items. Returns the sealed bytes (the
- * items to trust), or -1 if the segment cannot be trusted at all. */
-long persist_verify(const struct seg *s, unsigned nshards);
+ * items to trust; *nitems of them), or -1 if the segment cannot be
+ * trusted at all. */
+long persist_verify(const struct seg *s, unsigned nshards, uint32_t *nitems);
 
 #endif
