@@ -115,7 +115,7 @@ def main():
     print("%-17s %10s %-9s %9s %9s %12s %12s" % ("server", "items", "stop", "loaded",
                                                  "restored", "stop s", "start s"))
     for n in (int(x) for x in args.items.split(",")):
-        mem_mb = max(64, n * 150 // (1 << 20))
+        mem_mb = max(64, n * 200 // (1 << 20))
         for how, sig in (("graceful", signal.SIGUSR1), ("kill -9", signal.SIGKILL)):
             for name, binary in servers:
                 runs = [one(name, binary, n, mem_mb, sig) for _ in range(args.repeat)]

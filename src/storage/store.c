@@ -75,6 +75,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 #include "core/log.h"
@@ -1002,16 +1003,30 @@ static int seg_order(const void *a, const void *b)
     return x->base < y->base ? -1 : x->base > y->base;
 }
 
-/* The checked segments of the file, in use again, in shard then base
- * (write) order. Returns how many; *refused counts those that failed,
- * items[shard] the items (live or not) each shard's hold. */
-static size_t load_segs(struct seg **list, size_t *refused, uint64_t *items)
+/* Loading runs on up to STORE_LOAD_THREADS threads: checking splits the
+ * file's slots, indexing the shards (a shard's segments, items and index
+ * are touched by one thread only, before any client: no lock needed). */
+#define STORE_LOAD_THREADS 4
+
+struct load_job {
+    unsigned part, nparts;
+    struct seg **list;         /* checked segments (slots part of nparts) */
+    size_t got, refused;
+    uint64_t *items;           /* per shard: items its segments hold */
+    struct seg *const *all;    /* indexing: every segment, by shard */
+    size_t nall;
+    rel_time_t now;
+};
+
+/* Check this job's share of the file's slots and take the good segments
+ * into use. */
+static void *load_check(void *arg)
 {
-    size_t n = seg_file_slots(), i, got = 0;
+    struct load_job *j = arg;
+    size_t n = seg_file_slots(), i;
     uint32_t nitems;
 
-    *refused = 0;
-    for (i = 0; i < n; i++) {
+    for (i = j->part; i < n; i += j->nparts) {   /* the used slots come first */
         struct seg *s = seg_file_slot(i);
         long sealed;
 
@@ -1019,27 +1034,69 @@ static size_t load_segs(struct seg **list, size_t *refused, uint64_t *items)
             continue;
         sealed = persist_verify(s, cfg.nshards, &nitems);
         if (sealed <= 0 || !seg_adopt(s)) {
-            *refused += sealed < 0;
+            j->refused += sealed < 0;
             s->state = SEG_STATE_FREE;
             continue;
         }
         s->used = (uint32_t)sealed;   /* a torn last write is overwritten */
-        items[s->shard] += nitems;
         s->prev = s->next = NULL;
-        list[got++] = s;
+        j->items[s->shard] += nitems;
+        j->list[j->got++] = s;
     }
-    qsort(list, got, sizeof(*list), seg_order);
-    return got;
+    return NULL;
+}
+
+/* Index the segments of this job's shards, oldest first. */
+static void *load_index(void *arg)
+{
+    struct load_job *j = arg;
+    size_t i;
+
+    for (i = 0; i < cfg.nshards; i++)
+        if (i % j->nparts == j->part)
+            do_load_size_index(&shards[i], j->items[i]);
+    for (i = 0; i < j->nall; i++) {
+        struct seg *s = j->all[i];
+        struct shard *sh = &shards[s->shard];
+        if (sh->idx % j->nparts != j->part)
+            continue;
+        do_fifo_append(sh, s);
+        do_load_items(sh, s, j->now);
+        if (s->used > 0 && s->base + s->used - 1 > sh->last_seq)
+            sh->last_seq = s->base + s->used - 1;
+    }
+    return NULL;
+}
+
+/* Run fn on each job, on threads (job 0 on this one). */
+static void load_run(void *(*fn)(void *), struct load_job *jobs, unsigned n)
+{
+    pthread_t tid[STORE_LOAD_THREADS];
+    bool started[STORE_LOAD_THREADS] = { false };
+    unsigned i;
+
+    for (i = 1; i < n; i++)
+        started[i] = pthread_create(&tid[i], NULL, fn, &jobs[i]) == 0;
+    fn(&jobs[0]);
+    for (i = 1; i < n; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            fn(&jobs[i]);
+    }
 }
 
 static void store_load(void)
 {
-    size_t n = seg_file_slots(), got, refused, i;
-    struct seg **list = malloc((n ? n : 1) * sizeof(*list));
-    uint64_t t0 = clock_mono_ms(), items = 0, *counts = calloc(cfg.nshards, sizeof(*counts));
-    rel_time_t now = clock_now();
+    size_t n = seg_file_slots(), got = 0, refused = 0, i;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned nj = cpus < 1 ? 1 : cpus > STORE_LOAD_THREADS ? STORE_LOAD_THREADS : (unsigned)cpus;
+    struct load_job jobs[STORE_LOAD_THREADS];
+    struct seg **all = malloc((n ? n : 1) * sizeof(*all));
+    uint64_t t0 = clock_mono_ms(), items = 0;
+    unsigned k;
 
-    if (list == NULL || counts == NULL)
+    if (all == NULL)
         abort();   /* start-up */
     for (i = 0; i < cfg.nshards; i++) {
         const struct persist_shard *m = persist_shard((unsigned)i);
@@ -1047,34 +1104,48 @@ static void store_load(void)
         shards[i].flush_seq = shards[i].last_seq = m->flush_seq;
         shards[i].flush_at = m->flush_at;
     }
-    got = load_segs(list, &refused, counts);
-    for (i = 0; i < cfg.nshards; i++)
-        do_load_size_index(&shards[i], counts[i]);
-    for (i = 0; i < got; i++) {
-        struct shard *sh = &shards[list[i]->shard];
-        struct seg *s = list[i];
-        do_fifo_append(sh, s);
-        do_load_items(sh, s, now);
-        if (s->used > 0 && s->base + s->used - 1 > sh->last_seq)
-            sh->last_seq = s->base + s->used - 1;
+    for (k = 0; k < nj; k++) {
+        jobs[k] = (struct load_job){
+            .part = k, .nparts = nj, .list = malloc((n ? n : 1) * sizeof(struct seg *)),
+            .items = calloc(cfg.nshards, sizeof(uint64_t)), .now = clock_now(),
+        };
+        if (jobs[k].list == NULL || jobs[k].items == NULL)
+            abort();   /* start-up */
     }
+    load_run(load_check, jobs, nj);
+    for (k = 0; k < nj; k++) {
+        memcpy(all + got, jobs[k].list, jobs[k].got * sizeof(*all));
+        got += jobs[k].got;
+        refused += jobs[k].refused;
+        for (i = 0; i < cfg.nshards && k > 0; i++)
+            jobs[0].items[i] += jobs[k].items[i];
+    }
+    qsort(all, got, sizeof(*all), seg_order);
+    for (k = 0; k < nj; k++) {
+        jobs[k].all = all;
+        jobs[k].nall = got;
+        jobs[k].items = jobs[0].items;
+    }
+    load_run(load_index, jobs, nj);
     for (i = 0; i < got; i++) {   /* the newest of each shard takes new items */
-        struct shard *sh = &shards[list[i]->shard];
-        if (list[i]->live == 0 && list[i] != sh->newest)
-            do_seg_free(sh, list[i]);
-        else if (list[i] == sh->newest)
-            do_set_head(sh, list[i]);
+        struct shard *sh = &shards[all[i]->shard];
+        if (all[i]->live == 0 && all[i] != sh->newest)
+            do_seg_free(sh, all[i]);
+        else if (all[i] == sh->newest)
+            do_set_head(sh, all[i]);
     }
     for (i = 0; i < cfg.nshards; i++)
         items += shards[i].curr_items;
     seg_file_ready();
-    free(list);
-    free(counts);
-    log_warn("hardcached: -e %s: %llu items loaded from %zu segments in "
-            "%llu ms, after %s%s%zu segments refused (damaged or torn)", cfg.memory_file,
-            (unsigned long long)items, got, (unsigned long long)(clock_mono_ms() - t0),
-            persist_was_clean() ? "a graceful stop" : "a crash (every segment checked)",
-            "; ", refused);
+    free(jobs[0].items);
+    for (k = 0; k < nj; k++)
+        free(jobs[k].list);
+    free(all);
+    log_warn("hardcached: -e %s: %llu items loaded from %zu segments in %llu ms (%u "
+             "threads), after %s; %zu segments refused (damaged or torn)", cfg.memory_file,
+             (unsigned long long)items, got, (unsigned long long)(clock_mono_ms() - t0), nj,
+             persist_was_clean() ? "a graceful stop" : "a crash (every segment checked)",
+             refused);
 }
 
 /* Segments in the -e file, or anonymous ones. -1 if the file is refused. */
