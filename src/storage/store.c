@@ -1119,6 +1119,8 @@ static void store_load(void)
         refused += jobs[k].refused;
         for (i = 0; i < cfg.nshards && k > 0; i++)
             jobs[0].items[i] += jobs[k].items[i];
+        if (k > 0)
+            free(jobs[k].items);
     }
     qsort(all, got, sizeof(*all), seg_order);
     for (k = 0; k < nj; k++) {
