@@ -89,7 +89,7 @@ fuzz_layers = $(or $(FUZZ_LAYERS_$(1)),$(SERVER_STACK))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit unit-release clang-test check-layers FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit unit-release clang-test check-layers FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store bench-restart clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
@@ -278,6 +278,11 @@ bench: deps-bench all $(BUILD)/release/hcbench
 
 bench-scale: deps-bench all $(BUILD)/release/hcbench
 	bench/run.sh --scale-only $(BENCH_ARGS)
+
+# -e restart times, 1M and 10M items, graceful and kill -9, against
+# memcached 1.6.45's warm restart (bench/restart.py; RESTART_ARGS)
+bench-restart: deps-bench all
+	MEMCACHED_REF=$$(scripts/memcached-ref.sh --build) $(PYTHON) bench/restart.py $(RESTART_ARGS)
 
 # hardcache-audit vs nmap's memcached-info, per host (root: a netns of its own)
 .PHONY: bench-audit
