@@ -268,3 +268,19 @@ def test_unsafe_files_are_refused(run_binary, cache_file, tmp_path):
 def test_help_explains_e(run_binary):
     out = run_binary("--help").stdout
     assert b"-e, --memory-file" in out and b"kill -9" in out
+
+
+def test_item_larger_than_a_segment_is_not_kept_nor_its_old_copy(start_server, cache_file):
+    """Items over 64 KiB live outside the file: after a restart the key is
+    a miss, never the smaller value it replaced."""
+    s = start_server("-e", cache_file)
+    big = b"B" * (100 << 10)
+    with s.client() as c:
+        c.cmd(b"set k 0 0 5\r\nsmall\r\n", b"STORED\r\n")
+        c.cmd(b"set k 0 0 %d\r\n%s\r\n" % (len(big), big), b"STORED\r\n")
+        c.cmd(b"set other 0 0 2\r\nok\r\n", b"STORED\r\n")
+    stop(s)
+    s2 = start_server("-e", cache_file)
+    with s2.client() as c:
+        assert gets(c, "k") is None
+        assert gets(c, "other")[2] == b"ok"
