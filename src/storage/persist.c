@@ -28,7 +28,6 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "storage/item.h"
-#include "storage/store.h"
 
 #define PERSIST_MAGIC      "hcache-e"
 #define PERSIST_SHARDS_MAX 256
@@ -64,6 +63,7 @@ static size_t map_len, hdr_len;
 static unsigned char *region;
 static int fd = -1;
 static bool was_clean;
+static uint32_t key_max;
 
 _Static_assert(sizeof(struct persist_hdr) <= (32u << 10), "header fits a segment");
 
@@ -220,6 +220,7 @@ enum persist_open_result persist_open(const struct persist_params *p, unsigned c
         return PERSIST_FAIL;
     }
     hdr_len = p->seg_size;
+    key_max = p->key_max;
     map_len = hdr_len + p->region_len;
     fd = open(p->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -332,7 +333,7 @@ static size_t item_checked_size(const unsigned char *p, size_t avail, struct ite
 {
     size_t need = ITEM_FIXED_HDR + 1;
 
-    if (avail < need || p[1] > STORE_KEY_MAX || p[ITEM_FIXED_HDR] > 251)
+    if (avail < need || p[1] > key_max || p[ITEM_FIXED_HDR] > 251)
         return 0;
     need += item_varint_size(p[ITEM_FIXED_HDR]) - 1 + ITEM_ATIME_BYTES +
             (p[0] & ITEM_HAS_EXP ? 4u : 0u) + (p[0] & ITEM_HAS_FLAGS ? 4u : 0u) +

@@ -27,6 +27,7 @@ struct persist_params {
     uint32_t    seg_size;
     uint32_t    item_size_max;
     uint32_t    nshards;
+    uint32_t    key_max;        /* a longer key marks a damaged item */
 };
 
 /* A shard's marks that items' meaning depends on (store.c), written in

@@ -1157,6 +1157,7 @@ static int setup_segments(size_t ssize)
         .path = cfg.memory_file, .seg_size = (uint32_t)ssize,
         .region_len = (cfg.mem_limit + ssize - 1) / ssize * ssize,
         .item_size_max = cfg.item_size_max, .nshards = cfg.nshards,
+        .key_max = STORE_KEY_MAX,
     };
     unsigned char *region;
     enum persist_open_result r;
