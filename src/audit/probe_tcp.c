@@ -131,6 +131,9 @@ static void on_stat(void *arg, const char *name, size_t nlen,
 
     if (name_is(name, nlen, "version") && tr->version[0] == '\0')
         copy_line(tr->version, sizeof(tr->version), val, vlen);
+    else if (name_is(name, nlen, "hardcached_version"))   /* its version
+                                    answers memcached's release alone */
+        snprintf(tr->server, sizeof(tr->server), "hardcached");
     else if (name_is(name, nlen, "libevent") &&
              strcmp(tr->server, "hardcached") != 0)
         snprintf(tr->server, sizeof(tr->server), "memcached");

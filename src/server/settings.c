@@ -95,7 +95,7 @@ static _Noreturn void usage_error(const char *fmt, ...)
 
 static void print_help(void)
 {
-    printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
+    printf("memcached %s\n%s\n", HC_COMPAT_VERSION, HC_IDENTITY);
 #define X(ch, name, arg, help) \
     if (ch < 256) \
         printf("-%c, --%s%s\n      %s\n", ch, name, arg ? "=<arg>" : "", help); \
@@ -396,7 +396,8 @@ static enum settings_action parse_argv(int argc, char **argv)
             printf("hardcached %s. See the project's LICENSE file.\n", HC_VERSION);
             return SETTINGS_EXIT_OK;
         case 'V':
-            printf("hardcached %s (memcached %s compatible)\n", HC_VERSION, HC_COMPAT_VERSION);
+            /* memcached's line first: tools read `memcached 1.6.x` */
+            printf("memcached %s\n%s\n", HC_COMPAT_VERSION, HC_IDENTITY);
             return SETTINGS_EXIT_OK;
         case 'P': settings.pidfile = optarg; break;
         case 'L': settings.large_pages = true; break;

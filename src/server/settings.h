@@ -23,10 +23,15 @@
 #include "policy/udp_guard.h"
 
 #define HC_VERSION          "0.1.0"
-/* The memcached release whose behaviour hardcached follows; clients that
- * parse `version` see it first. */
-#define HC_COMPAT_VERSION   "1.6.18"
-#define HC_VERSION_STRING   HC_COMPAT_VERSION "-hardcached-" HC_VERSION
+/* The memcached release whose behaviour hardcached follows. `version` (text
+ * and binary), `stats`' version and the first line of -V and -h say it
+ * alone, as memcached does: clients parse it as a version number (Perl's
+ * version->parse rejects "1.6.45-hardcached-0.1.0"). hardcached's own
+ * version is -V's second line, the start-up line and `stats`'
+ * hardcached_version. */
+#define HC_COMPAT_VERSION   "1.6.45"
+#define HC_VERSION_STRING   HC_COMPAT_VERSION
+#define HC_IDENTITY         "hardcached " HC_VERSION " (memcached " HC_COMPAT_VERSION " compatible)"
 
 #define SETTINGS_LISTEN_MAX 32
 #define EX_USAGE_CODE       64   /* sysexits.h EX_USAGE, as memcached */

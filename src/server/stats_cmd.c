@@ -44,6 +44,7 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "uptime", clock_now() - CLOCK_START);
     stats_add_u64(s, "time", (uint64_t)now);
     stats_add_str(s, "version", HC_VERSION_STRING);
+    stats_add_str(s, "hardcached_version", HC_VERSION);
     stats_add_str(s, "libevent", "none");
     stats_add_u64(s, "pointer_size", sizeof(void *) * 8);
     stats_add_fmt(s, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);

@@ -222,6 +222,7 @@ def test_hardcached(audit, hardcached):
     r = audit("--json", "--verify", "127.0.0.1:%d" % hardcached.port)
     t = r.target(hardcached.port)
     assert t["tcp"]["state"] == "open"
+    assert t["tcp"]["server"] == "hardcached"   # by stats hardcached_version
     assert t["udp"]["state"] in ("closed", "silent")
     assert "udp_amplifier" not in finding_ids(t)
     assert r.rc == 0, r.out

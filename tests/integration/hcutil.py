@@ -32,7 +32,8 @@ def is_reference():
             try:
                 out = subprocess.run([HC_BIN, "-V"], capture_output=True,
                                      timeout=10).stdout
-                _ref = not out.startswith(b"hardcached")
+                # -V: "memcached 1.6.x", then hardcached's own line
+                _ref = b"hardcached" not in out
             except (OSError, subprocess.TimeoutExpired):
                 _ref = False
     return _ref

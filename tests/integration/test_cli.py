@@ -46,10 +46,21 @@ def test_V_prints_version(run_binary):
     assert r.stdout.strip()
 
 
-@pytest.mark.hardcached_only
-def test_V_says_hardcached(run_binary):
+def test_V_starts_with_memcached_release(run_binary):
+    """Tools (dalli's harness) read `memcached 1.6.x` as -V's first line."""
     r = run_binary("-V")
-    assert r.stdout.startswith(b"hardcached "), r.stdout
+    assert re.match(rb"memcached 1\.6\.\d+\n", r.stdout), r.stdout
+
+
+def test_h_starts_with_memcached_release(run_binary):
+    r = run_binary("-h")
+    assert re.match(rb"memcached 1\.6\.\d+\n", r.stdout), r.stdout[:100]
+
+
+@pytest.mark.hardcached_only
+def test_V_says_hardcached_second(run_binary):
+    r = run_binary("-V")
+    assert r.stdout.split(b"\n")[1].startswith(b"hardcached "), r.stdout
 
 
 HELP_FLAGS = ["-p", "-U", "-l", "-s", "-a", "-m", "-M", "-c", "-t", "-R", "-I",

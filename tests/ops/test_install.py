@@ -38,7 +38,7 @@ def test_install_into_destdir(make, tmp_path):
     assert not re.search(r"@[A-Z]+@", unit), "unsubstituted placeholder"
     out = subprocess.run([str(tmp_path / "usr/bin/hardcached"), "-V"],
                          capture_output=True, timeout=10).stdout
-    assert out.startswith(b"hardcached ")
+    assert out.startswith(b"memcached 1.6.") and b"\nhardcached " in out, out
 
 
 def test_prefix_layout(make, tmp_path):

@@ -135,7 +135,8 @@ static const char *value(const struct record *r, const char *name)
 
 /* memcached's names in memcached's order: part of the interface. */
 static const char *const general_names[] = {
-    "pid", "uptime", "time", "version", "libevent", "pointer_size", "rusage_user",
+    "pid", "uptime", "time", "version", "hardcached_version", "libevent",
+    "pointer_size", "rusage_user",
     "rusage_system", "max_connections", "curr_connections", "total_connections",
     "rejected_connections", "connection_structures",
 #define X(name) #name,
