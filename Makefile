@@ -23,7 +23,9 @@ BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
 # a distribution that picks its own fortify level is not contradicted
 FORTIFY := $(if $(findstring _FORTIFY_SOURCE,$(USER_CF)),,-D_FORTIFY_SOURCE=2)
 REL_CF  := $(BASE) -O2 -g -fstack-protector-strong $(FORTIFY)
-ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer \
+# the ASan build is also the debug build (-DHC_DEBUG): memcached-debug's
+# `debugtime` moves its clock (src/server/control.h)
+ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer -DHC_DEBUG \
            -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_CF := $(BASE) -O1 -g -fsanitize=thread
 HC_LDFLAGS := -Wl,--as-needed

@@ -91,6 +91,13 @@ static void addr_name(const struct sockaddr *sa, char *out, size_t len)
     }
 }
 
+static int addr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+}
+
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -153,7 +160,15 @@ static int listen_inet(const char *spec, int default_port, int socktype, int bac
             close(fd);
             goto fail;
         }
+        /* the port really bound (the spec may say 0: any free port) */
+        struct sockaddr_storage bound;
+        socklen_t blen = sizeof(bound);
+        if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
+            addr_name((struct sockaddr *)&bound, l->name, sizeof(l->name));
+        l->port = addr_port((struct sockaddr *)&bound);
         l->fd = fd;
+        l->tls = false;
+        l->tls_verify = -1;
         l->family = ai->ai_family;
         l->loopback = addr_is_loopback(ai->ai_addr);
         l->udp = socktype == SOCK_DGRAM;
@@ -219,6 +234,9 @@ int listen_unix(const char *path, int mask, int backlog, struct listener *out,
     out->family = AF_UNIX;
     out->loopback = true;
     out->udp = false;
+    out->tls = false;
+    out->tls_verify = -1;
+    out->port = 0;
     snprintf(out->name, sizeof(out->name), "%s", path);
     return 0;
 }

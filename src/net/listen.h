@@ -15,6 +15,9 @@ struct listener {
     bool loopback;                /* reachable only from this machine */
     bool udp;                     /* a datagram socket (-U) */
     bool tls;                     /* connections start with a TLS handshake */
+    int  tls_verify;              /* enum tls_verify for its sessions, or -1:
+                                     the server's ssl_verify_mode */
+    int  port;                    /* bound port (TCP/UDP), 0 for unix */
     char name[LISTEN_NAME_MAX];   /* "127.0.0.1:11211", "[::1]:11211", path */
 };
 

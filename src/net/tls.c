@@ -35,23 +35,54 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *path
              path ? path : "", reason);
 }
 
+/* memcached's verify modes as OpenSSL's flags. */
+static int verify_flags(int verify_mode)
+{
+    switch (verify_mode) {
+    case TLS_VERIFY_REQUEST:
+        return SSL_VERIFY_PEER;
+    case TLS_VERIFY_REQUIRE:
+        return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    case TLS_VERIFY_ONCE:
+        return SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
+               SSL_VERIFY_CLIENT_ONCE;
+    default:
+        return SSL_VERIFY_NONE;
+    }
+}
+
+static const int min_versions[] = { TLS1_VERSION, TLS1_1_VERSION,
+                                    TLS1_2_VERSION, TLS1_3_VERSION };
+
 static SSL_CTX *ctx_build(const struct tls_config *cfg, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    int mode;
 
     if (ctx == NULL) {
         ssl_err(err, errlen, "cannot create a context", NULL);
         return NULL;
     }
-    /* TLS 1.2 at least; OpenSSL negotiates 1.3 when the client has it */
-    if (!SSL_CTX_set_min_proto_version(ctx, cfg->min_version == 13 ?
-                                       TLS1_3_VERSION : TLS1_2_VERSION)) {
+    /* TLS 1.2 at least unless told otherwise (ssl_min_version, 1.0 at
+     * the lowest, and only what OpenSSL's security level here lets
+     * through); OpenSSL negotiates 1.3 when the client has it */
+    if (cfg->min_version < 10 || cfg->min_version > 13 ||
+        !SSL_CTX_set_min_proto_version(ctx, min_versions[cfg->min_version - 10])) {
         ssl_err(err, errlen, "cannot set the minimum version", NULL);
         goto fail;
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (cfg->kernel_tls)   /* OpenSSL falls back to user space on its own */
+        SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+    /* memcached: no server-side session cache unless asked for; TLS 1.3
+     * tickets follow the same switch */
+    if (cfg->session_cache) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    } else {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(ctx, 0);
+    }
     /* replies move from the worker buffer to the connection's between a
      * WANT_WRITE and the retry, and may be written in parts */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -65,7 +96,8 @@ static SSL_CTX *ctx_build(const struct tls_config *cfg, char *err, size_t errlen
         ssl_err(err, errlen, "cannot load the certificate chain", cfg->chain_cert);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, cfg->keyformat == TLS_KEYFORMAT_DER ?
+                                    SSL_FILETYPE_ASN1 : SSL_FILETYPE_PEM) != 1) {
         ssl_err(err, errlen, "cannot load the private key", cfg->key);
         goto fail;
     }
@@ -86,22 +118,7 @@ static SSL_CTX *ctx_build(const struct tls_config *cfg, char *err, size_t errlen
         }
         SSL_CTX_set_client_CA_list(ctx, names);
     }
-    switch (cfg->verify_mode) {
-    case TLS_VERIFY_REQUEST:
-        mode = SSL_VERIFY_PEER;
-        break;
-    case TLS_VERIFY_REQUIRE:
-        mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-        break;
-    case TLS_VERIFY_ONCE:
-        mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT |
-               SSL_VERIFY_CLIENT_ONCE;
-        break;
-    default:
-        mode = SSL_VERIFY_NONE;
-        break;
-    }
-    SSL_CTX_set_verify(ctx, mode, NULL);
+    SSL_CTX_set_verify(ctx, verify_flags(cfg->verify_mode), NULL);
     if (!SSL_CTX_set_session_id_context(ctx, session_ctx_id,
                                         sizeof(session_ctx_id) - 1)) {
         ssl_err(err, errlen, "cannot set the session id context", NULL);
@@ -158,7 +175,7 @@ void tls_teardown(void)
     pthread_mutex_unlock(&current_lock);
 }
 
-struct ssl_st *tls_session_create(int fd)
+struct ssl_st *tls_session_create(int fd, int verify_mode)
 {
     SSL *s;
 
@@ -171,6 +188,8 @@ struct ssl_st *tls_session_create(int fd)
         SSL_free(s);
         return NULL;
     }
+    if (verify_mode >= 0)   /* the listener's btls: or mtls: */
+        SSL_set_verify(s, verify_flags(verify_mode), NULL);
     SSL_set_accept_state(s);
     return s;
 }

@@ -26,9 +26,17 @@ struct tls_config {
     const char *key;          /* -o ssl_key: PEM private key */
     const char *ca_cert;      /* -o ssl_ca_cert: CAs for client certificates */
     int         verify_mode;  /* -o ssl_verify_mode, enum tls_verify */
-    int         min_version;  /* -o ssl_min_version: 12 or 13 (TLS 1.x) */
+    int         min_version;  /* -o ssl_min_version: 10..13 (TLS 1.x) */
     const char *ciphers;      /* -o ssl_ciphers (TLS 1.2 list), NULL: OpenSSL's */
+    int         keyformat;    /* -o ssl_keyformat: TLS_KEYFORMAT_* */
+    bool        session_cache; /* -o ssl_session_cache: server-side resumption */
+    bool        kernel_tls;   /* -o ssl_kernel_tls: kTLS offload when possible */
+    unsigned    wbuf_kb;      /* -o ssl_wbuf_size: shown, tunes nothing */
 };
+
+/* memcached's ssl_keyformat values (OpenSSL's SSL_FILETYPE_*). */
+#define TLS_KEYFORMAT_PEM 1
+#define TLS_KEYFORMAT_DER 2
 
 struct ssl_st;
 
@@ -41,8 +49,10 @@ int tls_reload(char *err, size_t errlen);
 /* Free the current context (connections must be gone). */
 void tls_teardown(void);
 
-/* A server session on fd with the current context, or NULL. */
-struct ssl_st *tls_session_create(int fd);
+/* A server session on fd with the current context, or NULL. verify_mode:
+ * enum tls_verify for this session (a listener's btls:/mtls:), or -1 for
+ * the context's ssl_verify_mode. */
+struct ssl_st *tls_session_create(int fd, int verify_mode);
 /* Send close_notify if the handshake completed (one nonblocking try),
  * free the session, set *s = NULL. */
 void tls_session_destroy(struct ssl_st **s);

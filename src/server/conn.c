@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/listen.h"
 #include "net/tls.h"
 #include "policy/auth.h"
 #include "policy/udp_guard.h"
@@ -96,7 +97,8 @@ static uint32_t conn_events(const struct conn *c, uint32_t events)
 }
 
 struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *peer,
-                         socklen_t peerlen, const char *listen_name, bool tls)
+                         socklen_t peerlen, const struct listener *l,
+                         const struct processor *const *procs)
 {
     struct conn *c = calloc(1, sizeof(*c));
     int one = 1;
@@ -108,7 +110,8 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
     c->kind = EV_KIND_CONN;
     c->fd = fd;
     c->set = cs;
-    c->listen_name = listen_name;
+    c->listen_name = l->name;
+    c->procs = procs ? procs : cs->procs;
     c->s.out = &cs->out;
     c->s.stats = cs->stats;
     c->s.out_high_water = LIMIT_OUTPUT_HIGH_WATER;
@@ -121,7 +124,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (peer->sa_family != AF_UNIX)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (tls && (c->ssl = tls_session_create(fd)) == NULL) {
+    if (l->tls && (c->ssl = tls_session_create(fd, l->tls_verify)) == NULL) {
         close(fd);
         free(c);
         return NULL;
@@ -335,7 +338,7 @@ static const struct processor *conn_processor(struct conn *c, const char *data,
                                               size_t len)
 {
     if (c->proc == NULL && len > 0)
-        c->proc = processor_pick(c->set->procs, (unsigned char)data[0]);
+        c->proc = processor_pick(c->procs, (unsigned char)data[0]);
     return c->proc;
 }
 

@@ -25,6 +25,7 @@
 #include "server/session.h"
 
 struct ssl_st;
+struct listener;
 
 /* What an event's pointer (event/loop.h) points to: every object registered
  * with a worker's loop starts with one of these. */
@@ -54,7 +55,8 @@ struct conn {
     int              fd;
     struct conn_set *set;         /* the thread's connections */
     struct session   s;           /* what its processor sees */
-    const struct processor *proc; /* picked by the first byte */
+    const struct processor *const *procs; /* its listener's set */
+    const struct processor *proc; /* picked from procs by the first byte */
     struct buf       in;          /* unexecuted input carried over */
     struct buf       out;         /* replies waiting for the socket */
     _Atomic rel_time_t last_active;
@@ -135,10 +137,12 @@ void conn_round_run(struct conn_set *cs);
 /* Send the replies of every connection served this round. */
 void conn_flush_all(struct conn_set *cs);
 
-/* Take ownership of an accepted, nonblocking fd; tls: start a server
- * handshake on it first. NULL on failure (fd is closed then). */
+/* Take ownership of a nonblocking fd accepted on l (l->tls: start a
+ * server handshake first); its first byte picks from procs, a subset of
+ * the set's (NULL: all of them). NULL on failure (fd is closed then). */
 struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *peer,
-                         socklen_t peerlen, const char *listen_name, bool tls);
+                         socklen_t peerlen, const struct listener *l,
+                         const struct processor *const *procs);
 /* Close the socket and free everything. */
 void conn_destroy(struct conn *c);
 /* Readiness (EV_* bits) on the connection. */

@@ -34,6 +34,8 @@
 
 #define LISTENERS_MAX 64
 #define EX_OSERR_CODE 71   /* sysexits.h: memcached exits so when it cannot bind */
+/* -p -1, -U -1: a port the kernel picks */
+#define BIND_PORT(p)  ((p) < 0 ? 0 : (p))
 /* Descriptors kept beyond -c for listeners, logs and the like. */
 #define FD_RESERVE    64
 
@@ -41,10 +43,45 @@ static struct listener listeners[LISTENERS_MAX];
 static int nlisteners;
 
 /* The protocols this server speaks; the first byte of a client picks one
- * (the binary magic, else text), as memcached decides. */
+ * (the binary magic, else text), as memcached decides. A listener limited
+ * to one protocol (-B, -l proto[...]) gets a set of one: an ascii
+ * listener reads binary bytes as text, as memcached does, and a binary
+ * one closes a client whose first byte is not the binary magic. */
 static const struct processor *const processors[] = {
     &binary_processor, &text_processor, NULL,
 };
+static const struct processor *const ascii_processors[] = { &text_processor, NULL };
+static const struct processor *const binary_processors[] = { &binary_processor, NULL };
+/* Each listener's set, parallel to listeners[]. */
+static const struct processor *const *listener_procs[LISTENERS_MAX];
+
+static const struct processor *const *procs_for(enum settings_proto p)
+{
+    if (p == PROTO_INHERIT)
+        p = settings.protocol;
+    return p == PROTO_ASCII ? ascii_processors :
+           p == PROTO_BINARY ? binary_processors : processors;
+}
+
+/* What a -l entry's prefixes ask of the listeners from..nlisteners just
+ * bound for it: TLS (-Z on every TCP listener unless notls:; btls: and
+ * mtls: set the client-certificate check) and the protocols. A unix
+ * socket and UDP stay plain, as in memcached. */
+static void configure_listeners(int from, const struct listen_conf *lc)
+{
+    static const int verify[] = {
+        [LISTEN_TLS_DEFAULT] = -1, [LISTEN_TLS_OFF] = -1,
+        [LISTEN_TLS_BASIC] = TLS_VERIFY_NONE, [LISTEN_TLS_PEER] = TLS_VERIFY_REQUIRE,
+    };
+
+    for (int i = from; i < nlisteners; i++) {
+        struct listener *l = &listeners[i];
+        l->tls = settings.tls.enabled && !l->udp && l->family != AF_UNIX &&
+                 (lc == NULL || lc->tls != LISTEN_TLS_OFF);
+        l->tls_verify = l->tls && lc ? verify[lc->tls] : -1;
+        listener_procs[i] = procs_for(lc && !l->udp ? lc->proto : PROTO_INHERIT);
+    }
+}
 
 static void open_listeners(void)
 {
@@ -55,31 +92,27 @@ static void open_listeners(void)
                         &listeners[0], err, sizeof(err)) < 0)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
         nlisteners = 1;
+        configure_listeners(0, NULL);
         return;
     }
     if (settings.nlisten == 0) {
         /* the safe default: this machine only */
-        if (listen_tcp("127.0.0.1", settings.port, settings.backlog, listeners,
+        if (listen_tcp("127.0.0.1", BIND_PORT(settings.port), settings.backlog, listeners,
                        &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
-        if (listen_tcp("::1", settings.port, settings.backlog, listeners,
+        if (listen_tcp("::1", BIND_PORT(settings.port), settings.backlog, listeners,
                        &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
             log_warn("hardcached: no IPv6 loopback (%s); serving 127.0.0.1 only", err);
+        configure_listeners(0, NULL);
         return;
     }
-    for (int i = 0; i < settings.nlisten; i++)
-        if (listen_tcp(settings.listen[i], settings.port, settings.backlog, listeners,
+    for (int i = 0; i < settings.nlisten; i++) {
+        int from = nlisteners;
+        if (listen_tcp(settings.listen[i].addr, BIND_PORT(settings.port), settings.backlog, listeners,
                        &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
-}
-
-/* -Z: every TCP listener speaks TLS (a unix socket and UDP stay plain, as
- * in memcached). */
-static void mark_tls_listeners(void)
-{
-    for (int i = 0; i < nlisteners; i++)
-        listeners[i].tls = settings.tls.enabled && !listeners[i].udp &&
-                           listeners[i].family != AF_UNIX;
+        configure_listeners(from, &settings.listen[i]);
+    }
 }
 
 /* -U: the same addresses as TCP, datagram sockets. */
@@ -87,21 +120,49 @@ static void open_udp_listeners(void)
 {
     char err[256];
 
+    int from = nlisteners;
+
     if (settings.udp_port == 0)
         return;
     if (settings.nlisten == 0) {
-        if (listen_udp("127.0.0.1", settings.udp_port, listeners, &nlisteners,
+        if (listen_udp("127.0.0.1", BIND_PORT(settings.udp_port), listeners, &nlisteners,
                        LISTENERS_MAX, err, sizeof(err)) < 0)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
-        if (listen_udp("::1", settings.udp_port, listeners, &nlisteners,
+        if (listen_udp("::1", BIND_PORT(settings.udp_port), listeners, &nlisteners,
                        LISTENERS_MAX, err, sizeof(err)) < 0)
             log_warn("hardcached: no IPv6 loopback for UDP (%s)", err);
+    } else {
+        for (int i = 0; i < settings.nlisten; i++)
+            if (listen_udp(settings.listen[i].addr, BIND_PORT(settings.udp_port), listeners,
+                           &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
+                log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+    }
+    configure_listeners(from, NULL);   /* datagrams: -B's protocols */
+}
+
+/* $MEMCACHED_PORT_FILENAME, as memcached writes it: one "TCP INET: 11211"
+ * line per bound TCP/UDP socket (INET6 for IPv6) into FILE.lck, then
+ * renamed to FILE, so a harness that waits for FILE reads it whole (with
+ * -p 0 it learns the ports the kernel chose). Nothing for a unix socket. */
+static void write_port_file(void)
+{
+    char tmp[4096];
+    FILE *f;
+
+    if (settings.port_filename == NULL || settings.unix_path)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.lck", settings.port_filename);
+    f = fopen(tmp, "a");
+    if (f == NULL) {
+        log_warn("Failed to open \"%s\": %s", tmp, strerror(errno));
         return;
     }
-    for (int i = 0; i < settings.nlisten; i++)
-        if (listen_udp(settings.listen[i], settings.udp_port, listeners, &nlisteners,
-                       LISTENERS_MAX, err, sizeof(err)) < 0)
-            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+    for (int i = 0; i < nlisteners; i++)
+        fprintf(f, "%s %s: %d\n", listeners[i].udp ? "UDP" : "TCP",
+                listeners[i].family == AF_INET6 ? "INET6" : "INET", listeners[i].port);
+    if (fclose(f) != 0 || rename(tmp, settings.port_filename) < 0)
+        log_warn("hardcached: cannot write the port file %s: %s",
+                 settings.port_filename, strerror(errno));
 }
 
 /* Protected mode, as Redis does it: a server reachable from other machines
@@ -111,15 +172,18 @@ static void check_protected_mode(void)
 {
     const char *exposed = NULL;
 
-    /* mutual TLS is a login: only holders of a certificate get in */
-    bool mtls = settings.tls.enabled && settings.tls.verify_mode >= TLS_VERIFY_REQUIRE;
-
     if (settings.auth_required || (settings.acl && settings.acl->n > 0) ||
-        settings.protected_mode_off || mtls)
+        settings.protected_mode_off)
         return;
-    for (int i = 0; i < nlisteners && exposed == NULL; i++)
-        if (listeners[i].family != AF_UNIX && !listeners[i].loopback)
-            exposed = listeners[i].name;
+    for (int i = 0; i < nlisteners && exposed == NULL; i++) {
+        const struct listener *l = &listeners[i];
+        /* mutual TLS is a login: only holders of a certificate get in
+         * (the server's ssl_verify_mode, or the listener's mtls:) */
+        int verify = l->tls_verify >= 0 ? l->tls_verify : settings.tls.verify_mode;
+        bool mtls = l->tls && verify >= TLS_VERIFY_REQUIRE;
+        if (l->family != AF_UNIX && !l->loopback && !mtls)
+            exposed = l->name;
+    }
     if (exposed == NULL)
         return;
     log_fatal(EX_USAGE_CODE,
@@ -330,12 +394,16 @@ int main(int argc, char **argv)
         char err[512];
         if (tls_setup(&settings.tls, err, sizeof(err)) < 0)
             log_fatal(EX_USAGE_CODE, "hardcached: %s", err);
+        if (settings.tls.min_version < 12)
+            log_warn("WARNING: -o ssl_min_version=tlsv1.%d: TLS 1.0 and 1.1 are "
+                     "deprecated (RFC 8996) and only served as far as OpenSSL's "
+                     "security level here allows", settings.tls.min_version - 10);
     }
     raise_fd_limit();
     open_listeners();
     open_udp_listeners();
-    mark_tls_listeners();
     check_protected_mode();
+    write_port_file();
     announce();
     {
         char err[256];
@@ -366,7 +434,8 @@ int main(int argc, char **argv)
                                           SANDBOX_READ_FILES : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
-    if (workers_start(settings.threads, listeners, nlisteners, processors) < 0)
+    if (workers_start(settings.threads, listeners, nlisteners, processors,
+                      listener_procs) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
     if (metrics_start() < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the metrics thread");

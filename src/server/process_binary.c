@@ -326,8 +326,6 @@ static enum proc_step bin_step(struct session *s, const char *data, size_t len,
     enum bin_parse_status st = bin_parse(data, len, &lim, &req);
 
     *used = 0;
-    if (settings.protocol == PROTO_ASCII)   /* -B ascii */
-        return PROC_STEP_CLOSE;
     /* the gate decides on the header alone, before a body is awaited */
     if (req.have_header) {
         switch (gate_check(bin_opcode_attrs(req.opcode), s->authenticated, s->udp)) {

@@ -212,6 +212,21 @@ static void exec_flush(struct session *s, const struct text_req *req)
         REPLY(s, "OK");
 }
 
+static void exec_refresh_certs(struct session *s)
+{
+    char line[CONTROL_REPLY_MAX];
+
+    session_line(s, control_refresh_certs(line, sizeof(line)));
+}
+
+static void exec_debugtime(struct session *s, const struct text_req *req)
+{
+    if (control_debugtime(req->args[0].p, req->args[0].n))
+        REPLY(s, "OK");
+    else
+        REPLY(s, "ERROR");
+}
+
 static void exec_memlimit(struct session *s, const struct text_req *req)
 {
     const char *msg = "OK";
@@ -284,6 +299,12 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         break;
     case TEXT_CMD_STATS:
         stats_cmd(s, req->args, req->nargs);
+        break;
+    case TEXT_CMD_REFRESH_CERTS:
+        exec_refresh_certs(s);
+        break;
+    case TEXT_CMD_DEBUGTIME:
+        exec_debugtime(s, req);
         break;
     case TEXT_CMD_MG: case TEXT_CMD_MS: case TEXT_CMD_MD: case TEXT_CMD_MA:
     case TEXT_CMD_MN: case TEXT_CMD_ME:
@@ -432,7 +453,7 @@ static void text_ahead(struct session *s, const char *data, size_t len)
 {
     size_t off = 0;
 
-    if (settings.protocol == PROTO_BINARY || !s->authenticated || s->swallow > 0)
+    if (!s->authenticated || s->swallow > 0)
         return;
     while (ahead.n < TEXT_AHEAD_MAX && off < len) {
         struct text_req *req = &ahead.req[ahead.n];
@@ -481,8 +502,6 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
     enum text_parse_status st;
 
     *used = 0;
-    if (settings.protocol == PROTO_BINARY)   /* -B binary */
-        return PROC_STEP_CLOSE;
     if (!s->authenticated)
         return text_step_unauth(s, data, len, used);
     if ((req = ahead_take(data)) != NULL) {

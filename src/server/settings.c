@@ -30,14 +30,15 @@ struct settings settings;
 enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_PASSWORD,
        OPT_HASH_SCRAM };
 
-/* X(letter or OPT_ value, long name, argument (0 none, 1 required), help) */
+/* X(letter or OPT_ value, long name, argument (0 none, 1 required, 2
+ * optional: long form only, as memcached's --verbose[=N]), help) */
 #define OPTIONS(X)                                                              \
     X('p', "port",               1, "TCP port to listen on (default: 11211)")     \
     X('U', "udp-port",           1, "UDP port on the -l addresses (default: 0, off). Replies to sources without a recent TCP connection never exceed the request's size (see -o udp_*)") \
     X('s', "unix-socket",        1, "UNIX socket to listen on (disables network support)") \
     X('a', "unix-mask",          1, "access mask for UNIX socket, in octal (default: 700)") \
     X('A', "enable-shutdown",    0, "enable ascii \"shutdown\" command")          \
-    X('l', "listen",             1, "interface to listen on, repeatable and comma-separated, [v6] and addr:port allowed (default: 127.0.0.1 and ::1 only)") \
+    X('l', "listen",             1, "interface to listen on, repeatable, ',' or ';' separated, [v6] and addr:port allowed (default: 127.0.0.1 and ::1 only); memcached's prefixes: notls:, btls:, mtls: (with -Z: plain, TLS, TLS with a required client certificate), proto[ascii|binary|negotiating]:, tag[name]:, e.g. -l mtls:proto[ascii]:10.0.0.1:11212") \
     X('d', "daemon",             0, "run as a daemon")                          \
     X('r', "enable-coredumps",   0, "maximize core file limit")                 \
     X('u', "user",               1, "assume identity of <username> (required when run as root)") \
@@ -45,7 +46,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('M', "disable-evictions",  0, "return error on memory exhausted instead of evicting") \
     X('c', "conn-limit",         1, "max simultaneous connections (default: 1024)") \
     X('k', "lock-memory",        0, "lock down all paged memory")               \
-    X('v', "verbose",            0, "verbose (-vv very verbose, -vvv extremely verbose)") \
+    X('v', "verbose",            2, "verbose (-vv: also every command and reply, as memcached prints them; -vvv extremely verbose; --verbose=N sets level N)") \
     X('h', "help",               0, "print this help and exit")                 \
     X('i', "license",            0, "print license and exit")                   \
     X('V', "version",            0, "print version and exit")                   \
@@ -60,6 +61,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('b', "listen-backlog",     1, "set the backlog queue limit (default: 1024)") \
     X('B', "protocol",           1, "protocol: ascii, binary or auto (default: auto-negotiate)") \
     X('I', "max-item-size",      1, "max item size, k/m suffix allowed (default: 1m, min: 1k, max: 1024m)") \
+    X('N', "napi-ids",           1, "accepted for compatibility (NAPI id steering is not done here)") \
     X('S', "enable-sasl",        0, "SASL (PLAIN) logins over the binary protocol; users from -Y <file> or $MEMCACHED_SASL_PWDB") \
     X('F', "disable-flush-all",  0, "disable flush_all command")                \
     X('X', "disable-dumping",    0, "disable stats cachedump (never offered)")  \
@@ -71,7 +73,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only); TLS (with -Z): ssl_chain_cert=FILE, ssl_key=FILE, ssl_ca_cert=FILE, ssl_verify_mode=N (0 none, 1 request, 2 require, 3 once), ssl_min_version=tlsv1.2|tlsv1.3, ssl_ciphers=LIST") \
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only); TLS (with -Z): ssl_chain_cert=FILE, ssl_key=FILE, ssl_ca_cert=FILE, ssl_verify_mode=N (0 none, 1 request, 2 require, 3 once), ssl_min_version=N (memcached's 0 tlsv1.0 .. 3 tlsv1.3, default 2; below 2 warns), ssl_ciphers=LIST, ssl_keyformat=1|2 (PEM, DER), ssl_session_cache (server-side session resumption), ssl_kernel_tls (kernel TLS offload), ssl_wbuf_size=KB (accepted); hash_algorithm=jenkins|murmur3|xxh3 (accepted: the table always uses keyed SipHash); memcached's slab/LRU/extstore tuning (slab_sizes, slab_automove*, no_slab_automove, no_chunked_items, inline_ascii_resp, no_inline_ascii_resp, lru_*, ext_* but ext_path, ...) is accepted and ignored, resp_obj_mem_limit with a warning; temporary_ttl and ext_path are refused") \
     X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file (yescrypt: PLAIN and ascii logins only), exit") \
     X(OPT_HASH_SCRAM, "hash-password-scram", 0, "read a password on stdin, print a $scram-sha-256$ entry for the password file (SCRAM-SHA-256, PLAIN and ascii logins), exit")
 
@@ -93,14 +95,19 @@ static _Noreturn void usage_error(const char *fmt, ...)
     longjmp(*usage_jmp, 1);
 }
 
+static const char *arg_text(int arg)
+{
+    return arg == 2 ? "[=<arg>]" : arg ? "=<arg>" : "";
+}
+
 static void print_help(void)
 {
     printf("memcached %s\n%s\n", HC_COMPAT_VERSION, HC_IDENTITY);
 #define X(ch, name, arg, help) \
     if (ch < 256) \
-        printf("-%c, --%s%s\n      %s\n", ch, name, arg ? "=<arg>" : "", help); \
+        printf("-%c, --%s%s\n      %s\n", ch, name, arg_text(arg), help); \
     else \
-        printf("    --%s%s\n      %s\n", name, arg ? "=<arg>" : "", help);
+        printf("    --%s%s\n      %s\n", name, arg_text(arg), help);
     OPTIONS(X)
 #undef X
 }
@@ -177,35 +184,140 @@ static void add_allow_file(const char *path)
         usage_error("allow file %s lists no address: it would allow everyone", path);
 }
 
+/* "name[value]:" at *p (memcached's tag also takes "tag_value_:"): the
+ * value, NUL-terminated in place, and *p after the ':'; NULL when *p does
+ * not start with name. */
+static char *listen_prefix(char **p, const char *name, bool underscore)
+{
+    size_t n = strlen(name);
+    char *v, *e;
+
+    if (strncmp(*p, name, n) != 0 || ((*p)[n] != '[' && !(underscore && (*p)[n] == '_')))
+        return NULL;
+    v = *p + n + 1;
+    e = strchr(v, (*p)[n] == '[' ? ']' : '_');
+    if (e == NULL || e[1] != ':')
+        usage_error("bad %s in listen address \"%s\"", name, *p);
+    *e = '\0';
+    *p = e + 2;
+    return v;
+}
+
+/* One -l entry: memcached's prefixes, in its order, then the address. */
+static void listen_conf_parse(char *tok, struct listen_conf *lc)
+{
+    static const char *const tls_names[] = { NULL, "notls:", "btls:", "mtls:" };
+    char host[256], *v;
+    int port;
+
+    memset(lc, 0, sizeof(*lc));
+    lc->proto = PROTO_INHERIT;
+    for (int t = LISTEN_TLS_OFF; t <= LISTEN_TLS_PEER; t++)
+        if (strncmp(tok, tls_names[t], strlen(tls_names[t])) == 0) {
+            lc->tls = (enum listen_tls)t;
+            tok += strlen(tls_names[t]);
+            break;
+        }
+    if ((v = listen_prefix(&tok, "proto", false)) != NULL) {
+        if (strcmp(v, "ascii") == 0)
+            lc->proto = PROTO_ASCII;
+        else if (strcmp(v, "binary") == 0)
+            lc->proto = PROTO_BINARY;
+        else if (strcmp(v, "negotiating") == 0)
+            lc->proto = PROTO_AUTO;
+        else
+            usage_error("listener protocol \"%s\" is not available (ascii, binary "
+                        "or negotiating)", v);
+    }
+    if ((v = listen_prefix(&tok, "tag", true)) != NULL) {
+        if (strlen(v) < 1 || strlen(v) > LISTEN_TAG_MAX)
+            usage_error("Listener tags must be between 1 and %d characters: \"%s\"",
+                        LISTEN_TAG_MAX, v);
+        memcpy(lc->tag, v, strlen(v) + 1);
+    }
+    if (strpbrk(tok, " \t") || listen_split(tok, host, sizeof(host), &port) < 0)
+        usage_error("bad listen address \"%s\"", tok);
+    lc->addr = tok;
+}
+
 static void add_listen(char *arg)
 {
     settings.listen_arg = settings.listen_arg ? settings.listen_arg : arg;
-    for (char *save = NULL, *tok = strtok_r(arg, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        char host[256];
-        int port;
+    for (char *save = NULL, *tok = strtok_r(arg, ",;", &save); tok;
+         tok = strtok_r(NULL, ",;", &save)) {
         if (settings.nlisten == SETTINGS_LISTEN_MAX)
             usage_error("too many -l addresses (at most %d)", SETTINGS_LISTEN_MAX);
-        if (strpbrk(tok, " \t") || listen_split(tok, host, sizeof(host), &port) < 0)
-            usage_error("bad listen address \"%s\"", tok);
-        settings.listen[settings.nlisten++] = tok;
+        listen_conf_parse(tok, &settings.listen[settings.nlisten++]);
     }
 }
 
-/* memcached -o sub-options that tune its own LRU and slab machinery: they
- * have no counterpart in hardcached's storage and are accepted and ignored
- * so existing command lines keep working. */
+/* After every flag is known: what the -l prefixes need (memcached's
+ * messages where it has them). */
+static void check_listen_confs(void)
+{
+    for (int i = 0; i < settings.nlisten; i++) {
+        const struct listen_conf *lc = &settings.listen[i];
+        if (lc->tls != LISTEN_TLS_DEFAULT && !settings.tls.enabled)
+            usage_error("'%s' option is valid only when SSL is enabled",
+                        lc->tls == LISTEN_TLS_OFF ? "notls" :
+                        lc->tls == LISTEN_TLS_BASIC ? "btls" : "mtls");
+        if (lc->tls == LISTEN_TLS_PEER && settings.tls.ca_cert == NULL)
+            usage_error("mtls:%s needs -o ssl_ca_cert=<file> to verify client "
+                        "certificates", lc->addr);
+        if (lc->proto == PROTO_BINARY && settings.ascii_auth)
+            usage_error("Cannot use binary protocol when ascii authentication enabled");
+    }
+}
+
+/* memcached -o sub-options that tune its own LRU, slab, buffer and
+ * logging machinery: they have no counterpart in hardcached's storage and
+ * are accepted and ignored so existing command lines keep working (each
+ * also appears in -h). Options that change what is stored or served
+ * (temporary_ttl, ext_path) are refused in parse_extended instead. */
 static const char *const ignored_suboptions[] = {
-    "maxconns_fast", "no_maxconns_fast", "tail_repair_time", "hash_algorithm",
+    "maxconns_fast", "no_maxconns_fast", "tail_repair_time",
     "lru_crawler", "no_lru_crawler", "lru_crawler_sleep", "lru_crawler_tocrawl",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
-    "hot_max_factor", "warm_max_factor", "temporary_ttl", "slab_reassign",
-    "no_slab_reassign", "slab_automove", "slab_automove_ratio",
-    "slab_automove_window", "slab_chunk_max", "track_sizes", "no_hashexpand",
+    "hot_max_factor", "warm_max_factor", "slab_reassign",
+    "no_slab_reassign", "slab_automove", "no_slab_automove", "slab_automove_ratio",
+    "slab_automove_window", "slab_automove_freeratio", "slab_chunk_max",
+    "slab_sizes", "no_chunked_items", "track_sizes", "no_hashexpand",
     "read_buf_mem_limit", "watcher_logbuf_size", "worker_logbuf_size",
-    "inline_ascii_response", "no_inline_ascii_response", "ext_path",
+    "inline_ascii_resp", "no_inline_ascii_resp",
+    /* older spellings, accepted before for existing configurations */
+    "inline_ascii_response", "no_inline_ascii_response",
     "lru_segmented", "no_lru_segmented", "drop_privileges", "no_drop_privileges",
+    "sock_cookie_id",
+    /* extstore's knobs do nothing without ext_path (refused below) */
+    "ext_page_size", "ext_wbuf_size", "ext_threads", "ext_item_size",
+    "ext_item_age", "ext_low_ttl", "ext_drop_unread", "ext_recache_rate",
+    "ext_compact_under", "ext_drop_under", "ext_max_frag", "ext_max_sleep",
 };
+
+/* memcached's hash_algorithm values; hardcached always uses its keyed
+ * SipHash (core/hash.h), which no client can observe. */
+static const char *const hash_algorithms[] = { "jenkins", "murmur3", "xxh3" };
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+#define IN_LIST(s, list) in_list((s), (list), sizeof(list) / sizeof(*(list)))
+
+/* ssl_min_version: memcached's numbers (0 tlsv1.0 .. 3 tlsv1.3) or names. */
+static int parse_tls_version(const char *val)
+{
+    static const char *const names[] = { "tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3" };
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(val, names[i]) == 0 || (val[0] == '0' + i && val[1] == '\0'))
+            return 10 + i;
+    usage_error("Invalid ssl_min_version: %s (0 tlsv1.0, 1 tlsv1.1, 2 tlsv1.2, "
+                "3 tlsv1.3)", val);
+}
 
 static void parse_extended(char *arg)
 {
@@ -259,13 +371,31 @@ static void parse_extended(char *arg)
         } else if (strcmp(opt, "ssl_verify_mode") == 0 && val) {
             settings.tls.verify_mode = parse_int(val, 0, 3, "ssl_verify_mode (0..3)");
         } else if (strcmp(opt, "ssl_min_version") == 0 && val) {
-            if (strcmp(val, "tlsv1.2") == 0)
-                settings.tls.min_version = 12;
-            else if (strcmp(val, "tlsv1.3") == 0)
-                settings.tls.min_version = 13;
-            else
-                usage_error("ssl_min_version must be tlsv1.2 or tlsv1.3 (older "
-                            "versions are not offered): %s", val);
+            settings.tls.min_version = parse_tls_version(val);
+        } else if (strcmp(opt, "ssl_session_cache") == 0) {
+            settings.tls.session_cache = true;
+        } else if (strcmp(opt, "ssl_kernel_tls") == 0) {
+            settings.tls.kernel_tls = true;
+        } else if (strcmp(opt, "ssl_keyformat") == 0 && val) {
+            settings.tls.keyformat = parse_int(val, TLS_KEYFORMAT_PEM, TLS_KEYFORMAT_DER,
+                                               "ssl_keyformat (1 PEM, 2 DER; ENGINE "
+                                               "keys are not supported)");
+        } else if (strcmp(opt, "ssl_wbuf_size") == 0 && val) {
+            /* kilobytes, as memcached; replies are written from the
+             * connection's own buffers, so it is shown but tunes nothing */
+            settings.tls.wbuf_kb = (unsigned)parse_int(val, 1, 1 << 20, "ssl_wbuf_size");
+        } else if (strcmp(opt, "hash_algorithm") == 0 && val) {
+            if (!IN_LIST(val, hash_algorithms))
+                usage_error("Unknown hash_algorithm option (jenkins, murmur3, xxh3)");
+        } else if (strcmp(opt, "resp_obj_mem_limit") == 0) {
+            log_warn("DEPRECATED: resp_obj_mem_limit no longer used (ignored)");
+        } else if (strcmp(opt, "temporary_ttl") == 0) {
+            usage_error("temporary_ttl is not supported: items with short TTLs are "
+                        "evicted like any other here (memcached keeps them from "
+                        "eviction); drop the option");
+        } else if (strcmp(opt, "ext_path") == 0) {
+            usage_error("ext_path is not supported: hardcached has no external "
+                        "(flash) storage, every item is in memory (-m)");
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -275,10 +405,7 @@ static void parse_extended(char *arg)
         } else if (strcmp(opt, "no_sandbox") == 0 || strcmp(opt, "sandbox") == 0) {
             settings.sandbox = opt[0] != 'n';
         } else {
-            bool known = false;
-            for (size_t i = 0; i < sizeof(ignored_suboptions) / sizeof(*ignored_suboptions); i++)
-                known |= strcmp(opt, ignored_suboptions[i]) == 0;
-            if (!known)
+            if (!IN_LIST(opt, ignored_suboptions))
                 usage_error("illegal suboption \"%s\"", opt);
         }
     }
@@ -328,12 +455,16 @@ static void set_defaults(void)
     memset(&allow_list, 0, sizeof(allow_list));
     settings.sandbox = true;
     settings.tls.min_version = 12;
+    settings.tls.keyformat = TLS_KEYFORMAT_PEM;
+    settings.tls.wbuf_kb = 16;
+    settings.port_filename = getenv("MEMCACHED_PORT_FILENAME");
 }
 
 static enum settings_action parse_argv(int argc, char **argv)
 {
     static const struct option longopts[] = {
-#define X(ch, name, arg, help) { name, arg ? required_argument : no_argument, NULL, ch },
+#define X(ch, name, arg, help) { name, arg == 2 ? optional_argument : \
+                                      arg ? required_argument : no_argument, NULL, ch },
         OPTIONS(X)
 #undef X
         { NULL, 0, NULL, 0 }
@@ -348,7 +479,7 @@ static enum settings_action parse_argv(int argc, char **argv)
         usage_error("%s", cferr);
     optstring[n++] = ':';
 #define X(ch, name, arg, help) \
-    if (ch < 256) { optstring[n++] = (char)ch; if (arg) optstring[n++] = ':'; }
+    if (ch < 256) { optstring[n++] = (char)ch; if (arg == 1) optstring[n++] = ':'; }
     OPTIONS(X)
 #undef X
     optstring[n] = '\0';
@@ -358,8 +489,10 @@ static enum settings_action parse_argv(int argc, char **argv)
                      previous parse (1 would resume inside freed memory) */
     while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': settings.port = parse_int(optarg, 0, 65535, "port"); break;
-        case 'U': settings.udp_port = parse_int(optarg, 0, 65535, "UDP port"); break;
+        /* -1: any free port (memcached's test harnesses pass it and read
+         * the ports from $MEMCACHED_PORT_FILENAME) */
+        case 'p': settings.port = parse_int(optarg, -1, 65535, "port"); break;
+        case 'U': settings.udp_port = parse_int(optarg, -1, 65535, "UDP port"); break;
         case OPT_ALLOW:
             add_allow(optarg, strlen(optarg), NULL);
             if (allow_list.n == 0)
@@ -390,7 +523,15 @@ static enum settings_action parse_argv(int argc, char **argv)
         case 'M': settings.evict = false; break;
         case 'c': settings.maxconns = parse_int(optarg, 1, 1000000, "connection limit"); break;
         case 'k': settings.lock_memory = true; break;
-        case 'v': settings.verbose++; break;
+        case 'v':   /* -v, -vv, --verbose, --verbose=N */
+            if (optarg)
+                settings.verbose = parse_int(optarg, 0, 3, "verbosity (0..3)");
+            else
+                settings.verbose++;
+            break;
+        case 'N':   /* memcached refuses 0 and more than -t */
+            settings.napi_ids = parse_int(optarg, 1, 1 << 20, "number of napi ids");
+            break;
         case 'h': print_help(); return SETTINGS_EXIT_OK;
         case 'i':
             printf("hardcached %s. See the project's LICENSE file.\n", HC_VERSION);
@@ -443,6 +584,7 @@ static enum settings_action parse_argv(int argc, char **argv)
     }
     if (optind < argc)
         usage_error("unexpected argument \"%s\"", argv[optind]);
+    check_listen_confs();
     if (settings.unix_path)
         settings.udp_port = 0;   /* -s disables network support, UDP too */
     if (settings.metrics_listen && settings.metrics_port == 0)
@@ -501,8 +643,8 @@ void settings_each_stat(const struct stats_sink *s)
     snprintf(mask, sizeof(mask), "%o", (unsigned)settings.unix_mask);
     stats_add_u64(s, "maxbytes", settings.maxbytes);
     stats_add_u64(s, "maxconns", (uint64_t)settings.maxconns);
-    stats_add_u64(s, "tcpport", (uint64_t)settings.port);
-    stats_add_u64(s, "udpport", (uint64_t)settings.udp_port);
+    stats_add_fmt(s, "tcpport", "%d", settings.port);   /* -1: any port */
+    stats_add_fmt(s, "udpport", "%d", settings.udp_port);
     stats_add_str(s, "inter", settings.listen_arg ? settings.listen_arg : "127.0.0.1,::1");
     /* the live level, which `verbosity` changes (memcached shows it so) */
     stats_add_u64(s, "verbosity", (uint64_t)atomic_load(&log_verbosity));
@@ -531,8 +673,12 @@ void settings_each_stat(const struct stats_sink *s)
         stats_add_str(s, "ssl_key", settings.tls.key);
         stats_add_str(s, "ssl_ca_cert", settings.tls.ca_cert ? settings.tls.ca_cert : "NULL");
         stats_add_u64(s, "ssl_verify_mode", (uint64_t)settings.tls.verify_mode);
-        stats_add_str(s, "ssl_min_version", settings.tls.min_version == 13 ? "tlsv1.3" : "tlsv1.2");
+        stats_add_fmt(s, "ssl_min_version", "tlsv1.%d", settings.tls.min_version - 10);
         stats_add_str(s, "ssl_ciphers", settings.tls.ciphers ? settings.tls.ciphers : "NULL");
+        stats_add_u64(s, "ssl_keyformat", (uint64_t)settings.tls.keyformat);
+        stats_add_u64(s, "ssl_wbuf_size", (uint64_t)settings.tls.wbuf_kb * 1024);
+        stats_add_str(s, "ssl_session_cache", settings.tls.session_cache ? "yes" : "no");
+        stats_add_str(s, "ssl_kernel_tls", settings.tls.kernel_tls ? "yes" : "no");
     }
     stats_add_u64(s, "udp_validate_window", settings.udp_guard.window_s);
     stats_add_u64(s, "udp_sources_max", settings.udp_guard.sources_max);

@@ -36,6 +36,25 @@
 #define SETTINGS_LISTEN_MAX 32
 #define EX_USAGE_CODE       64   /* sysexits.h EX_USAGE, as memcached */
 
+/* -B, and a listener's proto[...] prefix (LISTEN_PROTO_INHERIT: -B's). */
+enum settings_proto { PROTO_AUTO, PROTO_ASCII, PROTO_BINARY, PROTO_INHERIT };
+
+/* A listener's TLS, memcached's -l prefixes: none (-Z's default), notls:
+ * plain on a TLS server, btls: TLS without client certificates, mtls: a
+ * client certificate is required (and verified against ssl_ca_cert). */
+enum listen_tls { LISTEN_TLS_DEFAULT, LISTEN_TLS_OFF, LISTEN_TLS_BASIC,
+                  LISTEN_TLS_PEER };
+
+#define LISTEN_TAG_MAX 8   /* memcached: "between 1 and 8 characters" */
+
+/* One -l entry: "[notls:|btls:|mtls:][proto[P]:][tag[NAME]:]ADDR[:PORT]". */
+struct listen_conf {
+    const char         *addr;    /* "host", "host:port", "[v6]:port" */
+    enum listen_tls     tls;
+    enum settings_proto proto;
+    char                tag[LISTEN_TAG_MAX + 1]; /* "" when none */
+};
+
 struct settings {
     int      port;               /* -p */
     int      udp_port;           /* -U (0: off, the default) */
@@ -46,7 +65,7 @@ struct settings {
     /* --disable-protected-mode: serve a non-loopback address with neither
      * login nor allow list. */
     bool     protected_mode_off;
-    const char *listen[SETTINGS_LISTEN_MAX];  /* -l entries, comma-split */
+    struct listen_conf listen[SETTINGS_LISTEN_MAX]; /* -l entries */
     int      nlisten;
     const char *listen_arg;      /* -l as given, for stats settings */
     const char *unix_path;       /* -s */
@@ -84,7 +103,10 @@ struct settings {
     bool     ascii_auth;         /* -Y: ascii logins */
     const char *auth_file;       /* -Y file, else $MEMCACHED_SASL_PWDB for -S */
     struct tls_config tls;       /* -Z and -o ssl_* */
-    enum settings_proto { PROTO_AUTO, PROTO_ASCII, PROTO_BINARY } protocol; /* -B */
+    enum settings_proto protocol; /* -B */
+    int      napi_ids;           /* -N: accepted; no NAPI steering here */
+    /* $MEMCACHED_PORT_FILENAME: where the bound ports are written. */
+    const char *port_filename;
 };
 
 extern struct settings settings;

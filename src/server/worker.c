@@ -31,8 +31,10 @@ static _Atomic bool graceful_stop;
 #define SHUTDOWN_DRAIN_MS   5000
 #define SHUTDOWN_POLL_MS    50
 
-static void accept_from(struct worker *w, struct listener *l)
+static void accept_from(struct worker *w, const struct listen_src *src)
 {
+    struct listener *l = src->l;
+
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
@@ -63,7 +65,7 @@ static void accept_from(struct worker *w, struct listener *l)
         atomic_fetch_add(&global_stats.total_connections, 1);
         if (sl > sizeof(ss))
             sl = sizeof(ss);
-        if (conn_create(&w->conns, fd, (struct sockaddr *)&ss, sl, l->name, l->tls) == NULL)
+        if (conn_create(&w->conns, fd, (struct sockaddr *)&ss, sl, l, src->procs) == NULL)
             atomic_fetch_sub(&global_stats.curr_connections, 1);
         else
             atomic_fetch_add(&global_stats.connection_structures, 1);
@@ -126,7 +128,7 @@ static void *worker_main(void *arg)
             enum ev_kind *kind = evs[i].ptr;
             switch (*kind) {
             case EV_KIND_LISTENER:
-                accept_from(w, ((struct listen_src *)(void *)kind)->l);
+                accept_from(w, (struct listen_src *)(void *)kind);
                 break;
             case EV_KIND_UDP:
                 udp_on_readable(w->udp, ((struct listen_src *)(void *)kind)->l);
@@ -146,8 +148,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Datagrams are served with the set of the UDP listeners (main.c gives
+ * them all -B's), else procs. */
+static const struct processor *const *udp_procs(const struct listener *ls, int nls,
+                                                const struct processor *const *procs,
+                                                const struct processor *const *const *ls_procs)
+{
+    for (int i = 0; ls_procs && i < nls; i++)
+        if (ls[i].udp && ls_procs[i])
+            return ls_procs[i];
+    return procs;
+}
+
 static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
-                       const struct processor *const *procs)
+                       const struct processor *const *procs,
+                       const struct processor *const *const *ls_procs)
 {
     w->id = id;
     w->wake_fd = -1;
@@ -157,7 +172,9 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
     if (w->lsrc == NULL || ev_loop_init(&w->loop) < 0 ||
         conn_set_init(&w->conns, &w->loop, procs, &w->stats) < 0)
         return -1;
-    if (settings.udp_port != 0 && (w->udp = udp_worker_create(procs, &w->stats)) == NULL)
+    if (settings.udp_port != 0 && (w->udp = udp_worker_create(udp_procs(ls, nls, procs,
+                                                                       ls_procs),
+                                                             &w->stats)) == NULL)
         return -1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EV_READ, &w->wake_kind) < 0)
@@ -165,6 +182,7 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
     for (int i = 0; i < nls; i++) {
         w->lsrc[i].kind = ls[i].udp ? EV_KIND_UDP : EV_KIND_LISTENER;
         w->lsrc[i].l = &ls[i];
+        w->lsrc[i].procs = ls_procs ? ls_procs[i] : NULL;
         if (ev_watch(&w->loop, ls[i].fd, EV_READ | EV_EXCLUSIVE, &w->lsrc[i]) < 0)
             return -1;
     }
@@ -179,14 +197,15 @@ static void workers_each_conn(session_info_fn fn, void *ctx)
 }
 
 int workers_start(int n, struct listener *ls, int nls,
-                  const struct processor *const *procs)
+                  const struct processor *const *procs,
+                  const struct processor *const *const *ls_procs)
 {
     workers = calloc((size_t)n, sizeof(*workers));
     if (workers == NULL)
         return -1;
     nworkers = n;
     for (int i = 0; i < n; i++)
-        if (worker_init(&workers[i], i, ls, nls, procs) < 0)
+        if (worker_init(&workers[i], i, ls, nls, procs, ls_procs) < 0)
             return -1;
     sessions_set_walker(workers_each_conn);
     for (int i = 0; i < n; i++)

@@ -23,6 +23,7 @@ struct udp_worker;
 struct listen_src {
     enum ev_kind     kind;        /* EV_KIND_LISTENER, EV_KIND_UDP */
     struct listener *l;
+    const struct processor *const *procs; /* its connections' set */
 };
 
 struct worker {
@@ -39,9 +40,12 @@ struct worker {
 };
 
 /* Start n workers watching the listeners, serving with procs (a
- * NULL-terminated set, see processor.h). Returns 0 or -1. */
+ * NULL-terminated set, see processor.h): every processor the server
+ * speaks. ls_procs[i], when not NULL, is listener i's own subset (memcached's
+ * -l proto[...]); datagrams use procs. Returns 0 or -1. */
 int workers_start(int n, struct listener *ls, int nls,
-                  const struct processor *const *procs);
+                  const struct processor *const *procs,
+                  const struct processor *const *const *ls_procs);
 /* Stop all workers, close their connections, free everything. graceful:
  * first stop accepting, run the requests clients had already sent and
  * send their replies (bounded in time; see worker.c). */

@@ -236,8 +236,9 @@ def test_verify_mode_needs_ca(run_binary, certs):
     r = run_binary("-Z", "-o", "ssl_chain_cert=/nonexistent,ssl_key=/nonexistent",
                    "-p", str(hcutil.free_port()), *hcutil.root_args())
     assert r.returncode == 64 and b"/nonexistent" in r.stderr
-    r = run_binary("-o", "ssl_min_version=tlsv1.1", *hcutil.root_args())
-    assert r.returncode == 64
+    for bad in ("tlsv1.4", "4", "-1"):
+        r = run_binary("-o", "ssl_min_version=" + bad, *hcutil.root_args())
+        assert r.returncode == 64 and b"ssl_min_version" in r.stderr, r
 
 
 def _der(path):

@@ -1,0 +1,137 @@
+"""memcached 1.6.45's start-up options as hardcached takes them: the -o
+lists (tuning knobs of what hardcached does not have are accepted and do
+nothing; options that would change what is stored are refused, never
+ignored), -N, --verbose=N, -p -1 with $MEMCACHED_PORT_FILENAME, and the
+debug build's `debugtime`. Tests that describe memcached's behaviour run
+against memcached 1.6.45 too (skipped when it is not built)."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import hcutil
+import ref145
+
+BOTH = pytest.mark.parametrize("binary", ref145.servers())
+
+
+def run(binary, *args, env=None):
+    return subprocess.run([binary] + list(args) + hcutil.root_args(),
+                          capture_output=True, timeout=20, env=env,
+                          stdin=subprocess.DEVNULL)
+
+
+# Each only tunes memcached's slab allocator, LRU or buffers.
+NO_OPS = ["no_inline_ascii_resp", "inline_ascii_resp", "no_slab_automove",
+          "slab_sizes=96-200-1024", "no_chunked_items",
+          "slab_automove_freeratio=0.02", "hash_algorithm=xxh3",
+          "hash_algorithm=jenkins", "slab_chunk_max=256", "lru_crawler_sleep=50"]
+
+
+@BOTH
+@pytest.mark.parametrize("opt", NO_OPS)
+def test_tuning_option_accepted(start_server, binary, opt):
+    s = start_server("-o", opt, binary=binary)
+    with s.client() as c:
+        c.cmd(b"set k 0 0 1\r\nv\r\n", b"STORED\r\n")
+        c.cmd(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n")
+
+
+@BOTH
+def test_resp_obj_mem_limit_warns(start_server, binary):
+    s = start_server("-o", "resp_obj_mem_limit=10", binary=binary)
+    with s.client() as c:
+        c.cmd(b"version\r\n", b"VERSION ")
+    assert b"resp_obj_mem_limit" in s.stderr(), s.stderr()
+
+
+@BOTH
+def test_unknown_hash_algorithm_refused(binary):
+    r = run(binary, "-p", str(hcutil.free_port()), "-o", "hash_algorithm=bogus")
+    assert r.returncode != 0
+    assert b"Unknown hash_algorithm option (jenkins, murmur3, xxh3)" in r.stderr, r.stderr
+
+
+@pytest.mark.hardcached_only
+@pytest.mark.parametrize("opt,why", [("temporary_ttl=30", b"temporary_ttl"),
+                                     ("ext_path=/tmp/hc-ext:64m", b"ext_path")])
+def test_option_changing_storage_refused(opt, why):
+    """memcached 1.6.45 takes these (extstore, an unevictable short-TTL
+    LRU); hardcached would store differently, so it refuses with a reason
+    rather than ignore them."""
+    r = run(hcutil.HC_BIN, "-o", opt)
+    assert r.returncode == 64, r
+    assert why in r.stderr and b"not supported" in r.stderr, r.stderr
+
+
+@BOTH
+def test_N_accepted(start_server, binary):
+    s = start_server("-t", "2", "-N", "1", binary=binary)
+    with s.client() as c:
+        c.cmd(b"version\r\n", b"VERSION ")
+
+
+@pytest.mark.hardcached_only
+def test_verbose_equals_level(start_server):
+    s = start_server("--verbose=2")
+    assert s.stats("settings")["verbosity"] == "2"
+    s2 = start_server("--verbose")
+    assert s2.stats("settings")["verbosity"] == "1"
+
+
+@BOTH
+def test_port_file_lists_bound_ports(tmp_path, start_server, binary):
+    """memcached's test harness: -p -1 (any port) and the ports read back
+    from $MEMCACHED_PORT_FILENAME, written whole (FILE.lck, renamed)."""
+    pf = tmp_path / "ports"
+    env = dict(os.environ, MEMCACHED_PORT_FILENAME=str(pf))
+    argv = [binary, "-p", "-1", "-U", "-1", "-l", "127.0.0.1;[::1]"] + hcutil.root_args()
+    p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=hcutil._die_with_parent)
+    try:
+        deadline = time.monotonic() + hcutil.START_TIMEOUT
+        while not pf.exists():
+            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read()
+            time.sleep(0.05)
+        lines = pf.read_text().splitlines()
+        assert not (tmp_path / "ports.lck").exists()
+        kinds = sorted(l.split(":")[0] for l in lines)
+        assert kinds == ["TCP INET", "TCP INET6", "UDP INET", "UDP INET6"], lines
+        ports = {l.split(":")[0]: int(l.split(": ")[1]) for l in lines}
+        assert all(0 < v < 65536 for v in ports.values())
+        with hcutil.Raw("127.0.0.1", ports["TCP INET"]) as c:
+            c.cmd(b"version\r\n", b"VERSION ")
+    finally:
+        p.kill()
+        p.wait(10)
+        p.stderr.close()
+
+
+@BOTH
+def test_debugtime(start_server, binary):
+    """memcached-debug's `debugtime N` moves the clock: an item with a 100 s
+    TTL expires without sleeping. A release build has no such command
+    (ERROR), as memcached's release build."""
+    debug = (hcutil.is_asan() if ref145.is_hc(binary)
+             else binary.endswith("-debug"))
+    s = start_server(binary=binary)
+    with s.client() as c:
+        c.cmd(b"set k 0 100 1\r\nv\r\n", b"STORED\r\n")
+        if not debug:
+            c.cmd(b"debugtime 200\r\n", b"ERROR\r\n")
+            c.cmd(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n")
+            return
+        c.cmd(b"debugtime 50\r\n", b"OK\r\n")
+        c.cmd(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n")
+        c.cmd(b"debugtime 60\r\n", b"OK\r\n")
+        c.cmd(b"get k\r\n", b"END\r\n")
+
+
+@BOTH
+def test_refresh_certs_without_tls(start_server, binary):
+    s = start_server(binary=binary)
+    with s.client() as c:
+        c.cmd(b"refresh_certs\r\n", b"Error TLS not enabled\r\n")
