@@ -324,3 +324,88 @@ def test_mutual_tls_satisfies_protected_mode(start_server, run_binary, certs):
         except (OSError, TimeoutError):
             assert time.monotonic() < deadline and s.alive(), s.stderr()
             time.sleep(0.05)
+
+
+def test_refresh_certs_command(start_server, certs, tmp_path):
+    """memcached's `refresh_certs`: what SIGHUP does, answered on the
+    connection: OK, or an Error line while the old certificate serves."""
+    cert, key = str(tmp_path / "live.pem"), str(tmp_path / "live.key")
+    shutil.copy(certs("server.pem"), cert)
+    shutil.copy(certs("server.key"), key)
+    s = start_server("-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (cert, key), wait=False)
+    ctx = client_ctx(certs)
+    deadline = time.monotonic() + hcutil.START_TIMEOUT
+    while True:
+        try:
+            c = TlsRaw(s.port, ctx)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and s.alive(), s.stderr()
+            time.sleep(0.05)
+    with open(cert, "w") as f:
+        f.write("not a certificate\n")
+    line = c.call(b"refresh_certs\r\n")
+    assert line.startswith(b"Error ") and cert.encode() in line, line
+    with TlsRaw(s.port, ctx) as c2:
+        assert c2.sock.getpeercert(binary_form=True) == _der(certs("server.pem"))
+    shutil.copy(certs("server2.pem"), cert)
+    shutil.copy(certs("server2.key"), key)
+    c.cmd(b"refresh_certs\r\n", b"OK\r\n")
+    with TlsRaw(s.port, ctx) as c2:
+        assert c2.sock.getpeercert(binary_form=True) == _der(certs("server2.pem"))
+    c.cmd(b"version\r\n", b"VERSION ")
+    c.close()
+
+
+def _resumed(port, ctx):
+    """Connect twice with one session; was the second one resumed?"""
+    with TlsRaw(port, ctx) as c:
+        c.cmd(b"version\r\n", b"VERSION ")   # TLS 1.3 tickets arrive after
+        sess = c.sock.session
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=sess)
+    try:
+        s.sendall(b"version\r\n")
+        s.recv(100)
+        return s.session_reused
+    finally:
+        s.close()
+
+
+def test_ssl_session_cache(start_server, certs):
+    """memcached: no resumption unless -o ssl_session_cache."""
+    ctx = client_ctx(certs)
+    plain = tls_server(start_server, certs)
+    assert not _resumed(plain.port, ctx)
+    assert tls_stats(plain, certs, "settings")["ssl_session_cache"] == "no"
+    cached = tls_server(start_server, certs, "-o", "ssl_session_cache")
+    assert _resumed(cached.port, ctx)
+    assert tls_stats(cached, certs, "settings")["ssl_session_cache"] == "yes"
+
+
+def test_ssl_min_version_numbers_and_warning(start_server, certs):
+    """memcached's 0..3; below TLS 1.2 is allowed with a warning."""
+    s = tls_server(start_server, certs, "-o", "ssl_min_version=3")
+    assert tls_stats(s, certs, "settings")["ssl_min_version"] == "tlsv1.3"
+    with pytest.raises(ssl.SSLError):
+        TlsRaw(s.port, client_ctx(certs, max_version=ssl.TLSVersion.TLSv1_2))
+    old = tls_server(start_server, certs, "-o", "ssl_min_version=1")
+    assert tls_stats(old, certs, "settings")["ssl_min_version"] == "tlsv1.1"
+    assert b"WARNING" in old.stderr() and b"ssl_min_version" in old.stderr()
+
+
+def test_ssl_keyformat_der_and_options_shown(start_server, certs, tmp_path):
+    der = str(tmp_path / "server.der")
+    _run("pkey", "-in", certs("server.key"), "-outform", "DER", "-out", der, cwd=str(tmp_path))
+    s = start_server("-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s,ssl_keyformat=2,"
+                     "ssl_kernel_tls,ssl_wbuf_size=32" % (certs("server.pem"), der), wait=False)
+    deadline = time.monotonic() + hcutil.START_TIMEOUT
+    while True:
+        try:
+            st = tls_stats(s, certs, "settings")
+            break
+        except OSError:
+            assert time.monotonic() < deadline and s.alive(), s.stderr()
+            time.sleep(0.05)
+    assert st["ssl_keyformat"] == "2" and st["ssl_kernel_tls"] == "yes"
+    assert st["ssl_wbuf_size"] == str(32 * 1024)
