@@ -152,6 +152,7 @@ void conn_destroy(struct conn *c)
 {
     struct conn_set *cs = c->set;
 
+    log_debug("<%d connection closed.", c->fd);   /* memcached's -vv line */
     pthread_mutex_lock(&cs->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -398,8 +399,11 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             *yielded = true;
             break;
         }
-        size_t used = 0;
+        size_t used = 0, out_before = buf_len(c->s.out);
         enum proc_step st = proc->step(&c->s, data + off, len - off, &used);
+        if (log_verbosity > 1 && proc->trace && used > 0)   /* -vv */
+            proc->trace(c->fd, data + off, used, buf_rptr(c->s.out) + out_before,
+                        buf_len(c->s.out) - out_before);
         off += used;
         if (st == PROC_STEP_OUTPUT_FULL) {
             if (!conn_flush(c))

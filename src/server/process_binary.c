@@ -16,6 +16,7 @@
 #include "server/stats_cmd.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/trace.h"
 #include "storage/store.h"
 
 static void respond(struct session *s, const struct bin_req *req, enum bin_status st,
@@ -364,4 +365,5 @@ const struct processor binary_processor = {
     .name = "binary",
     .first_byte = BIN_REQ_MAGIC,
     .step = bin_step,
+    .trace = trace_binary,
 };

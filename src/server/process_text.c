@@ -19,6 +19,7 @@
 #include "server/control.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/trace.h"
 #include "storage/store.h"
 
 #define REPLY(s, lit) SESSION_LIT(s, lit)
@@ -535,4 +536,5 @@ const struct processor text_processor = {
     .ahead_room = text_ahead_room,
     .ahead_run = text_ahead_run,
     .ahead_clear = text_ahead_clear,
+    .trace = trace_text,
 };

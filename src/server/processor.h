@@ -48,6 +48,10 @@ struct processor {
     bool (*ahead_room)(void);
     void (*ahead_run)(void);
     void (*ahead_clear)(void);
+    /* Optional, -vv only: print one request (req[0..reqlen), the bytes
+     * its step used) and the replies it made, as memcached does (trace.h). */
+    void (*trace)(int fd, const char *req, size_t reqlen, const char *reply,
+                  size_t replylen);
 };
 
 /* A set of processors: a NULL-terminated array. */

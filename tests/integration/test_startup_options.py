@@ -6,6 +6,7 @@ debug build's `debugtime`. Tests that describe memcached's behaviour run
 against memcached 1.6.45 too (skipped when it is not built)."""
 import os
 import re
+import struct
 import subprocess
 import time
 
@@ -135,3 +136,46 @@ def test_refresh_certs_without_tls(start_server, binary):
     s = start_server(binary=binary)
     with s.client() as c:
         c.cmd(b"refresh_certs\r\n", b"Error TLS not enabled\r\n")
+
+
+VV_EXPECTED = [
+    "<N set a 0 0 1", ">N STORED",
+    "<N get a b", ">N sending key a", ">N END",
+    "<N bogus", ">N ERROR",
+    "<N Read binary protocol data:",
+    "<N    0x80 0x0b 0x00 0x00", "<N    0x00 0x00 0x00 0x00",
+    "<N    0x00 0x00 0x00 0x00", "<N    0x00 0x00 0x00 0x00",
+    "<N    0x00 0x00 0x00 0x00", "<N    0x00 0x00 0x00 0x00",
+    ">N Writing bin response:",
+    ">N   0x81 0x0b 0x00 0x00", ">N   0x00 0x00 0x00 0x00",
+    ">N   0x00 0x00 0x00 0x06", ">N   0x00 0x00 0x00 0x00",
+    ">N   0x00 0x00 0x00 0x00", ">N   0x00 0x00 0x00 0x00",
+]
+
+
+@BOTH
+def test_vv_traces_commands_and_replies(start_server, binary):
+    """-vv: each command ("<fd") and reply (">fd") as memcached prints
+    them, binary headers dumped four bytes a line."""
+    s = start_server("-vv", binary=binary)
+    with s.client() as c:
+        c.cmd(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n")
+        c.cmd(b"get a b\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n")
+        c.cmd(b"bogus\r\n", b"ERROR\r\n")
+    # memcached prints a dump in pieces: let the first connection's
+    # "connection closed." line out before the next thread dumps
+    time.sleep(0.3)
+    with s.client() as c:
+        c.send(struct.pack(">BBHBBHIIQ", 0x80, 0x0b, 0, 0, 0, 0, 0, 0, 0))
+        c.read_exact(24 + 6)
+    deadline = time.monotonic() + 5
+    while True:
+        got = [re.sub(r"^([<>])\d+", r"\1N", l)
+               for l in s.stderr().decode(errors="replace").splitlines()
+               if re.match(r"[<>]\d+ ", l) and not re.search(
+                   r"server listening|new .*connection|connection closed|"
+                   r"[<>]\d+ (version|VERSION)", l)]   # the start-up probes
+        if got == VV_EXPECTED or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert got == VV_EXPECTED
