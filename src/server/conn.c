@@ -710,6 +710,7 @@ void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout
         rel_time_t last = atomic_load_explicit(&c->last_active, memory_order_relaxed);
         if (now - last > timeout && buf_len(&c->out) == 0) {
             log_info("closing idle connection fd %d", c->fd);
+            STAT_INCR(cs->stats, idle_kicks);
             conn_destroy(c);
         }
     }

@@ -28,6 +28,7 @@
 #include "policy/auth.h"
 #include "server/sandbox.h"
 #include "server/settings.h"
+#include "server/stats.h"
 #include "server/udp.h"
 #include "server/worker.h"
 #include "storage/store.h"
@@ -434,6 +435,10 @@ int main(int argc, char **argv)
                                           SANDBOX_READ_FILES : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
+    /* stdio, the listeners, each worker's epoll and wake-up eventfd (set
+     * before a client can ask) */
+    atomic_store(&global_stats.reserved_fds,
+                 (uint64_t)(3 + nlisteners + 2 * settings.threads));
     if (workers_start(settings.threads, listeners, nlisteners, processors,
                       listener_procs) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");

@@ -309,6 +309,8 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         break;
     case TEXT_CMD_MG: case TEXT_CMD_MS: case TEXT_CMD_MD: case TEXT_CMD_MA:
     case TEXT_CMD_MN: case TEXT_CMD_ME:
+        if (req->cmd == TEXT_CMD_ME)   /* 1.6.45 counts `me` alone */
+            STAT_INCR(s->stats, cmd_meta);
         process_meta(s, req);
         break;
     default:

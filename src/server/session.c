@@ -5,6 +5,14 @@
 
 #include <string.h>
 
+#include "server/stats.h"
+
+void session_oom(struct session *s)
+{
+    STAT_INCR(s->stats, malloc_fails);
+    s->closing = true;
+}
+
 void session_line(struct session *s, const char *line)
 {
     session_append(s, line, strlen(line));

@@ -39,13 +39,16 @@ struct session {
     socklen_t            peerlen;
 };
 
+/* Out of memory for a reply: counted (memcached's malloc_fails), and the
+ * session closes. */
+void session_oom(struct session *s);
 /* Append n bytes to the replies; on failure (out of memory) the session
  * closes. Every reply a processor makes goes through here or reserve
  * (inline: they are on every request's path). */
 static inline void session_append(struct session *s, const void *p, size_t n)
 {
     if (n > 0 && buf_append(s->out, p, n) < 0)
-        s->closing = true;
+        session_oom(s);
 }
 #define SESSION_LIT(s, lit) session_append((s), lit "\r\n", sizeof(lit "\r\n") - 1)
 /* A line and its "\r\n". */
@@ -55,7 +58,7 @@ void session_line(struct session *s, const char *line);
 static inline char *session_reserve(struct session *s, size_t n)
 {
     if (buf_reserve(s->out, n) < 0) {
-        s->closing = true;
+        session_oom(s);
         return NULL;
     }
     return s->out->data + s->out->wpos;

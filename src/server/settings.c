@@ -458,6 +458,9 @@ static void set_defaults(void)
     settings.tls.keyformat = TLS_KEYFORMAT_PEM;
     settings.tls.wbuf_kb = 16;
     settings.port_filename = getenv("MEMCACHED_PORT_FILENAME");
+    settings.growth_factor = 1.25;
+    settings.chunk_size = 48;
+    settings.prefix_delimiter = ':';
 }
 
 static enum settings_action parse_argv(int argc, char **argv)
@@ -542,7 +545,17 @@ static enum settings_action parse_argv(int argc, char **argv)
             return SETTINGS_EXIT_OK;
         case 'P': settings.pidfile = optarg; break;
         case 'L': settings.large_pages = true; break;
-        case 'f': case 'n': case 'D': case 'X': case 'W': break;
+        case 'f': {
+            char *end;
+            double f = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(f > 1.0))   /* memcached's rule */
+                usage_error("Factor must be greater than 1");
+            settings.growth_factor = f;
+            break;
+        }
+        case 'n': settings.chunk_size = parse_int(optarg, 1, 1 << 20, "chunk size"); break;
+        case 'D': settings.prefix_delimiter = optarg[0]; break;
+        case 'X': case 'W': break;
         case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
         case 'R': settings.reqs_per_event = parse_int(optarg, 1, 1000000, "-R value"); break;
         case 'C': settings.use_cas = false; break;
@@ -636,6 +649,26 @@ enum settings_action settings_parse(int argc, char **argv)
     return r;
 }
 
+/* memcached 1.6.45's settings that mean something here, with its names:
+ * what was given for the knobs that are accepted and tune nothing, and
+ * what hardcached does for the rest. */
+static void settings_each_memcached_stat(const struct stats_sink *s)
+{
+    char delim[2] = { settings.prefix_delimiter, '\0' };
+
+    stats_add_fmt(s, "growth_factor", "%.2f", settings.growth_factor);
+    stats_add_u64(s, "chunk_size", (uint64_t)settings.chunk_size);
+    stats_add_u64(s, "num_threads_per_udp", (uint64_t)settings.threads);
+    stats_add_str(s, "stat_key_prefix", delim);
+    stats_add_str(s, "detail_enabled", "no");          /* no per-prefix stats */
+    stats_add_str(s, "dump_enabled", "no");            /* no cachedump, metadump */
+    stats_add_str(s, "hash_algorithm", "siphash");     /* keyed: core/hash.h */
+    stats_add_str(s, "inline_ascii_response", "no");   /* memcached: always no */
+    stats_add_str(s, "track_sizes", "no");             /* `stats sizes` disabled */
+    stats_add_u64(s, "num_napi_ids", (uint64_t)settings.napi_ids);
+    stats_add_u64(s, "client_flags_size", 4);
+}
+
 void settings_each_stat(const struct stats_sink *s)
 {
     char mask[8];
@@ -691,4 +724,5 @@ void settings_each_stat(const struct stats_sink *s)
     stats_add_u64(s, "allow_list_entries", settings.acl ? settings.acl->n : 0);
     stats_add_str(s, "protected_mode", settings.protected_mode_off ? "no" : "yes");
     stats_add_str(s, "sandbox", settings.sandbox ? "yes" : "no");
+    settings_each_memcached_stat(s);
 }

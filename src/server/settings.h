@@ -105,6 +105,11 @@ struct settings {
     struct tls_config tls;       /* -Z and -o ssl_* */
     enum settings_proto protocol; /* -B */
     int      napi_ids;           /* -N: accepted; no NAPI steering here */
+    /* -f, -n, -D: memcached's slab and prefix-stats knobs, accepted and
+     * shown in `stats settings` (no slab classes or prefix stats here) */
+    double   growth_factor;
+    int      chunk_size;
+    char     prefix_delimiter;
     /* $MEMCACHED_PORT_FILENAME: where the bound ports are written. */
     const char *port_filename;
 };

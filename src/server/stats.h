@@ -29,7 +29,8 @@
     X(udp_dropped_amplification) X(udp_dropped_rate) X(udp_dropped_acl)   \
     X(udp_dropped_auth) X(udp_dropped_malformed) X(udp_dropped_too_large) \
     X(udp_admin_refused) X(udp_short_replies)                             \
-    X(ssl_handshake_errors)
+    X(ssl_handshake_errors)                                                \
+    X(cmd_meta) X(idle_kicks) X(malloc_fails)
 
 struct thread_stats {
 #define X(name) _Atomic uint64_t name;
@@ -116,6 +117,9 @@ struct global_stats {
     _Atomic uint64_t udp_max_amplification_milli;
     /* the same, towards sources that were not validated (the BAF bound) */
     _Atomic uint64_t udp_max_amplification_unvalidated_milli;
+    /* descriptors the server holds for itself (listeners, epoll, wake-up
+     * eventfds, stdio): memcached's reserved_fds; set at start-up */
+    _Atomic uint64_t reserved_fds;
 };
 
 extern struct global_stats global_stats;

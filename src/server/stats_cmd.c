@@ -54,9 +54,15 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "total_connections", atomic_load(&global_stats.total_connections));
     stats_add_u64(s, "rejected_connections", atomic_load(&global_stats.rejected_connections));
     stats_add_u64(s, "connection_structures", atomic_load(&global_stats.connection_structures));
-#define X(name) stats_add_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
+    /* idle_kicks only with an idle timeout, as memcached */
+#define X(name) if (settings.idle_timeout || strcmp(#name, "idle_kicks") != 0) \
+        stats_add_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
     THREAD_STATS(X)
 #undef X
+    stats_add_u64(s, "reserved_fds", atomic_load(&global_stats.reserved_fds));
+    /* listening is never disabled here: over -c a connection is accepted
+     * and told "ERROR Too many open connections" */
+    stats_add_u64(s, "time_in_listen_disabled_us", 0);
     stats_add_u64(s, "acl_rejected_connections", atomic_load(&global_stats.acl_rejected_connections));
     stats_add_milli(s, "udp_max_amplification",
                     atomic_load(&global_stats.udp_max_amplification_milli));

@@ -142,7 +142,7 @@ static const char *const general_names[] = {
 #define X(name) #name,
     THREAD_STATS(X)
 #undef X
-    "acl_rejected_connections", "udp_max_amplification",
+    "reserved_fds", "time_in_listen_disabled_us", "acl_rejected_connections", "udp_max_amplification",
     "udp_max_amplification_unvalidated", "limit_maxbytes", "accepting_conns",
     "listen_disabled_num", "threads", "hash_power_level", "hash_bytes",
     "hash_is_expanding", "bytes", "curr_items", "total_items", "expired_unfetched",
@@ -150,17 +150,31 @@ static const char *const general_names[] = {
     "memory_used",
 };
 
+/* general_names without idle_kicks: memcached shows it only with an
+ * idle timeout (none here) */
+static const char *const *general_names_shown(int *n)
+{
+    static const char *shown[sizeof(general_names) / sizeof(general_names[0])];
+
+    *n = 0;
+    for (size_t i = 0; i < sizeof(general_names) / sizeof(general_names[0]); i++)
+        if (strcmp(general_names[i], "idle_kicks") != 0)
+            shown[(*n)++] = general_names[i];
+    return shown;
+}
+
 static void test_general_names_and_order(void)
 {
     struct record r;
-    int n = (int)(sizeof(general_names) / sizeof(general_names[0]));
+    int n;
+    const char *const *names = general_names_shown(&n);
 
     CHECK_EQ_INT(record("", &r), STATS_EMITTED);
     CHECK_EQ_INT(r.n, n);
     for (int i = 0; i < n && i < r.n; i++)
-        if (strcmp(r.name[i], general_names[i]) != 0) {
+        if (strcmp(r.name[i], names[i]) != 0) {
             CHECK(!"general stats out of order");
-            fprintf(stderr, "  #%d: %s, expected %s\n", i, r.name[i], general_names[i]);
+            fprintf(stderr, "  #%d: %s, expected %s\n", i, r.name[i], names[i]);
             break;
         }
     CHECK_EQ_INT(r.ends, 1);
