@@ -240,9 +240,18 @@ static void listen_conf_parse(char *tok, struct listen_conf *lc)
     lc->addr = tok;
 }
 
+/* Every -l as given, joined by ',' as memcached shows them ("inter"). */
+#define LISTEN_TEXT_MAX 4096
+
 static void add_listen(char *arg)
 {
-    settings.listen_arg = settings.listen_arg ? settings.listen_arg : arg;
+    static char text[LISTEN_TEXT_MAX];
+    size_t used = settings.listen_arg ? strlen(text) : 0;
+
+    if (used + 1 + strlen(arg) >= sizeof(text))
+        usage_error("-l arguments longer than %d bytes", LISTEN_TEXT_MAX);
+    snprintf(text + used, sizeof(text) - used, "%s%s", used ? "," : "", arg);
+    settings.listen_arg = text;
     for (char *save = NULL, *tok = strtok_r(arg, ",;", &save); tok;
          tok = strtok_r(NULL, ",;", &save)) {
         if (settings.nlisten == SETTINGS_LISTEN_MAX)

@@ -37,6 +37,9 @@ static void test_listen_prefixes(void)
     CHECK_EQ_INT(settings.listen[2].proto, PROTO_BINARY);
     CHECK(strcmp(settings.listen[2].tag, "abc") == 0);
     CHECK(strcmp(settings.listen[2].addr, "10.0.0.1") == 0);
+    CHECK(strcmp(settings.listen_arg, "127.0.0.1:1;[::1]:2,proto[binary]:tag[abc]:10.0.0.1") == 0);
+    CHECK_EQ_INT(PARSE("-l", "127.0.0.1", "-l", "::1"), SETTINGS_RUN);
+    CHECK(strcmp(settings.listen_arg, "127.0.0.1,::1") == 0);
 
     CHECK_EQ_INT(PARSE("-Z", "-o", "ssl_chain_cert=c,ssl_key=k,ssl_ca_cert=a", "-l",
                        "notls:127.0.0.1,btls:proto[ascii]:127.0.0.1:2,"
