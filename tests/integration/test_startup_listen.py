@@ -92,19 +92,14 @@ def test_tag_underscore_form(start_server, binary):
 
 
 @BOTH
-def test_tag_too_long_refused(binary):
-    r = subprocess.run([binary, "-l", "tag[ninechars]:127.0.0.1:%d" % hcutil.free_port(),
+@pytest.mark.parametrize("prefix,why", [
+    ("tag[ninechars]:", b"Listener tags must be between 1 and 8 characters"),
+    ("notls:", b"'notls' option is valid only when SSL is enabled")])
+def test_bad_prefix_refused(binary, prefix, why):
+    r = subprocess.run([binary, "-l", "%s127.0.0.1:%d" % (prefix, hcutil.free_port()),
                         "-U", "0"] + hcutil.root_args(), capture_output=True, timeout=20)
     assert r.returncode != 0
-    assert b"Listener tags must be between 1 and 8 characters" in r.stderr, r.stderr
-
-
-@BOTH
-def test_notls_without_Z_refused(binary):
-    r = subprocess.run([binary, "-l", "notls:127.0.0.1:%d" % hcutil.free_port(),
-                        "-U", "0"] + hcutil.root_args(), capture_output=True, timeout=20)
-    assert r.returncode != 0
-    assert b"'notls' option is valid only when SSL is enabled" in r.stderr, r.stderr
+    assert why in r.stderr, r.stderr
 
 
 @pytest.mark.hardcached_only

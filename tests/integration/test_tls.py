@@ -246,20 +246,25 @@ def _der(path):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
-def test_sighup_reloads_certificate_keeping_connections(start_server, certs, tmp_path):
+def live_cert_server(start_server, certs, tmp_path):
+    """A -Z server on copies of server.pem/key (to be rewritten), and a
+    connection to it: (server, cert path, key path, connection)."""
     cert, key = str(tmp_path / "live.pem"), str(tmp_path / "live.key")
     shutil.copy(certs("server.pem"), cert)
     shutil.copy(certs("server.key"), key)
     s = start_server("-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (cert, key), wait=False)
-    ctx = client_ctx(certs)
     deadline = time.monotonic() + hcutil.START_TIMEOUT
     while True:
         try:
-            old = TlsRaw(s.port, ctx)
-            break
+            return s, cert, key, TlsRaw(s.port, client_ctx(certs))
         except OSError:
             assert time.monotonic() < deadline and s.alive(), s.stderr()
             time.sleep(0.05)
+
+
+def test_sighup_reloads_certificate_keeping_connections(start_server, certs, tmp_path):
+    s, cert, key, old = live_cert_server(start_server, certs, tmp_path)
+    ctx = client_ctx(certs)
     assert old.sock.getpeercert(binary_form=True) == _der(certs("server.pem"))
     old.cmd(b"set before 0 0 1\r\n1\r\n", b"STORED\r\n")
 
@@ -329,19 +334,8 @@ def test_mutual_tls_satisfies_protected_mode(start_server, run_binary, certs):
 def test_refresh_certs_command(start_server, certs, tmp_path):
     """memcached's `refresh_certs`: what SIGHUP does, answered on the
     connection: OK, or an Error line while the old certificate serves."""
-    cert, key = str(tmp_path / "live.pem"), str(tmp_path / "live.key")
-    shutil.copy(certs("server.pem"), cert)
-    shutil.copy(certs("server.key"), key)
-    s = start_server("-Z", "-o", "ssl_chain_cert=%s,ssl_key=%s" % (cert, key), wait=False)
+    s, cert, key, c = live_cert_server(start_server, certs, tmp_path)
     ctx = client_ctx(certs)
-    deadline = time.monotonic() + hcutil.START_TIMEOUT
-    while True:
-        try:
-            c = TlsRaw(s.port, ctx)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and s.alive(), s.stderr()
-            time.sleep(0.05)
     with open(cert, "w") as f:
         f.write("not a certificate\n")
     line = c.call(b"refresh_certs\r\n")
