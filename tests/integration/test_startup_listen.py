@@ -158,8 +158,9 @@ def test_protected_mode_judges_each_listener(certs):
     """Mutual TLS counts as a login, but only where it is required: a
     notls: listener on every interface is an open server."""
     base = [hcutil.HC_BIN, "-Z", "-o", tls_opts(certs, ",ssl_verify_mode=2")] + hcutil.root_args()
+    # the second port is found free on every interface, where it is bound
     r = subprocess.run(base + ["-l", "127.0.0.1:%d,notls:0.0.0.0:%d"
-                               % (hcutil.free_port(), hcutil.free_port())],
+                               % (hcutil.free_port(), hcutil.free_port(host="0.0.0.0"))],
                        capture_output=True, timeout=20)
     assert r.returncode == 64 and b"protected mode" in r.stderr, r.stderr
 
