@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/strnum.h"
 #include "server/config_file.h"
+#include "server/stats_flash.h"
 #include "server/stats_sink.h"
 #include "net/listen.h"
 #include "policy/auth.h"
@@ -73,7 +74,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X(OPT_ALLOW_FILE, "allow-file", 1, "read allowed addresses/networks from <file> (one or more per line, # comments)") \
     X(OPT_CONFIG, "config",      1, "read flags from <file>, one per line as in /etc/memcached.conf, before the command line's (see server/config_file.h)") \
     X(OPT_NO_PROTECTED, "disable-protected-mode", 0, "serve non-loopback addresses with neither login (-S/-Y) nor allow list: an open server") \
-    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only); TLS (with -Z): ssl_chain_cert=FILE, ssl_key=FILE, ssl_ca_cert=FILE, ssl_verify_mode=N (0 none, 1 request, 2 require, 3 once), ssl_min_version=N (memcached's 0 tlsv1.0 .. 3 tlsv1.3, default 2; below 2 warns), ssl_ciphers=LIST, ssl_keyformat=1|2 (PEM, DER), ssl_session_cache (server-side session resumption), ssl_kernel_tls (kernel TLS offload), ssl_wbuf_size=KB (accepted); hash_algorithm=jenkins|murmur3|xxh3 (accepted: the table always uses keyed SipHash); memcached's slab/LRU/extstore tuning (slab_sizes, slab_automove*, no_slab_automove, no_chunked_items, inline_ascii_resp, no_inline_ascii_resp, lru_*, ext_* but ext_path, ...) is accepted and ignored, resp_obj_mem_limit with a warning; temporary_ttl and ext_path are refused") \
+    X('o', "extended",           1, "comma separated extended options: idle_timeout=N, hashpower=N, modern, no_modern, relaxed_privileges, maxconns_fast; UDP: udp_validate_window=SECONDS (600), udp_sources_max=N (65536), udp_baf_percent=N (100 = never more bytes out than in; up to 1000), udp_src_rate=BYTES/S, udp_src_burst=BYTES (8m), udp_global_rate=BYTES/S (64m), udp_global_burst=BYTES (32m), udp_alert_drops=N (100/s; 0 off); metrics_port=N (Prometheus /metrics over HTTP, default 0: off), metrics_listen=ADDR (default: 127.0.0.1 and ::1); no_sandbox (turn off the seccomp system-call filter, for debugging with gdb/strace only); TLS (with -Z): ssl_chain_cert=FILE, ssl_key=FILE, ssl_ca_cert=FILE, ssl_verify_mode=N (0 none, 1 request, 2 require, 3 once), ssl_min_version=N (memcached's 0 tlsv1.0 .. 3 tlsv1.3, default 2; below 2 warns), ssl_ciphers=LIST, ssl_keyformat=1|2 (PEM, DER), ssl_session_cache (server-side session resumption), ssl_kernel_tls (kernel TLS offload), ssl_wbuf_size=KB (accepted); hash_algorithm=jenkins|murmur3|xxh3 (accepted: the table always uses keyed SipHash); memcached's slab/LRU/extstore tuning (slab_sizes, slab_automove*, no_slab_automove, no_chunked_items, inline_ascii_resp, no_inline_ascii_resp, lru_*, ...) is accepted and ignored, resp_obj_mem_limit with a warning; extstore's ext_* (memcached's units and bounds) are checked and shown in stats settings; temporary_ttl and ext_path are refused") \
     X(OPT_HASH_PASSWORD, "hash-password", 0, "read a password on stdin, print its hash for the password file (yescrypt: PLAIN and ascii logins only), exit") \
     X(OPT_HASH_SCRAM, "hash-password-scram", 0, "read a password on stdin, print a $scram-sha-256$ entry for the password file (SCRAM-SHA-256, PLAIN and ascii logins), exit")
 
@@ -282,7 +283,8 @@ static void check_listen_confs(void)
  * logging machinery: they have no counterpart in hardcached's storage and
  * are accepted and ignored so existing command lines keep working (each
  * also appears in -h). Options that change what is stored or served
- * (temporary_ttl, ext_path) are refused in parse_extended instead. */
+ * (temporary_ttl, ext_path) are refused instead; extstore's ext_* are
+ * parsed and checked (storage/flash_conf.h), ext_path then refused. */
 static const char *const ignored_suboptions[] = {
     "maxconns_fast", "no_maxconns_fast", "tail_repair_time",
     "lru_crawler", "no_lru_crawler", "lru_crawler_sleep", "lru_crawler_tocrawl",
@@ -297,10 +299,6 @@ static const char *const ignored_suboptions[] = {
     "inline_ascii_response", "no_inline_ascii_response",
     "lru_segmented", "no_lru_segmented", "drop_privileges", "no_drop_privileges",
     "sock_cookie_id",
-    /* extstore's knobs do nothing without ext_path (refused below) */
-    "ext_page_size", "ext_wbuf_size", "ext_threads", "ext_item_size",
-    "ext_item_age", "ext_low_ttl", "ext_drop_unread", "ext_recache_rate",
-    "ext_compact_under", "ext_drop_under", "ext_max_frag", "ext_max_sleep",
 };
 
 /* memcached's hash_algorithm values; hardcached always uses its keyed
@@ -402,9 +400,6 @@ static void parse_extended(char *arg)
             usage_error("temporary_ttl is not supported: items with short TTLs are "
                         "evicted like any other here (memcached keeps them from "
                         "eviction); drop the option");
-        } else if (strcmp(opt, "ext_path") == 0) {
-            usage_error("ext_path is not supported: hardcached has no external "
-                        "(flash) storage, every item is in memory (-m)");
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -413,6 +408,13 @@ static void parse_extended(char *arg)
             settings.relaxed_privileges = false;
         } else if (strcmp(opt, "no_sandbox") == 0 || strcmp(opt, "sandbox") == 0) {
             settings.sandbox = opt[0] != 'n';
+        } else if (strncmp(opt, "ext_", 4) == 0) {
+            char err[FLASH_ERR_MAX];
+            int r = flash_conf_option(&settings.flash, opt, val, err, sizeof(err));
+            if (r < 0)
+                usage_error("%s", err);
+            if (r == 0)
+                usage_error("illegal suboption \"%s\"", opt);
         } else {
             if (!IN_LIST(opt, ignored_suboptions))
                 usage_error("illegal suboption \"%s\"", opt);
@@ -470,6 +472,20 @@ static void set_defaults(void)
     settings.growth_factor = 1.25;
     settings.chunk_size = 48;
     settings.prefix_delimiter = ':';
+    flash_conf_defaults(&settings.flash);
+}
+
+static void check_flash(void)
+{
+    char err[FLASH_ERR_MAX];
+
+    if (flash_conf_check(&settings.flash, settings.item_size_max, settings.udp_port,
+                         err, sizeof(err)) < 0)
+        usage_error("%s", err);
+    /* Refused, not ignored, until the tier can hold values (issue 20). */
+    if (settings.flash.ndev > 0)
+        usage_error("ext_path is not supported yet: hardcached has no external "
+                    "(flash) storage, every item is in memory (-m)");
 }
 
 static enum settings_action parse_argv(int argc, char **argv)
@@ -625,6 +641,7 @@ static enum settings_action parse_argv(int argc, char **argv)
                     "client certificates", settings.tls.verify_mode);
     if (settings.item_size_max > settings.maxbytes / 2)
         usage_error("max item size (-I) must be at most half the memory limit (-m)");
+    check_flash();
     return SETTINGS_RUN;
 }
 
@@ -734,4 +751,5 @@ void settings_each_stat(const struct stats_sink *s)
     stats_add_str(s, "protected_mode", settings.protected_mode_off ? "no" : "yes");
     stats_add_str(s, "sandbox", settings.sandbox ? "yes" : "no");
     settings_each_memcached_stat(s);
+    stats_flash_settings(s, &settings.flash);
 }

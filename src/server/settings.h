@@ -21,6 +21,7 @@
 #include "net/tls.h"
 #include "policy/acl.h"
 #include "policy/udp_guard.h"
+#include "storage/flash_conf.h"
 
 #define HC_VERSION          "0.1.0"
 /* The memcached release whose behaviour hardcached follows. `version` (text
@@ -103,6 +104,7 @@ struct settings {
     bool     ascii_auth;         /* -Y: ascii logins */
     const char *auth_file;       /* -Y file, else $MEMCACHED_SASL_PWDB for -S */
     struct tls_config tls;       /* -Z and -o ssl_* */
+    struct flash_conf flash;     /* -o ext_path, ext_* (flash tier) */
     enum settings_proto protocol; /* -B */
     int      napi_ids;           /* -N: accepted; no NAPI steering here */
     /* -f, -n, -D: memcached's slab and prefix-stats knobs, accepted and
