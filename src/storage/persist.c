@@ -93,16 +93,11 @@ bool persist_has(const struct seg *s)
            (const unsigned char *)s < (const unsigned char *)hdr + map_len;
 }
 
-/* Refuse a file that is not safe to keep the cache (and the hash secret)
- * in: not ours, open to others, not a regular file, or on a file system
- * where a shared mapping is written back to a disk. */
-static int check_file(const char *path, char *err, size_t errlen)
+int persist_check_private(int file, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    struct statfs fs;
-    struct statx sx;
 
-    if (fstat(fd, &st) < 0 || fstatfs(fd, &fs) < 0) {
+    if (fstat(file, &st) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
@@ -119,6 +114,23 @@ static int check_file(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s is open to other users (mode %03o; it holds the cache "
                  "and the hash secret): refused, chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuse a file that is not safe to keep the cache (and the hash secret)
+ * in: see persist_check_private, and not on a file system where a shared
+ * mapping is written back to a disk. */
+static int check_file(const char *path, char *err, size_t errlen)
+{
+    struct statfs fs;
+    struct statx sx;
+
+    if (persist_check_private(fd, path, err, errlen) < 0)
+        return -1;
+    if (fstatfs(fd, &fs) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if ((unsigned long)fs.f_type == PERSIST_TMPFS_MAGIC ||

@@ -53,6 +53,10 @@ enum persist_open_result {
  * aligned to seg_size. */
 enum persist_open_result persist_open(const struct persist_params *p, unsigned char **region,
                                       char *err, size_t errlen);
+/* Refuse a file not fit to hold cached data: not a regular file, not
+ * owned by the server's user, or open to others (mode beyond 0600); err
+ * says which. Shared with the flash tier's files (flash_dev.c). */
+int persist_check_private(int fd, const char *path, char *err, size_t errlen);
 /* Was the file last closed by persist_close(true)? (for the log) */
 bool persist_was_clean(void);
 /* Unmap, marking a graceful close if `clean`. */

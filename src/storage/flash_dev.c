@@ -1,0 +1,243 @@
+/*
+ * flash_dev: pages of one flash file, checksummed records, and the
+ * degrade-on-error rule (see flash_dev.h). Plain pread/pwrite: the caller
+ * decides which thread does the I/O.
+ */
+#include "storage/flash_dev.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/log.h"
+#include "storage/persist.h"
+
+#define PAGE_FREE  0
+#define PAGE_OPEN  1
+#define PAGE_FULL  2
+
+struct flash_page {
+    _Atomic uint32_t version;   /* read by I/O threads; bumped on reuse */
+    uint32_t state;
+    uint32_t used;              /* bytes appended */
+    uint32_t live;              /* values appended and not forgotten */
+};
+
+struct flash_dev {
+    int      fd;
+    uint32_t page_size;
+    uint32_t npages;
+    uint32_t open_page;         /* UINT32_MAX: none */
+    _Atomic bool failed;
+    char     path[256];         /* for the log line */
+    struct flash_dev_stats st;  /* counters: writer's, except the reads' */
+    _Atomic uint64_t objects_read, bytes_read, bad_reads, io_errors;
+    struct flash_page page[];
+};
+
+struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
+                                 char *err, size_t errlen)
+{
+    uint64_t npages = page_size ? size / page_size : 0;
+    struct flash_dev *d;
+    int fd;
+
+    if (npages == 0 || npages > FLASH_PAGES_MAX) {
+        snprintf(err, errlen, "%s: %llu pages of %u bytes: want 1..%u", path,
+                 (unsigned long long)npages, page_size, (unsigned)FLASH_PAGES_MAX);
+        return NULL;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (persist_check_private(fd, path, err, errlen) < 0)
+        goto fail;
+    if (ftruncate(fd, (off_t)(npages * page_size)) < 0) {
+        snprintf(err, errlen, "%s: cannot size it to %llu bytes: %s", path,
+                 (unsigned long long)(npages * page_size), strerror(errno));
+        goto fail;
+    }
+    d = calloc(1, sizeof(*d) + npages * sizeof(d->page[0]));
+    if (d == NULL) {
+        snprintf(err, errlen, "%s: out of memory for the page table", path);
+        goto fail;
+    }
+    d->fd = fd;
+    d->page_size = page_size;
+    d->npages = (uint32_t)npages;
+    d->open_page = UINT32_MAX;
+    d->st.pages_total = npages;
+    snprintf(d->path, sizeof(d->path), "%s", path);
+    return d;
+fail:
+    close(fd);
+    return NULL;
+}
+
+void flash_dev_close(struct flash_dev **d)
+{
+    if (*d == NULL)
+        return;
+    close((*d)->fd);
+    free(*d);
+    *d = NULL;
+}
+
+static enum flash_io dev_fail(struct flash_dev *d, const char *what, int err)
+{
+    bool was = atomic_exchange(&d->failed, true);
+
+    atomic_fetch_add(&d->io_errors, 1);
+    if (!was)
+        log_warn("hardcached: flash %s: %s: %s; the flash tier continues without it "
+                 "(values there are misses)", d->path, what, err ? strerror(err) : "short");
+    return FLASH_FAILED;
+}
+
+static size_t rec_size(uint32_t len)
+{
+    size_t n = sizeof(struct flash_rec) + len;
+    return (n + FLASH_REC_ALIGN - 1) & ~(size_t)(FLASH_REC_ALIGN - 1);
+}
+
+/* The header's fields hash into the seed of the value's hash. */
+static uint64_t rec_sum(const struct flash_rec *r, const void *value)
+{
+    uint64_t seed = XXH3_64bits(&r->key_hash,
+                                sizeof(*r) - offsetof(struct flash_rec, key_hash));
+    return XXH3_64bits_withSeed(value, r->len, seed);
+}
+
+static bool take_page(struct flash_dev *d)
+{
+    for (uint32_t i = 0; i < d->npages; i++) {
+        struct flash_page *p = &d->page[i];
+        if (p->state != PAGE_FREE)
+            continue;
+        p->state = PAGE_OPEN;
+        p->used = 0;
+        p->live = 0;
+        atomic_fetch_add(&p->version, 1);
+        d->open_page = i;
+        d->st.pages_used++;
+        d->st.page_allocs++;
+        return true;
+    }
+    return false;
+}
+
+static void close_open_page(struct flash_dev *d)
+{
+    struct flash_page *p = &d->page[d->open_page];
+
+    d->open_page = UINT32_MAX;
+    p->state = PAGE_FULL;
+    if (p->live == 0) {      /* everything in it already forgotten */
+        p->state = PAGE_FREE;
+        d->st.pages_used--;
+        d->st.page_reclaims++;
+    }
+}
+
+enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const void *value,
+                               uint32_t len, struct flash_loc *loc)
+{
+    size_t need = rec_size(len);
+    struct flash_rec r = { .key_hash = key_hash, .len = len };
+    struct flash_page *p;
+    off_t at;
+    ssize_t n;
+
+    if (atomic_load(&d->failed))
+        return FLASH_FAILED;
+    if (need > d->page_size)
+        return FLASH_FULL;
+    if (d->open_page != UINT32_MAX && d->page[d->open_page].used + need > d->page_size)
+        close_open_page(d);
+    if (d->open_page == UINT32_MAX && !take_page(d))
+        return FLASH_FULL;
+    p = &d->page[d->open_page];
+    r.version = atomic_load(&p->version);
+    r.sum = rec_sum(&r, value);
+    at = (off_t)d->open_page * d->page_size + p->used;
+    struct iovec iov[2] = { { &r, sizeof(r) }, { (void *)(uintptr_t)value, len } };
+    n = pwritev(d->fd, iov, 2, at);
+    if (n != (ssize_t)(sizeof(r) + len))
+        return dev_fail(d, "write", n < 0 ? errno : 0);
+    *loc = (struct flash_loc){ .page = d->open_page, .offset = p->used,
+                               .version = r.version, .len = len };
+    p->used += (uint32_t)need;
+    p->live++;
+    d->st.objects_written++;
+    d->st.bytes_written += need;
+    return FLASH_OK;
+}
+
+size_t flash_dev_read_size(const struct flash_loc *loc)
+{
+    return sizeof(struct flash_rec) + loc->len;
+}
+
+enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
+                             uint64_t key_hash, void *scratch, void *out)
+{
+    size_t want = flash_dev_read_size(loc);
+    struct flash_rec r;
+    ssize_t n;
+
+    if (atomic_load(&d->failed))
+        return FLASH_FAILED;
+    if (loc->page >= d->npages || loc->offset > d->page_size ||
+        want > d->page_size - loc->offset ||
+        atomic_load(&d->page[loc->page].version) != loc->version)
+        return FLASH_BAD;
+    n = pread(d->fd, scratch, want, (off_t)loc->page * d->page_size + loc->offset);
+    if (n < 0 || (size_t)n != want)
+        return dev_fail(d, "read", n < 0 ? errno : 0);
+    memcpy(&r, scratch, sizeof(r));
+    if (r.version != loc->version || r.len != loc->len || r.key_hash != key_hash ||
+        r.sum != rec_sum(&r, (const unsigned char *)scratch + sizeof(r)) ||
+        atomic_load(&d->page[loc->page].version) != loc->version) {
+        atomic_fetch_add(&d->bad_reads, 1);
+        return FLASH_BAD;
+    }
+    memcpy(out, (const unsigned char *)scratch + sizeof(r), loc->len);
+    atomic_fetch_add(&d->objects_read, 1);
+    atomic_fetch_add(&d->bytes_read, loc->len);
+    return FLASH_OK;
+}
+
+void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc)
+{
+    struct flash_page *p;
+
+    if (loc->page >= d->npages)
+        return;
+    p = &d->page[loc->page];
+    if (atomic_load(&p->version) != loc->version || p->live == 0)
+        return;
+    if (--p->live == 0 && p->state == PAGE_FULL) {
+        p->state = PAGE_FREE;
+        d->st.pages_used--;
+        d->st.page_reclaims++;
+    }
+}
+
+void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st)
+{
+    *st = d->st;
+    st->objects_read = atomic_load(&d->objects_read);
+    st->bytes_read = atomic_load(&d->bytes_read);
+    st->bad_reads = atomic_load(&d->bad_reads);
+    st->io_errors = atomic_load(&d->io_errors);
+    st->failed = atomic_load(&d->failed);
+}

@@ -1,0 +1,80 @@
+/*
+ * flash_dev: one flash file of the flash tier (-o ext_path=FILE:SIZE), cut
+ * into pages (ext_page_size). Values are appended to the open page as
+ * checksummed records; a page is reused only as a whole, with a new
+ * version, so a location kept in RAM from before the reuse never reads
+ * another item's bytes as its own. An I/O error or a short write marks the
+ * device failed: from then on it takes no writes and serves no reads (the
+ * caller degrades to RAM-only), never a crash or a wrong value.
+ *
+ * Thread rule: writes, page accounting and flash_dev_close are the caller's
+ * to serialize (one writer); flash_dev_read is safe from I/O threads at any
+ * time between open and close.
+ */
+#ifndef HC_STORAGE_FLASH_DEV_H
+#define HC_STORAGE_FLASH_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLASH_REC_ALIGN   8u
+#define FLASH_PAGES_MAX   (UINT32_C(1) << 20)
+
+/* Where a flashed value is: what an item's header keeps in RAM. */
+struct flash_loc {
+    uint32_t page;
+    uint32_t offset;     /* of the record's header, in the page */
+    uint32_t version;    /* the page's version when written */
+    uint32_t len;        /* the value's bytes */
+};
+
+/* A record's header on flash, then `len` bytes of value. The checksum
+ * (XXH3) covers the other fields and the value, so a torn, stale or
+ * foreign record is told from the one a location points at. */
+struct flash_rec {
+    uint64_t sum;
+    uint64_t key_hash;
+    uint32_t version;
+    uint32_t len;
+};
+
+enum flash_io { FLASH_OK = 0, FLASH_FULL = 1, FLASH_BAD = 2, FLASH_FAILED = 3 };
+
+struct flash_dev_stats {
+    uint64_t pages_total, pages_used, page_allocs, page_reclaims;
+    uint64_t objects_written, bytes_written, objects_read, bytes_read;
+    uint64_t bad_reads;   /* records that failed verification */
+    uint64_t io_errors;
+    bool     failed;
+};
+
+struct flash_dev;
+
+/* Create (mode 0600) or open FILE, with the restart file's checks
+ * (persist_check_private), sized to whole pages. NULL with err on failure. */
+struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
+                                 char *err, size_t errlen);
+void flash_dev_close(struct flash_dev **d);
+
+/* Append one value to the open page (a new page when it does not fit).
+ * FLASH_FULL: no free page (nothing written); FLASH_FAILED: the device is
+ * (now) failed. On FLASH_OK *loc says where it is. */
+enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const void *value,
+                               uint32_t len, struct flash_loc *loc);
+
+/* Read the value at loc into out (loc->len bytes) and verify it: FLASH_OK
+ * only when the page still has loc's version and the record's checksum,
+ * key hash and length match. scratch holds at least flash_dev_read_size(loc)
+ * bytes; the value is copied to out. */
+size_t flash_dev_read_size(const struct flash_loc *loc);
+enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
+                             uint64_t key_hash, void *scratch, void *out);
+
+/* A value at loc is no longer needed (deleted, replaced, recached); a page
+ * whose values are all gone is free again. */
+void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc);
+
+void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st);
+
+#endif
