@@ -1362,6 +1362,8 @@ enum store_status store_write(const struct store_write *w, struct store_result *
 out:
     pthread_mutex_unlock(&sh->lock);
     result_set(res, found, st == STORE_OK ? n.out_cas : 0);
+    if (res != NULL)
+        res->nvalue = st == STORE_OK ? n.n1 + n.n2 : 0;
     return st;
 }
 
@@ -1451,7 +1453,7 @@ enum store_found store_read(const struct store_read *r, store_visit_fn fn, void 
         /* meta mg N: an empty placeholder whose creator wins the recache */
         struct item_new n = {
             .key = r->key, .nkey = r->nkey, .exptime = r->viv_exptime,
-            .extra = ITEM_TOKEN_SENT, .hold = true,
+            .extra = ITEM_TOKEN_SENT, .hold = true, .ecas = r->new_cas,
         };
         if (do_write(sh, hv, &n) == STORE_OK) {
             it = n.out_it;

@@ -115,6 +115,8 @@ struct store_result {
     enum store_found found;  /* the key's item before the operation */
     uint64_t   cas;          /* STORE_OK: the new item's CAS */
     uint64_t   number;       /* incr/decr, STORE_OK: the new value */
+    size_t     nvalue;       /* write, STORE_OK: the stored value's length
+                                (an append's or prepend's whole value) */
     bool       created;      /* incr/decr: vivified by this call */
 };
 
@@ -155,6 +157,7 @@ struct store_read {
     bool       no_bump;      /* mg u, me: not a use (LRU, fetched, last access) */
     bool       tokens;       /* mg: hand out a win for a stale or vivified
                                 item (W, then Z); other reads never do */
+    uint64_t   new_cas;      /* mg N E: the CAS of the item it creates (0: next) */
 };
 /* STORE_FOUND (fn was called; a vivified item counts as found) or why not.
  * A get-and-touch whose item has no room for an expiry and cannot be
