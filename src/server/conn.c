@@ -366,6 +366,35 @@ static void ahead_clear(const struct conn_set *cs)
         cs->ahead[i]->ahead_clear();
 }
 
+/* memcached reads the whole value of a refused request (too large, bad
+ * line) before it answers, and a client that is still sending may not
+ * read an answer before it has sent everything (spymemcached's I/O thread
+ * fails on one). So the reply of a step that leaves bytes to discard
+ * waits in the session until they are discarded: held, not buffered
+ * (SESSION_HELD_MAX; a longer one goes out at once). */
+static void conn_hold_reply(struct conn *c, size_t mark)
+{
+    struct buf *out = c->s.out;
+    size_t n = buf_len(out) - mark;
+
+    if (!c->s.hold_reply)
+        return;
+    c->s.hold_reply = false;
+    if (c->s.swallow == 0 || n == 0 || n > sizeof(c->s.held))
+        return;
+    memcpy(c->s.held, buf_rptr(out) + mark, n);
+    c->s.nheld = n;
+    out->wpos -= n;
+}
+
+static void conn_release_reply(struct conn *c)
+{
+    if (c->s.swallow == 0 && c->s.nheld > 0) {
+        session_append(&c->s, c->s.held, c->s.nheld);
+        c->s.nheld = 0;
+    }
+}
+
 /* Execute complete requests in data[0..len). Returns bytes used; sets
  * *yielded when -R stopped it with requests left. */
 static size_t conn_execute(struct conn *c, const char *data, size_t len,
@@ -390,6 +419,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             size_t k = len - off < c->s.swallow ? len - off : c->s.swallow;
             c->s.swallow -= k;
             off += k;
+            conn_release_reply(c);
             continue;
         }
         if (buf_len(&c->out) > 0)
@@ -405,6 +435,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             proc->trace(c->fd, data + off, used, buf_rptr(c->s.out) + out_before,
                         buf_len(c->s.out) - out_before);
         off += used;
+        conn_hold_reply(c, out_before);
         if (st == PROC_STEP_OUTPUT_FULL) {
             if (!conn_flush(c))
                 break;   /* the client must read first; conn_drain resumes */

@@ -355,6 +355,9 @@ static enum proc_step bin_step(struct session *s, const char *data, size_t len,
             return PROC_STEP_CLOSE;
         *used = req.consumed;
         s->swallow = req.swallow;
+        /* a refused value is answered once read, as memcached; an unknown
+         * command at once */
+        s->hold_reply = req.status == BIN_STATUS_E2BIG;
         return PROC_STEP_DONE;
     }
     *used = req.consumed;

@@ -247,7 +247,7 @@ static void exec_memlimit(struct session *s, const struct text_req *req)
 static enum proc_step exec_shutdown(struct session *s, const struct text_req *req)
 {
     if (!settings.shutdown_enabled) {
-        REPLY(s, "ERROR: shutdown not enabled");
+        REPLY(s, "SERVER_ERROR: shutdown not enabled");   /* 1.6.45's words */
         return PROC_STEP_DONE;
     }
     if (req->nargs == 0) {
@@ -392,6 +392,7 @@ static enum proc_step text_step_unauth(struct session *s, const char *data,
             return PROC_STEP_CLOSE;
         *used = req.consumed;
         s->swallow = req.swallow;
+        s->hold_reply = true;   /* answered once the value is read */
         return PROC_STEP_DONE;
     }
     *used = req.consumed;
@@ -521,6 +522,7 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
             return PROC_STEP_CLOSE;
         *used = req->consumed;
         s->swallow = req->swallow;
+        s->hold_reply = true;   /* answered once the value is read */
         return PROC_STEP_DONE;
     }
     enum proc_step r = text_gated(s, req);

@@ -19,6 +19,10 @@
 struct thread_stats;
 struct auth_sasl_session;
 
+/* The longest refusal held back while a value is discarded (see held):
+ * memcached's error lines and a binary error response with its message. */
+#define SESSION_HELD_MAX 128
+
 struct session {
     struct buf          *out;        /* replies are appended here */
     struct thread_stats *stats;      /* the serving thread's counters */
@@ -32,6 +36,12 @@ struct session {
     bool                 authenticated; /* logged in, or no login required */
     bool                 closing;    /* close once the replies are sent */
     size_t               swallow;    /* bytes of a refused value to discard */
+    /* A step that refuses a value sets hold_reply with swallow: its reply
+     * is held back until the last byte is discarded (a TCP transport does
+     * this), as memcached answers after reading the value. */
+    bool                 hold_reply;
+    char                 held[SESSION_HELD_MAX];
+    size_t               nheld;
     size_t               resume;     /* a stopped multi-key request: where
                                         its next key starts */
     struct auth_sasl_session *sasl;  /* a SASL exchange in progress */

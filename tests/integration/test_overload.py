@@ -139,7 +139,7 @@ def test_flood_of_malformed_lines(start_server):
     numbers, control bytes, half a binary header) as fast as they can;
     every one gets its error reply, and the good client is served."""
     s = start_server("-t", "2")
-    junk = (b"bogus\r\nset k 0 0 -5\r\nincr\r\nget \x01\x02\r\n"
+    junk = (b"bogus\r\nset k 0 0 -5\r\nincr\r\ngat abc \x01\x02\r\n"
             b"touch k abc\r\nset k x y z\r\n\x00\x00\r\ndelete\r\n")
     stop = threading.Event()
     counts = []

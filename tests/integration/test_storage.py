@@ -1,4 +1,4 @@
-"""Storage and retrieval commands, exact bytes as memcached 1.6.18 sends them:
+"""Storage and retrieval commands, exact bytes as memcached 1.6.45 sends them:
 get gets gat gats set add replace append prepend cas touch delete, noreply,
 pipelining, key and value limits, flags, exptime."""
 import re
@@ -17,8 +17,8 @@ def test_get_miss(client):
 
 
 def test_get_no_key_is_error(client):
-    client.cmd(b"get\r\n", b"ERROR\r\n")
-    client.cmd(b"gets\r\n", b"ERROR\r\n")
+    client.cmd(b"get\r\n", b"CLIENT_ERROR bad command line format\r\n")
+    client.cmd(b"gets\r\n", b"CLIENT_ERROR bad command line format\r\n")
 
 
 def test_multiget_order_and_misses(client):
@@ -92,15 +92,19 @@ def test_cas_unique_full_64_bits_parsed(client):
 
 
 def test_cas_missing_unique_is_error(client):
-    client.cmd(b"cas st:c 0 0 1\r\n", b"ERROR\r\n")
+    """1.6.45: CLIENT_ERROR, and the data block is swallowed."""
+    client.cmd(b"cas st:c 0 0 1\r\nx\r\nversion\r\n",
+               b"CLIENT_ERROR bad command line format\r\nVERSION ")
+    client.readline()   # the rest of the version line
 
 
 @pytest.mark.parametrize("unique", [b"-1", b"18446744073709551616", b"abc"])
 def test_cas_bad_unique(client, unique):
-    """memcached answers CLIENT_ERROR and does not swallow the data line,
-    which then reads as an unknown command: ERROR."""
+    """memcached 1.6.45 answers CLIENT_ERROR once the data block it
+    announced is swallowed (1.6.18 read it as a command)."""
     client.cmd(b"cas st:c 0 0 1 " + unique + b"\r\nx\r\n",
-               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+               b"CLIENT_ERROR bad command line format\r\n")
+    assert client.call(b"version\r\n").startswith(b"VERSION ")
 
 
 def test_add(client):
@@ -158,10 +162,11 @@ def test_delete_legacy_zero_time(client):
                b"STORED\r\nEND\r\n")
 
 
-def test_delete_with_nonzero_time_is_error(client):
-    client.cmd(b"delete st:d 5\r\n",
-               b"CLIENT_ERROR bad command line format.  "
-               b"Usage: delete <key> [noreply]\r\n")
+def test_delete_ignores_the_old_hold_time(client):
+    """1.6.45 ignores any token after the key (1.6.18 refused a nonzero one)."""
+    client.cmd(b"set st:d 0 0 1\r\nx\r\n", b"STORED\r\n")
+    client.cmd(b"delete st:d 5\r\n", b"DELETED\r\n")
+    client.cmd(b"delete st:d 5 noreply\r\ndelete st:d a b\r\n", b"NOT_FOUND\r\n")
 
 
 def test_touch(client):
@@ -171,7 +176,7 @@ def test_touch(client):
 
 
 def test_touch_bad_args(client):
-    client.cmd(b"touch st:t\r\n", b"ERROR\r\n")
+    client.cmd(b"touch st:t\r\n", b"CLIENT_ERROR bad command line format\r\n")
     client.cmd(b"touch st:t abc\r\n", b"CLIENT_ERROR invalid exptime argument\r\n")
     client.cmd(b"touch st:t 99999999999999999999\r\n",
                b"CLIENT_ERROR invalid exptime argument\r\n")
@@ -187,13 +192,15 @@ def test_gat_gats(client):
 
 
 def test_gat_bad_args(client):
-    client.cmd(b"gat\r\n", b"ERROR\r\n")
+    client.cmd(b"gat\r\n", b"CLIENT_ERROR bad command line format\r\n")
     client.cmd(b"gat abc st:gat\r\n", b"CLIENT_ERROR invalid exptime argument\r\n")
 
 
-def test_gat_without_keys_is_empty_end(client):
-    """Surprising but real: 'gat 10' with no key answers END, not ERROR."""
-    client.cmd(b"gat 10\r\n", b"END\r\n")
+def test_gat_without_keys_is_format_error(client):
+    """1.6.45 counts tokens first: 'gat 10' or 'gat abc' with no key is a
+    format error (1.6.18 answered END)."""
+    client.cmd(b"gat 10\r\n", b"CLIENT_ERROR bad command line format\r\n")
+    client.cmd(b"gat abc\r\n", b"CLIENT_ERROR bad command line format\r\n")
 
 
 def test_gat_negative_expires(client):
@@ -250,9 +257,10 @@ def test_key_250_ok(client):
 
 
 def test_key_251_set_rejected(client):
-    """The data line is not swallowed: it then reads as a bad command."""
-    client.cmd(b"set %s 0 0 1\r\nx\r\n" % (b"K" * 251),
-               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+    """The data line is swallowed (1.6.45), not read as a command."""
+    client.cmd(b"set %s 0 0 1\r\nx\r\nversion\r\n" % (b"K" * 251),
+               b"CLIENT_ERROR bad command line format\r\nVERSION ")
+    client.readline()   # the rest of the version line
 
 
 def test_key_251_get_rejected(client):
@@ -287,8 +295,10 @@ def test_key_with_control_characters(client, reference, key):
     """Deliberate difference. memcached only splits on space, so control
     bytes are stored as part of the key (and a NUL even cuts the line).
     hardcached follows protocol.txt ("the key must not include control
-    characters or whitespace") and rejects them: log and terminal
-    injection through keys is not possible."""
+    characters or whitespace") and refuses to store them (the value is
+    swallowed): log and terminal injection through keys is not possible.
+    A lookup of such a key misses, as in memcached 1.6.45 (pylibmc maps
+    END / NOT_FOUND, not CLIENT_ERROR)."""
     if reference:
         if b"\x00" in key:
             return  # memcached truncates the line at NUL: not worth pinning
@@ -296,13 +306,17 @@ def test_key_with_control_characters(client, reference, key):
         client.cmd(b"get %s\r\n" % key, b"VALUE %s 0 1\r\nx\r\nEND\r\n" % key)
     else:
         client.cmd(b"set %s 0 0 1\r\nx\r\n" % key,
-                   b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
-        client.cmd(b"get %s\r\n" % key, b"CLIENT_ERROR bad command line format\r\n")
+                   b"CLIENT_ERROR bad command line format\r\n")
+        client.cmd(b"get %s\r\n" % key, b"END\r\n")
+        client.cmd(b"incr %s 1\r\n" % key, b"NOT_FOUND\r\n")
+        client.cmd(b"delete %s\r\n" % key, b"NOT_FOUND\r\n")
+        client.cmd(b"mg %s v\r\n" % key, b"EN\r\n")
     assert client.call(b"version\r\n").startswith(b"VERSION ")
 
 
 def test_tab_is_not_a_separator(client):
-    client.cmd(b"set\tst:tab 0 0 1\r\nx\r\n", b"ERROR\r\nERROR\r\n")
+    """An unknown command; then "x\\r\\n", a line under 4 bytes: CLIENT_ERROR (1.6.45)."""
+    client.cmd(b"set\tst:tab 0 0 1\r\nx\r\n", b"ERROR\r\nCLIENT_ERROR bad command line format\r\n")
 
 
 # flags
@@ -316,8 +330,9 @@ def test_flags_max_32bit(client):
 @pytest.mark.parametrize("flags", [b"-1", b"18446744073709551616",
                                    b"99999999999999999999", b"1x", b"abc"])
 def test_flags_bad_rejected(client, flags):
-    client.cmd(b"set st:f " + flags + b" 0 1\r\nx\r\n",
-               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+    client.cmd(b"set st:f " + flags + b" 0 1\r\nx\r\nversion\r\n",
+               b"CLIENT_ERROR bad command line format\r\nVERSION ")
+    client.readline()   # the rest of the version line
 
 
 @pytest.mark.hardcached_only
@@ -325,8 +340,9 @@ def test_flags_2_pow_32_rejected(client):
     """hardcached rejects flags > 4294967295. memcached 1.6.18 silently
     truncates them to 32 bits ('set k 4294967296 0 1' is STORED and reads
     back with flags 0): a client would get different flags than it sent."""
-    client.cmd(b"set st:f 4294967296 0 1\r\nx\r\n",
-               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+    client.cmd(b"set st:f 4294967296 0 1\r\nx\r\nversion\r\n",
+               b"CLIENT_ERROR bad command line format\r\nVERSION ")
+    client.readline()   # the rest of the version line
 
 
 # lengths and values
@@ -341,9 +357,33 @@ def test_bad_length_rejected_without_swallow(client, length):
 
 
 def test_too_few_or_many_tokens(client):
-    client.cmd(b"set st:a 0 0\r\n", b"ERROR\r\n")
-    client.cmd(b"set st:a 0 0 1 2 3\r\n", b"ERROR\r\n")
-    client.cmd(b"incr st:a\r\n", b"ERROR\r\n")
+    """1.6.45: too few is a format error, extra tokens are ignored."""
+    client.cmd(b"set st:a 0 0\r\n", b"CLIENT_ERROR bad command line format\r\n")
+    client.cmd(b"set st:a 0 0 1 2 3\r\nx\r\n", b"STORED\r\n")
+    client.cmd(b"incr st:a\r\n", b"CLIENT_ERROR bad command line format\r\n")
+
+
+@pytest.mark.hardcached_only
+def test_bad_line_announcing_too_much_closes(client):
+    """A malformed storage line announcing more than -I: its length is not
+    trusted, the connection closes after the error (1.6.45 would read and
+    discard it all)."""
+    client.send(b"set st:a abc 0 2000000000\r\n")
+    client.expect(b"CLIENT_ERROR bad command line format\r\n")
+    client.assert_closed()
+
+
+def test_refused_value_is_answered_once_read(client):
+    """memcached answers a refused value once its bytes are read: nothing
+    arrives while the client is still sending (spymemcached's I/O thread
+    fails on an early answer)."""
+    client.send(b"set st:late abc 0 100\r\n" + b"x" * 50)
+    client.sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        client.sock.recv(100)
+    client.sock.settimeout(10)
+    client.send(b"x" * 50 + b"\r\n")
+    client.expect(b"CLIENT_ERROR bad command line format\r\n")
 
 
 def test_bad_data_chunk_longer(client):
@@ -355,7 +395,7 @@ def test_bad_data_chunk_longer(client):
 
 def test_bad_data_chunk_resync(client):
     client.cmd(b"set st:bd 0 0 1\r\nab\r\nset st:bd2 0 0 1\r\nc\r\nget st:bd2\r\n",
-               b"CLIENT_ERROR bad data chunk\r\nERROR\r\nSTORED\r\n"
+               b"CLIENT_ERROR bad data chunk\r\nCLIENT_ERROR bad command line format\r\nSTORED\r\n"
                b"VALUE st:bd2 0 1\r\nc\r\nEND\r\n")
 
 
@@ -365,14 +405,15 @@ def test_bad_data_chunk_bare_lf(client):
 
 
 def test_bad_data_chunk_noreply_still_silent(client):
-    client.cmd(b"set st:bd 0 0 1 noreply\r\nxy\r\nversion\r\n", b"ERROR\r\n")
+    client.cmd(b"set st:bd 0 0 1 noreply\r\nxy\r\nversion\r\n",
+               b"CLIENT_ERROR bad command line format\r\n")
     assert client.readline().startswith(b"VERSION ")
 
 
 def test_bad_data_chunk_keeps_old_value(client):
     client.cmd(b"set st:bk 0 0 1\r\nx\r\n", b"STORED\r\n")
     client.cmd(b"set st:bk 0 0 1\r\nyz\r\n",
-               b"CLIENT_ERROR bad data chunk\r\nERROR\r\n")
+               b"CLIENT_ERROR bad data chunk\r\nCLIENT_ERROR bad command line format\r\n")
     client.cmd(b"get st:bk\r\n", b"VALUE st:bk 0 1\r\nx\r\nEND\r\n")
 
 
@@ -403,7 +444,9 @@ def test_value_too_large_noreply(client):
 def test_value_too_large_trailing_junk(client):
     n = 2000000
     client.send(b"set st:tl 0 0 %d\r\n" % n + b"x" * n + b"XY\r\nversion\r\n")
-    client.expect(b"SERVER_ERROR object too large for cache\r\nERROR\r\n")
+    # the value's 2 000 002 bytes end at "XY"; "\r\n" alone is then a blank line
+    client.expect(b"SERVER_ERROR object too large for cache\r\n"
+                  b"CLIENT_ERROR bad command line format\r\n")
     assert client.readline().startswith(b"VERSION ")
 
 
@@ -483,5 +526,6 @@ def test_exptime_absolute_soon_expires(client):
 
 @pytest.mark.parametrize("exp", [b"abc", b"99999999999999999999", b"1x"])
 def test_exptime_bad(client, exp):
-    client.cmd(b"set st:eb 0 " + exp + b" 1\r\nx\r\n",
-               b"CLIENT_ERROR bad command line format\r\nERROR\r\n")
+    client.cmd(b"set st:eb 0 " + exp + b" 1\r\nx\r\nversion\r\n",
+               b"CLIENT_ERROR bad command line format\r\nVERSION ")
+    client.readline()   # the rest of the version line

@@ -81,9 +81,9 @@ static const struct text_case text_cases[] = {
     { "set k 0 0 1\r\nx\r\n", "STORED\r\n" },
     { "get k\r\n", "VALUE k 0 1\r\nx\r\nEND\r\n" },
     { "get k nope k\r\n", "VALUE k 0 1\r\nx\r\nVALUE k 0 1\r\nx\r\nEND\r\n" },
-    { "get\r\n", "ERROR\r\n" },
+    { "get\r\n", "CLIENT_ERROR bad command line format\r\n" },   /* 1.6.45 */
     { "bogus\r\n", "ERROR\r\n" },
-    { "set k 0 0\r\n", "ERROR\r\n" },
+    { "set k 0 0\r\n", "CLIENT_ERROR bad command line format\r\n" },
     { "incr k 1\r\n", "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n" },
     { "set n 5 0 2 noreply\r\n10\r\nincr n 5\r\n", "15\r\n" },
     { "touch n 100\r\ntouch zz 1\r\n", "TOUCHED\r\nNOT_FOUND\r\n" },
@@ -93,7 +93,7 @@ static const struct text_case text_cases[] = {
     { "mg missing v\r\n", "EN\r\n" },
     { "mg n v f\r\n", "VA 2 f5\r\n15\r\n" },
     { "delete n 0\r\n", "DELETED\r\n" },
-    { "verbosity\r\n", "ERROR\r\n" },
+    { "verbosity\r\n", "CLIENT_ERROR bad command line format\r\n" },
 };
 
 /* The replies so far are exactly `want`; then forget them. */

@@ -2,7 +2,7 @@
  * text parser: see parse.h. Follows memcached 1.6's ascii rules (tokens
  * split on spaces, a trailing "\r" dropped, argument counts decide between
  * "ERROR" and a CLIENT_ERROR) but refuses what memcached lets grow without
- * bound, and keys with control characters.
+ * bound, and stores of keys with control characters.
  */
 #include "protocol/text/parse.h"
 
@@ -71,7 +71,8 @@ static bool is_retrieval(enum text_cmd c)
 }
 
 /* A key byte is no control character (protocol.txt; memcached itself
- * only splits on spaces). */
+ * only splits on spaces). Only keys that are stored are held to it: a
+ * lookup of such a key (get, incr, delete...) misses, as in memcached. */
 static bool key_byte_valid(char ch)
 {
     unsigned char c = (unsigned char)ch;
@@ -92,6 +93,12 @@ static bool key_token_valid(struct text_token k, size_t max)
 static bool key_valid(struct text_token k)
 {
     return key_token_valid(k, TEXT_KEY_MAX);
+}
+
+/* A key looked up, never stored: any bytes but a space, 1..TEXT_KEY_MAX. */
+static bool lookup_key_valid(struct text_token k)
+{
+    return k.n > 0 && k.n <= TEXT_KEY_MAX;
 }
 
 /* Next space-separated token in [*pos, end); false at the end. */
@@ -156,29 +163,28 @@ static enum text_parse_status parse_retrieval(const char *line, size_t end,
                                               size_t pos, size_t consumed,
                                               struct text_req *req)
 {
-    struct text_token t;
+    struct text_token t, exp = { NULL, 0 };
+    bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
 
-    if (req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS) {
-        int32_t exptime;
-        if (!next_token(line, end, &pos, &t))
-            return fail(req, TEXT_ERR_UNKNOWN, consumed);
-        if (!strnum_i32(t.p, t.n, &exptime))
-            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
-        req->exptime = exptime;
-    }
+    if (touch)
+        next_token(line, end, &pos, &exp);
     req->keys.p = line + pos;
     req->keys.n = end - pos;
     while (next_token(line, end, &pos, &t)) {
-        if (!key_valid(t))
+        if (!lookup_key_valid(t))
             return fail(req, TEXT_ERR_FORMAT, consumed);
         if (++req->nkeys > LIMIT_GET_KEYS_MAX)
             return fail(req, TEXT_ERR_TOO_MANY_KEYS, consumed);
     }
-    /* memcached: "get" alone is ERROR, but "gat 10" alone answers END
-     * (its exptime is the one token the table asks for) */
-    if (req->nkeys + (req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS) <
-        arity[req->cmd].min)
-        return fail(req, TEXT_ERR_UNKNOWN, consumed);
+    /* too few tokens first, then the exptime (memcached 1.6.45's order) */
+    if (req->nkeys + touch < arity[req->cmd].min)
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    if (touch) {
+        int32_t exptime;
+        if (!strnum_i32(exp.p, exp.n, &exptime))
+            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+        req->exptime = exptime;
+    }
     req->consumed = consumed;
     return TEXT_PARSE_OK;
 }
@@ -214,22 +220,29 @@ static enum text_parse_status parse_storage(const char *buf, size_t len,
                                             struct text_req *req)
 {
     /* tok[0] is the key; set: key flags exptime bytes [noreply],
-     * cas: key flags exptime bytes cas [noreply] */
-    uint32_t want = arity[req->cmd].min;   /* then an optional noreply */
+     * cas: key flags exptime bytes cas [noreply]; more tokens are ignored */
     int32_t exptime, vlen;
 
     req->key = tok[0];
-    req->noreply = n == want + 1 && tok_eq(tok[want], "noreply");
-    if (!key_valid(tok[0]) ||
+    req->noreply = tok_eq(tok[n - 1], "noreply");
+    if (!strnum_i32(tok[3].p, tok[3].n, &vlen) || vlen < 0 ||
+        vlen > INT32_MAX - 2)   /* memcached's bound before adding "\r\n" */
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    req->ndata = (size_t)vlen;
+    /* The length is known: after any other mistake the data block is
+     * discarded as it arrives (1.6.45), so that it is not read as
+     * commands; one longer than a value may be is not trusted: close. */
+    if (n < arity[req->cmd].min || !key_valid(tok[0]) ||
         !strnum_u32(tok[1].p, tok[1].n, &req->flags) ||
         !strnum_i32(tok[2].p, tok[2].n, &exptime) ||
-        !strnum_i32(tok[3].p, tok[3].n, &vlen) || vlen < 0 ||
-        vlen > INT32_MAX - 2 ||   /* memcached's bound before adding "\r\n" */
         (req->cmd == TEXT_CMD_CAS &&
-         !strnum_u64(tok[4].p, tok[4].n, &req->cas_unique)))
+         !strnum_u64(tok[4].p, tok[4].n, &req->cas_unique))) {
+        if (req->ndata > lim->value_max)
+            return fail_close(req, TEXT_ERR_FORMAT);
+        req->swallow = req->ndata + 2;
         return fail(req, TEXT_ERR_FORMAT, consumed);
+    }
     req->exptime = exptime;
-    req->ndata = (size_t)vlen;
 
     return parse_data_block(buf, len, lim, consumed, req);
 }
@@ -252,11 +265,12 @@ static enum text_parse_status parse_meta(const char *buf, size_t len,
         req->consumed = consumed;
         return TEXT_PARSE_OK;
     }
-    if (req->nargs == 0)   /* memcached: "mg" alone is ERROR, "me" a format error */
-        return fail(req, req->cmd == TEXT_CMD_ME || req->cmd == TEXT_CMD_MS ?
-                    TEXT_ERR_FORMAT : TEXT_ERR_UNKNOWN, consumed);
+    if (req->nargs == 0)   /* no key: a format error (1.6.45) */
+        return fail(req, TEXT_ERR_FORMAT, consumed);
     req->key = req->args[0];
-    if (!meta_key_valid(req->key))
+    /* only ms stores its key; the others may look up any bytes */
+    if (req->cmd == TEXT_CMD_MS ? !meta_key_valid(req->key) :
+        req->key.n > TEXT_META_KEY_MAX)
         return fail(req, TEXT_ERR_FORMAT, consumed);
     req->meta_flags_at = 1;
     for (uint32_t i = 1; i < req->nargs; i++)
@@ -273,6 +287,11 @@ static enum text_parse_status parse_meta(const char *buf, size_t len,
     req->ndata = (size_t)vlen;
     return parse_data_block(buf, len, lim, consumed, req);
 }
+
+/* The shortest line 1.6.45 takes for a command, "\r\n" included ("mn\r\n"). */
+#define TEXT_LINE_MIN 4
+/* A storage line's length token (after the key, flags and exptime). */
+#define STORAGE_LEN_TOKEN 3
 
 /* Up to this many digits a number needs no overflow check: 999,999,999
  * fits int32_t and uint32_t alike. */
@@ -364,8 +383,8 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     case TEXT_CMD_INCR:
     case TEXT_CMD_DECR:
         req->key = tok[0];
-        req->noreply = n == 3 && last_noreply;
-        if (!key_valid(tok[0]))
+        req->noreply = last_noreply;
+        if (!lookup_key_valid(tok[0]))
             return fail(req, TEXT_ERR_FORMAT, consumed);
         if (!strnum_u64(tok[1].p + (tok[1].n > 1 && tok[1].p[0] == '+'),
                         tok[1].n - (tok[1].n > 1 && tok[1].p[0] == '+'), &req->number))
@@ -374,27 +393,20 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     case TEXT_CMD_TOUCH: {
         int32_t exptime;
         req->key = tok[0];
-        req->noreply = n == 3 && last_noreply;
-        if (!key_valid(tok[0]))
+        req->noreply = last_noreply;
+        if (!lookup_key_valid(tok[0]))
             return fail(req, TEXT_ERR_FORMAT, consumed);
         if (!strnum_i32(tok[1].p, tok[1].n, &exptime))
             return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
         req->exptime = exptime;
         break;
     }
-    case TEXT_CMD_DELETE: {
+    case TEXT_CMD_DELETE:   /* 1.6.45 ignores the old hold time, any token */
         req->key = tok[0];
-        if (!key_valid(tok[0]))
+        req->noreply = n > 1 && last_noreply;
+        if (!lookup_key_valid(tok[0]))
             return fail(req, TEXT_ERR_FORMAT, consumed);
-        if (n > 1) {
-            bool hold_zero = tok_eq(tok[1], "0");
-            req->noreply = last_noreply;
-            if (!((n == 2 && (hold_zero || last_noreply)) ||
-                  (n == 3 && hold_zero && last_noreply)))
-                return fail(req, TEXT_ERR_DELETE_USAGE, consumed);
-        }
         break;
-    }
     case TEXT_CMD_FLUSH_ALL: {
         int32_t delay;
         req->noreply = last_noreply;
@@ -417,7 +429,7 @@ static enum text_parse_status parse_other(struct text_token *tok, uint32_t n,
     case TEXT_CMD_CACHE_MEMLIMIT: {
         uint32_t mb;
         req->noreply = n == 2 && last_noreply;
-        if (!strnum_u32(tok[0].p, tok[0].n, &mb))
+        if (n == 0 || !strnum_u32(tok[0].p, tok[0].n, &mb))
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->number = mb;
         break;
@@ -461,6 +473,10 @@ enum text_parse_status text_parse(const char *buf, size_t len,
 
     if (parse_set_fast(buf, end, req))
         return parse_data_block(buf, len, lim, consumed, req);
+    /* memcached 1.6.45: a line shorter than any command ("\r\n", " \r\n",
+     * "x\n") is a format error, not an unknown command */
+    if (consumed < TEXT_LINE_MIN)
+        return fail(req, TEXT_ERR_FORMAT, consumed);
 
     size_t pos = 0;
     struct text_token name;
@@ -490,16 +506,21 @@ enum text_parse_status text_parse(const char *buf, size_t len,
             return fail(req, TEXT_ERR_UNKNOWN, consumed);
         req->args[req->nargs++] = t;
     }
-    if (req->nargs < arity[req->cmd].min || req->nargs > arity[req->cmd].max)
+    if (req->nargs > arity[req->cmd].max)
         return fail(req, TEXT_ERR_UNKNOWN, consumed);
     switch (req->cmd) {
     case TEXT_CMD_SET: case TEXT_CMD_ADD: case TEXT_CMD_REPLACE:
     case TEXT_CMD_APPEND: case TEXT_CMD_PREPEND: case TEXT_CMD_CAS:
+        /* with its length, a line short of a token swallows its data */
+        if (req->nargs < STORAGE_LEN_TOKEN + 1)
+            return fail(req, TEXT_ERR_FORMAT, consumed);
         return parse_storage(buf, len, lim, req->args, req->nargs, consumed, req);
     case TEXT_CMD_MG: case TEXT_CMD_MS: case TEXT_CMD_MD: case TEXT_CMD_MA:
     case TEXT_CMD_MN: case TEXT_CMD_ME:
         return parse_meta(buf, len, lim, consumed, req);
     default:
+        if (req->nargs < arity[req->cmd].min)
+            return fail(req, TEXT_ERR_FORMAT, consumed);
         return parse_other(req->args, req->nargs, consumed, req);
     }
 }

@@ -22,31 +22,33 @@
 /* Every command the parser knows, one row each:
  *   X(enum name, wire name, fewest and most tokens after the name,
  *     class, over UDP, before login, carries the ascii login)
- * Fewer or more tokens than the row allows is memcached's "ERROR"
- * (retrievals count their keys; meta commands check their own). The last
- * four columns are what policy/gate.h decides on. */
+ * Fewer tokens than the row asks is "CLIENT_ERROR bad command line format"
+ * and more is "ERROR", as memcached 1.6.45 (retrievals count their keys;
+ * meta commands check their own); extra tokens are ignored where 1.6.45
+ * ignores them (TEXT_ANY). The last four columns are what policy/gate.h
+ * decides on. */
 #define TEXT_ANY LIMIT_TOKENS_MAX
 #define TEXT_COMMANDS(X)                                                   \
     X(GET,       "get",       1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
     X(GETS,      "gets",      1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
-    X(GAT,       "gat",       1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
-    X(GATS,      "gats",      1, TEXT_ANY, CMD_READ,  1, 0, 0)             \
-    X(SET,       "set",       4, 5,        CMD_WRITE, 1, 0, 1)             \
-    X(ADD,       "add",       4, 5,        CMD_WRITE, 1, 0, 0)             \
-    X(REPLACE,   "replace",   4, 5,        CMD_WRITE, 1, 0, 0)             \
-    X(APPEND,    "append",    4, 5,        CMD_WRITE, 1, 0, 0)             \
-    X(PREPEND,   "prepend",   4, 5,        CMD_WRITE, 1, 0, 0)             \
-    X(CAS,       "cas",       5, 6,        CMD_WRITE, 1, 0, 0)             \
-    X(INCR,      "incr",      2, 3,        CMD_WRITE, 1, 0, 0)             \
-    X(DECR,      "decr",      2, 3,        CMD_WRITE, 1, 0, 0)             \
-    X(TOUCH,     "touch",     2, 3,        CMD_WRITE, 1, 0, 0)             \
-    X(DELETE,    "delete",    1, 3,        CMD_WRITE, 1, 0, 0)             \
-    X(FLUSH_ALL, "flush_all", 0, 2,        CMD_ADMIN, 0, 0, 0)             \
+    X(GAT,       "gat",       2, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(GATS,      "gats",      2, TEXT_ANY, CMD_READ,  1, 0, 0)             \
+    X(SET,       "set",       4, TEXT_ANY, CMD_WRITE, 1, 0, 1)             \
+    X(ADD,       "add",       4, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(REPLACE,   "replace",   4, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(APPEND,    "append",    4, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(PREPEND,   "prepend",   4, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(CAS,       "cas",       5, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(INCR,      "incr",      2, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(DECR,      "decr",      2, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(TOUCH,     "touch",     2, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(DELETE,    "delete",    1, TEXT_ANY, CMD_WRITE, 1, 0, 0)             \
+    X(FLUSH_ALL, "flush_all", 0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(VERSION,   "version",   0, TEXT_ANY, CMD_READ,  1, 1, 0)             \
-    X(VERBOSITY, "verbosity", 1, 2,        CMD_ADMIN, 0, 0, 0)             \
+    X(VERBOSITY, "verbosity", 1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(QUIT,      "quit",      0, TEXT_ANY, CMD_CONN,  0, 0, 0)             \
     X(SHUTDOWN,  "shutdown",  0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
-    X(CACHE_MEMLIMIT, "cache_memlimit", 1, 2, CMD_ADMIN, 0, 0, 0)          \
+    X(CACHE_MEMLIMIT, "cache_memlimit", 0, 2, CMD_ADMIN, 0, 0, 0)          \
     X(STATS,     "stats",     0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(REFRESH_CERTS, "refresh_certs", 0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)     \
     X(DEBUGTIME, "debugtime", 1, 1,        CMD_ADMIN, 0, 0, 0)             \
@@ -75,9 +77,7 @@ enum text_cmd {
     X(TOO_MANY_KEYS, "CLIENT_ERROR too many keys")                         \
     X(TOO_LARGE, "SERVER_ERROR object too large for cache")                \
     X(BAD_DELTA, "CLIENT_ERROR invalid numeric delta argument")            \
-    X(BAD_EXPTIME, "CLIENT_ERROR invalid exptime argument")                \
-    X(DELETE_USAGE,                                                        \
-      "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]")
+    X(BAD_EXPTIME, "CLIENT_ERROR invalid exptime argument")
 
 enum text_error {
 #define X(name, str) TEXT_ERR_##name,
