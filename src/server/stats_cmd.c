@@ -195,12 +195,47 @@ enum stats_outcome stats_run(const char *group, size_t len, const struct stats_s
     return STATS_EMITTED;
 }
 
+/* Groups of memcached 1.6.45 that have nothing to show here (yet: issue
+ * 18 builds cachedump and detail), answered with 1.6.45's empty or usage
+ * reply rather than ERROR, which some clients raise on (pymemcache):
+ * X(group, tokens after the group it takes (-1: any), reply, reply when the
+ * count differs). */
+#define STATS_EMPTY_GROUPS(X)                                                 \
+    X("cachedump", 2, "END", "CLIENT_ERROR bad command line")                 \
+    X("detail", 0, "CLIENT_ERROR usage: stats detail on|off|dump", "ERROR")   \
+    X("extstore", -1, "END", "END")
+
+/* One of those groups: its reply line, or NULL. */
+static const char *stats_empty_reply(const struct text_token *args, uint32_t nargs)
+{
+    static const struct {
+        const char *group;
+        int         nargs;
+        const char *reply, *other;
+    } groups[] = {
+#define X(g, n, r, o) { g, n, r, o },
+        STATS_EMPTY_GROUPS(X)
+#undef X
+    };
+
+    for (size_t i = 0; nargs > 0 && i < sizeof(groups) / sizeof(groups[0]); i++)
+        if (group_is(args[0].p, args[0].n, groups[i].group))
+            return groups[i].nargs < 0 || (uint32_t)groups[i].nargs == nargs - 1 ?
+                   groups[i].reply : groups[i].other;
+    return NULL;
+}
+
 void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
 {
     struct stats_text_out t = { .out = s->out };
     struct stats_sink sink = { stats_text_add, &t };
     enum stats_outcome r = STATS_UNKNOWN;
+    const char *empty = stats_empty_reply(args, nargs);
 
+    if (empty != NULL) {
+        session_line(s, empty);
+        return;
+    }
     if (nargs <= 1)
         r = stats_run(nargs ? args[0].p : "", nargs ? args[0].n : 0, &sink);
     if (t.failed)
