@@ -139,8 +139,10 @@ static void mg_emit(const struct store_item *it, void *arg)
     const struct meta_flags *f = m->f;
     struct line l = { .n = 0 };
     rel_time_t now = clock_now();
+    /* C<cas>: the client holds this version already, no value (1.6.45) */
+    bool value = f->value && !(meta_has(f, 'C') && it->cas == f->cas_cmp);
 
-    if (f->value) {
+    if (value) {
         put(&l, "VA", 2);
         put_num(&l, it->nvalue);
     } else {
@@ -167,10 +169,10 @@ static void mg_emit(const struct store_item *it, void *arg)
     if (it->win)
         put(&l, " W", 2);
     put(&l, "\r\n", 2);
-    if (session_reserve(m->s, l.n + (f->value ? it->nvalue + 2 : 0)) == NULL)
+    if (session_reserve(m->s, l.n + (value ? it->nvalue + 2 : 0)) == NULL)
         return;
     session_append(m->s, l.buf, l.n);
-    if (f->value) {
+    if (value) {
         session_append(m->s, it->value, it->nvalue);
         EMIT_LIT(m->s, "\r\n");
     }
@@ -188,6 +190,7 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
         .recache = f->recache,
         .no_bump = f->no_bump,
         .tokens = true,
+        .new_cas = f->new_cas,
     };
     struct mg_ctx m = { s, f, k };
     enum store_found found = store_read(&rd, mg_emit, &m);
@@ -258,10 +261,15 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
         EMIT_LIT(s, "SERVER_ERROR out of memory storing object\r\n");
         return;
     }
+    /* as 1.6.45: c is 0 and s the value's size when nothing was stored */
     for (uint32_t i = 0; i < f->ntok; i++) {
         char flag = f->tok[i].p[0];
-        if (!put_common(&l, f, k, flag) && flag == 'c' && st == STORE_OK)
-            put_flag_u64(&l, 'c', res.cas);
+        if (put_common(&l, f, k, flag))
+            continue;
+        if (flag == 'c')
+            put_flag_u64(&l, 'c', st == STORE_OK ? res.cas : 0);
+        else if (flag == 's')
+            put_flag_u64(&l, 's', st == STORE_OK ? res.nvalue : req->ndata);
     }
     emit_line(s, &l);
 }

@@ -46,8 +46,18 @@ static void test_flag_errors(void)
     CHECK_EQ_INT(parse_line(META_MG, "mg k T99999999999\r\n", &req, &f), META_ERR_BAD_TOKEN);
     CHECK_EQ_INT(parse_line(META_MG, "mg k O123456789012345678901234567890123\r\n", &req, &f),
                  META_ERR_OPAQUE_LONG);
-    CHECK_EQ_INT(parse_line(META_MG, "mg k M\r\n", &req, &f), META_ERR_INVALID_FLAG);
-    CHECK_EQ_INT(parse_line(META_MD, "md k x x\r\n", &req, &f), META_ERR_MD_MA_FLAG);
+    /* one pre-parser, as 1.6.45: a known flag a command has no use for is
+     * accepted (M is a mode only for ms and ma), P and L by every command */
+    CHECK_EQ_INT(parse_line(META_MG, "mg k M\r\n", &req, &f), META_ERR_NONE);
+    CHECK_EQ_INT(parse_line(META_MG, "mg k P L Pabc\r\n", &req, &f), META_ERR_DUP_FLAG);
+    CHECK_EQ_INT(parse_line(META_MG, "mg k P Lxyz C12 v\r\n", &req, &f), META_ERR_NONE);
+    CHECK(f.cas_cmp == 12 && f.value);
+    CHECK_EQ_INT(parse_line(META_MS, "ms k 1 P L s\r\nx\r\n", &req, &f), META_ERR_NONE);
+    CHECK_EQ_INT(parse_line(META_MD, "md k v P L\r\n", &req, &f), META_ERR_NONE);
+    CHECK_EQ_INT(parse_line(META_MA, "ma k s P L\r\n", &req, &f), META_ERR_NONE);
+    CHECK_EQ_INT(parse_line(META_MD, "md k Z\r\n", &req, &f), META_ERR_INVALID_FLAG);
+    CHECK_EQ_INT(parse_line(META_MD, "md k x x\r\n", &req, &f), META_ERR_DUP_FLAG);
+    CHECK_EQ_INT(parse_line(META_MA, "ma k Z\r\n", &req, &f), META_ERR_MD_MA_FLAG);
     CHECK_EQ_INT(parse_line(META_MA, "ma k Dabc\r\n", &req, &f), META_ERR_MD_MA_FLAG);
     CHECK_EQ_INT(parse_line(META_MA, "ma k Mx\r\n", &req, &f), META_ERR_MA_MODE);
     CHECK_EQ_INT(parse_line(META_MA, "ma k M-\r\n", &req, &f), META_ERR_NONE);

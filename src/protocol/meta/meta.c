@@ -1,7 +1,8 @@
 /*
- * meta: see meta.h. Which flags each command takes follows memcached's
- * protocol.txt; md and ma word their flag errors as memcached 1.6 does
- * ("invalid or duplicate flag").
+ * meta: see meta.h. Every command knows every flag, as memcached 1.6.45's
+ * one pre-parser does, and ignores those it has no use for (P and L, the
+ * proxy's routing tokens, are used by none); ma words its flag errors as
+ * memcached does ("invalid or duplicate flag").
  */
 #include "protocol/meta/meta.h"
 
@@ -20,13 +21,9 @@ const char *meta_error_string(enum meta_error e)
     return error_strings[e];
 }
 
-/* Flags each command accepts; upper-case ones (and O) take a token. */
-static const char *const accepted[] = {
-    [META_MG] = "bcfhklOqstuvENRT",
-    [META_MS] = "bcCEFIkOqTMN",
-    [META_MD] = "bCEIkOqTx",
-    [META_MA] = "bCENJDTMqOtcvk",
-};
+/* The flags memcached 1.6.45 knows (proto_parser.c, _meta_flag_preparse);
+ * upper-case ones take a token. */
+static const char known_flags[] = "bcfhklstuvqxOPLNTRFCEMJDI";
 
 static int flag_bit(char c)
 {
@@ -45,7 +42,7 @@ bool meta_has(const struct meta_flags *f, char flag)
 
 static enum meta_error flag_error(enum meta_cmd cmd, enum meta_error e)
 {
-    if ((cmd == META_MD || cmd == META_MA) &&
+    if (cmd == META_MA &&
         (e == META_ERR_INVALID_FLAG || e == META_ERR_DUP_FLAG || e == META_ERR_BAD_TOKEN))
         return META_ERR_MD_MA_FLAG;
     return e;
@@ -75,7 +72,7 @@ enum meta_error meta_parse(enum meta_cmd cmd, const struct text_token *tok,
         int bit = flag_bit(c);
         bool ok = true;
 
-        if (bit < 0 || strchr(accepted[cmd], c) == NULL)
+        if (bit < 0 || strchr(known_flags, c) == NULL)
             return flag_error(cmd, META_ERR_INVALID_FLAG);
         if ((f->seen >> bit) & 1)
             return flag_error(cmd, META_ERR_DUP_FLAG);
@@ -105,6 +102,8 @@ enum meta_error meta_parse(enum meta_cmd cmd, const struct text_token *tok,
         case 'J': ok = strnum_u64(v, nv, &f->initial); break;
         case 'D': ok = strnum_u64(v, nv, &f->delta); break;
         case 'M':
+            if (cmd != META_MS && cmd != META_MA)
+                break;   /* a mode only ms and ma have */
             if (nv != 1)
                 return cmd == META_MS ? META_ERR_MS_MODE : META_ERR_MA_MODE;
             if (cmd == META_MS) {
