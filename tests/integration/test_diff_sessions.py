@@ -169,12 +169,8 @@ def key(name):
 
 BIG = 1024 * 1024 + 1          # one byte over the default -I (1 MiB)
 CE = b"CLIENT_ERROR bad command line format\r\n"
-SWALLOW = "CLIENT_ERROR and the data block swallowed; hardcached answers ERROR and reads it as a command"
-NO_KEY = "a meta command with no key gets CLIENT_ERROR; hardcached answers ERROR"
-PL_FLAG = "the P and L routing tokens get CLIENT_ERROR invalid flag"
-PL_DUP = "the P and L routing tokens get CLIENT_ERROR invalid or duplicate flag"
-CE_NOT_ERROR = "CLIENT_ERROR; hardcached answers ERROR"
-BLANK = "a blank command gets CLIENT_ERROR; hardcached answers ERROR"
+BIN_TOO_LARGE = struct.pack(">BBHBBHIIQ", binproto.RES, binproto.OP["set"], 0, 0, 0, binproto.E2BIG,
+                            10, 0, 0) + b"Too large."
 
 CASES = [
     # -- the same today: kept so that they stay the same
@@ -186,70 +182,80 @@ CASES = [
     case("set_negative_length", b"set k 0 0 -1\r\n", CE),
     case("unknown_command", b"foo bar\r\n", b"ERROR\r\n"),
     # -- text protocol: error lines and what is swallowed
-    case("cas_empty_token", b"cas %s 0 0 6 \r\nfoobar\r\n" % key("cas_empty_token"), CE, SWALLOW),
-    case("cas_no_token", b"cas %s 0 0 1\r\nx\r\n" % key("cas_no_token"), CE, SWALLOW),
-    case("set_bad_flags", b"set %s abc 0 1\r\nx\r\n" % key("set_bad_flags"), CE, SWALLOW),
-    case("set_key_too_long", b"set %s 0 0 1\r\nx\r\n" % (b"k" * 251), CE, SWALLOW),
-    case("ms_bad_size", b"ms %s abc\r\nx\r\n" % key("ms_bad_size"), CE + CE,
-         "the line after a bad ms size gets CLIENT_ERROR; hardcached answers ERROR"),
+    case("cas_empty_token", b"cas %s 0 0 6 \r\nfoobar\r\n" % key("cas_empty_token"), CE),
+    case("cas_no_token", b"cas %s 0 0 1\r\nx\r\n" % key("cas_no_token"), CE),
+    case("set_bad_flags", b"set %s abc 0 1\r\nx\r\n" % key("set_bad_flags"), CE),
+    case("set_key_too_long", b"set %s 0 0 1\r\nx\r\n" % (b"k" * 251), CE),
+    case("ms_bad_size", b"ms %s abc\r\nx\r\n" % key("ms_bad_size"), CE + CE),
     case("set_bad_chunk", b"set %s 0 0 1\r\nxyz\r\n" % key("set_bad_chunk"),
-         b"CLIENT_ERROR bad data chunk\r\n" + CE,
-         "after a bad data chunk the rest of the line gets CLIENT_ERROR; hardcached answers ERROR"),
-    case("get_key_too_long", b"get %s\r\n" % (b"k" * 251), CE + b"\r\n",
-         "1.6.45 follows the CLIENT_ERROR with an empty line (an upstream quirk?); hardcached does not"),
-    case("get_no_key", b"get\r\n", CE, CE_NOT_ERROR),
-    case("gets_no_key", b"gets\r\n", CE, CE_NOT_ERROR),
-    case("touch_no_exptime", b"touch %s\r\n" % key("touch_no_exptime"), CE,
-         CE_NOT_ERROR),
-    case("delete_extra_token", b"delete %s 5\r\n" % key("delete_extra_token"), b"NOT_FOUND\r\n",
-         "delete <key> <token> is served; hardcached refuses it with the 1.6.18 usage line"),
-    case("empty_line", b"\r\n", CE, BLANK),
-    case("blank_line", b" \r\n", CE, BLANK),
-    case("verbosity_no_arg", b"verbosity\r\n", CE, CE_NOT_ERROR),
-    case("verbosity_extra_tokens", b"verbosity 1 2 3\r\n", b"OK\r\n",
-         "extra tokens are ignored; hardcached answers ERROR"),
-    case("shutdown_not_enabled", b"shutdown\r\n", b"SERVER_ERROR: shutdown not enabled\r\n",
-         "1.6.45's line starts SERVER_ERROR:, hardcached's (1.6.18's) ERROR:"),
+         b"CLIENT_ERROR bad data chunk\r\n" + CE),
+    case("cas_no_token_big", b"cas %s 0 0 3000\r\n" % key("cas_no_token_big") + b"x" * 3000 + b"\r\n", CE),
+    case("set_too_few_tokens", b"set %s 0 0\r\n" % key("set_too_few_tokens"), CE),
+    case("set_extra_tokens", b"set %s 0 0 1 2 3\r\nx\r\n" % key("set_extra_tokens"), b"STORED\r\n"),
+    case("set_tab", b"set\t%s 0 0 1\r\nx\r\n" % key("set_tab"), b"ERROR\r\n" + CE),
+    case("one_byte_line", b"x\r\na\n", CE + CE),
+    case("gat_no_key", b"gat 10\r\n", CE),
+    case("gat_bad_exptime_no_key", b"gat abc\r\n", CE),
+    case("incr_extra_tokens", b"incr %s 1 noreply extra\r\n" % key("incr_extra_tokens"), b"NOT_FOUND\r\n"),
+    case("touch_extra_tokens", b"touch %s 1 2\r\n" % key("touch_extra_tokens"), b"NOT_FOUND\r\n"),
+    case("delete_hold_noreply", b"delete %s 5 noreply\r\n" % key("delete_hold_noreply"), b""),
+    case("verbosity_noreply", b"verbosity noreply\r\n", b""),
+    case("cache_memlimit_no_arg", b"cache_memlimit\r\n", b"ERROR\r\n"),
+    case("nul_in_key_get", b"get a\x00b\r\n", b"END\r\n"),
+    case("nul_in_key_incr", b"incr a\x00b 1\r\n", b"NOT_FOUND\r\n"),
+    case("nul_in_key_mg", b"mg a\x00b v\r\n", b"EN\r\n"),
+    case("get_no_key", b"get\r\n", CE),
+    case("gets_no_key", b"gets\r\n", CE),
+    case("touch_no_exptime", b"touch %s\r\n" % key("touch_no_exptime"), CE),
+    case("delete_extra_token", b"delete %s 5\r\n" % key("delete_extra_token"), b"NOT_FOUND\r\n"),
+    case("empty_line", b"\r\n", CE),
+    case("blank_line", b" \r\n", CE),
+    case("verbosity_no_arg", b"verbosity\r\n", CE),
+    case("verbosity_extra_tokens", b"verbosity 1 2 3\r\n", b"OK\r\n"),
+    case("shutdown_not_enabled", b"shutdown\r\n", b"SERVER_ERROR: shutdown not enabled\r\n"),
     case("version", b"version\r\n", b"VERSION 1.6.45\r\n"),
-    case("stats_cachedump_empty", b"stats cachedump 1 1\r\n", b"END\r\n",
-         "stats cachedump gets ERROR (pymemcache raises MemcacheUnknownCommandError)", fresh=True),
-    case("stats_detail_usage", b"stats detail\r\n", b"CLIENT_ERROR usage: stats detail on|off|dump\r\n",
-         "stats detail gets ERROR"),
-    case("stats_extstore", b"stats extstore\r\n", b"END\r\n", "stats extstore gets ERROR"),
+    case("stats_cachedump_empty", b"stats cachedump 1 1\r\n", b"END\r\n", fresh=True),
+    case("stats_detail_usage", b"stats detail\r\n", b"CLIENT_ERROR usage: stats detail on|off|dump\r\n"),
+    case("stats_extstore", b"stats extstore\r\n", b"END\r\n"),
+    case("stats_cachedump_usage", b"stats cachedump 1\r\n", b"CLIENT_ERROR bad command line\r\n"),
     # -- meta: blank commands, P/L, flags a command does not use, new flags
-    case("mg_no_key", b"mg\r\n", CE, NO_KEY),
-    case("mg_blank_key", b"mg \r\n", CE, NO_KEY),
-    case("md_no_key", b"md\r\n", CE, NO_KEY),
-    case("ma_no_key", b"ma\r\n", CE, NO_KEY),
+    case("mg_no_key", b"mg\r\n", CE),
+    case("mg_blank_key", b"mg \r\n", CE),
+    case("md_no_key", b"md\r\n", CE),
+    case("ma_no_key", b"ma\r\n", CE),
     case("mg_P_L", b"set %s 0 0 2\r\nhi\r\nmg %s P L v\r\nmg %s v Pabc Lxyz\r\n" % ((key("mg_P_L"),) * 3),
-         b"STORED\r\nVA 2\r\nhi\r\nVA 2\r\nhi\r\n", PL_FLAG),
-    case("ms_P_L", b"ms %s 2 P L\r\nhi\r\n" % key("ms_P_L"), b"HD\r\n",
-         PL_FLAG),
-    case("md_P_L", b"md %s P L\r\n" % key("md_P_L"), b"NF\r\n",
-         PL_DUP),
-    case("ma_P_L", b"ma %s P L N0 J1 v\r\n" % key("ma_P_L"), b"VA 1\r\n1\r\n",
-         PL_DUP),
+         b"STORED\r\nVA 2\r\nhi\r\nVA 2\r\nhi\r\n"),
+    case("ms_P_L", b"ms %s 2 P L\r\nhi\r\n" % key("ms_P_L"), b"HD\r\n"),
+    case("md_P_L", b"md %s P L\r\n" % key("md_P_L"), b"NF\r\n"),
+    case("ma_P_L", b"ma %s P L N0 J1 v\r\n" % key("ma_P_L"), b"VA 1\r\n1\r\n"),
     case("mg_C", b"set %s 0 0 2\r\nhi\r\nmg %s C999999 v\r\n" % ((key("mg_C"),) * 2),
-         b"STORED\r\nVA 2\r\nhi\r\n", "mg C<token> gets CLIENT_ERROR invalid flag"),
+         b"STORED\r\nVA 2\r\nhi\r\n"),
+    case("mg_C_same_cas", b"ms %s 2 E77\r\nhi\r\nmg %s C77 v s\r\nmg %s C78 v\r\n" % ((key("mg_C_same"),) * 3),
+         b"HD\r\nHD s2\r\nVA 2\r\nhi\r\n"),
+    case("ms_s_append", b"ms %s 2\r\nhi\r\nms %s 3 MA s\r\nabc\r\nms %s 1 MA s\r\nx\r\n"
+         % (key("ms_s_append"), key("ms_s_append"), key("ms_s_missing")), b"HD\r\nHD s5\r\nNS s1\r\n"),
+    case("ms_c_s_on_EX", b"ms %s 3 C1 c s\r\nabc\r\n" % key("ms_c_s_on_EX"), b"NF c0 s3\r\n"),
+    case("mg_M_ignored", b"mg %s M9 v\r\nmd %s Mx q\r\n" % ((key("mg_M"),) * 2), b"EN\r\nNF\r\n"),
+    case("md_invalid_flag", b"md k Z\r\nmd k q q\r\nma k Z\r\n",
+         b"CLIENT_ERROR invalid flag\r\nCLIENT_ERROR duplicate flag\r\n"
+         b"CLIENT_ERROR invalid or duplicate flag\r\n"),
     case("ms_s", b"ms %s 2 s\r\nhi\r\nms %s 3 s c\r\nabc\r\n" % ((key("ms_s"),) * 2),
-         b"HD s2\r\nHD s3 c1\r\n", "ms ... s (stored size) gets CLIENT_ERROR invalid flag"),
-    case("md_unused_flag", b"md %s v\r\n" % key("md_unused_flag"), b"NF\r\n",
-         "a known flag md does not use gets CLIENT_ERROR invalid or duplicate flag"),
-    case("ma_unused_flag", b"ma %s s\r\n" % key("ma_unused_flag"), b"NF\r\n",
-         "a known flag ma does not use gets CLIENT_ERROR invalid or duplicate flag"),
-    case("mg_E_on_create", b"mg %s N30 E12345 c v\r\n" % key("mg_E_on_create"), b"VA 0 c12345 W\r\n\r\n",
-         "mg N E<token> ignores E on the item it creates (c is hardcached's own CAS)", rename=False),
+         b"HD s2\r\nHD s3 c1\r\n"),
+    case("md_unused_flag", b"md %s v\r\n" % key("md_unused_flag"), b"NF\r\n"),
+    case("ma_unused_flag", b"ma %s s\r\n" % key("ma_unused_flag"), b"NF\r\n"),
+    case("mg_E_on_create", b"mg %s N30 E12345 c v\r\n" % key("mg_E_on_create"), b"VA 0 c12345 W\r\n\r\n", rename=False),
     case("ms_c_on_EX", b"ms %s 3 E5 c\r\nabc\r\nms %s 3 C1 c\r\nabc\r\n" % ((key("ms_c_on_EX"),) * 2),
-         b"HD c5\r\nEX c0\r\n", "ms ... c on a reply other than HD: 1.6.45 returns c0, hardcached no c",
+         b"HD c5\r\nEX c0\r\n",
          rename=False),
-    case("me_size", b"set %s 0 0 2\r\nhi\r\nme %s\r\n" % ((key("me_size"),) * 2),
-         b"STORED\r\nME k_me_size exp=-1 la=0 cas=1 fetch=no cls=1 size=70\r\n",
-         "me size= is memcached's item size, header included; hardcached's is smaller"),
     # -- a value over -I: memcached reads the whole body, then answers
     case("text_value_over_I", (b"set %s 0 0 %d\r\n" % (key("text_value_over_I"), BIG),
                                b"x" * BIG + b"\r\n"),
-         b"<pause>SERVER_ERROR object too large for cache\r\n",
-         "a text value over -I: hardcached answers before the body is sent"),
+         b"<pause>SERVER_ERROR object too large for cache\r\n"),
+    case("meta_value_over_I", (b"ms k_meta_big %d\r\n" % BIG, b"x" * BIG + b"\r\n"),
+         b"<pause>SERVER_ERROR object too large for cache\r\n"),
+    case("binary_value_over_I",
+         (binproto.pack("set", b"k_bin_big", binproto.store_extras(), b"x" * BIG)[:24 + 8 + 9], b"x" * BIG),
+         b"<pause>" + BIN_TOO_LARGE, binary=True),
     # -- binary protocol (the random stream in test_differential.py covers more)
     case("bin_version", binproto.pack("version"), bin_reply("version", value=b"1.6.45"),
          binary=True),
@@ -273,24 +279,16 @@ CASES = [
 Deliberate = collections.namedtuple("Deliberate", "name send want145 want readme binary")
 HANG = 1.0      # how long a row waits for a reply 1.6.45 never sends
 UNKNOWN = b"Unknown command"
-BIN_TOO_LARGE = struct.pack(">BBHBBHIIQ", binproto.RES, binproto.OP["set"], 0, 0, 0, binproto.E2BIG,
-                            10, 0, 0) + b"Too large."
 KEYS_18725 = [b"key:%012d" % i for i in range(18725)]   # one 18725-key line of ~300 KB
 DELIBERATE = [
-    Deliberate("nul_in_key_get", (b"get a\x00b\r\n",), b"END\r\n", CE,
-               "key with control characters", False),
-    Deliberate("nul_in_key_incr", (b"incr a\x00b 1\r\n",), b"NOT_FOUND\r\n", CE,
-               "key with control characters", False),
+    Deliberate("store_control_key", (b"set a\x01b 0 0 1\r\nx\r\nget a\x01b\r\n",),
+               b"STORED\r\nVALUE a\x01b 0 1\r\nx\r\nEND\r\n", CE + b"END\r\n",
+               "storing a key with control characters", False),
+    Deliberate("get_key_too_long", (b"get %s\r\n" % (b"k" * 251),), CE + b"\r\n", CE,
+               "`get` of a key over 250 bytes", False),
     Deliberate("multiget_18725_keys", (b"get " + b" ".join(KEYS_18725) + b"\r\n",), b"END\r\n",
                b"CLIENT_ERROR line too long\r\n<closed>", "retrieval line (`get`/`gets`/`gat`/`gats`) length",
                False),
-    Deliberate("meta_value_over_I", (b"ms k_meta_big %d\r\n" % BIG, b"x" * BIG + b"\r\n"),
-               b"<pause>SERVER_ERROR object too large for cache\r\n",
-               b"SERVER_ERROR object too large for cache\r\n<pause>", "binary or meta value over `-I`", False),
-    Deliberate("binary_value_over_I",
-               (binproto.pack("set", b"k_bin_big", binproto.store_extras(), b"x" * BIG)[:24 + 8 + 9],
-                b"x" * BIG),
-               b"<pause>" + BIN_TOO_LARGE, BIN_TOO_LARGE + b"<pause>", "binary or meta value over `-I`", True),
     Deliberate("bin_unknown_opcode_with_body", (binproto.pack(0x50, b"k", value=b"xx"),),
                bin_reply(0x50, binproto.UNKNOWN, UNKNOWN) + b"<no reply>",
                bin_reply(0x50, binproto.UNKNOWN, UNKNOWN), "binary request whose body is shorter", True),
@@ -341,3 +339,19 @@ def test_first_line_of_version_and_help(flag):
     if first_words(hcutil.memcached_145()) != [b"memcached", b"1.6.45"]:
         raise ReferenceMoved("memcached 1.6.45 %s no longer starts 'memcached 1.6.45'" % flag)
     assert first_words(hcutil.HC_BIN) == [b"memcached", b"1.6.45"]
+
+
+def test_me_size_is_the_items_own(pair):
+    """`me` size= is each server's own item size, header included: 70 bytes
+    in 1.6.45 for this item, fewer in hardcached (README, deliberate)."""
+    with open(README) as f:
+        assert "| `me` size=" in f.read()
+    send = (b"set k_me_size 0 0 2\r\nhi\r\nme k_me_size\r\n",)
+    sizes = {}
+    for impl in ("1.6.45", "hardcached"):
+        m = re.search(rb" size=(\d+)\r\n$", converse(pair.get(impl), send))
+        assert m, impl
+        sizes[impl] = int(m.group(1))
+    if sizes["1.6.45"] != 70:
+        raise ReferenceMoved("1.6.45's me size= is now %d" % sizes["1.6.45"])
+    assert 2 + len(b"k_me_size") <= sizes["hardcached"] < 70
