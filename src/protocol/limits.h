@@ -16,12 +16,13 @@
 /* A command line without '\n' within this many bytes closes the connection
  * (memcached's rule), except for retrieval commands below. */
 #define LIMIT_LINE_MAX          2048
-/* Retrieval lines (get/gets/gat/gats) may be longer, up to this; beyond it
- * the client gets "CLIENT_ERROR line too long" and is disconnected.
- * memcached lets them grow without bound. */
-#define LIMIT_GET_LINE_MAX      65536
-/* Keys in one retrieval command; more gets "CLIENT_ERROR too many keys". */
-#define LIMIT_GET_KEYS_MAX      4096
+/* Retrieval lines (get/gets/gat/gats) may be longer: one still without
+ * its "\n" past LIMIT_LINE_MAX is served in pieces as it streams in (each
+ * piece's complete keys answered, nothing buffered but a partial key), up
+ * to this many bytes in all; beyond, the client gets "CLIENT_ERROR line
+ * too long" and is disconnected. memcached lets them grow without bound;
+ * 16 MiB is some 1.6 million 10-byte keys, far above real clients. */
+#define LIMIT_GET_LINE_MAX      (16 * 1024 * 1024)
 /* Tokens in any non-retrieval command (memcached's MAX_TOKENS is 24). */
 #define LIMIT_TOKENS_MAX        24
 /* Bytes read from a socket at once (per-thread scratch buffer). */

@@ -94,7 +94,8 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
         }
     }
     s->resume = 0;
-    REPLY(s, "END");
+    if (!req->partial)   /* a piece of a longer line: more keys follow */
+        REPLY(s, "END");
     return PROC_STEP_DONE;
 }
 
@@ -386,9 +387,9 @@ static enum proc_step text_step_unauth(struct session *s, const char *data,
 
     if (st == TEXT_PARSE_NEED_MORE)
         return PROC_STEP_NEED_MORE;
-    if (st == TEXT_PARSE_ERROR) {
+    if (st == TEXT_PARSE_ERROR || req.partial) {
         REPLY(s, "CLIENT_ERROR unauthenticated");
-        if (req.close || req.error == TEXT_ERR_TOO_LARGE)
+        if (req.close || req.partial || req.error == TEXT_ERR_TOO_LARGE)
             return PROC_STEP_CLOSE;
         *used = req.consumed;
         s->swallow = req.swallow;
@@ -457,12 +458,12 @@ static void text_ahead(struct session *s, const char *data, size_t len)
 {
     size_t off = 0;
 
-    if (!s->authenticated || s->swallow > 0)
+    if (!s->authenticated || s->swallow > 0 || s->cont.active)
         return;
     while (ahead.n < TEXT_AHEAD_MAX && off < len) {
         struct text_req *req = &ahead.req[ahead.n];
         if (text_parse(data + off, len - off, text_limits_now(), req) != TEXT_PARSE_OK ||
-            !ahead_command(req->cmd))
+            !ahead_command(req->cmd) || req->partial)
             break;
         ahead.at[ahead.n++] = data + off;
         off += req->consumed;
@@ -499,6 +500,38 @@ static struct text_req *ahead_take(const char *data)
     return NULL;
 }
 
+/* ---- a retrieval line served in pieces ----
+ *
+ * A get line still without its "\n" past LIMIT_LINE_MAX (an 18,725-key
+ * multiget is 187 KB) is answered as it streams in: each piece's complete
+ * keys at once (parse.h, req->partial), END after the last. The session
+ * keeps the command and exptime for the next piece; the line's bytes are
+ * counted against LIMIT_GET_LINE_MAX. Memory stays one read and a partial
+ * key, whatever the line's length. */
+
+/* May this piece be served? The line's bytes so far plus its own are at
+ * most LIMIT_GET_LINE_MAX; else the refusal, and the connection closes. */
+static bool text_piece_allowed(struct session *s, const struct text_req *req)
+{
+    if ((s->cont.active ? s->cont.seen : 0) + req->consumed <= LIMIT_GET_LINE_MAX)
+        return true;
+    session_line(s, text_error_string(TEXT_ERR_LINE_TOO_LONG));
+    s->cont.active = false;
+    return false;
+}
+
+/* After a piece ran: what the next one needs, or the line is done. */
+static void text_piece_done(struct session *s, const struct text_req *req)
+{
+    if (!s->cont.active) {
+        s->cont.cmd = req->cmd;
+        s->cont.exptime = req->exptime;
+        s->cont.seen = 0;
+    }
+    s->cont.seen += req->consumed;
+    s->cont.active = req->partial;
+}
+
 static enum proc_step text_step(struct session *s, const char *data, size_t len,
                                 size_t *used)
 {
@@ -508,7 +541,11 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
     *used = 0;
     if (!s->authenticated)
         return text_step_unauth(s, data, len, used);
-    if ((req = ahead_take(data)) != NULL) {
+    if (s->cont.active) {
+        req = &parsed;
+        st = text_parse_more(data, len, (enum text_cmd)s->cont.cmd, req);
+        req->exptime = s->cont.exptime;
+    } else if ((req = ahead_take(data)) != NULL) {
         st = TEXT_PARSE_OK;
     } else {
         req = &parsed;
@@ -525,9 +562,15 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
         s->hold_reply = true;   /* answered once the value is read */
         return PROC_STEP_DONE;
     }
+    bool piece = req->partial || s->cont.active;
+    if (piece && !text_piece_allowed(s, req))
+        return PROC_STEP_CLOSE;
     enum proc_step r = text_gated(s, req);
-    if (r != PROC_STEP_OUTPUT_FULL)
+    if (r != PROC_STEP_OUTPUT_FULL) {
         *used = req->consumed;
+        if (piece)
+            text_piece_done(s, req);
+    }
     return r;
 }
 

@@ -44,6 +44,15 @@ struct session {
     size_t               nheld;
     size_t               resume;     /* a stopped multi-key request: where
                                         its next key starts */
+    /* A request its processor serves in pieces as its bytes arrive (a
+     * text multi-get line longer than one read): what the next piece
+     * needs to go on. */
+    struct {
+        bool             active;
+        int              cmd;
+        int64_t          exptime;
+        size_t           seen;       /* bytes of it served so far */
+    }                    cont;
     struct auth_sasl_session *sasl;  /* a SASL exchange in progress */
     struct sockaddr_storage peer;
     socklen_t            peerlen;

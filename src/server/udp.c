@@ -237,6 +237,7 @@ static void udp_datagram(struct udp_worker *u, struct listener *l, size_t n,
     s->closing = false;
     s->swallow = s->resume = 0;
     s->hold_reply = false;
+    s->cont.active = false;
     s->out_high_water = LIMIT_OUTPUT_HIGH_WATER;
     s->refusal_max = plen;     /* a refusal never amplifies, to anyone */
     u->reply_max = udp_guard_reply_max(validated, n);

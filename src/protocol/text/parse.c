@@ -159,34 +159,102 @@ static bool starts_retrieval(const char *buf, size_t len)
            (n >= 5 && (memcmp(p, "gets ", 5) == 0 || memcmp(p, "gats ", 5) == 0));
 }
 
+/* The keys of a retrieval request in line[pos..end). A bad key in a
+ * piece of a longer line closes: the rest of the line cannot be told
+ * from commands. */
+static enum text_parse_status retrieval_keys(const char *line, size_t end,
+                                             size_t pos, size_t consumed,
+                                             struct text_req *req)
+{
+    struct text_token t;
+
+    req->keys.p = line + pos;
+    req->keys.n = end - pos;
+    while (next_token(line, end, &pos, &t)) {
+        if (!lookup_key_valid(t)) {
+            req->close = req->partial;
+            return fail(req, TEXT_ERR_FORMAT, consumed);
+        }
+        req->nkeys++;
+    }
+    req->consumed = consumed;
+    return TEXT_PARSE_OK;
+}
+
 static enum text_parse_status parse_retrieval(const char *line, size_t end,
                                               size_t pos, size_t consumed,
                                               struct text_req *req)
 {
-    struct text_token t, exp = { NULL, 0 };
+    struct text_token exp = { NULL, 0 };
     bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
 
     if (touch)
         next_token(line, end, &pos, &exp);
-    req->keys.p = line + pos;
-    req->keys.n = end - pos;
-    while (next_token(line, end, &pos, &t)) {
-        if (!lookup_key_valid(t))
-            return fail(req, TEXT_ERR_FORMAT, consumed);
-        if (++req->nkeys > LIMIT_GET_KEYS_MAX)
-            return fail(req, TEXT_ERR_TOO_MANY_KEYS, consumed);
-    }
+    if (retrieval_keys(line, end, pos, consumed, req) != TEXT_PARSE_OK)
+        return TEXT_PARSE_ERROR;
     /* too few tokens first, then the exptime (memcached 1.6.45's order) */
-    if (req->nkeys + touch < arity[req->cmd].min)
+    if (!req->partial && req->nkeys + touch < arity[req->cmd].min)
         return fail(req, TEXT_ERR_FORMAT, consumed);
     if (touch) {
         int32_t exptime;
-        if (!strnum_i32(exp.p, exp.n, &exptime))
+        if (!strnum_i32(exp.p, exp.n, &exptime)) {
+            req->close = req->partial;
             return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+        }
         req->exptime = exptime;
     }
-    req->consumed = consumed;
     return TEXT_PARSE_OK;
+}
+
+/* Where a piece of an unterminated retrieval line ends: after its last
+ * space (0: none). What follows is a key still arriving; one longer than a
+ * key can be is refused (and the connection closed). */
+static bool piece_end(const char *buf, size_t len, size_t *cut)
+{
+    size_t i = len;
+
+    while (i > 0 && buf[i - 1] != ' ')
+        i--;
+    *cut = i;
+    return len - i <= TEXT_KEY_MAX;
+}
+
+/* The first piece of a retrieval line longer than LIMIT_LINE_MAX with no
+ * "\n" yet: the command and the complete keys. */
+static enum text_parse_status parse_retrieval_piece(const char *buf, size_t len,
+                                                    struct text_req *req)
+{
+    struct text_token name;
+    size_t cut, pos = 0;
+
+    if (!piece_end(buf, len, &cut))
+        return fail_close(req, TEXT_ERR_FORMAT);
+    next_token(buf, cut, &pos, &name);   /* starts_retrieval saw it */
+    req->cmd = lookup(name);
+    req->partial = true;
+    return parse_retrieval(buf, cut, pos, cut, req);
+}
+
+enum text_parse_status text_parse_more(const char *buf, size_t len,
+                                       enum text_cmd cmd, struct text_req *req)
+{
+    const char *nl = memchr(buf, '\n', len);
+    size_t cut;
+
+    memset(req, 0, offsetof(struct text_req, args));
+    req->cmd = cmd;
+    if (nl != NULL) {
+        size_t consumed = (size_t)(nl - buf) + 1, end = consumed - 1;
+        if (end > 0 && buf[end - 1] == '\r')
+            end--;
+        return retrieval_keys(buf, end, 0, consumed, req);
+    }
+    if (!piece_end(buf, len, &cut))
+        return fail_close(req, TEXT_ERR_FORMAT);
+    if (cut == 0)
+        return TEXT_PARSE_NEED_MORE;
+    req->partial = true;
+    return retrieval_keys(buf, cut, 0, cut, req);
 }
 
 /* The data block of a storage line (set..cas, ms): refused before it is
@@ -445,8 +513,7 @@ enum text_parse_status text_parse(const char *buf, size_t len,
                                   const struct text_limits *lim,
                                   struct text_req *req)
 {
-    size_t scan = len < LIMIT_GET_LINE_MAX ? len : LIMIT_GET_LINE_MAX;
-    const char *nl = memchr(buf, '\n', scan);
+    const char *nl = memchr(buf, '\n', len);
 
     /* args[] (most of the struct) is valid only below nargs: not cleared,
      * since this runs once per request; nargs is, with the rest */
@@ -456,9 +523,7 @@ enum text_parse_status text_parse(const char *buf, size_t len,
             return TEXT_PARSE_NEED_MORE;
         if (!starts_retrieval(buf, len))
             return fail_close(req, TEXT_ERR_NONE);
-        if (len < LIMIT_GET_LINE_MAX)
-            return TEXT_PARSE_NEED_MORE;
-        return fail_close(req, TEXT_ERR_LINE_TOO_LONG);
+        return parse_retrieval_piece(buf, len, req);
     }
 
     size_t consumed = (size_t)(nl - buf) + 1;

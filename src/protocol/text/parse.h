@@ -74,7 +74,6 @@ enum text_cmd {
     X(FORMAT, "CLIENT_ERROR bad command line format")                      \
     X(BAD_CHUNK, "CLIENT_ERROR bad data chunk")                            \
     X(LINE_TOO_LONG, "CLIENT_ERROR line too long")                         \
-    X(TOO_MANY_KEYS, "CLIENT_ERROR too many keys")                         \
     X(TOO_LARGE, "SERVER_ERROR object too large for cache")                \
     X(BAD_DELTA, "CLIENT_ERROR invalid numeric delta argument")            \
     X(BAD_EXPTIME, "CLIENT_ERROR invalid exptime argument")
@@ -87,7 +86,8 @@ enum text_error {
 };
 
 enum text_parse_status {
-    TEXT_PARSE_OK,        /* a whole request; req->consumed bytes */
+    TEXT_PARSE_OK,        /* a whole request, or a piece of a retrieval
+                             line (req->partial); req->consumed bytes */
     TEXT_PARSE_NEED_MORE, /* req->need = total bytes needed, 0 if unknown */
     TEXT_PARSE_ERROR,     /* reply req->error (unless NONE), drop
                              req->consumed bytes, then discard req->swallow
@@ -111,6 +111,8 @@ struct text_req {
     bool            close;
     size_t          swallow;
     bool            noreply;
+    bool            partial;   /* retrieval: more keys follow on this line
+                                  (text_parse_more reads them) */
 
     struct text_token key;     /* single-key commands */
     struct text_token keys;    /* retrieval: the keys, space separated */
@@ -135,6 +137,13 @@ struct text_req {
 enum text_parse_status text_parse(const char *buf, size_t len,
                                   const struct text_limits *lim,
                                   struct text_req *req);
+
+/* The rest of a retrieval line whose first piece text_parse returned
+ * (req->partial): its next complete keys, as a request of command cmd
+ * (partial again until the "\n" is among them). The caller counts the
+ * line's bytes against LIMIT_GET_LINE_MAX. */
+enum text_parse_status text_parse_more(const char *buf, size_t len,
+                                       enum text_cmd cmd, struct text_req *req);
 
 /* Iterate over the keys of a retrieval request: start with *pos = 0;
  * returns false when there are no more. */
