@@ -151,9 +151,15 @@ Case = collections.namedtuple("Case", "name send want why args fresh rename bina
 
 
 def bin_reply(op, status=0, value=b"", cas=0):
-    """A binary response header (no extras, no key) and its value."""
+    """A binary response with no extras and no key."""
+    return bin_resp(op, status, value=value, cas=cas)
+
+
+def bin_resp(op, status=0, key=b"", extras=b"", value=b"", cas=0, opaque=0):
+    """A binary response: header, extras, key, value."""
     op = binproto.OP.get(op, op)
-    return struct.pack(">BBHBBHIIQ", binproto.RES, op, 0, 0, 0, status, len(value), 0, cas) + value
+    return struct.pack(">BBHBBHIIQ", binproto.RES, op, len(key), len(extras), 0, status,
+                       len(extras) + len(key) + len(value), opaque, cas) + extras + key + value
 
 
 def case(name, send, want, why=None, args=(), fresh=False, rename=True, binary=False):
@@ -165,6 +171,11 @@ def case(name, send, want, why=None, args=(), fresh=False, rename=True, binary=F
 
 def key(name):
     return b"k_" + name.encode()
+
+
+def BK(name):
+    """A key of the binary sweep."""
+    return b"bs_" + name.encode()
 
 
 BIG = 1024 * 1024 + 1          # one byte over the default -I (1 MiB)
@@ -275,6 +286,96 @@ CASES = [
          + binproto.pack("decr", b"k_bin_dz", binproto.arith_extras(5, 3)),
          bin_reply("decr", cas=1, value=struct.pack(">Q", 3))
          + bin_reply("decr", cas=2, value=struct.pack(">Q", 0)), binary=True),
+    # the sequences of memcached's own binary tests: every opcode, quiet
+    # variants, error statuses (hardcached's answers matched 1.6.45's already)
+    case("bin_set_get", binproto.pack("set", BK("a"), binproto.store_extras(5), b"hi") + binproto.pack("get", BK("a")) + binproto.pack("getk", BK("a")),
+         bin_resp("set", cas=1) + bin_resp("get", extras=b'\x00\x00\x00\x05', value=b'hi', cas=1) + bin_resp("getk", key=b'bs_a', extras=b'\x00\x00\x00\x05', value=b'hi', cas=1), binary=True),
+    case("bin_getq_miss_hit", binproto.pack("getq", BK("nope")) + binproto.pack("set", BK("b"), binproto.store_extras(), b"v") + binproto.pack("getq", BK("b")) + binproto.pack("getkq", BK("b")) + binproto.pack("getkq", BK("nope")),
+         bin_resp("set", cas=1) + bin_resp("getq", extras=b'\x00\x00\x00\x00', value=b'v', cas=1) + bin_resp("getkq", key=b'bs_b', extras=b'\x00\x00\x00\x00', value=b'v', cas=1), binary=True),
+    case("bin_add_existing", binproto.pack("set", BK("c"), binproto.store_extras(), b"v") + binproto.pack("add", BK("c"), binproto.store_extras(), b"w") + binproto.pack("addq", BK("c"), binproto.store_extras(), b"w"),
+         bin_resp("set", cas=1) + bin_resp("add", status=binproto.EEXISTS, value=b'Data exists for key.') + bin_resp("addq", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_add_new_q", binproto.pack("addq", BK("d"), binproto.store_extras(), b"w") + binproto.pack("get", BK("d")),
+         bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'w', cas=1), binary=True),
+    case("bin_replace_missing", binproto.pack("replace", BK("e"), binproto.store_extras(), b"v") + binproto.pack("replaceq", BK("e"), binproto.store_extras(), b"v"),
+         bin_resp("replace", status=binproto.ENOENT, value=b'Not found') + bin_resp("replaceq", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_delete", binproto.pack("delete", BK("f")) + binproto.pack("set", BK("f"), binproto.store_extras(), b"v") + binproto.pack("delete", BK("f")) + binproto.pack("deleteq", BK("f")),
+         bin_resp("delete", status=binproto.ENOENT, value=b'Not found') + bin_resp("set", cas=1) + bin_resp("delete") + bin_resp("deleteq", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_deleteq_hit", binproto.pack("set", BK("f2"), binproto.store_extras(), b"v") + binproto.pack("deleteq", BK("f2")) + binproto.pack("get", BK("f2")),
+         bin_resp("set", cas=1) + bin_resp("get", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_delete_cas", binproto.pack("set", BK("f3"), binproto.store_extras(), b"v") + binproto.pack("delete", BK("f3"), cas=12345),
+         bin_resp("set", cas=1) + bin_resp("delete", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_incr_init", binproto.pack("incr", BK("g"), binproto.arith_extras(1, 5)) + binproto.pack("incr", BK("g"), binproto.arith_extras(10, 5)) + binproto.pack("decr", BK("g"), binproto.arith_extras(100, 5)),
+         bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\x05', cas=1) + bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\x0f', cas=2) + bin_resp("decr", value=b'\x00\x00\x00\x00\x00\x00\x00\x00', cas=3), binary=True),
+    case("bin_incr_noinit", binproto.pack("incr", BK("g2"), binproto.arith_extras(1, 5, 0xffffffff)) + binproto.pack("decr", BK("g2"), binproto.arith_extras(1, 5, 0xffffffff)),
+         bin_resp("incr", status=binproto.ENOENT, value=b'Not found') + bin_resp("decr", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_incr_q", binproto.pack("incrq", BK("g3"), binproto.arith_extras(1, 5)) + binproto.pack("decrq", BK("g3"), binproto.arith_extras(1)) + binproto.pack("get", BK("g3")),
+         bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'4', cas=1), binary=True),
+    case("bin_incr_wrap", binproto.pack("set", BK("g4"), binproto.store_extras(), b"18446744073709551615") + binproto.pack("incr", BK("g4"), binproto.arith_extras(2)),
+         bin_resp("set", cas=1) + bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\x01', cas=2), binary=True),
+    case("bin_incr_nonnum", binproto.pack("set", BK("g5"), binproto.store_extras(), b"abc") + binproto.pack("incr", BK("g5"), binproto.arith_extras(1)) + binproto.pack("decr", BK("g5"), binproto.arith_extras(1)),
+         bin_resp("set", cas=1) + bin_resp("incr", status=binproto.BADVAL, value=b'Non-numeric server-side value for incr or decr') + bin_resp("decr", status=binproto.BADVAL, value=b'Non-numeric server-side value for incr or decr'), binary=True),
+    case("bin_incr_cas", binproto.pack("incr", BK("g6"), binproto.arith_extras(1, 5)) + binproto.pack("incr", BK("g6"), binproto.arith_extras(1), cas=999),
+         bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\x05', cas=1) + bin_resp("incr", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_append", binproto.pack("append", BK("h"), b"", b"x") + binproto.pack("set", BK("h"), binproto.store_extras(), b"a") + binproto.pack("append", BK("h"), b"", b"b") + binproto.pack("prepend", BK("h"), b"", b"c") + binproto.pack("get", BK("h")),
+         bin_resp("append", status=binproto.NOT_STORED, value=b'Not stored.') + bin_resp("set", cas=1) + bin_resp("append", cas=2) + bin_resp("prepend", cas=3) + bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'cab', cas=3), binary=True),
+    case("bin_appendq", binproto.pack("appendq", BK("h2"), b"", b"x") + binproto.pack("set", BK("h2"), binproto.store_extras(), b"a") + binproto.pack("appendq", BK("h2"), b"", b"b") + binproto.pack("prependq", BK("h2"), b"", b"c") + binproto.pack("get", BK("h2")),
+         bin_resp("appendq", status=binproto.NOT_STORED, value=b'Not stored.') + bin_resp("set", cas=1) + bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'cab', cas=2), binary=True),
+    case("bin_append_cas", binproto.pack("set", BK("h3"), binproto.store_extras(), b"a") + binproto.pack("append", BK("h3"), b"", b"b", cas=77),
+         bin_resp("set", cas=1) + bin_resp("append", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_cas_set", binproto.pack("set", BK("i"), binproto.store_extras(), b"a", cas=5) + binproto.pack("set", BK("i"), binproto.store_extras(), b"a") + binproto.pack("set", BK("i"), binproto.store_extras(), b"b", cas=999) + binproto.pack("setq", BK("i"), binproto.store_extras(), b"b", cas=999),
+         bin_resp("set", status=binproto.ENOENT, value=b'Not found') + bin_resp("set", cas=1) + bin_resp("set", status=binproto.EEXISTS, value=b'Data exists for key.') + bin_resp("setq", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_replace_cas", binproto.pack("set", BK("i2"), binproto.store_extras(), b"a") + binproto.pack("replace", BK("i2"), binproto.store_extras(), b"b", cas=999) + binproto.pack("add", BK("i2"), binproto.store_extras(), b"b", cas=1),
+         bin_resp("set", cas=1) + bin_resp("replace", status=binproto.EEXISTS, value=b'Data exists for key.') + bin_resp("add", status=binproto.EEXISTS, value=b'Data exists for key.'), binary=True),
+    case("bin_touch", binproto.pack("touch", BK("j"), struct.pack(">I", 10)) + binproto.pack("set", BK("j"), binproto.store_extras(), b"v") + binproto.pack("touch", BK("j"), struct.pack(">I", 10)),
+         bin_resp("touch", status=binproto.ENOENT, value=b'Not found') + bin_resp("set", cas=1) + bin_resp("touch", extras=b'\x00\x00\x00\x00', cas=1), binary=True),
+    case("bin_gat", binproto.pack("gat", BK("j2"), struct.pack(">I", 10)) + binproto.pack("set", BK("j2"), binproto.store_extras(3), b"v") + binproto.pack("gat", BK("j2"), struct.pack(">I", 10)) + binproto.pack("gatk", BK("j2"), struct.pack(">I", 10)) + binproto.pack("gatq", BK("j2"), struct.pack(">I", 10)) + binproto.pack("gatkq", BK("j2"), struct.pack(">I", 10)) + binproto.pack("gatq", BK("nope"), struct.pack(">I", 10)) + binproto.pack("gatkq", BK("nope"), struct.pack(">I", 10)),
+         bin_resp("gat", status=binproto.ENOENT, value=b'Not found') + bin_resp("set", cas=1) + bin_resp("gat", extras=b'\x00\x00\x00\x03', value=b'v', cas=1) + bin_resp("gatk", key=b'bs_j2', extras=b'\x00\x00\x00\x03', value=b'v', cas=1) + bin_resp("gatq", extras=b'\x00\x00\x00\x03', value=b'v', cas=1) + bin_resp("gatkq", key=b'bs_j2', extras=b'\x00\x00\x00\x03', value=b'v', cas=1), binary=True),
+    case("bin_flush", binproto.pack("set", BK("k"), binproto.store_extras(), b"v") + binproto.pack("flush") + binproto.pack("get", BK("k")),
+         bin_resp("set", cas=1) + bin_resp("flush") + bin_resp("get", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_flushq", binproto.pack("set", BK("k2"), binproto.store_extras(), b"v") + binproto.pack("flushq") + binproto.pack("get", BK("k2")),
+         bin_resp("set", cas=1) + bin_resp("get", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_flush_delay", binproto.pack("flush", extras=struct.pack(">I", 0)),
+         bin_resp("flush"), binary=True),
+    case("bin_setq", binproto.pack("setq", BK("l"), binproto.store_extras(), b"v") + binproto.pack("get", BK("l")),
+         bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'v', cas=1), binary=True),
+    case("bin_get_no_key", binproto.pack("get"),
+         bin_resp("get", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_set_no_extras", binproto.pack("set", BK("m"), b"", b"v"),
+         bin_resp("set", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_get_with_extras", binproto.pack("get", BK("m"), b"xxxx"),
+         bin_resp("get", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_get_with_value", binproto.pack("get", BK("m"), b"", b"v"),
+         bin_resp("get", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_noop_with_key", binproto.pack("noop", BK("m")),
+         bin_resp("noop", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_version_with_body", binproto.pack("version", b"", b"", b"x"),
+         bin_resp("version", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_incr_bad_extras", binproto.pack("incr", BK("m"), b"x" * 8),
+         bin_resp("incr", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_touch_no_extras", binproto.pack("touch", BK("m")),
+         bin_resp("touch", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_delete_with_extras", binproto.pack("delete", BK("m"), b"xxxx"),
+         bin_resp("delete", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_key_251", binproto.pack("set", b"k" * 251, binproto.store_extras(), b"v"),
+         bin_resp("set", status=binproto.EINVAL, value=b'Invalid arguments') + b"<closed>", binary=True),
+    case("bin_opaque_echo", binproto.pack("get", BK("nope"), opaque=0x12345678) + binproto.pack("set", BK("o"), binproto.store_extras(), b"v", opaque=0xdeadbeef),
+         bin_resp("get", status=binproto.ENOENT, value=b'Not found', opaque=0x12345678) + bin_resp("set", cas=1, opaque=0xdeadbeef), binary=True),
+    case("bin_empty_value", binproto.pack("set", BK("q"), binproto.store_extras(), b"") + binproto.pack("get", BK("q")),
+         bin_resp("set", cas=1) + bin_resp("get", extras=b'\x00\x00\x00\x00', cas=1), binary=True),
+    case("bin_flags", binproto.pack("set", BK("r"), binproto.store_extras(0xdeadbeef), b"v") + binproto.pack("get", BK("r")),
+         bin_resp("set", cas=1) + bin_resp("get", extras=b'\xde\xad\xbe\xef', value=b'v', cas=1), binary=True),
+    case("bin_decr_floor", binproto.pack("set", BK("s"), binproto.store_extras(), b"3") + binproto.pack("decr", BK("s"), binproto.arith_extras(10)),
+         bin_resp("set", cas=1) + bin_resp("decr", value=b'\x00\x00\x00\x00\x00\x00\x00\x00', cas=2), binary=True),
+    case("bin_incr_len_grow", binproto.pack("set", BK("t"), binproto.store_extras(), b"9") + binproto.pack("incr", BK("t"), binproto.arith_extras(1)) + binproto.pack("get", BK("t")),
+         bin_resp("set", cas=1) + bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\n', cas=2) + bin_resp("get", extras=b'\x00\x00\x00\x00', value=b'10', cas=2), binary=True),
+    case("bin_incr_spaces", binproto.pack("set", BK("t2"), binproto.store_extras(), b"10 ") + binproto.pack("incr", BK("t2"), binproto.arith_extras(1)),
+         bin_resp("set", cas=1) + bin_resp("incr", value=b'\x00\x00\x00\x00\x00\x00\x00\x0b', cas=2), binary=True),
+    case("bin_gat_miss", binproto.pack("gat", BK("nope2"), struct.pack(">I", 0)) + binproto.pack("gatk", BK("nope2"), struct.pack(">I", 0)),
+         bin_resp("gat", status=binproto.ENOENT, value=b'Not found') + bin_resp("gatk", status=binproto.ENOENT, key=b'bs_nope2'), binary=True),
+    case("bin_touch_q", binproto.pack(0x1c, BK("nope3"), struct.pack(">I", 0)),
+         bin_resp("touch", status=binproto.ENOENT, value=b'Not found'), binary=True),
+    case("bin_getk_miss", binproto.pack("getk", BK("nope4")),
+         bin_resp("getk", status=binproto.ENOENT, key=b'bs_nope4'), binary=True),
 ]
 
 # Where hardcached differs on purpose: each row's README entry ("Where
