@@ -1657,10 +1657,18 @@ void store_flush(rel_time_t when)
     }
 }
 
+/* With -e, standard segments come from the file, which is sized for -m:
+ * a limit above it would add segments a restart cannot see, so it is
+ * refused (memcached 1.6.45 refuses any change of a preallocated limit,
+ * which -e implies there); lowering it and raising it back are fine. */
 int store_set_mem_limit(uint64_t bytes)
 {
     if (bytes < seg_size()) {
         errno = EINVAL;
+        return -1;
+    }
+    if (cfg.memory_file != NULL && bytes > (uint64_t)seg_file_slots() * seg_size()) {
+        errno = ERANGE;
         return -1;
     }
     cfg.mem_limit = bytes;

@@ -213,7 +213,8 @@ enum store_status store_arith(const struct store_arith *a, struct store_result *
 void store_flush(rel_time_t when);
 
 /* Change the memory limit at run time (cache_memlimit). Lowering it evicts
- * down to the new limit as memory is next needed. Returns 0 or -1. */
+ * down to the new limit as memory is next needed. Returns 0 or -1 (EINVAL:
+ * under a segment; ERANGE: with -e, above the file's -m). */
 int store_set_mem_limit(uint64_t bytes);
 
 /* Largest item the engine accepts (key + value + header), for -I checks. */

@@ -284,3 +284,22 @@ def test_item_larger_than_a_segment_is_not_kept_nor_its_old_copy(start_server, c
     with s2.client() as c:
         assert gets(c, "k") is None
         assert gets(c, "other")[2] == b"ok"
+
+
+def test_memlimit_cannot_grow_past_the_file(start_server, cache_file):
+    """Segments past the file would be lost on a restart: with -e the
+    limit may be lowered and raised back, never raised past -m (memcached
+    refuses any change of a preallocated limit with the same line)."""
+    args = ("-e", cache_file, "-m", "8")
+    s = start_server(*args)
+    with s.client() as c:
+        c.cmd(b"cache_memlimit 16\r\n",
+              b"MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n")
+        assert int(s.stats()["limit_maxbytes"]) == 8 << 20
+        c.cmd(b"cache_memlimit 8\r\n", b"OK\r\n")
+        fill(c, 20000, "b", 1000)   # fills the whole limit, all in the file
+    stop(s, signal.SIGKILL)
+    s2 = start_server(*args)
+    assert int(s2.stats()["curr_items"]) > 4000
+    with s2.client() as c:
+        assert gets(c, "b19999") is not None
