@@ -24,7 +24,8 @@ BASE    := -std=c11 -D_GNU_SOURCE -Isrc -MMD -MP -pthread $(WARN)
 FORTIFY := $(if $(findstring _FORTIFY_SOURCE,$(USER_CF)),,-D_FORTIFY_SOURCE=2)
 REL_CF  := $(BASE) -O2 -g -fstack-protector-strong $(FORTIFY)
 # the ASan build is also the debug build (-DHC_DEBUG): memcached-debug's
-# `debugtime` moves its clock (src/server/control.h)
+# `debugtime` moves its clock (src/server/control.h), HC_DEBUG_KILL_AT
+# stops it where a crash hurts most (src/storage/store.c)
 ASAN_CF := $(BASE) -O1 -g -fno-omit-frame-pointer -DHC_DEBUG \
            -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_CF := $(BASE) -O1 -g -fsanitize=thread

@@ -59,11 +59,11 @@ struct persist_hdr {
 };
 
 static struct persist_hdr *hdr;   /* NULL: no file */
-static size_t map_len, hdr_len;
+static size_t map_len, hdr_len, region_len;
 static unsigned char *region;
 static int fd = -1;
 static bool was_clean;
-static uint32_t key_max;
+static uint32_t key_max, file_shards;
 
 _Static_assert(sizeof(struct persist_hdr) <= (32u << 10), "header fits a segment");
 
@@ -164,7 +164,7 @@ static const char *hdr_mismatch(const struct persist_hdr *h, const struct persis
         return "another item size limit (-I)";
     if (h->nshards != p->nshards || h->hash_kind != PERSIST_HASH_KIND)
         return "another hash key handling";
-    if ((uint64_t)file_size != hdr_len + p->region_len)
+    if ((uint64_t)file_size != map_len)
         return "a truncated or extended file";
     if (h->started > now || now - h->started > (time_t)(UINT32_MAX / 2))
         return "a clock base out of range";
@@ -219,6 +219,69 @@ static int reset_file(const struct persist_params *p)
     return 0;
 }
 
+/* ---- compaction journals ----
+ *
+ * Compaction rewrites a segment in place, so for a moment its kept items
+ * are in no sealed segment. Each shard has one journal slot after the
+ * region: the kept items are written and sealed there first, as the
+ * segment will be (same base, creation time, shard), with the target's
+ * slot index in `id`; only then is the segment rewritten, and the journal
+ * is cleared once the segment is sealed again. A start that finds a sealed
+ * journal finishes the copy (journal_redo), so at every instant each kept
+ * item has a sealed copy. Redoing is idempotent: a kill during the redo
+ * leaves the journal sealed for the next start. */
+
+struct seg *persist_journal(unsigned shard)
+{
+    return (struct seg *)((unsigned char *)hdr + hdr_len + region_len + (size_t)shard * hdr_len);
+}
+
+void persist_journal_seal(struct seg *j, const struct seg *s)
+{
+    uint32_t off = 0;
+    struct item_hdr h;
+
+    j->base = s->base;
+    j->created = s->created;
+    j->shard = s->shard;
+    j->size = s->size;
+    j->cap = s->cap;
+    j->used = s->used;
+    j->large = false;
+    j->id = (uint32_t)(((const unsigned char *)s - region) / hdr_len);
+    j->state = SEG_STATE_IN_USE;
+    while (off < j->used) {
+        const unsigned char *it = seg_data(j) + off;
+        item_decode(it, &h);
+        persist_seal(j, it, h.size);
+        off += (uint32_t)h.size;
+    }
+}
+
+void persist_journal_clear(struct seg *j)
+{
+    __atomic_store_n(&j->seal, 0, __ATOMIC_RELEASE);
+    j->state = SEG_STATE_FREE;
+}
+
+/* At a warm start, before any segment is read: finish each compaction a
+ * kill cut (its journal sealed and intact) by copying the journal over
+ * its segment, header and all. */
+static void journal_redo(void)
+{
+    size_t nslots = region_len / hdr_len;
+    uint32_t nitems;
+
+    for (unsigned i = 0; i < file_shards; i++) {
+        struct seg *j = persist_journal(i);
+        if (j->state != SEG_STATE_IN_USE || (j->seal & PERSIST_LEN_MASK) == 0 ||
+            j->shard != i || j->id >= nslots || persist_verify(j, file_shards, &nitems) < 0)
+            continue;
+        memcpy(region + (size_t)j->id * hdr_len, j, hdr_len);
+        persist_journal_clear(j);
+    }
+}
+
 enum persist_open_result persist_open(const struct persist_params *p, unsigned char **out,
                                       char *err, size_t errlen)
 {
@@ -233,7 +296,9 @@ enum persist_open_result persist_open(const struct persist_params *p, unsigned c
     }
     hdr_len = p->seg_size;
     key_max = p->key_max;
-    map_len = hdr_len + p->region_len;
+    file_shards = p->nshards;
+    region_len = p->region_len;
+    map_len = hdr_len + p->region_len + (size_t)p->nshards * p->seg_size;   /* + journals */
     fd = open(p->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s%s", p->path, strerror(errno),
@@ -262,6 +327,7 @@ enum persist_open_result persist_open(const struct persist_params *p, unsigned c
     if (res == PERSIST_WARM) {
         hash_secret_set(hdr->secret);
         clock_restore((time_t)hdr->started);
+        journal_redo();
     }
     *out = region;
     return res;

@@ -17,7 +17,8 @@
 
 #include "storage/seg.h"
 
-#define PERSIST_VERSION 1u
+/* 2: a compaction journal per shard after the region (persist_journal) */
+#define PERSIST_VERSION 2u
 
 /* What must match between the run that wrote a file and the one that
  * reads it, and where the file is. */
@@ -79,6 +80,16 @@ bool persist_has(const struct seg *s);
 void persist_seal(struct seg *s, const unsigned char *it, size_t size);
 /* s starts over (new, or compacted): nothing of it is sealed. */
 void persist_unseal(struct seg *s);
+
+/* Shard `shard`'s compaction journal: a segment-sized slot after the
+ * region, where a compaction writes the items it keeps before it rewrites
+ * its segment (s) in place. Write the items to seg_data(j) (seal 0), set
+ * s's new header fields, then persist_journal_seal(j, s): j becomes a
+ * sealed image of what s will be, which the next start copies over s if
+ * a kill cuts the rewrite. persist_journal_clear(j) once s is sealed. */
+struct seg *persist_journal(unsigned shard);
+void persist_journal_seal(struct seg *j, const struct seg *s);
+void persist_journal_clear(struct seg *j);
 
 /* Check a segment read from the file: header fields in range and the
  * checksum chain over its sealed items. Returns the sealed bytes (the

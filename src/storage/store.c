@@ -474,6 +474,22 @@ static void do_persist_seal_all(struct seg *s)
     }
 }
 
+#ifdef HC_DEBUG
+#include <signal.h>
+/* Debug builds only: tests kill the server at a point where a crash hurts
+ * most (HC_DEBUG_KILL_AT=compact: a segment rewritten but not yet sealed
+ * again), to prove what a restart serves then. */
+static void debug_kill_point(const char *where)
+{
+    const char *at = getenv("HC_DEBUG_KILL_AT");
+
+    if (at != NULL && strcmp(at, where) == 0)
+        raise(SIGKILL);
+}
+#else
+#define debug_kill_point(where) ((void)0)
+#endif
+
 /* Compaction reads a segment from here (a standard one: at most
  * STORE_SEG_SIZE_MAX bytes). */
 static _Thread_local unsigned char compact_buf[STORE_SEG_SIZE_MAX];
@@ -481,47 +497,58 @@ static _Thread_local unsigned char compact_buf[STORE_SEG_SIZE_MAX];
 /* Second chance: keep recently read items (up to half of s), drop the
  * rest, and make s the head with the room that frees. s gets a new
  * sequence range, so a kept item keeps its CAS in the stored field, which
- * may make it 8 bytes longer: the items are read from a copy of the
- * segment, as a grown item may overwrite the start of the next one. */
+ * may make it 8 bytes longer: the items are written elsewhere first (a
+ * grown item may overwrite the start of the next one) and copied back.
+ * In the -e file they are written to the shard's journal, sealed there
+ * before s is touched (persist.h), so a kill at any instant leaves each
+ * kept item a sealed copy; else to a copy buffer. */
 static void do_seg_compact(struct shard *sh, struct seg *s)
 {
     rel_time_t now = clock_now();
     uint32_t off = 0, w = 0, last = 0, used = s->used;
-    unsigned char *from = compact_buf;
+    struct seg *j = persist_has(s) ? persist_journal(sh->idx) : NULL;
+    unsigned char *dst = j != NULL ? seg_data(j) : compact_buf;
     struct item_hdr h;
 
-    memcpy(from, seg_data(s), used);
-    persist_unseal(s);   /* a kill from here on loses the segment, never mixes it */
     while (off < used) {
-        unsigned char *it = seg_data(s) + off, *src = from + off, *to;
-        item_decode(src, &h);
+        unsigned char *it = seg_data(s) + off;
+        item_decode(it, &h);
         off += (uint32_t)h.size;
         if (h.iflags & ITEM_DEAD)
             continue;
         bool live = do_is_live(sh, it, &h, now);
         size_t size = do_moved_size(sh, it, &h);
         if (!live || !(h.iflags & ITEM_ACCESSED) || w + size > s->cap / 2) {
-            do_drop(sh, it, src, &h, live);
+            do_drop(sh, it, it, &h, live);
             continue;
         }
-        uint64_t hv = hash_key(src + h.key_off, h.nkey);
+        uint64_t hv = hash_key(it + h.key_off, h.nkey);
         htab_slot *slot = htab_find_item(&sh->ht, hv, it);
-        to = seg_data(s) + w;
         /* same segment, same creation time: the access time stays */
-        do_copy_moved(sh, to, it, src, &h, h.atime);
+        do_copy_moved(sh, dst + w, it, it, &h, h.atime);
         sh->bytes += size - h.size;
-        to[0] &= (unsigned char)~ITEM_ACCESSED;
+        dst[w] &= (unsigned char)~ITEM_ACCESSED;
         if (slot != NULL)
-            htab_set(slot, hv, to);
+            htab_set(slot, hv, seg_data(s) + w);   /* where it is copied back */
         last = w;
         w += (uint32_t)size;
     }
+    if (j != NULL) {
+        s->used = w;
+        s->base = sh->seq_top + 1;   /* as do_seg_number sets it below */
+        persist_journal_seal(j, s);
+    }
+    persist_unseal(s);
+    memcpy(seg_data(s), dst, w);
     s->used = w;
     s->live = w;
     do_seg_number(sh, s);
     if (w > 0)
         sh->last_seq = s->base + last;
+    debug_kill_point("compact");
     do_persist_seal_all(s);
+    if (j != NULL)
+        persist_journal_clear(j);
     /* it now holds the shard's newest data: move it to the FIFO's end */
     do_fifo_remove(sh, s);
     do_fifo_append(sh, s);

@@ -303,3 +303,51 @@ def test_memlimit_cannot_grow_past_the_file(start_server, cache_file):
     assert int(s2.stats()["curr_items"]) > 4000
     with s2.client() as c:
         assert gets(c, "b19999") is not None
+
+
+@pytest.mark.skipif(not hcutil.is_asan(), reason="the kill point is in debug (ASan) builds")
+def test_kill_during_compaction_keeps_its_items(start_server, cache_file, monkeypatch):
+    """Eviction compacts a segment in place; a kill while it is rewritten
+    (HC_DEBUG_KILL_AT stops the server there, under a write load) must not
+    lose the items it keeps (read ones) nor any acknowledged write."""
+    args = ("-e", cache_file, "-m", "8", "-t", "4")
+    monkeypatch.setenv("HC_DEBUG_KILL_AT", "compact")
+    s = start_server(*args)
+    monkeypatch.delenv("HC_DEBUG_KILL_AT")
+    hot = {}
+    with s.client() as c:
+        items = fill(c, 3000, "h", 1000)
+        for i in range(0, 3000, 5):   # read: compaction keeps these
+            key = "h%d" % i
+            assert gets(c, key)[2] == items[key]
+            hot[key] = items[key]
+    acked = {}
+
+    def writer(w):
+        try:
+            with s.client() as c:
+                for n in range(100000):
+                    key = "w%d-%d" % (w, n)
+                    val = (b"%d:%d|" % (w, n)) * 100
+                    c.send(b"set %s 0 0 %d\r\n%s\r\n" % (key.encode(), len(val), val))
+                    if c.readline() != b"STORED\r\n":
+                        return
+                    acked[key] = val
+        except (OSError, AssertionError, TimeoutError):
+            pass
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert s.proc.wait(10) == -signal.SIGKILL   # the kill point was reached
+    assert acked
+    s2 = start_server(*args)
+    with s2.client() as c:
+        for key, val in list(hot.items()) + list(acked.items()):
+            got = gets(c, key)
+            assert got is not None and got[2] == val, key
+        for i in range(3000):   # the rest: evicted, or whole
+            got = gets(c, "h%d" % i)
+            assert got is None or got[2] == items["h%d" % i]
