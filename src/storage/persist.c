@@ -275,7 +275,8 @@ static void journal_redo(void)
     for (unsigned i = 0; i < file_shards; i++) {
         struct seg *j = persist_journal(i);
         if (j->state != SEG_STATE_IN_USE || (j->seal & PERSIST_LEN_MASK) == 0 ||
-            j->shard != i || j->id >= nslots || persist_verify(j, file_shards, &nitems) < 0)
+            j->shard != i || j->id >= nslots ||
+            persist_verify(j, file_shards, hdr_len, &nitems) < 0)
             continue;
         memcpy(region + (size_t)j->id * hdr_len, j, hdr_len);
         persist_journal_clear(j);
@@ -298,7 +299,7 @@ enum persist_open_result persist_open(const struct persist_params *p, unsigned c
     key_max = p->key_max;
     file_shards = p->nshards;
     region_len = p->region_len;
-    map_len = hdr_len + p->region_len + (size_t)p->nshards * p->seg_size;   /* + journals */
+    map_len = hdr_len + p->region_len + (size_t)p->nshards * p->seg_size + p->large_len;
     fd = open(p->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s%s", p->path, strerror(errno),
@@ -351,10 +352,15 @@ void persist_close(bool clean)
     region = NULL;
 }
 
-bool persist_slot_used(size_t i)
+unsigned char *persist_large(void)
+{
+    return (unsigned char *)persist_journal(file_shards);   /* after the last journal */
+}
+
+bool persist_slot_used(const struct seg *slot)
 {
     struct seg s;
-    off_t off = (off_t)(hdr_len + i * hdr_len);   /* the header takes one segment */
+    off_t off = (off_t)((const unsigned char *)slot - (const unsigned char *)hdr);
 
     return pread(fd, &s, sizeof(s), off) == (ssize_t)sizeof(s) &&
            s.state == SEG_STATE_IN_USE && (s.seal & PERSIST_LEN_MASK) != 0;
@@ -401,7 +407,8 @@ void persist_seal(struct seg *s, const unsigned char *it, size_t size)
     sum = (seal & PERSIST_LEN_MASK) == 0 ? seg_sum0(s) : seal >> 16;
     item_decode(it, &h);
     sum = item_sum(sum, it, &h);
-    seal = sum << 16 | (uint64_t)(it + size - seg_data(s));
+    /* a large segment holds one item, its length past 16 bits: 1 says "sealed" */
+    seal = sum << 16 | (s->large ? 1u : (uint64_t)(it + size - seg_data(s)));
     __atomic_store_n(&s->seal, seal, __ATOMIC_RELEASE);
 }
 
@@ -422,18 +429,25 @@ static size_t item_checked_size(const unsigned char *p, size_t avail, struct ite
     return h->size <= avail ? h->size : 0;
 }
 
-long persist_verify(const struct seg *s, unsigned nshards, uint32_t *nitems)
+long persist_verify(const struct seg *s, unsigned nshards, size_t slot_size, uint32_t *nitems)
 {
     size_t sealed = (size_t)(s->seal & PERSIST_LEN_MASK), off = 0;
     uint64_t sum = seg_sum0(s);
     struct item_hdr h;
+    bool large = slot_size != hdr_len;
 
-    if (s->state != SEG_STATE_IN_USE || s->shard >= nshards || s->large ||
-        s->size != hdr_len || s->cap != hdr_len - SEG_HDR_SIZE || sealed > s->cap)
+    if (s->state != SEG_STATE_IN_USE || s->shard >= nshards || s->large != large ||
+        (large ? s->size <= hdr_len || s->size > slot_size : s->size != hdr_len) ||
+        s->cap != s->size - SEG_HDR_SIZE || sealed > s->cap)
         return -1;
     *nitems = 0;
     if (sealed == 0)
         return 0;
+    if (large) {   /* one item: its header says how long (item_checked_size) */
+        if (sealed != 1 || (sealed = item_checked_size((const unsigned char *)s + SEG_HDR_SIZE,
+                                                       s->cap, &h)) == 0)
+            return -1;
+    }
     while (off < sealed) {
         const unsigned char *it = (const unsigned char *)s + SEG_HDR_SIZE + off;
         size_t n = item_checked_size(it, sealed - off, &h);

@@ -17,7 +17,8 @@
 
 #include "storage/seg.h"
 
-/* 2: a compaction journal per shard after the region (persist_journal) */
+/* 2: a compaction journal per shard after the region (persist_journal),
+ * then large segments */
 #define PERSIST_VERSION 2u
 
 /* What must match between the run that wrote a file and the one that
@@ -25,6 +26,7 @@
 struct persist_params {
     const char *path;
     uint64_t    region_len;     /* bytes of segments (a seg_size multiple) */
+    uint64_t    large_len;      /* bytes for large segments (seg_large_file_len) */
     uint32_t    seg_size;
     uint32_t    item_size_max;
     uint32_t    nshards;
@@ -66,9 +68,11 @@ bool persist_active(void);
 
 struct persist_shard *persist_shard(unsigned idx);
 
-/* May segment slot i of the region hold items? Read with pread, so the
- * never-written part of a file stays a hole. */
-bool persist_slot_used(size_t i);
+/* May this slot of the file (the region's or a large one) hold items?
+ * Read with pread, so the never-written part of a file stays a hole. */
+bool persist_slot_used(const struct seg *slot);
+/* Where the large segments' area starts (its length: large_len). */
+unsigned char *persist_large(void);
 
 /* Is s in the file? */
 bool persist_has(const struct seg *s);
@@ -95,6 +99,6 @@ void persist_journal_clear(struct seg *j);
  * checksum chain over its sealed items. Returns the sealed bytes (the
  * items to trust; *nitems of them), or -1 if the segment cannot be
  * trusted at all. */
-long persist_verify(const struct seg *s, unsigned nshards, uint32_t *nitems);
+long persist_verify(const struct seg *s, unsigned nshards, size_t slot_size, uint32_t *nitems);
 
 #endif

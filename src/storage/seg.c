@@ -59,6 +59,57 @@ static bool huge_advised;              /* madvise(MADV_HUGEPAGE) took */
 static bool region_file;
 static bool *adopted;
 
+/* -e: large segments live in the file too, after the region, in slots of
+ * power-of-two classes (2, 4, 8... standard segments) up to one that fits
+ * the largest item. The budget bounds their bytes by the limit and each
+ * item of a class costs over half its slot, so 2 * limit / slot + 1 slots
+ * per class always suffice: the area is that many, about 2 * limit per
+ * class of address space and file length, but the file is sparse (tmpfs
+ * holes) and an item touches only its own pages, and a freed slot's pages
+ * go back (MADV_REMOVE). Hand-written rather than a general allocator:
+ * with a slot per class no run of free space is ever searched for. */
+#define SEG_LCLASS_MAX 32
+
+struct lclass {
+    unsigned char *base;
+    size_t slot;              /* bytes per slot */
+    uint32_t n, nfree;
+    uint32_t *free;           /* stack of free slot indexes */
+};
+static struct lclass lclass[SEG_LCLASS_MAX];
+static unsigned nlclass;
+static size_t nlarge;         /* slots in every class */
+static bool *ladopted;        /* per slot (in class order), until ready */
+
+/* The classes for segments of seg_size with this limit and largest item:
+ * fills cl (slot, n) and returns the count. */
+static unsigned lclass_layout(size_t size, uint64_t limit, size_t item_max, struct lclass *cl)
+{
+    unsigned k = 0;
+    size_t slot = size * 2;
+
+    while (k < SEG_LCLASS_MAX) {
+        cl[k].slot = slot;
+        cl[k].n = (uint32_t)(2 * limit / slot + 1);
+        k++;
+        if (slot >= SEG_HDR_SIZE + item_max)
+            break;
+        slot *= 2;
+    }
+    return k;
+}
+
+size_t seg_large_file_len(size_t size, uint64_t limit, size_t item_max)
+{
+    struct lclass cl[SEG_LCLASS_MAX];
+    unsigned n = lclass_layout(size, limit, item_max, cl);
+    size_t len = 0;
+
+    for (unsigned k = 0; k < n; k++)
+        len += cl[k].n * cl[k].slot;
+    return len;
+}
+
 static void *map_zero(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -95,6 +146,86 @@ static void id_give(struct seg *s)
 static bool in_region(const struct seg *s)
 {
     return (const unsigned char *)s >= region && (const unsigned char *)s < region_end;
+}
+
+/* s's slot in the file's large area: its class in *k, its index among all
+ * large slots returned; -1 if s is not there. */
+static long large_slot(const struct seg *s, unsigned *k)
+{
+    size_t before = 0;
+
+    for (unsigned i = 0; i < nlclass; i++) {
+        const struct lclass *c = &lclass[i];
+        if ((const unsigned char *)s >= c->base &&
+            (const unsigned char *)s < c->base + c->n * c->slot) {
+            *k = i;
+            return (long)(before + (size_t)((const unsigned char *)s - c->base) / c->slot);
+        }
+        before += c->n;
+    }
+    return -1;
+}
+
+/* A free large slot that holds `size` bytes, with an id; NULL if none.
+ * Under pool_lock. */
+static struct seg *large_take(size_t size)
+{
+    for (unsigned k = 0; k < nlclass; k++) {
+        struct lclass *c = &lclass[k];
+        struct seg *s;
+        if (c->slot < size)
+            continue;
+        if (c->nfree == 0)
+            return NULL;
+        s = (struct seg *)(c->base + (size_t)c->free[--c->nfree] * c->slot);
+        if (!id_take(s)) {
+            c->nfree++;
+            return NULL;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+/* Give a large slot back, its pages to tmpfs. Under pool_lock. */
+static void large_give(struct seg *s, unsigned k)
+{
+    struct lclass *c = &lclass[k];
+    size_t size = s->size;
+
+    id_give(s);
+    if (madvise(s, size, MADV_REMOVE) != 0)
+        madvise(s, size, MADV_DONTNEED);
+    c->free[c->nfree++] = (uint32_t)(((unsigned char *)s - c->base) / c->slot);
+}
+
+/* Lay out the large classes from `area` on. */
+static void large_setup(unsigned char *area, uint64_t limit, size_t item_max)
+{
+    nlclass = area != NULL ? lclass_layout(seg_sz, limit, item_max, lclass) : 0;
+    nlarge = 0;
+    for (unsigned k = 0; k < nlclass; k++) {
+        lclass[k].base = area;
+        lclass[k].nfree = 0;
+        lclass[k].free = calloc(lclass[k].n, sizeof(uint32_t));
+        if (lclass[k].free == NULL)
+            abort();   /* start-up */
+        area += lclass[k].n * lclass[k].slot;
+        nlarge += lclass[k].n;
+    }
+    ladopted = calloc(nlarge ? nlarge : 1, sizeof(*ladopted));
+    if (ladopted == NULL)
+        abort();   /* start-up */
+}
+
+static void large_teardown(void)
+{
+    for (unsigned k = 0; k < nlclass; k++)
+        free(lclass[k].free);
+    free(ladopted);
+    ladopted = NULL;
+    nlclass = 0;
+    nlarge = 0;
 }
 
 /* Keep a region segment, pages given back or never handed out, for reuse. */
@@ -155,6 +286,7 @@ static void region_teardown(void)
         munmap(region, (size_t)(region_end - region));
     free(adopted);
     adopted = NULL;
+    large_teardown();
     region_file = false;
     region = region_end = NULL;
     cold = NULL;
@@ -228,42 +360,68 @@ void seg_setup(size_t size, uint64_t limit, bool large_pages)
 }
 
 void seg_setup_file(size_t size, uint64_t limit, bool large_pages, unsigned char *file,
-                    size_t len)
+                    size_t len, unsigned char *large, size_t item_max)
 {
     seg_setup(size, limit, false);
     region_setup_file(file, len, large_pages);
+    large_setup(large, limit, item_max);
 }
 
-size_t seg_file_slots(void)
+static size_t region_slots(void)
 {
     return region_file ? (size_t)(region_end - region) / seg_sz : 0;
 }
 
-struct seg *seg_file_slot(size_t i)
+size_t seg_file_slots(void)
 {
-    return (struct seg *)(region + i * seg_sz);
+    return region_slots() + (region_file ? nlarge : 0);
+}
+
+struct seg *seg_file_slot(size_t i, size_t *slot_size)
+{
+    size_t n = region_slots();
+
+    *slot_size = seg_sz;
+    if (i < n)
+        return (struct seg *)(region + i * seg_sz);
+    i -= n;
+    for (unsigned k = 0;; k++) {
+        if (i < lclass[k].n) {
+            *slot_size = lclass[k].slot;
+            return (struct seg *)(lclass[k].base + i * lclass[k].slot);
+        }
+        i -= lclass[k].n;
+    }
 }
 
 bool seg_in_file(const struct seg *s)
 {
-    return region_file && in_region(s);
+    unsigned k;
+
+    return region_file && (in_region(s) || large_slot(s, &k) >= 0);
 }
 
 bool seg_adopt(struct seg *s)
 {
+    unsigned k;
+    long li = in_region(s) ? -1 : large_slot(s, &k);
+    size_t size = li < 0 ? seg_sz : s->size;
     bool ok;
 
-    if (!seg_budget_take(seg_sz))
+    if (!seg_budget_take(size))
         return false;
     pthread_mutex_lock(&pool_lock);
     ok = id_take(s);
     if (ok) {
-        mapped += seg_sz;
-        adopted[((unsigned char *)s - region) / seg_sz] = true;
+        mapped += size;
+        if (li < 0)
+            adopted[((unsigned char *)s - region) / seg_sz] = true;
+        else
+            ladopted[li] = true;
     }
     pthread_mutex_unlock(&pool_lock);
     if (!ok) {
-        atomic_fetch_sub(&mem_used, seg_sz);
+        atomic_fetch_sub(&mem_used, size);
         return false;
     }
     atomic_fetch_add(&nsegs, 1);
@@ -272,12 +430,16 @@ bool seg_adopt(struct seg *s)
 
 void seg_file_ready(void)
 {
-    size_t i = seg_file_slots();
+    size_t i = region_slots(), li = nlarge;
 
     pthread_mutex_lock(&pool_lock);
     while (i-- > 0)   /* popped lowest first */
         if (!adopted[i])
             cold[ncold++] = (uint32_t)i;
+    for (unsigned k = nlclass; k-- > 0;)
+        for (uint32_t j = lclass[k].n; j-- > 0;)
+            if (!ladopted[--li])
+                lclass[k].free[lclass[k].nfree++] = j;
     pthread_mutex_unlock(&pool_lock);
 }
 
@@ -349,8 +511,7 @@ struct seg *seg_create(size_t item_bytes)
     } else {
         pool_trim(size);
         mapped += size;
-        if (size == seg_sz)
-            s = region_take();
+        s = size == seg_sz ? region_take() : large_take(size);
     }
     pthread_mutex_unlock(&pool_lock);
     if (s == NULL) {
@@ -389,9 +550,14 @@ void seg_destroy(struct seg *s)
     atomic_fetch_sub(&nsegs, 1);
     pthread_mutex_lock(&pool_lock);
     if (s->large) {
+        unsigned k;
         mapped -= size;
-        id_give(s);
-        munmap(s, size);
+        if (large_slot(s, &k) >= 0) {
+            large_give(s, k);
+        } else {
+            id_give(s);
+            munmap(s, size);
+        }
     } else {
         s->next = pool;
         pool = s;

@@ -68,9 +68,13 @@ void seg_setup(size_t seg_size, uint64_t mem_limit, bool large_pages);
  * to seg_size, a shared mapping of the -e file: persist.c) rather than
  * anonymous memory. No segment is handed out until seg_file_ready(). */
 void seg_setup_file(size_t seg_size, uint64_t mem_limit, bool large_pages,
-                    unsigned char *file, size_t len);
-/* Segment slot i of the file region, to load at start-up. */
-struct seg *seg_file_slot(size_t i);
+                    unsigned char *file, size_t len, unsigned char *large, size_t item_max);
+/* Bytes of the file after the region (and persist's journals) that hold
+ * large segments (`large` above), for this limit and largest item. */
+size_t seg_large_file_len(size_t seg_size, uint64_t mem_limit, size_t item_max);
+/* Segment slot i of the file (the region's, then the large ones), to
+ * load at start-up; *slot_size gets the most it may hold. */
+struct seg *seg_file_slot(size_t i, size_t *slot_size);
 size_t seg_file_slots(void);
 /* Take a loaded slot into use: an id and its cost from the budget. False
  * if neither can be had (the slot then stays free). */

@@ -931,6 +931,7 @@ static unsigned log2_floor(uint64_t v)
  * reply is sent, so every acknowledged write is found, and nothing past
  * a segment's seal (a write cut by the kill) is read. */
 static char setup_err[256];
+static uint64_t file_limit;   /* the -m the file is sized for */
 
 const char *store_setup_error(void)
 {
@@ -1050,16 +1051,16 @@ struct load_job {
 static void *load_check(void *arg)
 {
     struct load_job *j = arg;
-    size_t n = seg_file_slots(), i;
+    size_t n = seg_file_slots(), i, slot_size;
     uint32_t nitems;
 
     for (i = j->part; i < n; i += j->nparts) {   /* the used slots come first */
-        struct seg *s = seg_file_slot(i);
+        struct seg *s = seg_file_slot(i, &slot_size);
         long sealed;
 
-        if (!persist_slot_used(i))
+        if (!persist_slot_used(s))
             continue;
-        sealed = persist_verify(s, cfg.nshards, &nitems);
+        sealed = persist_verify(s, cfg.nshards, slot_size, &nitems);
         if (sealed <= 0 || !seg_adopt(s)) {
             j->refused += sealed < 0;
             s->state = SEG_STATE_FREE;
@@ -1185,6 +1186,7 @@ static int setup_segments(size_t ssize)
         .region_len = (cfg.mem_limit + ssize - 1) / ssize * ssize,
         .item_size_max = cfg.item_size_max, .nshards = cfg.nshards,
         .key_max = STORE_KEY_MAX,
+        .large_len = seg_large_file_len(ssize, cfg.mem_limit, cfg.item_size_max),
     };
     unsigned char *region;
     enum persist_open_result r;
@@ -1198,7 +1200,9 @@ static int setup_segments(size_t ssize)
         errno = EPERM;
         return -1;
     }
-    seg_setup_file(ssize, cfg.mem_limit, cfg.large_pages, region, p.region_len);
+    seg_setup_file(ssize, cfg.mem_limit, cfg.large_pages, region, p.region_len,
+                   persist_large(), cfg.item_size_max);
+    file_limit = p.region_len;
     return r;
 }
 
@@ -1694,7 +1698,7 @@ int store_set_mem_limit(uint64_t bytes)
         errno = EINVAL;
         return -1;
     }
-    if (cfg.memory_file != NULL && bytes > (uint64_t)seg_file_slots() * seg_size()) {
+    if (cfg.memory_file != NULL && bytes > file_limit) {
         errno = ERANGE;
         return -1;
     }

@@ -2,6 +2,7 @@
 SIGUSR1, `shutdown graceful`) and after kill -9, every item comes back with
 its value, flags, CAS and expiry; an unsafe file is refused, an
 incompatible or damaged one gives an empty cache, never wrong data."""
+import mmap
 import os
 import re
 import signal
@@ -219,9 +220,9 @@ def test_damaged_segments_are_refused(start_server, cache_file):
     with s.client() as c:
         items = fill(c, 5000)
     stop(s)
-    size = os.path.getsize(cache_file)
+    size = (64 << 20) + 65536   # the header and the standard segments
     with open(cache_file, "r+b") as f:
-        data = bytearray(f.read())
+        data = bytearray(f.read(size))
         hits = 0
         for pos in range(65536 + 200, size, 65536 * 3):
             if data[pos - 200:pos].count(b"-") > 3:   # inside items
@@ -270,20 +271,39 @@ def test_help_explains_e(run_binary):
     assert b"-e, --memory-file" in out and b"kill -9" in out
 
 
-def test_item_larger_than_a_segment_is_not_kept_nor_its_old_copy(start_server, cache_file):
-    """Items over 64 KiB live outside the file: after a restart the key is
-    a miss, never the smaller value it replaced."""
-    s = start_server("-e", cache_file)
-    big = b"B" * (100 << 10)
+def test_items_larger_than_a_segment_are_kept(start_server, cache_file):
+    """Items over 64 KiB have segments of their own, in the file too: a
+    restart (graceful or kill -9) serves them, the newest copy of a key
+    (never the smaller value it replaced), and a freed one stays gone."""
+    args = ("-e", cache_file, "-I", "2m")
+    s = start_server(*args)
+    bigs = {"b%d" % i: bytes([65 + i]) * ((64 << 10) + i * 100003) for i in range(12)}
     with s.client() as c:
         c.cmd(b"set k 0 0 5\r\nsmall\r\n", b"STORED\r\n")
-        c.cmd(b"set k 0 0 %d\r\n%s\r\n" % (len(big), big), b"STORED\r\n")
+        for k, v in [("k", bigs["b3"])] + list(bigs.items()):
+            c.cmd(b"set %s 9 0 %d\r\n%s\r\n" % (k.encode(), len(v), v), b"STORED\r\n")
+        c.cmd(b"set gone 0 0 %d\r\n%s\r\n" % (len(bigs["b5"]), bigs["b5"]), b"STORED\r\n")
+        c.cmd(b"delete gone\r\n", b"DELETED\r\n")
         c.cmd(b"set other 0 0 2\r\nok\r\n", b"STORED\r\n")
+        want = {k: gets(c, k) for k in list(bigs) + ["k"]}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        stop(s, sig)
+        s = start_server(*args)
+        with s.client() as c:
+            for k, w in want.items():
+                assert gets(c, k) == w, k
+            assert gets(c, "gone") is None
+            assert gets(c, "other")[2] == b"ok"
     stop(s)
-    s2 = start_server("-e", cache_file)
-    with s2.client() as c:
-        assert gets(c, "k") is None
-        assert gets(c, "other")[2] == b"ok"
+    with open(cache_file, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+        pos = m.find(b"H" * 4096)   # inside b7's value
+        assert pos > 0
+        m[pos + 100] ^= 0x55
+    s = start_server(*args)
+    with s.client() as c:
+        assert gets(c, "b7") is None   # damaged: not trusted
+        assert gets(c, "b6") == want["b6"]
+    assert b"1 segments refused" in s.stderr()
 
 
 def test_memlimit_cannot_grow_past_the_file(start_server, cache_file):
