@@ -435,8 +435,10 @@ long persist_verify(const struct seg *s, unsigned nshards, size_t slot_size, uin
     uint64_t sum = seg_sum0(s);
     struct item_hdr h;
     bool large = slot_size != hdr_len;
+    uint8_t large_byte;   /* read as a byte: a damaged file may hold any */
 
-    if (s->state != SEG_STATE_IN_USE || s->shard >= nshards || s->large != large ||
+    memcpy(&large_byte, &s->large, 1);
+    if (s->state != SEG_STATE_IN_USE || s->shard >= nshards || large_byte != large ||
         (large ? s->size <= hdr_len || s->size > slot_size : s->size != hdr_len) ||
         s->cap != s->size - SEG_HDR_SIZE || sealed > s->cap)
         return -1;

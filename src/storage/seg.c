@@ -173,10 +173,8 @@ static struct seg *large_take(size_t size)
     for (unsigned k = 0; k < nlclass; k++) {
         struct lclass *c = &lclass[k];
         struct seg *s;
-        if (c->slot < size)
+        if (c->slot < size || c->nfree == 0)   /* (a larger class will do) */
             continue;
-        if (c->nfree == 0)
-            return NULL;
         s = (struct seg *)(c->base + (size_t)c->free[--c->nfree] * c->slot);
         if (!id_take(s)) {
             c->nfree++;

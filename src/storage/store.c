@@ -1157,12 +1157,15 @@ static void store_load(void)
         jobs[k].items = jobs[0].items;
     }
     load_run(load_index, jobs, nj);
-    for (i = 0; i < got; i++) {   /* the newest of each shard takes new items */
+    /* the newest standard segment of each shard takes new items (a large
+     * one, newer, holds its one item only); empty ones go */
+    for (i = got; i-- > 0;)
+        if (!all[i]->large && shards[all[i]->shard].head == NULL)
+            shards[all[i]->shard].head = all[i];
+    for (i = 0; i < got; i++) {
         struct shard *sh = &shards[all[i]->shard];
-        if (all[i]->live == 0 && all[i] != sh->newest)
+        if (all[i]->live == 0 && all[i] != sh->head)
             do_seg_free(sh, all[i]);
-        else if (all[i] == sh->newest)
-            do_set_head(sh, all[i]);
     }
     for (i = 0; i < cfg.nshards; i++)
         items += shards[i].curr_items;

@@ -294,6 +294,15 @@ def test_items_larger_than_a_segment_are_kept(start_server, cache_file):
                 assert gets(c, k) == w, k
             assert gets(c, "gone") is None
             assert gets(c, "other")[2] == b"ok"
+    with s.client() as c:   # a large item was the newest: small ones still go to a head
+        small = fill(c, 2000, "s", 40)
+    stop(s, signal.SIGKILL)
+    s = start_server(*args)
+    with s.client() as c:
+        for k, v in small.items():
+            assert gets(c, k)[2] == v, k
+        for k, w in want.items():
+            assert gets(c, k) == w, k
     stop(s)
     with open(cache_file, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
         pos = m.find(b"H" * 4096)   # inside b7's value
