@@ -478,7 +478,8 @@ static void do_persist_seal_all(struct seg *s)
 #include <signal.h>
 /* Debug builds only: tests kill the server at a point where a crash hurts
  * most (HC_DEBUG_KILL_AT=compact: a segment rewritten but not yet sealed
- * again), to prove what a restart serves then. */
+ * again; =defrag: an item moved, its old copy not yet dead), to prove
+ * what a restart serves then. */
 static void debug_kill_point(const char *where)
 {
     const char *at = getenv("HC_DEBUG_KILL_AT");
@@ -783,6 +784,7 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         persist_seal(sh->head, to, size);
         sh->last_seq = do_item_seq(to);
         htab_set(slot, hv, to);
+        debug_kill_point("defrag");   /* two sealed copies: the newer must win */
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
         sh->head->live += (uint32_t)size;
