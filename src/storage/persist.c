@@ -238,9 +238,6 @@ struct seg *persist_journal(unsigned shard)
 
 void persist_journal_seal(struct seg *j, const struct seg *s)
 {
-    uint32_t off = 0;
-    struct item_hdr h;
-
     j->base = s->base;
     j->created = s->created;
     j->shard = s->shard;
@@ -250,12 +247,7 @@ void persist_journal_seal(struct seg *j, const struct seg *s)
     j->large = false;
     j->id = (uint32_t)(((const unsigned char *)s - region) / hdr_len);
     j->state = SEG_STATE_IN_USE;
-    while (off < j->used) {
-        const unsigned char *it = seg_data(j) + off;
-        item_decode(it, &h);
-        persist_seal(j, it, h.size);
-        off += (uint32_t)h.size;
-    }
+    persist_seal_all(j);
 }
 
 void persist_journal_clear(struct seg *j)
@@ -410,6 +402,21 @@ void persist_seal(struct seg *s, const unsigned char *it, size_t size)
     /* a large segment holds one item, its length past 16 bits: 1 says "sealed" */
     seal = sum << 16 | (s->large ? 1u : (uint64_t)(it + size - seg_data(s)));
     __atomic_store_n(&s->seal, seal, __ATOMIC_RELEASE);
+}
+
+void persist_seal_all(struct seg *s)
+{
+    uint32_t off = 0;
+    struct item_hdr h;
+
+    if (!persist_has(s))
+        return;
+    while (off < s->used) {
+        unsigned char *it = seg_data(s) + off;
+        item_decode(it, &h);
+        persist_seal(s, it, h.size);
+        off += (uint32_t)h.size;
+    }
 }
 
 /* The size of the item at p, with `avail` bytes to the sealed end, or 0 if

@@ -82,6 +82,8 @@ bool persist_has(const struct seg *s);
  * checksum and the sealed length, so a kill at any instant leaves them
  * consistent. Does nothing for a segment outside the file. */
 void persist_seal(struct seg *s, const unsigned char *it, size_t size);
+/* Seal every item of s (s->used bytes, written anew), in order. */
+void persist_seal_all(struct seg *s);
 /* s starts over (new, or compacted): nothing of it is sealed. */
 void persist_unseal(struct seg *s);
 

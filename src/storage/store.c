@@ -58,7 +58,9 @@
  *   - transient: an append/prepend/touch copies one value to the C heap;
  *   - per thread that compacts, a 64 KiB copy of the segment (compact_buf).
  *   - the segment id table (seg.c): 8 bytes per mapped segment;
- *   - with large pages (-L), up to one partly used 2 MiB page (seg.c).
+ *   - with large pages (-L), up to one partly used 2 MiB page (seg.c);
+ *   - with -e, each shard's compaction journal once used: at most half a
+ *     segment each (persist.c), 0.5 MiB for 16 shards.
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 52
  * bytes each in segments (52.6 with the partly written heads) plus 6.9
  * bytes of hash slots: 59.5 bytes per item, measured by test_store;
@@ -458,22 +460,6 @@ static void do_copy_moved(const struct shard *sh, unsigned char *to,
     memcpy(to + hdr, src + h->key_off, (size_t)h->nkey + h->nvalue);
 }
 
-/* Seal every item of s (compacted in place), in order. */
-static void do_persist_seal_all(struct seg *s)
-{
-    uint32_t off = 0;
-    struct item_hdr h;
-
-    if (!persist_has(s))
-        return;
-    while (off < s->used) {
-        unsigned char *it = seg_data(s) + off;
-        item_decode(it, &h);
-        persist_seal(s, it, h.size);
-        off += (uint32_t)h.size;
-    }
-}
-
 #ifdef HC_DEBUG
 #include <signal.h>
 /* Debug builds only: tests kill the server at a point where a crash hurts
@@ -547,7 +533,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
     if (w > 0)
         sh->last_seq = s->base + last;
     debug_kill_point("compact");
-    do_persist_seal_all(s);
+    persist_seal_all(s);
     if (j != NULL)
         persist_journal_clear(j);
     /* it now holds the shard's newest data: move it to the FIFO's end */
