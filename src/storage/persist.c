@@ -236,14 +236,14 @@ struct seg *persist_journal(unsigned shard)
     return (struct seg *)((unsigned char *)hdr + hdr_len + region_len + (size_t)shard * hdr_len);
 }
 
-void persist_journal_seal(struct seg *j, const struct seg *s)
+void persist_journal_seal(struct seg *j, const struct seg *s, uint64_t base, uint32_t used)
 {
-    j->base = s->base;
+    j->base = base;
     j->created = s->created;
     j->shard = s->shard;
     j->size = s->size;
     j->cap = s->cap;
-    j->used = s->used;
+    j->used = used;
     j->large = false;
     j->id = (uint32_t)(((const unsigned char *)s - region) / hdr_len);
     j->state = SEG_STATE_IN_USE;
@@ -266,12 +266,11 @@ static void journal_redo(void)
 
     for (unsigned i = 0; i < file_shards; i++) {
         struct seg *j = persist_journal(i);
-        if (j->state != SEG_STATE_IN_USE || (j->seal & PERSIST_LEN_MASK) == 0 ||
-            j->shard != i || j->id >= nslots ||
-            persist_verify(j, file_shards, hdr_len, &nitems) < 0)
-            continue;
-        memcpy(region + (size_t)j->id * hdr_len, j, hdr_len);
-        persist_journal_clear(j);
+        if (j->state == SEG_STATE_IN_USE && (j->seal & PERSIST_LEN_MASK) != 0 &&
+            j->shard == i && j->id < nslots &&
+            persist_verify(j, file_shards, hdr_len, &nitems) >= 0)
+            memcpy(region + (size_t)j->id * hdr_len, j, hdr_len);
+        persist_journal_clear(j);   /* done, or not to be trusted: unsealed for reuse */
     }
 }
 

@@ -89,12 +89,13 @@ void persist_unseal(struct seg *s);
 
 /* Shard `shard`'s compaction journal: a segment-sized slot after the
  * region, where a compaction writes the items it keeps before it rewrites
- * its segment (s) in place. Write the items to seg_data(j) (seal 0), set
- * s's new header fields, then persist_journal_seal(j, s): j becomes a
- * sealed image of what s will be, which the next start copies over s if
- * a kill cuts the rewrite. persist_journal_clear(j) once s is sealed. */
+ * its segment (s) in place. Write the items to seg_data(j) (seal 0), then
+ * persist_journal_seal(j, s, base, used) with s's new sequence base and
+ * length (s itself untouched so far): j becomes a sealed image of what s
+ * will be, which the next start copies over s if a kill cuts the rewrite.
+ * persist_journal_clear(j) once s is sealed again. */
 struct seg *persist_journal(unsigned shard);
-void persist_journal_seal(struct seg *j, const struct seg *s);
+void persist_journal_seal(struct seg *j, const struct seg *s, uint64_t base, uint32_t used);
 void persist_journal_clear(struct seg *j);
 
 /* Check a segment read from the file: header fields in range and the

@@ -183,12 +183,20 @@ static void do_persist_marks(const struct shard *sh)
         };
 }
 
+/* A new sequence range of `cap` for a segment: its base. */
+static uint64_t do_seq_take(struct shard *sh, uint32_t cap)
+{
+    uint64_t base = sh->seq_top + 1;
+
+    sh->seq_top = base + cap;
+    do_persist_marks(sh);
+    return base;
+}
+
 /* Give s, about to take items, a sequence range of its own. */
 static void do_seg_number(struct shard *sh, struct seg *s)
 {
-    s->base = sh->seq_top + 1;
-    sh->seq_top = s->base + s->cap;
-    do_persist_marks(sh);
+    s->base = do_seq_take(sh, s->cap);
 }
 
 /* ---- segment FIFO ---- */
@@ -477,8 +485,8 @@ static void debug_kill_point(const char *where)
 #define debug_kill_point(where) ((void)0)
 #endif
 
-/* Compaction reads a segment from here (a standard one: at most
- * STORE_SEG_SIZE_MAX bytes). */
+/* Without -e, compaction writes the items it keeps here first (from a
+ * standard segment: at most STORE_SEG_SIZE_MAX bytes). */
 static _Thread_local unsigned char compact_buf[STORE_SEG_SIZE_MAX];
 
 /* Second chance: keep recently read items (up to half of s), drop the
@@ -493,6 +501,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
 {
     rel_time_t now = clock_now();
     uint32_t off = 0, w = 0, last = 0, used = s->used;
+    uint64_t base;
     struct seg *j = persist_has(s) ? persist_journal(sh->idx) : NULL;
     unsigned char *dst = j != NULL ? seg_data(j) : compact_buf;
     struct item_hdr h;
@@ -520,16 +529,16 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         last = w;
         w += (uint32_t)size;
     }
-    if (j != NULL) {
-        s->used = w;
-        s->base = sh->seq_top + 1;   /* as do_seg_number sets it below */
-        persist_journal_seal(j, s);
-    }
+    /* the range is in the file's marks before any copy carries it, and
+     * s's header stays as its seal says until the journal is sealed */
+    base = do_seq_take(sh, s->cap);
+    if (j != NULL)
+        persist_journal_seal(j, s, base, w);
     persist_unseal(s);
     memcpy(seg_data(s), dst, w);
+    s->base = base;
     s->used = w;
     s->live = w;
-    do_seg_number(sh, s);
     if (w > 0)
         sh->last_seq = s->base + last;
     debug_kill_point("compact");
