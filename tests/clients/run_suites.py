@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Runs the memcached clients' OWN test suites, as Debian ships them, against
+one server binary (default: hardcached's release build), so that "the real
+clients pass their own tests" (issue 17) is checked rather than assumed.
+
+Usage: run_suites.py [--server PATH] [--suite NAME]... [--server-args FLAGS]
+Exit 1 if a test fails that known_failures.py does not list. Prints one
+closing line "N passed, N failed, N skipped".
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import hcutil  # noqa: E402  (starts and stops servers for the other suites)
+import known_failures  # noqa: E402
+
+SUITE_TIMEOUT = 300  # seconds: guards against a hang, not a speed check
+PYMEMCACHE_TESTS = "/usr/lib/python3/dist-packages/pymemcache/test"
+GOMEMCACHE_SRC = "/usr/share/gocode/src/github.com/bradfitz/gomemcache"
+DEBIAN_PYTHON = "/usr/bin/python3"  # the one python3-pymemcache installs into
+
+
+def run(argv, cwd, env=None):
+    """Runs one suite's command; returns its combined output."""
+    try:
+        out = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=SUITE_TIMEOUT).stdout
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"") + b"\nrun_suites: TIMEOUT\n"
+    return out.decode(errors="replace")
+
+
+def pymemcache(server, tmp):
+    """pymemcache's test_integration.py (python3-pymemcache ships it) with
+    its --server/--port options. test_tls needs the certs/ folder, which
+    Debian does not ship, so it is deselected."""
+    xml = os.path.join(tmp, "pymemcache.xml")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    log = run([DEBIAN_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+               "-m", "integration", "-k", "not test_tls",
+               "--server=" + server.host, "--port=%d" % server.port,
+               "--junitxml", xml,
+               os.path.join(PYMEMCACHE_TESTS, "test_integration.py")], tmp, env)
+    results = {}
+    if os.path.exists(xml):
+        for case in ET.parse(xml).iter("testcase"):
+            outcome = "passed"
+            for child in case:
+                if child.tag in ("failure", "error"):
+                    outcome = "failed"
+                elif child.tag == "skipped":
+                    outcome = "skipped"
+            results[case.get("name")] = outcome
+    return results, log
+
+
+def gomemcache(server, tmp):
+    """gomemcache's memcache_test.go (golang-github-bradfitz-gomemcache-dev
+    ships it). It dials the constant localhost:11211, rewritten here to the
+    server under test; TestUnixSocket starts `memcached -s PATH` itself, so a
+    `memcached` first on PATH runs the server under test as root would."""
+    mod = os.path.join(tmp, "gomemcache")
+    shutil.copytree(GOMEMCACHE_SRC, mod)
+    with open(os.path.join(mod, "go.mod"), "w") as f:
+        f.write("module github.com/bradfitz/gomemcache\n\ngo 1.13\n")
+    test = os.path.join(mod, "memcache", "memcache_test.go")
+    with open(test) as f:
+        src = f.read()
+    with open(test, "w") as f:
+        f.write(src.replace('"localhost:11211"',
+                            '"%s:%d"' % (server.host, server.port)))
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    wrapper = os.path.join(bindir, "memcached")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec %s -U 0 %s \"$@\"\n"
+                % (server.argv[0], " ".join(hcutil.root_args())))
+    os.chmod(wrapper, 0o755)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"],
+               GOPROXY="off", GOFLAGS="-mod=mod", GO111MODULE="on",
+               GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"))
+    log = run(["go", "test", "-count=1", "-v", "./memcache"], mod, env)
+    results = {}
+    for m in re.finditer(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", log, re.M):
+        results[m.group(2)] = {"PASS": "passed", "FAIL": "failed",
+                               "SKIP": "skipped"}[m.group(1)]
+    if "FAIL" in log and not results:
+        results["(build)"] = "failed"
+    return results, log
+
+
+SUITES = {"pymemcache": pymemcache, "gomemcache": gomemcache}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--server", default=os.path.join(ROOT, "build", "release",
+                                                     "hardcached"))
+    ap.add_argument("--suite", action="append", choices=sorted(SUITES))
+    ap.add_argument("--server-args", default="",
+                    help="extra server flags, e.g. '-B binary' to see a suite fail")
+    args = ap.parse_args()
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    unexpected = []
+    for name in args.suite or sorted(SUITES):
+        with tempfile.TemporaryDirectory(prefix="hc-client-") as tmp:
+            server = hcutil.Server(args=args.server_args.split(), binary=args.server)
+            try:
+                results, log = SUITES[name](server, tmp)
+            finally:
+                server.stop()
+        if not results:
+            print(log)
+            unexpected.append((name, "(no test ran)"))
+            continue
+        for test, outcome in sorted(results.items()):
+            key = (name, test)
+            why = (known_failures.FAILS_ON_MEMCACHED.get(key)
+                   or known_failures.ISSUE_17.get(key))
+            if outcome == "failed" and why:
+                outcome = "skipped"
+                print("%s %s: known failure (%s)" % (name, test, why))
+            elif outcome == "failed":
+                unexpected.append(key)
+                print("%s %s: FAILED" % key)
+            elif outcome == "passed" and why:
+                print("%s %s: passes, listed as known failure (%s)"
+                      % (name, test, why))
+            counts[outcome] += 1
+        if any(k[0] == name for k in unexpected):
+            print("---- %s output ----\n%s" % (name, log[-6000:]))
+    print("client suites against %s" % args.server)
+    print("%d passed, %d failed, %d skipped"
+          % (counts["passed"], len(unexpected), counts["skipped"]))
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
