@@ -8,6 +8,7 @@ Exit 1 if a test fails that known_failures.py does not list. Prints one
 closing line "N passed, N failed, N skipped".
 """
 import argparse
+import glob
 import os
 import re
 import shutil
@@ -39,17 +40,24 @@ def run(argv, cwd, env=None):
     return out.decode(errors="replace")
 
 
-def pymemcache(server, tmp):
-    """pymemcache's test_integration.py (python3-pymemcache ships it) with
-    its --server/--port options. test_tls needs the certs/ folder, which
-    Debian does not ship, so it is deselected."""
-    xml = os.path.join(tmp, "pymemcache.xml")
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+def rewrite(path, pattern, repl):
+    """Points a suite's copy at the server under test: its fixed address
+    (localhost:11211) is a constant in a file, not an option."""
+    with open(path) as f:
+        text = f.read()
+    text, n = re.subn(pattern, repl, text)
+    if n == 0:
+        raise RuntimeError("%s: %r not found; the suite changed" % (path, pattern))
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def pytest_suite(tmp, tests, args=(), env=None):
+    """Runs one pytest suite with Debian's python3; outcomes from its junit."""
+    xml = os.path.join(tmp, "junit.xml")
+    env = dict(env or os.environ, PYTHONDONTWRITEBYTECODE="1")
     log = run([DEBIAN_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-               "-m", "integration", "-k", "not test_tls",
-               "--server=" + server.host, "--port=%d" % server.port,
-               "--junitxml", xml,
-               os.path.join(PYMEMCACHE_TESTS, "test_integration.py")], tmp, env)
+               "--junitxml", xml] + list(args) + [tests], tmp, env)
     results = {}
     if os.path.exists(xml):
         for case in ET.parse(xml).iter("testcase"):
@@ -59,8 +67,84 @@ def pymemcache(server, tmp):
                     outcome = "failed"
                 elif child.tag == "skipped":
                     outcome = "skipped"
-            results[case.get("name")] = outcome
+            name = case.get("name")
+            if case.get("classname", "").startswith("tests."):
+                name = case.get("classname")[len("tests."):] + "." + name
+            results[name] = outcome
     return results, log
+
+
+def pymemcache(server, tmp):
+    """pymemcache's test_integration.py (python3-pymemcache ships it) with
+    its --server/--port options. test_tls needs the certs/ folder, which
+    Debian does not ship, so it is deselected."""
+    return pytest_suite(tmp, os.path.join(PYMEMCACHE_TESTS, "test_integration.py"),
+                        ["-m", "integration", "-k", "not test_tls",
+                         "--server=" + server.host, "--port=%d" % server.port])
+
+
+def source_dir(pattern):
+    """A client's unpacked Debian source (scripts/client-sources.sh), or None."""
+    out = subprocess.run(["sh", os.path.join(ROOT, "scripts", "client-sources.sh")],
+                         stdout=subprocess.PIPE, timeout=SUITE_TIMEOUT)
+    found = glob.glob(os.path.join(out.stdout.decode().strip() or "/nonexistent",
+                                   pattern))
+    return found[0] if out.returncode == 0 and found else None
+
+
+def pylibmc(server, tmp):
+    """pylibmc's tests/ from its Debian source package, run on the installed
+    python3-pylibmc; its make_test_client reads MEMCACHED_HOST/PORT."""
+    src = source_dir("pylibmc-*/tests")
+    if not src:
+        return {}, "pylibmc: source package not reachable"
+    shutil.copytree(src, os.path.join(tmp, "tests"))
+    # test_autoconf reads the port from PylibmcTestCase, not from the env
+    rewrite(os.path.join(tmp, "tests", "__init__.py"),
+            r'memcached_port = "11211"', 'memcached_port = "%d"' % server.port)
+    env = dict(os.environ, MEMCACHED_HOST=server.host,
+               MEMCACHED_PORT=str(server.port))
+    return pytest_suite(tmp, "tests", env=env)
+
+
+PERL_TARBALL_CHECKS = ("pod.t", "pod-coverage.t", "changes.t", "tidy.t")
+
+
+def perl_fast(server, tmp):
+    """Cache::Memcached::Fast's t/*.t from its Debian source package, run on
+    the installed libcache-memcached-fast-perl. t/Memd.pm names the servers
+    localhost:11211 and 127.0.0.1:11211; the copy names the server under
+    test. pod*.t, changes.t and tidy.t check the tarball, not a server."""
+    src = source_dir("Cache-Memcached-Fast-*/t")
+    if not src:
+        return {}, "Cache::Memcached::Fast: source package not reachable"
+    tdir = os.path.join(tmp, "t")
+    shutil.copytree(src, tdir)
+    rewrite(os.path.join(tdir, "Memd.pm"), r"(localhost|127\.0\.0\.1):11211",
+            r"\1:%d" % server.port)
+    # an author test, as it flushes the cache of whoever runs it; the server
+    # here is ours alone. It names the servers in its expected answer.
+    rewrite(os.path.join(tdir, "flush-all.t"), r"(localhost|127\.0\.0\.1):11211",
+            r"\1:%d" % server.port)
+    env = dict(os.environ, AUTHOR_TESTING="1")
+    results, logs = {}, []
+    for t in sorted(glob.glob(os.path.join(tdir, "*.t"))):
+        name = os.path.basename(t)
+        if name in PERL_TARBALL_CHECKS:
+            continue
+        proc = subprocess.run(["perl", os.path.join("t", name)], cwd=tmp,
+                              env=env if name == "flush-all.t" else None,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=SUITE_TIMEOUT)
+        log = proc.stdout.decode(errors="replace")
+        logs.append("== %s (exit %d)\n%s" % (name, proc.returncode, log))
+        if re.search(r"^1\.\.0 # SKIP", log, re.M):
+            results[name] = "skipped"
+        elif proc.returncode == 0 and not re.search(r"^not ok", log, re.M):
+            results[name] = "passed"
+        else:
+            results[name] = "failed"
+    return results, "\n".join(logs)
 
 
 def gomemcache(server, tmp):
@@ -72,12 +156,8 @@ def gomemcache(server, tmp):
     shutil.copytree(GOMEMCACHE_SRC, mod)
     with open(os.path.join(mod, "go.mod"), "w") as f:
         f.write("module github.com/bradfitz/gomemcache\n\ngo 1.13\n")
-    test = os.path.join(mod, "memcache", "memcache_test.go")
-    with open(test) as f:
-        src = f.read()
-    with open(test, "w") as f:
-        f.write(src.replace('"localhost:11211"',
-                            '"%s:%d"' % (server.host, server.port)))
+    rewrite(os.path.join(mod, "memcache", "memcache_test.go"),
+            '"localhost:11211"', '"%s:%d"' % (server.host, server.port))
     bindir = os.path.join(tmp, "bin")
     os.makedirs(bindir, exist_ok=True)
     wrapper = os.path.join(bindir, "memcached")
@@ -98,7 +178,18 @@ def gomemcache(server, tmp):
     return results, log
 
 
-SUITES = {"pymemcache": pymemcache, "gomemcache": gomemcache}
+SUITES = {"pymemcache": pymemcache, "gomemcache": gomemcache,
+          "pylibmc": pylibmc, "perl-fast": perl_fast}
+
+
+def run_suite(name, args):
+    """One run of one suite on a fresh server: ({test: outcome}, output)."""
+    with tempfile.TemporaryDirectory(prefix="hc-client-") as tmp:
+        server = hcutil.Server(args=args.server_args.split(), binary=args.server)
+        try:
+            return SUITES[name](server, tmp)
+        finally:
+            server.stop()
 
 
 def main():
@@ -109,15 +200,11 @@ def main():
     ap.add_argument("--server-args", default="",
                     help="extra server flags, e.g. '-B binary' to see a suite fail")
     args = ap.parse_args()
+    args.server = os.path.abspath(args.server)  # gomemcache runs it from elsewhere
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     unexpected = []
     for name in args.suite or sorted(SUITES):
-        with tempfile.TemporaryDirectory(prefix="hc-client-") as tmp:
-            server = hcutil.Server(args=args.server_args.split(), binary=args.server)
-            try:
-                results, log = SUITES[name](server, tmp)
-            finally:
-                server.stop()
+        results, log = run_suite(name, args)
         if not results:
             print(log)
             unexpected.append((name, "(no test ran)"))
