@@ -92,7 +92,7 @@ fuzz_layers = $(or $(FUZZ_LAYERS_$(1)),$(SERVER_STACK))
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/asan/fuzz/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all asan run test unit unit-release clang-test check-layers FORCE integration tsan-test audit-test ops-test package-test bench bench-scale bench-store bench-restart clean deps-build deps-test deps-bench deps-package help \
+.PHONY: all asan run test unit unit-release clang-test check-layers FORCE integration tsan-test audit-test ops-test client-test package-test bench bench-scale bench-store bench-restart clean deps-build deps-test deps-bench deps-package help \
         fuzz fuzz-build fuzz-replay fuzz-merge deps-fuzz soak
 all: $(BUILD)/release/hardcached $(BUILD)/release/hardcache-audit
 
@@ -261,12 +261,19 @@ test: deps-test
 	$(MAKE) WERROR=1 tsan-test
 	$(MAKE) WERROR=1 audit-test
 	$(MAKE) WERROR=1 ops-test
+	$(MAKE) WERROR=1 client-test
 	$(MAKE) package-test
 
 # install, man pages, the systemd unit (fast; once, not per build flavour)
 ops-test: all
 	HC_BIN=$(CURDIR)/$(BUILD)/release/hardcached HC_AUDIT=$(CURDIR)/$(BUILD)/release/hardcache-audit \
 	  $(PYTHON) -m pytest -q tests/ops
+
+# the clients' own test suites (pymemcache, pylibmc, gomemcache,
+# Cache::Memcached::Fast) against the release build, about 25 s;
+# CLIENT_SERVER=/usr/bin/memcached runs them against memcached instead
+client-test: deps-test $(BUILD)/release/hardcached
+	$(PYTHON) tests/clients/run_suites.py --server $(or $(CLIENT_SERVER),$(BUILD)/release/hardcached)
 
 # build the .deb packages from a clean copy and install/remove them (slow)
 # (without root and without the tools, the tests skip and say why)

@@ -83,6 +83,11 @@ def pymemcache(server, tmp):
                          "--server=" + server.host, "--port=%d" % server.port])
 
 
+# A suite whose source could not be fetched is skipped, loudly: no test of
+# it failed, but none ran either.
+UNREACHABLE = {"(Debian source package not reachable: all tests)": "skipped"}
+
+
 def source_dir(pattern):
     """A client's unpacked Debian source (scripts/client-sources.sh), or None."""
     out = subprocess.run(["sh", os.path.join(ROOT, "scripts", "client-sources.sh")],
@@ -97,7 +102,7 @@ def pylibmc(server, tmp):
     python3-pylibmc; its make_test_client reads MEMCACHED_HOST/PORT."""
     src = source_dir("pylibmc-*/tests")
     if not src:
-        return {}, "pylibmc: source package not reachable"
+        return UNREACHABLE, "pylibmc: source package not reachable"
     shutil.copytree(src, os.path.join(tmp, "tests"))
     # test_autoconf reads the port from PylibmcTestCase, not from the env
     rewrite(os.path.join(tmp, "tests", "__init__.py"),
@@ -117,7 +122,7 @@ def perl_fast(server, tmp):
     test. pod*.t, changes.t and tidy.t check the tarball, not a server."""
     src = source_dir("Cache-Memcached-Fast-*/t")
     if not src:
-        return {}, "Cache::Memcached::Fast: source package not reachable"
+        return UNREACHABLE, "Cache::Memcached::Fast: source package not reachable"
     tdir = os.path.join(tmp, "t")
     shutil.copytree(src, tdir)
     rewrite(os.path.join(tdir, "Memd.pm"), r"(localhost|127\.0\.0\.1):11211",
