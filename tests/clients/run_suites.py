@@ -203,7 +203,7 @@ def main():
                                                      "hardcached"))
     ap.add_argument("--suite", action="append", choices=sorted(SUITES))
     ap.add_argument("--server-args", default="",
-                    help="extra server flags, e.g. '-B binary' to see a suite fail")
+                    help="extra server flags, e.g. '-Y FILE' (login required) to see suites fail")
     args = ap.parse_args()
     args.server = os.path.abspath(args.server)  # gomemcache runs it from elsewhere
     version = subprocess.run([args.server, "-V"], stdout=subprocess.PIPE,
