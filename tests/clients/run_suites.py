@@ -156,7 +156,10 @@ def gomemcache(server, tmp):
     """gomemcache's memcache_test.go (golang-github-bradfitz-gomemcache-dev
     ships it). It dials the constant localhost:11211, rewritten here to the
     server under test; TestUnixSocket starts `memcached -s PATH` itself, so a
-    `memcached` first on PATH runs the server under test as root would."""
+    `memcached` first on PATH runs the server under test as root would.
+    -short leaves out its touch check, which races a 1 s sleep against a 2 s
+    expiry and failed against memcached 1.6.45 as well as hardcached on this
+    loaded machine (pymemcache's test_touch covers touch)."""
     mod = os.path.join(tmp, "gomemcache")
     shutil.copytree(GOMEMCACHE_SRC, mod)
     with open(os.path.join(mod, "go.mod"), "w") as f:
@@ -173,7 +176,7 @@ def gomemcache(server, tmp):
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"],
                GOPROXY="off", GOFLAGS="-mod=mod", GO111MODULE="on",
                GOCACHE=os.path.join(tmp, "gocache"), GOPATH=os.path.join(tmp, "gopath"))
-    log = run(["go", "test", "-count=1", "-v", "./memcache"], mod, env)
+    log = run(["go", "test", "-count=1", "-short", "-v", "./memcache"], mod, env)
     results = {}
     for m in re.finditer(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", log, re.M):
         results[m.group(2)] = {"PASS": "passed", "FAIL": "failed",
