@@ -83,6 +83,7 @@
 #include "core/log.h"
 #include "core/prefetch.h"
 #include "core/strnum.h"
+#include "storage/crawl.h"
 #include "storage/htab.h"
 #include "storage/item.h"
 #include "storage/persist.h"
@@ -373,6 +374,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
+        crawl_note_drop(h, false, 0);
         htab_remove(&sh->ht, hv, slot);
         do_retire(sh, it, h->size);
         return NULL;
@@ -394,6 +396,7 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
 
     if (slot != NULL)
         htab_remove(&sh->ht, hv, slot);
+    crawl_note_drop(h, live, seg_of(it)->created + h->atime);
     if (live) {
         sh->evictions++;
         if (!(h->iflags & ITEM_FETCHED))
@@ -842,8 +845,10 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
     htab_slot *slot;
     size_t off;
 
-    if (p == NULL)
+    if (p == NULL) {
+        crawl_note_oom(n->nkey, nvalue, n->flags != 0);
         return STORE_NO_MEMORY;
+    }
     s = seg_of(p);
     sh->last_seq = do_item_seq(p);
     off = item_encode(p, (uint8_t)n->nkey, nvalue, atime_since(s, clock_now()),
@@ -873,6 +878,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
             sh->reclaimed++;
             if (!(old.iflags & ITEM_FETCHED))
                 sh->expired_unfetched++;
+            crawl_note_drop(&old, false, 0);
         }
         htab_set(slot, hv, p);
         do_retire(sh, o, old.size);
@@ -1224,6 +1230,7 @@ int store_setup(const struct store_config *c)
         return -1;
     }
     shard_bits = log2_floor(cfg.nshards);
+    crawl_setup(cfg.use_cas);
     while (ssize > STORE_SEG_SIZE_MIN &&
            (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
         ssize /= 2;
@@ -1733,4 +1740,39 @@ void store_stats_get(struct store_stats *out)
     out->mem_used = seg_mem_used();
     out->segments = seg_count();
     out->segment_size = seg_size();
+}
+
+unsigned store_nshards(void)
+{
+    return cfg.nshards;
+}
+
+void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
+{
+    struct shard *sh = &shards[i];
+    rel_time_t now;
+
+    pthread_mutex_lock(&sh->lock);
+    now = clock_now();
+    for (struct seg *s = sh->oldest; s != NULL; s = s->next) {
+        for (uint32_t off = 0; off < s->used;) {
+            unsigned char *it = seg_data(s) + off;
+            struct item_hdr h;
+            item_decode(it, &h);
+            off += (uint32_t)h.size;
+            if (!do_is_live(sh, it, &h, now))
+                continue;
+            struct store_item v = {
+                .key = (const char *)it + h.key_off, .nkey = h.nkey,
+                .value = (const char *)it + h.key_off + h.nkey, .nvalue = h.nvalue,
+                .flags = h.flags, .cas = do_item_cas(sh, it, &h),
+                .exptime = h.exptime, .size = h.size,
+                .atime = s->created + h.atime,
+                .fetched = (h.iflags & ITEM_FETCHED) != 0,
+                .stale = (h.iflags & ITEM_STALE) != 0,
+            };
+            fn(&v, ctx);
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
 }

@@ -222,6 +222,12 @@ size_t store_item_size(size_t nkey, size_t nvalue);
 
 void store_stats_get(struct store_stats *out);
 
+/* Walking (storage/crawl.c builds on these): the shards, and every live
+ * item of one shard, oldest segment first, under its lock (fn must not
+ * call into the store; the view's atime is absolute). */
+unsigned store_nshards(void);
+void store_walk_shard(unsigned shard, store_visit_fn fn, void *ctx);
+
 /* Prefetching for a batch of requests (see store.c): name each key with
  * store_prefetch, then call store_prefetch_items, then run the requests;
  * store_prefetch_clear before the named key bytes change or are freed.

@@ -1,0 +1,70 @@
+/*
+ * size_class: memcached 1.6's slab class table, computed as its
+ * slabs_init() does with the default -f 1.25 and -n 48, so class ids and
+ * chunk sizes in `stats items`/`stats slabs` are memcached's; see
+ * size_class.h.
+ */
+#include "storage/size_class.h"
+
+#include <pthread.h>
+
+#define MC_ITEM_HDR        48u      /* sizeof(item) on a 64-bit build */
+#define MC_CHUNK_MIN       48u      /* -n */
+#define MC_CHUNK_ALIGN     8u       /* CHUNK_ALIGN_BYTES */
+#define MC_CHUNK_MAX       (SIZE_CLASS_PAGE_SIZE / 2)   /* slab_chunk_max */
+#define MC_FACTOR          1.25     /* -f */
+
+static uint32_t chunk[SIZE_CLASS_MAX];
+static unsigned largest;
+
+static void table_setup(void)
+{
+    unsigned i = 0;
+    uint32_t size = MC_ITEM_HDR + MC_CHUNK_MIN;
+
+    while (++i < SIZE_CLASS_MAX - 1) {
+        if (size >= MC_CHUNK_MAX / MC_FACTOR)
+            break;
+        if (size % MC_CHUNK_ALIGN)
+            size += MC_CHUNK_ALIGN - size % MC_CHUNK_ALIGN;
+        chunk[i] = size;
+        size = (uint32_t)(size * MC_FACTOR);
+    }
+    largest = i;
+    chunk[largest] = MC_CHUNK_MAX;
+}
+
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_ready(void)
+{
+    pthread_once(&table_once, table_setup);
+}
+
+size_t size_class_mc_total(size_t nkey, size_t nvalue, bool has_flags, bool use_cas)
+{
+    return MC_ITEM_HDR + nkey + 1 + (has_flags ? 4u : 0u) + nvalue + 2 +
+           (use_cas ? 8u : 0u);
+}
+
+unsigned size_class_of(size_t total)
+{
+    unsigned id = 1;
+
+    table_ready();
+    while (id < largest && total > chunk[id])
+        id++;
+    return id;
+}
+
+uint32_t size_class_chunk(unsigned id)
+{
+    table_ready();
+    return id >= 1 && id <= largest ? chunk[id] : 0;
+}
+
+unsigned size_class_count(void)
+{
+    table_ready();
+    return largest;
+}
