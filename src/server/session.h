@@ -92,13 +92,16 @@ static inline bool session_out_full(const struct session *s)
     return buf_len(s->out) >= s->out_high_water;
 }
 
-/* What `stats conns` shows of one connection. */
+/* What `stats conns` shows of one connection, or of a listening socket
+ * (peer NULL; listen_family is its address family). */
 struct session_info {
     int                            fd;
     const struct sockaddr_storage *peer;
     const char                    *listen_name;
     const char                    *state;   /* memcached's name for it */
     rel_time_t                     last_active;
+    int                            listen_family;
+    bool                           udp;
 };
 typedef void (*session_info_fn)(const struct session_info *info, void *ctx);
 typedef void (*session_walk_fn)(session_info_fn fn, void *ctx);

@@ -292,7 +292,7 @@ static const char *const ignored_suboptions[] = {
     "hot_max_factor", "warm_max_factor", "slab_reassign",
     "no_slab_reassign", "slab_automove", "no_slab_automove", "slab_automove_ratio",
     "slab_automove_window", "slab_automove_freeratio", "slab_chunk_max",
-    "slab_sizes", "no_chunked_items", "track_sizes", "no_hashexpand",
+    "slab_sizes", "no_chunked_items", "no_hashexpand",
     "read_buf_mem_limit", "watcher_logbuf_size", "worker_logbuf_size",
     "inline_ascii_resp", "no_inline_ascii_resp",
     /* older spellings, accepted before for existing configurations */
@@ -402,6 +402,8 @@ static void parse_extended(char *arg)
                         "eviction); drop the option");
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
+        } else if (strcmp(opt, "track_sizes") == 0) {
+            settings.track_sizes = true;
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
             settings.relaxed_privileges = true;
         } else if (strcmp(opt, "no_relaxed_privileges") == 0) {
@@ -690,7 +692,7 @@ static void settings_each_memcached_stat(const struct stats_sink *s)
     stats_add_str(s, "dump_enabled", "no");            /* no cachedump, metadump */
     stats_add_str(s, "hash_algorithm", "siphash");     /* keyed: core/hash.h */
     stats_add_str(s, "inline_ascii_response", "no");   /* memcached: always no */
-    stats_add_str(s, "track_sizes", "no");             /* `stats sizes` disabled */
+    stats_add_str(s, "track_sizes", settings.track_sizes ? "yes" : "no");
     stats_add_u64(s, "num_napi_ids", (uint64_t)settings.napi_ids);
     stats_add_u64(s, "client_flags_size", 4);
 }

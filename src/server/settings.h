@@ -92,6 +92,7 @@ struct settings {
     uint32_t idle_timeout;       /* -o idle_timeout */
     unsigned hashpower;          /* -o hashpower */
     bool     relaxed_privileges; /* -o relaxed_privileges */
+    bool     track_sizes;        /* -o track_sizes: `stats sizes` histogram */
     bool     maxconns_fast;      /* -o maxconns_fast (always on) */
     bool     sandbox;            /* seccomp allow-list; -o no_sandbox for debugging */
     /* Clients must log in before anything but `version` is served (on every

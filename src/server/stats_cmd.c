@@ -16,6 +16,7 @@
 #include "protocol/text/parse.h"
 #include "server/session.h"
 #include "server/settings.h"
+#include "server/stats_class.h"
 #include "server/stats.h"
 #include "storage/store.h"
 
@@ -84,46 +85,14 @@ void stats_emit_settings(const struct stats_sink *s)
     stats_end(s);
 }
 
-static void emit_items(const struct stats_sink *s)
+/* memcached's transport name for an address family: "tcp", "udp6"... */
+static const char *transport(int family, bool udp)
 {
-    struct store_stats ss;
-
-    store_stats_get(&ss);
-    /* one pseudo slab class: segments hold items of every size */
-    if (ss.curr_items > 0) {
-        stats_add_u64(s, "items:1:number", ss.curr_items);
-        stats_add_u64(s, "items:1:age", 0);
-        stats_add_u64(s, "items:1:mem_requested", ss.bytes);
-        stats_add_u64(s, "items:1:evicted", ss.evictions);
-        stats_add_u64(s, "items:1:evicted_nonzero", 0);
-        stats_add_u64(s, "items:1:outofmemory", 0);
-        stats_add_u64(s, "items:1:reclaimed", ss.reclaimed);
-        stats_add_u64(s, "items:1:expired_unfetched", ss.expired_unfetched);
-        stats_add_u64(s, "items:1:evicted_unfetched", ss.evicted_unfetched);
-    }
-    stats_end(s);
-}
-
-static void emit_slabs(const struct stats_sink *s)
-{
-    struct store_stats ss;
-
-    store_stats_get(&ss);
-    if (ss.segments > 0) {
-        stats_add_u64(s, "1:chunk_size", ss.segment_size);
-        stats_add_u64(s, "1:total_pages", ss.segments);
-        stats_add_u64(s, "1:used_chunks", ss.curr_items);
-        stats_add_u64(s, "1:mem_requested", ss.bytes);
-    }
-    stats_add_u64(s, "active_slabs", ss.segments > 0 ? 1 : 0);
-    stats_add_u64(s, "total_malloced", ss.mem_used);
-    stats_end(s);
-}
-
-static void emit_sizes(const struct stats_sink *s)
-{
-    stats_add_str(s, "sizes_status", "disabled");
-    stats_end(s);
+    if (family == AF_INET)
+        return udp ? "udp" : "tcp";
+    if (family == AF_INET6)
+        return udp ? "udp6" : "tcp6";
+    return "unix";
 }
 
 static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -143,20 +112,37 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
     }
 }
 
+static void conn_stat(const struct stats_sink *s, int fd, const char *what, const char *val)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%d:%s", fd, what);
+    stats_add_str(s, name, val);
+}
+
+/* memcached's lines for one socket: a listener or UDP socket shows its own
+ * address; a connection its peer's and the listener's. */
 static void conn_stats(const struct session_info *other, void *arg)
 {
     const struct stats_sink *s = arg;
-    char name[64], addr[128];
+    char addr[160], listen[160], secs[24];
 
-    peer_name(other->peer, addr, sizeof(addr));
-    snprintf(name, sizeof(name), "%d:addr", other->fd);
-    stats_add_str(s, name, addr);
-    snprintf(name, sizeof(name), "%d:listen_addr", other->fd);
-    stats_add_str(s, name, other->listen_name);
-    snprintf(name, sizeof(name), "%d:state", other->fd);
-    stats_add_str(s, name, other->state);
-    snprintf(name, sizeof(name), "%d:secs_since_last_cmd", other->fd);
-    stats_add_u64(s, name, clock_now() - other->last_active);
+    if (other->peer != NULL) {
+        peer_name(other->peer, addr, sizeof(addr));
+        snprintf(listen, sizeof(listen), "%s:%s",
+                 transport(other->peer->ss_family, false), other->listen_name);
+    } else {
+        snprintf(addr, sizeof(addr), "%s:%s", transport(other->listen_family, other->udp),
+                 other->listen_name);
+    }
+    if (other->udp)
+        conn_stat(s, other->fd, "UDP", "UDP");
+    conn_stat(s, other->fd, "addr", addr);
+    if (other->peer != NULL)
+        conn_stat(s, other->fd, "listen_addr", listen);
+    conn_stat(s, other->fd, "state", other->state);
+    snprintf(secs, sizeof(secs), "%u", clock_now() - other->last_active);
+    conn_stat(s, other->fd, "secs_since_last_cmd", secs);
 }
 
 static void emit_conns(const struct stats_sink *s)
@@ -183,11 +169,11 @@ enum stats_outcome stats_run(const char *group, size_t len, const struct stats_s
     else if (group_is(group, len, "settings"))
         stats_emit_settings(s);
     else if (group_is(group, len, "items"))
-        emit_items(s);
+        stats_emit_items(s);
     else if (group_is(group, len, "slabs"))
-        emit_slabs(s);
+        stats_emit_slabs(s);
     else if (group_is(group, len, "sizes"))
-        emit_sizes(s);
+        stats_emit_sizes(s);
     else if (group_is(group, len, "conns"))
         emit_conns(s);
     else

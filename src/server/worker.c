@@ -189,9 +189,24 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
     return 0;
 }
 
-/* `stats conns`: every worker's connections (session.h). */
+/* The sockets every worker watches, for `stats conns`. */
+static const struct listener *listeners;
+static int nlisteners;
+
+/* `stats conns`: the listening and UDP sockets (in memcached's states:
+ * a UDP socket always waits to read), then every worker's connections
+ * (session.h). */
 static void workers_each_conn(session_info_fn fn, void *ctx)
 {
+    for (int i = 0; i < nlisteners; i++) {
+        const struct listener *l = &listeners[i];
+        struct session_info info = {
+            .fd = l->fd, .listen_name = l->name, .listen_family = l->family,
+            .udp = l->udp, .state = l->udp ? "conn_read" : "conn_listening",
+            .last_active = CLOCK_START,
+        };
+        fn(&info, ctx);
+    }
     for (int i = 0; i < nworkers; i++)
         conn_set_each(&workers[i].conns, fn, ctx);
 }
@@ -207,6 +222,8 @@ int workers_start(int n, struct listener *ls, int nls,
     for (int i = 0; i < n; i++)
         if (worker_init(&workers[i], i, ls, nls, procs, ls_procs) < 0)
             return -1;
+    listeners = ls;
+    nlisteners = nls;
     sessions_set_walker(workers_each_conn);
     for (int i = 0; i < n; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
@@ -234,6 +251,8 @@ void workers_stop(bool graceful)
         free(w->lsrc);
     }
     sessions_set_walker(NULL);
+    listeners = NULL;
+    nlisteners = 0;
     free(workers);
     workers = NULL;
     nworkers = 0;

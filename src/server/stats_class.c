@@ -1,0 +1,156 @@
+/*
+ * stats_class: the per-size-class stats groups (see stats_class.h). The
+ * store has no slab classes; each group walks it once (crawl_classes) and
+ * reports what memcached would for the same items, with the true numbers
+ * where this storage has them (item count, age, bytes, evictions).
+ */
+#include "server/stats_class.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/clock.h"
+#include "server/settings.h"
+#include "server/stats_sink.h"
+#include "storage/crawl.h"
+#include "storage/store.h"
+
+/* One walk's result; on the heap: it is larger than a worker wants on
+ * its stack with the sizes histogram. */
+struct class_walk {
+    struct crawl_class c[SIZE_CLASS_MAX];
+    uint32_t sizes[CRAWL_SIZE_BUCKETS];
+};
+
+static struct class_walk *walk(bool sizes)
+{
+    struct class_walk *w = malloc(sizeof(*w));
+
+    if (w != NULL)
+        crawl_classes(w->c, sizes ? w->sizes : NULL);
+    return w;
+}
+
+/* "<prefix><id>:<name> v": "items:3:number", or "3:chunk_size". */
+static void add_class(const struct stats_sink *s, const char *prefix, unsigned id,
+                      const char *name, uint64_t v)
+{
+    char key[64];
+
+    snprintf(key, sizeof(key), "%s%u:%s", prefix, id, name);
+    stats_add_u64(s, key, v);
+}
+
+/* memcached's per-class `stats items` lines, in its order (with its
+ * default segmented LRU). Every item is in the one FIFO that eviction
+ * walks: all "cold"; hot/warm and the LRU-maintainer counters are 0. */
+static void items_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c)
+{
+    rel_time_t now = clock_now();
+    static const char *const zero_lru[] = {
+        "evicted_active", "crawler_reclaimed", "crawler_items_checked",
+        "lrutail_reflocked", "moves_to_cold", "moves_to_warm", "moves_within_lru",
+        "direct_reclaims", "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
+    };
+    const char *pre = "items:";
+
+    add_class(s, pre, id, "number", c->number);
+    add_class(s, pre, id, "number_hot", 0);
+    add_class(s, pre, id, "number_warm", 0);
+    add_class(s, pre, id, "number_cold", c->number);
+    add_class(s, pre, id, "age_hot", 0);
+    add_class(s, pre, id, "age_warm", 0);
+    add_class(s, pre, id, "age", now > c->oldest_atime ? now - c->oldest_atime : 0);
+    add_class(s, pre, id, "mem_requested", c->mem_requested);
+    add_class(s, pre, id, "evicted", c->evicted);
+    add_class(s, pre, id, "evicted_nonzero", c->evicted_nonzero);
+    add_class(s, pre, id, "evicted_time", c->evicted_time);
+    add_class(s, pre, id, "outofmemory", c->outofmemory);
+    add_class(s, pre, id, "tailrepairs", 0);
+    add_class(s, pre, id, "reclaimed", c->reclaimed);
+    add_class(s, pre, id, "expired_unfetched", c->expired_unfetched);
+    add_class(s, pre, id, "evicted_unfetched", c->evicted_unfetched);
+    for (size_t i = 0; i < sizeof(zero_lru) / sizeof(zero_lru[0]); i++)
+        add_class(s, pre, id, zero_lru[i], 0);
+}
+
+/* A class is listed while it holds items, as memcached lists it. */
+static bool class_seen(const struct crawl_class *c)
+{
+    return c->number > 0;
+}
+
+void stats_emit_items(const struct stats_sink *s)
+{
+    struct class_walk *w = walk(false);
+
+    for (unsigned id = 1; w != NULL && id <= size_class_count(); id++)
+        if (class_seen(&w->c[id]))
+            items_class(s, id, &w->c[id]);
+    free(w);
+    stats_end(s);
+}
+
+/* memcached's per-class `stats slabs`: the chunks and 1 MiB pages memcached
+ * would use for these items (so memcached-tool reads it as it would
+ * memcached's); per-class command counters are not kept here (0). The
+ * true memory is total_malloced (segments) and `stats items` mem_requested. */
+static void slabs_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c)
+{
+    static const char *const zero_cmds[] = {
+        "get_hits", "cmd_set", "delete_hits", "incr_hits", "decr_hits",
+        "cas_hits", "cas_badval", "touch_hits",
+    };
+    uint32_t chunk = size_class_chunk(id);
+    uint64_t perslab = SIZE_CLASS_PAGE_SIZE / chunk;
+    uint64_t pages = perslab ? (c->number + perslab - 1) / perslab : c->number;
+    const char *pre = "";
+
+    add_class(s, pre, id, "chunk_size", chunk);
+    add_class(s, pre, id, "chunks_per_page", perslab);
+    add_class(s, pre, id, "total_pages", pages);
+    add_class(s, pre, id, "total_chunks", pages * perslab);
+    add_class(s, pre, id, "used_chunks", c->number);
+    add_class(s, pre, id, "free_chunks", pages * perslab - c->number);
+    add_class(s, pre, id, "free_chunks_end", 0);
+    for (size_t i = 0; i < sizeof(zero_cmds) / sizeof(zero_cmds[0]); i++)
+        add_class(s, pre, id, zero_cmds[i], 0);
+}
+
+void stats_emit_slabs(const struct stats_sink *s)
+{
+    struct class_walk *w = walk(false);
+    struct store_stats ss;
+    uint64_t active = 0;
+
+    for (unsigned id = 1; w != NULL && id <= size_class_count(); id++)
+        if (class_seen(&w->c[id])) {
+            slabs_class(s, id, &w->c[id]);
+            active++;
+        }
+    free(w);
+    store_stats_get(&ss);
+    stats_add_u64(s, "active_slabs", active);
+    stats_add_u64(s, "total_malloced", ss.mem_used);
+    stats_end(s);
+}
+
+void stats_emit_sizes(const struct stats_sink *s)
+{
+    struct class_walk *w;
+
+    if (!settings.track_sizes) {
+        stats_add_str(s, "sizes_status", "disabled");
+        stats_end(s);
+        return;
+    }
+    w = walk(true);
+    for (uint32_t b = 0; w != NULL && b < CRAWL_SIZE_BUCKETS; b++)
+        if (w->sizes[b] != 0) {
+            char key[16];
+            snprintf(key, sizeof(key), "%u", b * CRAWL_SIZE_BUCKET);
+            stats_add_u64(s, key, w->sizes[b]);
+        }
+    free(w);
+    stats_end(s);
+}

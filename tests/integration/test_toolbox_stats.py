@@ -1,0 +1,202 @@
+"""The operator's stats (issue 18): `stats items`, `stats slabs`, `stats
+sizes` and `stats conns` against memcached 1.6.45 for the same session,
+and Debian's memcached-tool (display, stats, settings, sizes) against
+hardcached.
+
+Both servers get the same items; the stats must have the same names in
+the same order, the same size classes, counts and memcached-equivalent
+chunk figures. What describes the storage itself differs by design and is
+masked: mem_requested (the item's bytes here, not memcached's), the LRU
+split (one FIFO: every item is "cold"; memcached moves its own between
+lists in the background), per-class command counters (not
+kept) and total_malloced. `age` is checked on its own.
+"""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+import hcutil
+
+MC_REF = os.environ.get("MC_REF", os.path.expanduser(
+    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+MEMCACHED_TOOL = "/usr/share/memcached/scripts/memcached-tool"
+
+need_ref = pytest.mark.skipif(
+    hcutil.is_reference() or not os.path.exists(MC_REF),
+    reason="compares hardcached with memcached 1.6.45: needs both")
+pytestmark = pytest.mark.hardcached_only
+
+# (key, flags, value length): spread over classes 1..~20, flags or not
+ITEMS = [(b"k%d" % i, (i % 3) * 7, n) for i, n in enumerate(
+    [0, 1, 5, 40, 41, 90, 100, 200, 300, 400, 700, 1000, 2000, 3000,
+     5000, 9000, 20000, 50000, 100000, 200000, 300000])]
+
+# memcached's LRU maintainer moves items between its hot, warm and cold
+# lists on its own time: those figures are masked too
+ITEMS_MASKED = {"number_hot", "number_warm", "number_cold", "age_hot", "age_warm",
+                "mem_requested", "age", "moves_to_cold", "moves_to_warm",
+                "moves_within_lru"}
+SLABS_MASKED = {"get_hits", "cmd_set", "delete_hits", "incr_hits",
+                "decr_hits", "cas_hits", "cas_badval", "touch_hits",
+                "total_malloced"}
+
+
+def fill(server, items=ITEMS):
+    with server.client() as c:
+        for key, flags, n in items:
+            c.cmd(b"set %s %d 0 %d\r\n%s\r\n" % (key, flags, n, b"x" * n),
+                  b"STORED\r\n")
+
+
+def stat_lines(server, group, masked):
+    """[(name, value)] in order, masked values replaced by '*'."""
+    with server.client() as c:
+        c.send(b"stats %s\r\n" % group)
+        out = c.read_until(b"END\r\n")
+    res = []
+    for ln in out.split(b"\r\n")[:-2]:
+        m = re.fullmatch(rb"STAT (\S+) (\S+)", ln)
+        assert m, ln
+        name = m.group(1).decode()
+        res.append((name, "*" if name.split(":")[-1] in masked
+                    else m.group(2).decode()))
+    return res
+
+
+@pytest.fixture(scope="module")
+def pair():
+    hc = hcutil.Server(["-o", "track_sizes"])
+    mc = hcutil.Server(["-o", "track_sizes"], binary=MC_REF) \
+        if os.path.exists(MC_REF) else None
+    yield hc, mc
+    hc.stop()
+    if mc:
+        mc.stop()
+    assert not hc.sanitizer_report()
+
+
+@need_ref
+def test_items_slabs_sizes_as_memcached(pair):
+    hc, mc = pair
+    for s in (hc, mc):
+        fill(s)
+    for group, masked in ((b"items", ITEMS_MASKED), (b"slabs", SLABS_MASKED),
+                          (b"sizes", set())):
+        want = stat_lines(mc, group, masked)
+        got = stat_lines(hc, group, masked)
+        assert got == want, group
+    # the classes are real: several, each with its own items
+    items = dict(stat_lines(hc, b"items", set()))
+    classes = {k.split(":")[1] for k in items}
+    assert len(classes) >= 10
+    assert sum(int(items["items:%s:number" % c]) for c in classes) == len(ITEMS)
+    assert all(int(items["items:%s:number" % c]) ==
+               int(items["items:%s:number_cold" % c]) for c in classes)
+
+
+def test_sizes_disabled_without_track_sizes():
+    s = hcutil.Server()
+    try:
+        fill(s, ITEMS[:3])
+        assert stat_lines(s, b"sizes", set()) == [("sizes_status", "disabled")]
+    finally:
+        s.stop()
+
+
+def test_age_is_the_oldest_access_in_the_class(server):
+    with server.client() as c:
+        c.cmd(b"set age:old 0 0 10\r\n0123456789\r\n", b"STORED\r\n")
+        time.sleep(2.2)
+        c.cmd(b"set age:new 0 0 10\r\n0123456789\r\n", b"STORED\r\n")
+        st = c.stats("items")
+    cls = [k.split(":")[1] for k, v in st.items() if k.endswith(":number")]
+    ages = [int(st["items:%s:age" % k]) for k in cls]
+    assert max(ages) >= 2
+
+
+def test_evictions_counted_in_the_class_and_reset():
+    s = hcutil.Server(["-m", "2"])
+    try:
+        with s.client() as c:
+            value = b"v" * 1000
+            for i in range(5000):
+                c.cmd(b"set ev:%d 0 0 %d\r\n%s\r\n" % (i, len(value), value),
+                      b"STORED\r\n")
+            st = c.stats("items")
+            general = c.stats()
+            evicted = sum(int(v) for k, v in st.items() if k.endswith(":evicted"))
+            assert evicted > 0
+            assert evicted == int(general["evictions"])
+            cls = [k for k, v in st.items() if k.endswith(":evicted") and int(v)]
+            assert cls == ["items:12:evicted"]   # 1000-byte values: 1184 B chunks
+            c.cmd(b"stats reset\r\n", b"RESET\r\n")
+            st = c.stats("items")
+            assert st["items:12:evicted"] == "0"
+    finally:
+        s.stop()
+
+
+def conns_shape(server):
+    """`stats conns`, fds renamed in order of appearance, ports and idle
+    seconds masked. memcached opens one UDP socket per worker thread on
+    the same address (SO_REUSEPORT), hardcached one that its workers
+    share: a socket whose address was listed already is left out."""
+    lines = stat_lines(server, b"conns", {"secs_since_last_cmd"})
+    by_fd = {}
+    for name, val in lines:
+        fd, what = name.split(":", 1)
+        by_fd.setdefault(fd, []).append((what, re.sub(r":\d+$", ":PORT", val)))
+    seen, res = set(), []
+    for fd, stats in by_fd.items():
+        addr = dict(stats)["addr"]
+        if "UDP" in dict(stats) and addr in seen:
+            continue
+        seen.add(addr)
+        res += [("fd%d:%s" % (len(seen) - 1, what), val) for what, val in stats]
+    return res
+
+
+@need_ref
+def test_conns_lists_listeners_and_udp_as_memcached():
+    servers = []
+    try:
+        for binary in (None, MC_REF):
+            port = hcutil.free_port()
+            servers.append(hcutil.Server(["-U", str(port)], port=port,
+                                         udp_flag=False, binary=binary))
+        got, want = (conns_shape(s) for s in servers)
+        assert got == want
+        assert ("fd0:state", "conn_listening") in got
+        assert ("fd1:UDP", "UDP") in got
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def tool(server, mode):
+    out = subprocess.run(["perl", MEMCACHED_TOOL, "127.0.0.1:%d" % server.port, mode],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.decode()
+
+
+@pytest.mark.skipif(not os.path.exists(MEMCACHED_TOOL), reason="needs memcached-tool")
+def test_memcached_tool_modes(pair):
+    hc, mc = pair
+    fill(hc)
+    display = tool(hc, "display")
+    rows = [ln.split() for ln in display.splitlines()[1:]]
+    assert len(rows) >= 10
+    assert sum(int(r[4]) for r in rows) >= len(ITEMS)
+    assert "curr_items" in tool(hc, "stats")
+    assert re.search(r"\n\s+maxbytes\s+\d+", tool(hc, "settings"))
+    sizes = tool(hc, "sizes")
+    assert re.search(r"\n\s+96\s+\d+", sizes), sizes
+    if mc is not None:
+        fill(mc)
+        # the same table, ages aside (a second may pass between the two)
+        strip_age = lambda t: [r[:2] + r[3:] for r in (ln.split() for ln in t.splitlines())]
+        assert strip_age(display) == strip_age(tool(mc, "display"))
