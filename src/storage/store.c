@@ -1747,21 +1747,51 @@ unsigned store_nshards(void)
     return cfg.nshards;
 }
 
-void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
-{
-    struct shard *sh = &shards[i];
-    rel_time_t now;
+#define CURSOR_BASE_MASK ((UINT32_C(1) << STORE_CURSOR_BASE_BITS) - 1)
 
-    pthread_mutex_lock(&sh->lock);
-    now = clock_now();
-    for (struct seg *s = sh->oldest; s != NULL; s = s->next) {
-        for (uint32_t off = 0; off < s->used;) {
+static uint32_t cursor_base(const struct seg *s)
+{
+    return (uint32_t)s->base & CURSOR_BASE_MASK;
+}
+
+/* shard 8 bits, segment id 24, offset 16, base 15, and bit 63 */
+uint64_t store_cursor_pack(const struct store_cursor *c)
+{
+    return UINT64_C(1) << 63 | (uint64_t)(c->base & CURSOR_BASE_MASK) << 48 |
+           (uint64_t)(c->off & 0xffff) << 32 | (uint64_t)(c->seg & SEG_ID_MAX) << 8 |
+           (c->shard & 0xff);
+}
+
+struct store_cursor store_cursor_unpack(uint64_t p)
+{
+    return (struct store_cursor){
+        .shard = (uint32_t)(p & 0xff), .seg = (uint32_t)(p >> 8) & SEG_ID_MAX,
+        .off = (uint32_t)(p >> 32) & 0xffff, .base = (uint32_t)(p >> 48) & CURSOR_BASE_MASK,
+    };
+}
+
+/* Visit the live items of sh from segment s, offset off, on: at most max
+ * (SIZE_MAX: all); *cur says where the walk stopped (seg 0: the shard is
+ * done). */
+static void do_walk(struct shard *sh, struct seg *s, uint32_t off, size_t max,
+                    store_visit_fn fn, void *ctx, struct store_cursor *cur)
+{
+    rel_time_t now = clock_now();
+    size_t seen = 0;
+
+    for (; s != NULL; s = s->next, off = 0) {
+        while (off < s->used) {
             unsigned char *it = seg_data(s) + off;
             struct item_hdr h;
             item_decode(it, &h);
-            off += (uint32_t)h.size;
-            if (!do_is_live(sh, it, &h, now))
+            if (!do_is_live(sh, it, &h, now)) {
+                off += (uint32_t)h.size;
                 continue;
+            }
+            if (seen == max) {
+                *cur = (struct store_cursor){ sh->idx, s->id, off, cursor_base(s) };
+                return;
+            }
             struct store_item v = {
                 .key = (const char *)it + h.key_off, .nkey = h.nkey,
                 .value = (const char *)it + h.key_off + h.nkey, .nvalue = h.nvalue,
@@ -1772,7 +1802,50 @@ void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
                 .stale = (h.iflags & ITEM_STALE) != 0,
             };
             fn(&v, ctx);
+            seen++;
+            off += (uint32_t)h.size;
         }
     }
+    *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
+}
+
+void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
+{
+    struct shard *sh = &shards[i];
+    struct store_cursor end;
+
+    pthread_mutex_lock(&sh->lock);
+    do_walk(sh, sh->oldest, 0, SIZE_MAX, fn, ctx, &end);
     pthread_mutex_unlock(&sh->lock);
+}
+
+bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx)
+{
+    struct shard *sh;
+    struct seg *s;
+    uint32_t off = 0;
+
+    if (cur->shard >= cfg.nshards)
+        return false;
+    sh = &shards[cur->shard];
+    pthread_mutex_lock(&sh->lock);
+    s = sh->oldest;
+    if (cur->seg != 0) {
+        /* the segment we stopped in, if it still holds what it held;
+         * else the first one written after it */
+        while (s != NULL && !(s->id == cur->seg && cursor_base(s) == cur->base))
+            s = s->next;
+        if (s != NULL) {
+            off = cur->off;
+        } else {
+            s = sh->oldest;
+            /* skip bases at or before ours (modulo the bits kept) */
+            while (s != NULL && ((cursor_base(s) - cur->base - 1) & CURSOR_BASE_MASK) >=
+                                CURSOR_BASE_MASK / 2)
+                s = s->next;
+        }
+    }
+    do_walk(sh, s, off, max, fn, ctx, cur);
+    pthread_mutex_unlock(&sh->lock);
+    return cur->shard < cfg.nshards;
 }

@@ -228,6 +228,27 @@ void store_stats_get(struct store_stats *out);
 unsigned store_nshards(void);
 void store_walk_shard(unsigned shard, store_visit_fn fn, void *ctx);
 
+/* A walk in steps (key dumps): where the next item is. Start from all
+ * zeros; it packs into the 64 bits of a session's resume point. */
+struct store_cursor {
+    uint32_t shard;
+    uint32_t seg;      /* segment id; 0: the shard's oldest */
+    uint32_t off;      /* offset of the next item in it */
+    uint32_t base;     /* low STORE_CURSOR_BASE_BITS of the segment's
+                          sequence base: a segment compacted or reused
+                          since is not resumed in (the walk goes on at the
+                          next newer one) */
+};
+#define STORE_CURSOR_BASE_BITS 15
+/* Nonzero for every cursor (bit 63 is set), so 0 can mean "no walk". */
+uint64_t store_cursor_pack(const struct store_cursor *cur);
+struct store_cursor store_cursor_unpack(uint64_t packed);
+/* Visit up to max live items from *cur on, under one shard lock, and
+ * advance *cur. Returns false once every shard has been walked. Items
+ * written or moved during a walk may be seen twice or not at all, as
+ * with memcached's crawler. */
+bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx);
+
 /* Prefetching for a batch of requests (see store.c): name each key with
  * store_prefetch, then call store_prefetch_items, then run the requests;
  * store_prefetch_clear before the named key bytes change or are freed.
