@@ -439,6 +439,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
         if (st == PROC_STEP_OUTPUT_FULL) {
             if (!conn_flush(c))
                 break;   /* the client must read first; conn_drain resumes */
+            nreq++;      /* a long reply (a dump) takes its turns with others */
             continue;
         }
         if (st == PROC_STEP_NEED_MORE)

@@ -65,7 +65,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('N', "napi-ids",           1, "accepted for compatibility (NAPI id steering is not done here)") \
     X('S', "enable-sasl",        0, "SASL (PLAIN) logins over the binary protocol; users from -Y <file> or $MEMCACHED_SASL_PWDB") \
     X('F', "disable-flush-all",  0, "disable flush_all command")                \
-    X('X', "disable-dumping",    0, "disable stats cachedump (never offered)")  \
+    X('X', "disable-dumping",    0, "disable key dumps: stats cachedump, lru_crawler metadump/mgdump")  \
     X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
     X('Y', "auth-file",          1, "ascii authentication; <file> has user:password lines or user:<hash> from --hash-password; reloaded on SIGHUP") \
     X('e', "memory-file",        1, "keep item memory in <file> (on tmpfs, e.g. /dev/shm, or a DAX file; created 0600, refused if not the server user's, open to others or a symlink), so a restart keeps the cache: after a graceful stop (SIGTERM, SIGUSR1, shutdown graceful) and also after a crash or kill -9 (every acknowledged write, checked by checksums). Needs the same -m and -I; otherwise, or if the file is damaged, the cache starts empty. cache_memlimit cannot raise the limit past -m") \
@@ -462,6 +462,7 @@ static void set_defaults(void)
     settings.item_size_max = 1024 * 1024;
     settings.use_cas = true;
     settings.flush_enabled = true;
+    settings.dump_enabled = true;
     settings.backlog = 1024;
     settings.maxconns_fast = true;
     udp_guard_defaults(&settings.udp_guard);
@@ -582,7 +583,8 @@ static enum settings_action parse_argv(int argc, char **argv)
         }
         case 'n': settings.chunk_size = parse_int(optarg, 1, 1 << 20, "chunk size"); break;
         case 'D': settings.prefix_delimiter = optarg[0]; break;
-        case 'X': case 'W': break;
+        case 'X': settings.dump_enabled = false; break;
+        case 'W': break;
         case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
         case 'R': settings.reqs_per_event = parse_int(optarg, 1, 1000000, "-R value"); break;
         case 'C': settings.use_cas = false; break;
@@ -689,7 +691,7 @@ static void settings_each_memcached_stat(const struct stats_sink *s)
     stats_add_u64(s, "num_threads_per_udp", (uint64_t)settings.threads);
     stats_add_str(s, "stat_key_prefix", delim);
     stats_add_str(s, "detail_enabled", "no");          /* no per-prefix stats */
-    stats_add_str(s, "dump_enabled", "no");            /* no cachedump, metadump */
+    stats_add_str(s, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stats_add_str(s, "hash_algorithm", "siphash");     /* keyed: core/hash.h */
     stats_add_str(s, "inline_ascii_response", "no");   /* memcached: always no */
     stats_add_str(s, "track_sizes", settings.track_sizes ? "yes" : "no");

@@ -81,6 +81,7 @@ struct settings {
     bool     large_pages;        /* -L: segments on transparent huge pages */
     const char *memory_file;     /* -e: restartable cache file (storage/persist.h) */
     bool     flush_enabled;      /* !-F */
+    bool     dump_enabled;       /* !-X: key dumps (server/dump.h) */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */
     const char *user;            /* -u */

@@ -30,7 +30,8 @@
     X(udp_dropped_auth) X(udp_dropped_malformed) X(udp_dropped_too_large) \
     X(udp_admin_refused) X(udp_short_replies)                             \
     X(ssl_handshake_errors)                                                \
-    X(cmd_meta) X(idle_kicks) X(malloc_fails)
+    X(cmd_meta) X(idle_kicks) X(malloc_fails)                             \
+    X(dump_requests) X(dump_keys)
 
 struct thread_stats {
 #define X(name) _Atomic uint64_t name;

@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "protocol/text/parse.h"
+#include "server/dump.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats_class.h"
@@ -182,12 +183,11 @@ enum stats_outcome stats_run(const char *group, size_t len, const struct stats_s
 }
 
 /* Groups of memcached 1.6.45 that have nothing to show here (yet: issue
- * 18 builds cachedump and detail), answered with 1.6.45's empty or usage
+ * 18 builds detail), answered with 1.6.45's empty or usage
  * reply rather than ERROR, which some clients raise on (pymemcache):
  * X(group, tokens after the group it takes (-1: any), reply, reply when the
  * count differs). */
 #define STATS_EMPTY_GROUPS(X)                                                 \
-    X("cachedump", 2, "END", "CLIENT_ERROR bad command line")                 \
     X("detail", 0, "CLIENT_ERROR usage: stats detail on|off|dump", "ERROR")   \
     X("extstore", -1, "END", "END")
 
@@ -218,6 +218,10 @@ void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
     enum stats_outcome r = STATS_UNKNOWN;
     const char *empty = stats_empty_reply(args, nargs);
 
+    if (nargs >= 1 && group_is(args[0].p, args[0].n, "cachedump")) {
+        dump_cachedump(s, args, nargs);
+        return;
+    }
     if (empty != NULL) {
         session_line(s, empty);
         return;
