@@ -14,6 +14,7 @@
 #include "policy/limits.h"
 #include "policy/gate.h"
 #include "server/process_meta.h"
+#include "server/runtime_cmd.h"
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/control.h"
@@ -331,6 +332,15 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         break;
     case TEXT_CMD_LRU_CRAWLER:
         return exec_lru_crawler(s, req);
+    case TEXT_CMD_LRU:
+        runtime_lru(s, req->args, req->nargs);
+        break;
+    case TEXT_CMD_SLABS:
+        runtime_slabs(s, req->args, req->nargs);
+        break;
+    case TEXT_CMD_EXTSTORE:
+        runtime_extstore(s, req->args, req->nargs);
+        break;
     default:
         REPLY(s, "ERROR");
         break;

@@ -58,7 +58,10 @@
     X(MA,        "ma",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
     X(MN,        "mn",        0, TEXT_ANY, CMD_READ,  0, 0, 0)             \
     X(ME,        "me",        0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
-    X(LRU_CRAWLER, "lru_crawler", 1, 2,    CMD_ADMIN, 0, 0, 0)
+    X(LRU_CRAWLER, "lru_crawler", 1, 2,    CMD_ADMIN, 0, 0, 0)             \
+    X(LRU,       "lru",       1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
+    X(SLABS,     "slabs",     1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
+    X(EXTSTORE,  "extstore",  1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)
 
 enum text_cmd {
     TEXT_CMD_NONE,
