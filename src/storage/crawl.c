@@ -6,8 +6,11 @@
  */
 #include "storage/crawl.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "storage/item.h"
 #include "storage/store.h"
@@ -17,6 +20,7 @@ struct class_counters {
     _Atomic uint64_t evicted, evicted_nonzero, reclaimed, outofmemory;
     _Atomic uint64_t expired_unfetched, evicted_unfetched;
     _Atomic uint32_t evicted_time;
+    _Atomic uint64_t crawler_reclaimed, crawler_items_checked;
 };
 
 static struct class_counters counters[SIZE_CLASS_MAX];
@@ -66,6 +70,16 @@ void crawl_note_oom(size_t nkey, size_t nvalue, bool has_flags)
     BUMP(counters[class_of(nkey, nvalue, has_flags)].outofmemory);
 }
 
+void crawl_note_check(const struct item_hdr *h)
+{
+    BUMP(counters[class_of_hdr(h)].crawler_items_checked);
+}
+
+void crawl_note_crawler_reclaim(const struct item_hdr *h)
+{
+    BUMP(counters[class_of_hdr(h)].crawler_reclaimed);
+}
+
 void crawl_counters_reset(void)
 {
     for (unsigned i = 0; i < SIZE_CLASS_MAX; i++) {
@@ -77,6 +91,8 @@ void crawl_counters_reset(void)
         atomic_store(&c->expired_unfetched, 0);
         atomic_store(&c->evicted_unfetched, 0);
         atomic_store(&c->evicted_time, 0);
+        atomic_store(&c->crawler_reclaimed, 0);
+        atomic_store(&c->crawler_items_checked, 0);
     }
 }
 
@@ -121,5 +137,211 @@ void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], uint32_t *sizes)
         c->expired_unfetched = READ(k->expired_unfetched);
         c->evicted_unfetched = READ(k->evicted_unfetched);
         c->evicted_time = READ(k->evicted_time);
+        c->crawler_reclaimed = READ(k->crawler_reclaimed);
+        c->crawler_items_checked = READ(k->crawler_items_checked);
     }
+}
+
+/* ---- the crawler thread ----
+ *
+ * One thread, woken by its timer (interval_s) or by crawl_kick; a pass
+ * walks every shard in steps of CRAWL_STEP_ITEMS items under one shard
+ * lock, pausing sleep_us between steps, so the workers wait at most one
+ * step for a shard. The pause is a wait on the condition variable, so
+ * crawl_stop never waits out a sleep. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t  wake;
+    pthread_t       thread;
+    bool            alive, stop, kicked, busy;
+    uint32_t        interval_s;
+    _Atomic uint32_t sleep_us, tocrawl;
+    _Atomic uint64_t starts, checked, reclaimed;
+} cr = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Serialises enable/disable/stop (several workers may send them). */
+static pthread_mutex_t cr_ctl = PTHREAD_MUTEX_INITIALIZER;
+
+static void deadline_in(struct timespec *ts, uint64_t us)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(us / 1000000);
+    ts->tv_nsec += (long)(us % 1000000) * 1000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Wait up to us microseconds or until stopped (or kicked, if kick);
+ * cr.lock held. */
+static void wait_for(uint64_t us, bool kick)
+{
+    struct timespec ts;
+
+    deadline_in(&ts, us);
+    while (!cr.stop && !(kick && cr.kicked))
+        if (pthread_cond_timedwait(&cr.wake, &cr.lock, &ts) == ETIMEDOUT)
+            break;
+}
+
+static void crawl_pass(void)
+{
+    struct store_cursor cur = { 0 };
+    uint32_t shard = 0;
+    uint64_t in_shard = 0;
+    bool more = true;
+
+    while (more) {
+        uint64_t checked = 0, reclaimed = 0;
+        uint32_t tocrawl = atomic_load(&cr.tocrawl);
+        more = store_reclaim_step(&cur, CRAWL_STEP_ITEMS, &checked, &reclaimed);
+        atomic_fetch_add(&cr.checked, checked);
+        atomic_fetch_add(&cr.reclaimed, reclaimed);
+        in_shard = cur.shard == shard ? in_shard + checked : 0;
+        shard = cur.shard;
+        if (more && tocrawl != 0 && in_shard >= tocrawl)
+            cur = (struct store_cursor){ .shard = cur.shard + 1 };   /* enough here */
+        pthread_mutex_lock(&cr.lock);
+        wait_for(atomic_load(&cr.sleep_us), false);
+        more = more && !cr.stop;
+        pthread_mutex_unlock(&cr.lock);
+    }
+}
+
+static void *crawl_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&cr.lock);
+    while (!cr.stop) {
+        wait_for((uint64_t)cr.interval_s * 1000000, true);
+        if (cr.stop)
+            break;
+        cr.kicked = false;
+        cr.busy = true;
+        atomic_fetch_add(&cr.starts, 1);
+        pthread_mutex_unlock(&cr.lock);
+        crawl_pass();
+        pthread_mutex_lock(&cr.lock);
+        cr.busy = false;
+    }
+    pthread_mutex_unlock(&cr.lock);
+    return NULL;
+}
+
+static int do_enable(void)
+{
+    pthread_condattr_t ca;
+
+    if (cr.alive)
+        return -1;
+    cr.stop = cr.kicked = cr.busy = false;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cr.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&cr.thread, NULL, crawl_main, NULL) != 0) {
+        pthread_cond_destroy(&cr.wake);
+        return -1;
+    }
+    cr.alive = true;
+    return 0;
+}
+
+static int do_disable(void)
+{
+    if (!cr.alive)
+        return -1;
+    pthread_mutex_lock(&cr.lock);
+    cr.stop = true;
+    pthread_cond_signal(&cr.wake);
+    pthread_mutex_unlock(&cr.lock);
+    pthread_join(cr.thread, NULL);
+    pthread_cond_destroy(&cr.wake);
+    cr.alive = false;
+    return 0;
+}
+
+int crawl_start(const struct crawl_config *c)
+{
+    int rc = 0;
+
+    atomic_store(&cr.sleep_us, c->sleep_us);
+    atomic_store(&cr.tocrawl, c->tocrawl);
+    cr.interval_s = c->interval_s ? c->interval_s : CRAWL_INTERVAL_DEFAULT_S;
+    pthread_mutex_lock(&cr_ctl);
+    if (c->enabled)
+        rc = do_enable();
+    pthread_mutex_unlock(&cr_ctl);
+    return rc;
+}
+
+void crawl_stop(void)
+{
+    pthread_mutex_lock(&cr_ctl);
+    do_disable();
+    pthread_mutex_unlock(&cr_ctl);
+}
+
+int crawl_enable(void)
+{
+    pthread_mutex_lock(&cr_ctl);
+    int rc = do_enable();
+    pthread_mutex_unlock(&cr_ctl);
+    return rc;
+}
+
+int crawl_disable(void)
+{
+    pthread_mutex_lock(&cr_ctl);
+    int rc = do_disable();
+    pthread_mutex_unlock(&cr_ctl);
+    return rc;
+}
+
+bool crawl_enabled(void)
+{
+    pthread_mutex_lock(&cr_ctl);
+    bool on = cr.alive;
+    pthread_mutex_unlock(&cr_ctl);
+    return on;
+}
+
+void crawl_set_sleep(uint32_t us)
+{
+    atomic_store(&cr.sleep_us, us);
+}
+
+void crawl_set_tocrawl(uint32_t n)
+{
+    atomic_store(&cr.tocrawl, n);
+}
+
+int crawl_kick(void)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&cr_ctl);   /* the thread and its wake-up exist */
+    pthread_mutex_lock(&cr.lock);
+    if (!cr.alive) {
+        rc = -2;
+    } else if (cr.busy || cr.kicked) {
+        rc = -1;
+    } else {
+        cr.kicked = true;
+        pthread_cond_signal(&cr.wake);
+    }
+    pthread_mutex_unlock(&cr.lock);
+    pthread_mutex_unlock(&cr_ctl);
+    return rc;
+}
+
+void crawl_stats_get(struct crawl_stats *out)
+{
+    out->starts = atomic_load(&cr.starts);
+    out->items_checked = atomic_load(&cr.checked);
+    out->reclaimed = atomic_load(&cr.reclaimed);
+    pthread_mutex_lock(&cr.lock);
+    out->running = cr.busy;
+    pthread_mutex_unlock(&cr.lock);
 }

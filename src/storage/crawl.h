@@ -23,6 +23,7 @@ struct crawl_class {
     rel_time_t oldest_atime;       /* least recent access of a live item */
     uint64_t   evicted, evicted_nonzero, reclaimed, outofmemory;
     uint64_t   expired_unfetched, evicted_unfetched;
+    uint64_t   crawler_reclaimed, crawler_items_checked;
     rel_time_t evicted_time;       /* seconds idle of the last evicted item */
 };
 
@@ -46,7 +47,44 @@ void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], uint32_t *sizes);
  * a write that found no memory. Counted per class in relaxed atomics. */
 void crawl_note_drop(const struct item_hdr *h, bool live, rel_time_t atime);
 void crawl_note_oom(size_t nkey, size_t nvalue, bool has_flags);
+/* The crawler checked an item, and found it dead and freed it. */
+void crawl_note_check(const struct item_hdr *h);
+void crawl_note_crawler_reclaim(const struct item_hdr *h);
 /* `stats reset` clears the per-class counters, as memcached's does. */
 void crawl_counters_reset(void);
+
+/* The background crawler: a thread that walks the store in steps and frees
+ * expired and flushed items, so curr_items, bytes and the memory limit
+ * count live items only (otherwise a dead item is freed when looked up or
+ * when its segment is evicted or compacted). memcached's lru_crawler. */
+struct crawl_config {
+    bool     enabled;        /* -o no_lru_crawler: false */
+    uint32_t sleep_us;       /* pause between steps (lru_crawler sleep) */
+    uint32_t tocrawl;        /* items checked per pass and shard, 0: all */
+    uint32_t interval_s;     /* seconds between passes on its own */
+};
+#define CRAWL_SLEEP_DEFAULT_US    100      /* memcached's lru_crawler_sleep */
+#define CRAWL_SLEEP_MAX_US        1000000
+#define CRAWL_INTERVAL_DEFAULT_S  5
+#define CRAWL_STEP_ITEMS          512      /* items per shard lock */
+
+/* Start (if enabled) or just configure; crawl_stop joins the thread. */
+int crawl_start(const struct crawl_config *cfg);
+void crawl_stop(void);
+/* lru_crawler enable|disable: 0, or -1 if it already is so. */
+int crawl_enable(void);
+int crawl_disable(void);
+bool crawl_enabled(void);
+void crawl_set_sleep(uint32_t us);
+void crawl_set_tocrawl(uint32_t n);
+/* lru_crawler crawl: start a pass now. 0, -1 if one is running, -2 if
+ * the crawler is disabled. */
+int crawl_kick(void);
+/* What `stats` shows of it. */
+struct crawl_stats {
+    uint64_t starts, items_checked, reclaimed;
+    bool     running;
+};
+void crawl_stats_get(struct crawl_stats *out);
 
 #endif

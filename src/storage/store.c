@@ -1819,6 +1819,100 @@ void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
     pthread_mutex_unlock(&sh->lock);
 }
 
+/* Where a walk of sh goes on from *cur: the segment it stopped in, if it
+ * still holds what it held (*off there), else the first one written after
+ * it (*off 0). */
+static struct seg *do_walk_resume(struct shard *sh, const struct store_cursor *cur,
+                                  uint32_t *off)
+{
+    struct seg *s = sh->oldest;
+
+    *off = 0;
+    if (cur->seg == 0)
+        return s;
+    while (s != NULL && !(s->id == cur->seg && cursor_base(s) == cur->base))
+        s = s->next;
+    if (s != NULL) {
+        *off = cur->off;
+        return s;
+    }
+    /* skip bases at or before ours (modulo the bits kept) */
+    s = sh->oldest;
+    while (s != NULL && ((cursor_base(s) - cur->base - 1) & CURSOR_BASE_MASK) >=
+                        CURSOR_BASE_MASK / 2)
+        s = s->next;
+    return s;
+}
+
+/* Free dead items of sh from segment s, offset off, on (at most max
+ * checked); *cur as do_walk leaves it. */
+static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max,
+                       uint64_t *checked, uint64_t *reclaimed, struct store_cursor *cur)
+{
+    rel_time_t now = clock_now();
+    size_t seen = 0;
+
+    while (s != NULL) {
+        struct seg *next = s->next;
+        bool freed = false;
+        while (!freed && off < s->used) {
+            unsigned char *it = seg_data(s) + off;
+            struct item_hdr h;
+            item_decode(it, &h);
+            if (h.iflags & ITEM_DEAD) {
+                off += (uint32_t)h.size;
+                continue;
+            }
+            if (seen == max) {
+                *checked += seen;
+                *cur = (struct store_cursor){ sh->idx, s->id, off, cursor_base(s) };
+                return;
+            }
+            seen++;
+            crawl_note_check(&h);
+            if (do_is_live(sh, it, &h, now)) {
+                off += (uint32_t)h.size;
+                continue;
+            }
+            uint64_t hv = hash_key((const char *)it + h.key_off, h.nkey);
+            htab_slot *slot = htab_find_item(&sh->ht, hv, it);
+            if (slot != NULL)
+                htab_remove(&sh->ht, hv, slot);
+            sh->reclaimed++;
+            if (!(h.iflags & ITEM_FETCHED))
+                sh->expired_unfetched++;
+            crawl_note_drop(&h, false, 0);
+            crawl_note_crawler_reclaim(&h);
+            (*reclaimed)++;
+            /* the last live bytes of a sealed segment free it */
+            freed = s->live == h.size && s != sh->head;
+            do_retire(sh, it, h.size);
+            off += (uint32_t)h.size;
+        }
+        s = next;
+        off = 0;
+    }
+    *checked += seen;
+    *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
+}
+
+bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
+                        uint64_t *reclaimed)
+{
+    struct shard *sh;
+    struct seg *s;
+    uint32_t off;
+
+    if (cur->shard >= cfg.nshards)
+        return false;
+    sh = &shards[cur->shard];
+    pthread_mutex_lock(&sh->lock);
+    s = do_walk_resume(sh, cur, &off);
+    do_reclaim(sh, s, off, max, checked, reclaimed, cur);
+    pthread_mutex_unlock(&sh->lock);
+    return cur->shard < cfg.nshards;
+}
+
 bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx)
 {
     struct shard *sh;
@@ -1829,22 +1923,7 @@ bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, vo
         return false;
     sh = &shards[cur->shard];
     pthread_mutex_lock(&sh->lock);
-    s = sh->oldest;
-    if (cur->seg != 0) {
-        /* the segment we stopped in, if it still holds what it held;
-         * else the first one written after it */
-        while (s != NULL && !(s->id == cur->seg && cursor_base(s) == cur->base))
-            s = s->next;
-        if (s != NULL) {
-            off = cur->off;
-        } else {
-            s = sh->oldest;
-            /* skip bases at or before ours (modulo the bits kept) */
-            while (s != NULL && ((cursor_base(s) - cur->base - 1) & CURSOR_BASE_MASK) >=
-                                CURSOR_BASE_MASK / 2)
-                s = s->next;
-        }
-    }
+    s = do_walk_resume(sh, cur, &off);
     do_walk(sh, s, off, max, fn, ctx, cur);
     pthread_mutex_unlock(&sh->lock);
     return cur->shard < cfg.nshards;

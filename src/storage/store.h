@@ -249,6 +249,13 @@ struct store_cursor store_cursor_unpack(uint64_t packed);
  * with memcached's crawler. */
 bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx);
 
+/* The crawler's step (storage/crawl.c): check up to max items from *cur
+ * on, under one shard lock, and free those expired or flushed, as a
+ * lookup would (counted as reclaimed). Adds to *checked and *reclaimed;
+ * returns false once every shard has been walked. */
+bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
+                        uint64_t *reclaimed);
+
 /* Prefetching for a batch of requests (see store.c): name each key with
  * store_prefetch, then call store_prefetch_items, then run the requests;
  * store_prefetch_clear before the named key bytes change or are freed.
