@@ -55,6 +55,12 @@ static bool parse_classes(const struct text_token *t, struct dump_ctx *d)
     return d->classes != 0;
 }
 
+bool dump_classes_valid(const struct text_token *t)
+{
+    struct dump_ctx d = { 0 };
+    return parse_classes(t, &d);
+}
+
 static bool is_plain_key(const char *k, size_t n)
 {
     for (size_t i = 0; i < n; i++)

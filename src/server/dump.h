@@ -8,6 +8,7 @@
 #ifndef HC_SERVER_DUMP_H
 #define HC_SERVER_DUMP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server/processor.h"
@@ -21,6 +22,9 @@ struct text_token;
  * stays bounded by the output buffer and the worker serves others between
  * steps. mg: mgdump's lines, else metadump's. */
 enum proc_step dump_keys(struct session *s, bool mg, const struct text_token *classes);
+
+/* Is t "all", "hash" or a list of class ids memcached's crawler takes? */
+bool dump_classes_valid(const struct text_token *t);
 
 /* `stats cachedump <class> <limit>`: one reply, at most 2 MB as memcached. */
 void dump_cachedump(struct session *s, const struct text_token *args, uint32_t nargs);

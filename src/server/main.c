@@ -31,6 +31,7 @@
 #include "server/stats.h"
 #include "server/udp.h"
 #include "server/worker.h"
+#include "storage/crawl.h"
 #include "storage/store.h"
 
 #define LISTENERS_MAX 64
@@ -439,6 +440,9 @@ int main(int argc, char **argv)
      * before a client can ask) */
     atomic_store(&global_stats.reserved_fds,
                  (uint64_t)(3 + nlisteners + 2 * settings.threads));
+    /* before the workers: a client's first lru_crawler finds it running */
+    if (crawl_start(&settings.crawler) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: cannot start the LRU crawler thread");
     if (workers_start(settings.threads, listeners, nlisteners, processors,
                       listener_procs) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start worker threads");
@@ -449,6 +453,7 @@ int main(int argc, char **argv)
 
     metrics_teardown();
     workers_stop(graceful);
+    crawl_stop();
     store_teardown();
     udp_teardown();
     auth_teardown();

@@ -18,7 +18,6 @@
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/control.h"
-#include "server/dump.h"
 #include "server/session.h"
 #include "server/stats.h"
 #include "server/trace.h"
@@ -265,20 +264,6 @@ static enum proc_step exec_shutdown(struct session *s, const struct text_req *re
     return PROC_STEP_DONE;
 }
 
-/* lru_crawler: the key dumps (server/dump.h); the crawler's own
- * subcommands are not offered yet. */
-static enum proc_step exec_lru_crawler(struct session *s, const struct text_req *req)
-{
-    const struct text_token *sub = &req->args[0];
-
-    if (req->nargs == 2 && sub->n == 8 && memcmp(sub->p, "metadump", 8) == 0)
-        return dump_keys(s, false, &req->args[1]);
-    if (req->nargs == 2 && sub->n == 6 && memcmp(sub->p, "mgdump", 6) == 0)
-        return dump_keys(s, true, &req->args[1]);
-    REPLY(s, "ERROR");
-    return PROC_STEP_DONE;
-}
-
 static enum proc_step text_execute(struct session *s, const struct text_req *req)
 {
     switch (req->cmd) {
@@ -331,7 +316,7 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         process_meta(s, req);
         break;
     case TEXT_CMD_LRU_CRAWLER:
-        return exec_lru_crawler(s, req);
+        return runtime_lru_crawler(s, req->args, req->nargs);
     case TEXT_CMD_LRU:
         runtime_lru(s, req->args, req->nargs);
         break;

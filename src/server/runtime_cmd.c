@@ -12,7 +12,9 @@
 
 #include "core/strnum.h"
 #include "protocol/text/parse.h"
+#include "server/dump.h"
 #include "server/session.h"
+#include "storage/crawl.h"
 
 static bool is(const struct text_token *t, const char *lit)
 {
@@ -37,6 +39,57 @@ static bool tok_double(const struct text_token *t, double *out)
 static bool tok_u32(const struct text_token *t, uint32_t *out)
 {
     return strnum_u32(t->p, t->n, out);
+}
+
+enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *a,
+                                   uint32_t n)
+{
+    uint32_t v;
+
+    if (n == 2 && (is(&a[0], "metadump") || is(&a[0], "mgdump"))) {
+        if (s->resume == 0 && !crawl_enabled()) {
+            SESSION_LIT(s, "CLIENT_ERROR lru crawler disabled");
+            return PROC_STEP_DONE;
+        }
+        return dump_keys(s, is(&a[0], "mgdump"), &a[1]);
+    }
+    if (n == 2 && is(&a[0], "crawl")) {
+        if (!crawl_enabled())
+            SESSION_LIT(s, "CLIENT_ERROR lru crawler disabled");
+        else if (!dump_classes_valid(&a[1]))
+            SESSION_LIT(s, "BADCLASS invalid class id");
+        else if (crawl_kick() == -1)
+            SESSION_LIT(s, "BUSY currently processing crawler request");
+        else
+            SESSION_LIT(s, "OK");   /* (or disabled just now: nothing to do) */
+    } else if (n == 2 && is(&a[0], "tocrawl")) {
+        if (!tok_u32(&a[1], &v)) {
+            SESSION_LIT(s, "CLIENT_ERROR bad command line format");
+        } else {
+            crawl_set_tocrawl(v);
+            SESSION_LIT(s, "OK");
+        }
+    } else if (n == 2 && is(&a[0], "sleep")) {
+        if (!tok_u32(&a[1], &v)) {
+            SESSION_LIT(s, "CLIENT_ERROR bad command line format");
+        } else if (v > CRAWL_SLEEP_MAX_US) {
+            SESSION_LIT(s, "CLIENT_ERROR sleep must be one second or less");
+        } else {
+            crawl_set_sleep(v);
+            SESSION_LIT(s, "OK");
+        }
+    } else if (n == 1 && is(&a[0], "enable")) {
+        if (crawl_enable() == 0)
+            SESSION_LIT(s, "OK");
+        else
+            SESSION_LIT(s, "ERROR failed to start lru crawler thread");
+    } else if (n == 1 && is(&a[0], "disable")) {
+        crawl_disable();   /* stopped already is fine, as memcached says */
+        SESSION_LIT(s, "OK");
+    } else {
+        SESSION_LIT(s, "ERROR");
+    }
+    return PROC_STEP_DONE;
 }
 
 void runtime_lru(struct session *s, const struct text_token *a, uint32_t n)

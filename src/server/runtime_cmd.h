@@ -1,6 +1,7 @@
 /*
- * runtime_cmd: the tuning commands automation sends to memcached at run
- * time (`lru`, `slabs`, `extstore`). This storage has no segmented LRU, no
+ * runtime_cmd: the commands operators and automation send to memcached at
+ * run time: `lru_crawler` (the crawler is real, storage/crawl.h), and the
+ * tuning of `lru`, `slabs`, `extstore`. This storage has no segmented LRU, no
  * slab classes and no external store, so none of them changes anything;
  * each gets memcached 1.6.45's own reply for the case where its feature is
  * off or its knob merely stored, with memcached's argument checks, never a
@@ -11,10 +12,15 @@
 
 #include <stdint.h>
 
+#include "server/processor.h"
+
 struct session;
 struct text_token;
 
-/* args: the tokens after the command's name. */
+/* args: the tokens after the command's name. lru_crawler: the crawler
+ * (storage/crawl.h) and the key dumps (server/dump.h), which it streams. */
+enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *args,
+                                   uint32_t nargs);
 void runtime_lru(struct session *s, const struct text_token *args, uint32_t nargs);
 void runtime_slabs(struct session *s, const struct text_token *args, uint32_t nargs);
 void runtime_extstore(struct session *s, const struct text_token *args, uint32_t nargs);

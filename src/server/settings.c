@@ -287,7 +287,6 @@ static void check_listen_confs(void)
  * parsed and checked (storage/flash_conf.h), ext_path then refused. */
 static const char *const ignored_suboptions[] = {
     "maxconns_fast", "no_maxconns_fast", "tail_repair_time",
-    "lru_crawler", "no_lru_crawler", "lru_crawler_sleep", "lru_crawler_tocrawl",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
     "hot_max_factor", "warm_max_factor", "slab_reassign",
     "no_slab_reassign", "slab_automove", "no_slab_automove", "slab_automove_ratio",
@@ -402,6 +401,16 @@ static void parse_extended(char *arg)
                         "eviction); drop the option");
         } else if (strcmp(opt, "modern") == 0 || strcmp(opt, "no_modern") == 0) {
             /* memcached's bundle of newer defaults; ours are already those */
+        } else if (strcmp(opt, "lru_crawler") == 0) {
+            settings.crawler.enabled = true;
+        } else if (strcmp(opt, "no_lru_crawler") == 0) {
+            settings.crawler.enabled = false;
+        } else if (strcmp(opt, "lru_crawler_sleep") == 0 && val) {
+            settings.crawler.sleep_us = (uint32_t)parse_int(val, 0, CRAWL_SLEEP_MAX_US,
+                                                            "lru_crawler_sleep (0..1000000)");
+        } else if (strcmp(opt, "lru_crawler_tocrawl") == 0 && val) {
+            settings.crawler.tocrawl = (uint32_t)parse_int(val, 0, INT32_MAX,
+                                                           "lru_crawler_tocrawl");
         } else if (strcmp(opt, "track_sizes") == 0) {
             settings.track_sizes = true;
         } else if (strcmp(opt, "relaxed_privileges") == 0) {
@@ -463,6 +472,8 @@ static void set_defaults(void)
     settings.use_cas = true;
     settings.flush_enabled = true;
     settings.dump_enabled = true;
+    settings.crawler = (struct crawl_config){ .enabled = true,
+        .sleep_us = CRAWL_SLEEP_DEFAULT_US, .interval_s = CRAWL_INTERVAL_DEFAULT_S };
     settings.backlog = 1024;
     settings.maxconns_fast = true;
     udp_guard_defaults(&settings.udp_guard);

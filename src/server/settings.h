@@ -21,6 +21,7 @@
 #include "net/tls.h"
 #include "policy/acl.h"
 #include "policy/udp_guard.h"
+#include "storage/crawl.h"
 #include "storage/flash_conf.h"
 
 #define HC_VERSION          "0.1.0"
@@ -82,6 +83,7 @@ struct settings {
     const char *memory_file;     /* -e: restartable cache file (storage/persist.h) */
     bool     flush_enabled;      /* !-F */
     bool     dump_enabled;       /* !-X: key dumps (server/dump.h) */
+    struct crawl_config crawler; /* -o [no_]lru_crawler, lru_crawler_sleep, _tocrawl */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */
     const char *user;            /* -u */

@@ -48,7 +48,6 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
 {
     rel_time_t now = clock_now();
     static const char *const zero_lru[] = {
-        "evicted_active", "crawler_reclaimed", "crawler_items_checked",
         "lrutail_reflocked", "moves_to_cold", "moves_to_warm", "moves_within_lru",
         "direct_reclaims", "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
     };
@@ -70,6 +69,9 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "reclaimed", c->reclaimed);
     add_class(s, pre, id, "expired_unfetched", c->expired_unfetched);
     add_class(s, pre, id, "evicted_unfetched", c->evicted_unfetched);
+    add_class(s, pre, id, "evicted_active", 0);
+    add_class(s, pre, id, "crawler_reclaimed", c->crawler_reclaimed);
+    add_class(s, pre, id, "crawler_items_checked", c->crawler_items_checked);
     for (size_t i = 0; i < sizeof(zero_lru) / sizeof(zero_lru[0]); i++)
         add_class(s, pre, id, zero_lru[i], 0);
 }

@@ -1,0 +1,116 @@
+"""The background crawler (issue 18): expired and flushed items are freed
+without being looked up, so curr_items, bytes and the memory in use count
+live items only; `lru_crawler enable|disable|sleep|tocrawl|crawl` answer
+as memcached 1.6.45's (compared byte for byte)."""
+import os
+import time
+
+import pytest
+
+import hcutil
+
+MC_REF = os.environ.get("MC_REF", os.path.expanduser(
+    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+pytestmark = pytest.mark.hardcached_only
+
+
+def wait_for(server, name, want, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = server.stats()
+        if st[name] == want or time.monotonic() > deadline:
+            return st
+        time.sleep(0.2)
+
+
+def fill(c, prefix, n, size, exptime):
+    c.send(b"".join(b"set %s:%d 0 %d %d noreply\r\n%s\r\n" % (prefix, i, exptime, size,
+                                                              b"v" * size)
+                    for i in range(n)))
+    c.cmd(b"mn\r\n", b"MN\r\n")
+
+
+def test_crawl_frees_expired_items_and_their_memory():
+    s = hcutil.Server(["-m", "64"])
+    try:
+        with s.client() as c:
+            fill(c, b"live", 10, 100, 0)
+            fill(c, b"short", 20000, 1000, 1)
+            before = s.stats()
+            assert before["curr_items"] == "20010"
+            time.sleep(2.5)
+            assert c.call(b"lru_crawler crawl all\r\n") == b"OK\r\n"
+            st = wait_for(s, "curr_items", "10", 15)
+            assert st["curr_items"] == "10"
+            assert int(st["bytes"]) < 2000
+            assert int(st["memory_used"]) < int(before["memory_used"]) // 4
+            items = c.stats("items")   # the live items' class: checked, none freed
+            assert any(k.endswith(":crawler_items_checked") and int(v) > 0
+                       for k, v in items.items())
+            assert int(s.stats()["reclaimed"]) == 20000
+            for i in range(10):
+                assert c.get(b"live:%d" % i) == b"v" * 100
+    finally:
+        s.stop()
+
+
+def test_background_crawler_frees_flushed_items_unasked():
+    s = hcutil.Server()
+    try:
+        with s.client() as c:
+            fill(c, b"f", 1000, 10, 0)
+            c.cmd(b"flush_all\r\n", b"OK\r\n")
+            fill(c, b"after", 5, 10, 0)
+        st = wait_for(s, "curr_items", "5", 20)   # passes run every few seconds
+        assert st["curr_items"] == "5"
+    finally:
+        s.stop()
+
+
+def test_no_lru_crawler_keeps_dead_items_until_looked_up():
+    s = hcutil.Server(["-o", "no_lru_crawler"])
+    try:
+        with s.client() as c:
+            fill(c, b"x", 10, 10, 1)
+            time.sleep(2.5)
+            assert c.call(b"lru_crawler crawl all\r\n") == \
+                b"CLIENT_ERROR lru crawler disabled\r\n"
+            assert c.call(b"lru_crawler metadump all\r\n") == \
+                b"CLIENT_ERROR lru crawler disabled\r\n"
+            assert s.stats()["curr_items"] == "10"
+            assert c.call(b"lru_crawler enable\r\n") == b"OK\r\n"
+            assert c.call(b"lru_crawler crawl all\r\n") == b"OK\r\n"
+            assert wait_for(s, "curr_items", "0", 10)["curr_items"] == "0"
+    finally:
+        s.stop()
+
+
+# memcached's crawler starts and stops asynchronously (a crawl right after
+# `disable` may find it half stopped): the session starts from a crawler
+# turned off at start-up on both, and waits between requests.
+SESSION = [b"lru_crawler sleep 2000000", b"lru_crawler sleep x", b"lru_crawler sleep 50",
+           b"lru_crawler tocrawl x", b"lru_crawler tocrawl 0", b"lru_crawler bogus",
+           b"lru_crawler disable", b"lru_crawler crawl all", b"lru_crawler metadump all",
+           b"lru_crawler mgdump all", b"lru_crawler enable", b"lru_crawler enable",
+           b"lru_crawler crawl 99", b"lru_crawler crawl 0", b"lru_crawler crawl x",
+           b"lru_crawler crawl all", b"lru_crawler disable"]
+
+
+@pytest.mark.skipif(hcutil.is_reference() or not os.path.exists(MC_REF),
+                    reason="compares hardcached with memcached 1.6.45: needs both")
+def test_lru_crawler_commands_as_memcached():
+    servers = [hcutil.Server(["-o", "no_lru_crawler"]),
+               hcutil.Server(["-o", "no_lru_crawler"], binary=MC_REF)]
+    try:
+        replies = []
+        for s in servers:
+            with s.client() as c:
+                got = []
+                for line in SESSION:
+                    got.append((line, c.call(line + b"\r\n")))
+                    time.sleep(0.1)
+                replies.append(got)
+        assert replies[0] == replies[1]
+    finally:
+        for s in servers:
+            s.stop()
