@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "storage/crawl.h"
+#include "storage/class_count.h"
 #include "storage/store.h"
 
 #define STATS_THREADS_MAX 256
@@ -68,7 +68,7 @@ void stats_reset(void)
     pthread_mutex_lock(&stats_lock);
     sum_threads(&baseline);
     store_stats_get(&store_baseline);
-    crawl_counters_reset();
+    class_count_reset();
     atomic_store(&global_stats.total_connections, 0);
     atomic_store(&global_stats.rejected_connections, 0);
     atomic_store(&global_stats.acl_rejected_connections, 0);

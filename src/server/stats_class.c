@@ -61,17 +61,17 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "age_warm", 0);
     add_class(s, pre, id, "age", now > c->oldest_atime ? now - c->oldest_atime : 0);
     add_class(s, pre, id, "mem_requested", c->mem_requested);
-    add_class(s, pre, id, "evicted", c->evicted);
-    add_class(s, pre, id, "evicted_nonzero", c->evicted_nonzero);
-    add_class(s, pre, id, "evicted_time", c->evicted_time);
-    add_class(s, pre, id, "outofmemory", c->outofmemory);
+    add_class(s, pre, id, "evicted", c->drops.evicted);
+    add_class(s, pre, id, "evicted_nonzero", c->drops.evicted_nonzero);
+    add_class(s, pre, id, "evicted_time", c->drops.evicted_time);
+    add_class(s, pre, id, "outofmemory", c->drops.outofmemory);
     add_class(s, pre, id, "tailrepairs", 0);
-    add_class(s, pre, id, "reclaimed", c->reclaimed);
-    add_class(s, pre, id, "expired_unfetched", c->expired_unfetched);
-    add_class(s, pre, id, "evicted_unfetched", c->evicted_unfetched);
+    add_class(s, pre, id, "reclaimed", c->drops.reclaimed);
+    add_class(s, pre, id, "expired_unfetched", c->drops.expired_unfetched);
+    add_class(s, pre, id, "evicted_unfetched", c->drops.evicted_unfetched);
     add_class(s, pre, id, "evicted_active", 0);
-    add_class(s, pre, id, "crawler_reclaimed", c->crawler_reclaimed);
-    add_class(s, pre, id, "crawler_items_checked", c->crawler_items_checked);
+    add_class(s, pre, id, "crawler_reclaimed", c->drops.crawler_reclaimed);
+    add_class(s, pre, id, "crawler_items_checked", c->drops.crawler_items_checked);
     for (size_t i = 0; i < sizeof(zero_lru) / sizeof(zero_lru[0]); i++)
         add_class(s, pre, id, zero_lru[i], 0);
 }

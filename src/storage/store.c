@@ -83,7 +83,7 @@
 #include "core/log.h"
 #include "core/prefetch.h"
 #include "core/strnum.h"
-#include "storage/crawl.h"
+#include "storage/class_count.h"
 #include "storage/htab.h"
 #include "storage/item.h"
 #include "storage/persist.h"
@@ -374,7 +374,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
-        crawl_note_drop(h, false, 0);
+        class_count_drop(h, false, 0);
         htab_remove(&sh->ht, hv, slot);
         do_retire(sh, it, h->size);
         return NULL;
@@ -396,7 +396,7 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
 
     if (slot != NULL)
         htab_remove(&sh->ht, hv, slot);
-    crawl_note_drop(h, live, seg_of(it)->created + h->atime);
+    class_count_drop(h, live, seg_of(it)->created + h->atime);
     if (live) {
         sh->evictions++;
         if (!(h->iflags & ITEM_FETCHED))
@@ -846,7 +846,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
     size_t off;
 
     if (p == NULL) {
-        crawl_note_oom(n->nkey, nvalue, n->flags != 0);
+        class_count_oom(n->nkey, nvalue, n->flags != 0);
         return STORE_NO_MEMORY;
     }
     s = seg_of(p);
@@ -878,7 +878,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
             sh->reclaimed++;
             if (!(old.iflags & ITEM_FETCHED))
                 sh->expired_unfetched++;
-            crawl_note_drop(&old, false, 0);
+            class_count_drop(&old, false, 0);
         }
         htab_set(slot, hv, p);
         do_retire(sh, o, old.size);
@@ -1230,7 +1230,7 @@ int store_setup(const struct store_config *c)
         return -1;
     }
     shard_bits = log2_floor(cfg.nshards);
-    crawl_setup(cfg.use_cas);
+    class_count_setup(cfg.use_cas);
     while (ssize > STORE_SEG_SIZE_MIN &&
            (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
         ssize /= 2;
@@ -1869,7 +1869,7 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
                 return;
             }
             seen++;
-            crawl_note_check(&h);
+            class_count_check(&h);
             if (do_is_live(sh, it, &h, now)) {
                 off += (uint32_t)h.size;
                 continue;
@@ -1881,8 +1881,8 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             sh->reclaimed++;
             if (!(h.iflags & ITEM_FETCHED))
                 sh->expired_unfetched++;
-            crawl_note_drop(&h, false, 0);
-            crawl_note_crawler_reclaim(&h);
+            class_count_drop(&h, false, 0);
+            class_count_crawler_reclaim(&h);
             (*reclaimed)++;
             /* the last live bytes of a sealed segment free it */
             freed = s->live == h.size && s != sh->head;
