@@ -229,6 +229,17 @@ CASES = [
     case("stats_detail_usage", b"stats detail\r\n", b"CLIENT_ERROR usage: stats detail on|off|dump\r\n"),
     case("stats_extstore", b"stats extstore\r\n", b"END\r\n"),
     case("stats_cachedump_usage", b"stats cachedump 1\r\n", b"CLIENT_ERROR bad command line\r\n"),
+    # -- the operator's toolbox (issue 18; more in test_toolbox_*.py, which
+    # also compares the dumps: 1.6.45 hands a dumping connection to its
+    # crawler and reads nothing more on it, so these sessions cannot)
+    case("metadump_disabled", b"lru_crawler metadump all\r\n",
+         b"ERROR metadump not allowed\r\n", args=("-X",)),
+    case("lru_crawler_sleep_too_long", b"lru_crawler sleep 1000001\r\n",
+         b"CLIENT_ERROR sleep must be one second or less\r\n"),
+    case("stats_sizes_disabled", b"stats sizes\r\n", b"STAT sizes_status disabled\r\nEND\r\n"),
+    case("lru_mode", b"lru mode flat\r\nlru temp_ttl 10\r\n", b"OK\r\nOK\r\n"),
+    case("slabs_reassign_off", b"slabs reassign 1 2\r\n",
+         b"CLIENT_ERROR slab reassignment disabled\r\n", args=("-o", "no_slab_reassign")),
     # -- meta: blank commands, P/L, flags a command does not use, new flags
     case("mg_no_key", b"mg\r\n", CE),
     case("mg_blank_key", b"mg \r\n", CE),

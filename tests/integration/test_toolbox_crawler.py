@@ -2,15 +2,13 @@
 without being looked up, so curr_items, bytes and the memory in use count
 live items only; `lru_crawler enable|disable|sleep|tocrawl|crawl` answer
 as memcached 1.6.45's (compared byte for byte)."""
-import os
 import time
 
 import pytest
 
 import hcutil
 
-MC_REF = os.environ.get("MC_REF", os.path.expanduser(
-    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+MC_REF = hcutil.memcached_145()   # None when absent
 pytestmark = pytest.mark.hardcached_only
 
 
@@ -96,8 +94,8 @@ SESSION = [b"lru_crawler sleep 2000000", b"lru_crawler sleep x", b"lru_crawler s
            b"lru_crawler crawl all", b"lru_crawler disable"]
 
 
-@pytest.mark.skipif(hcutil.is_reference() or not os.path.exists(MC_REF),
-                    reason="compares hardcached with memcached 1.6.45: needs both")
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None,
+                    reason=hcutil.REF_MISSING)
 def test_lru_crawler_commands_as_memcached():
     servers = [hcutil.Server(["-o", "no_lru_crawler"]),
                hcutil.Server(["-o", "no_lru_crawler"], binary=MC_REF)]

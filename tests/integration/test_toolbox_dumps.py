@@ -20,12 +20,11 @@ import pytest
 import hcutil
 import udputil
 
-MC_REF = os.environ.get("MC_REF", os.path.expanduser(
-    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+MC_REF = hcutil.memcached_145()   # None when absent
 MEMCACHED_TOOL = "/usr/share/memcached/scripts/memcached-tool"
 need_ref = pytest.mark.skipif(
-    hcutil.is_reference() or not os.path.exists(MC_REF),
-    reason="compares hardcached with memcached 1.6.45: needs both")
+    hcutil.is_reference() or MC_REF is None,
+    reason=hcutil.REF_MISSING)
 pytestmark = pytest.mark.hardcached_only
 
 ITEMS = [(b"plain", 0, 0, b"hello"), (b"with%20pct", 3, 1000, b"x" * 300),
@@ -59,7 +58,7 @@ def masked(out):
 @pytest.fixture(scope="module")
 def pair():
     hc = hcutil.Server()
-    mc = hcutil.Server(binary=MC_REF) if os.path.exists(MC_REF) else None
+    mc = hcutil.Server(binary=MC_REF) if MC_REF else None
     fill(hc)
     if mc:
         fill(mc)
@@ -109,7 +108,7 @@ def test_dump_then_pipelined_commands(pair):
 
 def test_disabled_with_X_as_memcached():
     servers = [hcutil.Server(["-X"])]
-    if os.path.exists(MC_REF) and not hcutil.is_reference():
+    if MC_REF and not hcutil.is_reference():
         servers.append(hcutil.Server(["-X"], binary=MC_REF))
     try:
         for s in servers:

@@ -4,17 +4,15 @@ gets memcached 1.6.45's reply for the feature off or the knob merely
 stored (memcached started with -o no_slab_reassign, and without an
 external store), byte for byte, never a bare ERROR for a well-formed
 request; malformed ones get memcached's own error lines."""
-import os
 
 import pytest
 
 import hcutil
 
-MC_REF = os.environ.get("MC_REF", os.path.expanduser(
-    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+MC_REF = hcutil.memcached_145()   # None when absent
 pytestmark = [pytest.mark.hardcached_only, pytest.mark.skipif(
-    hcutil.is_reference() or not os.path.exists(MC_REF),
-    reason="compares hardcached with memcached 1.6.45: needs both")]
+    hcutil.is_reference() or MC_REF is None,
+    reason=hcutil.REF_MISSING)]
 
 LINES = [
     b"lru tune 10 25 0.1 2.0", b"lru tune 50 40 0.1 2", b"lru tune 10 10 0 2",

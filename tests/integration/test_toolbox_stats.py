@@ -20,13 +20,12 @@ import pytest
 
 import hcutil
 
-MC_REF = os.environ.get("MC_REF", os.path.expanduser(
-    "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
+MC_REF = hcutil.memcached_145()   # None when absent
 MEMCACHED_TOOL = "/usr/share/memcached/scripts/memcached-tool"
 
 need_ref = pytest.mark.skipif(
-    hcutil.is_reference() or not os.path.exists(MC_REF),
-    reason="compares hardcached with memcached 1.6.45: needs both")
+    hcutil.is_reference() or MC_REF is None,
+    reason=hcutil.REF_MISSING)
 pytestmark = pytest.mark.hardcached_only
 
 # (key, flags, value length): spread over classes 1..~20, flags or not
@@ -70,7 +69,7 @@ def stat_lines(server, group, masked):
 def pair():
     hc = hcutil.Server(["-o", "track_sizes"])
     mc = hcutil.Server(["-o", "track_sizes"], binary=MC_REF) \
-        if os.path.exists(MC_REF) else None
+        if MC_REF else None
     yield hc, mc
     hc.stop()
     if mc:
