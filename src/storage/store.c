@@ -1896,8 +1896,18 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
     *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
 }
 
-bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
-                        uint64_t *reclaimed)
+/* What one step of a walk does in its shard (lock held) from segment s,
+ * offset off: visit (fn set) or reclaim. */
+struct walk_step {
+    size_t         max;
+    store_visit_fn fn;
+    void          *ctx;
+    uint64_t      *checked, *reclaimed;
+};
+
+/* One step of a walk: the shard *cur names, locked, resumed where *cur
+ * says; false once every shard has been walked. */
+static bool walk_step(struct store_cursor *cur, const struct walk_step *w)
 {
     struct shard *sh;
     struct seg *s;
@@ -1908,23 +1918,22 @@ bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
     sh = &shards[cur->shard];
     pthread_mutex_lock(&sh->lock);
     s = do_walk_resume(sh, cur, &off);
-    do_reclaim(sh, s, off, max, checked, reclaimed, cur);
+    if (w->fn != NULL)
+        do_walk(sh, s, off, w->max, w->fn, w->ctx, cur);
+    else
+        do_reclaim(sh, s, off, w->max, w->checked, w->reclaimed, cur);
     pthread_mutex_unlock(&sh->lock);
     return cur->shard < cfg.nshards;
 }
 
+bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
+                        uint64_t *reclaimed)
+{
+    return walk_step(cur, &(struct walk_step){ .max = max, .checked = checked,
+                                               .reclaimed = reclaimed });
+}
+
 bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx)
 {
-    struct shard *sh;
-    struct seg *s;
-    uint32_t off = 0;
-
-    if (cur->shard >= cfg.nshards)
-        return false;
-    sh = &shards[cur->shard];
-    pthread_mutex_lock(&sh->lock);
-    s = do_walk_resume(sh, cur, &off);
-    do_walk(sh, s, off, max, fn, ctx, cur);
-    pthread_mutex_unlock(&sh->lock);
-    return cur->shard < cfg.nshards;
+    return walk_step(cur, &(struct walk_step){ .max = max, .fn = fn, .ctx = ctx });
 }

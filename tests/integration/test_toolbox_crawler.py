@@ -8,7 +8,7 @@ import pytest
 
 import hcutil
 
-MC_REF = hcutil.memcached_145()   # None when absent
+from toolbox import MC_REF
 pytestmark = pytest.mark.hardcached_only
 
 

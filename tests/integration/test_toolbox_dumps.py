@@ -18,9 +18,10 @@ import time
 import pytest
 
 import hcutil
+import toolbox
 import udputil
 
-MC_REF = hcutil.memcached_145()   # None when absent
+from toolbox import MC_REF
 MEMCACHED_TOOL = "/usr/share/memcached/scripts/memcached-tool"
 need_ref = pytest.mark.skipif(
     hcutil.is_reference() or MC_REF is None,
@@ -57,16 +58,8 @@ def masked(out):
 
 @pytest.fixture(scope="module")
 def pair():
-    hc = hcutil.Server()
-    mc = hcutil.Server(binary=MC_REF) if MC_REF else None
-    fill(hc)
-    if mc:
-        fill(mc)
-    yield hc, mc
-    hc.stop()
-    if mc:
-        mc.stop()
-    assert not hc.sanitizer_report()
+    with toolbox.ref_pair(fill=fill) as p:
+        yield p
 
 
 @need_ref
@@ -137,20 +130,14 @@ def test_counted_in_stats():
 
 
 def test_only_after_login(tmp_path):
-    pw = tmp_path / "pw"
-    pw.write_bytes(b"alice:secret\n")
-    s = hcutil.Server(["-Y", str(pw)])
-    try:
-        with s.client() as c:
-            for line in (b"lru_crawler metadump all\r\n", b"lru_crawler mgdump all\r\n",
-                         b"stats cachedump 1 0\r\n"):
-                assert c.call(line) == b"CLIENT_ERROR unauthenticated\r\n"
-            c.cmd(b"set auth 0 0 12\r\nalice secret\r\n", b"STORED\r\n")
-            c.cmd(b"set k 0 0 1\r\nv\r\n", b"STORED\r\n")
-            assert c.call(b"lru_crawler mgdump all\r\n") == b"OK\r\n"
-            assert c.read_until(b"EN\r\n") == b"mg k\r\nEN\r\n"
-    finally:
-        s.stop()
+    with toolbox.login_server(tmp_path) as s, s.client() as c:
+        for line in (b"lru_crawler metadump all\r\n", b"lru_crawler mgdump all\r\n",
+                     b"stats cachedump 1 0\r\n"):
+            assert c.call(line) == b"CLIENT_ERROR unauthenticated\r\n"
+        c.cmd(toolbox.LOGIN, b"STORED\r\n")
+        c.cmd(b"set k 0 0 1\r\nv\r\n", b"STORED\r\n")
+        assert c.call(b"lru_crawler mgdump all\r\n") == b"OK\r\n"
+        assert c.read_until(b"EN\r\n") == b"mg k\r\nEN\r\n"
 
 
 def test_never_over_udp():

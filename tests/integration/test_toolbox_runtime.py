@@ -8,8 +8,9 @@ request; malformed ones get memcached's own error lines."""
 import pytest
 
 import hcutil
+import toolbox
 
-MC_REF = hcutil.memcached_145()   # None when absent
+from toolbox import MC_REF
 pytestmark = [pytest.mark.hardcached_only, pytest.mark.skipif(
     hcutil.is_reference() or MC_REF is None,
     reason=hcutil.REF_MISSING)]
@@ -39,26 +40,16 @@ def replies(server):
 
 
 def test_runtime_commands_as_memcached():
-    hc = hcutil.Server()
-    mc = hcutil.Server(["-o", "no_slab_reassign"], binary=MC_REF)
-    try:
+    # hardcached has no such flag: it accepts and ignores it
+    with toolbox.ref_pair(["-o", "no_slab_reassign"]) as (hc, mc):
         got, want = replies(hc), replies(mc)
         assert list(zip(LINES, got)) == list(zip(LINES, want))
         for line, reply in zip(LINES, got):
             if line in WELL_FORMED:
                 assert reply != b"ERROR\r\n", line
-    finally:
-        hc.stop()
-        mc.stop()
 
 
 def test_runtime_commands_are_admin(tmp_path):
-    pw = tmp_path / "pw"
-    pw.write_bytes(b"alice:secret\n")
-    s = hcutil.Server(["-Y", str(pw)])
-    try:
-        with s.client() as c:
-            for line in (b"lru mode flat", b"slabs automove 1", b"extstore item_age 1"):
-                assert c.call(line + b"\r\n") == b"CLIENT_ERROR unauthenticated\r\n"
-    finally:
-        s.stop()
+    with toolbox.login_server(tmp_path) as s, s.client() as c:
+        for line in (b"lru mode flat", b"slabs automove 1", b"extstore item_age 1"):
+            assert c.call(line + b"\r\n") == b"CLIENT_ERROR unauthenticated\r\n"

@@ -19,8 +19,9 @@ import time
 import pytest
 
 import hcutil
+import toolbox
 
-MC_REF = hcutil.memcached_145()   # None when absent
+from toolbox import MC_REF
 MEMCACHED_TOOL = "/usr/share/memcached/scripts/memcached-tool"
 
 need_ref = pytest.mark.skipif(
@@ -67,14 +68,8 @@ def stat_lines(server, group, masked):
 
 @pytest.fixture(scope="module")
 def pair():
-    hc = hcutil.Server(["-o", "track_sizes"])
-    mc = hcutil.Server(["-o", "track_sizes"], binary=MC_REF) \
-        if MC_REF else None
-    yield hc, mc
-    hc.stop()
-    if mc:
-        mc.stop()
-    assert not hc.sanitizer_report()
+    with toolbox.ref_pair(["-o", "track_sizes"]) as p:
+        yield p
 
 
 @need_ref
