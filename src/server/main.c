@@ -29,6 +29,7 @@
 #include "server/sandbox.h"
 #include "server/settings.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/udp.h"
 #include "server/worker.h"
 #include "storage/crawl.h"
@@ -440,6 +441,7 @@ int main(int argc, char **argv)
      * before a client can ask) */
     atomic_store(&global_stats.reserved_fds,
                  (uint64_t)(3 + nlisteners + 2 * settings.threads));
+    stats_detail_setup(settings.prefix_delimiter, settings.detail_enabled);
     /* before the workers: a client's first lru_crawler finds it running */
     if (crawl_start(&settings.crawler) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the LRU crawler thread");
@@ -454,6 +456,7 @@ int main(int argc, char **argv)
     metrics_teardown();
     workers_stop(graceful);
     crawl_stop();
+    stats_detail_teardown();
     store_teardown();
     udp_teardown();
     auth_teardown();

@@ -16,6 +16,7 @@
 #include "server/stats_cmd.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/trace.h"
 #include "storage/store.h"
 
@@ -90,6 +91,7 @@ static void exec_get(struct session *s, const struct bin_req *req)
     enum store_found found = store_read(&rd, emit_item, &g);
 
     stats_get(ts, touch, found);
+    stats_detail_get(req->key, req->keylen, found == STORE_FOUND);
     if (found == STORE_FOUND || req->quiet)
         return;
     if (g.with_key)   /* memcached: a getk miss carries the key, no message */
@@ -115,6 +117,7 @@ static void exec_store(struct session *s, const struct bin_req *req)
     }
     if (req->cas != 0 && mode != STORE_APPEND && mode != STORE_PREPEND)
         mode = STORE_CAS;   /* memcached: any store with a CAS is a cas */
+    stats_detail_set(req->key, req->keylen);
     st = store_write(&(struct store_write){
         .mode = mode, .key = req->key, .nkey = req->keylen, .flags = req->flags,
         .exptime = clock_exptime(req->exptime), .value = req->value,
@@ -161,6 +164,7 @@ static void exec_delete(struct session *s, const struct bin_req *req)
     enum store_status st = store_delete(&del, &res);
 
     stats_delete(s->stats, st, res.found);
+    stats_detail_delete(req->key, req->keylen);
     if (st == STORE_OK)
         respond_ok(s, req, 0);
     else if (st == STORE_EXISTS)

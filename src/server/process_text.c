@@ -20,6 +20,7 @@
 #include "server/control.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/stats_detail.h"
 #include "server/trace.h"
 #include "storage/store.h"
 
@@ -86,7 +87,9 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
     while (text_next_key(req, &pos, &key)) {
         struct store_read rd = { .key = key.p, .nkey = key.n, .touch = touch,
                                  .exptime = exptime };
-        stats_get(ts, touch, store_read(&rd, emit_value, &vc));
+        enum store_found found = store_read(&rd, emit_value, &vc);
+        stats_get(ts, touch, found);
+        stats_detail_get(key.p, key.n, found == STORE_FOUND);
         if (s->closing)
             return PROC_STEP_CLOSE;
         if (session_out_full(s)) {
@@ -119,6 +122,7 @@ static void exec_store(struct session *s, const struct text_req *req)
     struct store_result res;
     enum store_status st;
 
+    stats_detail_set(req->key.p, req->key.n);
     st = store_write(&wr, &res);
     stats_store(ts, wr.mode, st, res.found);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
@@ -194,6 +198,7 @@ static void exec_delete(struct session *s, const struct text_req *req)
                                         &res);
 
     stats_delete(ts, st, res.found);
+    stats_detail_delete(req->key.p, req->key.n);
     if (req->noreply)
         return;
     if (st == STORE_OK)

@@ -472,6 +472,7 @@ static void set_defaults(void)
     settings.use_cas = true;
     settings.flush_enabled = true;
     settings.dump_enabled = true;
+    settings.prefix_delimiter = ':';
     settings.crawler = (struct crawl_config){ .enabled = true,
         .sleep_us = CRAWL_SLEEP_DEFAULT_US, .interval_s = CRAWL_INTERVAL_DEFAULT_S };
     settings.backlog = 1024;
@@ -593,7 +594,12 @@ static enum settings_action parse_argv(int argc, char **argv)
             break;
         }
         case 'n': settings.chunk_size = parse_int(optarg, 1, 1 << 20, "chunk size"); break;
-        case 'D': settings.prefix_delimiter = optarg[0]; break;
+        case 'D':
+            if (optarg[0] == '\0')
+                usage_error("-D needs a delimiter character");
+            settings.prefix_delimiter = optarg[0];
+            settings.detail_enabled = true;
+            break;
         case 'X': settings.dump_enabled = false; break;
         case 'W': break;
         case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
@@ -701,7 +707,7 @@ static void settings_each_memcached_stat(const struct stats_sink *s)
     stats_add_u64(s, "chunk_size", (uint64_t)settings.chunk_size);
     stats_add_u64(s, "num_threads_per_udp", (uint64_t)settings.threads);
     stats_add_str(s, "stat_key_prefix", delim);
-    stats_add_str(s, "detail_enabled", "no");          /* no per-prefix stats */
+    stats_add_str(s, "detail_enabled", settings.detail_enabled ? "yes" : "no");   /* -D */
     stats_add_str(s, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stats_add_str(s, "hash_algorithm", "siphash");     /* keyed: core/hash.h */
     stats_add_str(s, "inline_ascii_response", "no");   /* memcached: always no */

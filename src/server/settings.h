@@ -82,7 +82,8 @@ struct settings {
     bool     large_pages;        /* -L: segments on transparent huge pages */
     const char *memory_file;     /* -e: restartable cache file (storage/persist.h) */
     bool     flush_enabled;      /* !-F */
-    bool     dump_enabled;       /* !-X: key dumps (server/dump.h) */
+    bool     dump_enabled;       /* !-X: key dumps (server/dump.h), stats detail */
+    bool     detail_enabled;     /* -D given: counting from the start */
     struct crawl_config crawler; /* -o [no_]lru_crawler, lru_crawler_sleep, _tocrawl */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "protocol/text/parse.h"
 #include "server/dump.h"
+#include "server/stats_detail.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats_class.h"
@@ -182,13 +183,11 @@ enum stats_outcome stats_run(const char *group, size_t len, const struct stats_s
     return STATS_EMITTED;
 }
 
-/* Groups of memcached 1.6.45 that have nothing to show here (yet: issue
- * 18 builds detail), answered with 1.6.45's empty or usage
+/* Groups of memcached 1.6.45 that have nothing to show here, answered with 1.6.45's empty or usage
  * reply rather than ERROR, which some clients raise on (pymemcache):
  * X(group, tokens after the group it takes (-1: any), reply, reply when the
  * count differs). */
 #define STATS_EMPTY_GROUPS(X)                                                 \
-    X("detail", 0, "CLIENT_ERROR usage: stats detail on|off|dump", "ERROR")   \
     X("extstore", -1, "END", "END")
 
 /* One of those groups: its reply line, or NULL. */
@@ -220,6 +219,10 @@ void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
 
     if (nargs >= 1 && group_is(args[0].p, args[0].n, "cachedump")) {
         dump_cachedump(s, args, nargs);
+        return;
+    }
+    if (nargs >= 1 && group_is(args[0].p, args[0].n, "detail")) {
+        stats_detail_cmd(s, args, nargs);
         return;
     }
     if (empty != NULL) {
