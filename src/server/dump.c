@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/strnum.h"
+#include "core/uri.h"
 #include "protocol/text/parse.h"
 #include "server/session.h"
 #include "server/settings.h"
@@ -67,25 +68,6 @@ static bool is_plain_key(const char *k, size_t n)
         if ((unsigned char)k[i] <= ' ' || (unsigned char)k[i] >= 0x7f)
             return false;
     return true;
-}
-
-/* memcached's uriencode: everything but alphanumerics and -._~ as %XX */
-static char *uri_encode(char *p, const char *k, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)k[i];
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            *p++ = (char)c;
-        } else {
-            *p++ = '%';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 15];
-        }
-    }
-    return p;
 }
 
 static char *put_lit(char *p, const char *lit)
