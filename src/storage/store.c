@@ -126,6 +126,32 @@ struct shard {
 
 static struct store_config cfg;
 static struct shard *shards;
+static _Atomic(store_observer_fn) observer;
+
+void store_set_observer(store_observer_fn fn)
+{
+    atomic_store(&observer, fn);
+}
+
+/* Tell the observer, if any, of an event on the item at it (NULL: none). */
+static void do_observe(enum store_event ev, const char *key, size_t nkey,
+                       enum store_found found, const unsigned char *it,
+                       const struct item_hdr *h)
+{
+    store_observer_fn fn = atomic_load_explicit(&observer, memory_order_relaxed);
+
+    if (fn == NULL)
+        return;
+    struct store_event_info e = { .ev = ev, .key = key, .nkey = nkey, .found = found };
+    if (it != NULL) {
+        e.nvalue = h->nvalue;
+        e.has_flags = (h->iflags & ITEM_HAS_FLAGS) != 0;
+        e.fetched = (h->iflags & ITEM_FETCHED) != 0;
+        e.exptime = h->exptime;
+        e.atime = seg_of(it)->created + h->atime;
+    }
+    fn(&e);
+}
 static unsigned shard_bits;
 
 static struct shard *shard_of(uint64_t hv)
@@ -365,12 +391,14 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
 
     if (slot == NULL) {
         *found = STORE_ABSENT;
+        do_observe(STORE_EV_LOOKUP, key, nkey, STORE_ABSENT, NULL, NULL);
         return NULL;
     }
     it = htab_slot_item(slot);
     item_decode(it, h);
     if (!do_is_live(sh, it, h, clock_now())) {
         *found = do_dead_reason(sh, it, h);
+        do_observe(STORE_EV_LOOKUP, key, nkey, *found, NULL, NULL);
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
@@ -380,6 +408,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         return NULL;
     }
     *found = STORE_FOUND;
+    do_observe(STORE_EV_LOOKUP, key, nkey, STORE_FOUND, it, h);
     if (slot_out)
         *slot_out = slot;
     return it;
@@ -397,6 +426,9 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
     if (slot != NULL)
         htab_remove(&sh->ht, hv, slot);
     class_count_drop(h, live, seg_of(it)->created + h->atime);
+    if (live)
+        do_observe(STORE_EV_EVICT, (const char *)bytes + h->key_off, h->nkey, STORE_FOUND,
+                   it, h);
     if (live) {
         sh->evictions++;
         if (!(h->iflags & ITEM_FETCHED))
@@ -828,6 +860,8 @@ struct item_new {
     uint64_t    ecas;         /* nonzero: a CAS to store, one the client chose
                                  (meta E) or one a moved item keeps */
     bool        hold;         /* the caller goes on using out_it: no defrag */
+    bool        observe;      /* its lookup of the old copy is a command's
+                                 (a plain set): tell the observer */
     /* out, on STORE_OK */
     uint64_t         out_cas;
     unsigned char   *out_it;
@@ -866,11 +900,18 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
 
     slot = htab_find(&sh->ht, hv, n->key, n->nkey);
     n->out_old = STORE_ABSENT;
+    if (slot == NULL && n->observe)
+        do_observe(STORE_EV_LOOKUP, n->key, n->nkey, STORE_ABSENT, NULL, NULL);
     if (slot != NULL) {
         struct item_hdr old;
         unsigned char *o = htab_slot_item(slot);
         item_decode(o, &old);
         n->out_old = STORE_FOUND;
+        if (n->observe && do_is_live(sh, o, &old, clock_now()))
+            do_observe(STORE_EV_LOOKUP, n->key, n->nkey, STORE_FOUND, o, &old);
+        else if (n->observe)
+            do_observe(STORE_EV_LOOKUP, n->key, n->nkey, do_dead_reason(sh, o, &old),
+                       NULL, NULL);
         if (!do_is_live(sh, o, &old, clock_now())) {
             /* a plain set over an expired or flushed copy: counted as
              * do_lookup counts one it meets */
@@ -1325,6 +1366,7 @@ enum store_status store_write(const struct store_write *w, struct store_result *
     /* A plain set needs nothing of the old copy: do_write finds and
      * retires it (one index probe and key compare, not two). */
     if (mode == STORE_SET) {
+        n.observe = true;
         st = do_write(sh, hv, &n);
         found = n.out_old;
         goto out;
@@ -1571,6 +1613,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
         free(val);
         goto out;
     }
+    do_observe(STORE_EV_DELETE, d->key, d->nkey, STORE_FOUND, it, &h);
     htab_remove(&sh->ht, hv, slot);
     do_retire(sh, it, h.size);
 out:

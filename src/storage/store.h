@@ -249,6 +249,25 @@ struct store_cursor store_cursor_unpack(uint64_t packed);
  * with memcached's crawler. */
 bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx);
 
+/* An observer of item events (server/watch.c turns them into `watch`
+ * lines): each lookup a command makes (with what it met), a live item
+ * evicted, an item deleted. Called with the shard lock held: it must not
+ * call into the store. Set it to NULL to stop; it costs one relaxed load
+ * per event while NULL. */
+enum store_event { STORE_EV_LOOKUP, STORE_EV_EVICT, STORE_EV_DELETE };
+struct store_event_info {
+    enum store_event ev;
+    const char      *key;
+    size_t           nkey;
+    enum store_found found;    /* LOOKUP: what it met */
+    size_t           nvalue;   /* the item's, when there is one */
+    bool             has_flags;
+    bool             fetched;
+    rel_time_t       exptime, atime;
+};
+typedef void (*store_observer_fn)(const struct store_event_info *e);
+void store_set_observer(store_observer_fn fn);
+
 /* The crawler's step (storage/crawl.c): check up to max items from *cur
  * on, under one shard lock, and free those expired or flushed, as a
  * lookup would (counted as reclaimed). Adds to *checked and *reclaimed;
