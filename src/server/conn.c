@@ -23,6 +23,7 @@
 #include "policy/udp_guard.h"
 #include "protocol/limits.h"
 #include "server/settings.h"
+#include "server/watch_log.h"
 #include "server/stats.h"
 
 static const char *const state_names[] = {
@@ -117,6 +118,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
     c->s.out_high_water = LIMIT_OUTPUT_HIGH_WATER;
     c->s.refusal_max = SIZE_MAX;
     c->s.authenticated = !settings.auth_required;
+    c->s.wake_fd = cs->wake_fd;
     if (peerlen > sizeof(c->s.peer))
         peerlen = sizeof(c->s.peer);
     memcpy(&c->s.peer, peer, peerlen);
@@ -145,6 +147,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
     /* a completed handshake validates the address for UDP; with a login
      * required, only the login does */
     conn_validate_peer(c);
+    watch_log_conn(true, &c->s.peer, peer->sa_family == AF_UNIX, fd, NULL);
     return c;
 }
 
@@ -161,6 +164,9 @@ void conn_destroy(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&cs->lock);
+    watch_remove(&c->s.watch);
+    watch_log_conn(false, &c->s.peer, c->s.peer.ss_family == AF_UNIX, c->fd,
+                   c->close_reason ? c->close_reason : c->s.closing ? "normal" : "error");
     if (c->on_ready) {
         for (struct conn **pp = &cs->ready; *pp; pp = &(*pp)->ready_next)
             if (*pp == c) {
@@ -405,6 +411,7 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
     int nreq = 0;
     bool ahead;
 
+    watch_log_cfd = c->fd;
     if (proc == NULL) {   /* a set that claims nothing: nobody to serve */
         c->s.closing = true;
         return 0;
@@ -588,10 +595,13 @@ static void conn_read(struct conn *c, bool peer_shut)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
+        c->close_reason = n == 0 ? "normal" : "error";   /* as memcached tells them */
         conn_destroy(c);
         return;
     }
     STAT_ADD(cs->stats, bytes_read, (uint64_t)n);
+    if (c->s.watch != NULL)
+        return;   /* a watcher's input is not read as requests (memcached) */
     /* edge-triggered: more may wait (see conn_events) */
     if (conn_edge_triggered(c) && (peer_shut || n == LIMIT_READ_CHUNK) &&
         ev_rewatch(cs->loop, c->fd, conn_events(c, EV_READ), c) < 0)
@@ -616,6 +626,25 @@ static void conn_read(struct conn *c, bool peer_shut)
     }
 }
 
+/* A watcher's next lines, at most a high water's worth, into the round's
+ * output (sent at the round's end); none while the socket has not taken
+ * the last ones, so a watcher that does not read holds at most that much
+ * here and loses lines in its ring instead. */
+static void conn_feed(struct conn *c)
+{
+    if (buf_len(&c->out) > 0 || c->s.closing)
+        return;
+    if (watch_drain(c->s.watch, &c->set->out, LIMIT_OUTPUT_HIGH_WATER) > 0)
+        span_close(c);
+}
+
+void conn_set_feed_watchers(struct conn_set *cs)
+{
+    for (struct conn *c = cs->conns; c != NULL; c = c->next)
+        if (c->s.watch != NULL)
+            conn_feed(c);
+}
+
 static void conn_drain(struct conn *c)
 {
     int rc = conn_write(c, &c->out);
@@ -633,6 +662,10 @@ static void conn_drain(struct conn *c)
         return;
     }
     conn_settle(c);
+    if (c->s.watch != NULL) {
+        conn_feed(c);   /* the socket took it all: the next lines */
+        return;
+    }
     /* replies drained: continue with requests that waited (a stopped
      * multiget resumes where its session says) */
     if (buf_len(&c->in) > 0)
@@ -708,7 +741,7 @@ int conn_set_init(struct conn_set *cs, struct ev_loop *loop,
 void conn_set_close(struct conn_set *cs)
 {
     while (cs->conns)
-        conn_destroy(cs->conns);
+        cs->conns->close_reason = "shutdown", conn_destroy(cs->conns);
     buf_destroy(&cs->out);
     free(cs->rbuf);
     cs->rbuf = NULL;
@@ -743,6 +776,7 @@ void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout
         if (now - last > timeout && buf_len(&c->out) == 0) {
             log_info("closing idle connection fd %d", c->fd);
             STAT_INCR(cs->stats, idle_kicks);
+            c->close_reason = "idle_timeout";
             conn_destroy(c);
         }
     }

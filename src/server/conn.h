@@ -72,6 +72,7 @@ struct conn {
     struct ssl_st   *ssl;
     bool             tls_ready;
     bool             tls_want_write;
+    const char      *close_reason; /* for `watch connevents`; NULL: error */
 };
 
 /* Connections served in one round of the event loop whose replies wait in
@@ -114,6 +115,7 @@ struct conn_set {
     pthread_mutex_t   lock;
     struct conn      *conns;
     struct conn      *ready;      /* connections with leftover requests */
+    int               wake_fd;    /* the worker's eventfd (watchers) */
 };
 
 int  conn_set_init(struct conn_set *cs, struct ev_loop *loop,
@@ -125,6 +127,8 @@ void conn_set_close(struct conn_set *cs);
 void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx);
 /* Close connections idle for more than timeout seconds (0: none). */
 void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout);
+/* The worker was woken: send its watchers what their rings hold. */
+void conn_set_feed_watchers(struct conn_set *cs);
 /* Run requests left in input buffers (after -R yielded). */
 void conn_set_run_ready(struct conn_set *cs);
 /* Are replies or requests still waiting (graceful stop)? */

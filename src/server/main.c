@@ -30,6 +30,7 @@
 #include "server/settings.h"
 #include "server/stats.h"
 #include "server/stats_detail.h"
+#include "server/watch_log.h"
 #include "server/udp.h"
 #include "server/worker.h"
 #include "storage/crawl.h"
@@ -442,6 +443,7 @@ int main(int argc, char **argv)
     atomic_store(&global_stats.reserved_fds,
                  (uint64_t)(3 + nlisteners + 2 * settings.threads));
     stats_detail_setup(settings.prefix_delimiter, settings.detail_enabled);
+    watch_log_setup();
     /* before the workers: a client's first lru_crawler finds it running */
     if (crawl_start(&settings.crawler) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the LRU crawler thread");
@@ -457,6 +459,7 @@ int main(int argc, char **argv)
     workers_stop(graceful);
     crawl_stop();
     stats_detail_teardown();
+    watch_teardown();
     store_teardown();
     udp_teardown();
     auth_teardown();

@@ -18,6 +18,7 @@
 #include "server/stats.h"
 #include "server/stats_detail.h"
 #include "server/trace.h"
+#include "server/watch_log.h"
 #include "storage/store.h"
 
 static void respond(struct session *s, const struct bin_req *req, enum bin_status st,
@@ -123,6 +124,8 @@ static void exec_store(struct session *s, const struct bin_req *req)
         .exptime = clock_exptime(req->exptime), .value = req->value,
         .nvalue = req->nvalue, .cas = req->cas }, &res);
     stats_store(ts, mode, st, res.found);
+    watch_store(req->key, req->keylen, st, mode, clock_exptime(req->exptime), req->nvalue,
+                req->flags);
     switch (st) {
     case STORE_OK:
         respond_ok(s, req, res.cas);

@@ -13,6 +13,7 @@
 #include "server/settings.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/watch_log.h"
 #include "storage/store.h"
 
 /* A reply line: code, flags, "\r\n" (keys are at most 336 bytes encoded,
@@ -241,6 +242,7 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     wr.mode = mode;
     st = store_write(&wr, &res);
     stats_store(ts, mode, st, res.found);
+    watch_store(wr.key, wr.nkey, st, mode, wr.exptime, wr.nvalue, wr.flags);
     switch (st) {
     case STORE_OK:
         if (f->quiet)
@@ -288,9 +290,12 @@ static void exec_md(struct session *s, const struct meta_flags *f, const struct 
         .new_cas = f->new_cas,
     };
     struct store_result res;
-    enum store_status st = store_delete(&del, &res);
+    enum store_status st;
     struct line l = { .n = 0 };
 
+    watch_log_del_cmd = "md";
+    st = store_delete(&del, &res);
+    watch_log_del_cmd = "delete";
     stats_delete(s->stats, st, res.found);
     switch (st) {
     case STORE_OK:

@@ -20,6 +20,7 @@
 #include "server/control.h"
 #include "server/session.h"
 #include "server/stats.h"
+#include "server/watch_log.h"
 #include "server/stats_detail.h"
 #include "server/trace.h"
 #include "storage/store.h"
@@ -125,6 +126,7 @@ static void exec_store(struct session *s, const struct text_req *req)
     stats_detail_set(req->key.p, req->key.n);
     st = store_write(&wr, &res);
     stats_store(ts, wr.mode, st, res.found);
+    watch_store(wr.key, wr.nkey, st, wr.mode, wr.exptime, wr.nvalue, wr.flags);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
     if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
         (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY))
@@ -330,6 +332,9 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         break;
     case TEXT_CMD_EXTSTORE:
         runtime_extstore(s, req->args, req->nargs);
+        break;
+    case TEXT_CMD_WATCH:
+        runtime_watch(s, req->args, req->nargs);
         break;
     default:
         REPLY(s, "ERROR");

@@ -14,6 +14,8 @@
 #include "protocol/text/parse.h"
 #include "server/dump.h"
 #include "server/session.h"
+#include "server/settings.h"
+#include "server/watch.h"
 #include "storage/crawl.h"
 
 static bool is(const struct text_token *t, const char *lit)
@@ -90,6 +92,41 @@ enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *a
         SESSION_LIT(s, "ERROR");
     }
     return PROC_STEP_DONE;
+}
+
+void runtime_watch(struct session *s, const struct text_token *a, uint32_t n)
+{
+    static const struct { const char *name; unsigned kind; } kinds[] = {
+        { "fetchers", WATCH_FETCHERS }, { "mutations", WATCH_MUTATIONS },
+        { "evictions", WATCH_EVICTIONS }, { "connevents", WATCH_CONNEVENTS },
+        { "deletions", WATCH_DELETIONS },
+        /* memcached's streams of events hardcached does not have: watched,
+         * silent */
+        { "rawcmds", 0 }, { "sysevents", 0 }, { "proxyreqs", 0 },
+        { "proxyevents", 0 }, { "proxyuser", 0 },
+    };
+    unsigned mask = n == 0 ? WATCH_FETCHERS : 0;
+
+    if (!settings.watch_enabled) {
+        SESSION_LIT(s, "CLIENT_ERROR watch commands not allowed");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < sizeof(kinds) / sizeof(kinds[0]) && !is(&a[i], kinds[k].name))
+            k++;
+        if (k == sizeof(kinds) / sizeof(kinds[0])) {
+            SESSION_LIT(s, "ERROR");
+            return;
+        }
+        mask |= kinds[k].kind;
+    }
+    if (s->watch != NULL || s->wake_fd < 0 ||
+        (s->watch = watch_add(mask, s->wake_fd)) == NULL) {
+        SESSION_LIT(s, "WATCHER_TOO_MANY log watcher limit reached");
+        return;
+    }
+    SESSION_LIT(s, "OK");
 }
 
 void runtime_lru(struct session *s, const struct text_token *a, uint32_t n)

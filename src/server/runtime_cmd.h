@@ -21,6 +21,8 @@ struct text_token;
  * (storage/crawl.h) and the key dumps (server/dump.h), which it streams. */
 enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *args,
                                    uint32_t nargs);
+/* `watch [kinds]`: the session becomes a watcher (server/watch.h). */
+void runtime_watch(struct session *s, const struct text_token *args, uint32_t nargs);
 void runtime_lru(struct session *s, const struct text_token *args, uint32_t nargs);
 void runtime_slabs(struct session *s, const struct text_token *args, uint32_t nargs);
 void runtime_extstore(struct session *s, const struct text_token *args, uint32_t nargs);

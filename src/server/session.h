@@ -54,6 +54,11 @@ struct session {
         size_t           seen;       /* bytes of it served so far */
     }                    cont;
     struct auth_sasl_session *sasl;  /* a SASL exchange in progress */
+    struct watcher      *watch;      /* `watch`: its transport feeds the
+                                        watcher's lines instead of serving
+                                        requests (server/watch.h) */
+    int                  wake_fd;    /* wakes the serving thread's loop;
+                                        -1: none (a datagram) */
     struct sockaddr_storage peer;
     socklen_t            peerlen;
 };

@@ -66,7 +66,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('S', "enable-sasl",        0, "SASL (PLAIN) logins over the binary protocol; users from -Y <file> or $MEMCACHED_SASL_PWDB") \
     X('F', "disable-flush-all",  0, "disable flush_all command")                \
     X('X', "disable-dumping",    0, "disable key dumps: stats cachedump, lru_crawler metadump/mgdump")  \
-    X('W', "disable-watch",      0, "disable watch commands (never offered)")   \
+    X('W', "disable-watch",      0, "disable watch commands (live event streams)") \
     X('Y', "auth-file",          1, "ascii authentication; <file> has user:password lines or user:<hash> from --hash-password; reloaded on SIGHUP") \
     X('e', "memory-file",        1, "keep item memory in <file> (on tmpfs, e.g. /dev/shm, or a DAX file; created 0600, refused if not the server user's, open to others or a symlink), so a restart keeps the cache: after a graceful stop (SIGTERM, SIGUSR1, shutdown graceful) and also after a crash or kill -9 (every acknowledged write, checked by checksums). Needs the same -m and -I; otherwise, or if the file is damaged, the cache starts empty. cache_memlimit cannot raise the limit past -m") \
     X('Z', "enable-ssl",         0, "TLS on TCP listeners (1.2 minimum, 1.3 preferred); needs -o ssl_chain_cert=FILE,ssl_key=FILE (see -o); certificates reloaded on SIGHUP") \
@@ -472,6 +472,7 @@ static void set_defaults(void)
     settings.use_cas = true;
     settings.flush_enabled = true;
     settings.dump_enabled = true;
+    settings.watch_enabled = true;
     settings.prefix_delimiter = ':';
     settings.crawler = (struct crawl_config){ .enabled = true,
         .sleep_us = CRAWL_SLEEP_DEFAULT_US, .interval_s = CRAWL_INTERVAL_DEFAULT_S };
@@ -601,7 +602,7 @@ static enum settings_action parse_argv(int argc, char **argv)
             settings.detail_enabled = true;
             break;
         case 'X': settings.dump_enabled = false; break;
-        case 'W': break;
+        case 'W': settings.watch_enabled = false; break;
         case 't': settings.threads = parse_int(optarg, 1, 256, "number of threads"); break;
         case 'R': settings.reqs_per_event = parse_int(optarg, 1, 1000000, "-R value"); break;
         case 'C': settings.use_cas = false; break;

@@ -83,6 +83,7 @@ struct settings {
     const char *memory_file;     /* -e: restartable cache file (storage/persist.h) */
     bool     flush_enabled;      /* !-F */
     bool     dump_enabled;       /* !-X: key dumps (server/dump.h), stats detail */
+    bool     watch_enabled;      /* !-W: `watch` (server/watch.h) */
     bool     detail_enabled;     /* -D given: counting from the start */
     struct crawl_config crawler; /* -o [no_]lru_crawler, lru_crawler_sleep, _tocrawl */
     bool     shutdown_enabled;   /* -A */

@@ -74,6 +74,7 @@ struct udp_worker *udp_worker_create(const struct processor *const *procs,
     u->procs = procs;
     u->s.out = &u->out;
     u->s.stats = stats;
+    u->s.wake_fd = -1;   /* never watches: admin commands are refused */
     return u;
 }
 

@@ -136,8 +136,12 @@ static void *worker_main(void *arg)
             case EV_KIND_CONN:
                 conn_on_event((struct conn *)(void *)kind, evs[i].events);
                 break;
-            case EV_KIND_WAKE:
+            case EV_KIND_WAKE: {
+                uint64_t v;
+                (void)!read(w->wake_fd, &v, sizeof(v));
+                conn_set_feed_watchers(&w->conns);
                 break;
+            }
             }
         }
         worker_round_end(w);
@@ -177,6 +181,7 @@ static int worker_init(struct worker *w, int id, struct listener *ls, int nls,
                                                              &w->stats)) == NULL)
         return -1;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->conns.wake_fd = w->wake_fd;
     if (w->wake_fd < 0 || ev_watch(&w->loop, w->wake_fd, EV_READ, &w->wake_kind) < 0)
         return -1;
     for (int i = 0; i < nls; i++) {

@@ -61,7 +61,8 @@
     X(LRU_CRAWLER, "lru_crawler", 1, 2,    CMD_ADMIN, 0, 0, 0)             \
     X(LRU,       "lru",       1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(SLABS,     "slabs",     1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
-    X(EXTSTORE,  "extstore",  1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)
+    X(EXTSTORE,  "extstore",  1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
+    X(WATCH,     "watch",     0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)
 
 enum text_cmd {
     TEXT_CMD_NONE,

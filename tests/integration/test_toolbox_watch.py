@@ -1,0 +1,151 @@
+"""`watch` (issue 18): memcached 1.6.45's event streams and line formats
+(fetchers, mutations, evictions, connevents, deletions, several at once),
+compared with 1.6.45 for the same session with the times, event ids, file
+descriptors and ports masked; -W; login; the watcher limit; and a watcher
+that never reads: it loses lines and is told how many (skipped=N), while
+the server's memory and another client's latency stay bounded."""
+import re
+import socket
+import time
+
+import pytest
+
+import hcutil
+import toolbox
+from toolbox import MC_REF
+
+pytestmark = pytest.mark.hardcached_only
+
+SESSION = (b"set a:1 0 0 1\r\nx\r\nget a:1 nokey\r\nadd a:1 0 0 1\r\ny\r\ndelete a:1\r\n"
+           b"mg zz v\r\nms m 1 T10\r\nq\r\nmd m\r\ntouch a:1 1\r\nincr n 1\r\n"
+           b"set big 5 0 3000\r\n" + b"b" * 3000 + b"\r\nget big\r\n")
+KINDS = b"fetchers mutations deletions connevents"
+
+
+def mask(out):
+    out = re.sub(rb"ts=\d+\.\d+ gid=\d+ ", b"", out)
+    out = re.sub(rb"(cfd|rport)=\d+", rb"\1=N", out)
+    return out
+
+
+def watch(server, kinds, session, settle=0.5):
+    """What a watcher of kinds sees while another client runs session and
+    leaves."""
+    w = socket.create_connection(("127.0.0.1", server.port))
+    w.settimeout(5)
+    w.sendall(b"watch " + kinds + b"\r\n" if kinds else b"watch\r\n")
+    got = b""
+    while not got.endswith(b"\r\n"):
+        got += w.recv(100)
+    if got != b"OK\r\n":
+        w.close()
+        return got
+    with server.client() as c:
+        port = c.sock.getsockname()[1]
+        c.send(session + b"mn\r\n")
+        c.read_until(b"MN\r\n")
+    time.sleep(settle)
+    w.settimeout(settle)
+    try:
+        while True:
+            d = w.recv(65536)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    w.close()
+    # connection events of other clients (the start-up probes, which may
+    # close just after the watch began) are not the session's
+    return b"".join(ln for ln in got.splitlines(keepends=True)
+                    if b"type=conn_" not in ln or b" rport=%d " % port in ln)
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+@pytest.mark.parametrize("kinds", [KINDS, b"", b"mutations", b"deletions connevents", b"bogus"])
+def test_watch_as_memcached(kinds):
+    with toolbox.ref_pair() as (hc, mc):
+        got, want = mask(watch(hc, kinds, SESSION)), mask(watch(mc, kinds, SESSION))
+        # 1.6.45's `mn` is itself no lookup; the close reason of a client
+        # that leaves is "error" in both
+        assert got.split(b"\n") == want.split(b"\n")
+        if kinds != b"bogus":
+            assert got.startswith(b"OK\r\n") and got.count(b"\n") > 1
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+def test_evictions_and_W_as_memcached():
+    fill = b"".join(b"set e:%d 0 0 1000 noreply\r\n%s\r\n" % (i, b"e" * 1000)
+                    for i in range(6000))
+    with toolbox.ref_pair(["-m", "2"]) as (hc, mc):
+        for s in (hc, mc):
+            lines = watch(s, b"evictions", fill, settle=1.0).split(b"\n")
+            assert lines[0] == b"OK\r"
+            assert len(lines) > 100
+            for ln in lines[1:-1]:
+                assert re.fullmatch(rb"ts=\d+\.\d+ gid=\d+ type=eviction key=e%3A\d+ fetch=no "
+                                    rb"ttl=-1 la=\d+ clsid=12 size=1000", ln), ln
+    with toolbox.ref_pair(["-W"]) as (hc, mc):
+        assert watch(hc, b"", b"") == watch(mc, b"", b"") == \
+            b"CLIENT_ERROR watch commands not allowed\r\n"
+
+
+def test_only_after_login_and_limited(tmp_path):
+    with toolbox.login_server(tmp_path) as s, s.client() as c:
+        assert c.call(b"watch\r\n") == b"CLIENT_ERROR unauthenticated\r\n"
+        c.cmd(toolbox.LOGIN, b"STORED\r\n")
+        assert c.call(b"watch\r\n") == b"OK\r\n"
+    s = hcutil.Server()
+    try:
+        watchers = [s.client() for _ in range(9)]
+        replies = [w.call(b"watch\r\n") for w in watchers]
+        assert replies == [b"OK\r\n"] * 8 + [b"WATCHER_TOO_MANY log watcher limit reached\r\n"]
+        watchers[0].close()   # its slot is free again
+        time.sleep(0.3)
+        assert watchers[8].call(b"watch\r\n") == b"OK\r\n"
+        for w in watchers:
+            w.close()
+    finally:
+        s.stop()
+
+
+def test_a_watcher_that_never_reads():
+    s = hcutil.Server(["-t", "1"])   # one worker: the watcher's is everyone's
+    try:
+        w = socket.create_connection(("127.0.0.1", s.port))
+        w.sendall(b"watch fetchers mutations\r\n")
+        time.sleep(0.2)
+        rss_before = hcutil.rss_kb(s.pid)
+        worst = 0.0
+        with s.client(timeout=30) as c:
+            for batch in range(40):   # 400,000 lines, about 40 MB of them
+                c.send(b"".join(b"set w:%d 0 0 10 noreply\r\n0123456789\r\nget w:%d\r\n"
+                                % (i, i) for i in range(batch * 5000, batch * 5000 + 5000)))
+                t = time.monotonic()
+                c.send(b"mn\r\n")
+                c.read_until(b"MN\r\n")
+                worst = max(worst, time.monotonic() - t)
+        grown_mb = (hcutil.rss_kb(s.pid) - rss_before) / 1024
+        assert grown_mb < 32 + hcutil.rss_slack_mb(), "server grew %.1f MB" % grown_mb
+        assert worst < 10, "a batch took %.1f s" % worst
+        # now it reads: what fitted, then how many lines it lost
+        w.settimeout(2)
+        got = b""
+        try:
+            while b"skipped=" not in got:
+                d = w.recv(1 << 20)
+                if not d:
+                    break
+                got += d
+            while not got.endswith(b"\n"):
+                got += w.recv(1 << 20)
+        except socket.timeout:
+            pass
+        m = re.search(rb"\nskipped=(\d+)\n", got)
+        assert m, got[-300:]
+        assert int(m.group(1)) > 100000
+        w.close()
+        print("watcher: server grew %.1f MB, worst batch %.3f s, skipped %s"
+              % (grown_mb, worst, m.group(1).decode()))
+    finally:
+        s.stop()
