@@ -473,7 +473,6 @@ static void set_defaults(void)
     settings.flush_enabled = true;
     settings.dump_enabled = true;
     settings.watch_enabled = true;
-    settings.prefix_delimiter = ':';
     settings.crawler = (struct crawl_config){ .enabled = true,
         .sleep_us = CRAWL_SLEEP_DEFAULT_US, .interval_s = CRAWL_INTERVAL_DEFAULT_S };
     settings.backlog = 1024;
