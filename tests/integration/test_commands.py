@@ -393,13 +393,15 @@ def test_stats_unknown_subcommand(client):
     client.cmd(b"stats nonsense\r\n", b"ERROR\r\n")
 
 
-def test_stats_groups_with_nothing_to_show(client):
+def test_stats_groups_with_nothing_to_show(start_server):
     """1.6.45's replies where it has nothing to show (pymemcache raises on
-    ERROR): cachedump, detail's usage line, extstore without a flash tier."""
-    client.cmd(b"stats cachedump 1 1\r\n", b"END\r\n")
-    client.cmd(b"stats cachedump 1\r\n", b"CLIENT_ERROR bad command line\r\n")
-    client.cmd(b"stats detail\r\n", b"CLIENT_ERROR usage: stats detail on|off|dump\r\n")
-    client.cmd(b"stats extstore\r\n", b"END\r\n")
+    ERROR): cachedump of an empty class, detail's usage line, extstore
+    without a flash tier. A server of its own: the shared one has items."""
+    with start_server().client() as client:
+        client.cmd(b"stats cachedump 1 1\r\n", b"END\r\n")
+        client.cmd(b"stats cachedump 1\r\n", b"CLIENT_ERROR bad command line\r\n")
+        client.cmd(b"stats detail\r\n", b"CLIENT_ERROR usage: stats detail on|off|dump\r\n")
+        client.cmd(b"stats extstore\r\n", b"END\r\n")
 
 
 # flush_all
