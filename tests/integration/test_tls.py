@@ -314,7 +314,7 @@ def test_mutual_tls_satisfies_protected_mode(start_server, run_binary, certs):
     """A reachable address needs a login or an allow list; TLS alone is not
     one, a required client certificate is."""
     opts = "ssl_chain_cert=%s,ssl_key=%s" % (certs("server.pem"), certs("server.key"))
-    r = run_binary("-Z", "-o", opts, "-l", "0.0.0.0", "-p", str(hcutil.free_port()),
+    r = run_binary("-Z", "-o", opts, "-l", "0.0.0.0", "-p", str(hcutil.free_port(host="0.0.0.0")),
                    *hcutil.root_args())
     assert r.returncode == 64 and b"protected mode" in r.stderr, r
     assert b"ssl_verify_mode=2" in r.stderr
