@@ -326,10 +326,18 @@ bool udp_guard_note_drop(const struct udp_src *src, uint64_t now_ms,
     bool report = false;
 
     pthread_mutex_lock(&alert_lock);
+    /* Each UDP thread reads the clock before it takes this lock, so a
+     * thread may arrive with a time older than the last alert's; unsigned
+     * arithmetic would read that as "long ago" and alert twice. Time here
+     * only moves forward. */
+    if (now_ms < last_alert_ms)
+        now_ms = last_alert_ms;
+    if (now_ms < window_start_ms)
+        now_ms = window_start_ms;
     if (src->family != 0)
         heavy_add(src);
     drops_since_alert++;
-    if (now_ms - window_start_ms >= 1000 || now_ms < window_start_ms) {
+    if (now_ms - window_start_ms >= 1000) {
         window_start_ms = now_ms;
         window_drops = 0;
     }
