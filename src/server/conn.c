@@ -236,7 +236,8 @@ static int conn_write(struct conn *c, struct buf *b)
  * CPU in set-heavy runs, measured with perf) for nearly every one. */
 
 /* Close c's part of the output buffer (what it added since the last span
- * ended). */
+ * ended). Adds at most one span: callers keep nspans below CONN_SPANS_MAX
+ * between operations (span_end), so flush_spans may close cur's span. */
 static void span_close(struct conn *c)
 {
     struct conn_set *cs = c->set;
@@ -307,6 +308,15 @@ void conn_flush_all(struct conn_set *cs)
     flush_spans(cs, NULL);
 }
 
+/* c's replies so far wait for the round's end, in a span of their own;
+ * the round's replies go now if that filled the span table. */
+static void span_end(struct conn *c)
+{
+    span_close(c);
+    if (c->set->nspans == CONN_SPANS_MAX)
+        flush_spans(c->set, NULL);
+}
+
 /* Send c's replies now (and those of connections served before it in this
  * round). Returns false if the socket could not take all of c's (the rest
  * is kept) or c is closing. */
@@ -326,9 +336,7 @@ static void conn_defer(struct conn *c)
         flush_spans(cs, c);
         return;
     }
-    span_close(c);
-    if (cs->nspans == CONN_SPANS_MAX)
-        flush_spans(cs, NULL);
+    span_end(c);
 }
 
 static void add_ready(struct conn *c)
@@ -600,12 +608,12 @@ static void conn_read(struct conn *c, bool peer_shut)
         return;
     }
     STAT_ADD(cs->stats, bytes_read, (uint64_t)n);
-    if (c->s.watch != NULL)
-        return;   /* a watcher's input is not read as requests (memcached) */
     /* edge-triggered: more may wait (see conn_events) */
     if (conn_edge_triggered(c) && (peer_shut || n == LIMIT_READ_CHUNK) &&
         ev_rewatch(cs->loop, c->fd, conn_events(c, EV_READ), c) < 0)
         c->s.closing = true;
+    if (c->s.watch != NULL)
+        return;   /* a watcher's input is not read as requests (memcached) */
     atomic_store_explicit(&c->last_active, clock_now(), memory_order_relaxed);
     if (buf_len(&c->in) > 0 && buf_append(&c->in, dst, (size_t)n) < 0) {
         conn_destroy(c);
@@ -635,7 +643,7 @@ static void conn_feed(struct conn *c)
     if (buf_len(&c->out) > 0 || c->s.closing)
         return;
     if (watch_drain(c->s.watch, &c->set->out, LIMIT_OUTPUT_HIGH_WATER) > 0)
-        span_close(c);
+        span_end(c);
 }
 
 void conn_set_feed_watchers(struct conn_set *cs)
@@ -773,7 +781,8 @@ void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout
     for (c = cs->conns; c; c = next) {
         next = c->next;
         rel_time_t last = atomic_load_explicit(&c->last_active, memory_order_relaxed);
-        if (now - last > timeout && buf_len(&c->out) == 0) {
+        /* a watcher only listens: never idle (memcached skips it too) */
+        if (now - last > timeout && buf_len(&c->out) == 0 && c->s.watch == NULL) {
             log_info("closing idle connection fd %d", c->fd);
             STAT_INCR(cs->stats, idle_kicks);
             c->close_reason = "idle_timeout";

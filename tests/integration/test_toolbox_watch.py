@@ -149,3 +149,62 @@ def test_a_watcher_that_never_reads():
               % (grown_mb, worst, m.group(1).decode()))
     finally:
         s.stop()
+
+
+def test_watchers_fed_after_a_full_round_of_replies():
+    """255 clients served in one round, then the watchers' wake-up in the
+    same round: feeding the watchers must not overrun the round's table of
+    reply spans (it did: a crash, SIGSEGV). A slow `stats items` on one
+    connection holds the worker while the 255 requests arrive, and its
+    `get` queues the fetch event whose wake-up comes last."""
+    s = hcutil.Server(["-t", "1", "-m", "512"])
+    try:
+        with s.client(timeout=60) as c:
+            for base in range(0, 1_000_000, 5000):
+                c.send(b"".join(b"set key:%d 0 0 10 noreply\r\n0123456789\r\n" % i
+                                for i in range(base, base + 5000)))
+            c.cmd(b"mn\r\n", b"MN\r\n")
+            watchers = []
+            for _ in range(8):
+                w = socket.create_connection(("127.0.0.1", s.port))
+                w.sendall(b"watch fetchers\r\n")
+                w.settimeout(5)
+                assert w.recv(100) == b"OK\r\n"
+                watchers.append(w)
+            conns = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(255)]
+            time.sleep(0.3)
+            c.send(b"stats items\r\nget foo\r\n")
+            time.sleep(0.002)
+            for i, k in enumerate(conns):
+                k.sendall(b"set big%03d 0 0 65400\r\n" % i + b"x" * 65400 + b"\r\n")
+            for k in conns:
+                k.settimeout(10)
+                assert k.recv(100) == b"STORED\r\n"
+                k.close()
+            c.read_until(b"END\r\nEND\r\n")
+            for w in watchers:
+                w.close()
+        assert s.proc.poll() is None, "server died: %s" % s.stderr()[-500:]
+    finally:
+        s.stop()
+
+
+def test_a_watcher_is_never_idle():
+    """-o idle_timeout closes idle clients, not watchers (memcached skips
+    them): a watcher only listens."""
+    s = hcutil.Server(["-o", "idle_timeout=1"])
+    try:
+        w = socket.create_connection(("127.0.0.1", s.port))
+        w.settimeout(5)
+        w.sendall(b"watch fetchers\r\n")
+        assert w.recv(100) == b"OK\r\n"
+        idle = socket.create_connection(("127.0.0.1", s.port))
+        idle.settimeout(5)
+        time.sleep(3.5)   # the sweep runs about once a second
+        assert idle.recv(100) == b""   # an idle client is closed ...
+        with s.client() as c:
+            c.cmd(b"get w\r\n", b"END\r\n")
+        assert w.recv(200).startswith(b"ts=")   # ... the watcher still hears
+        w.close()
+    finally:
+        s.stop()
