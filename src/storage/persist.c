@@ -257,8 +257,10 @@ void persist_journal_clear(struct seg *j)
 }
 
 /* At a warm start, before any segment is read: finish each compaction a
- * kill cut (its journal sealed and intact) by copying the journal over
- * its segment, header and all. */
+ * kill cut (its journal sealed whole and intact) by copying the journal
+ * over its segment, header and all. A journal sealed only in part was cut
+ * while it was being sealed, item by item, before the segment was
+ * touched: the segment is still whole, and the journal is dropped. */
 static void journal_redo(void)
 {
     size_t nslots = region_len / hdr_len;
@@ -268,7 +270,7 @@ static void journal_redo(void)
         struct seg *j = persist_journal(i);
         if (j->state == SEG_STATE_IN_USE && (j->seal & PERSIST_LEN_MASK) != 0 &&
             j->shard == i && j->id < nslots &&
-            persist_verify(j, file_shards, hdr_len, &nitems) >= 0)
+            persist_verify(j, file_shards, hdr_len, &nitems) == (long)j->used)
             memcpy(region + (size_t)j->id * hdr_len, j, hdr_len);
         persist_journal_clear(j);   /* done, or not to be trusted: unsealed for reuse */
     }
