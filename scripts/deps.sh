@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make libc6-dev libsodium-dev libxxhash-dev libcrypt-dev libseccomp-dev libssl-dev"
-test_pkgs="$build_pkgs python3 python3-pytest python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 nutcracker groff-base clang
+test_pkgs="$build_pkgs python3 python3-pytest python3-pytest-xdist python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 nutcracker groff-base clang
   golang-go golang-github-bradfitz-gomemcache-dev libcache-memcached-fast-perl libtest2-suite-perl"
 bench_pkgs="$build_pkgs memcached gnuplot-nox procps nmap iproute2"
 package_pkgs="$build_pkgs dpkg-dev debhelper fakeroot devscripts python3 python3-pytest"

@@ -242,7 +242,8 @@ def _binary_value(reply):
     return reply[24 + extlen + keylen:]
 
 
-@pytest.mark.parametrize("key,want", [(b"small", SMALL), (b"mid", MID), (b"big", BIG)])
+@pytest.mark.parametrize("key,want", [(b"small", SMALL), (b"mid", MID), (b"big", BIG)],
+                         ids=["small", "mid", "big"])
 def test_validated_binary_gets_reassemble(userver, key, want):
     """Binary requests over UDP, as memcached serves them, for a validated
     source: one framed binary response, correctly numbered datagrams."""
