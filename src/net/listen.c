@@ -109,12 +109,13 @@ static int set_nonblock(int fd)
  * by a full send queue (the kernel caps them at rmem_max / wmem_max). */
 #define LISTEN_UDP_SOCKBUF (4 * 1024 * 1024)
 
-static int listen_inet(const char *spec, int default_port, int socktype, int backlog,
-                       struct listener *out, int *n, int max, char *err, int errlen)
+/* The addresses one spec names (freeaddrinfo *res), or -1 with err. */
+static int resolve(const char *spec, int default_port, int socktype, struct addrinfo **res,
+                   char *err, int errlen)
 {
     char host[256], portstr[8];
-    struct addrinfo hints, *res, *ai;
-    int port, rc, added = 0;
+    struct addrinfo hints;
+    int port, rc;
 
     if (listen_split(spec, host, sizeof(host), &port) < 0) {
         snprintf(err, (size_t)errlen, "bad listen address \"%s\"", spec);
@@ -125,11 +126,39 @@ static int listen_inet(const char *spec, int default_port, int socktype, int bac
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = socktype;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    rc = getaddrinfo(host, portstr, &hints, &res);
+    rc = getaddrinfo(host, portstr, &hints, res);
     if (rc != 0) {
         snprintf(err, (size_t)errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+int listen_exposed(const char *spec, int default_port, char *name, size_t namelen)
+{
+    struct addrinfo *res, *ai;
+    char err[64];
+    int exposed = 0;
+
+    if (resolve(spec, default_port, SOCK_STREAM, &res, err, (int)sizeof(err)) < 0)
+        return -1;
+    for (ai = res; ai && !exposed; ai = ai->ai_next)
+        if (!addr_is_loopback(ai->ai_addr)) {
+            addr_name(ai->ai_addr, name, namelen);
+            exposed = 1;
+        }
+    freeaddrinfo(res);
+    return exposed;
+}
+
+static int listen_inet(const char *spec, int default_port, int socktype, int backlog,
+                       struct listener *out, int *n, int max, char *err, int errlen)
+{
+    struct addrinfo *res, *ai;
+    int added = 0;
+
+    if (resolve(spec, default_port, socktype, &res, err, errlen) < 0)
+        return -1;
     for (ai = res; ai; ai = ai->ai_next) {
         struct listener *l;
         int one = 1, fd;

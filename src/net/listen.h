@@ -6,6 +6,7 @@
 #define HC_NET_LISTEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LISTEN_NAME_MAX 128
 
@@ -37,6 +38,12 @@ int listen_udp(const char *spec, int default_port,
 /* Bind a unix stream socket at path with permissions `mask`. */
 int listen_unix(const char *path, int mask, int backlog,
                 struct listener *out, char *err, int errlen);
+
+/* Whether a TCP spec names an address other machines can reach, before
+ * anything is bound: 1 (the first such address, "addr:port", in name),
+ * 0 if every address it resolves to is loopback, -1 if it does not
+ * resolve (binding it will say why). */
+int listen_exposed(const char *spec, int default_port, char *name, size_t namelen);
 
 /* Split "[v6]:port" / "host:port" / "host" into host and port (pure; for
  * tests). host gets at most hostlen-1 bytes; *port is -1 when absent.

@@ -174,21 +174,28 @@ static void write_port_file(void)
  * to fix it, unless the operator said explicitly that this is wanted. */
 static void check_protected_mode(void)
 {
-    const char *exposed = NULL;
+    char exposed[LISTEN_NAME_MAX] = "";
 
     if (settings.auth_required || (settings.acl && settings.acl->n > 0) ||
-        settings.protected_mode_off)
-        return;
-    for (int i = 0; i < nlisteners && exposed == NULL; i++) {
-        const struct listener *l = &listeners[i];
+        settings.protected_mode_off || settings.unix_path || settings.nlisten == 0)
+        return;   /* a login, an allow list, or this machine only */
+    /* decided before anything is bound: an exposed address is never
+     * listened on, not even for a moment */
+    for (int i = 0; i < settings.nlisten && exposed[0] == '\0'; i++) {
+        const struct listen_conf *lc = &settings.listen[i];
         /* mutual TLS is a login: only holders of a certificate get in
-         * (the server's ssl_verify_mode, or the listener's mtls:) */
-        int verify = l->tls_verify >= 0 ? l->tls_verify : settings.tls.verify_mode;
-        bool mtls = l->tls && verify >= TLS_VERIFY_REQUIRE;
-        if (l->family != AF_UNIX && !l->loopback && !mtls)
-            exposed = l->name;
+         * (the listener's mtls:, or the server's ssl_verify_mode); UDP
+         * on the same address has no TLS */
+        int verify = lc->tls == LISTEN_TLS_PEER ? TLS_VERIFY_REQUIRE :
+                     lc->tls == LISTEN_TLS_BASIC ? TLS_VERIFY_NONE : settings.tls.verify_mode;
+        bool mtls = settings.tls.enabled && lc->tls != LISTEN_TLS_OFF &&
+                    verify >= TLS_VERIFY_REQUIRE;
+        char name[LISTEN_NAME_MAX];
+        if ((!mtls || settings.udp_port != 0) &&
+            listen_exposed(lc->addr, BIND_PORT(settings.port), name, sizeof(name)) == 1)
+            memcpy(exposed, name, sizeof(exposed));
     }
-    if (exposed == NULL)
+    if (exposed[0] == '\0')
         return;
     log_fatal(EX_USAGE_CODE,
               "hardcached: protected mode: refusing to serve %s, an address other "
@@ -404,9 +411,9 @@ int main(int argc, char **argv)
                      "security level here allows", settings.tls.min_version - 10);
     }
     raise_fd_limit();
+    check_protected_mode();
     open_listeners();
     open_udp_listeners();
-    check_protected_mode();
     write_port_file();
     announce();
     {

@@ -163,6 +163,22 @@ def test_protected_mode_refuses_open_server(run_binary, listen):
         assert fix in err, (fix, err)
 
 
+def test_protected_mode_decides_before_binding(run_binary):
+    """The refusal comes before any socket is bound: an exposed address is
+    never listened on, even for a moment, so a port someone else holds
+    gets the protected-mode answer, not a bind error."""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("0.0.0.0", 0))
+    held.listen(1)
+    try:
+        port = held.getsockname()[1]
+        r = run_binary(*(hcutil.root_args() + ["-p", str(port), "-l", "0.0.0.0"]))
+        assert r.returncode == 64, r
+        assert b"protected mode" in r.stderr and b"0.0.0.0:%d" % port in r.stderr, r.stderr
+    finally:
+        held.close()
+
+
 def test_protected_mode_with_udp_mentions_reflection(run_binary):
     r = _refused(run_binary, "-l", "0.0.0.0", "-U", str(free_udp_port()))
     assert r.returncode == 64
