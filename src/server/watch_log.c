@@ -31,11 +31,21 @@ static void on_store_event(const struct store_event_info *e)
         [STORE_FOUND] = "found", [STORE_ABSENT] = "not_found",
         [STORE_FLUSHED] = "flushed", [STORE_EXPIRED] = "expired",
     };
+    static const unsigned kind_of[] = {
+        [STORE_EV_LOOKUP] = WATCH_FETCHERS, [STORE_EV_EVICT] = WATCH_EVICTIONS,
+        [STORE_EV_DELETE] = WATCH_DELETIONS,
+    };
     char key[3 * STORE_KEY_MAX + 1];
     bool item = e->ev != STORE_EV_LOOKUP || e->found == STORE_FOUND;
-    unsigned cls = item ? class_of(e->nvalue, e->nkey, e->has_flags) : 0;
-    rel_time_t now = clock_now();
+    unsigned cls;
+    rel_time_t now;
 
+    /* called under the shard lock for every event while anyone watches
+     * any of these kinds: nothing is formatted for a kind nobody wants */
+    if (!watch_wanted(kind_of[e->ev]))
+        return;
+    cls = item ? class_of(e->nvalue, e->nkey, e->has_flags) : 0;
+    now = clock_now();
     key_text(key, e->key, e->nkey);
     if (e->ev == STORE_EV_LOOKUP && watch_wanted(WATCH_FETCHERS))
         watch_emit(WATCH_FETCHERS, "type=item_get key=%s status=%s clsid=%u cfd=%d size=%zu",
