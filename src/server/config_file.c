@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
+/* Debian's start script (systemd-memcached-wrapper) reads this keyword
+ * itself and redirects memcached's output; under systemd ours goes to the
+ * journal, so the line is skipped rather than honoured. */
+#define START_SCRIPT_LOGFILE  "logfile"
+
 static char *trim(char *s)
 {
     char *e;
@@ -22,17 +29,27 @@ int config_file_split_line(char *line, char *words[2])
 {
     char *s = trim(line), *sp;
 
+    size_t kw = strlen(START_SCRIPT_LOGFILE);
+    int start_script;
+
     if (*s == '\0' || *s == '#')
         return 0;
-    if (*s != '-')
+    start_script = strncmp(s, START_SCRIPT_LOGFILE, kw) == 0 &&
+                   (s[kw] == '\0' || s[kw] == ' ' || s[kw] == '\t');
+    if (*s != '-' && !start_script)
         return -1;
     sp = strpbrk(s, " \t");
     words[0] = s;
-    if (sp == NULL)
-        return 1;
-    *sp = '\0';
-    words[1] = trim(sp + 1);
-    return *words[1] ? 2 : 1;
+    words[1] = NULL;
+    if (sp != NULL) {
+        *sp = '\0';
+        words[1] = trim(sp + 1);
+        if (*words[1] == '\0')
+            words[1] = NULL;
+    }
+    if (start_script)
+        return CONFIG_LINE_START_SCRIPT;
+    return words[1] ? 2 : 1;
 }
 
 /* Append the words of `path` to out[*n]. */
@@ -68,6 +85,12 @@ static int read_file(const char *path, char **out, int *n, char *err, size_t err
             snprintf(err, errlen, "%s:%d: expected a flag such as \"-m 64\"", path, lineno);
             goto fail;
         }
+        if (nw == CONFIG_LINE_START_SCRIPT) {
+            log_warn("hardcached: %s:%d: \"%s\" ignored: it is a line for Debian's "
+                     "start script; hardcached logs to stderr (the journal under systemd)",
+                     path, lineno, words[0]);
+            continue;
+        }
         if (nw > 0 && strncmp(words[0], "--config", 8) == 0) {
             snprintf(err, errlen, "%s:%d: --config cannot be nested", path, lineno);
             goto fail;
@@ -96,12 +119,21 @@ fail:
     return -1;
 }
 
-/* The expanded argument list and the file's words, kept until exit. */
+/* The expanded argument list and the file's words, kept until exit (or
+ * until the next expansion replaces them). */
 static char *file_words[CONFIG_ARGS_MAX];
+static int file_nwords;
 static char **expanded;
+
+static void free_words(char **words, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(words[i]);
+}
 
 int config_file_expand(int *argc, char ***argv, char *err, size_t errlen)
 {
+    char *words[CONFIG_ARGS_MAX];
     int nfile = 0, nrest = 0, found = 0;
     char **rest, **nargv;
 
@@ -133,7 +165,7 @@ int config_file_expand(int *argc, char ***argv, char *err, size_t errlen)
             continue;
         }
         found = 1;
-        if (read_file(path, file_words, &nfile, err, errlen) < 0)
+        if (read_file(path, words, &nfile, err, errlen) < 0)
             goto fail;
     }
     if (!found) {
@@ -145,6 +177,9 @@ int config_file_expand(int *argc, char ***argv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    free_words(file_words, file_nwords);
+    memcpy(file_words, words, (size_t)nfile * sizeof(*words));
+    file_nwords = nfile;
     nargv[0] = (*argv)[0];
     memcpy(nargv + 1, file_words, (size_t)nfile * sizeof(*nargv));
     memcpy(nargv + 1 + nfile, rest, (size_t)nrest * sizeof(*nargv));
@@ -155,6 +190,7 @@ int config_file_expand(int *argc, char ***argv, char *err, size_t errlen)
     *argv = nargv;
     return 0;
 fail:
+    free_words(words, nfile);
     free(rest);
     return -1;
 }

@@ -1,6 +1,7 @@
 """Command-line flags and safe defaults: -s/-a, -d -P, -u, -t, -l forms,
 -V, -h, bad flags, root refusal, UDP off, start-up line."""
 import os
+import pwd
 import re
 import signal
 import socket
@@ -280,38 +281,79 @@ def test_unix_socket_default_mode(start_server, tmp_path):
 # -d -P, -u
 
 
+def _start_daemon(argv, pidfile, port):
+    """Run argv (which daemonizes with -d -P pidfile); return the parent's
+    result and the daemon's pid once it answers on port."""
+    r = subprocess.run(argv, capture_output=True, timeout=15,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + hcutil.START_TIMEOUT
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline, "no pidfile"
+        time.sleep(0.05)
+    pid = int(pidfile.read_text().strip())
+    while not _version_ok(socket.AF_INET, ("127.0.0.1", port), 1):
+        assert time.monotonic() < deadline, "daemon not answering"
+        time.sleep(0.05)
+    return r, pid
+
+
+def _stop_daemon(pidfile):
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def test_daemon_and_pidfile(tmp_path):
     pidfile = tmp_path / "hc.pid"
     p = hcutil.free_port()
     argv = [hcutil.HC_BIN, "-d", "-P", str(pidfile), "-p", str(p), "-l",
             "127.0.0.1", "-U", "0"] + hcutil.root_args()
-    pid = None
     try:
-        r = subprocess.run(argv, capture_output=True, timeout=15,
-                           stdin=subprocess.DEVNULL)
-        assert r.returncode == 0, r.stderr
-        deadline = time.monotonic() + hcutil.START_TIMEOUT
-        while not (pidfile.exists() and pidfile.read_text().strip()):
-            assert time.monotonic() < deadline, "no pidfile"
-            time.sleep(0.05)
-        pid = int(pidfile.read_text().strip())
-        while not _version_ok(socket.AF_INET, ("127.0.0.1", p), 1):
-            assert time.monotonic() < deadline, "daemon not answering"
-            time.sleep(0.05)
+        _, pid = _start_daemon(argv, pidfile, p)
         st = hcutil.proc_status(pid)
         assert int(st["PPid"]) != os.getpid(), "did not detach"
         with hcutil.Raw("127.0.0.1", p) as c:
             assert int(c.stats()["pid"]) == pid
     finally:
-        if pid:
-            try:
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(100):
-                    os.kill(pid, 0)
-                    time.sleep(0.05)
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _stop_daemon(pidfile)
+
+
+# Debian's memcached package ships its stock /etc/memcached.conf here too
+# (not a conffile, so never edited); scripts/deps.sh installs memcached.
+DEBIAN_STOCK_CONF = "/usr/share/memcached/memcached.conf.default"
+
+
+@pytest.mark.hardcached_only
+@pytest.mark.skipif(os.geteuid() != 0, reason="the stock file says -u memcache")
+def test_debian_stock_config_file_starts(tmp_path):
+    """README/MIGRATING: `--config /etc/memcached.conf` reads Debian's file
+    as is: its `logfile` line (for Debian's start script) is skipped with a
+    warning, -d, -u memcache, -m 64 and -l 127.0.0.1 are taken; the command
+    line's -p/-P/-U (after the file) win."""
+    subprocess.run(["dpkg", "-V", "memcached"], check=True, timeout=60)
+    pidfile = tmp_path / "hc.pid"
+    p = hcutil.free_port()
+    argv = [hcutil.HC_BIN, "--config", DEBIAN_STOCK_CONF, "-p", str(p),
+            "-U", "0", "-P", str(pidfile)]
+    try:
+        r, pid = _start_daemon(argv, pidfile, p)
+        assert b'"logfile" ignored' in r.stderr, r.stderr
+        uid = int(hcutil.proc_status(pid)["Uid"].split()[0])
+        assert uid == pwd.getpwnam("memcache").pw_uid
+        with hcutil.Raw("127.0.0.1", p) as c:
+            assert int(c.stats("settings")["maxbytes"]) == 64 * 1024 * 1024
+    finally:
+        _stop_daemon(pidfile)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")

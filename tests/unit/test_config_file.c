@@ -25,6 +25,14 @@ static void test_split(void)
     CHECK_EQ_INT(config_file_split_line(l6, w), -1);
     CHECK_EQ_INT(config_file_split_line(l7, w), 2);
     CHECK(strcmp(w[1], "metrics_port=9150,idle_timeout=5") == 0);
+
+    /* Debian's stock /etc/memcached.conf line for its start script */
+    char d1[] = "logfile /var/log/memcached.log\n", d2[] = "logfile\n", d3[] = "logfiles x\n";
+    CHECK_EQ_INT(config_file_split_line(d1, w), CONFIG_LINE_START_SCRIPT);
+    CHECK(strcmp(w[0], "logfile") == 0 && strcmp(w[1], "/var/log/memcached.log") == 0);
+    CHECK_EQ_INT(config_file_split_line(d2, w), CONFIG_LINE_START_SCRIPT);
+    CHECK(w[1] == NULL);
+    CHECK_EQ_INT(config_file_split_line(d3, w), -1);
 }
 
 static char *write_tmp(const char *text)
@@ -57,6 +65,22 @@ static void test_expand(void)
             CHECK(strcmp(av[i], want[i]) == 0);
         CHECK(av[10] == NULL);
     }
+    unlink(path);
+}
+
+static void test_expand_skips_logfile(void)
+{
+    char err[256];
+    char *path = write_tmp("-d\nlogfile /var/log/memcached.log\n-m 64\n");
+    char arg0[] = "hardcached", a1[] = "--config";
+    char *argv[] = { arg0, a1, path, NULL };
+    char **av = argv;
+    int ac = 3;
+
+    CHECK_EQ_INT(config_file_expand(&ac, &av, err, sizeof(err)), 0);
+    CHECK_EQ_INT(ac, 4);
+    if (ac == 4)
+        CHECK(strcmp(av[1], "-d") == 0 && strcmp(av[2], "-m") == 0 && strcmp(av[3], "64") == 0);
     unlink(path);
 }
 
@@ -107,6 +131,7 @@ int main(void)
 {
     RUN(test_split);
     RUN(test_expand);
+    RUN(test_expand_skips_logfile);
     RUN(test_expand_untouched_and_errors);
     return unit_report("config_file");
 }
