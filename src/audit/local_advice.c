@@ -64,8 +64,8 @@ void local_advice_build(char *out, size_t cap, const struct local_fix *fx)
     if (fx->udp) {
         add(&t, "UDP: put -U 0 there (replacing -U ");
         ports(&t, fx, "", ", -U ");
-        add(&t, "); memcached refuses to start with -S or -Y while UDP is "
-            "on.\nUntil it restarts, drop UDP port ");
+        add(&t, "); %s\nUntil it restarts, drop UDP port ",
+            fx->memcached ? LOGIN_UDP_MEMCACHED : LOGIN_UDP_HARDCACHED);
         ports(&t, fx, "", ", ");
         add(&t, " from outside:\n  nft add rule inet filter input udp dport "
             "%s", fx->nudp > 1 ? "{ " : "");
@@ -81,7 +81,8 @@ void local_advice_build(char *out, size_t cap, const struct local_fix *fx)
         add(&t, "Bind: -l 127.0.0.1 (or a private address; several with "
             "commas), and keep its TCP port closed to the internet.\n");
     if (fx->auth)
-        add(&t, "Authentication: -S (SASL) or -Y FILE, with -U 0.\n");
+        add(&t, "Authentication: -S (SASL) or -Y FILE%s.\n",
+            fx->memcached ? ", with -U 0" : "");
     if (fx->root)
         add(&t, "User: -u memcache (any unprivileged user), not root.\n");
     if (fx->upgrade)

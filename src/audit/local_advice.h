@@ -16,10 +16,18 @@
 #define ADVICE_LOCAL_BIND "Bind loopback or a private address (-l " \
     "127.0.0.1) where memcached's flags live, and restart it."
 #define ADVICE_LOCAL_AUTH "Enable authentication (-S for SASL, or -Y FILE) " \
-    "and bind a local address (-l); memcached refuses -S and -Y while UDP " \
-    "is on, so add -U 0 with them."
+    "and bind a local address (-l). {login_udp}"
 #define ADVICE_LOCAL_CONF_UDP "Put -U 0 in this file (replacing any -U N) " \
     "and restart memcached."
+
+/* What a login (-S/-Y) does to UDP: memcached refuses to start with both;
+ * hardcached keeps UDP, bounded by its guard (README "UDP"). */
+#define LOGIN_UDP_MEMCACHED "memcached refuses to start with UDP and " \
+    "authentication (-S/-Y) together, so adding a login also ends UDP."
+#define LOGIN_UDP_HARDCACHED "hardcached keeps UDP with a login (-S/-Y), " \
+    "then answering only addresses that logged in over TCP (without one, " \
+    "other sources get at most the bytes they sent); -U 0 ends UDP " \
+    "altogether."
 
 #define LOCAL_FIX_PORTS 16
 
@@ -28,6 +36,8 @@ struct local_fix {
     uint16_t udp_ports[LOCAL_FIX_PORTS];
     size_t nudp;
     bool udp, bind, auth, root, upgrade;
+    bool memcached;     /* a UDP or login finding concerns a server that is
+                           not hardcached (or whose owner is unknown) */
 };
 
 void local_fix_port(struct local_fix *fx, uint16_t port);

@@ -37,6 +37,13 @@ static bool port_listed(uint16_t port, const uint16_t *ports, size_t n)
     return false;
 }
 
+/* hardcached keeps UDP with a login; memcached (or an owner we cannot
+ * see) does not, and the advice says which (local_fix.memcached). */
+static bool is_hardcached(const char *comm)
+{
+    return strcmp(comm, "hardcached") == 0;
+}
+
 static struct local_proc *proc_of(struct local_report *lr, int pid)
 {
     for (size_t k = 0; pid > 0 && k < lr->nprocs; k++)
@@ -136,6 +143,7 @@ static void judge_sockets(struct local_report *lr, const struct audit_opts *o,
                         s->loopback ? SEV_HIGH : SEV_CRITICAL, d);
             has_udp[p - lr->procs] = true;
             local_fix_port(fx, s->port);
+            fx->memcached |= !is_hardcached(p->comm);
         } else if (s->udp && port_listed(s->port, ports, nports)) {
             if (s->pid > 0)
                 detail(d, "pid %d (%s) %s %s port %u%s", s->pid,
@@ -149,6 +157,7 @@ static void judge_sockets(struct local_report *lr, const struct audit_opts *o,
             verdict_add(v, FINDING_LOCAL_UDP_PORT,
                         s->loopback ? SEV_HIGH : SEV_CRITICAL, d);
             local_fix_port(fx, s->port);
+            fx->memcached |= !is_hardcached(s->owner);
         } else if (s->udp && s->pid < 0 && lr->ns[s->ns].unreadable > 0) {
             /* may belong to a process we cannot read: not clean */
             if (nunseen++ < LOCAL_UNSEEN_SHOWN && ul < sizeof(unseen)) {
@@ -191,6 +200,7 @@ static void judge_procs(struct local_report *lr, const struct audit_opts *o,
             verdict_add(v, FINDING_LOCAL_UDP_FLAG,
                         lo ? SEV_HIGH : SEV_CRITICAL, d);
             local_fix_port(fx, (uint16_t)p->flags.udp_port);
+            fx->memcached |= !is_hardcached(p->comm);
         }
         if (o->verify)
             continue;
@@ -206,6 +216,7 @@ static void judge_procs(struct local_report *lr, const struct audit_opts *o,
                      lo ? ": listens on loopback only" : "");
             verdict_add(v, FINDING_LOCAL_NO_AUTH, lo ? SEV_INFO : -1, d);
             fx->auth |= !lo;
+            fx->memcached |= !lo && !is_hardcached(p->comm);
         }
         if (p->uid == 0) {
             detail(d, "pid %d (%s)", p->pid, p->comm);
@@ -236,6 +247,7 @@ static void judge_confs(const struct local_report *lr, struct verdict *v,
                      (long long)c->flags.udp_port);
             verdict_add(v, FINDING_CONF_UDP, -1, d);
             local_fix_port(fx, (uint16_t)c->flags.udp_port);
+            fx->memcached = true;   /* memcached's own files (local.c) */
         } else if (c->flags.udp_port < 0 && on != 0) {
             detail(d, "%s: no -U 0, and UDP is on by default %s"
                      " %s%s%s", c->path, on > 0 ? "in memcached" :
@@ -245,6 +257,7 @@ static void judge_confs(const struct local_report *lr, struct verdict *v,
             verdict_add(v, FINDING_CONF_UDP, -1, d);
             local_fix_port(fx, c->flags.tcp_port > 0 ?
                            (uint16_t)c->flags.tcp_port : MC_PORT_DEFAULT);
+            fx->memcached = true;
         }
         if (!mc_listen_is_loopback(c->flags.listen)) {
             detail(d, "%s: -l %s", c->path,
@@ -282,5 +295,6 @@ void local_verdict(struct local_report *lr, const struct audit_opts *o,
     judge_procs(lr, o, v, has_udp, &fx);
     if (!o->verify)
         judge_confs(lr, v, &fx);
+    v->hardcached = !fx.memcached;
     local_advice_build(lr->fix, sizeof(lr->fix), &fx);
 }

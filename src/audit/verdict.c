@@ -81,6 +81,8 @@ void verdict_advice(const struct verdict *v, enum finding_id id, char *out,
             snprintf(sub, sizeof(sub), "%s", v->verify_cmd[0] ?
                      v->verify_cmd : "hardcache-audit --verify HOST");
             rep = sub;
+        } else if (strncmp(p, "{login_udp}", 11) == 0) {
+            rep = v->hardcached ? LOGIN_UDP_HARDCACHED : LOGIN_UDP_MEMCACHED;
         }
         if (rep == NULL) {
             out[n++] = *p++;
@@ -249,6 +251,7 @@ void verdict_remote(const struct result *r, const struct audit_opts *o,
     verdict_init(v);
     v->udp_port = r->udp_port;
     v->tcp_port = r->t->port;
+    v->hardcached = strcmp(r->tcp.server, "hardcached") == 0;
     verify_command(r, v->verify_cmd, sizeof(v->verify_cmd));
     if (r->t->error[0] != '\0') {
         verdict_add(v, FINDING_CHECK_FAILED, -1, r->t->error);

@@ -15,14 +15,14 @@
 
 enum severity { SEV_INFO, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL };
 
-/* Advice templates: {udp} and {tcp} become the target's real ports and
- * {verify} the exact command that checks the fix (verdict_advice). */
+/* Advice templates: {udp} and {tcp} become the target's real ports,
+ * {verify} the exact command that checks the fix, and {login_udp} what a
+ * login does to UDP on this server (verdict_advice). */
 #define ADVICE_UDP "Turn UDP off: add -U 0 to memcached's flags " \
     "(Debian/Ubuntu: /etc/memcached.conf; RHEL: OPTIONS= in " \
     "/etc/sysconfig/memcached; otherwise a systemd drop-in from " \
     "`systemctl edit memcached` with a new ExecStart=) and apply it with " \
-    "`systemctl restart memcached`. memcached refuses to start with UDP " \
-    "and authentication (-S/-Y) together, so adding a login also ends UDP. " \
+    "`systemctl restart memcached`. {login_udp} " \
     "Until then block UDP {udp} towards the public network: " \
     "`nft add rule inet filter input udp dport {udp} drop`, or " \
     "`iptables -I INPUT -p udp --dport {udp} -j DROP`, or " \
@@ -152,6 +152,8 @@ struct verdict {
     bool error;                 /* something could not be checked */
     bool no_service;            /* nothing answered at all */
     uint16_t udp_port, tcp_port;    /* for the advice's placeholders */
+    bool hardcached;            /* every server judged is hardcached, which
+                                   keeps UDP with a login ({login_udp}) */
     char verify_cmd[400];       /* the command that checks the fix */
 };
 

@@ -186,7 +186,7 @@ def test_text_report_local(audit, memcached, tmp_path):
     for text in ("-U %d" % m.port, "udp dport", "%d" % m.port,
                  "/etc/memcached.conf", "OPTIONS=", "/etc/sysconfig/memcached",
                  "systemd drop-in", "systemctl restart memcached",
-                 "-S or -Y"):
+                 "memcached refuses to start with UDP and authentication"):
         assert text in fix, (text, fix)
     summary = out.strip().splitlines()[-1]
     assert "local audit:" in summary and "0 finding(s)" not in summary, summary

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import AUDIT, FAST, MEMCACHED, free_port, isolated
+from conftest import AUDIT, FAST, HC_BIN, MEMCACHED, free_port, isolated
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
@@ -128,6 +128,25 @@ def test_udp_flag_alone_is_a_finding(audit, tmp_path):
     assert found[0]["severity"] == "critical"     # no -l: every address
     assert "dport 11213 drop" in local["remediation"]
     assert r.rc == 1, r.out
+
+
+def test_local_advice_for_hardcached_keeps_login_with_udp(audit):
+    """hardcached -U with -Y starts (memcached refuses that pair): the local
+    remediation for it says a login keeps UDP and -U 0 ends it, never
+    memcached's rule; a memcached -U beside it brings that rule back."""
+    if not os.path.exists(HC_BIN):
+        pytest.skip("HC_BIN %s does not exist yet" % HC_BIN)
+    port, mport = free_port(), free_port()
+    hc = start([HC_BIN, "-u", "daemon", "-p", str(port), "-U", str(port),
+                "-l", "127.0.0.1", "-t", "1"], tcp_port=port)
+    mc = start(memcached_argv(mport, mport), tcp_port=mport)
+    args = ["--json", "--verify", "--local", "--no-local-probe"]
+    fix = run([hc], args).local()["remediation"]
+    assert "UDP: put -U 0 there (replacing -U %d)" % port in fix, fix
+    assert "hardcached keeps UDP with a login" in fix, fix
+    assert "refuses to start" not in fix, fix
+    fix = run([hc, mc], args).local()["remediation"]
+    assert "memcached refuses to start with UDP and authentication" in fix, fix
 
 
 def test_unseen_udp_owner_is_not_clean(audit):

@@ -43,6 +43,7 @@ def test_memcached_udp_is_vulnerable_with_fix(audit, memcached):
                   % m.port):
         assert words in advice, words
     assert "11211" not in advice
+    assert "memcached refuses to start with UDP and authentication" in advice
     assert "tcp_no_auth" in finding_ids(t)
     assert "public_address_reachable" not in finding_ids(t)
 
@@ -246,6 +247,13 @@ def test_hardcached_udp_reflects_without_amplifying(audit):
         assert all(pr["baf"] <= 1.0 for pr in t["udp"]["probes"]
                    if pr["result"] == "reply"), t["udp"]["probes"]
         assert r.rc == 1
+        # hardcached starts with -U and -S/-Y together: the advice must
+        # not tell its operator that a login ends UDP (memcached's rule)
+        advice = [f for f in t["verdict"]["findings"]
+                  if f["id"] == "udp_reflector"][0]["advice"]
+        assert "refuses to start" not in advice, advice
+        assert "hardcached keeps UDP with a login" in advice, advice
+        assert "-U 0" in advice
     finally:
         p.stop()
 
