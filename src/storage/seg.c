@@ -6,7 +6,11 @@
  * never pass mem_limit, whatever the item sizes. Why a pool: freed standard
  * segments stay mapped for reuse, and the pool is trimmed (munmap) whenever
  * mapped bytes (in use + pooled) would pass the limit, so resident item
- * memory is bounded by mem_limit too, not only the accounted part.
+ * memory is bounded by mem_limit too, not only the accounted part. The
+ * pool is also kept within a share of the bytes in use (SEG_POOL_SHARE),
+ * so that resident memory follows the data down when it shrinks (1 KiB
+ * values overwritten by 32 B ones) instead of staying at its high-water
+ * mark until the limit is reached.
  */
 #include "storage/seg.h"
 
@@ -27,6 +31,7 @@ static _Atomic uint64_t mem_used;      /* charged: segments in use */
 static _Atomic uint64_t nsegs;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct seg *pool;               /* free standard segments */
+static uint64_t pooled;                /* bytes in pool; under pool_lock */
 static uint64_t mapped;                /* in use + pooled; under pool_lock */
 /* id -> segment, and a stack of free ids; both mapped once, untouched
  * pages cost nothing. Under pool_lock. */
@@ -342,6 +347,7 @@ void seg_setup(size_t size, uint64_t limit, bool large_pages)
     atomic_store(&mem_used, 0);
     atomic_store(&nsegs, 0);
     pool = NULL;
+    pooled = 0;
     mapped = 0;
     /* kept across teardown and setup (unit tests run several stores) */
     if (table == NULL) {
@@ -464,13 +470,31 @@ bool seg_budget_take(size_t bytes)
     return true;
 }
 
-/* Unmap pooled segments until `extra` more mapped bytes fit the limit.
- * Caller holds pool_lock. */
+/* The pool keeps at most 1/SEG_POOL_SHARE of the bytes in use, or
+ * SEG_POOL_MIN_SEGS segments, whichever is more: enough for the churn of
+ * defragmentation and compaction (a segment freed, one taken, in turn),
+ * while a store whose data shrank gives the rest back to the kernel. A
+ * segment taken again after that costs an mmap and its page faults. */
+#define SEG_POOL_SHARE     8
+#define SEG_POOL_MIN_SEGS  64
+
+static bool pool_over(uint64_t extra)
+{
+    uint64_t keep = atomic_load(&mem_used) / SEG_POOL_SHARE;
+
+    if (keep < SEG_POOL_MIN_SEGS * seg_sz)
+        keep = SEG_POOL_MIN_SEGS * seg_sz;
+    return mapped + extra > atomic_load(&mem_limit) || pooled > keep;
+}
+
+/* Unmap pooled segments until `extra` more mapped bytes fit the limit
+ * and the pool its share (pool_over). Caller holds pool_lock. */
 static void pool_trim(uint64_t extra)
 {
-    while (pool != NULL && mapped + extra > atomic_load(&mem_limit)) {
+    while (pool != NULL && pool_over(extra)) {
         struct seg *s = pool;
         pool = s->next;
+        pooled -= seg_sz;
         mapped -= seg_sz;
         seg_unmap(s);
     }
@@ -506,6 +530,7 @@ struct seg *seg_create(size_t item_bytes)
     if (size == seg_sz && pool != NULL) {
         s = pool;
         pool = s->next;
+        pooled -= seg_sz;
     } else {
         pool_trim(size);
         mapped += size;
@@ -559,6 +584,7 @@ void seg_destroy(struct seg *s)
     } else {
         s->next = pool;
         pool = s;
+        pooled += seg_sz;
         pool_trim(0);
     }
     pthread_mutex_unlock(&pool_lock);
@@ -585,6 +611,7 @@ void seg_teardown(void)
         if (!in_region(s))
             munmap(s, seg_sz);
     }
+    pooled = 0;
     mapped = 0;
     region_teardown();
     pthread_mutex_unlock(&pool_lock);
