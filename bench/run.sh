@@ -39,6 +39,7 @@ warmup=0.5       # unrecorded seconds before each measured run
 values="32 1024" # value sizes for the throughput matrix
 mem_values="32 200"
 mem_items=1000000
+ow_requests=2000000 # 1 KiB sets of the overwrite phase (20 per key)
 keys=100000      # key space of the throughput runs (all preloaded)
 conns=50
 thread_list="1 2" # server worker threads (-t), one matrix each
@@ -60,6 +61,7 @@ all_args="$*"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) duration=2; warmup=0.5; repeat=1; lat_repeat=1; values=32; mem_values=32
+             ow_requests=500000
              thread_list=1; rates=20000; do_scale=0 ;;
     --repeat) repeat=$2; shift ;;
     --lat-repeat) lat_repeat=$2; shift ;;
@@ -328,6 +330,29 @@ if [ $do_memory = 1 ]; then
       fi
       stop_server "$srv"
     done
+  done
+  # Resident memory under overwrites (issue 21): in a fresh server at -m
+  # $mem_mb, $keys keys of 32 B, then 1 KiB sets at random over the same
+  # keys (dead copies pile up where the store does not reclaim them):
+  # RSS against the live bytes (`stats bytes`) and the sets' speed.
+  for srv in $servers; do
+    log "run.sh: overwrites: $srv, $keys keys of 32 B then $ow_requests 1 KiB sets"
+    if ! start_server "$srv"; then
+      echo "SKIP impl=$srv phase=overwrite" >> "$OUT"
+      continue
+    fi
+    sp=$(port_of "$srv"); pid=$(pid_of "$srv")
+    r0=$(rss_kb "$pid")
+    hcb -s 127.0.0.1:$sp -c $conns -p 16 -v 32 --load "$keys" -d 60 >/dev/null 2>&1
+    res=$(hcb -s 127.0.0.1:$sp -c $conns -p 16 -k $keys -v 1024 -r 0 -n "$ow_requests" -d 300 2>&1)
+    rc=$?
+    r1=$(rss_kb "$pid")
+    live=$(hcb --stats -s 127.0.0.1:$sp | tr ' ' '\n' | sed -n 's/^bytes=//p')
+    rate=$(printf '%s\n' "$res" | grep '^RESULT' | sed 's/.*ops_per_sec=\([0-9]*\).*/\1/')
+    echo "OVERWRITE impl=$srv keys=$keys value=1024 requests=$ow_requests mem_mb=$mem_mb rss_before_kb=$r0 rss_after_kb=$r1 live_bytes=${live:-0} set_ops_per_sec=${rate:-0} rc=$rc" >> "$OUT"
+    log "  $srv: RSS $r0 -> $r1 kB for ${live:-?} live bytes, ${rate:-?} sets/s"
+    [ $rc -ne 0 ] && errors=$((errors + 1))
+    stop_server "$srv"
   done
 fi
 

@@ -196,6 +196,14 @@ function desc(l,    parts, n, v, mix, p, d, i) {
 	for (k in a)
 		M[s, v, k] = a[k]
 }
+/^OVERWRITE / {
+	kv($0, a)
+	s = a["impl"]
+	seenimpl[s] = 1
+	nov++
+	for (k in a)
+		OV[s, k] = a[k]
+}
 /^MEMSCALE / {
 	kv($0, a)
 	MS[a["impl"], a["items"]] = a["bytes_per_item"]
@@ -291,6 +299,23 @@ END {
 			       num(M["hardcached", v, "curr_items"]),
 			       num(M["memcached", v, "rss_after_kb"]), num(M["memcached145", v, "rss_after_kb"]),
 			       num(M["hardcached", v, "rss_after_kb"])
+		}
+		print ""
+	}
+	if (nov > 0) {
+		print "Resident memory under overwrites (fresh server, -m " OV["hardcached", "mem_mb"] ", " OV["hardcached", "keys"] " keys of 32 B, then " OV["hardcached", "requests"] " 1 KiB sets at random; issue 21: hardcached within 2x 1.6.45):"
+		print ""
+		print "| server | RSS after, kB | live bytes | RSS / live | sets/s | hc RSS / this |"
+		print "|---|---:|---:|---:|---:|---:|"
+		split("memcached memcached145 hardcached", ovs, " ")
+		for (i = 1; i <= 3; i++) {
+			s = ovs[i]
+			if (!((s, "rss_after_kb") in OV))
+				continue
+			printf "| %s | %s | %s | %s | %s | %s |\n", s == "memcached" ? "1.6.18" : s == "memcached145" ? "1.6.45" : s,
+			       OV[s, "rss_after_kb"], OV[s, "live_bytes"],
+			       ratio(OV[s, "rss_after_kb"] * 1024, OV[s, "live_bytes"]), OV[s, "set_ops_per_sec"],
+			       ratio(OV["hardcached", "rss_after_kb"], OV[s, "rss_after_kb"])
 		}
 		print ""
 	}
