@@ -193,16 +193,15 @@ OVERWRITE_RSS_PER_LIVE = 2.5
 
 
 def _overwrite(c, keys, size):
-    """Set each key of `keys`, in that order, to a value of `size` bytes
-    (noreply, sent in chunks), then wait until the server has taken all."""
+    """Set each key of `keys`, in that order, to a value of `size` bytes,
+    256 sets in flight at most: a client that never waits for replies
+    could make the server buffer its input, and RSS would measure that."""
     value = b"v" * size
-    chunk = []
-    for i, k in enumerate(keys):
-        chunk.append(b"set ow%d 0 0 %d noreply\r\n%s\r\n" % (k, size, value))
-        if len(chunk) == 256 or i == len(keys) - 1:
-            c.send(b"".join(chunk))
-            chunk = []
-    c.cmd(b"get none\r\n", b"END\r\n")
+    for i in range(0, len(keys), 256):
+        chunk = keys[i:i + 256]
+        c.send(b"".join(b"set ow%d 0 0 %d\r\n%s\r\n" % (k, size, value)
+                        for k in chunk))
+        c.expect(b"STORED\r\n" * len(chunk))
 
 
 def _rss_mb(s):
