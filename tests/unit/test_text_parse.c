@@ -102,6 +102,50 @@ static void test_retrieval(void)
     expect_error("gat\r\n", TEXT_ERR_FORMAT, 0);
 }
 
+/* Keys of every length around the 8-byte words parse.c scans in, with
+ * bytes next to a space's value, split by runs of spaces: each is found
+ * whole, in order. */
+static void test_retrieval_keys_scanned(void)
+{
+    static const char odd[] = { '\x1f', '\x21', '\xa0', '\x7f', '\x01', 'q', '\xff', '\t' };
+    char line[2048], keys[8][48];
+    size_t klen[8];
+    uint64_t x = 88172645463325252u;
+
+    for (int round = 0; round < 5000; round++) {
+        struct text_req req;
+        struct text_token k;
+        size_t p = 3, pos = 0;
+        unsigned n;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        n = 1 + (unsigned)(x % 8);
+        memcpy(line, "get", 3);
+        for (unsigned i = 0; i < n; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            klen[i] = 1 + (size_t)(x % 40);
+            for (unsigned sp = 0; sp <= (x >> 8) % 3; sp++)
+                line[p++] = ' ';
+            for (size_t j = 0; j < klen[i]; j++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                keys[i][j] = (x % 4 == 0) ? odd[(x >> 8) % sizeof(odd)]
+                                          : (char)('a' + (x >> 16) % 26);
+            }
+            memcpy(line + p, keys[i], klen[i]);
+            p += klen[i];
+        }
+        if (x % 2)
+            line[p++] = ' ';
+        memcpy(line + p, "\r\n", 3);
+        CHECK_EQ_INT(parse(line, &req), TEXT_PARSE_OK);
+        CHECK_EQ_INT(req.nkeys, n);
+        for (unsigned i = 0; i < n; i++) {
+            CHECK(text_next_key(&req, &pos, &k));
+            CHECK(k.n == klen[i] && memcmp(k.p, keys[i], k.n) == 0);
+        }
+        CHECK(!text_next_key(&req, &pos, &k));
+    }
+}
+
 static void test_key_limits(void)
 {
     char line[600];
@@ -472,6 +516,7 @@ int main(void)
     RUN(test_retrieval);
     RUN(test_key_limits);
     RUN(test_many_keys);
+    RUN(test_retrieval_keys_scanned);
     RUN(test_line_limits);
     RUN(test_storage_errors);
     RUN(test_other_commands);
