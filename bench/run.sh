@@ -304,23 +304,31 @@ for t in $thread_list; do
   stop_all
 done
 
+# One `stats` value of the server on port $1; the ops/s of hcbench's output.
+stat_of() { hcb --stats -s 127.0.0.1:"$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+ops_of() { printf '%s\n' "$1" | grep '^RESULT' | sed 's/.*ops_per_sec=\([0-9]*\).*/\1/'; }
+# Start $1 afresh for a memory phase: sets sp, pid and r0 (RSS before);
+# false, with a SKIP line ($2: the phase's fields), if it does not come up.
+fresh_server() {
+  if ! start_server "$1"; then
+    echo "SKIP impl=$1 $2" >> "$OUT"
+    return 1
+  fi
+  sp=$(port_of "$1"); pid=$(pid_of "$1"); r0=$(rss_kb "$pid")
+}
+
 # 2. Resident memory per item, each in a fresh server.
 if [ $do_memory = 1 ]; then
   for v in $mem_values; do
     for srv in $servers; do
       log "run.sh: memory: $srv, $mem_items items of 16B keys and ${v}B values"
-      if ! start_server "$srv"; then
-        echo "SKIP impl=$srv phase=memory value=$v" >> "$OUT"
-        continue
-      fi
-      sp=$(port_of "$srv"); pid=$(pid_of "$srv")
-      r0=$(rss_kb "$pid")
+      fresh_server "$srv" "phase=memory value=$v" || continue
       res=$(hcb -s 127.0.0.1:$sp -c $conns -p 16 -v "$v" --load "$mem_items" -d 120 2>&1)
       rc=$?
       sleep 0.2
       r1=$(rss_kb "$pid")
-      items=$(hcb --stats -s 127.0.0.1:$sp | tr ' ' '\n' | sed -n 's/^curr_items=//p')
-      rate=$(printf '%s\n' "$res" | grep '^RESULT' | sed 's/.*ops_per_sec=\([0-9]*\).*/\1/')
+      items=$(stat_of $sp curr_items)
+      rate=$(ops_of "$res")
       bpi=$(awk -v a="$r0" -v b="$r1" -v n="$mem_items" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}')
       echo "MEM impl=$srv value=$v key_len=16 items=$mem_items curr_items=${items:-?} rss_before_kb=$r0 rss_after_kb=$r1 bytes_per_item=$bpi load_ops_per_sec=${rate:-0} load_rc=$rc" >> "$OUT"
       log "  $srv ${v}B: RSS $r0 -> $r1 kB, $bpi bytes/item, curr_items=${items:-?}"
@@ -337,18 +345,13 @@ if [ $do_memory = 1 ]; then
   # RSS against the live bytes (`stats bytes`) and the sets' speed.
   for srv in $servers; do
     log "run.sh: overwrites: $srv, $keys keys of 32 B then $ow_requests 1 KiB sets"
-    if ! start_server "$srv"; then
-      echo "SKIP impl=$srv phase=overwrite" >> "$OUT"
-      continue
-    fi
-    sp=$(port_of "$srv"); pid=$(pid_of "$srv")
-    r0=$(rss_kb "$pid")
+    fresh_server "$srv" "phase=overwrite" || continue
     hcb -s 127.0.0.1:$sp -c $conns -p 16 -v 32 --load "$keys" -d 60 >/dev/null 2>&1
     res=$(hcb -s 127.0.0.1:$sp -c $conns -p 16 -k $keys -v 1024 -r 0 -n "$ow_requests" -d 300 2>&1)
     rc=$?
     r1=$(rss_kb "$pid")
-    live=$(hcb --stats -s 127.0.0.1:$sp | tr ' ' '\n' | sed -n 's/^bytes=//p')
-    rate=$(printf '%s\n' "$res" | grep '^RESULT' | sed 's/.*ops_per_sec=\([0-9]*\).*/\1/')
+    live=$(stat_of $sp bytes)
+    rate=$(ops_of "$res")
     echo "OVERWRITE impl=$srv keys=$keys value=1024 requests=$ow_requests mem_mb=$mem_mb rss_before_kb=$r0 rss_after_kb=$r1 live_bytes=${live:-0} set_ops_per_sec=${rate:-0} rc=$rc" >> "$OUT"
     log "  $srv: RSS $r0 -> $r1 kB for ${live:-?} live bytes, ${rate:-?} sets/s"
     [ $rc -ne 0 ] && errors=$((errors + 1))

@@ -2,6 +2,7 @@
 stats evictions), -M answers out of memory instead, resident memory stays
 within -m plus a documented overhead, -I for small and large limits."""
 import os
+import random
 
 import pytest
 
@@ -208,18 +209,20 @@ def _rss_mb(s):
     return hcutil.rss_kb(s.pid) / 1024
 
 
+def _random_keys(passes):
+    """OVERWRITE_KEYS * passes keys drawn at random (the same each run)."""
+    rng = random.Random(21)
+    return [rng.randrange(OVERWRITE_KEYS) for _ in range(OVERWRITE_KEYS * passes)]
+
+
 def test_rss_follows_live_data_under_overwrites(start_server):
     """32 B values, then 1 KiB ones overwritten at random for 8 passes:
     resident memory grows by at most 2.5 times the live bytes."""
-    import random
     s = start_server("-m", "1024")
-    rng = random.Random(21)
-    keys = list(range(OVERWRITE_KEYS))
     with s.client(timeout=60) as c:
         rss0 = _rss_mb(s)
-        _overwrite(c, keys, 32)
-        _overwrite(c, [rng.randrange(OVERWRITE_KEYS)
-                       for _ in range(OVERWRITE_KEYS * OVERWRITE_PASSES)], 1024)
+        _overwrite(c, range(OVERWRITE_KEYS), 32)
+        _overwrite(c, _random_keys(OVERWRITE_PASSES), 1024)
         grown = _rss_mb(s) - rss0
         st = c.stats()
     live = int(st["bytes"]) / (1024 * 1024)
@@ -237,17 +240,13 @@ def test_rss_shrinks_with_live_data(start_server):
     """The same keys' values shrink from 1 KiB to 32 B: the segments their
     old copies held go back to the kernel (memcached keeps its slab pages,
     so its RSS stays at the high-water mark)."""
-    import random
     s = start_server("-m", "1024")
-    rng = random.Random(21)
-    keys = list(range(OVERWRITE_KEYS))
     with s.client(timeout=60) as c:
         rss0 = _rss_mb(s)
-        _overwrite(c, keys, 1024)
-        _overwrite(c, [rng.randrange(OVERWRITE_KEYS)
-                       for _ in range(OVERWRITE_KEYS * 2)], 1024)
+        _overwrite(c, range(OVERWRITE_KEYS), 1024)
+        _overwrite(c, _random_keys(2), 1024)
         high = _rss_mb(s) - rss0
-        _overwrite(c, keys, 32)
+        _overwrite(c, range(OVERWRITE_KEYS), 32)
         low = _rss_mb(s) - rss0
         st = c.stats()
     live = int(st["bytes"]) / (1024 * 1024)
