@@ -95,8 +95,9 @@ function cpu_goal(p, want, ref,    i, l, r, n, ok, lo, lol) {
 }
 # One issue's goals against one memcached (ref; its name in the rows, who):
 # ops per CPU-s at pipeline 16 and 1, throughput, tails, bytes per item
-# (32 B: at most m32 times ref's and m32abs bytes; 200 B: m200 times).
-function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200,    i, l, r, n, lo, lol, v, mb, hb) {
+# (32 B: at most m32 times ref's and m32abs bytes; 200 B: m200 times),
+# RSS under overwrites (at most ow times ref's; 0: no such goal).
+function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200, ow,    i, l, r, n, lo, lol, v, mb, hb) {
 	goal_rows = ""
 	cpu_goal(16, cpu16, ref)
 	cpu_goal(1, cpu1, ref)
@@ -131,6 +132,10 @@ function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200,    i, l, r, n, l
 			goal_row(sprintf("bytes per item <= %sx", m200), v " B values", sprintf("%s B, %sx", hb, ratio(hb, mb)),
 			         ratio(hb, mb) + 0 <= m200)
 	}
+	r = ratio(OV["hardcached", "rss_after_kb"], OV[ref, "rss_after_kb"])
+	if (ow && r != "-")
+		goal_row(sprintf("RSS under overwrites <= %sx", ow), "1 KiB sets over 32 B, -m " OV[ref, "mem_mb"],
+		         sprintf("%s kB, %sx", OV["hardcached", "rss_after_kb"], r), r + 0 <= ow)
 	if (goal_rows == "")
 		return
 	print "Goals of issue " issue " in this run (hardcached / " who "; see BENCHMARKS.md):"
@@ -319,8 +324,8 @@ END {
 		}
 		print ""
 	}
-	goals(7, "memcached", "memcached", 3, 1.25, 0.5, 67, 0.75)
-	goals(21, "memcached145", "memcached 1.6.45", 2, 1.2, 0.5, 0, 0.5)
+	goals(7, "memcached", "memcached", 3, 1.25, 0.5, 67, 0.75, 0)
+	goals(21, "memcached145", "memcached 1.6.45", 2, 1.2, 0.5, 0, 0.5, 2)
 	if ((nl > 0 || nm > 0) && !("memcached145" in seenimpl))
 		print "NOTE: memcached 1.6.45 was not in this run (scripts/memcached-ref.sh --build builds it); its columns are empty.\n"
 	if (anynoisy)
