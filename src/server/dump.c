@@ -86,8 +86,7 @@ static char *put_u64(char *p, const char *lit, uint64_t v)
 
 static unsigned item_class(const struct store_item *it)
 {
-    return size_class_of(size_class_mc_total(it->nkey, it->nvalue, it->flags != 0,
-                                             settings.use_cas));
+    return size_class_of_item(it->nkey, it->nvalue, it->flags != 0);
 }
 
 /* metadump's line: key=%s exp=%ld la=%llu cas=%llu fetch=%s cls=%u
@@ -106,8 +105,7 @@ static char *meta_line(char *p, const struct store_item *it, unsigned cls)
     p = put_u64(p, " cas=", settings.use_cas ? it->cas : 0);
     p = put_lit(p, it->fetched ? " fetch=yes" : " fetch=no");
     p = put_u64(p, " cls=", cls);
-    p = put_u64(p, " size=", size_class_mc_total(it->nkey, it->nvalue, it->flags != 0,
-                                            settings.use_cas));
+    p = put_u64(p, " size=", size_class_item_total(it->nkey, it->nvalue, it->flags != 0));
     p = put_u64(p, " flags=", it->flags);
     return put_lit(p, " \n");
 }

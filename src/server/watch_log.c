@@ -8,17 +8,10 @@
 #include <netinet/in.h>
 
 #include "core/uri.h"
-#include "server/settings.h"
 #include "storage/size_class.h"
 
 _Thread_local int watch_log_cfd = -1;
 _Thread_local const char *watch_log_del_cmd = "delete";
-
-/* memcached's class id for an item (0: none). */
-static unsigned class_of(size_t nvalue, size_t nkey, bool has_flags)
-{
-    return size_class_of(size_class_mc_total(nkey, nvalue, has_flags, settings.use_cas));
-}
 
 static void key_text(char *out, const char *key, size_t n)
 {
@@ -44,7 +37,7 @@ static void on_store_event(const struct store_event_info *e)
      * any of these kinds: nothing is formatted for a kind nobody wants */
     if (!watch_wanted(kind_of[e->ev]))
         return;
-    cls = item ? class_of(e->nvalue, e->nkey, e->has_flags) : 0;
+    cls = item ? size_class_of_item(e->nkey, e->nvalue, e->has_flags) : 0;
     now = clock_now();
     key_text(key, e->key, e->nkey);
     if (e->ev == STORE_EV_LOOKUP && watch_wanted(WATCH_FETCHERS))
@@ -89,7 +82,7 @@ void watch_log_store(const char *key, size_t nkey, enum store_status st, enum st
     key_text(k, key, nkey);
     watch_emit(WATCH_MUTATIONS, "type=item_store key=%s status=%s cmd=%s ttl=%u clsid=%u cfd=%d size=%zu",
                k, status_names[st], mode_names[mode], exptime > now ? exptime - now : 0,
-               class_of(nvalue, nkey, flags != 0), watch_log_cfd, nvalue);
+               size_class_of_item(nkey, nvalue, flags != 0), watch_log_cfd, nvalue);
 }
 
 void watch_log_conn(bool open, const struct sockaddr_storage *peer, bool unix_socket,

@@ -17,29 +17,18 @@ struct class_counters {
 };
 
 static struct class_counters counters[SIZE_CLASS_MAX];
-static bool use_cas = true;   /* set once, before any thread runs */
 
 #define BUMP(field) atomic_fetch_add_explicit(&(field), 1, memory_order_relaxed)
 #define READ(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
-void class_count_setup(bool cas)
+unsigned class_count_class_of(const struct item_hdr *h)
 {
-    use_cas = cas;
-}
-
-static unsigned class_of(size_t nkey, size_t nvalue, bool has_flags)
-{
-    return size_class_of(size_class_mc_total(nkey, nvalue, has_flags, use_cas));
-}
-
-static unsigned class_of_hdr(const struct item_hdr *h)
-{
-    return class_of(h->nkey, h->nvalue, (h->iflags & ITEM_HAS_FLAGS) != 0);
+    return size_class_of_item(h->nkey, h->nvalue, (h->iflags & ITEM_HAS_FLAGS) != 0);
 }
 
 void class_count_drop(const struct item_hdr *h, bool live, rel_time_t atime)
 {
-    struct class_counters *c = &counters[class_of_hdr(h)];
+    struct class_counters *c = &counters[class_count_class_of(h)];
     bool fetched = (h->iflags & ITEM_FETCHED) != 0;
     rel_time_t now = clock_now();
 
@@ -60,17 +49,17 @@ void class_count_drop(const struct item_hdr *h, bool live, rel_time_t atime)
 
 void class_count_oom(size_t nkey, size_t nvalue, bool has_flags)
 {
-    BUMP(counters[class_of(nkey, nvalue, has_flags)].outofmemory);
+    BUMP(counters[size_class_of_item(nkey, nvalue, has_flags)].outofmemory);
 }
 
 void class_count_check(const struct item_hdr *h)
 {
-    BUMP(counters[class_of_hdr(h)].crawler_items_checked);
+    BUMP(counters[class_count_class_of(h)].crawler_items_checked);
 }
 
 void class_count_crawler_reclaim(const struct item_hdr *h)
 {
-    BUMP(counters[class_of_hdr(h)].crawler_reclaimed);
+    BUMP(counters[class_count_class_of(h)].crawler_reclaimed);
 }
 
 void class_count_reset(void)
@@ -87,11 +76,6 @@ void class_count_reset(void)
         atomic_store(&c->crawler_reclaimed, 0);
         atomic_store(&c->crawler_items_checked, 0);
     }
-}
-
-bool class_count_use_cas(void)
-{
-    return use_cas;
 }
 
 void class_count_get(unsigned id, struct class_drops *out)

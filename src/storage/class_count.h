@@ -23,10 +23,8 @@ struct class_drops {
     rel_time_t evicted_time;       /* seconds idle of the last evicted item */
 };
 
-/* Place items as memcached would with or without CAS (-C); store_setup
- * calls it before any thread runs. */
-void class_count_setup(bool use_cas);
-bool class_count_use_cas(void);
+/* The memcached class of an item (size_class_of_item). */
+unsigned class_count_class_of(const struct item_hdr *h);
 
 /* Called by store.c, shard lock held: an item dropped by eviction (live,
  * last accessed at atime) or found dead (expired/flushed: reclaimed), a

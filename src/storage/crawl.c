@@ -23,8 +23,7 @@ struct walk {
 static void visit(const struct store_item *it, void *arg)
 {
     struct walk *w = arg;
-    size_t total = size_class_mc_total(it->nkey, it->nvalue, it->flags != 0,
-                                       class_count_use_cas());
+    size_t total = size_class_item_total(it->nkey, it->nvalue, it->flags != 0);
     struct crawl_class *c = &w->classes[size_class_of(total)];
 
     if (c->number == 0 || it->atime < c->oldest_atime)

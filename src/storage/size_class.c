@@ -16,6 +16,7 @@
 
 static uint32_t chunk[SIZE_CLASS_MAX];
 static unsigned largest;
+static bool cas_on = true;   /* set once, before any thread runs */
 
 static void table_setup(void)
 {
@@ -47,14 +48,42 @@ size_t size_class_mc_total(size_t nkey, size_t nvalue, bool has_flags, bool use_
            (use_cas ? 8u : 0u);
 }
 
+void size_class_setup(bool cas)
+{
+    cas_on = cas;
+}
+
+bool size_class_use_cas(void)
+{
+    return cas_on;
+}
+
+/* Binary search: the crawler and the per-class counters ask for every
+ * item they touch, and a linear search was ~20 compares on average. */
 unsigned size_class_of(size_t total)
 {
-    unsigned id = 1;
+    unsigned lo = 1, hi;
 
     table_ready();
-    while (id < largest && total > chunk[id])
-        id++;
-    return id;
+    hi = largest;
+    while (lo < hi) {   /* the first class whose chunk holds total */
+        unsigned mid = lo + (hi - lo) / 2;
+        if (total > chunk[mid])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t size_class_item_total(size_t nkey, size_t nvalue, bool has_flags)
+{
+    return size_class_mc_total(nkey, nvalue, has_flags, cas_on);
+}
+
+unsigned size_class_of_item(size_t nkey, size_t nvalue, bool has_flags)
+{
+    return size_class_of(size_class_item_total(nkey, nvalue, has_flags));
 }
 
 uint32_t size_class_chunk(unsigned id)

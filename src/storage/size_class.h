@@ -21,6 +21,14 @@ size_t size_class_mc_total(size_t nkey, size_t nvalue, bool has_flags, bool use_
 /* The class (1..size_class_count()) memcached puts an item of `total`
  * bytes in; items over the largest chunk go to the largest class. */
 unsigned size_class_of(size_t total);
+/* Place items as memcached would with or without CAS (-C); store_setup
+ * calls it before any thread runs (default: with CAS). */
+void size_class_setup(bool use_cas);
+bool size_class_use_cas(void);
+/* The same two for an item, with the CAS setting above: the one way every
+ * per-class figure (stats items/slabs/sizes, dumps, watch) places items. */
+size_t size_class_item_total(size_t nkey, size_t nvalue, bool has_flags);
+unsigned size_class_of_item(size_t nkey, size_t nvalue, bool has_flags);
 /* The chunk size of class id, 1..size_class_count(). */
 uint32_t size_class_chunk(unsigned id);
 /* The largest class id. */

@@ -1273,7 +1273,7 @@ int store_setup(const struct store_config *c)
         return -1;
     }
     shard_bits = log2_floor(cfg.nshards);
-    class_count_setup(cfg.use_cas);
+    size_class_setup(cfg.use_cas);
     while (ssize > STORE_SEG_SIZE_MIN &&
            (uint64_t)ssize * cfg.nshards * STORE_SEGS_PER_SHARD > cfg.mem_limit)
         ssize /= 2;

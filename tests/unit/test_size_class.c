@@ -38,9 +38,37 @@ static void test_placement(void)
     CHECK_EQ_INT(size_class_of(900000), 39);   /* chunked in memcached */
 }
 
+/* The search gives what a walk up the table gives, for every size. */
+static void test_search_is_the_walk(void)
+{
+    unsigned n = size_class_count(), wrong = 0;
+
+    for (size_t total = 1; total <= 600000; total++) {
+        unsigned id = 1;
+        while (id < n && total > size_class_chunk(id))
+            id++;
+        wrong += size_class_of(total) != id;
+    }
+    CHECK_EQ_INT(wrong, 0);
+}
+
+/* An item's class with and without CAS (-C), as the store sets it. */
+static void test_item_class(void)
+{
+    CHECK(size_class_use_cas());
+    CHECK_EQ_INT(size_class_item_total(1, 5, false), 65);
+    CHECK_EQ_INT(size_class_of_item(10, 29, true), 2);    /* 48+11+4+31+8 = 102 */
+    size_class_setup(false);
+    CHECK_EQ_INT(size_class_item_total(1, 5, true), 61);
+    CHECK_EQ_INT(size_class_of_item(10, 29, true), 1);    /* 94 */
+    size_class_setup(true);
+}
+
 int main(void)
 {
     RUN(test_table);
     RUN(test_placement);
+    RUN(test_search_is_the_walk);
+    RUN(test_item_class);
     return unit_report("test_size_class");
 }
