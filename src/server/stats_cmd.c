@@ -20,23 +20,46 @@
 #include "server/settings.h"
 #include "server/stats_class.h"
 #include "server/stats.h"
+#include "storage/crawl.h"
 #include "storage/store.h"
 
-/* The store's part of `stats`, last and in this order:
+/* The store's part of `stats`, last and in this order, the crawler's
+ * between its pieces as memcached places them:
  * X(stat name, struct store_stats field). */
-#define STORE_STATS(X)                                                        \
+#define STORE_STATS_HASH(X)                                                   \
     X(hash_power_level, hash_power_level) X(hash_bytes, hash_bytes)           \
-    X(hash_is_expanding, hash_is_expanding) X(bytes, bytes)                   \
+    X(hash_is_expanding, hash_is_expanding)
+#define STORE_STATS_ITEMS(X)                                                  \
+    X(bytes, bytes)                                                           \
     X(curr_items, curr_items) X(total_items, total_items)                     \
     X(expired_unfetched, expired_unfetched)                                   \
     X(evicted_unfetched, evicted_unfetched) X(evictions, evictions)           \
-    X(reclaimed, reclaimed) X(segment_size, segment_size)                     \
+    X(reclaimed, reclaimed)
+#define STORE_STATS_SEGMENTS(X)                                               \
+    X(segment_size, segment_size)                                             \
     X(segments_used, segments) X(memory_used, mem_used)
+
+/* memcached's crawler totals: the sums of `stats items`' per-class
+ * counters (cleared by `stats reset`, as memcached's are). */
+static void crawler_totals(const struct stats_sink *s)
+{
+    uint64_t reclaimed = 0, checked = 0;
+    struct class_drops d;
+
+    for (unsigned id = 1; id <= size_class_count(); id++) {
+        class_count_get(id, &d);
+        reclaimed += d.crawler_reclaimed;
+        checked += d.crawler_items_checked;
+    }
+    stats_add_u64(s, "crawler_reclaimed", reclaimed);
+    stats_add_u64(s, "crawler_items_checked", checked);
+}
 
 void stats_emit_general(const struct stats_sink *s)
 {
     struct thread_stats ts;
     struct store_stats ss;
+    struct crawl_stats cs;
     struct rusage ru;
     time_t now = clock_started() + clock_now();
 
@@ -76,7 +99,13 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "listen_disabled_num", 0);
     stats_add_u64(s, "threads", (uint64_t)settings.threads);
 #define X(name, field) stats_add_u64(s, #name, ss.field);
-    STORE_STATS(X)
+    STORE_STATS_HASH(X)
+    crawl_stats_get(&cs);
+    stats_add_u64(s, "lru_crawler_running", cs.running);
+    stats_add_u64(s, "lru_crawler_starts", cs.starts);
+    STORE_STATS_ITEMS(X)
+    crawler_totals(s);
+    STORE_STATS_SEGMENTS(X)
 #undef X
     stats_end(s);
 }

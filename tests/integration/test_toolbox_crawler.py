@@ -112,3 +112,40 @@ def test_lru_crawler_commands_as_memcached():
     finally:
         for s in servers:
             s.stop()
+
+
+def crawl(server):
+    """A whole crawler pass, asked for and finished; the stats after."""
+    with server.client() as c:
+        starts = int(c.stats()["lru_crawler_starts"])
+        assert c.call(b"lru_crawler crawl all\r\n") == b"OK\r\n"
+        deadline = time.monotonic() + 30
+        while True:
+            st = c.stats()
+            if (int(st["lru_crawler_starts"]) > starts and st["lru_crawler_running"] == "0") \
+                    or time.monotonic() > deadline:
+                return st
+            time.sleep(0.1)
+
+
+def test_crawler_totals_in_stats_as_memcached_names():
+    s = hcutil.Server()
+    try:
+        with s.client() as c:
+            for i in range(50):
+                c.cmd(b"set t%d 0 1 2\r\nab\r\n" % i, b"STORED\r\n")
+            c.cmd(b"set live 0 0 2\r\nab\r\n", b"STORED\r\n")
+        time.sleep(2.2)
+        st = crawl(s)
+        assert st["crawler_reclaimed"] == "50"
+        assert int(st["crawler_items_checked"]) >= 51
+        assert st["curr_items"] == "1"
+        with s.client() as c:
+            items = c.stats("items")
+            assert sum(int(v) for k, v in items.items()
+                       if k.endswith(":crawler_reclaimed")) == 50
+            c.cmd(b"stats reset\r\n", b"RESET\r\n")
+        st = s.stats()
+        assert (st["crawler_reclaimed"], st["crawler_items_checked"]) == ("0", "0")
+    finally:
+        s.stop()

@@ -145,9 +145,10 @@ static const char *const general_names[] = {
     "reserved_fds", "time_in_listen_disabled_us", "acl_rejected_connections", "udp_max_amplification",
     "udp_max_amplification_unvalidated", "limit_maxbytes", "accepting_conns",
     "listen_disabled_num", "threads", "hash_power_level", "hash_bytes",
-    "hash_is_expanding", "bytes", "curr_items", "total_items", "expired_unfetched",
-    "evicted_unfetched", "evictions", "reclaimed", "segment_size", "segments_used",
-    "memory_used",
+    "hash_is_expanding", "lru_crawler_running", "lru_crawler_starts", "bytes",
+    "curr_items", "total_items", "expired_unfetched", "evicted_unfetched", "evictions",
+    "reclaimed", "crawler_reclaimed", "crawler_items_checked", "segment_size",
+    "segments_used", "memory_used",
 };
 
 /* general_names without idle_kicks: memcached shows it only with an
