@@ -1,8 +1,8 @@
 /*
  * stats_class: the per-size-class stats groups (see stats_class.h). The
- * store has no slab classes; each group walks it once (crawl_classes) and
- * reports what memcached would for the same items, with the true numbers
- * where this storage has them (item count, age, bytes, evictions).
+ * store has no slab classes; it counts per memcached class (crawl_classes)
+ * and each group reports what memcached would for the same items, with the
+ * true numbers where this storage has them (item count, bytes, evictions).
  */
 #include "server/stats_class.h"
 
@@ -15,19 +15,18 @@
 #include "storage/crawl.h"
 #include "storage/store.h"
 
-/* One walk's result; on the heap: it is larger than a worker wants on
- * its stack with the sizes histogram. */
+/* The per-class counts; on the heap: larger than a worker wants on its
+ * stack. */
 struct class_walk {
     struct crawl_class c[SIZE_CLASS_MAX];
-    uint32_t sizes[CRAWL_SIZE_BUCKETS];
 };
 
-static struct class_walk *walk(bool sizes)
+static struct class_walk *walk(bool age)
 {
     struct class_walk *w = malloc(sizeof(*w));
 
     if (w != NULL)
-        crawl_classes(w->c, sizes ? w->sizes : NULL);
+        crawl_classes(w->c, age);
     return w;
 }
 
@@ -59,6 +58,8 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "number_cold", c->number);
     add_class(s, pre, id, "age_hot", 0);
     add_class(s, pre, id, "age_warm", 0);
+    /* memcached: now - its cold LRU tail's last access; here the oldest
+     * segment holding the class's items, an upper bound (crawl.h) */
     add_class(s, pre, id, "age", now > c->oldest_atime ? now - c->oldest_atime : 0);
     add_class(s, pre, id, "mem_requested", c->mem_requested);
     add_class(s, pre, id, "evicted", c->drops.evicted);
@@ -84,7 +85,7 @@ static bool class_seen(const struct crawl_class *c)
 
 void stats_emit_items(const struct stats_sink *s)
 {
-    struct class_walk *w = walk(false);
+    struct class_walk *w = walk(true);
 
     for (unsigned id = 1; w != NULL && id <= size_class_count(); id++)
         if (class_seen(&w->c[id]))
@@ -139,20 +140,22 @@ void stats_emit_slabs(const struct stats_sink *s)
 
 void stats_emit_sizes(const struct stats_sink *s)
 {
-    struct class_walk *w;
+    uint32_t *sizes;
 
     if (!settings.track_sizes) {
         stats_add_str(s, "sizes_status", "disabled");
         stats_end(s);
         return;
     }
-    w = walk(true);
-    for (uint32_t b = 0; w != NULL && b < CRAWL_SIZE_BUCKETS; b++)
-        if (w->sizes[b] != 0) {
+    sizes = malloc(CRAWL_SIZE_BUCKETS * sizeof(*sizes));
+    if (sizes != NULL)
+        crawl_sizes(sizes);
+    for (uint32_t b = 0; sizes != NULL && b < CRAWL_SIZE_BUCKETS; b++)
+        if (sizes[b] != 0) {
             char key[16];
             snprintf(key, sizeof(key), "%u", b * CRAWL_SIZE_BUCKET);
-            stats_add_u64(s, key, w->sizes[b]);
+            stats_add_u64(s, key, sizes[b]);
         }
-    free(w);
+    free(sizes);
     stats_end(s);
 }

@@ -1,8 +1,7 @@
 /*
- * crawl: the store walked (see crawl.h): per-class statistics, which cost
- * nothing on the get/set path where memcached pays for per-class LRU
- * lists (a `stats items` pays instead, one shard pause at a time), and the
- * crawler thread.
+ * crawl: the per-class view (see crawl.h), read from the store's
+ * per-class counters rather than its items, except `stats sizes`, which
+ * walks in bounded steps; and the crawler thread.
  */
 #include "storage/crawl.h"
 
@@ -15,39 +14,37 @@
 #include "storage/class_count.h"
 #include "storage/store.h"
 
-struct walk {
-    struct crawl_class *classes;
-    uint32_t *sizes;
-};
-
-static void visit(const struct store_item *it, void *arg)
+void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], bool age)
 {
-    struct walk *w = arg;
-    size_t total = size_class_item_total(it->nkey, it->nvalue, it->flags != 0);
-    struct crawl_class *c = &w->classes[size_class_of(total)];
+    struct store_class sc[SIZE_CLASS_MAX];
 
-    if (c->number == 0 || it->atime < c->oldest_atime)
-        c->oldest_atime = it->atime;
-    c->number++;
-    c->mem_requested += it->size;
-    if (w->sizes != NULL) {
-        /* memcached buckets by its own item size, rounded up to 32 */
-        size_t b = (total + CRAWL_SIZE_BUCKET - 1) / CRAWL_SIZE_BUCKET;
-        w->sizes[b < CRAWL_SIZE_BUCKETS ? b : CRAWL_SIZE_BUCKETS - 1]++;
+    store_classes_get(sc, age);
+    memset(classes, 0, sizeof(classes[0]) * SIZE_CLASS_MAX);
+    for (unsigned i = 1; i < SIZE_CLASS_MAX; i++) {
+        classes[i].number = sc[i].number;
+        classes[i].mem_requested = sc[i].bytes;
+        classes[i].oldest_atime = sc[i].oldest;
+        class_count_get(i, &classes[i].drops);
     }
 }
 
-void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], uint32_t *sizes)
+static void visit_size(const struct store_item *it, void *arg)
 {
-    struct walk w = { classes, sizes };
+    uint32_t *sizes = arg;
+    /* memcached buckets by its own item size, rounded up to 32 */
+    size_t b = (size_class_item_total(it->nkey, it->nvalue, it->flags != 0) +
+                CRAWL_SIZE_BUCKET - 1) / CRAWL_SIZE_BUCKET;
 
-    memset(classes, 0, sizeof(classes[0]) * SIZE_CLASS_MAX);
-    if (sizes != NULL)
-        memset(sizes, 0, sizeof(sizes[0]) * CRAWL_SIZE_BUCKETS);
-    for (unsigned i = 0; i < store_nshards(); i++)
-        store_walk_shard(i, visit, &w);
-    for (unsigned i = 1; i < SIZE_CLASS_MAX; i++)
-        class_count_get(i, &classes[i].drops);
+    sizes[b < CRAWL_SIZE_BUCKETS ? b : CRAWL_SIZE_BUCKETS - 1]++;
+}
+
+void crawl_sizes(uint32_t sizes[CRAWL_SIZE_BUCKETS])
+{
+    struct store_cursor cur = { 0 };
+
+    memset(sizes, 0, sizeof(sizes[0]) * CRAWL_SIZE_BUCKETS);
+    while (store_walk_step(&cur, CRAWL_STEP_ITEMS, visit_size, sizes))
+        ;
 }
 
 /* ---- the crawler thread ----

@@ -1,8 +1,8 @@
 /*
- * crawl: what is done by walking the store, shard by shard, instead of on
- * the set/get path: the per-size-class view that memcached's `stats
- * items`, `stats slabs` and `stats sizes` give, and the background crawler
- * that frees expired and flushed items.
+ * crawl: the per-size-class view that memcached's `stats items`, `stats
+ * slabs` and `stats sizes` give (from the store's per-class counters; only
+ * `stats sizes` walks, in steps), and the background crawler that walks
+ * the store to free expired and flushed items.
  */
 #ifndef HC_STORAGE_CRAWL_H
 #define HC_STORAGE_CRAWL_H
@@ -18,9 +18,12 @@
 
 /* One class of `stats items`/`stats slabs` (size_class.h). */
 struct crawl_class {
-    uint64_t   number;             /* live items */
+    uint64_t   number;             /* items in curr_items (store_classes_get) */
     uint64_t   mem_requested;      /* their bytes in this storage */
-    rel_time_t oldest_atime;       /* least recent access of a live item */
+    rel_time_t oldest_atime;       /* with age: creation of the oldest
+                                      segment holding the class's items, an
+                                      upper bound of its oldest item's idle
+                                      time (store_classes_get) */
     struct class_drops drops;      /* class_count.h */
 };
 
@@ -28,12 +31,14 @@ struct crawl_class {
 #define CRAWL_SIZE_BUCKET     32u
 #define CRAWL_SIZE_BUCKETS    (SIZE_CLASS_PAGE_SIZE / CRAWL_SIZE_BUCKET + 1)
 
-/* Walk every live item (one shard lock at a time, so a walk costs each
- * shard one pause as long as its own items take to visit) and fill
- * classes[1..size_class_count()] (counters included) and, when sizes is
- * not NULL, sizes[CRAWL_SIZE_BUCKETS]: items per bucket, the last holding
- * every larger item. */
-void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], uint32_t *sizes);
+/* classes[1..size_class_count()] (counters included) from the store's
+ * per-class counts: no walk of the items. age: fill oldest_atime too. */
+void crawl_classes(struct crawl_class classes[SIZE_CLASS_MAX], bool age);
+/* sizes[CRAWL_SIZE_BUCKETS]: live items per bucket, the last holding every
+ * larger item; a walk of the items in steps of CRAWL_STEP_ITEMS, each
+ * shard lock released between steps (items written during the walk may
+ * be counted twice or not at all). */
+void crawl_sizes(uint32_t sizes[CRAWL_SIZE_BUCKETS]);
 
 /* The background crawler: a thread that walks the store in steps and frees
  * expired and flushed items, so curr_items, bytes and the memory limit

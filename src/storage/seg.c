@@ -560,6 +560,8 @@ struct seg *seg_create(size_t item_bytes)
     s->cap = (uint32_t)(size - SEG_HDR_SIZE);
     s->used = 0;
     s->live = 0;
+    s->min_exp = 0;
+    s->classes = 0;
     s->large = size != seg_sz;
     atomic_fetch_add(&nsegs, 1);
     return s;

@@ -31,6 +31,12 @@ struct seg {
     bool     large;
     uint8_t  shard;           /* the owning shard (a restart reads it) */
     uint8_t  state;           /* SEG_STATE_*: a restart loads SEG_IN_USE only */
+    /* what store.c learns of its items without walking them (a restart
+     * works them out again): the earliest expiry given to one (0: none),
+     * for the crawler, and the memcached size classes it was given items
+     * of (bit = class id), for `stats items` age */
+    rel_time_t min_exp;
+    uint64_t classes;
 };
 
 /* A segment's state in its header, for a restart from the -e file: a

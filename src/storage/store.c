@@ -53,8 +53,9 @@
  *     60-90% full (htab.c grows by 1.5x), so 6.8-10.2 bytes per item
  *     (reported in stats hash_bytes); while one shard's table grows, the
  *     old table (2/3 the size of the new) lives until migrated;
- *   - nshards shard structs (about 256 bytes each) and up to one segment
- *     of alignment slack per mapping in virtual (not resident) memory;
+ *   - nshards shard structs (about 1.3 KiB each, 1 KiB of it per-class
+ *     counts) and up to one segment of alignment slack per mapping in
+ *     virtual (not resident) memory;
  *   - transient: an append/prepend/touch copies one value to the C heap;
  *   - per thread that compacts, a 64 KiB copy of the segment (compact_buf).
  *   - the segment id table (seg.c): 8 bytes per mapped segment;
@@ -122,6 +123,9 @@ struct shard {
     rel_time_t flush_at;               /* pending delayed flush; 0 = none */
     uint64_t curr_items, total_items, bytes;
     uint64_t evictions, evicted_unfetched, expired_unfetched, reclaimed;
+    /* curr_items and bytes per memcached size class, kept with them, so
+     * `stats items` and `stats slabs` walk no items (store_classes_get) */
+    struct { uint64_t number, bytes; } cls[SIZE_CLASS_MAX];
 };
 
 static struct store_config cfg;
@@ -357,15 +361,45 @@ static uint64_t key_hash(const char *key, size_t nkey)
 
 /* ---- item lifetime ---- */
 
+/* Note an item of class cls and expiry exptime written into s (seg.h). */
+static void do_seg_note(struct seg *s, unsigned cls, rel_time_t exptime)
+{
+    s->classes |= UINT64_C(1) << cls;
+    if (exptime != 0 && (s->min_exp == 0 || exptime < s->min_exp))
+        s->min_exp = exptime;
+}
+
+/* An item of h's class enters (+1) or leaves (-1) curr_items: every
+ * change of curr_items goes through here, so the per-class counts stay
+ * its exact split. */
+static void do_count_class(struct shard *sh, unsigned c, size_t size, int dir)
+{
+    sh->curr_items += (uint64_t)(int64_t)dir;
+    sh->bytes += (uint64_t)(int64_t)dir * size;
+    sh->cls[c].number += (uint64_t)(int64_t)dir;
+    sh->cls[c].bytes += (uint64_t)(int64_t)dir * size;
+}
+
+static void do_count(struct shard *sh, const struct item_hdr *h, int dir)
+{
+    do_count_class(sh, class_count_class_of(h), h->size, dir);
+}
+
+/* A counted item moved and grew from h->size to `size` bytes. */
+static void do_count_grow(struct shard *sh, const struct item_hdr *h, size_t size)
+{
+    sh->bytes += size - h->size;
+    sh->cls[class_count_class_of(h)].bytes += size - h->size;
+}
+
 /* Mark an item dead; its hash slot is the caller's business. */
-static void do_retire(struct shard *sh, unsigned char *it, size_t size)
+static void do_retire(struct shard *sh, unsigned char *it, const struct item_hdr *h)
 {
     struct seg *s = seg_of(it);
 
     it[0] |= ITEM_DEAD;
-    s->live -= (uint32_t)size;
-    sh->bytes -= size;
-    sh->curr_items--;
+    s->live -= (uint32_t)h->size;
+    do_count(sh, h, -1);
     if (s->live == 0 && s != sh->head)
         do_seg_free(sh, s);
 }
@@ -404,7 +438,7 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
             sh->expired_unfetched++;
         class_count_drop(h, false, 0);
         htab_remove(&sh->ht, hv, slot);
-        do_retire(sh, it, h->size);
+        do_retire(sh, it, h);
         return NULL;
     }
     *found = STORE_FOUND;
@@ -438,8 +472,7 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
     }
-    sh->bytes -= h->size;
-    sh->curr_items--;
+    do_count(sh, h, -1);
 }
 
 /* Walks over a segment (eviction, defragmentation; compaction copies the
@@ -536,7 +569,8 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
 {
     rel_time_t now = clock_now();
     uint32_t off = 0, w = 0, last = 0, used = s->used;
-    uint64_t base;
+    uint64_t base, classes = 0;
+    rel_time_t min_exp = 0;
     struct seg *j = persist_has(s) ? persist_journal(sh->idx) : NULL;
     unsigned char *dst = j != NULL ? seg_data(j) : compact_buf;
     struct item_hdr h;
@@ -557,7 +591,10 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         htab_slot *slot = htab_find_item(&sh->ht, hv, it);
         /* same segment, same creation time: the access time stays */
         do_copy_moved(sh, dst + w, it, it, &h, h.atime);
-        sh->bytes += size - h.size;
+        do_count_grow(sh, &h, size);
+        classes |= UINT64_C(1) << class_count_class_of(&h);
+        if (h.exptime != 0 && (min_exp == 0 || h.exptime < min_exp))
+            min_exp = h.exptime;
         dst[w] &= (unsigned char)~ITEM_ACCESSED;
         if (slot != NULL)
             htab_set(slot, hv, seg_data(s) + w);   /* where it is copied back */
@@ -574,6 +611,8 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
     s->base = base;
     s->used = w;
     s->live = w;
+    s->classes = classes;
+    s->min_exp = min_exp;
     if (w > 0)
         sh->last_seq = s->base + last;
     debug_kill_point("compact");
@@ -820,7 +859,8 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         it[0] |= ITEM_DEAD;
         s->live -= (uint32_t)h.size;
         sh->head->live += (uint32_t)size;
-        sh->bytes += size - h.size;
+        do_count_grow(sh, &h, size);
+        do_seg_note(sh->head, class_count_class_of(&h), h.exptime);
     }
     if (s->live == 0 && s != sh->head)
         do_seg_free(sh, s);
@@ -879,6 +919,8 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     htab_slot *slot;
+    struct item_hdr h;
+    unsigned cls;
     size_t off;
 
     if (p == NULL) {
@@ -896,8 +938,9 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
         memcpy(p + off + n->nkey + n->n1, n->v2, n->n2);
     persist_seal(s, p, size);   /* complete: a restart may serve it */
     s->live += (uint32_t)size;
-    sh->bytes += size;
-    sh->curr_items++;
+    cls = size_class_of_item(n->nkey, nvalue, n->flags != 0);
+    do_count_class(sh, cls, size, 1);
+    do_seg_note(s, cls, n->exptime);
     sh->total_items++;
 
     slot = htab_find(&sh->ht, hv, n->key, n->nkey);
@@ -924,10 +967,11 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
             class_count_drop(&old, false, 0);
         }
         htab_set(slot, hv, p);
-        do_retire(sh, o, old.size);
+        do_retire(sh, o, &old);
     } else if (htab_insert(&sh->ht, hv, p) < 0) {
         sh->total_items--;
-        do_retire(sh, p, size);
+        item_decode(p, &h);
+        do_retire(sh, p, &h);
         return STORE_NO_MEMORY;
     }
     n->out_cas = !cfg.use_cas ? 0 : n->ecas ? n->ecas : item_cas(sh, do_item_seq(p));
@@ -1004,16 +1048,16 @@ static void do_load_one(struct shard *sh, unsigned char *it, uint32_t size, uint
         item_decode(o, &oh);
         o[0] |= ITEM_DEAD;
         seg_of(o)->live -= (uint32_t)oh.size;
-        sh->bytes -= oh.size;
-        sh->curr_items--;
+        do_count(sh, &oh, -1);
         htab_set(slot, hv, it);
     } else if (htab_insert(&sh->ht, hv, it) < 0) {
         it[0] |= ITEM_DEAD;
         return;
     }
+    item_decode(it, &oh);
     seg_of(it)->live += size;
-    sh->bytes += size;
-    sh->curr_items++;
+    do_count(sh, &oh, 1);
+    do_seg_note(seg_of(it), class_count_class_of(&oh), oh.exptime);
     sh->total_items++;
 }
 
@@ -1032,6 +1076,8 @@ static void do_load_items(struct shard *sh, struct seg *s, rel_time_t now)
     struct item_hdr h;
 
     s->live = 0;
+    s->min_exp = 0;
+    s->classes = 0;
     while (off < s->used || n > 0) {
         if (off < s->used) {
             unsigned char *it = seg_data(s) + off;
@@ -1505,6 +1551,7 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, unsigned char *it,
 
     if (h->exp_off != 0) {
         memcpy(it + h->exp_off, &exptime, sizeof(exptime));
+        do_seg_note(seg_of(it), class_count_class_of(h), exptime);
         return it;
     }
     if (exptime == 0)
@@ -1617,7 +1664,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
     }
     do_observe(STORE_EV_DELETE, d->key, d->nkey, STORE_FOUND, it, &h);
     htab_remove(&sh->ht, hv, slot);
-    do_retire(sh, it, h.size);
+    do_retire(sh, it, &h);
 out:
     pthread_mutex_unlock(&sh->lock);
     result_set(res, found, 0);
@@ -1792,6 +1839,37 @@ unsigned store_nshards(void)
     return cfg.nshards;
 }
 
+/* Add the classes of sh's segments that hold items to out[].oldest. */
+static void do_class_ages(const struct shard *sh, struct store_class *out)
+{
+    for (const struct seg *s = sh->oldest; s != NULL; s = s->next) {
+        uint64_t m = s->live != 0 ? s->classes : 0;
+        while (m != 0) {
+            unsigned c = (unsigned)__builtin_ctzll(m);
+            if (s->created < out[c].oldest)
+                out[c].oldest = s->created;
+            m &= m - 1;
+        }
+    }
+}
+
+void store_classes_get(struct store_class out[SIZE_CLASS_MAX], bool age)
+{
+    for (unsigned c = 0; c < SIZE_CLASS_MAX; c++)
+        out[c] = (struct store_class){ .oldest = UINT32_MAX };
+    for (unsigned i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        pthread_mutex_lock(&sh->lock);
+        for (unsigned c = 0; c < SIZE_CLASS_MAX; c++) {
+            out[c].number += sh->cls[c].number;
+            out[c].bytes += sh->cls[c].bytes;
+        }
+        if (age)
+            do_class_ages(sh, out);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
 #define CURSOR_BASE_MASK ((UINT32_C(1) << STORE_CURSOR_BASE_BITS) - 1)
 
 static uint32_t cursor_base(const struct seg *s)
@@ -1852,16 +1930,6 @@ static void do_walk(struct shard *sh, struct seg *s, uint32_t off, size_t max,
         }
     }
     *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
-}
-
-void store_walk_shard(unsigned i, store_visit_fn fn, void *ctx)
-{
-    struct shard *sh = &shards[i];
-    struct store_cursor end;
-
-    pthread_mutex_lock(&sh->lock);
-    do_walk(sh, sh->oldest, 0, SIZE_MAX, fn, ctx, &end);
-    pthread_mutex_unlock(&sh->lock);
 }
 
 /* Where a walk of sh goes on from *cur: the segment it stopped in, if it
@@ -1931,7 +1999,7 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             (*reclaimed)++;
             /* the last live bytes of a sealed segment free it */
             freed = s->live == h.size && s != sh->head;
-            do_retire(sh, it, h.size);
+            do_retire(sh, it, &h);
             off += (uint32_t)h.size;
         }
         s = next;

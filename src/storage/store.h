@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/clock.h"
+#include "storage/size_class.h"
 
 #define STORE_KEY_MAX 250   /* longest key, in bytes (memcached's KEY_MAX_LENGTH) */
 
@@ -222,13 +223,23 @@ size_t store_item_size(size_t nkey, size_t nvalue);
 
 void store_stats_get(struct store_stats *out);
 
-/* Walking (storage/crawl.c builds on these): the shards, and every live
- * item of one shard, oldest segment first, under its lock (fn must not
- * call into the store; the view's atime is absolute). */
-unsigned store_nshards(void);
-void store_walk_shard(unsigned shard, store_visit_fn fn, void *ctx);
+/* Per memcached size class (size_class.h), without walking items: the
+ * items counted in curr_items (live ones, and dead ones not yet freed, as
+ * memcached counts them), their bytes here, and with `age` the creation
+ * time of the oldest segment that holds items and was given one of the
+ * class (UINT32_MAX: none). Each shard is locked for a copy of its counts
+ * and, with age, a pass over its segment list (not its items). */
+struct store_class {
+    uint64_t   number;
+    uint64_t   bytes;
+    rel_time_t oldest;
+};
+void store_classes_get(struct store_class out[SIZE_CLASS_MAX], bool age);
 
-/* A walk in steps (key dumps): where the next item is. Start from all
+unsigned store_nshards(void);
+
+/* A walk in steps (key dumps, `stats sizes`; fn must not call into the
+ * store; the view's atime is absolute): where the next item is. Start from all
  * zeros; it packs into the 64 bits of a session's resume point. */
 struct store_cursor {
     uint32_t shard;
