@@ -52,9 +52,12 @@ void class_count_oom(size_t nkey, size_t nvalue, bool has_flags)
     BUMP(counters[size_class_of_item(nkey, nvalue, has_flags)].outofmemory);
 }
 
-void class_count_check(const struct item_hdr *h)
+void class_count_checked(const uint32_t checked[SIZE_CLASS_MAX])
 {
-    BUMP(counters[class_count_class_of(h)].crawler_items_checked);
+    for (unsigned i = 1; i < SIZE_CLASS_MAX; i++)
+        if (checked[i] != 0)
+            atomic_fetch_add_explicit(&counters[i].crawler_items_checked, checked[i],
+                                      memory_order_relaxed);
 }
 
 void class_count_crawler_reclaim(const struct item_hdr *h)

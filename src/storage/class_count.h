@@ -28,11 +28,11 @@ unsigned class_count_class_of(const struct item_hdr *h);
 
 /* Called by store.c, shard lock held: an item dropped by eviction (live,
  * last accessed at atime) or found dead (expired/flushed: reclaimed), a
- * write that found no memory, an item the crawler checked and one it
- * freed. */
+ * write that found no memory, the items one crawler step checked (per
+ * class, added once per step) and one it freed. */
 void class_count_drop(const struct item_hdr *h, bool live, rel_time_t atime);
 void class_count_oom(size_t nkey, size_t nvalue, bool has_flags);
-void class_count_check(const struct item_hdr *h);
+void class_count_checked(const uint32_t checked[SIZE_CLASS_MAX]);
 void class_count_crawler_reclaim(const struct item_hdr *h);
 
 /* The counters of class id (1..size_class_count()). */

@@ -53,7 +53,9 @@ struct crawl_config {
 #define CRAWL_SLEEP_DEFAULT_US    100      /* memcached's lru_crawler_sleep */
 #define CRAWL_SLEEP_MAX_US        1000000
 #define CRAWL_INTERVAL_DEFAULT_S  5
-#define CRAWL_STEP_ITEMS          512      /* items per shard lock */
+#define CRAWL_STEP_ITEMS          512      /* items per shard lock (the
+                                              crawler: then to the end of
+                                              the segment it is in) */
 
 /* Start (if enabled) or just configure; crawl_stop joins the thread. */
 int crawl_start(const struct crawl_config *cfg);

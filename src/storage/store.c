@@ -1957,34 +1957,52 @@ static struct seg *do_walk_resume(struct shard *sh, const struct store_cursor *c
     return s;
 }
 
-/* Free dead items of sh from segment s, offset off, on (at most max
- * checked); *cur as do_walk leaves it. */
+/* Can s hold an item that died since the crawler last went through it?
+ * Not if all of it was written after the last flush and its earliest
+ * expiry (0: none) is still to come: the crawler skips it unread. */
+static bool do_seg_may_hold_dead(const struct shard *sh, const struct seg *s,
+                                 rel_time_t now)
+{
+    return s->base <= sh->flush_seq || (s->min_exp != 0 && s->min_exp <= now);
+}
+
+/* Free dead items of sh from segment s, offset off, on; *cur as do_walk
+ * leaves it. A step checks at least max items (if there are so many) and
+ * ends at a segment's end, so each segment is gone through whole and its
+ * earliest expiry set to what is left in it; the lock is held for at most
+ * one segment past max (compaction holds it as long). */
 static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max,
                        uint64_t *checked, uint64_t *reclaimed, struct store_cursor *cur)
 {
     rel_time_t now = clock_now();
+    uint32_t per_class[SIZE_CLASS_MAX] = { 0 };
     size_t seen = 0;
 
-    while (s != NULL) {
+    *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
+    for (; s != NULL; off = 0) {
         struct seg *next = s->next;
-        bool freed = false;
+        bool freed = false, whole = off == 0;
+        rel_time_t min_exp = 0;
+        if (seen >= max && seen > 0 && whole) {   /* a step always moves on */
+            *cur = (struct store_cursor){ sh->idx, s->id, 0, cursor_base(s) };
+            break;
+        }
+        if (whole && !do_seg_may_hold_dead(sh, s, now)) {
+            s = next;
+            continue;
+        }
         while (!freed && off < s->used) {
             unsigned char *it = seg_data(s) + off;
             struct item_hdr h;
             item_decode(it, &h);
-            if (h.iflags & ITEM_DEAD) {
-                off += (uint32_t)h.size;
+            off += (uint32_t)h.size;
+            if (h.iflags & ITEM_DEAD)
                 continue;
-            }
-            if (seen == max) {
-                *checked += seen;
-                *cur = (struct store_cursor){ sh->idx, s->id, off, cursor_base(s) };
-                return;
-            }
             seen++;
-            class_count_check(&h);
+            per_class[class_count_class_of(&h)]++;
             if (do_is_live(sh, it, &h, now)) {
-                off += (uint32_t)h.size;
+                if (h.exptime != 0 && (min_exp == 0 || h.exptime < min_exp))
+                    min_exp = h.exptime;
                 continue;
             }
             uint64_t hv = hash_key((const char *)it + h.key_off, h.nkey);
@@ -2000,13 +2018,13 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             /* the last live bytes of a sealed segment free it */
             freed = s->live == h.size && s != sh->head;
             do_retire(sh, it, &h);
-            off += (uint32_t)h.size;
         }
+        if (!freed && whole)
+            s->min_exp = min_exp;
         s = next;
-        off = 0;
     }
     *checked += seen;
-    *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
+    class_count_checked(per_class);
 }
 
 /* What one step of a walk does in its shard (lock held) from segment s,

@@ -1,6 +1,7 @@
 /* Unit tests for what the store tells without walking its items: the
  * per-class counts (store_classes_get) through every path that writes,
- * moves or retires an item. */
+ * moves or retires an item; the crawler's step skipping segments where
+ * nothing can have died. */
 #include "storage/store.h"
 
 #include <stdio.h>
@@ -206,6 +207,41 @@ static void test_counts_through_eviction_and_defrag(void)
     store_teardown();
 }
 
+/* The crawler reads only segments where something may have died: none
+ * after a pass with no expiry due and no flush since. */
+static void test_crawler_skips_what_cannot_have_died(void)
+{
+    char k[32];
+    uint64_t freed;
+    int i;
+
+    setup(64 * MiB, 2);
+    for (i = 0; i < 20000; i++) {
+        snprintf(k, sizeof(k), "c%d", i);
+        put(STORE_SET, k, 0, i % 2 ? 0 : clock_now() + 100, 20);
+    }
+    CHECK_EQ_INT(reclaim_all(&freed), 0);   /* nothing due: nothing read */
+    put(STORE_SET, "soon", 0, clock_now() + 3, 20);
+    clock_advance(5);
+    CHECK(reclaim_all(&freed) > 0);          /* its segment is read... */
+    CHECK_EQ_INT(freed, 1);
+    CHECK_EQ_INT(reclaim_all(&freed), 0);   /* ...once: its earliest expiry moved on */
+    clock_advance(100);
+    CHECK(reclaim_all(&freed) > 0);
+    CHECK_EQ_INT(freed, 10000);
+    CHECK_EQ_INT(reclaim_all(&freed), 0);
+    store_flush(0);
+    put(STORE_SET, "after", 0, 0, 20);
+    CHECK(reclaim_all(&freed) > 0);
+    CHECK_EQ_INT(freed, 10000);
+    /* what is left is the heads the flush cut through: at most a segment
+     * a shard is read again */
+    CHECK(reclaim_all(&freed) <= 2 * (64 * 1024 / 20));
+    CHECK_EQ_INT(freed, 0);
+    CHECK(read_key("after"));
+    store_teardown();
+}
+
 /* A restart from the -e file counts the items it loads, and what the
  * crawler knows of each segment is worked out again. */
 static void test_counts_after_restart(void)
@@ -228,6 +264,7 @@ static void test_counts_after_restart(void)
     store_teardown();
     setup(16 * MiB, 4);
     check_counts("restart");
+    CHECK_EQ_INT(reclaim_all(&freed), 0);
     clock_advance(exp + 1 - clock_now());   /* the restart took the file's clock */
     CHECK(reclaim_all(&freed) > 0);
     CHECK(freed > 0);
@@ -244,6 +281,7 @@ int main(void)
         return 1;
     RUN(test_counts_through_every_path);
     RUN(test_counts_through_eviction_and_defrag);
+    RUN(test_crawler_skips_what_cannot_have_died);
     RUN(test_counts_after_restart);
     return unit_report("test_store_walk");
 }
