@@ -16,6 +16,14 @@
 
 static uint32_t chunk[SIZE_CLASS_MAX];
 static unsigned largest;
+/* The class of every size up to the largest chunk, in 8-byte steps (the
+ * chunks are multiples of 8): one load per lookup, which the store makes
+ * on every write and retire for its per-class counts. 64 KiB. */
+static uint8_t class_by8[MC_CHUNK_MAX / MC_CHUNK_ALIGN + 1];
+/* Set once the tables are built: by size_class_setup, before any thread
+ * runs, or by the first lookup of a program that never calls it (a
+ * single-threaded test), so a lookup needs no pthread_once call. */
+static bool built;
 static bool cas_on = true;   /* set once, before any thread runs */
 
 static void table_setup(void)
@@ -33,6 +41,12 @@ static void table_setup(void)
     }
     largest = i;
     chunk[largest] = MC_CHUNK_MAX;
+    for (uint32_t u = 0, id = 1; u < sizeof(class_by8); u++) {
+        while (u * MC_CHUNK_ALIGN > chunk[id])
+            id++;
+        class_by8[u] = (uint8_t)id;
+    }
+    built = true;
 }
 
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -51,6 +65,7 @@ size_t size_class_mc_total(size_t nkey, size_t nvalue, bool has_flags, bool use_
 void size_class_setup(bool cas)
 {
     cas_on = cas;
+    table_ready();
 }
 
 bool size_class_use_cas(void)
@@ -58,22 +73,12 @@ bool size_class_use_cas(void)
     return cas_on;
 }
 
-/* Binary search: the crawler and the per-class counters ask for every
- * item they touch, and a linear search was ~20 compares on average. */
 unsigned size_class_of(size_t total)
 {
-    unsigned lo = 1, hi;
-
-    table_ready();
-    hi = largest;
-    while (lo < hi) {   /* the first class whose chunk holds total */
-        unsigned mid = lo + (hi - lo) / 2;
-        if (total > chunk[mid])
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    if (!built)
+        table_ready();
+    return total > MC_CHUNK_MAX ? largest : class_by8[(total + MC_CHUNK_ALIGN - 1) /
+                                                      MC_CHUNK_ALIGN];
 }
 
 size_t size_class_item_total(size_t nkey, size_t nvalue, bool has_flags)
@@ -83,7 +88,7 @@ size_t size_class_item_total(size_t nkey, size_t nvalue, bool has_flags)
 
 unsigned size_class_of_item(size_t nkey, size_t nvalue, bool has_flags)
 {
-    return size_class_of(size_class_item_total(nkey, nvalue, has_flags));
+    return size_class_of(size_class_mc_total(nkey, nvalue, has_flags, cas_on));
 }
 
 uint32_t size_class_chunk(unsigned id)

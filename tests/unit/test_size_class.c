@@ -38,8 +38,8 @@ static void test_placement(void)
     CHECK_EQ_INT(size_class_of(900000), 39);   /* chunked in memcached */
 }
 
-/* The search gives what a walk up the table gives, for every size. */
-static void test_search_is_the_walk(void)
+/* The lookup gives what a walk up the table gives, for every size. */
+static void test_lookup_is_the_walk(void)
 {
     unsigned n = size_class_count(), wrong = 0;
 
@@ -68,7 +68,7 @@ int main(void)
 {
     RUN(test_table);
     RUN(test_placement);
-    RUN(test_search_is_the_walk);
+    RUN(test_lookup_is_the_walk);
     RUN(test_item_class);
     return unit_report("test_size_class");
 }
