@@ -1932,9 +1932,25 @@ static void do_walk(struct shard *sh, struct seg *s, uint32_t off, size_t max,
     *cur = (struct store_cursor){ sh->idx + 1, 0, 0, 0 };
 }
 
+/* The offset of s's first item at or after off: items are found from
+ * offset 0 on, one header after the other, never by trusting off. */
+static uint32_t do_item_boundary(struct seg *s, uint32_t off)
+{
+    uint32_t at = 0;
+    struct item_hdr h;
+
+    while (at < off && at < s->used) {
+        item_decode(seg_data(s) + at, &h);
+        at += (uint32_t)h.size;
+    }
+    return at;
+}
+
 /* Where a walk of sh goes on from *cur: the segment it stopped in, if it
  * still holds what it held (*off there), else the first one written after
- * it (*off 0). */
+ * it (*off 0). The cursor keeps only the low bits of the base: a segment
+ * reused or compacted since may match it (1 in 2^15), so the saved offset
+ * is taken to the next item boundary rather than decoded as it is. */
 static struct seg *do_walk_resume(struct shard *sh, const struct store_cursor *cur,
                                   uint32_t *off)
 {
@@ -1946,7 +1962,7 @@ static struct seg *do_walk_resume(struct shard *sh, const struct store_cursor *c
     while (s != NULL && !(s->id == cur->seg && cursor_base(s) == cur->base))
         s = s->next;
     if (s != NULL) {
-        *off = cur->off;
+        *off = do_item_boundary(s, cur->off);
         return s;
     }
     /* skip bases at or before ours (modulo the bits kept) */
