@@ -361,17 +361,22 @@ static uint64_t key_hash(const char *key, size_t nkey)
 
 /* ---- item lifetime ---- */
 
+/* The earlier of two expiries, 0 being "never". */
+static rel_time_t earliest_exp(rel_time_t a, rel_time_t b)
+{
+    return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
 /* Note an item of class cls and expiry exptime written into s (seg.h). */
 static void do_seg_note(struct seg *s, unsigned cls, rel_time_t exptime)
 {
     s->classes |= UINT64_C(1) << cls;
-    if (exptime != 0 && (s->min_exp == 0 || exptime < s->min_exp))
-        s->min_exp = exptime;
+    s->min_exp = earliest_exp(s->min_exp, exptime);
 }
 
-/* An item of h's class enters (+1) or leaves (-1) curr_items: every
- * change of curr_items goes through here, so the per-class counts stay
- * its exact split. */
+/* An item of class c and `size` bytes enters (+1) or leaves (-1)
+ * curr_items: every change of curr_items goes through here, so the
+ * per-class counts stay its exact split. */
 static void do_count_class(struct shard *sh, unsigned c, size_t size, int dir)
 {
     sh->curr_items += (uint64_t)(int64_t)dir;
@@ -380,6 +385,7 @@ static void do_count_class(struct shard *sh, unsigned c, size_t size, int dir)
     sh->cls[c].bytes += (uint64_t)(int64_t)dir * size;
 }
 
+/* The same for the item h decodes. */
 static void do_count(struct shard *sh, const struct item_hdr *h, int dir)
 {
     do_count_class(sh, class_count_class_of(h), h->size, dir);
@@ -593,8 +599,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         do_copy_moved(sh, dst + w, it, it, &h, h.atime);
         do_count_grow(sh, &h, size);
         classes |= UINT64_C(1) << class_count_class_of(&h);
-        if (h.exptime != 0 && (min_exp == 0 || h.exptime < min_exp))
-            min_exp = h.exptime;
+        min_exp = earliest_exp(min_exp, h.exptime);
         dst[w] &= (unsigned char)~ITEM_ACCESSED;
         if (slot != NULL)
             htab_set(slot, hv, seg_data(s) + w);   /* where it is copied back */
@@ -2017,8 +2022,7 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             seen++;
             per_class[class_count_class_of(&h)]++;
             if (do_is_live(sh, it, &h, now)) {
-                if (h.exptime != 0 && (min_exp == 0 || h.exptime < min_exp))
-                    min_exp = h.exptime;
+                min_exp = earliest_exp(min_exp, h.exptime);
                 continue;
             }
             uint64_t hv = hash_key((const char *)it + h.key_off, h.nkey);
