@@ -119,7 +119,7 @@ struct text_req {
     bool            partial;   /* retrieval: more keys follow on this line
                                   (text_parse_more reads them) */
 
-    struct text_token key;     /* single-key commands */
+    struct text_token key;     /* single-key commands; retrieval: the first */
     struct text_token keys;    /* retrieval: the keys, space separated */
     uint32_t        nkeys;
     uint32_t        flags;
