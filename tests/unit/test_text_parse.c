@@ -509,6 +509,66 @@ static void test_set_fast_path(void)
     CHECK_EQ_INT(req.exptime, 999999999);
 }
 
+/* ---- the one-pass "get <key>" line (parse_get_fast) against the general
+ * path: "get  <key>" (two spaces) is never taken by it, so both parses
+ * must agree, and hand out the same keys. */
+static void get_compare(const char *a, size_t alen, const char *b, size_t blen)
+{
+    struct text_req ra, rb;
+    enum text_parse_status sa = text_parse(a, alen, &lim, &ra);
+    enum text_parse_status sb = text_parse(b, blen, &lim, &rb);
+    int before = unit_failures;
+
+    CHECK_EQ_INT(sa, sb);
+    CHECK_EQ_INT(ra.cmd, rb.cmd);
+    CHECK_EQ_INT(ra.error, rb.error);
+    CHECK_EQ_INT(ra.close, rb.close);
+    if (sa == TEXT_PARSE_OK || (sa == TEXT_PARSE_ERROR && !ra.close))
+        CHECK_EQ_INT(ra.consumed + 1, rb.consumed);
+    if (sa == TEXT_PARSE_OK) {
+        struct text_token ka, kb;
+        size_t pa = 0, pb = 0;
+        CHECK_EQ_INT(ra.nkeys, rb.nkeys);
+        CHECK_EQ_INT(ra.partial, rb.partial);
+        for (;;) {
+            bool ha = text_next_key(&ra, &pa, &ka), hb = text_next_key(&rb, &pb, &kb);
+            CHECK_EQ_INT(ha, hb);
+            if (!ha || !hb)
+                break;
+            CHECK(ka.n == kb.n && memcmp(ka.p, kb.p, ka.n) == 0);
+        }
+    }
+    if (unit_failures != before)
+        fprintf(stderr, "  for line: %.*s\n", (int)alen, a);
+}
+
+static void test_get_fast_path(void)
+{
+    static const char *const tails[] = { "", " ", " k2", " k2 k3", "  k2", " k2 " };
+    static char a[1024], b[1024];
+    char key[TEXT_KEY_MAX + 2];
+
+    for (int round = 0; round < 20000; round++) {
+        fast_key_text(key, sizeof(key));
+        const char *tail = tails[fast_rand(sizeof(tails) / sizeof(tails[0]))];
+        const char *eol = fast_rand(4) ? "\r\n" : "\n";
+        int na = snprintf(a, sizeof(a), "get %s%s%s", key, tail, eol);
+        int nb = snprintf(b, sizeof(b), "get  %s%s%s", key, tail, eol);
+        get_compare(a, (size_t)na, b, (size_t)nb);
+    }
+    struct text_req req;
+    struct text_token k;
+    size_t pos = 0;
+    CHECK_EQ_INT(parse("get abc\r\n", &req), TEXT_PARSE_OK);
+    CHECK_EQ_INT(req.cmd, TEXT_CMD_GET);
+    CHECK_EQ_INT(req.consumed, 9);
+    CHECK(text_next_key(&req, &pos, &k));
+    CHECK_MEM(k.p, k.n, "abc");
+    CHECK(!text_next_key(&req, &pos, &k));
+    CHECK_EQ_INT(parse("get \r\n", &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_FORMAT);
+}
+
 int main(void)
 {
     RUN(test_storage_round_trip);
@@ -522,5 +582,6 @@ int main(void)
     RUN(test_other_commands);
     RUN(test_unknown_and_hostile);
     RUN(test_set_fast_path);
+    RUN(test_get_fast_path);
     return unit_report("text_parse");
 }
