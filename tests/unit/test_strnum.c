@@ -2,6 +2,9 @@
 #include "core/strnum.h"
 #include "unit.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #define S(lit) (lit), sizeof(lit) - 1
 
 static void test_u64(void)
@@ -47,6 +50,16 @@ static void test_fmt(void)
     char buf[24];
     CHECK_MEM(buf, strnum_fmt_u64(buf, 0), "0");
     CHECK_MEM(buf, strnum_fmt_u64(buf, UINT64_MAX), "18446744073709551615");
+    /* every digit count, and each side of every power of ten, against printf */
+    for (uint64_t p10 = 1, k = 0; k < 20; k++, p10 *= 10) {
+        uint64_t vs[] = { p10 - 1, p10, p10 + 1, p10 * 3 + 7, p10 * 9 + p10 / 2 };
+        for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+            char want[24];
+            int n = snprintf(want, sizeof(want), "%" PRIu64, vs[i]);
+            CHECK(strnum_fmt_u64(buf, vs[i]) == (size_t)n && memcmp(buf, want, (size_t)n) == 0);
+            CHECK_EQ_INT(buf[n], '\0');
+        }
+    }
 }
 
 int main(void)
