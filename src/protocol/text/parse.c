@@ -674,18 +674,8 @@ enum text_parse_status text_parse(const char *buf, size_t len,
     }
 }
 
-/* The first key comes from the parse: a get's key was scanned there, and
- * scanning it again to prefetch and to serve it was 200 of a 32 B get's
- * 2,133 instructions (callgrind, issue 21). */
-bool text_next_key(const struct text_req *req, size_t *pos,
-                   struct text_token *key)
+bool text_next_key_scan(const struct text_req *req, size_t *pos,
+                        struct text_token *key)
 {
-    if (*pos == 0 && req->key.n != 0) {
-        *key = req->key;
-        *pos = (size_t)(req->key.p + req->key.n - req->keys.p);
-        return true;
-    }
-    if (req->nkeys == 1)   /* it was the only one */
-        return false;
     return next_token(req->keys.p, req->keys.n, pos, key);
 }

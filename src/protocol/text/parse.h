@@ -151,9 +151,25 @@ enum text_parse_status text_parse_more(const char *buf, size_t len,
                                        enum text_cmd cmd, struct text_req *req);
 
 /* Iterate over the keys of a retrieval request: start with *pos = 0;
- * returns false when there are no more. */
-bool text_next_key(const struct text_req *req, size_t *pos,
-                   struct text_token *key);
+ * returns false when there are no more. The first key comes from the
+ * parse (req->key), and a request of one key ends there: scanning a get's
+ * key again to prefetch and to serve it was 200 of a 32 B get's 2,133
+ * instructions, and a call for each step another 80 (callgrind, issue
+ * 21). */
+bool text_next_key_scan(const struct text_req *req, size_t *pos,
+                        struct text_token *key);
+static inline bool text_next_key(const struct text_req *req, size_t *pos,
+                                 struct text_token *key)
+{
+    if (*pos == 0 && req->key.n != 0) {
+        *key = req->key;
+        *pos = (size_t)(req->key.p + req->key.n - req->keys.p);
+        return true;
+    }
+    if (req->nkeys == 1)   /* it was the only one */
+        return false;
+    return text_next_key_scan(req, pos, key);
+}
 
 const char *text_error_string(enum text_error e);
 const char *text_cmd_name(enum text_cmd c);
