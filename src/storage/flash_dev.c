@@ -28,6 +28,7 @@ struct flash_page {
     uint32_t state;
     uint32_t used;              /* bytes appended */
     uint32_t live;              /* values appended and not forgotten */
+    uint64_t seq;               /* allocation order: the oldest is recycled */
 };
 
 struct flash_dev {
@@ -35,6 +36,11 @@ struct flash_dev {
     uint32_t page_size;
     uint32_t npages;
     uint32_t open_page;         /* UINT32_MAX: none */
+    uint64_t alloc_seq;
+    bool     recycle;
+    unsigned char *wbuf;        /* flash_dev_tune: appends not yet written */
+    uint32_t wbuf_cap, wbuf_len;
+    off_t    wbuf_at;           /* file offset of wbuf[0] */
     _Atomic bool failed;
     char     path[256];         /* for the log line */
     struct flash_dev_stats st;  /* counters: writer's, except the reads' */
@@ -88,6 +94,7 @@ void flash_dev_close(struct flash_dev **d)
     if (*d == NULL)
         return;
     close((*d)->fd);
+    free((*d)->wbuf);
     free(*d);
     *d = NULL;
 }
@@ -117,12 +124,40 @@ static uint64_t rec_sum(const struct flash_rec *r, const void *value)
     return XXH3_64bits_withSeed(value, r->len, seed);
 }
 
+/* The oldest full page, emptied for reuse (recycle), or UINT32_MAX. */
+static uint32_t evict_page(struct flash_dev *d)
+{
+    uint32_t best = UINT32_MAX;
+
+    for (uint32_t i = 0; i < d->npages; i++)
+        if (d->page[i].state == PAGE_FULL &&
+            (best == UINT32_MAX || d->page[i].seq < d->page[best].seq))
+            best = i;
+    if (best != UINT32_MAX) {
+        struct flash_page *p = &d->page[best];
+        d->st.page_evictions++;
+        d->st.objects_evicted += p->live;
+        d->st.bytes_evicted += p->used;
+        p->state = PAGE_FREE;
+        d->st.pages_used--;
+    }
+    return best;
+}
+
 static bool take_page(struct flash_dev *d)
 {
-    for (uint32_t i = 0; i < d->npages; i++) {
-        struct flash_page *p = &d->page[i];
+    for (uint32_t i = 0; i <= d->npages; i++) {
+        struct flash_page *p = &d->page[i < d->npages ? i : 0];
+        if (i == d->npages) {   /* none free */
+            uint32_t v = d->recycle ? evict_page(d) : UINT32_MAX;
+            if (v == UINT32_MAX)
+                break;
+            p = &d->page[v];
+            i = v;
+        }
         if (p->state != PAGE_FREE)
             continue;
+        p->seq = ++d->alloc_seq;
         p->state = PAGE_OPEN;
         p->used = 0;
         p->live = 0;
@@ -148,6 +183,63 @@ static void close_open_page(struct flash_dev *d)
     }
 }
 
+int flash_dev_tune(struct flash_dev *d, uint32_t wbuf, bool recycle)
+{
+    d->recycle = recycle;
+    if (wbuf > d->page_size)
+        wbuf = d->page_size;
+    if (wbuf == 0 || d->wbuf != NULL)
+        return 0;
+    d->wbuf = malloc(wbuf);
+    d->wbuf_cap = d->wbuf ? wbuf : 0;
+    return d->wbuf ? 0 : -1;
+}
+
+enum flash_io flash_dev_flush(struct flash_dev *d)
+{
+    ssize_t n;
+
+    if (d->wbuf_len == 0)
+        return atomic_load(&d->failed) ? FLASH_FAILED : FLASH_OK;
+    n = pwrite(d->fd, d->wbuf, d->wbuf_len, d->wbuf_at);
+    if (n != (ssize_t)d->wbuf_len) {
+        d->wbuf_len = 0;
+        return dev_fail(d, "write", n < 0 ? errno : 0);
+    }
+    d->wbuf_len = 0;
+    return FLASH_OK;
+}
+
+/* Write one record at `at`: into the write buffer when there is one (it
+ * goes out when full or not contiguous), else at once. */
+static bool rec_write(struct flash_dev *d, off_t at, const struct flash_rec *r,
+                      const void *value, size_t need)
+{
+    if (d->wbuf != NULL && need <= d->wbuf_cap) {
+        if (d->wbuf_len > 0 && (d->wbuf_at + d->wbuf_len != at ||
+                                d->wbuf_len + need > d->wbuf_cap) &&
+            flash_dev_flush(d) != FLASH_OK)
+            return false;
+        if (d->wbuf_len == 0)
+            d->wbuf_at = at;
+        memcpy(d->wbuf + d->wbuf_len, r, sizeof(*r));
+        memcpy(d->wbuf + d->wbuf_len + sizeof(*r), value, r->len);
+        memset(d->wbuf + d->wbuf_len + sizeof(*r) + r->len, 0, need - sizeof(*r) - r->len);
+        d->wbuf_len += (uint32_t)need;
+        return true;
+    }
+    if (flash_dev_flush(d) != FLASH_OK)
+        return false;
+    struct iovec iov[2] = { { (void *)(uintptr_t)r, sizeof(*r) },
+                            { (void *)(uintptr_t)value, r->len } };
+    ssize_t n = pwritev(d->fd, iov, 2, at);
+    if (n != (ssize_t)(sizeof(*r) + r->len)) {
+        dev_fail(d, "write", n < 0 ? errno : 0);
+        return false;
+    }
+    return true;
+}
+
 enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const void *value,
                                uint32_t len, struct flash_loc *loc)
 {
@@ -155,7 +247,6 @@ enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const voi
     struct flash_rec r = { .key_hash = key_hash, .len = len };
     struct flash_page *p;
     off_t at;
-    ssize_t n;
 
     if (atomic_load(&d->failed))
         return FLASH_FAILED;
@@ -169,10 +260,8 @@ enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const voi
     r.version = atomic_load(&p->version);
     r.sum = rec_sum(&r, value);
     at = (off_t)d->open_page * d->page_size + p->used;
-    struct iovec iov[2] = { { &r, sizeof(r) }, { (void *)(uintptr_t)value, len } };
-    n = pwritev(d->fd, iov, 2, at);
-    if (n != (ssize_t)(sizeof(r) + len))
-        return dev_fail(d, "write", n < 0 ? errno : 0);
+    if (!rec_write(d, at, &r, value, need))
+        return FLASH_FAILED;
     *loc = (struct flash_loc){ .page = d->open_page, .offset = p->used,
                                .version = r.version, .len = len };
     p->used += (uint32_t)need;
@@ -197,9 +286,10 @@ enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
     if (atomic_load(&d->failed))
         return FLASH_FAILED;
     if (loc->page >= d->npages || loc->offset > d->page_size ||
-        want > d->page_size - loc->offset ||
-        atomic_load(&d->page[loc->page].version) != loc->version)
+        want > d->page_size - loc->offset)
         return FLASH_BAD;
+    if (atomic_load(&d->page[loc->page].version) != loc->version)
+        return FLASH_STALE;
     n = pread(d->fd, scratch, want, (off_t)loc->page * d->page_size + loc->offset);
     if (n < 0 || (size_t)n != want)
         return dev_fail(d, "read", n < 0 ? errno : 0);
@@ -235,6 +325,12 @@ void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc)
 void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st)
 {
     *st = d->st;
+    st->objects_used = st->bytes_used = 0;
+    for (uint32_t i = 0; i < d->npages; i++)
+        if (d->page[i].state != PAGE_FREE) {
+            st->objects_used += d->page[i].live;
+            st->bytes_used += d->page[i].used;
+        }
     st->objects_read = atomic_load(&d->objects_read);
     st->bytes_read = atomic_load(&d->bytes_read);
     st->bad_reads = atomic_load(&d->bad_reads);

@@ -39,10 +39,15 @@ struct flash_rec {
     uint32_t len;
 };
 
-enum flash_io { FLASH_OK = 0, FLASH_FULL = 1, FLASH_BAD = 2, FLASH_FAILED = 3 };
+/* FLASH_BAD: the record failed verification (checksum, key, length);
+ * FLASH_STALE: its page was reused since (a recycled or freed page). */
+enum flash_io { FLASH_OK = 0, FLASH_FULL = 1, FLASH_BAD = 2, FLASH_FAILED = 3,
+                FLASH_STALE = 4 };
 
 struct flash_dev_stats {
     uint64_t pages_total, pages_used, page_allocs, page_reclaims;
+    uint64_t page_evictions, objects_evicted, bytes_evicted;   /* recycled */
+    uint64_t objects_used, bytes_used;   /* in pages in use, not forgotten */
     uint64_t objects_written, bytes_written, objects_read, bytes_read;
     uint64_t bad_reads;   /* records that failed verification */
     uint64_t io_errors;
@@ -56,6 +61,18 @@ struct flash_dev;
 struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
                                  char *err, size_t errlen);
 void flash_dev_close(struct flash_dev **d);
+
+/* How the flash tier runs a device (the defaults, none of this, suit the
+ * unit tests): appends gather in a write buffer of wbuf bytes (capped at
+ * a page) and reach the file in one pwrite when it fills, the page
+ * changes, or flash_dev_flush runs; records not yet flushed must not be
+ * read. With recycle, a device with no free page reuses its oldest full
+ * one (its values become stale: reads of them fail verification by
+ * version, and count as page_evictions) instead of answering FLASH_FULL.
+ * 0, or -1 if the buffer could not be had. */
+int flash_dev_tune(struct flash_dev *d, uint32_t wbuf, bool recycle);
+/* Write what the buffer holds; FLASH_OK or FLASH_FAILED. */
+enum flash_io flash_dev_flush(struct flash_dev *d);
 
 /* Append one value to the open page (a new page when it does not fit).
  * FLASH_FULL: no free page (nothing written); FLASH_FAILED: the device is

@@ -94,6 +94,16 @@ bool flash_io_submit(struct flash_io_pool *p, struct flash_io_req *req)
     return ok;
 }
 
+unsigned flash_io_queued(struct flash_io_pool *p)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->queued;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 void flash_io_stop(struct flash_io_pool **pp)
 {
     struct flash_io_pool *p = *pp;

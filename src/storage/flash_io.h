@@ -37,6 +37,8 @@ struct flash_io_pool *flash_io_start(unsigned threads, unsigned depth,
 /* Queue req; false (req untouched) when depth * threads are queued: the
  * caller serves a miss or tries later, and memory stays bounded. */
 bool flash_io_submit(struct flash_io_pool *p, struct flash_io_req *req);
+/* Requests queued and not yet taken by a thread (stats extstore_io_queue). */
+unsigned flash_io_queued(struct flash_io_pool *p);
 /* Finish the queued requests, join the threads, free. */
 void flash_io_stop(struct flash_io_pool **p);
 

@@ -62,6 +62,13 @@ enum {
 #define ITEM_VARINT_1 240u      /* the largest one-byte length */
 #define ITEM_VARINT_2 2287u     /* 240 + 8 * 256 - 1 */
 #define ITEM_VARINT_3 67823u    /* 2288 + 65536 - 1 */
+/* A first byte no length uses (lengths take 0..251): the item's value is
+ * on flash, and the ITEM_FLASH_STUB bytes in its place say where
+ * (storage/flash_tier.h). Read as a length it is ITEM_FLASH_STUB, so every
+ * walk over a segment steps over a flashed item unchanged. */
+#define ITEM_VARINT_FLASH 252u
+#define ITEM_FLASH_STUB   17u
+#define ITEM_VARINT_OFF   ITEM_FIXED_HDR   /* where the length starts */
 
 static inline size_t item_varint_len(uint32_t v)
 {
@@ -72,7 +79,8 @@ static inline size_t item_varint_len(uint32_t v)
 /* Bytes of the varint that starts with b0. */
 static inline size_t item_varint_size(unsigned char b0)
 {
-    return b0 <= ITEM_VARINT_1 ? 1 : b0 <= 248 ? 2 : (size_t)b0 - 246;
+    return b0 <= ITEM_VARINT_1 ? 1 : b0 <= 248 ? 2 : b0 == ITEM_VARINT_FLASH ? 1
+         : (size_t)b0 - 246;
 }
 
 static inline size_t item_varint_put(unsigned char *p, uint32_t v)
@@ -105,6 +113,8 @@ static inline uint32_t item_varint_get(const unsigned char *p)
         return b0;
     if (b0 <= 248)
         return ITEM_VARINT_1 + 1 + ((uint32_t)(b0 - 241) << 8) + p[1];
+    if (b0 == ITEM_VARINT_FLASH)
+        return ITEM_FLASH_STUB;
     n = item_varint_size(b0);
     for (i = 1; i < n; i++)
         v = v << 8 | p[i];
@@ -224,6 +234,18 @@ static inline size_t item_encode(unsigned char *it, uint8_t nkey, uint32_t nvalu
         off += ITEM_CAS_BYTES;
     }
     return off;
+}
+
+/* Is the item's value on flash (its value bytes a stub)? */
+static inline bool item_is_flashed(const unsigned char *it)
+{
+    return it[ITEM_VARINT_OFF] == ITEM_VARINT_FLASH;
+}
+
+/* Mark an item encoded with nvalue ITEM_FLASH_STUB as flashed. */
+static inline void item_set_flashed(unsigned char *it)
+{
+    it[ITEM_VARINT_OFF] = ITEM_VARINT_FLASH;
 }
 
 /* A dead item of ITEM_FILLER_SIZE bytes: a place that holds nothing. */

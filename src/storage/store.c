@@ -85,6 +85,7 @@
 #include "core/prefetch.h"
 #include "core/strnum.h"
 #include "storage/class_count.h"
+#include "storage/flash_tier.h"
 #include "storage/htab.h"
 #include "storage/item.h"
 #include "storage/persist.h"
@@ -398,11 +399,22 @@ static void do_count_grow(struct shard *sh, const struct item_hdr *h, size_t siz
     sh->cls[class_count_class_of(h)].bytes += size - h->size;
 }
 
+/* A flashed item's value is gone with it (not when it only moves). */
+static void do_flash_forget(const unsigned char *it, const struct item_hdr *h)
+{
+    if (item_is_flashed(it))
+        flash_tier_forget(it + h->key_off + h->nkey);
+}
+
 /* Mark an item dead; its hash slot is the caller's business. */
 static void do_retire(struct shard *sh, unsigned char *it, const struct item_hdr *h)
 {
     struct seg *s = seg_of(it);
 
+    if (item_is_flashed(it)) {
+        size_t nkey;
+        flash_tier_forget(item_key(it, &nkey) + nkey);
+    }
     it[0] |= ITEM_DEAD;
     s->live -= (uint32_t)h->size;
     do_count(sh, h, -1);
@@ -465,6 +477,7 @@ static void do_drop(struct shard *sh, const unsigned char *it, const unsigned ch
 
     if (slot != NULL)
         htab_remove(&sh->ht, hv, slot);
+    do_flash_forget(bytes, h);
     class_count_drop(h, live, seg_of(it)->created + h->atime);
     if (live)
         do_observe(STORE_EV_EVICT, (const char *)bytes + h->key_off, h->nkey, STORE_FOUND,
@@ -539,7 +552,31 @@ static void do_copy_moved(const struct shard *sh, unsigned char *to,
     size_t hdr = item_encode(to, h->nkey, h->nvalue, atime, h->exptime, h->flags, 0, cas);
 
     to[0] = (unsigned char)(src[0] | (cas ? ITEM_HAS_CAS : 0));
+    if (item_is_flashed(src))
+        item_set_flashed(to);
     memcpy(to + hdr, src + h->key_off, (size_t)h->nkey + h->nvalue);
+}
+
+/* Instead of dropping a live item at `it`, write its value to flash and a
+ * copy that keeps the rest (do_copy_moved's) with the stub as its value
+ * to `to`, if the stub copy fits in `room`. Its size, or 0 (nothing
+ * written: the caller drops the item). */
+static size_t do_flash_item(const struct shard *sh, unsigned char *to, size_t room,
+                            const unsigned char *it, const struct item_hdr *h, uint64_t hv)
+{
+    uint64_t cas = (h->iflags & ITEM_HAS_CAS) ? h->cas : do_item_cas(sh, it, h);
+    size_t size = item_size_of(h->nkey, ITEM_FLASH_STUB, h->exptime != 0, h->flags != 0,
+                               cas != 0), hdr;
+    unsigned char stub[FLASH_STUB_SIZE];
+
+    if (size > room || !flash_tier_put(hv, it + h->key_off + h->nkey, h->nvalue, stub))
+        return 0;
+    hdr = item_encode(to, h->nkey, ITEM_FLASH_STUB, h->atime, h->exptime, h->flags, 0, cas);
+    to[0] = (unsigned char)((it[0] | (cas ? ITEM_HAS_CAS : 0)) & ~ITEM_ACCESSED);
+    item_set_flashed(to);
+    memcpy(to + hdr, it + h->key_off, h->nkey);
+    memcpy(to + hdr + h->nkey, stub, FLASH_STUB_SIZE);
+    return size;
 }
 
 #ifdef HC_DEBUG
@@ -580,7 +617,10 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
     struct seg *j = persist_has(s) ? persist_journal(sh->idx) : NULL;
     unsigned char *dst = j != NULL ? seg_data(j) : compact_buf;
     struct item_hdr h;
+    bool flash = flash_tier_active();
 
+    if (flash)
+        flash_tier_batch_begin();
     while (off < used) {
         unsigned char *it = seg_data(s) + off;
         item_decode(it, &h);
@@ -588,8 +628,27 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         if (h.iflags & ITEM_DEAD)
             continue;
         bool live = do_is_live(sh, it, &h, now);
+        bool stub = item_is_flashed(it);   /* flashed items stay while room */
         size_t size = do_moved_size(sh, it, &h);
-        if (!live || !(h.iflags & ITEM_ACCESSED) || w + size > s->cap / 2) {
+        if (live && flash && !stub && !(h.iflags & ITEM_ACCESSED) &&
+            flash_tier_wants(h.nvalue, h.exptime, now)) {
+            uint64_t hv = hash_key(it + h.key_off, h.nkey);
+            htab_slot *slot = htab_find_item(&sh->ht, hv, it);
+            size_t n = slot ? do_flash_item(sh, dst + w, s->cap / 2 - w, it, &h, hv) : 0;
+            if (n > 0) {   /* counted in the class of its size in RAM now */
+                struct item_hdr hs;
+                item_decode(dst + w, &hs);
+                do_count(sh, &h, -1);
+                do_count(sh, &hs, +1);
+                classes |= UINT64_C(1) << class_count_class_of(&hs);
+                min_exp = earliest_exp(min_exp, h.exptime);
+                htab_set(slot, hv, seg_data(s) + w);
+                last = w;
+                w += (uint32_t)n;
+                continue;
+            }
+        }
+        if (!live || !((h.iflags & ITEM_ACCESSED) || stub) || w + size > s->cap / 2) {
             do_drop(sh, it, it, &h, live);
             continue;
         }
@@ -606,6 +665,8 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         last = w;
         w += (uint32_t)size;
     }
+    if (flash)
+        flash_tier_batch_end();   /* every stub's record is on the device */
     /* the range is in the file's marks before any copy carries it, and
      * s's header stays as its seal says until the journal is sealed */
     base = do_seq_take(sh, s->cap);
@@ -907,6 +968,7 @@ struct item_new {
     uint64_t    ecas;         /* nonzero: a CAS to store, one the client chose
                                  (meta E) or one a moved item keeps */
     bool        hold;         /* the caller goes on using out_it: no defrag */
+    bool        flashed;      /* v1 is the stub of a flashed value (a copy) */
     bool        observe;      /* its lookup of the old copy is a command's
                                  (a plain set): tell the observer */
     /* out, on STORE_OK */
@@ -936,6 +998,8 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
     sh->last_seq = do_item_seq(p);
     off = item_encode(p, (uint8_t)n->nkey, nvalue, atime_since(s, clock_now()),
                       n->exptime, n->flags, n->extra, n->ecas);
+    if (n->flashed)
+        item_set_flashed(p);
     memcpy(p + off, n->key, n->nkey);
     if (n->n1)
         memcpy(p + off + n->nkey, n->v1, n->n1);
@@ -972,6 +1036,8 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
             class_count_drop(&old, false, 0);
         }
         htab_set(slot, hv, p);
+        if (n->flashed)   /* the new copy carries the stub on */
+            o[ITEM_VARINT_OFF] = ITEM_FLASH_STUB;
         do_retire(sh, o, &old);
     } else if (htab_insert(&sh->ht, hv, p) < 0) {
         sh->total_items--;
@@ -1468,6 +1534,11 @@ enum store_status store_write(const struct store_write *w, struct store_result *
         }
         break;
     }
+    if (it != NULL && (mode == STORE_APPEND || mode == STORE_PREPEND) &&
+        item_is_flashed(it)) {
+        st = STORE_NOT_STORED;   /* memcached refuses it for extstore items */
+        goto out;
+    }
     if (it != NULL && (mode == STORE_APPEND || mode == STORE_PREPEND)) {
         /* copy the old value out: making room may move or drop it */
         size_t nold = h.nvalue;
@@ -1515,6 +1586,11 @@ static void do_visit(const struct shard *sh, unsigned char *it, const struct sto
     si.nkey = h.nkey;
     si.value = si.key + h.nkey;
     si.nvalue = h.nvalue;
+    si.flash = NULL;
+    if (item_is_flashed(it)) {
+        si.flash = (const unsigned char *)si.value;
+        si.nvalue = flash_stub_len(si.flash);
+    }
     si.flags = h.flags;
     si.cas = do_item_cas(sh, it, &h);
     si.exptime = h.exptime;
@@ -1549,7 +1625,7 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, unsigned char *it,
         .key = (const char *)it + h->key_off, .nkey = h->nkey, .flags = h->flags,
         .exptime = exptime, .n1 = h->nvalue, .hold = true,
         .extra = h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
-        .ecas = do_item_cas(sh, it, h),
+        .ecas = do_item_cas(sh, it, h), .flashed = item_is_flashed(it),
     };
     size_t len = h->nkey + h->nvalue;
     char *copy;
@@ -1654,7 +1730,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
             .exptime = d->touch ? d->exptime : h.exptime,
             .n1 = d->strip ? 0 : h.nvalue,
             .extra = d->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE),
-            .ecas = d->new_cas,
+            .ecas = d->new_cas, .flashed = !d->strip && item_is_flashed(it),
         };
         char *val = malloc(n.n1 ? n.n1 : 1);
         if (val == NULL) {
@@ -1733,7 +1809,8 @@ enum store_status store_arith(const struct store_arith *a, struct store_result *
     }
     it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
     val = (char *)it + h.key_off + h.nkey;
-    if (!has_digit(val, h.nvalue) || !strnum_counter(val, h.nvalue, &v)) {
+    if (item_is_flashed(it) ||   /* a value that long is no number */
+        !has_digit(val, h.nvalue) || !strnum_counter(val, h.nvalue, &v)) {
         st = STORE_NON_NUMERIC;
         goto out;
     }
@@ -1929,6 +2006,10 @@ static void do_walk(struct shard *sh, struct seg *s, uint32_t off, size_t max,
                 .fetched = (h.iflags & ITEM_FETCHED) != 0,
                 .stale = (h.iflags & ITEM_STALE) != 0,
             };
+            if (item_is_flashed(it)) {
+                v.flash = (const unsigned char *)v.value;
+                v.nvalue = flash_stub_len(v.flash);
+            }
             fn(&v, ctx);
             seen++;
             off += (uint32_t)h.size;

@@ -51,6 +51,9 @@ struct store_item {
     bool        win;         /* this caller won the right to recache (W) */
     bool        token_sent;  /* an earlier caller won it already (Z) */
     bool        created;     /* vivified by this call (mg N) */
+    /* Non-NULL: the value is on flash (storage/flash_tier.h) and this is
+     * its stub; value is not the value then, nvalue is its length. */
+    const unsigned char *flash;
 };
 typedef void (*store_visit_fn)(const struct store_item *it, void *ctx);
 

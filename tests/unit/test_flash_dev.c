@@ -101,7 +101,7 @@ static void test_roundtrip_and_full(void)
     CHECK_EQ_INT(flash_dev_append(d, 100, v, VLEN, &extra), FLASH_OK);
     CHECK_EQ_INT(extra.page, loc[0].page);
     CHECK(read_ok(d, &extra, 100));
-    CHECK_EQ_INT(flash_dev_read(d, &loc[0], 0, scratch, out), FLASH_BAD);
+    CHECK_EQ_INT(flash_dev_read(d, &loc[0], 0, scratch, out), FLASH_STALE);
     for (unsigned i = PER_PAGE; i < n; i++)
         CHECK(read_ok(d, &loc[i], i));
     flash_dev_forget(d, &loc[0]);   /* stale: changes nothing */

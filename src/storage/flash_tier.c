@@ -1,0 +1,223 @@
+/*
+ * flash_tier: the devices, the write side's lock and the stubs (see
+ * flash_tier.h). Values go to the first device that has not failed; a
+ * device that fails is left (its values become misses) and the next one
+ * takes the writes; with none left the store keeps evicting as without a
+ * tier. Pages are recycled oldest first when a device is full (the simplest
+ * honest policy: flash holds the most recently evicted values), and freed
+ * at once when every value in them is gone.
+ */
+#include "storage/flash_tier.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/flash_dev.h"
+
+static struct {
+    bool                  on;
+    struct flash_conf     conf;
+    struct flash_dev     *dev[FLASH_DEVICES_MAX];
+    unsigned              ndev;
+    unsigned              cur;          /* the device taking writes */
+    struct flash_io_pool *io;
+    pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
+    uint64_t              flashed, flashed_bytes;
+} tier = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Between batch_begin and batch_end this thread holds tier.lock (an
+ * eviction in a compaction forgets values too). */
+static _Thread_local bool in_batch;
+
+int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
+{
+    if (c->ndev == 0)
+        return 0;
+    tier.conf = *c;
+    for (unsigned i = 0; i < c->ndev; i++) {
+        tier.dev[i] = flash_dev_open(c->dev[i].path, c->dev[i].size, c->page_size,
+                                     err, errlen);
+        if (tier.dev[i] == NULL || flash_dev_tune(tier.dev[i], c->wbuf_size, true) < 0) {
+            if (tier.dev[i] != NULL)
+                snprintf(err, errlen, "%s: out of memory for the write buffer",
+                         c->dev[i].path);
+            tier.ndev = i + 1;
+            flash_tier_teardown();
+            return -1;
+        }
+    }
+    tier.ndev = c->ndev;
+    tier.on = true;
+    return 0;
+}
+
+int flash_tier_start_io(char *err, size_t errlen)
+{
+    if (!tier.on || tier.io != NULL)
+        return 0;
+    tier.io = flash_io_start(tier.conf.threads, tier.conf.io_depth, err, errlen);
+    return tier.io != NULL ? 0 : -1;
+}
+
+void flash_tier_teardown(void)
+{
+    tier.on = false;
+    flash_io_stop(&tier.io);
+    for (unsigned i = 0; i < tier.ndev; i++)
+        flash_dev_close(&tier.dev[i]);
+    tier.ndev = 0;
+}
+
+bool flash_tier_active(void)
+{
+    return tier.on && tier.cur < tier.ndev;
+}
+
+bool flash_tier_wants(uint32_t nvalue, rel_time_t exptime, rel_time_t now)
+{
+    if (!flash_tier_active() || nvalue < tier.conf.item_size)
+        return false;
+    return exptime == 0 || (exptime > now && exptime - now >= tier.conf.low_ttl);
+}
+
+void flash_tier_batch_begin(void)
+{
+    pthread_mutex_lock(&tier.lock);
+    in_batch = true;
+}
+
+void flash_tier_batch_end(void)
+{
+    if (tier.cur < tier.ndev)
+        flash_dev_flush(tier.dev[tier.cur]);   /* a failure: its stubs miss */
+    in_batch = false;
+    pthread_mutex_unlock(&tier.lock);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void stub_put(unsigned char *stub, unsigned dev, const struct flash_loc *loc)
+{
+    stub[0] = (unsigned char)dev;
+    put_u32(stub + 1, loc->page);
+    put_u32(stub + 5, loc->offset);
+    put_u32(stub + 9, loc->version);
+    put_u32(stub + 13, loc->len);
+}
+
+static unsigned stub_get(const unsigned char *stub, struct flash_loc *loc)
+{
+    loc->page = get_u32(stub + 1);
+    loc->offset = get_u32(stub + 5);
+    loc->version = get_u32(stub + 9);
+    loc->len = get_u32(stub + 13);
+    return stub[0];
+}
+
+uint32_t flash_stub_len(const unsigned char *stub)
+{
+    return get_u32(stub + 13);
+}
+
+bool flash_stub_same(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, FLASH_STUB_SIZE) == 0;
+}
+
+bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
+                    unsigned char stub[FLASH_STUB_SIZE])
+{
+    struct flash_loc loc;
+
+    while (tier.cur < tier.ndev) {
+        struct flash_dev *d = tier.dev[tier.cur];
+        enum flash_io r = flash_dev_append(d, key_hash, value, len, &loc);
+        if (r == FLASH_OK) {
+            stub_put(stub, tier.cur, &loc);
+            tier.flashed++;
+            tier.flashed_bytes += len;
+            return true;
+        }
+        if (r == FLASH_FULL)   /* a value larger than a page */
+            return false;
+        tier.cur++;            /* failed (logged): the next device */
+    }
+    return false;
+}
+
+void flash_tier_forget(const unsigned char *stub)
+{
+    struct flash_loc loc;
+    unsigned dev = stub_get(stub, &loc);
+
+    if (dev >= tier.ndev)
+        return;
+    if (!in_batch)
+        pthread_mutex_lock(&tier.lock);
+    flash_dev_forget(tier.dev[dev], &loc);
+    if (!in_batch)
+        pthread_mutex_unlock(&tier.lock);
+}
+
+size_t flash_tier_read_size(const unsigned char *stub)
+{
+    struct flash_loc loc;
+
+    stub_get(stub, &loc);
+    return flash_dev_read_size(&loc);
+}
+
+bool flash_tier_read(const unsigned char *stub, uint64_t key_hash, struct flash_io_req *req)
+{
+    unsigned dev = stub_get(stub, &req->loc);
+
+    if (!tier.on || tier.io == NULL || dev >= tier.ndev)
+        return false;
+    req->dev = tier.dev[dev];
+    req->key_hash = key_hash;
+    return flash_io_submit(tier.io, req);
+}
+
+void flash_tier_stats(struct flash_tier_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!tier.on)
+        return;
+    pthread_mutex_lock(&tier.lock);
+    for (unsigned i = 0; i < tier.ndev; i++) {
+        struct flash_dev_stats d;
+        flash_dev_stats(tier.dev[i], &d);
+        st->page_allocs += d.page_allocs;
+        st->page_evictions += d.page_evictions;
+        st->page_reclaims += d.page_reclaims;
+        st->pages_free += d.pages_total - d.pages_used;
+        st->pages_used += d.pages_used;
+        st->objects_evicted += d.objects_evicted;
+        st->objects_read += d.objects_read;
+        st->objects_written += d.objects_written;
+        st->objects_used += d.objects_used;
+        st->bytes_evicted += d.bytes_evicted;
+        st->bytes_written += d.bytes_written;
+        st->bytes_read += d.bytes_read;
+        st->bytes_used += d.bytes_used;
+        st->limit_maxbytes += d.pages_total * tier.conf.page_size;
+        st->bad_reads += d.bad_reads;
+        st->io_errors += d.io_errors;
+        st->failed_devices += d.failed;
+    }
+    st->values_flashed = tier.flashed;
+    st->value_bytes_flashed = tier.flashed_bytes;
+    pthread_mutex_unlock(&tier.lock);
+    st->io_queue = tier.io ? flash_io_queued(tier.io) : 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * flash_tier: the flash tier as the store sees it (memcached's extstore).
+ * When eviction would drop a live item whose value qualifies (ext_item_size,
+ * ext_low_ttl), the store hands the value here, and keeps in RAM the item's
+ * header, key and a stub of ITEM_FLASH_STUB bytes saying where the value
+ * went; a read hands the stub back to have the value read on the I/O
+ * threads. Knows no protocol and no connection.
+ *
+ * RAM per flashed item: the item header (4 bytes, +8 for the CAS it keeps
+ * since it moved, +4 with an expiry, +4 with client flags), the key, the
+ * 17-byte stub, and its 6-byte index slot (6.8-10.2 bytes with the table's
+ * slack): 35-46 bytes plus the key, where memcached keeps about 48 plus the
+ * key (its item header with the value's location). Measured by
+ * tests/unit/test_flash_tier.c.
+ *
+ * Locking: the writer side (flash_tier_batch_*, _put, _forget) runs under
+ * a shard lock and takes the tier's own lock inside it (shard, then tier,
+ * never the other way); reads never take it.
+ */
+#ifndef HC_STORAGE_FLASH_TIER_H
+#define HC_STORAGE_FLASH_TIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "storage/flash_conf.h"
+#include "storage/flash_io.h"
+#include "storage/item.h"
+
+/* The stub: device (1 byte), then the flash_loc's page, offset, version
+ * and length, 4 bytes each, little-endian. */
+#define FLASH_STUB_SIZE 17u
+_Static_assert(FLASH_STUB_SIZE == ITEM_FLASH_STUB, "the stub is the item's value bytes");
+
+/* Open the devices (at start-up, before the sandbox: it opens files). 0
+ * (also with no ext_path), or -1 with err. */
+int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen);
+/* Start the I/O threads (after the sandbox, so they run under it). */
+int flash_tier_start_io(char *err, size_t errlen);
+void flash_tier_teardown(void);
+/* Is there a tier with a device that has not failed? */
+bool flash_tier_active(void);
+
+/* Store side, under the shard lock. Does a value of nvalue bytes that
+ * expires at exptime (0: never) go to flash rather than be dropped? */
+bool flash_tier_wants(uint32_t nvalue, rel_time_t exptime, rel_time_t now);
+/* Around a run of puts (one compaction): the tier's lock is held between
+ * them, and end writes what the write buffer holds, so every stub handed
+ * out can be read once the caller's shard lock is released. */
+void flash_tier_batch_begin(void);
+void flash_tier_batch_end(void);
+/* Append a value; true with stub filled, false (nothing stored) when no
+ * device can take it. key_hash: hash_key() of the item's key. */
+bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
+                    unsigned char stub[FLASH_STUB_SIZE]);
+/* The value a stub names is gone (deleted, replaced, evicted). */
+void flash_tier_forget(const unsigned char *stub);
+/* The value's length a stub records. */
+uint32_t flash_stub_len(const unsigned char *stub);
+/* Do two stubs name the same record? */
+bool flash_stub_same(const unsigned char *a, const unsigned char *b);
+
+/* Read side, from any thread. Fill req (dev, loc, key_hash) for the stub
+ * and queue it on the I/O threads: req->scratch and req->out must hold
+ * flash_tier_read_size() and flash_stub_len() bytes, and done/ctx be
+ * set. False when the queue is full or the device is gone (a miss). */
+size_t flash_tier_read_size(const unsigned char *stub);
+bool flash_tier_read(const unsigned char *stub, uint64_t key_hash, struct flash_io_req *req);
+
+/* `stats extstore` and the extstore_* lines of `stats`. */
+struct flash_tier_stats {
+    uint64_t page_allocs, page_evictions, page_reclaims, pages_free, pages_used;
+    uint64_t objects_evicted, objects_read, objects_written, objects_used;
+    uint64_t bytes_evicted, bytes_written, bytes_read, bytes_used;
+    uint64_t limit_maxbytes, io_queue, bad_reads, io_errors, failed_devices;
+    uint64_t values_flashed, value_bytes_flashed;   /* write amplification's base */
+};
+void flash_tier_stats(struct flash_tier_stats *st);
+
+#endif
