@@ -22,6 +22,7 @@
 #include "policy/auth.h"
 #include "policy/udp_guard.h"
 #include "protocol/limits.h"
+#include "server/park.h"
 #include "server/settings.h"
 #include "server/watch_log.h"
 #include "server/stats.h"
@@ -165,6 +166,7 @@ void conn_destroy(struct conn *c)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&cs->lock);
     watch_remove(&c->s.watch);
+    park_cancel(&c->s);
     watch_log_conn(false, &c->s.peer, c->s.peer.ss_family == AF_UNIX, c->fd,
                    c->close_reason ? c->close_reason : c->s.closing ? "normal" : "error");
     if (c->on_ready) {
@@ -348,6 +350,11 @@ static void add_ready(struct conn *c)
     c->set->ready = c;
 }
 
+void conn_wake(struct conn *c)
+{
+    add_ready(c);
+}
+
 /* The processor that c's first byte picks, once there is a byte. */
 static const struct processor *conn_processor(struct conn *c, const char *data,
                                               size_t len)
@@ -437,8 +444,8 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             conn_release_reply(c);
             continue;
         }
-        if (buf_len(&c->out) > 0)
-            break;   /* output blocked: wait for the client to read */
+        if (buf_len(&c->out) > 0 || c->s.parked)
+            break;   /* output blocked, or a value is read from flash */
         if (nreq == settings.reqs_per_event) {
             STAT_INCR(c->set->stats, conn_yields);
             *yielded = true;
@@ -457,8 +464,8 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             nreq++;      /* a long reply (a dump) takes its turns with others */
             continue;
         }
-        if (st == PROC_STEP_NEED_MORE)
-            break;
+        if (st == PROC_STEP_NEED_MORE || st == PROC_STEP_PARKED)
+            break;   /* more bytes, or the value (park.c resumes it) */
         if (st == PROC_STEP_CLOSE) {
             c->s.closing = true;
             break;

@@ -26,6 +26,7 @@
 #include "server/process_binary.h"
 #include "server/process_text.h"
 #include "policy/auth.h"
+#include "server/park.h"
 #include "server/sandbox.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -33,6 +34,7 @@
 #include "server/watch_log.h"
 #include "server/udp.h"
 #include "server/worker.h"
+#include "storage/flash_tier.h"
 #include "storage/crawl.h"
 #include "storage/store.h"
 
@@ -322,6 +324,7 @@ static void write_pidfile(void)
 
 static void setup_store(void)
 {
+    char err[FLASH_ERR_MAX + FLASH_PATH_MAX];
     struct store_config cfg = {
         .mem_limit = settings.maxbytes,
         .item_size_max = settings.item_size_max,
@@ -337,6 +340,8 @@ static void setup_store(void)
             log_fatal(EX_USAGE_CODE, "hardcached: -e: %s", store_setup_error());
         log_fatal(EX_OSERR_CODE, "hardcached: cannot set up the store: %s", strerror(errno));
     }
+    if (flash_tier_setup(&settings.flash, err, sizeof(err)) < 0)
+        log_fatal(EX_USAGE_CODE, "hardcached: ext_path: %s", err);
     if (settings.large_pages && !store_huge_pages())
         log_warn("hardcached: -L: transparent huge pages are not available here; "
                  "item memory uses normal pages");
@@ -442,7 +447,8 @@ int main(int argc, char **argv)
     /* last step of start-up, before any client is served */
     if (settings.sandbox && sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
                                          (settings.auth_required || settings.tls.enabled ?
-                                          SANDBOX_READ_FILES : 0)) < 0)
+                                          SANDBOX_READ_FILES : 0) |
+                                         (settings.flash.ndev > 0 ? SANDBOX_FLASH : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
     /* stdio, the listeners, each worker's epoll and wake-up eventfd (set
@@ -451,6 +457,11 @@ int main(int argc, char **argv)
                  (uint64_t)(3 + nlisteners + 2 * settings.threads));
     stats_detail_setup(settings.prefix_delimiter, settings.detail_enabled);
     watch_log_setup();
+    {
+        char err[FLASH_ERR_MAX];
+        if (flash_tier_start_io(err, sizeof(err)) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+    }
     /* before the workers: a client's first lru_crawler finds it running */
     if (crawl_start(&settings.crawler) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot start the LRU crawler thread");
@@ -464,6 +475,8 @@ int main(int argc, char **argv)
 
     metrics_teardown();
     workers_stop(graceful);
+    flash_tier_teardown();   /* reads in flight end; then what they left */
+    park_teardown();
     crawl_stop();
     stats_detail_teardown();
     watch_teardown();

@@ -3,6 +3,7 @@
  * status codes, quiet-mode rules and CAS semantics. Quiet commands stay
  * silent on success (and get/gat on a miss) but always report errors.
  */
+#include "server/park.h"
 #include "server/process_binary.h"
 
 #include <string.h>
@@ -69,10 +70,13 @@ static void emit_item(const struct store_item *it, void *arg)
 {
     struct get_ctx *g = arg;
     unsigned char flags[4];
+    const char *value = it->value;
 
+    if (g->with_value && it->flash != NULL && park_value(g->s, it, &value) != PARK_SERVE)
+        return;   /* waits, or a miss (park_found) */
     be32(flags, it->flags);
     respond(g->s, g->req, BIN_STATUS_OK, flags, 4, g->with_key ? it->key : NULL,
-            g->with_key ? (uint16_t)it->nkey : 0, g->with_value ? it->value : NULL,
+            g->with_key ? (uint16_t)it->nkey : 0, g->with_value ? value : NULL,
             g->with_value ? it->nvalue : 0, settings.use_cas ? it->cas : 0);
 }
 
@@ -91,6 +95,9 @@ static void exec_get(struct session *s, const struct bin_req *req)
     };
     enum store_found found = store_read(&rd, emit_item, &g);
 
+    if (s->parked)
+        return;
+    found = park_found(s, found);
     stats_get(ts, touch, found);
     stats_detail_get(req->key, req->keylen, found == STORE_FOUND);
     if (found == STORE_FOUND || req->quiet)
@@ -367,8 +374,11 @@ static enum proc_step bin_step(struct session *s, const char *data, size_t len,
         s->hold_reply = req.status == BIN_STATUS_E2BIG;
         return PROC_STEP_DONE;
     }
+    enum proc_step r = bin_execute(s, &req);
+    if (s->parked)   /* a GET whose value is read from flash: again then */
+        return PROC_STEP_PARKED;
     *used = req.consumed;
-    return bin_execute(s, &req);
+    return r;
 }
 
 const struct processor binary_processor = {

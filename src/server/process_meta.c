@@ -3,6 +3,7 @@
  * the client gave them, then memcached's state flags: Z (a win was handed
  * out already), X (stale), W (this client won the right to recache).
  */
+#include "server/park.h"
 #include "server/process_meta.h"
 
 #include <stdio.h>
@@ -142,7 +143,10 @@ static void mg_emit(const struct store_item *it, void *arg)
     rel_time_t now = clock_now();
     /* C<cas>: the client holds this version already, no value (1.6.45) */
     bool value = f->value && !(meta_has(f, 'C') && it->cas == f->cas_cmp);
+    const char *bytes = it->value;
 
+    if (value && it->flash != NULL && park_value(m->s, it, &bytes) != PARK_SERVE)
+        return;   /* waits, or a miss (park_found) */
     if (value) {
         put(&l, "VA", 2);
         put_num(&l, it->nvalue);
@@ -174,7 +178,7 @@ static void mg_emit(const struct store_item *it, void *arg)
         return;
     session_append(m->s, l.buf, l.n);
     if (value) {
-        session_append(m->s, it->value, it->nvalue);
+        session_append(m->s, bytes, it->nvalue);
         EMIT_LIT(m->s, "\r\n");
     }
 }
@@ -196,6 +200,9 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
     struct mg_ctx m = { s, f, k };
     enum store_found found = store_read(&rd, mg_emit, &m);
 
+    if (s->parked)
+        return;
+    found = park_found(s, found);
     /* memcached applies T to an item it has: an mg T miss is a get miss */
     stats_get(ts, rd.touch && found == STORE_FOUND, found);
     if (found == STORE_FOUND)

@@ -18,6 +18,7 @@
 #include "server/settings.h"
 #include "server/stats_cmd.h"
 #include "server/control.h"
+#include "server/park.h"
 #include "server/session.h"
 #include "server/stats.h"
 #include "server/watch_log.h"
@@ -44,12 +45,17 @@ struct value_ctx {
     bool            with_cas;
 };
 
-/* Called under the shard lock: copy the item into the reply at once. */
+/* Called under the shard lock: copy the item into the reply at once (a
+ * value on flash once it is read: park.h). */
 static void emit_value(const struct store_item *it, void *arg)
 {
     struct value_ctx *vc = arg;
-    char *p = session_reserve(vc->s, VALUE_HEADER_MAX + it->nvalue + 2);
+    const char *value = it->value;
+    char *p;
 
+    if (it->flash != NULL && park_value(vc->s, it, &value) != PARK_SERVE)
+        return;
+    p = session_reserve(vc->s, VALUE_HEADER_MAX + it->nvalue + 2);
     if (p == NULL)
         return;
     memcpy(p, "VALUE ", 6);
@@ -66,7 +72,7 @@ static void emit_value(const struct store_item *it, void *arg)
     }
     *p++ = '\r';
     *p++ = '\n';
-    memcpy(p, it->value, it->nvalue);
+    memcpy(p, value, it->nvalue);
     p += it->nvalue;
     *p++ = '\r';
     *p++ = '\n';
@@ -85,10 +91,15 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
     struct text_token key;
     size_t pos = s->resume;
 
-    while (text_next_key(req, &pos, &key)) {
+    for (size_t at = pos; text_next_key(req, &pos, &key); at = pos) {
         struct store_read rd = { .key = key.p, .nkey = key.n, .touch = touch,
                                  .exptime = exptime };
         enum store_found found = store_read(&rd, emit_value, &vc);
+        if (s->parked) {   /* this key again once its value is read */
+            s->resume = at;
+            return PROC_STEP_PARKED;
+        }
+        found = park_found(s, found);
         stats_get(ts, touch, found);
         stats_detail_get(key.p, key.n, found == STORE_FOUND);
         if (s->closing)
@@ -321,6 +332,8 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         if (req->cmd == TEXT_CMD_ME)   /* 1.6.45 counts `me` alone */
             STAT_INCR(s->stats, cmd_meta);
         process_meta(s, req);
+        if (s->parked)   /* mg: its value is read from flash, then again */
+            return PROC_STEP_PARKED;
         break;
     case TEXT_CMD_LRU_CRAWLER:
         return runtime_lru_crawler(s, req->args, req->nargs);
@@ -588,7 +601,7 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
     if (piece && !text_piece_allowed(s, req))
         return PROC_STEP_CLOSE;
     enum proc_step r = text_gated(s, req);
-    if (r != PROC_STEP_OUTPUT_FULL) {
+    if (r != PROC_STEP_OUTPUT_FULL && r != PROC_STEP_PARKED) {
         *used = req->consumed;
         if (piece)
             text_piece_done(s, req);

@@ -22,6 +22,9 @@ enum proc_step {
                               water (session.resume): send, then step again
                               on the same bytes */
     PROC_STEP_CLOSE,       /* close after sending the replies */
+    PROC_STEP_PARKED,      /* a value is being read from flash (park.h):
+                              used nothing; the same bytes are stepped
+                              again once it is back */
 };
 
 struct processor {

@@ -158,6 +158,9 @@ static int release_rules(scmp_filter_ctx ctx, unsigned extra)
 #undef X
     if (rc == 0 && (extra & SANDBOX_UNLINK))
         rc = allow(ctx, "unlink");
+    if (rc == 0 && (extra & SANDBOX_FLASH))
+        rc = allow(ctx, "pread64") < 0 || allow(ctx, "pwrite64") < 0 ||
+             allow(ctx, "pwritev") < 0 ? -1 : 0;
     /* Memory may be mapped or re-protected, but never made executable: an
      * exploit cannot turn the data it sent into code. */
     if (rc == 0)

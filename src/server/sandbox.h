@@ -18,6 +18,8 @@ enum sandbox_extra {
     SANDBOX_READ_FILES = 1 << 1,   /* -Y/-S: SIGHUP re-reads the password
                                       file (opening read-only; never for
                                       writing or creating) */
+    SANDBOX_FLASH      = 1 << 2,   /* -o ext_path: the flash tier reads and
+                                      writes its files (pread, pwrite) */
 };
 
 /* Install the filter on the calling thread; threads it creates afterwards

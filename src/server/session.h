@@ -18,6 +18,7 @@
 
 struct thread_stats;
 struct auth_sasl_session;
+struct park_read;
 
 /* The longest refusal held back while a value is discarded (see held):
  * memcached's error lines and a binary error response with its message. */
@@ -59,6 +60,10 @@ struct session {
                                         requests (server/watch.h) */
     int                  wake_fd;    /* wakes the serving thread's loop;
                                         -1: none (a datagram) */
+    struct park_read    *park;       /* its read of a flashed value (park.h) */
+    bool                 parked;     /* that read is pending: no step runs */
+    bool                 park_missed;/* the value a visit met on flash was
+                                        a miss (park_found) */
     struct sockaddr_storage peer;
     socklen_t            peerlen;
 };

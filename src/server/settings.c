@@ -283,8 +283,8 @@ static void check_listen_confs(void)
  * logging machinery: they have no counterpart in hardcached's storage and
  * are accepted and ignored so existing command lines keep working (each
  * also appears in -h). Options that change what is stored or served
- * (temporary_ttl, ext_path) are refused instead; extstore's ext_* are
- * parsed and checked (storage/flash_conf.h), ext_path then refused. */
+ * (temporary_ttl) are refused instead; extstore's ext_path and ext_* are
+ * parsed and checked (storage/flash_conf.h) and run the flash tier. */
 static const char *const ignored_suboptions[] = {
     "maxconns_fast", "no_maxconns_fast", "tail_repair_time",
     "lru_maintainer", "no_lru_maintainer", "hot_lru_pct", "warm_lru_pct",
@@ -497,10 +497,10 @@ static void check_flash(void)
     if (flash_conf_check(&settings.flash, settings.item_size_max, settings.udp_port,
                          err, sizeof(err)) < 0)
         usage_error("%s", err);
-    /* Refused, not ignored, until the tier can hold values (issue 20). */
-    if (settings.flash.ndev > 0)
-        usage_error("ext_path is not supported yet: hardcached has no external "
-                    "(flash) storage, every item is in memory (-m)");
+    /* Refused, not ignored, until a restart finds what is on flash. */
+    if (settings.flash.ndev > 0 && settings.memory_file != NULL)
+        usage_error("ext_path with -e is not supported yet: a restart would not find "
+                    "the values on flash (use one or the other)");
 }
 
 static enum settings_action parse_argv(int argc, char **argv)

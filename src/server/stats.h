@@ -19,6 +19,9 @@
 #define THREAD_STATS(X)                                                    \
     X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch)                        \
     X(get_hits) X(get_misses) X(get_expired) X(get_flushed)                \
+    /* the flash tier's (shown only with one, as memcached) */             \
+    X(get_extstore) X(get_aborted_extstore) X(get_oom_extstore)           \
+    X(recache_from_extstore) X(miss_from_extstore) X(badcrc_from_extstore) \
     X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits)            \
     X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval)    \
     X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)    \

@@ -19,6 +19,7 @@
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/stats_class.h"
+#include "server/stats_flash.h"
 #include "server/stats.h"
 #include "storage/crawl.h"
 #include "storage/store.h"
@@ -80,8 +81,10 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "total_connections", atomic_load(&global_stats.total_connections));
     stats_add_u64(s, "rejected_connections", atomic_load(&global_stats.rejected_connections));
     stats_add_u64(s, "connection_structures", atomic_load(&global_stats.connection_structures));
-    /* idle_kicks only with an idle timeout, as memcached */
-#define X(name) if (settings.idle_timeout || strcmp(#name, "idle_kicks") != 0) \
+    /* idle_kicks only with an idle timeout, the *_extstore ones only with
+     * a flash tier, as memcached */
+#define X(name) if ((settings.idle_timeout || strcmp(#name, "idle_kicks") != 0) && \
+                    (settings.flash.ndev > 0 || strstr(#name, "extstore") == NULL)) \
         stats_add_u64(s, #name, atomic_load_explicit(&ts.name, memory_order_relaxed));
     THREAD_STATS(X)
 #undef X
@@ -98,6 +101,8 @@ void stats_emit_general(const struct stats_sink *s)
     stats_add_u64(s, "accepting_conns", 1);
     stats_add_u64(s, "listen_disabled_num", 0);
     stats_add_u64(s, "threads", (uint64_t)settings.threads);
+    if (settings.flash.ndev > 0)
+        stats_flash_emit(s);
 #define X(name, field) stats_add_u64(s, #name, ss.field);
     STORE_STATS_HASH(X)
     crawl_stats_get(&cs);

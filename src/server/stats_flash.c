@@ -8,6 +8,7 @@
 
 #include "server/stats_sink.h"
 #include "storage/flash_conf.h"
+#include "storage/flash_tier.h"
 
 void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c)
 {
@@ -30,4 +31,35 @@ void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c
         stats_add_fmt(s, name, "%s:%llu", c->dev[i].path,
                       (unsigned long long)c->dev[i].size);
     }
+}
+
+void stats_flash_emit(const struct stats_sink *s)
+{
+    struct flash_tier_stats t;
+
+    flash_tier_stats(&t);
+    stats_add_str(s, "extstore_memory_pressure", "0.00");
+    stats_add_u64(s, "extstore_compact_lost", 0);
+    stats_add_u64(s, "extstore_compact_rescues", 0);
+    stats_add_u64(s, "extstore_compact_resc_cold", 0);
+    stats_add_u64(s, "extstore_compact_resc_old", 0);
+    stats_add_u64(s, "extstore_compact_skipped", 0);
+#define FLASH_TIER_STATS(X)                                                   \
+    X(page_allocs) X(page_evictions) X(page_reclaims) X(pages_free)            \
+    X(pages_used) X(objects_evicted) X(objects_read) X(objects_written)       \
+    X(objects_used) X(bytes_evicted) X(bytes_written) X(bytes_read)           \
+    X(bytes_used)
+#define X(f) stats_add_u64(s, "extstore_" #f, t.f);
+    FLASH_TIER_STATS(X)
+#undef X
+    stats_add_u64(s, "extstore_bytes_fragmented", 0);   /* not tracked (no compaction) */
+    stats_add_u64(s, "extstore_limit_maxbytes", t.limit_maxbytes);
+    stats_add_u64(s, "extstore_io_queue", t.io_queue);
+    /* hardcached's: what write amplification is measured against, and
+     * the device failures that degraded the tier */
+    stats_add_u64(s, "extstore_values_flashed", t.values_flashed);
+    stats_add_u64(s, "extstore_value_bytes_flashed", t.value_bytes_flashed);
+    stats_add_u64(s, "extstore_io_errors", t.io_errors);
+    stats_add_u64(s, "extstore_bad_reads", t.bad_reads);
+    stats_add_u64(s, "extstore_devices_failed", t.failed_devices);
 }

@@ -12,5 +12,8 @@ struct flash_conf;
 /* memcached's ext_* settings in its order, then the three it keeps to
  * itself (ext_page_size, ext_threads, ext_io_depth) and the files. */
 void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c);
+/* The tier's extstore_* lines of `stats`, in memcached 1.6.45's names
+ * and order (those of its compaction, which this tier has not, are 0). */
+void stats_flash_emit(const struct stats_sink *s);
 
 #endif

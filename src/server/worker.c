@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "policy/acl.h"
+#include "server/park.h"
 #include "server/session.h"
 #include "server/settings.h"
 #include "server/udp.h"
@@ -140,6 +141,7 @@ static void *worker_main(void *arg)
                 uint64_t v;
                 (void)!read(w->wake_fd, &v, sizeof(v));
                 conn_set_feed_watchers(&w->conns);
+                park_resume(&w->conns);
                 break;
             }
             }

@@ -1,0 +1,45 @@
+/*
+ * park: a request whose value is on flash waits here without holding its
+ * worker. The processor's visit meets a flashed item (store_item.flash),
+ * asks park_value, and on PARK_WAIT stops the request (PROC_STEP_PARKED);
+ * an I/O thread reads and verifies the value, hands it back to the worker
+ * through its wake-up eventfd, and the connection runs the same request
+ * again, which now finds the value here. Requests behind it wait, so
+ * pipelined replies keep their order. Knows connections, not protocols.
+ */
+#ifndef HC_SERVER_PARK_H
+#define HC_SERVER_PARK_H
+
+#include <stdbool.h>
+
+#include "storage/store.h"
+
+struct session;
+struct store_item;
+struct conn;
+struct conn_set;
+
+enum park_value {
+    PARK_SERVE,   /* *value holds it->nvalue verified bytes */
+    PARK_MISS,    /* the read failed verification or could not be made */
+    PARK_WAIT,    /* a read is pending: stop, the request runs again */
+};
+
+/* Under the shard lock, in a visit of an item with it->flash set. Counts
+ * memcached's get_extstore, miss_from_extstore and badcrc_from_extstore
+ * (on the session's thread) once per read. */
+enum park_value park_value(struct session *s, const struct store_item *it,
+                           const char **value);
+/* After the store_read whose visit called park_value (and did not wait):
+ * what the client is told it met (a value that failed on flash is a
+ * miss); the read's value is released. */
+enum store_found park_found(struct session *s, enum store_found found);
+/* On the worker: take the reads finished for this set's connections and
+ * run their requests again. */
+void park_resume(struct conn_set *cs);
+/* A connection closes: its pending read, if any, is freed when it ends. */
+void park_cancel(struct session *s);
+/* At exit, after the I/O threads stopped: free what was left. */
+void park_teardown(void);
+
+#endif
