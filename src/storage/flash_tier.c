@@ -15,6 +15,8 @@
 
 #include "storage/flash_dev.h"
 
+#define FLASH_IO_QUEUE_MIN 4096   /* reads queued for the I/O threads */
+
 static struct {
     bool                  on;
     struct flash_conf     conf;
@@ -56,7 +58,13 @@ int flash_tier_start_io(char *err, size_t errlen)
 {
     if (!tier.on || tier.io != NULL)
         return 0;
-    tier.io = flash_io_start(tier.conf.threads, tier.conf.io_depth, err, errlen);
+    /* ext_io_depth is how many reads a thread has in flight (memcached's
+     * default is 1, and a pread is one at a time anyway); the queue in
+     * front of them holds one read per waiting connection, at least
+     * FLASH_IO_QUEUE_MIN, so a burst of connections is not turned away. */
+    unsigned depth = tier.conf.io_depth * tier.conf.threads < FLASH_IO_QUEUE_MIN ?
+                     FLASH_IO_QUEUE_MIN / tier.conf.threads : tier.conf.io_depth;
+    tier.io = flash_io_start(tier.conf.threads, depth, err, errlen);
     return tier.io != NULL ? 0 : -1;
 }
 

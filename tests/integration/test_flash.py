@@ -1,10 +1,18 @@
-"""The flash tier (issue 20, memcached's extstore): its options.
+"""The flash tier (issue 20, memcached's extstore).
 
-Until the tier holds values, -o ext_path is refused (it used to be accepted
-and ignored); the ext_* options are parsed with memcached's units and
-bounds and shown in `stats settings` under memcached's names."""
+Its options: parsed with memcached's units and bounds and shown in
+`stats settings` under memcached's names. Its values: evicted from RAM to
+the ext_path file, read back intact by every protocol, pipelined and in
+multi-gets, in order; a full, torn or vanished file gives misses, never a
+wrong value."""
+import os
+import random
+import re
+import socket
+
 import pytest
 
+import binproto
 import hcutil
 
 pytestmark = pytest.mark.hardcached_only
@@ -62,13 +70,15 @@ def test_ext_options_shown_in_memcacheds_units(start_server):
     assert got["ext_io_depth"] == "8"
 
 
-def test_ext_path_refused_not_ignored(run_binary, tmp_path):
-    """A cache the operator believes is on flash must not start RAM-only."""
+def test_ext_path_with_restart_file_refused(run_binary, tmp_path):
+    """A restart would not find the values on flash: refused, not half
+    done."""
     f = tmp_path / "flash"
     r = run_binary(*hcutil.root_args(), "-p", str(hcutil.free_port()), "-U", "0",
+                   "-e", "/dev/shm/hc-flash-never-%d" % os.getpid(),
                    "-o", "ext_path=%s:64m" % f)
     assert r.returncode == 64
-    assert b"ext_path" in r.stderr
+    assert b"ext_path" in r.stderr and b"-e" in r.stderr
     assert not f.exists()
 
 
@@ -95,3 +105,238 @@ def test_ext_checks_between_options(run_binary, args, word):
     r = run_binary(*hcutil.root_args(), *args)
     assert r.returncode == 64
     assert word in r.stderr
+
+
+# ---- values on flash ----
+
+VSIZE = 4000          # over ext_item_size (512): every value qualifies
+
+
+def value(i, gen=0):
+    return (b"%07d:%03d|" % (i, gen)) * (VSIZE // 12) + b"#" * (VSIZE % 12)
+
+
+def flash_server(start_server, path, size="64m", mem="8", extra=()):
+    """RAM of 8 MB, 1 MiB pages: a few thousand 4 KB values spill."""
+    return start_server("-m", mem, "-o", "ext_path=%s:%s,ext_page_size=1,"
+                        "ext_wbuf_size=1" % (path, size), *extra)
+
+
+def fill(c, n, gen=0, first=0):
+    """n pipelined noreply sets of value(i, gen), then a round trip."""
+    batch = []
+    for i in range(first, first + n):
+        v = value(i, gen)
+        batch.append(b"set k%d %d 0 %d noreply\r\n%s\r\n" % (i, i, len(v), v))
+        if len(batch) == 64:
+            c.send(b"".join(batch))
+            batch = []
+    c.send(b"".join(batch) + b"version\r\n")
+    assert c.readline(timeout=60).startswith(b"VERSION ")
+
+
+def read_values(c, keys):
+    """One text multi-get: {key index: value} of the hits, in reply order."""
+    c.send(b"get " + b" ".join(b"k%d" % i for i in keys) + b"\r\n")
+    got = []
+    while True:
+        line = c.readline(timeout=30)
+        if line == b"END\r\n":
+            return got
+        m = re.match(rb"VALUE k(\d+) (\d+) (\d+)\r\n", line)
+        assert m, line
+        data = c.read_exact(int(m.group(3)) + 2, timeout=30)
+        assert int(m.group(2)) == int(m.group(1))     # its flags
+        got.append((int(m.group(1)), data[:-2]))
+
+
+N = 4000              # 16 MB of values: half of them at least on flash
+
+
+@pytest.fixture
+def flashed(start_server, tmp_path):
+    s = flash_server(start_server, tmp_path / "ext")
+    with s.client() as c:
+        fill(c, N)
+    st = s.stats()
+    assert int(st["extstore_objects_written"]) > N // 2, st
+    return s
+
+
+def test_values_land_on_flash_and_come_back(flashed, tmp_path):
+    st = flashed.stats()
+    assert int(st["curr_items"]) == N      # nothing evicted: it went to flash
+    assert int(st["evictions"]) == 0
+    assert int(st["extstore_bytes_written"]) >= int(st["extstore_objects_written"]) * VSIZE
+    assert os.stat(tmp_path / "ext").st_mode & 0o777 == 0o600
+    with flashed.client() as c:
+        for i in range(N):
+            assert c.get("k%d" % i) == value(i), i
+    st = flashed.stats()
+    assert int(st["get_hits"]) == N
+    assert int(st["get_extstore"]) == int(st["extstore_objects_written"])
+    assert int(st["extstore_objects_read"]) == int(st["get_extstore"])
+    assert st["miss_from_extstore"] == "0" and st["badcrc_from_extstore"] == "0"
+
+
+def test_multiget_and_pipeline_keep_order(flashed):
+    """One write: multi-gets over flashed and RAM keys, meta and other
+    commands between them; the replies come in request order."""
+    keys = list(range(0, N, 7))
+    random.Random(1).shuffle(keys)
+    with flashed.client() as c:
+        req = b""
+        for j in range(0, len(keys), 50):
+            part = keys[j:j + 50]
+            req += b"get " + b" ".join(b"k%d" % i for i in part) + b"\r\n"
+            req += b"mg k%d v k f s\r\nversion\r\n" % part[0]
+        c.send(req)
+        for j in range(0, len(keys), 50):
+            part = keys[j:j + 50]
+            for i in part:
+                v = value(i)
+                c.expect(b"VALUE k%d %d %d\r\n%s\r\n" % (i, i, len(v), v), timeout=30)
+            c.expect(b"END\r\n")
+            v = value(part[0])
+            c.expect(b"VA %d kk%d f%d s%d\r\n%s\r\n" % (len(v), part[0], part[0], len(v), v))
+            assert c.readline().startswith(b"VERSION ")
+
+
+def test_meta_and_binary_read_flashed_values(flashed):
+    with flashed.client() as c:
+        for i in (0, 1, 2, N // 3):
+            v = value(i)
+            c.send(b"mg k%d v t c\r\n" % i)
+            line = c.readline(timeout=30)
+            assert line.startswith(b"VA %d t-1 c" % len(v)), line
+            c.expect(v + b"\r\n")
+            c.cmd(b"mg k%d s q\r\nmn\r\n" % i, b"HD s%d\r\nMN\r\n" % len(v))
+    with flashed.client() as c:   # a connection's first byte picks its protocol
+        # binary: GET, GETK, and quiet GETKQs pipelined ahead of a NOOP
+        r = binproto.call(c, "get", b"k5")
+        assert r.status == binproto.OK and r.value == value(5)
+        r = binproto.call(c, "getk", b"k6")
+        assert r.status == binproto.OK and r.key == b"k6" and r.value == value(6)
+        ks = [7, 8, 9, N + 5, 10]      # N + 5: a miss, silent
+        c.send(b"".join(binproto.pack("getkq", b"k%d" % i, opaque=i) for i in ks) +
+               binproto.pack("noop", opaque=99))
+        for i in (7, 8, 9, 10):
+            r = binproto.read(c, timeout=30)
+            assert (r.key, r.opaque, r.value) == (b"k%d" % i, i, value(i))
+        assert binproto.read(c).opaque == 99
+
+
+def test_writes_on_flashed_items(flashed):
+    """Overwrite, delete, touch, append and incr on items whose value is on
+    flash: memcached's answers, and the new value wins."""
+    with flashed.client() as c:
+        c.set("k0", b"new")
+        assert c.get("k0") == b"new"
+        c.cmd(b"delete k1\r\n", b"DELETED\r\n")
+        assert c.get("k1") is None
+        c.cmd(b"touch k2 1000\r\n", b"TOUCHED\r\n")
+        assert c.get("k2") == value(2)
+        c.cmd(b"append k3 0 0 1\r\nx\r\n", b"NOT_STORED\r\n")    # as memcached
+        c.cmd(b"incr k4 1\r\n",
+              b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n")
+        assert c.get("k3") == value(3) and c.get("k4") == value(4)
+
+
+def test_close_while_a_read_is_pending(flashed):
+    """Clients that leave with reads in flight: nothing leaks or crashes."""
+    for i in range(20):
+        c = flashed.client()
+        c.send(b"get k%d k%d\r\n" % (i, i + 1))
+        c.close()
+    with flashed.client() as c:
+        assert c.get("k30") == value(30)
+    assert flashed.stats()["get_aborted_extstore"] == "0"   # none turned away
+
+
+def test_device_that_fills_up(start_server, tmp_path):
+    """A 2 MiB file takes 2 pages: the oldest is reused, its values become
+    misses (counted), the rest read back intact, never another's bytes."""
+    s = flash_server(start_server, tmp_path / "ext", size="2m")
+    with s.client() as c:
+        fill(c, N)
+        got = dict(read_values(c, range(0, N)))
+    st = s.stats()
+    assert int(st["extstore_page_evictions"]) > 0, st
+    assert st["extstore_limit_maxbytes"] == str(2 << 20)
+    assert 0 < len(got) < N
+    for i, v in got.items():
+        assert v == value(i), i
+    assert int(st["get_misses"]) == N - len(got)
+    assert st["miss_from_extstore"] == st["get_misses"]   # all misses were on flash
+    assert st["badcrc_from_extstore"] == "0"     # a reused page is told by version
+
+
+def test_torn_page_is_a_miss_never_wrong_data(flashed, tmp_path):
+    """Bytes flipped in the file under the running server: every read of a
+    damaged record is a miss counted in badcrc_from_extstore."""
+    path = tmp_path / "ext"
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        for off in range(4096, min(size, 8 << 20), 9973):
+            f.seek(off)
+            b = f.read(1)
+            f.seek(off)
+            f.write(bytes([b[0] ^ 0x5a]) if b else b"\xff")
+    with flashed.client() as c:
+        got = dict(read_values(c, range(N)))
+    for i, v in got.items():
+        assert v == value(i), i
+    st = flashed.stats()
+    assert int(st["badcrc_from_extstore"]) > 0
+    assert int(st["miss_from_extstore"]) == N - len(got)
+    assert flashed.alive()
+
+
+def test_vanished_device_degrades_to_ram(flashed, tmp_path):
+    """The file cut to nothing under the server: reads fail, the device is
+    marked failed with a log line and a counter; the cache goes on in RAM."""
+    os.truncate(tmp_path / "ext", 0)
+    with flashed.client() as c:
+        got = dict(read_values(c, range(N)))
+        for i, v in got.items():
+            assert v == value(i), i
+        assert len(got) < N
+        fill(c, 200, gen=1, first=N)        # still stores (in RAM)
+        assert c.get("k%d" % (N + 199)) == value(N + 199, 1)
+    st = flashed.stats()
+    assert st["extstore_devices_failed"] == "1"
+    assert int(st["extstore_io_errors"]) >= 1
+    assert b"flash" in flashed.stderr() and b"continues without it" in flashed.stderr()
+
+
+def test_churn_both_tiers_under_the_limit(start_server, tmp_path):
+    """Overwrites and deletes at random across RAM and flash, with the flash
+    file recycled too: a get returns the last value written or nothing,
+    and item memory stays within -m."""
+    s = flash_server(start_server, tmp_path / "ext", size="4m")
+    keys = 3000
+    gen = {}
+    rnd = random.Random(7)
+    with s.client() as c:
+        fill(c, keys)
+        gen = {i: 0 for i in range(keys)}
+        for rnd_no in range(1, 4):
+            batch = []
+            for i in rnd.sample(range(keys), keys // 3):
+                if rnd.random() < 0.2:
+                    batch.append(b"delete k%d noreply\r\n" % i)
+                    gen[i] = None
+                else:
+                    v = value(i, rnd_no)
+                    batch.append(b"set k%d %d 0 %d noreply\r\n%s\r\n" % (i, i, len(v), v))
+                    gen[i] = rnd_no
+            for j in range(0, len(batch), 64):
+                c.send(b"".join(batch[j:j + 64]))
+            c.cmd(b"mn\r\n", b"MN\r\n")
+            got = dict(read_values(c, rnd.sample(range(keys), 400)))
+            for i, v in got.items():
+                assert gen[i] is not None and v == value(i, gen[i]), i
+    st = s.stats()
+    assert int(st["memory_used"]) <= 8 << 20
+    assert int(st["extstore_objects_written"]) > keys // 2
+    assert int(st["extstore_page_evictions"]) > 0

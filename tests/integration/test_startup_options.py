@@ -56,12 +56,11 @@ def test_unknown_hash_algorithm_refused(binary):
 
 
 @pytest.mark.hardcached_only
-@pytest.mark.parametrize("opt,why", [("temporary_ttl=30", b"temporary_ttl"),
-                                     ("ext_path=/tmp/hc-ext:64m", b"ext_path")])
+@pytest.mark.parametrize("opt,why", [("temporary_ttl=30", b"temporary_ttl")])
 def test_option_changing_storage_refused(opt, why):
-    """memcached 1.6.45 takes these (extstore, an unevictable short-TTL
-    LRU); hardcached would store differently, so it refuses with a reason
-    rather than ignore them."""
+    """memcached 1.6.45 takes these (an unevictable short-TTL LRU; ext_path
+    is taken here too: test_flash.py); hardcached would store differently,
+    so it refuses with a reason rather than ignore them."""
     r = run(hcutil.HC_BIN, "-o", opt)
     assert r.returncode == 64, r
     assert why in r.stderr and b"not supported" in r.stderr, r.stderr
