@@ -9,9 +9,10 @@
  * RAM per flashed item: the item header (4 bytes, +8 for the CAS it keeps
  * since it moved, +4 with an expiry, +4 with client flags), the key, the
  * 17-byte stub, and its 6-byte index slot (6.8-10.2 bytes with the table's
- * slack): 35-46 bytes plus the key, where memcached keeps about 48 plus the
- * key (its item header with the value's location). Measured by
- * tests/unit/test_flash_tier.c.
+ * slack): 29 bytes plus the key in segments (measured by
+ * tests/unit/test_flash_tier.c, no expiry or flags), 36-39 with the index,
+ * where memcached keeps about 48 plus the key (its item header with the
+ * value's location).
  *
  * Locking: the writer side (flash_tier_batch_*, _put, _forget) runs under
  * a shard lock and takes the tier's own lock inside it (shard, then tier,

@@ -155,6 +155,42 @@ static void test_vanished(void)
     flash_dev_close(&d);
 }
 
+/* flash_dev_tune: appends wait in the write buffer (the file holds
+ * nothing of them) until a flush, then read back; with recycle a full
+ * device reuses its oldest page, whose values then read as FLASH_STALE. */
+static void test_wbuf_and_recycle(void)
+{
+    struct flash_dev *d = fresh();
+    struct flash_loc loc[NPAGES * PER_PAGE + 1];
+    struct flash_dev_stats st;
+    unsigned char v[VLEN], raw[VLEN];
+    int fd = open(path, O_RDONLY);
+
+    CHECK_EQ_INT(flash_dev_tune(d, 2 * PAGE, true), 0);   /* capped at a page */
+    fill(v, 0);
+    CHECK_EQ_INT(flash_dev_append(d, 0, v, VLEN, &loc[0]), FLASH_OK);
+    CHECK(pread(fd, raw, VLEN, (off_t)loc[0].page * PAGE + loc[0].offset + 24) == VLEN);
+    CHECK(memcmp(raw, v, VLEN) != 0);                      /* not yet written */
+    CHECK_EQ_INT(flash_dev_flush(d), FLASH_OK);
+    CHECK(read_ok(d, &loc[0], 0));
+    for (unsigned i = 1; i < NPAGES * PER_PAGE + 1; i++) {  /* one more than fits */
+        fill(v, i);
+        CHECK_EQ_INT(flash_dev_append(d, i, v, VLEN, &loc[i]), FLASH_OK);
+    }
+    CHECK_EQ_INT(flash_dev_flush(d), FLASH_OK);
+    CHECK_EQ_INT(loc[NPAGES * PER_PAGE].page, loc[0].page);   /* the oldest */
+    for (unsigned i = 0; i < PER_PAGE; i++)
+        CHECK_EQ_INT(flash_dev_read(d, &loc[i], i, scratch, out), FLASH_STALE);
+    for (unsigned i = PER_PAGE; i < NPAGES * PER_PAGE + 1; i++)
+        CHECK(read_ok(d, &loc[i], i));
+    flash_dev_stats(d, &st);
+    CHECK_EQ_INT(st.page_evictions, 1);
+    CHECK_EQ_INT(st.objects_evicted, PER_PAGE);
+    CHECK_EQ_INT(st.bad_reads, 0);
+    close(fd);
+    flash_dev_close(&d);
+}
+
 int main(void)
 {
     snprintf(path, sizeof(path), "/tmp/hc-test-flash-%d", (int)getpid());
@@ -162,6 +198,7 @@ int main(void)
     RUN(test_roundtrip_and_full);
     RUN(test_torn_record);
     RUN(test_vanished);
+    RUN(test_wbuf_and_recycle);
     unlink(path);
     return unit_report("flash_dev");
 }
