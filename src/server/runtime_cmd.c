@@ -17,6 +17,7 @@
 #include "server/settings.h"
 #include "server/watch.h"
 #include "storage/crawl.h"
+#include "storage/flash_tier.h"
 
 static bool is(const struct text_token *t, const char *lit)
 {
@@ -222,8 +223,8 @@ void runtime_extstore(struct session *s, const struct text_token *a, uint32_t n)
         ok = tok_double(&a[1], &d);
     } else {
         for (size_t i = 0; i < sizeof(u32_knobs) / sizeof(u32_knobs[0]); i++)
-            if (is(&a[0], u32_knobs[i]))
-                ok = tok_u32(&a[1], &v);
+            if (is(&a[0], u32_knobs[i]) && (ok = tok_u32(&a[1], &v)))
+                flash_tier_tune(u32_knobs[i], v);   /* those the tier has */
     }
     if (ok)
         SESSION_LIT(s, "OK");

@@ -1,9 +1,9 @@
 /*
  * runtime_cmd: the commands operators and automation send to memcached at
  * run time: `lru_crawler` (the crawler is real, storage/crawl.h), and the
- * tuning of `lru`, `slabs`, `extstore`. This storage has no segmented LRU, no
- * slab classes and no external store, so none of them changes anything;
- * each gets memcached 1.6.45's own reply for the case where its feature is
+ * tuning of `lru`, `slabs`, `extstore`. This storage has no segmented LRU
+ * and no slab classes, so those change nothing; `extstore item_size` and
+ * `low_ttl` tune a running flash tier (storage/flash_tier.h). Each gets memcached 1.6.45's own reply for the case where its feature is
  * off or its knob merely stored, with memcached's argument checks, never a
  * bare ERROR for a well-formed request (README, "Runtime commands").
  */

@@ -12,9 +12,11 @@
 
 void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c)
 {
-    stats_add_u64(s, "ext_item_size", c->item_size);
+    bool on = c->ndev > 0 && flash_tier_active();   /* tuned by `extstore` */
+
+    stats_add_u64(s, "ext_item_size", on ? flash_tier_item_size() : c->item_size);
     stats_add_u64(s, "ext_item_age", c->item_age);
-    stats_add_u64(s, "ext_low_ttl", c->low_ttl);
+    stats_add_u64(s, "ext_low_ttl", on ? flash_tier_low_ttl() : c->low_ttl);
     stats_add_u64(s, "ext_recache_rate", c->recache_rate);
     stats_add_u64(s, "ext_wbuf_size", c->wbuf_size);
     stats_add_u64(s, "ext_compact_under", c->compact_under);

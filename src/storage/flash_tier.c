@@ -10,6 +10,7 @@
 #include "storage/flash_tier.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static struct {
     struct flash_io_pool *io;
     pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
     uint64_t              flashed, flashed_bytes;
+    _Atomic uint32_t      item_size, low_ttl;   /* tunable while running */
 } tier = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Between batch_begin and batch_end this thread holds tier.lock (an
@@ -50,6 +52,8 @@ int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
         }
     }
     tier.ndev = c->ndev;
+    atomic_store(&tier.item_size, c->item_size);
+    atomic_store(&tier.low_ttl, c->low_ttl);
     tier.on = true;
     return 0;
 }
@@ -82,11 +86,34 @@ bool flash_tier_active(void)
     return tier.on && tier.cur < tier.ndev;
 }
 
+bool flash_tier_tune(const char *knob, uint32_t value)
+{
+    if (!tier.on)
+        return false;
+    if (strcmp(knob, "item_size") == 0)
+        atomic_store_explicit(&tier.item_size, value, memory_order_relaxed);
+    else if (strcmp(knob, "low_ttl") == 0)
+        atomic_store_explicit(&tier.low_ttl, value, memory_order_relaxed);
+    else
+        return false;
+    return true;
+}
+
+uint32_t flash_tier_item_size(void)
+{
+    return atomic_load_explicit(&tier.item_size, memory_order_relaxed);
+}
+
+uint32_t flash_tier_low_ttl(void)
+{
+    return atomic_load_explicit(&tier.low_ttl, memory_order_relaxed);
+}
+
 bool flash_tier_wants(uint32_t nvalue, rel_time_t exptime, rel_time_t now)
 {
-    if (!flash_tier_active() || nvalue < tier.conf.item_size)
+    if (!flash_tier_active() || nvalue < flash_tier_item_size())
         return false;
-    return exptime == 0 || (exptime > now && exptime - now >= tier.conf.low_ttl);
+    return exptime == 0 || (exptime > now && exptime - now >= flash_tier_low_ttl());
 }
 
 void flash_tier_batch_begin(void)

@@ -44,6 +44,13 @@ void flash_tier_teardown(void);
 /* Is there a tier with a device that has not failed? */
 bool flash_tier_active(void);
 
+/* The `extstore` command's knobs that act on a running tier: item_size
+ * and low_ttl (memcached's names). False: no such knob, or no tier. */
+bool flash_tier_tune(const char *knob, uint32_t value);
+/* Their values now (the start-up ones until tuned). */
+uint32_t flash_tier_item_size(void);
+uint32_t flash_tier_low_ttl(void);
+
 /* Store side, under the shard lock. Does a value of nvalue bytes that
  * expires at exptime (0: never) go to flash rather than be dropped? */
 bool flash_tier_wants(uint32_t nvalue, rel_time_t exptime, rel_time_t now);

@@ -340,3 +340,18 @@ def test_churn_both_tiers_under_the_limit(start_server, tmp_path):
     assert int(st["memory_used"]) <= 8 << 20
     assert int(st["extstore_objects_written"]) > keys // 2
     assert int(st["extstore_page_evictions"]) > 0
+
+
+def test_extstore_command_tunes_the_running_tier(start_server, tmp_path):
+    """`extstore item_size N` (memcached's knob) acts at once: values under
+    it stay in RAM and are evicted instead; stats settings shows it."""
+    s = flash_server(start_server, tmp_path / "ext")
+    with s.client() as c:
+        c.cmd(b"extstore item_size 100000\r\n", b"OK\r\n")
+        c.cmd(b"extstore low_ttl 5\r\n", b"OK\r\n")
+        fill(c, N)
+    st = s.stats()
+    assert st["extstore_objects_written"] == "0"
+    assert int(st["evictions"]) > 0
+    got = s.stats("settings")
+    assert got["ext_item_size"] == "100000" and got["ext_low_ttl"] == "5"
