@@ -1,9 +1,13 @@
 /*
  * park: reads of flashed values handed to the I/O threads and back (see
- * park.h). A finished read goes on one list for the whole process, under
+ * park.h). A session's reads form one batch: the read its request waits
+ * for, and those a multi-get asked for ahead (park_ahead), so its keys'
+ * reads overlap instead of each taking a round trip through the I/O
+ * threads. A finished read goes on one list for the whole process, under
  * a mutex, and the worker that owns its connection is woken through its
- * eventfd; the worker takes its own reads off the list. A connection that
- * closes with a read in flight leaves it to be freed when it ends.
+ * eventfd; the worker takes its own reads off the list, and runs the
+ * connection again once none of its batch is pending. A connection that
+ * closes with reads in flight leaves its batch to be freed when they end.
  */
 #include "server/park.h"
 
@@ -20,15 +24,28 @@
 #include "storage/flash_tier.h"
 #include "storage/store.h"
 
+/* Reads one session may have at once (a multi-get's keys ahead of the
+ * one it waits for): memory bounded by this many values per connection. */
+#define PARK_BATCH_MAX 64
+
+struct park_batch;
+
 struct park_read {
     struct flash_io_req req;
-    struct session     *s;        /* NULL: its connection closed */
-    struct conn_set    *cs;       /* the worker's connections */
-    int                 wake_fd;
+    struct park_batch  *b;
     bool                ready;    /* the worker took it back */
     unsigned char       stub[FLASH_STUB_SIZE];
-    struct park_read   *next;
+    struct park_read   *next;     /* on the done list */
     unsigned char       buf[];    /* the record, then the value */
+};
+
+struct park_batch {
+    struct session   *s;          /* NULL: its connection closed */
+    struct conn_set  *cs;         /* the worker's connections */
+    int               wake_fd;
+    unsigned          n, pending;
+    struct park_read *used;       /* the read the last visit served */
+    struct park_read *r[PARK_BATCH_MAX];
 };
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,62 +55,63 @@ static struct park_read *done_list;
 static void park_done(struct flash_io_req *req)
 {
     struct park_read *r = req->ctx;
+    int fd = r->b->wake_fd;
     uint64_t one = 1;
 
     pthread_mutex_lock(&done_lock);
     r->next = done_list;
     done_list = r;
     pthread_mutex_unlock(&done_lock);
-    (void)!write(r->wake_fd, &one, sizeof(one));
+    (void)!write(fd, &one, sizeof(one));
 }
 
-static void park_free(struct session *s)
+static void batch_free(struct park_batch *b)
 {
-    free(s->park);
-    s->park = NULL;
+    for (unsigned i = 0; i < b->n; i++)
+        free(b->r[i]);
+    free(b);
 }
 
-/* The outcome of a read that came back for this very stub. */
-static enum park_value park_taken(struct session *s, struct park_read *r,
-                                  const char **value)
+/* Drop read i of the batch (a ready one). */
+static void batch_drop(struct park_batch *b, unsigned i)
 {
-    if (r->req.result == FLASH_OK) {
-        *value = r->req.out;
-        return PARK_SERVE;
-    }
-    STAT_INCR(s->stats, miss_from_extstore);
-    if (r->req.result == FLASH_BAD)
-        STAT_INCR(s->stats, badcrc_from_extstore);
-    s->park_missed = true;
-    return PARK_MISS;
+    free(b->r[i]);
+    b->r[i] = b->r[--b->n];
 }
 
-enum park_value park_value(struct session *s, const struct store_item *it,
-                           const char **value)
+static struct park_read *batch_find(const struct park_batch *b, const unsigned char *stub)
 {
-    struct park_read *r = s->park;
+    for (unsigned i = 0; b != NULL && i < b->n; i++)
+        if (flash_stub_same(b->r[i]->stub, stub))
+            return b->r[i];
+    return NULL;
+}
+
+/* Queue a read of it's value in s's batch. False: it could not be made
+ * (counted; the caller serves a miss or nothing). */
+static bool park_submit(struct session *s, const struct store_item *it)
+{
+    struct park_batch *b = s->park;
+    struct park_read *r;
     size_t rsize;
 
-    if (r != NULL && !r->ready)
-        return PARK_WAIT;
-    if (r != NULL && flash_stub_same(r->stub, it->flash))
-        return park_taken(s, r, value);
-    if (r != NULL)
-        park_free(s);   /* the item changed while it was read */
-    if (s->udp || s->wake_fd < 0) {   /* a datagram cannot wait */
-        s->park_missed = true;
-        return PARK_MISS;
+    if (b == NULL) {
+        if ((b = calloc(1, sizeof(*b))) == NULL)
+            goto oom;
+        b->s = s;
+        b->cs = container_of_conn(s)->set;
+        b->wake_fd = s->wake_fd;
+        s->park = b;
     }
+    for (unsigned i = b->n; i-- > 0;)   /* room: drop reads already taken */
+        if (b->n == PARK_BATCH_MAX && b->r[i]->ready && b->r[i] != b->used)
+            batch_drop(b, i);
+    if (b->n == PARK_BATCH_MAX)
+        return false;
     rsize = flash_tier_read_size(it->flash);
-    r = calloc(1, sizeof(*r) + rsize + it->nvalue);
-    if (r == NULL) {
-        STAT_INCR(s->stats, get_oom_extstore);
-        s->park_missed = true;
-        return PARK_MISS;
-    }
-    r->s = s;
-    r->cs = container_of_conn(s)->set;
-    r->wake_fd = s->wake_fd;
+    if ((r = calloc(1, sizeof(*r) + rsize + it->nvalue)) == NULL)
+        goto oom;
+    r->b = b;
     memcpy(r->stub, it->flash, FLASH_STUB_SIZE);
     r->req.scratch = r->buf;
     r->req.out = r->buf + rsize;
@@ -102,23 +120,98 @@ enum park_value park_value(struct session *s, const struct store_item *it,
     if (!flash_tier_read(it->flash, hash_key(it->key, it->nkey), &r->req)) {
         free(r);
         STAT_INCR(s->stats, get_aborted_extstore);
-        s->park_missed = true;
-        return PARK_MISS;
+        return false;
     }
     STAT_INCR(s->stats, get_extstore);
-    s->park = r;
+    b->r[b->n++] = r;
+    b->pending++;
+    return true;
+oom:
+    STAT_INCR(s->stats, get_oom_extstore);
+    return false;
+}
+
+static enum park_value park_missed(struct session *s)
+{
+    s->park_missed = true;
+    return PARK_MISS;
+}
+
+enum park_value park_value(struct session *s, const struct store_item *it,
+                           const char **value)
+{
+    struct park_read *r = batch_find(s->park, it->flash);
+
+    if (r != NULL && !r->ready) {
+        s->parked = true;
+        return PARK_WAIT;
+    }
+    if (r != NULL) {
+        s->park->used = r;
+        if (r->req.result == FLASH_OK) {
+            *value = r->req.out;
+            return PARK_SERVE;
+        }
+        STAT_INCR(s->stats, miss_from_extstore);
+        if (r->req.result == FLASH_BAD)
+            STAT_INCR(s->stats, badcrc_from_extstore);
+        return park_missed(s);
+    }
+    if (s->udp || s->wake_fd < 0)   /* a datagram cannot wait */
+        return park_missed(s);
+    if (!park_submit(s, it))
+        return park_missed(s);
     s->parked = true;
     return PARK_WAIT;
 }
 
+static void ahead_visit(const struct store_item *it, void *arg)
+{
+    struct session *s = arg;
+
+    if (it->flash != NULL && batch_find(s->park, it->flash) == NULL)
+        park_submit(s, it);
+}
+
+void park_ahead(struct session *s, const char *key, size_t nkey)
+{
+    struct store_read rd = { .key = key, .nkey = nkey, .no_bump = true };
+
+    if (s->park != NULL && s->park->n < PARK_BATCH_MAX)
+        store_read(&rd, ahead_visit, s);
+}
+
 enum store_found park_found(struct session *s, enum store_found found)
 {
+    struct park_batch *b = s->park;
+
     if (s->park_missed)
         found = STORE_ABSENT;
     s->park_missed = false;
-    if (s->park != NULL && s->park->ready)
-        park_free(s);
+    if (b != NULL && b->used != NULL) {
+        for (unsigned i = 0; i < b->n; i++)
+            if (b->r[i] == b->used) {
+                batch_drop(b, i);
+                break;
+            }
+        b->used = NULL;
+    }
     return found;
+}
+
+void park_end(struct session *s)
+{
+    struct park_batch *b = s->park;
+
+    if (b == NULL)
+        return;
+    for (unsigned i = b->n; i-- > 0;)
+        if (b->r[i]->ready)
+            batch_drop(b, i);
+    if (b->n == 0) {
+        free(b);
+        s->park = NULL;
+    }
 }
 
 void park_resume(struct conn_set *cs)
@@ -127,7 +220,7 @@ void park_resume(struct conn_set *cs)
 
     pthread_mutex_lock(&done_lock);
     for (pp = &done_list; (r = *pp) != NULL;) {
-        if (r->cs == cs) {
+        if (r->b->cs == cs) {
             *pp = r->next;
             r->next = mine;
             mine = r;
@@ -137,40 +230,46 @@ void park_resume(struct conn_set *cs)
     }
     pthread_mutex_unlock(&done_lock);
     while ((r = mine) != NULL) {
+        struct park_batch *b = r->b;
         mine = r->next;
-        if (r->s == NULL) {
-            free(r);
-            continue;
-        }
         r->ready = true;
-        r->s->parked = false;
-        conn_wake(container_of_conn(r->s));
+        if (--b->pending > 0)
+            continue;
+        if (b->s == NULL) {
+            batch_free(b);
+        } else if (b->s->parked) {
+            b->s->parked = false;
+            conn_wake(container_of_conn(b->s));
+        }
     }
     conn_set_run_ready(cs);
 }
 
 void park_cancel(struct session *s)
 {
-    struct park_read *r = s->park;
+    struct park_batch *b = s->park;
 
-    if (r == NULL)
+    if (b == NULL)
         return;
     s->park = NULL;
     s->parked = false;
-    if (r->ready)
-        free(r);
+    if (b->pending == 0)
+        batch_free(b);
     else
-        r->s = NULL;   /* park_resume frees it when it comes back */
+        b->s = NULL;   /* park_resume frees it when its reads are back */
 }
 
 void park_teardown(void)
 {
     struct park_read *r;
 
+    /* after the I/O threads stopped: every read of a closed connection's
+     * batch is here; its batch goes with the last one */
     pthread_mutex_lock(&done_lock);
     while ((r = done_list) != NULL) {
         done_list = r->next;
-        free(r);
+        if (--r->b->pending == 0)
+            batch_free(r->b);
     }
     pthread_mutex_unlock(&done_lock);
 }

@@ -34,10 +34,16 @@ enum park_value park_value(struct session *s, const struct store_item *it,
  * what the client is told it met (a value that failed on flash is a
  * miss); the read's value is released. */
 enum store_found park_found(struct session *s, enum store_found found);
+/* A multi-get that waits: ask now for the value of a key it will read
+ * after the one it waits for, if that is on flash, so the reads overlap
+ * (no effect on the item: not a use). */
+void park_ahead(struct session *s, const char *key, size_t nkey);
+/* The request ran to its end: free the reads it took. */
+void park_end(struct session *s);
 /* On the worker: take the reads finished for this set's connections and
  * run their requests again. */
 void park_resume(struct conn_set *cs);
-/* A connection closes: its pending read, if any, is freed when it ends. */
+/* A connection closes: its pending reads are freed when they end. */
 void park_cancel(struct session *s);
 /* At exit, after the I/O threads stopped: free what was left. */
 void park_teardown(void);

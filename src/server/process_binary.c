@@ -98,6 +98,7 @@ static void exec_get(struct session *s, const struct bin_req *req)
     if (s->parked)
         return;
     found = park_found(s, found);
+    park_end(s);
     stats_get(ts, touch, found);
     stats_detail_get(req->key, req->keylen, found == STORE_FOUND);
     if (found == STORE_FOUND || req->quiet)

@@ -203,6 +203,7 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
     if (s->parked)
         return;
     found = park_found(s, found);
+    park_end(s);
     /* memcached applies T to an item it has: an mg T miss is a get miss */
     stats_get(ts, rd.touch && found == STORE_FOUND, found);
     if (found == STORE_FOUND)

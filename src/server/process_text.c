@@ -97,6 +97,8 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
         enum store_found found = store_read(&rd, emit_value, &vc);
         if (s->parked) {   /* this key again once its value is read */
             s->resume = at;
+            for (size_t p = pos; text_next_key(req, &p, &key);)
+                park_ahead(s, key.p, key.n);   /* the next keys' reads too */
             return PROC_STEP_PARKED;
         }
         found = park_found(s, found);
@@ -110,6 +112,7 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
         }
     }
     s->resume = 0;
+    park_end(s);
     if (!req->partial)   /* a piece of a longer line: more keys follow */
         REPLY(s, "END");
     return PROC_STEP_DONE;

@@ -18,7 +18,7 @@
 
 struct thread_stats;
 struct auth_sasl_session;
-struct park_read;
+struct park_batch;
 
 /* The longest refusal held back while a value is discarded (see held):
  * memcached's error lines and a binary error response with its message. */
@@ -60,8 +60,9 @@ struct session {
                                         requests (server/watch.h) */
     int                  wake_fd;    /* wakes the serving thread's loop;
                                         -1: none (a datagram) */
-    struct park_read    *park;       /* its read of a flashed value (park.h) */
-    bool                 parked;     /* that read is pending: no step runs */
+    struct park_batch   *park;       /* its reads of flashed values (park.h) */
+    bool                 parked;     /* its request waits for one: no step
+                                        runs until they are all back */
     bool                 park_missed;/* the value a visit met on flash was
                                         a miss (park_found) */
     struct sockaddr_storage peer;

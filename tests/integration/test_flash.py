@@ -202,6 +202,19 @@ def test_multiget_and_pipeline_keep_order(flashed):
             assert c.readline().startswith(b"VERSION ")
 
 
+def test_multiget_with_repeats_and_ram_keys(flashed):
+    """A key twice, RAM keys (just written) between flashed ones, a miss:
+    each in its place; the reads asked for ahead are all used or freed."""
+    with flashed.client() as c:
+        c.set("k1", b"ram", flags=1)
+        keys = [0, 1, 2, 2, N + 1, 3, 0, 1, 2]
+        got = read_values(c, keys)
+        want = [(i, b"ram" if i == 1 else value(i)) for i in keys if i < N]
+        assert got == want
+        st = flashed.stats()
+        assert st["get_misses"] == "1" and st["get_aborted_extstore"] == "0"
+
+
 def test_meta_and_binary_read_flashed_values(flashed):
     with flashed.client() as c:
         for i in (0, 1, 2, N // 3):
