@@ -322,6 +322,35 @@ def test_vanished_device_degrades_to_ram(flashed, tmp_path):
     assert b"flash" in flashed.stderr() and b"continues without it" in flashed.stderr()
 
 
+def test_device_full_of_errors_degrades_to_ram(start_server, tmp_path):
+    """A 16 MiB ext_path on a 2 MiB tmpfs (mounted in a private mount
+    namespace): writes past 2 MiB fail with ENOSPC; the device is marked
+    failed with a log line, the cache evicts as without a tier, and no
+    value read is wrong."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    wrap = tmp_path / "wrap.sh"
+    wrap.write_text("#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs -o size=2m tmpfs "
+                    "\"$0\" && hc=\"$1\" && shift && exec \"$hc\" \"$@\"' %s %s \"$@\"\n"
+                    % (mnt, hcutil.HC_BIN))
+    wrap.chmod(0o755)
+    if os.geteuid() != 0 or os.system("unshare -m true 2>/dev/null") != 0:
+        pytest.skip("needs root and mount namespaces")
+    s = start_server("-m", "8", "-o", "ext_path=%s/ext:16m,ext_page_size=1,"
+                     "ext_wbuf_size=1" % mnt, binary=str(wrap))
+    with s.client() as c:
+        fill(c, N)
+        got = dict(read_values(c, range(N)))
+    for i, v in got.items():
+        assert v == value(i), i
+    st = s.stats()
+    assert st["extstore_devices_failed"] == "1"
+    assert int(st["extstore_io_errors"]) >= 1
+    assert int(st["evictions"]) > 0              # RAM-only from then on
+    assert b"No space left on device" in s.stderr()
+    assert s.alive()
+
+
 def test_churn_both_tiers_under_the_limit(start_server, tmp_path):
     """Overwrites and deletes at random across RAM and flash, with the flash
     file recycled too: a get returns the last value written or nothing,
