@@ -23,7 +23,8 @@ static struct {
     struct flash_conf     conf;
     struct flash_dev     *dev[FLASH_DEVICES_MAX];
     unsigned              ndev;
-    unsigned              cur;          /* the device taking writes */
+    _Atomic unsigned      cur;          /* the device taking writes (read
+                                           unlocked by flash_tier_active) */
     struct flash_io_pool *io;
     pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
     uint64_t              flashed, flashed_bytes;
@@ -83,7 +84,7 @@ void flash_tier_teardown(void)
 
 bool flash_tier_active(void)
 {
-    return tier.on && tier.cur < tier.ndev;
+    return tier.on && atomic_load_explicit(&tier.cur, memory_order_relaxed) < tier.ndev;
 }
 
 bool flash_tier_tune(const char *knob, uint32_t value)
@@ -124,8 +125,10 @@ void flash_tier_batch_begin(void)
 
 void flash_tier_batch_end(void)
 {
-    if (tier.cur < tier.ndev)
-        flash_dev_flush(tier.dev[tier.cur]);   /* a failure: its stubs miss */
+    unsigned cur = atomic_load(&tier.cur);
+
+    if (cur < tier.ndev)
+        flash_dev_flush(tier.dev[cur]);   /* a failure: its stubs miss */
     in_batch = false;
     pthread_mutex_unlock(&tier.lock);
 }
@@ -175,18 +178,18 @@ bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
 {
     struct flash_loc loc;
 
-    while (tier.cur < tier.ndev) {
-        struct flash_dev *d = tier.dev[tier.cur];
+    for (unsigned cur; (cur = atomic_load(&tier.cur)) < tier.ndev;) {
+        struct flash_dev *d = tier.dev[cur];
         enum flash_io r = flash_dev_append(d, key_hash, value, len, &loc);
         if (r == FLASH_OK) {
-            stub_put(stub, tier.cur, &loc);
+            stub_put(stub, cur, &loc);
             tier.flashed++;
             tier.flashed_bytes += len;
             return true;
         }
         if (r == FLASH_FULL)   /* a value larger than a page */
             return false;
-        tier.cur++;            /* failed (logged): the next device */
+        atomic_store(&tier.cur, cur + 1);   /* failed (logged): the next device */
     }
     return false;
 }
