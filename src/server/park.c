@@ -24,6 +24,8 @@
 #include "storage/flash_tier.h"
 #include "storage/store.h"
 
+#define KEY_MAX_LENGTH STORE_KEY_MAX
+
 /* Reads one session may have at once (a multi-get's keys ahead of the
  * one it waits for): memory bounded by this many values per connection. */
 #define PARK_BATCH_MAX 64
@@ -45,6 +47,10 @@ struct park_batch {
     int               wake_fd;
     unsigned          n, pending;
     struct park_read *used;       /* the read the last visit served */
+    /* a value that failed: its item is dropped after the visit */
+    unsigned char     miss_stub[FLASH_STUB_SIZE];
+    unsigned char     miss_key[KEY_MAX_LENGTH];
+    size_t            miss_nkey;
     struct park_read *r[PARK_BATCH_MAX];
 };
 
@@ -155,6 +161,9 @@ enum park_value park_value(struct session *s, const struct store_item *it,
         STAT_INCR(s->stats, miss_from_extstore);
         if (r->req.result == FLASH_BAD)
             STAT_INCR(s->stats, badcrc_from_extstore);
+        memcpy(s->park->miss_stub, r->stub, FLASH_STUB_SIZE);
+        memcpy(s->park->miss_key, it->key, it->nkey);
+        s->park->miss_nkey = it->nkey;
         return park_missed(s);
     }
     if (s->udp || s->wake_fd < 0)   /* a datagram cannot wait */
@@ -188,6 +197,10 @@ enum store_found park_found(struct session *s, enum store_found found)
     if (s->park_missed)
         found = STORE_ABSENT;
     s->park_missed = false;
+    if (b != NULL && b->miss_nkey > 0) {   /* no read of it will do better */
+        store_drop_flashed((const char *)b->miss_key, b->miss_nkey, b->miss_stub);
+        b->miss_nkey = 0;
+    }
     if (b != NULL && b->used != NULL) {
         for (unsigned i = 0; i < b->n; i++)
             if (b->r[i] == b->used) {

@@ -1681,6 +1681,24 @@ enum store_found store_read(const struct store_read *r, store_visit_fn fn, void 
     return found;
 }
 
+void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub)
+{
+    uint64_t hv = key_hash(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    htab_slot *slot = htab_find(&sh->ht, hv, key, nkey);
+    unsigned char *it = slot ? htab_slot_item(slot) : NULL;
+    struct item_hdr h;
+
+    if (it != NULL && item_is_flashed(it)) {
+        item_decode(it, &h);
+        if (flash_stub_same(it + h.key_off + h.nkey, stub)) {
+            htab_remove(&sh->ht, hv, slot);
+            do_retire(sh, it, &h);
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
 enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
                               struct store_result *res)
 {

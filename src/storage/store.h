@@ -168,6 +168,11 @@ struct store_read {
  * copied for want of memory reports STORE_ABSENT, the item unchanged. */
 enum store_found store_read(const struct store_read *r, store_visit_fn fn, void *ctx);
 
+/* A flashed value that could not be read back (stale, damaged, its device
+ * failed): drop the item if it still names that value (stub, as
+ * store_item.flash showed it), so later reads miss without trying. */
+void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub);
+
 /* touch: STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item
  * stored without expiry has no room for one and is copied, which needs
  * memory (res->found is then STORE_ABSENT, as store_read reports it). A
