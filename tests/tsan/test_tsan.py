@@ -87,6 +87,20 @@ def test_no_data_races(mem_mb, args):
     assert "ThreadSanitizer" not in report, report[:6000]
 
 
+def test_flash_tier_race_free(tmp_path):
+    """The flash tier: compactions of several shards writing to it, gets
+    parked on the I/O thread and resumed by their workers (1 KB values,
+    16 MB of RAM: most reads go to flash)."""
+    proc, port, err = start(16, "-o", "ext_path=%s:256m,ext_page_size=1,ext_wbuf_size=1"
+                            % (tmp_path / "ext"), "-o", "ext_threads=2")
+    try:
+        load(port, "-p", "16", "-r", "0.5", "-k", "60000", "-v", "1000", "-d", "4")
+        load(port, "-p", "1", "-r", "0.9", "-k", "60000", "-v", "1000", "-d", "3")
+    finally:
+        report = stop_and_report(proc, err)
+    assert "ThreadSanitizer" not in report, report[:6000]
+
+
 def text_until(sock, end, count=1):
     data = b""
     while data.count(end) < count:
