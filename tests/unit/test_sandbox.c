@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +106,21 @@ static int forbidden_fork(void)
     return p > 0 ? 0 : -1;
 }
 
+/* The flash tier's I/O on a file opened before the filter. */
+static int flash_fd = -1;
+
+static int flash_io(void)
+{
+    char b[8] = "flashio";
+    struct iovec iov = { b, sizeof(b) };
+
+    if (pwrite(flash_fd, b, sizeof(b), 0) != sizeof(b) ||
+        pwritev(flash_fd, &iov, 1, 8) != sizeof(b) ||
+        pread(flash_fd, b, sizeof(b), 0) != sizeof(b))
+        return -1;
+    return 0;
+}
+
 /* Run fn in a child sandboxed with `extra`; return its wait status. */
 static int run_sandboxed_with(unsigned extra, int (*fn)(void))
 {
@@ -161,6 +178,17 @@ int main(void)
         st = run_sandboxed_with(SANDBOX_READ_FILES, forbidden_open_write);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_CALL_FAILED);
     }
+    /* ext_path: pread/pwrite/pwritev only with SANDBOX_FLASH */
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/hc-sandbox-flash-%d", (int)getpid());
+    flash_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(flash_fd >= 0);
+    st = run_sandboxed_with(SANDBOX_FLASH, flash_io);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
+    if (!SANITIZER_BUILD)
+        CHECK_KILLED(flash_io);
+    close(flash_fd);
+    unlink(path);
     CHECK_KILLED(forbidden_execve);
     return unit_report("sandbox");
 }
