@@ -120,6 +120,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
     c->s.refusal_max = SIZE_MAX;
     c->s.authenticated = !settings.auth_required;
     c->s.wake_fd = cs->wake_fd;
+    c->s.owner = cs;
     if (peerlen > sizeof(c->s.peer))
         peerlen = sizeof(c->s.peer);
     memcpy(&c->s.peer, peer, peerlen);
@@ -350,9 +351,11 @@ static void add_ready(struct conn *c)
     c->set->ready = c;
 }
 
-void conn_wake(struct conn *c)
+/* park.c's waker: a session whose flash reads are back runs again at
+ * the worker's next conn_set_run_ready. */
+static void conn_park_wake(struct session *s)
 {
-    add_ready(c);
+    add_ready((struct conn *)(void *)((char *)s - offsetof(struct conn, s)));
 }
 
 /* The processor that c's first byte picks, once there is a byte. */
@@ -748,6 +751,7 @@ int conn_set_init(struct conn_set *cs, struct ev_loop *loop,
         cs->ahead[cs->nahead++] = *p;
     }
     cs->stats = stats;
+    park_set_waker(conn_park_wake);
     pthread_mutex_init(&cs->lock, NULL);
     cs->rbuf = malloc(CONN_ROUND_BYTES);
     return cs->rbuf == NULL ? -1 : 0;
@@ -817,7 +821,7 @@ bool conn_set_pending(const struct conn_set *cs)
     if (cs->ready)
         return true;
     for (const struct conn *c = cs->conns; c; c = c->next)
-        if (buf_len(&c->out) > 0)
+        if (buf_len(&c->out) > 0 || c->s.parked)   /* parked: park.h */
             return true;
     return false;
 }

@@ -151,13 +151,6 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
 void conn_destroy(struct conn *c);
 /* Readiness (EV_* bits) on the connection. */
 void conn_on_event(struct conn *c, unsigned events);
-/* The connection whose session s is (a TCP one: not a datagram's). */
-static inline struct conn *container_of_conn(struct session *s)
-{
-    return (struct conn *)(void *)((char *)s - offsetof(struct conn, s));
-}
-/* Run c's waiting requests at the next conn_set_run_ready (park.c). */
-void conn_wake(struct conn *c);
 /* Are c's replies waiting for the socket? */
 static inline bool conn_output_blocked(const struct conn *c)
 {

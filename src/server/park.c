@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "core/hash.h"
-#include "server/conn.h"
 #include "server/session.h"
 #include "server/stats.h"
 #include "storage/flash_tier.h"
@@ -43,7 +42,7 @@ struct park_read {
 
 struct park_batch {
     struct session   *s;          /* NULL: its connection closed */
-    struct conn_set  *cs;         /* the worker's connections */
+    const void       *owner;      /* the session's thread (session.owner) */
     int               wake_fd;
     unsigned          n, pending;
     struct park_read *used;       /* the read the last visit served */
@@ -56,6 +55,12 @@ struct park_batch {
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct park_read *done_list;
+static void (*waker)(struct session *s);
+
+void park_set_waker(void (*wake)(struct session *s))
+{
+    waker = wake;
+}
 
 /* On an I/O thread: hand the read back to its worker. */
 static void park_done(struct flash_io_req *req)
@@ -105,7 +110,7 @@ static bool park_submit(struct session *s, const struct store_item *it)
         if ((b = calloc(1, sizeof(*b))) == NULL)
             goto oom;
         b->s = s;
-        b->cs = container_of_conn(s)->set;
+        b->owner = s->owner;
         b->wake_fd = s->wake_fd;
         s->park = b;
     }
@@ -166,7 +171,7 @@ enum park_value park_value(struct session *s, const struct store_item *it,
         s->park->miss_nkey = it->nkey;
         return park_missed(s);
     }
-    if (s->udp || s->wake_fd < 0)   /* a datagram cannot wait */
+    if (s->udp || s->wake_fd < 0 || s->owner == NULL)   /* a datagram cannot wait */
         return park_missed(s);
     if (!park_submit(s, it))
         return park_missed(s);
@@ -227,13 +232,13 @@ void park_end(struct session *s)
     }
 }
 
-void park_resume(struct conn_set *cs)
+void park_resume(const void *owner)
 {
     struct park_read *mine = NULL, **pp, *r;
 
     pthread_mutex_lock(&done_lock);
     for (pp = &done_list; (r = *pp) != NULL;) {
-        if (r->b->cs == cs) {
+        if (r->b->owner == owner) {
             *pp = r->next;
             r->next = mine;
             mine = r;
@@ -252,10 +257,9 @@ void park_resume(struct conn_set *cs)
             batch_free(b);
         } else if (b->s->parked) {
             b->s->parked = false;
-            conn_wake(container_of_conn(b->s));
+            waker(b->s);
         }
     }
-    conn_set_run_ready(cs);
 }
 
 void park_cancel(struct session *s)

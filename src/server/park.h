@@ -5,7 +5,8 @@
  * an I/O thread reads and verifies the value, hands it back to the worker
  * through its wake-up eventfd, and the connection runs the same request
  * again, which now finds the value here. Requests behind it wait, so
- * pipelined replies keep their order. Knows connections, not protocols.
+ * pipelined replies keep their order. Knows sessions, not protocols or
+ * connections.
  */
 #ifndef HC_SERVER_PARK_H
 #define HC_SERVER_PARK_H
@@ -16,8 +17,6 @@
 
 struct session;
 struct store_item;
-struct conn;
-struct conn_set;
 
 enum park_value {
     PARK_SERVE,   /* *value holds it->nvalue verified bytes */
@@ -40,9 +39,13 @@ enum store_found park_found(struct session *s, enum store_found found);
 void park_ahead(struct session *s, const char *key, size_t nkey);
 /* The request ran to its end: free the reads it took. */
 void park_end(struct session *s);
-/* On the worker: take the reads finished for this set's connections and
- * run their requests again. */
-void park_resume(struct conn_set *cs);
+/* How a transport has a session whose reads are back run again (set once
+ * by the TCP transport; called on the session's own thread). */
+void park_set_waker(void (*wake)(struct session *s));
+/* On the worker: take the reads finished for the sessions of `owner`
+ * (their session.owner) and wake those whose reads are all back; the
+ * caller then runs its woken connections. */
+void park_resume(const void *owner);
 /* A connection closes: its pending reads are freed when they end. */
 void park_cancel(struct session *s);
 /* At exit, after the I/O threads stopped: free what was left. */

@@ -60,6 +60,8 @@ struct session {
                                         requests (server/watch.h) */
     int                  wake_fd;    /* wakes the serving thread's loop;
                                         -1: none (a datagram) */
+    void                *owner;      /* the serving thread's connections
+                                        (opaque; park.h); NULL: a datagram */
     struct park_batch   *park;       /* its reads of flashed values (park.h) */
     bool                 parked;     /* its request waits for one: no step
                                         runs until they are all back */

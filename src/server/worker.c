@@ -108,6 +108,12 @@ static void worker_drain(struct worker *w)
         int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : SHUTDOWN_POLL_MS);
         for (int i = 0; i < n; i++) {
             enum ev_kind *kind = evs[i].ptr;
+            if (*kind == EV_KIND_WAKE) {   /* flash reads back: run them */
+                uint64_t v;
+                (void)!read(w->wake_fd, &v, sizeof(v));
+                park_resume(&w->conns);
+                conn_set_run_ready(&w->conns);
+            }
             if (*kind != EV_KIND_CONN)
                 continue;
             struct conn *c = (struct conn *)(void *)kind;
@@ -141,7 +147,8 @@ static void *worker_main(void *arg)
                 uint64_t v;
                 (void)!read(w->wake_fd, &v, sizeof(v));
                 conn_set_feed_watchers(&w->conns);
-                park_resume(&w->conns);
+                park_resume(&w->conns);       /* flash reads back */
+                conn_set_run_ready(&w->conns);
                 break;
             }
             }

@@ -8,6 +8,7 @@ wrong value."""
 import os
 import random
 import re
+import signal
 import socket
 
 import pytest
@@ -264,6 +265,21 @@ def test_close_while_a_read_is_pending(flashed):
     with flashed.client() as c:
         assert c.get("k30") == value(30)
     assert flashed.stats()["get_aborted_extstore"] == "0"   # none turned away
+
+
+def test_graceful_stop_finishes_reads_from_flash(flashed):
+    """SIGTERM with a multi-get of flashed values just sent: the stop
+    waits for the reads and the client gets every value, then END."""
+    keys = list(range(0, N, 2))   # dozens of batches of reads: still going
+    c = flashed.client()
+    c.send(b"get " + b" ".join(b"k%d" % i for i in keys) + b"\r\n")
+    flashed.proc.send_signal(signal.SIGTERM)
+    for i in keys:
+        v = value(i)
+        c.expect(b"VALUE k%d %d %d\r\n%s\r\n" % (i, i, len(v), v), timeout=30)
+    c.expect(b"END\r\n")
+    c.close()
+    assert flashed.proc.wait(30) == 0
 
 
 def test_device_that_fills_up(start_server, tmp_path):
