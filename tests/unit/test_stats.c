@@ -151,15 +151,16 @@ static const char *const general_names[] = {
     "segments_used", "memory_used",
 };
 
-/* general_names without idle_kicks: memcached shows it only with an
- * idle timeout (none here) */
+/* general_names without idle_kicks and the *_extstore counters: memcached
+ * shows them only with an idle timeout and a flash tier (none here) */
 static const char *const *general_names_shown(int *n)
 {
     static const char *shown[sizeof(general_names) / sizeof(general_names[0])];
 
     *n = 0;
     for (size_t i = 0; i < sizeof(general_names) / sizeof(general_names[0]); i++)
-        if (strcmp(general_names[i], "idle_kicks") != 0)
+        if (strcmp(general_names[i], "idle_kicks") != 0 &&
+            strstr(general_names[i], "extstore") == NULL)
             shown[(*n)++] = general_names[i];
     return shown;
 }
