@@ -483,6 +483,33 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
     return off;
 }
 
+/* A connection with requests still to run (it yielded at -R) or one
+ * waiting for a flash read (parked) reads nothing more: the input it
+ * holds is what it has not run yet, so a client that sends faster than
+ * its requests run cannot grow it without bound. Its socket stops
+ * reporting input (conn_read_put_off) until they have run
+ * (conn_read_resume, at the end of conn_serve). */
+static bool conn_read_put_off(struct conn *c)
+{
+    if (!c->on_ready && !c->s.parked)
+        return false;
+    if (!c->read_later) {
+        c->read_later = true;
+        if (ev_rewatch(c->set->loop, c->fd, conn_events(c, 0), c) < 0)
+            c->s.closing = true;   /* its next turn closes it */
+    }
+    return true;
+}
+
+/* Returns -1 if the socket could not be watched again. */
+static int conn_read_resume(struct conn *c)
+{
+    if (!c->read_later || c->on_ready || c->s.parked || buf_len(&c->out) > 0)
+        return 0;   /* with output waiting, conn_drain re-arms reading */
+    c->read_later = false;
+    return ev_rewatch(c->set->loop, c->fd, conn_events(c, EV_READ), c);
+}
+
 /* Execute what is in data (the round buffer or c->in), keep the rest,
  * send the replies. Frees c if it closes. */
 static void conn_serve(struct conn *c, const char *data, size_t len, bool scratch)
@@ -510,6 +537,8 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
     conn_settle(c);
     if (yielded)
         add_ready(c);
+    if (conn_read_resume(c) < 0)
+        conn_destroy(c);
 }
 
 /* One TLS record at most (16 KiB) per read: it always fits the round
@@ -679,6 +708,7 @@ static void conn_drain(struct conn *c)
         conn_destroy(c);
         return;
     }
+    c->read_later = false;
     conn_settle(c);
     if (c->s.watch != NULL) {
         conn_feed(c);   /* the socket took it all: the next lines */
@@ -730,8 +760,11 @@ void conn_on_event(struct conn *c, unsigned events)
             conn_drain(c);
         return;
     }
-    if (events & (EV_READ | EV_ERROR | EV_PEER_SHUT))
-        conn_read(c, (events & EV_PEER_SHUT) != 0);
+    if (!(events & (EV_READ | EV_ERROR | EV_PEER_SHUT)))
+        return;
+    if (!(events & EV_ERROR) && !c->s.closing && conn_read_put_off(c))
+        return;
+    conn_read(c, (events & EV_PEER_SHUT) != 0);
 }
 
 /* ---- the set ---- */
@@ -813,6 +846,8 @@ void conn_set_run_ready(struct conn_set *cs)
         c->on_ready = false;
         if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
             conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+        else if (conn_read_resume(c) < 0)   /* nothing left to run */
+            conn_destroy(c);
     }
 }
 

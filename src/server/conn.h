@@ -63,6 +63,8 @@ struct conn {
     _Atomic unsigned char state;  /* enum conn_state; read by `stats conns` */
     rel_time_t       udp_marked_at; /* last time it validated its address */
     bool             on_ready;    /* queued to run leftover requests */
+    bool             read_later;  /* its socket's input put off until the
+                                     requests it holds have run */
     struct conn     *prev, *next; /* the set's list of connections */
     struct conn     *ready_next;
     const char      *listen_name; /* the listener it came through */

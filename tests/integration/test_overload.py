@@ -298,3 +298,39 @@ def test_memory_limit_under_mixed_load(start_server):
     assert oom > 0 and int(st["store_no_memory"]) >= oom
     # README "Memory": code, stacks and libc about 3 MB, plus buffers
     assert rss_mb < MEM_MB + 16 + hcutil.rss_slack_mb()
+
+
+def test_a_client_sending_faster_than_its_requests_run_is_not_buffered():
+    """With -R 1 a connection runs one request per turn; a client that
+    pipelines 1 KiB noreply sets without pause sends far faster than
+    that. The server must stop reading it while it holds requests not yet
+    run (as memcached does: it reads again only when they have run), not
+    buffer everything the client sends: 64 MiB sent, the server's RSS
+    must not grow by anything like it."""
+    s = hcutil.Server(["-R", "1", "-m", "64", "-t", "1"])
+    try:
+        value = b"v" * 1024
+        batch = b"".join(b"set k%d 0 0 1024 noreply\r\n%s\r\n" % (i % 100, value)
+                         for i in range(1000))   # about 1 MiB
+        rss0 = hcutil.rss_kb(s.pid)
+        peak = rss0
+        with s.client(timeout=120) as c:
+            done = threading.Event()
+
+            def send():
+                for _ in range(64):
+                    c.sock.sendall(batch)
+                done.set()
+            t = threading.Thread(target=send, daemon=True)
+            t.start()
+            while not done.wait(0.05):
+                peak = max(peak, hcutil.rss_kb(s.pid))
+            t.join()
+            c.send(b"mn\r\n")
+            c.read_until(b"MN\r\n")
+            peak = max(peak, hcutil.rss_kb(s.pid))
+            c.cmd(b"get k7\r\n", b"VALUE k7 0 1024\r\n" + value + b"\r\nEND\r\n")
+        grown_mb = (peak - rss0) / 1024
+        assert grown_mb < 24 + hcutil.rss_slack_mb(), "server grew %.1f MB" % grown_mb
+    finally:
+        s.stop()

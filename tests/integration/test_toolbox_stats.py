@@ -51,11 +51,14 @@ def fill(server, items=ITEMS):
                   b"STORED\r\n")
 
 
-def stat_lines(server, group, masked):
-    """[(name, value)] in order, masked values replaced by '*'."""
-    with server.client() as c:
-        c.send(b"stats %s\r\n" % group)
-        out = c.read_until(b"END\r\n")
+def stat_lines(server, group, masked, client=None):
+    """[(name, value)] in order, masked values replaced by '*' (asked on
+    client, or on a connection of its own)."""
+    if client is None:
+        with server.client() as c:
+            return stat_lines(server, group, masked, c)
+    client.send(b"stats %s\r\n" % group)
+    out = client.read_until(b"END\r\n")
     res = []
     for ln in out.split(b"\r\n")[:-2]:
         m = re.fullmatch(rb"STAT (\S+) (\S+)", ln)
@@ -133,12 +136,12 @@ def test_evictions_counted_in_the_class_and_reset():
         s.stop()
 
 
-def conns_shape(server):
+def conns_shape(server, client=None):
     """`stats conns`, fds renamed in order of appearance, ports and idle
     seconds masked. memcached opens one UDP socket per worker thread on
     the same address (SO_REUSEPORT), hardcached one that its workers
     share: a socket whose address was listed already is left out."""
-    lines = stat_lines(server, b"conns", {"secs_since_last_cmd"})
+    lines = stat_lines(server, b"conns", {"secs_since_last_cmd"}, client)
     by_fd = {}
     for name, val in lines:
         fd, what = name.split(":", 1)
@@ -158,12 +161,13 @@ def settled_conns_shape(server):
     may list it for a moment after the probe closed (memcached did, under
     load), and only the asking connection should be there."""
     deadline = time.monotonic() + 5
-    while True:
-        clients = [n for n, _ in stat_lines(server, b"conns", set())
-                   if n.endswith(":listen_addr")]   # accepted connections
-        if len(clients) <= 1 or time.monotonic() > deadline:
-            return conns_shape(server)
-        time.sleep(0.05)
+    with server.client() as c:   # one connection asks throughout
+        while True:
+            clients = [n for n, _ in stat_lines(server, b"conns", set(), c)
+                       if n.endswith(":listen_addr")]   # accepted connections
+            if len(clients) <= 1 or time.monotonic() > deadline:
+                return conns_shape(server, c)
+            time.sleep(0.05)
 
 
 @need_ref
