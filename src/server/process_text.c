@@ -558,6 +558,29 @@ static bool text_piece_allowed(struct session *s, const struct text_req *req)
     return false;
 }
 
+/* The rest of a retrieval line that had a bad key (or exptime), ignored
+ * as it streams in: memcached 1.6.45 answers such a line with its error
+ * alone, at the line's end (here the keys of pieces served before the bad
+ * one were answered already: README). */
+static enum proc_step text_skip_line(struct session *s, const char *data, size_t len,
+                                     size_t *used)
+{
+    const char *nl = memchr(data, '\n', len);
+
+    *used = nl != NULL ? (size_t)(nl - data) + 1 : len;
+    s->cont.seen += *used;
+    if (s->cont.seen > LIMIT_GET_LINE_MAX) {
+        session_line(s, text_error_string(TEXT_ERR_LINE_TOO_LONG));
+        s->cont.active = false;
+        return PROC_STEP_CLOSE;
+    }
+    if (nl != NULL) {
+        session_line(s, text_error_string(s->cont.error));
+        s->cont.active = false;
+    }
+    return PROC_STEP_DONE;
+}
+
 /* After a piece ran: what the next one needs, or the line is done. */
 static void text_piece_done(struct session *s, const struct text_req *req)
 {
@@ -565,6 +588,7 @@ static void text_piece_done(struct session *s, const struct text_req *req)
         s->cont.cmd = req->cmd;
         s->cont.exptime = req->exptime;
         s->cont.seen = 0;
+        s->cont.error = TEXT_ERR_NONE;
     }
     s->cont.seen += req->consumed;
     s->cont.active = req->partial;
@@ -580,6 +604,8 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
     if (!s->authenticated)
         return text_step_unauth(s, data, len, used);
     if (s->cont.active) {
+        if (s->cont.error != TEXT_ERR_NONE)
+            return text_skip_line(s, data, len, used);
         req = &parsed;
         st = text_parse_more(data, len, (enum text_cmd)s->cont.cmd, req);
         req->exptime = s->cont.exptime;
@@ -592,6 +618,13 @@ static enum proc_step text_step(struct session *s, const char *data, size_t len,
     if (st == TEXT_PARSE_NEED_MORE)
         return PROC_STEP_NEED_MORE;
     if (st == TEXT_PARSE_ERROR) {
+        if (req->partial) {   /* a bad key in a piece: ignore the line's rest */
+            text_piece_done(s, req);
+            s->cont.error = req->error;
+            *used = req->consumed;
+            return PROC_STEP_DONE;
+        }
+        s->cont.active = false;   /* the line, if served in pieces, ends */
         text_error(s, req);
         if (req->close)
             return PROC_STEP_CLOSE;

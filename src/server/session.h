@@ -53,6 +53,8 @@ struct session {
         int              cmd;
         int64_t          exptime;
         size_t           seen;       /* bytes of it served so far */
+        int              error;      /* not 0: the rest of the line is
+                                        discarded, then this error sent */
     }                    cont;
     struct auth_sasl_session *sasl;  /* a SASL exchange in progress */
     struct watcher      *watch;      /* `watch`: its transport feeds the

@@ -197,6 +197,8 @@ CASES = [
     case("cas_no_token", b"cas %s 0 0 1\r\nx\r\n" % key("cas_no_token"), CE),
     case("set_bad_flags", b"set %s abc 0 1\r\nx\r\n" % key("set_bad_flags"), CE),
     case("set_key_too_long", b"set %s 0 0 1\r\nx\r\n" % (b"k" * 251), CE),
+    case("gat_exptime_before_keys", b"gat abc k %s\r\n" % (b"k" * 251),
+         b"CLIENT_ERROR invalid exptime argument\r\n"),
     case("ms_bad_size", b"ms %s abc\r\nx\r\n" % key("ms_bad_size"), CE + CE),
     case("set_bad_chunk", b"set %s 0 0 1\r\nxyz\r\n" % key("set_bad_chunk"),
          b"CLIENT_ERROR bad data chunk\r\n" + CE),
@@ -394,12 +396,27 @@ CASES = [
 Deliberate = collections.namedtuple("Deliberate", "name send want145 want readme binary")
 HANG = 1.0      # how long a row waits for a reply 1.6.45 never sends
 UNKNOWN = b"Unknown command"
+LONG = b"k" * 251
+MISSES = b"get " + b" ".join(b"k_miss%d" % i for i in range(300)) + b" "   # over 2 KiB
 DELIBERATE = [
     Deliberate("store_control_key", (b"set a\x01b 0 0 1\r\nx\r\nget a\x01b\r\n",),
                b"STORED\r\nVALUE a\x01b 0 1\r\nx\r\nEND\r\n", CE + b"END\r\n",
                "storing a key with control characters", False),
     Deliberate("get_key_too_long", (b"get %s\r\n" % (b"k" * 251),), CE + b"\r\n", CE,
                "`get` of a key over 250 bytes", False),
+    # a line over 2 KiB is served in pieces: a bad key in a later piece
+    # gets the error at the line's end and the connection goes on
+    Deliberate("get_pieces_key_251", (MISSES, LONG + b" k_x\r\nset k_gp 0 0 1\r\nx\r\n"),
+               b"<pause>" + CE + b"\r\nSTORED\r\n", b"<pause>" + CE + b"STORED\r\n",
+               "`get` of a key over 250 bytes", False),
+    Deliberate("get_pieces_key_arriving", (MISSES + b"y" * 300, b"y" * 9 + b" k_x\r\n"),
+               b"<pause>" + CE + b"\r\n", b"<pause>" + CE,
+               "`get` of a key over 250 bytes", False),
+    Deliberate("get_pieces_key_251_after_hit",
+               (b"set k_gh 0 0 1\r\nx\r\nget k_gh " + MISSES[4:], LONG + b"\r\nset k_gh 0 0 1\r\ny\r\n"),
+               b"STORED\r\n<pause>" + CE + b"\r\nSTORED\r\n",
+               b"STORED\r\nVALUE k_gh 0 1\r\nx\r\n<pause>" + CE + b"STORED\r\n",
+               "retrieval line", False),
     Deliberate("bin_unknown_opcode_with_body", (binproto.pack(0x50, b"k", value=b"xx"),),
                bin_reply(0x50, binproto.UNKNOWN, UNKNOWN) + b"<no reply>",
                bin_reply(0x50, binproto.UNKNOWN, UNKNOWN), "binary request whose body is shorter", True),

@@ -150,16 +150,36 @@ def test_multiget_line_streamed_in_pieces(server):
 
 
 @pytest.mark.hardcached_only
-def test_multiget_bad_key_in_a_piece_closes(server):
-    """A key over 250 bytes in a line served in pieces: the error, and the
-    connection closes (the rest of the line cannot be told from commands)."""
+@pytest.mark.parametrize("bad", [b"K" * 251 + b" more", b"K" * 300], ids=["whole", "arriving"])
+def test_multiget_bad_key_in_a_piece_carries_on(server, bad):
+    """A key over 250 bytes in a line served in pieces (whole, or still
+    arriving): the rest of the line is discarded as it arrives, the error
+    answered at the line's end, and the connection carries on, as in
+    memcached 1.6.45 (keys of pieces served before it were answered)."""
     with server.client() as c:
-        try:
-            c.send(b"get " + b"k " * 2000 + b"K" * 251 + b" more")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        got = c.assert_closed()
-        assert got == b"CLIENT_ERROR bad command line format\r\n", got
+        c.cmd(b"set hb:a 0 0 1\r\nA\r\n", b"STORED\r\n")
+        c.send(b"get hb:a " + b"k " * 2000)
+        c.expect(b"VALUE hb:a 0 1\r\nA\r\n")
+        c.send(bad)
+        for _ in range(8):   # 1.6 MB more of the line: discarded, not held
+            c.send(b" hb:a" * 40000)
+        c.nothing_pending(0.3)
+        c.cmd(b"\r\nget hb:a\r\n",
+              b"CLIENT_ERROR bad command line format\r\nVALUE hb:a 0 1\r\nA\r\nEND\r\n")
+        assert c.call(b"version\r\n").startswith(b"VERSION ")
+
+
+@pytest.mark.hardcached_only
+def test_multiget_bad_key_in_the_last_piece_ends_the_line(client):
+    """The line's end carries the bad key: its error, and the next line is
+    a command again, not more keys of the get (memcached 1.6.45 adds an
+    empty line after the error: README)."""
+    client.cmd(b"set hb:l 0 0 1\r\nL\r\n", b"STORED\r\n")
+    client.send(b"get " + b"k " * 2000)
+    client.nothing_pending(0.3)
+    client.send(b"K" * 251 + b"\r\n")
+    assert client.readline().startswith(b"CLIENT_ERROR bad command line format")
+    client.cmd(b"set hb:l 0 0 1\r\nM\r\n", b"STORED\r\n")
 
 
 @pytest.mark.hardcached_only

@@ -228,17 +228,32 @@ static void test_line_limits(void)
     CHECK_EQ_INT(text_parse_more("d e\r\nget x\r\n", 14, TEXT_CMD_GAT, &req), TEXT_PARSE_OK);
     CHECK(!req.partial && req.nkeys == 2 && req.consumed == 5);
     CHECK_EQ_INT(req.cmd, TEXT_CMD_GAT);
-    /* a key longer than a key can be, in a piece: refused, closed */
+    /* a key longer than a key can be, in a piece: refused, still partial
+     * (the caller discards the rest of the line), the connection open */
     memset(buf, 'K', n);
     memcpy(buf, "get a ", 6);
     CHECK_EQ_INT(text_parse(buf, LIMIT_LINE_MAX + 1, &lim, &req), TEXT_PARSE_ERROR);
-    CHECK(req.close);
+    CHECK(req.partial && !req.close);
     CHECK_EQ_INT(req.error, TEXT_ERR_FORMAT);
+    CHECK_EQ_INT(req.consumed, LIMIT_LINE_MAX + 1);
     CHECK_EQ_INT(text_parse_more(buf + 6, TEXT_KEY_MAX + 1, TEXT_CMD_GET, &req), TEXT_PARSE_ERROR);
-    CHECK(req.close);
+    CHECK(req.partial && !req.close);
+    CHECK_EQ_INT(req.consumed, TEXT_KEY_MAX + 1);
     memcpy(buf + 6 + TEXT_KEY_MAX + 1, " ", 1);
     CHECK_EQ_INT(text_parse_more(buf + 6, TEXT_KEY_MAX + 2, TEXT_CMD_GET, &req), TEXT_PARSE_ERROR);
-    CHECK(req.close);
+    CHECK(req.partial && !req.close);
+    /* in the piece that ends the line: an error like any line's */
+    memcpy(buf + 6 + TEXT_KEY_MAX + 1, "\r\n", 2);
+    CHECK_EQ_INT(text_parse_more(buf + 6, TEXT_KEY_MAX + 3, TEXT_CMD_GET, &req), TEXT_PARSE_ERROR);
+    CHECK(!req.partial && !req.close);
+    CHECK_EQ_INT(req.consumed, TEXT_KEY_MAX + 3);
+    /* gat: too few tokens, then the exptime, then the keys (1.6.45) */
+    CHECK_EQ_INT(text_parse("gat x\r\n", 7, &lim, &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_FORMAT);
+    memcpy(buf, "gat x ", 6);
+    memcpy(buf + 6 + TEXT_KEY_MAX + 1, "\r\n", 2);
+    CHECK_EQ_INT(text_parse(buf, 6 + TEXT_KEY_MAX + 3, &lim, &req), TEXT_PARSE_ERROR);
+    CHECK_EQ_INT(req.error, TEXT_ERR_BAD_EXPTIME);
     /* a complete but too long non-retrieval line closes too */
     memset(buf, 'k', LIMIT_LINE_MAX + 10);
     memcpy(buf, "set ", 4);

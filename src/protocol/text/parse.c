@@ -207,8 +207,8 @@ static bool starts_retrieval(const char *buf, size_t len)
 }
 
 /* The keys of a retrieval request in line[pos..end). A bad key in a
- * piece of a longer line closes: the rest of the line cannot be told
- * from commands. */
+ * piece of a longer line fails that piece still partial: its caller
+ * ignores the rest of the line, as memcached ignores the line. */
 static enum text_parse_status retrieval_keys(const char *line, size_t end,
                                              size_t pos, size_t consumed,
                                              struct text_req *req)
@@ -218,10 +218,8 @@ static enum text_parse_status retrieval_keys(const char *line, size_t end,
     req->keys.p = line + pos;
     req->keys.n = end - pos;
     while (next_token(line, end, &pos, &t)) {
-        if (!lookup_key_valid(t)) {
-            req->close = req->partial;
+        if (!lookup_key_valid(t))
             return fail(req, TEXT_ERR_FORMAT, consumed);
-        }
         if (req->nkeys++ == 0)
             req->key = t;   /* text_next_key hands it out without a scan */
     }
@@ -236,27 +234,29 @@ static enum text_parse_status parse_retrieval(const char *line, size_t end,
     struct text_token exp = { NULL, 0 };
     bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
 
-    if (touch)
+    /* memcached 1.6.45's order: too few tokens, the exptime, the keys */
+    if (touch) {
+        struct text_token k;
+        size_t peek;
+        int32_t exptime;
         next_token(line, end, &pos, &exp);
+        peek = pos;
+        if (req->partial || next_token(line, end, &peek, &k)) {
+            if (!strnum_i32(exp.p, exp.n, &exptime))
+                return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+            req->exptime = exptime;
+        }
+    }
     if (retrieval_keys(line, end, pos, consumed, req) != TEXT_PARSE_OK)
         return TEXT_PARSE_ERROR;
-    /* too few tokens first, then the exptime (memcached 1.6.45's order) */
     if (!req->partial && req->nkeys + touch < arity[req->cmd].min)
         return fail(req, TEXT_ERR_FORMAT, consumed);
-    if (touch) {
-        int32_t exptime;
-        if (!strnum_i32(exp.p, exp.n, &exptime)) {
-            req->close = req->partial;
-            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
-        }
-        req->exptime = exptime;
-    }
     return TEXT_PARSE_OK;
 }
 
 /* Where a piece of an unterminated retrieval line ends: after its last
  * space (0: none). What follows is a key still arriving; one longer than a
- * key can be is refused (and the connection closed). */
+ * key can be is refused (the piece fails partial, all of it used). */
 static bool piece_end(const char *buf, size_t len, size_t *cut)
 {
     size_t i = len;
@@ -275,11 +275,11 @@ static enum text_parse_status parse_retrieval_piece(const char *buf, size_t len,
     struct text_token name;
     size_t cut, pos = 0;
 
-    if (!piece_end(buf, len, &cut))
-        return fail_close(req, TEXT_ERR_FORMAT);
-    next_token(buf, cut, &pos, &name);   /* starts_retrieval saw it */
+    next_token(buf, len, &pos, &name);   /* starts_retrieval saw it */
     req->cmd = lookup(name);
     req->partial = true;
+    if (!piece_end(buf, len, &cut))
+        return fail(req, TEXT_ERR_FORMAT, len);
     return parse_retrieval(buf, cut, pos, cut, req);
 }
 
@@ -297,11 +297,11 @@ enum text_parse_status text_parse_more(const char *buf, size_t len,
             end--;
         return retrieval_keys(buf, end, 0, consumed, req);
     }
+    req->partial = true;
     if (!piece_end(buf, len, &cut))
-        return fail_close(req, TEXT_ERR_FORMAT);
+        return fail(req, TEXT_ERR_FORMAT, len);
     if (cut == 0)
         return TEXT_PARSE_NEED_MORE;
-    req->partial = true;
     return retrieval_keys(buf, cut, 0, cut, req);
 }
 

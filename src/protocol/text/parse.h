@@ -96,7 +96,10 @@ enum text_parse_status {
     TEXT_PARSE_NEED_MORE, /* req->need = total bytes needed, 0 if unknown */
     TEXT_PARSE_ERROR,     /* reply req->error (unless NONE), drop
                              req->consumed bytes, then discard req->swallow
-                             more as they arrive; close if req->close */
+                             more as they arrive; close if req->close.
+                             With req->partial (a piece of a retrieval
+                             line): discard the rest of the line, then
+                             reply */
 };
 
 struct text_token {
