@@ -24,6 +24,7 @@
 #include "protocol/limits.h"
 #include "server/park.h"
 #include "server/settings.h"
+#include "server/trace.h"
 #include "server/watch_log.h"
 #include "server/stats.h"
 
@@ -150,6 +151,7 @@ struct conn *conn_create(struct conn_set *cs, int fd, const struct sockaddr *pee
      * required, only the login does */
     conn_validate_peer(c);
     watch_log_conn(true, &c->s.peer, peer->sa_family == AF_UNIX, fd, NULL);
+    trace_conn_new(fd, c->procs);
     return c;
 }
 
@@ -362,8 +364,10 @@ static void conn_park_wake(struct session *s)
 static const struct processor *conn_processor(struct conn *c, const char *data,
                                               size_t len)
 {
-    if (c->proc == NULL && len > 0)
+    if (c->proc == NULL && len > 0) {
         c->proc = processor_pick(c->procs, (unsigned char)data[0]);
+        trace_conn_protocol(c->fd, c->procs, c->proc);
+    }
     return c->proc;
 }
 

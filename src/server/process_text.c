@@ -126,6 +126,21 @@ static const enum store_mode store_modes[TEXT_CMD_COUNT] = {
     [TEXT_CMD_PREPEND] = STORE_PREPEND, [TEXT_CMD_CAS] = STORE_CAS,
 };
 
+/* memcached's reply to a write's outcome, with its "\r\n" (*n bytes). */
+static const char *store_reply(enum store_status st, size_t *n)
+{
+#define LINE(lit) (*n = sizeof(lit "\r\n") - 1, lit "\r\n")
+    switch (st) {
+    case STORE_OK:         return LINE("STORED");
+    case STORE_NOT_STORED: return LINE("NOT_STORED");
+    case STORE_EXISTS:     return LINE("EXISTS");
+    case STORE_NOT_FOUND:  return LINE("NOT_FOUND");
+    case STORE_TOO_LARGE:  return LINE("SERVER_ERROR object too large for cache");
+    default:               return LINE("SERVER_ERROR out of memory storing object");
+    }
+#undef LINE
+}
+
 static void exec_store(struct session *s, const struct text_req *req)
 {
     struct thread_stats *ts = s->stats;
@@ -136,6 +151,7 @@ static void exec_store(struct session *s, const struct text_req *req)
     };
     struct store_result res;
     enum store_status st;
+    size_t n;
 
     stats_detail_set(req->key.p, req->key.n);
     st = store_write(&wr, &res);
@@ -148,16 +164,13 @@ static void exec_store(struct session *s, const struct text_req *req)
     if (st == STORE_TOO_LARGE && req->cmd == TEXT_CMD_SET)   /* memcached drops */
         store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
                      NULL);                                  /* the stale value */
-    if (req->noreply)
+    const char *line = store_reply(st, &n);
+    if (req->noreply) {
+        if (log_verbosity > 1)
+            trace_noreply = line;
         return;
-    switch (st) {
-    case STORE_OK:         REPLY(s, "STORED"); break;
-    case STORE_NOT_STORED: REPLY(s, "NOT_STORED"); break;
-    case STORE_EXISTS:     REPLY(s, "EXISTS"); break;
-    case STORE_NOT_FOUND:  REPLY(s, "NOT_FOUND"); break;
-    case STORE_TOO_LARGE:  REPLY(s, "SERVER_ERROR object too large for cache"); break;
-    default:               REPLY(s, "SERVER_ERROR out of memory storing object"); break;
     }
+    session_append(s, line, n);
 }
 
 static void exec_arith(struct session *s, const struct text_req *req)
@@ -234,6 +247,8 @@ static void exec_flush(struct session *s, const struct text_req *req)
     store_flush(req->has_delay && req->exptime > 0 ? clock_exptime(req->exptime) : 0);
     if (!req->noreply)
         REPLY(s, "OK");
+    else if (log_verbosity > 1)
+        trace_noreply = "OK";
 }
 
 static void exec_refresh_certs(struct session *s)
@@ -313,6 +328,8 @@ static enum proc_step text_execute(struct session *s, const struct text_req *req
         log_verbosity = req->number > 2 ? 2 : (int)req->number;
         if (!req->noreply)
             REPLY(s, "OK");
+        else if (log_verbosity > 1)
+            trace_noreply = "OK";
         break;
     case TEXT_CMD_QUIT:
         return PROC_STEP_CLOSE;
@@ -367,6 +384,8 @@ static void text_error(struct session *s, const struct text_req *req)
             store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
                          NULL);
     }
+    if (req->noreply && req->error == TEXT_ERR_BAD_CHUNK && log_verbosity > 1)
+        trace_noreply = text_error_string(req->error);
     if (req->error == TEXT_ERR_NONE || req->noreply)
         return;
     session_line(s, text_error_string(req->error));
