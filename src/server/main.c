@@ -71,8 +71,8 @@ static const struct processor *const *procs_for(enum settings_proto p)
 
 /* What a -l entry's prefixes ask of the listeners from..nlisteners just
  * bound for it: TLS (-Z on every TCP listener unless notls:; btls: and
- * mtls: set the client-certificate check) and the protocols. A unix
- * socket and UDP stay plain, as in memcached. */
+ * mtls: set the client-certificate check) and the protocols (TCP only).
+ * A unix socket and UDP stay plain, as in memcached. */
 static void configure_listeners(int from, const struct listen_conf *lc)
 {
     static const int verify[] = {
@@ -85,7 +85,9 @@ static void configure_listeners(int from, const struct listen_conf *lc)
         l->tls = settings.tls.enabled && !l->udp && l->family != AF_UNIX &&
                  (lc == NULL || lc->tls != LISTEN_TLS_OFF);
         l->tls_verify = l->tls && lc ? verify[lc->tls] : -1;
-        listener_procs[i] = procs_for(lc && !l->udp ? lc->proto : PROTO_INHERIT);
+        /* a datagram picks its protocol by its first byte, whatever -B
+         * and proto[...] say (memcached 1.6.45's try_read_command_udp) */
+        listener_procs[i] = l->udp ? processors : procs_for(lc ? lc->proto : PROTO_INHERIT);
     }
 }
 
@@ -101,6 +103,8 @@ static void open_listeners(void)
         configure_listeners(0, NULL);
         return;
     }
+    if (settings.port == 0)   /* -p 0: TCP off, -l's ports too (memcached) */
+        return;
     if (settings.nlisten == 0) {
         /* the safe default: this machine only */
         if (listen_tcp("127.0.0.1", BIND_PORT(settings.port), settings.backlog, listeners,
@@ -143,13 +147,13 @@ static void open_udp_listeners(void)
                            &nlisteners, LISTENERS_MAX, err, sizeof(err)) < 0)
                 log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
     }
-    configure_listeners(from, NULL);   /* datagrams: -B's protocols */
+    configure_listeners(from, NULL);
 }
 
 /* $MEMCACHED_PORT_FILENAME, as memcached writes it: one "TCP INET: 11211"
  * line per bound TCP/UDP socket (INET6 for IPv6) into FILE.lck, then
  * renamed to FILE, so a harness that waits for FILE reads it whole (with
- * -p 0 it learns the ports the kernel chose). Nothing for a unix socket. */
+ * -p -1 it learns the ports the kernel chose). Nothing for a unix socket. */
 static void write_port_file(void)
 {
     char tmp[4096];
@@ -225,6 +229,9 @@ static void announce(void)
                               listeners[i].family == AF_UNIX ? "unix" :
                               listeners[i].udp ? "udp" : listeners[i].tls ? "tls" : "tcp",
                               listeners[i].name);
+    if (n < sizeof(line) && settings.port == 0 && settings.unix_path == NULL)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s (tcp off: -p 0)",
+                              nlisteners ? "" : " nothing");
     if (n < sizeof(line) && settings.udp_port == 0)
         snprintf(line + n, sizeof(line) - n, " (udp off)");
     else if (n < sizeof(line))

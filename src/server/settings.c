@@ -34,7 +34,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
 /* X(letter or OPT_ value, long name, argument (0 none, 1 required, 2
  * optional: long form only, as memcached's --verbose[=N]), help) */
 #define OPTIONS(X)                                                              \
-    X('p', "port",               1, "TCP port to listen on (default: 11211)")     \
+    X('p', "port",               1, "TCP port to listen on (default: 11211; 0: TCP off, -1: any free port)") \
     X('U', "udp-port",           1, "UDP port on the -l addresses (default: 0, off). Replies to sources without a recent TCP connection never exceed the request's size (see -o udp_*)") \
     X('s', "unix-socket",        1, "UNIX socket to listen on (disables network support)") \
     X('a', "unix-mask",          1, "access mask for UNIX socket, in octal (default: 700)") \

@@ -13,6 +13,7 @@ import pytest
 
 import hcutil
 import ref145
+import udputil
 from test_tls import OPENSSL, TlsRaw, certs, client_ctx, refused  # noqa: F401
 
 BOTH = pytest.mark.parametrize("binary", ref145.servers())
@@ -23,9 +24,10 @@ def ports(n):
     return [hcutil.free_port() for _ in range(n)]
 
 
-def start_on(start_server, binary, spec, *args, wait_port=None, tls_ctx=None):
+def start_on(start_server, binary, spec, *args, wait_port=None, tls_ctx=None, version="ascii"):
     """A server whose listeners are all in spec; ready once wait_port
-    answers `version` (over TLS with tls_ctx)."""
+    answers `version` (over TLS with tls_ctx; version="binary": the binary
+    protocol's)."""
     p = wait_port or int(spec.split(":")[-1].split(",")[0].split(";")[0])
     s = start_server("-p", str(hcutil.free_port()), "-l", spec, *args,
                      listen=False, binary=binary, wait=False)
@@ -36,7 +38,11 @@ def start_on(start_server, binary, spec, *args, wait_port=None, tls_ctx=None):
         try:
             c = TlsRaw(p, tls_ctx, timeout=2) if tls_ctx else hcutil.Raw("127.0.0.1", p, 2)
             with c:
-                c.cmd(b"version\r\n", b"VERSION ")
+                if version == "binary":
+                    c.send(BIN_VERSION)
+                    c.expect(b"\x81\x0b")
+                else:
+                    c.cmd(b"version\r\n", b"VERSION ")
                 return s
         except (OSError, AssertionError, TimeoutError):
             time.sleep(0.05)
@@ -82,6 +88,20 @@ def test_proto_and_tag_prefixes(start_server, binary):
     with hcutil.Raw("127.0.0.1", a) as c:   # binary on an ascii listener
         c.send(BIN_VERSION)
         c.nothing_pending(0.5)
+
+
+@BOTH
+@pytest.mark.parametrize("proto", ["ascii", "binary"])
+def test_udp_picks_protocol_per_datagram(start_server, binary, proto):
+    """-B and proto[...] choose the protocol of TCP listeners only: each
+    datagram is text or binary by its first byte (memcached 1.6.45). UDP
+    binds the port -l names, as TCP does; -U only turns it on."""
+    t = hcutil.free_port()
+    start_on(start_server, binary, "proto[%s]:127.0.0.1:%d" % (proto, t), "-U", "1",
+             "-B", proto, wait_port=t, version=proto)
+    with udputil.UdpClient(t) as c:
+        assert c.request(b"version\r\n").startswith(b"VERSION ")
+        assert c.request(BIN_VERSION)[:2] == b"\x81\x0b"
 
 
 @BOTH

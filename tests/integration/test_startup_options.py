@@ -1,7 +1,7 @@
 """memcached 1.6.45's start-up options as hardcached takes them: the -o
 lists (tuning knobs of what hardcached does not have are accepted and do
 nothing; options that would change what is stored are refused, never
-ignored), -N, --verbose=N, -p -1 with $MEMCACHED_PORT_FILENAME, and the
+ignored), -N, --verbose=N, -p -1 with $MEMCACHED_PORT_FILENAME, -p 0, and the
 debug build's `debugtime`. Tests that describe memcached's behaviour run
 against memcached 1.6.45 too (skipped when it is not built)."""
 import os
@@ -81,23 +81,36 @@ def test_verbose_equals_level(start_server):
     assert s2.stats("settings")["verbosity"] == "1"
 
 
-@BOTH
-def test_port_file_lists_bound_ports(tmp_path, start_server, binary):
-    """memcached's test harness: -p -1 (any port) and the ports read back
-    from $MEMCACHED_PORT_FILENAME, written whole (FILE.lck, renamed)."""
+def port_file_lines(binary, tmp_path, *args):
+    """Start binary with $MEMCACHED_PORT_FILENAME; its process and the
+    file's lines once written whole (FILE.lck, renamed)."""
     pf = tmp_path / "ports"
     env = dict(os.environ, MEMCACHED_PORT_FILENAME=str(pf))
-    argv = [binary, "-p", "-1", "-U", "-1", "-l", "127.0.0.1;[::1]"] + hcutil.root_args()
-    p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         preexec_fn=hcutil._die_with_parent)
+    p = subprocess.Popen([binary] + list(args) + hcutil.root_args(), env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, preexec_fn=hcutil._die_with_parent)
+    deadline = time.monotonic() + hcutil.START_TIMEOUT
+    while not pf.exists():
+        if p.poll() is not None or time.monotonic() > deadline:
+            p.kill()
+            raise AssertionError(p.stderr.read())
+        time.sleep(0.05)
+    assert not (tmp_path / "ports.lck").exists()
+    return p, pf.read_text().splitlines()
+
+
+def stop(p):
+    p.kill()
+    p.wait(10)
+    p.stderr.close()
+
+
+@BOTH
+def test_port_file_lists_bound_ports(tmp_path, binary):
+    """memcached's test harness: -p -1 (any port) and the ports read back
+    from $MEMCACHED_PORT_FILENAME."""
+    p, lines = port_file_lines(binary, tmp_path, "-p", "-1", "-U", "-1", "-l", "127.0.0.1;[::1]")
     try:
-        deadline = time.monotonic() + hcutil.START_TIMEOUT
-        while not pf.exists():
-            assert p.poll() is None and time.monotonic() < deadline, p.stderr.read()
-            time.sleep(0.05)
-        lines = pf.read_text().splitlines()
-        assert not (tmp_path / "ports.lck").exists()
         kinds = sorted(l.split(":")[0] for l in lines)
         assert kinds == ["TCP INET", "TCP INET6", "UDP INET", "UDP INET6"], lines
         ports = {l.split(":")[0]: int(l.split(": ")[1]) for l in lines}
@@ -105,9 +118,23 @@ def test_port_file_lists_bound_ports(tmp_path, start_server, binary):
         with hcutil.Raw("127.0.0.1", ports["TCP INET"]) as c:
             c.cmd(b"version\r\n", b"VERSION ")
     finally:
-        p.kill()
-        p.wait(10)
-        p.stderr.close()
+        stop(p)
+
+
+@BOTH
+def test_port_0_turns_tcp_off(tmp_path, binary):
+    """-p 0 is no TCP at all, even on a port -l names (memcached 1.6.45);
+    UDP still listens when -U asks."""
+    port = hcutil.free_port()
+    p, lines = port_file_lines(binary, tmp_path, "-p", "0", "-U", "-1",
+                               "-l", "127.0.0.1:%d" % port)
+    try:
+        assert [l.split(":")[0] for l in lines] == ["UDP INET"], lines
+        with pytest.raises(ConnectionRefusedError):
+            hcutil.Raw("127.0.0.1", port)
+        assert p.poll() is None
+    finally:
+        stop(p)
 
 
 @BOTH
