@@ -5,10 +5,13 @@
 #include "core/clock.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 static time_t process_started;
 static _Atomic rel_time_t current_time = CLOCK_START;
-static _Atomic uint32_t skew;   /* seconds added by clock_advance() */
+static _Atomic int64_t skew;    /* seconds added by clock_advance() and
+                                   clock_debugtime() */
+static _Atomic bool paused;     /* clock_pause(): clock_update() does nothing */
 
 void clock_setup(void)
 {
@@ -25,10 +28,18 @@ void clock_restore(time_t started)
                                 ? (rel_time_t)(now - started) : CLOCK_START);
 }
 
+/* A relative time no earlier than the start (a debug clock moved back). */
+static rel_time_t clock_clamp(int64_t t)
+{
+    return t < (int64_t)CLOCK_START ? CLOCK_START :
+           t > (int64_t)UINT32_MAX ? UINT32_MAX : (rel_time_t)t;
+}
+
 void clock_update(void)
 {
-    time_t now = time(NULL);
-    rel_time_t rel = (rel_time_t)(now - process_started) + atomic_load(&skew);
+    if (atomic_load(&paused))
+        return;
+    rel_time_t rel = clock_clamp((int64_t)(time(NULL) - process_started) + atomic_load(&skew));
     /* never go backwards, even if the wall clock does */
     if (rel > atomic_load_explicit(&current_time, memory_order_relaxed))
         atomic_store_explicit(&current_time, rel, memory_order_relaxed);
@@ -38,6 +49,17 @@ void clock_advance(uint32_t seconds)
 {
     atomic_fetch_add(&skew, seconds);
     atomic_fetch_add(&current_time, seconds);
+}
+
+void clock_debugtime(int64_t seconds)
+{
+    int64_t total = atomic_fetch_add(&skew, seconds) + seconds;
+    atomic_store(&current_time, clock_clamp((int64_t)atomic_load(&current_time) + total));
+}
+
+void clock_pause(bool pause)
+{
+    atomic_store(&paused, pause);
 }
 
 rel_time_t clock_now(void)

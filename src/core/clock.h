@@ -6,6 +6,7 @@
 #ifndef HC_CORE_CLOCK_H
 #define HC_CORE_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -30,6 +31,14 @@ void clock_restore(time_t started);
 void clock_update(void);
 /* Test hook: move the clock forward by `seconds`. */
 void clock_advance(uint32_t seconds);
+/* memcached-debug's `debugtime N` (N may be negative): the offset from the
+ * wall clock grows by N, and the clock moves by the whole offset at once,
+ * as 1.6.45 does (`delta += N; current_time += delta`: a second
+ * `debugtime 10` moves it 20, until the next tick sets wall + 20). */
+void clock_debugtime(int64_t seconds);
+/* memcached-debug's `debugtime p` / `r`: the clock stops (clock_update()
+ * leaves it) or goes on. */
+void clock_pause(bool pause);
 
 rel_time_t clock_now(void);
 /* Unix time of the process start (for `stats` uptime and absolute times). */

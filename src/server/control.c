@@ -38,11 +38,14 @@ const char *control_refresh_certs(char *buf, size_t len)
 bool control_debugtime(const char *arg, size_t len)
 {
 #ifdef HC_DEBUG
-    uint32_t seconds;
+    int64_t seconds;
 
-    if (!strnum_u32(arg, len, &seconds))
+    if (len == 1 && (arg[0] == 'p' || arg[0] == 'r'))
+        clock_pause(arg[0] == 'p');   /* memcached-debug: pause, resume */
+    else if (strnum_i64(arg, len, &seconds))
+        clock_debugtime(seconds);
+    else
         return false;
-    clock_advance(seconds);
     return true;
 #else
     (void)arg;

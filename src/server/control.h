@@ -18,10 +18,11 @@ void control_request_shutdown(bool graceful);
  * ..." (the old certificate keeps serving), written into buf if needed. */
 const char *control_refresh_certs(char *buf, size_t len);
 
-/* memcached-debug's `debugtime N`: move the server's clock N seconds
- * forward (expiry tests without sleeping). Only in a debug build (-DHC_DEBUG:
- * build/asan); false there for a bad N, and always in a release build,
- * which answers ERROR as memcached's release build does. */
+/* memcached-debug's `debugtime N|p|r`: move the server's clock by N
+ * seconds (clock_debugtime: 1.6.45's arithmetic), pause it, resume it
+ * (expiry tests without sleeping). Only in a debug build (-DHC_DEBUG:
+ * build/asan); false there for a bad argument, and always in a release
+ * build, which answers ERROR as memcached's release build does. */
 bool control_debugtime(const char *arg, size_t len);
 
 #endif

@@ -157,6 +157,29 @@ def test_debugtime(start_server, binary):
         c.cmd(b"get k\r\n", b"END\r\n")
 
 
+@pytest.mark.hardcached_only
+@pytest.mark.skipif(not hcutil.is_asan(), reason="debugtime is in the debug (ASan) build")
+def test_debugtime_pause_resume_and_offset(start_server):
+    """memcached-debug 1.6.45's `debugtime p` stops the clock and `r` lets
+    it go on; `debugtime N` adds N to the clock's offset and moves the
+    clock by the whole offset (`delta += N; current_time += delta`), so
+    60 then 20 while paused is 140 seconds, not 80."""
+    s = start_server()
+    with s.client() as c:
+        c.cmd(b"set k 0 100 1\r\nv\r\nset s 0 1 1\r\nv\r\n", b"STORED\r\nSTORED\r\n")
+        c.cmd(b"debugtime p\r\n", b"OK\r\n")
+        time.sleep(2.2)   # the clock stands still: a 1 s item lives on
+        c.cmd(b"get s\r\n", b"VALUE s 0 1\r\nv\r\nEND\r\n")
+        c.cmd(b"debugtime 60\r\n", b"OK\r\n")
+        c.cmd(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n")
+        c.cmd(b"debugtime 20\r\n", b"OK\r\n")
+        c.cmd(b"get k\r\n", b"END\r\n")
+        c.cmd(b"debugtime r\r\n", b"OK\r\n")
+        c.cmd(b"debugtime -5\r\n", b"OK\r\n")
+        c.cmd(b"debugtime x\r\n", b"ERROR\r\n")
+        c.cmd(b"debugtime pause\r\n", b"ERROR\r\n")
+
+
 @BOTH
 def test_refresh_certs_without_tls(start_server, binary):
     s = start_server(binary=binary)
