@@ -19,6 +19,7 @@
 #include "core/strnum.h"
 #include "server/config_file.h"
 #include "server/stats_flash.h"
+#include "server/stats_off.h"
 #include "server/stats_sink.h"
 #include "net/listen.h"
 #include "policy/auth.h"
@@ -748,9 +749,9 @@ void settings_each_stat(const struct stats_sink *s)
     stats_add_u64(s, "idle_timeout", settings.idle_timeout);
     stats_add_str(s, "relaxed_privileges", settings.relaxed_privileges ? "yes" : "no");
     stats_add_str(s, "ssl_enabled", settings.tls.enabled ? "yes" : "no");
-    if (settings.tls.enabled) {
-        stats_add_str(s, "ssl_chain_cert", settings.tls.chain_cert);
-        stats_add_str(s, "ssl_key", settings.tls.key);
+    {   /* with TLS off too, as memcached (its NULL spellings) */
+        stats_add_str(s, "ssl_chain_cert", settings.tls.chain_cert ? settings.tls.chain_cert : "(null)");
+        stats_add_str(s, "ssl_key", settings.tls.key ? settings.tls.key : "(null)");
         stats_add_str(s, "ssl_ca_cert", settings.tls.ca_cert ? settings.tls.ca_cert : "NULL");
         stats_add_u64(s, "ssl_verify_mode", (uint64_t)settings.tls.verify_mode);
         stats_add_fmt(s, "ssl_min_version", "tlsv1.%d", settings.tls.min_version - 10);
@@ -772,5 +773,7 @@ void settings_each_stat(const struct stats_sink *s)
     stats_add_str(s, "protected_mode", settings.protected_mode_off ? "no" : "yes");
     stats_add_str(s, "sandbox", settings.sandbox ? "yes" : "no");
     settings_each_memcached_stat(s);
+    stats_add_str(s, "memory_file", settings.memory_file ? settings.memory_file : "(null)");
+    stats_off_settings(s);
     stats_flash_settings(s, &settings.flash);
 }

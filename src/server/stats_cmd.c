@@ -21,6 +21,7 @@
 #include "server/stats_class.h"
 #include "server/stats_flash.h"
 #include "server/stats.h"
+#include "server/stats_off.h"
 #include "storage/crawl.h"
 #include "storage/store.h"
 
@@ -112,6 +113,7 @@ void stats_emit_general(const struct stats_sink *s)
     crawler_totals(s);
     STORE_STATS_SEGMENTS(X)
 #undef X
+    stats_off_general(s);
     stats_end(s);
 }
 

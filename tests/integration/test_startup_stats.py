@@ -1,6 +1,8 @@
 """memcached 1.6.45's general stats and settings that mean something in
 hardcached, under memcached's names and with its meaning; the same
 assertions run against memcached 1.6.45 (skipped when it is not built)."""
+import os
+import re
 import time
 
 import pytest
@@ -57,3 +59,33 @@ def test_idle_kicks(start_server, binary):
     while int(s.stats()["idle_kicks"]) < 1:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+
+
+def readme_absent():
+    """The names README lists as left out of `stats` / `stats settings`."""
+    with open(README) as f:
+        text = f.read()
+    part = text[text.index("<!-- stats-absent -->"):text.index("<!-- /stats-absent -->")]
+    return set(re.findall(r"`([a-z_0-9]+)`", part))
+
+
+@pytest.mark.skipif(hcutil.memcached_145() is None, reason=hcutil.REF_MISSING)
+def test_every_1_6_45_name_printed_or_listed(start_server, binary):
+    """Clients and dashboards read stats by name: each name 1.6.45 prints
+    on a fresh start is printed, or README lists it with why (and then it
+    is not printed: the list stays true)."""
+    ref = start_server(binary=hcutil.memcached_145())
+    s = start_server(binary=binary)
+    absent = readme_absent()
+    for sub in ("", "settings"):
+        names = set(ref.stats(sub))
+        got = set(s.stats(sub))
+        assert not names - got - absent, (sub, sorted(names - got - absent))
+        if ref145.is_hc(binary):
+            assert not (absent & got), (sub, sorted(absent & got))
+        else:   # each listed name is one 1.6.45 prints
+            assert not [n for n in absent if n in names and n not in got]
+    assert absent <= set(ref.stats()) | set(ref.stats("settings"))

@@ -149,6 +149,15 @@ static const char *const general_names[] = {
     "curr_items", "total_items", "expired_unfetched", "evicted_unfetched", "evictions",
     "reclaimed", "crawler_reclaimed", "crawler_items_checked", "segment_size",
     "segments_used", "memory_used",
+    /* memcached's lines for machinery hardcached lacks (stats_off.c) */
+    "response_obj_oom", "response_obj_count", "response_obj_bytes",
+    "slab_reassign_rescues", "slab_reassign_chunk_rescues",
+    "slab_reassign_inline_reclaim", "slab_reassign_busy_items",
+    "slab_reassign_busy_deletes", "slab_reassign_busy_nomem",
+    "slab_reassign_last_busy_status", "slab_reassign_running", "slabs_moved",
+    "lru_maintainer_juggles", "unexpected_napi_ids", "round_robin_fallback",
+    "slab_global_page_pool", "lrutail_reflocked", "moves_to_cold", "moves_to_warm",
+    "moves_within_lru", "lru_bumps_dropped",
 };
 
 /* general_names without idle_kicks and the *_extstore counters: memcached
