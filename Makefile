@@ -277,7 +277,8 @@ ops-test: all
 	  $(PYTHON) -m pytest -q tests/ops
 
 # the clients' own test suites (pymemcache, pylibmc, gomemcache,
-# Cache::Memcached::Fast) against the release build, about 25 s;
+# Cache::Memcached::Fast; php-memcached and spymemcached driven by a
+# script each) against the release build, about a minute;
 # CLIENT_SERVER=/usr/bin/memcached runs them against memcached instead
 client-test: deps-test $(BUILD)/release/hardcached
 	$(PYTHON) tests/clients/run_suites.py --server $(or $(CLIENT_SERVER),$(BUILD)/release/hardcached)

@@ -6,10 +6,11 @@ set -eu
 
 build_pkgs="gcc make libc6-dev libsodium-dev libxxhash-dev libcrypt-dev libseccomp-dev libssl-dev"
 # openssl: the TLS tests make their certificates with it; systemd: its
-# systemd-analyze checks the unit. Without them those tests would skip.
+# systemd-analyze checks the unit; php-memcached and libspymemcached-java:
+# two client suites. Without them those tests would skip.
 test_pkgs="$build_pkgs python3 python3-pytest python3-pytest-xdist python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 nutcracker groff-base clang
   golang-go golang-github-bradfitz-gomemcache-dev libcache-memcached-fast-perl libtest2-suite-perl
-  openssl systemd"
+  openssl systemd php-cli php-memcached default-jdk-headless libspymemcached-java"
 bench_pkgs="$build_pkgs memcached gnuplot-nox procps nmap iproute2"
 package_pkgs="$build_pkgs dpkg-dev debhelper fakeroot devscripts python3 python3-pytest"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"

@@ -186,8 +186,46 @@ def gomemcache(server, tmp):
     return results, log
 
 
+def tap_results(log):
+    """{name: outcome} from TAP lines ("ok 3 - name", "not ok 4 - name")."""
+    return {m.group(3): "failed" if m.group(1) else "passed"
+            for m in re.finditer(r"^(not )?ok (\d+) - (.*?)\s*$", log, re.M)}
+
+
+def php_memcached(server, tmp):
+    """php-memcached (Debian's php-memcached extension): its own .phpt
+    tests are only in the source package (php-memcached's and PECL's
+    tarballs are not reachable here), so php_memcached.php drives the
+    operations they cover, text and binary protocol, and prints TAP."""
+    if shutil.which("php") is None:
+        return {"(php not installed)": "skipped"}, "php: not installed"
+    log = run(["php", os.path.join(HERE, "php_memcached.php"),
+               server.host, str(server.port)], tmp)
+    if "Class \"Memcached\" not found" in log:
+        return {"(php-memcached not installed)": "skipped"}, log
+    return tap_results(log), log
+
+
+SPYMEMCACHED_JAR = "/usr/share/java/spymemcached.jar"
+
+
+def spymemcached(server, tmp):
+    """spymemcached (Debian's libspymemcached-java): its own JUnit tests
+    are only in the source package, not reachable here, so
+    SpyMemcached.java drives the operations they cover, text and binary
+    protocol, and prints TAP."""
+    if shutil.which("javac") is None or not os.path.exists(SPYMEMCACHED_JAR):
+        return {"(javac or libspymemcached-java not installed)": "skipped"}, ""
+    log = run(["javac", "-cp", SPYMEMCACHED_JAR, "-d", tmp,
+               os.path.join(HERE, "SpyMemcached.java")], tmp)
+    log += run(["java", "-cp", SPYMEMCACHED_JAR + os.pathsep + tmp, "SpyMemcached",
+                server.host, str(server.port)], tmp)
+    return tap_results(log), log
+
+
 SUITES = {"pymemcache": pymemcache, "gomemcache": gomemcache,
-          "pylibmc": pylibmc, "perl-fast": perl_fast}
+          "pylibmc": pylibmc, "perl-fast": perl_fast, "php-memcached": php_memcached,
+          "spymemcached": spymemcached}
 
 
 def run_suite(name, args):
