@@ -197,6 +197,8 @@ CASES = [
     case("cas_no_token", b"cas %s 0 0 1\r\nx\r\n" % key("cas_no_token"), CE),
     case("set_bad_flags", b"set %s abc 0 1\r\nx\r\n" % key("set_bad_flags"), CE),
     case("set_key_too_long", b"set %s 0 0 1\r\nx\r\n" % (b"k" * 251), CE),
+    case("cache_memlimit_extra_tokens", b"cache_memlimit 64 2 3\r\ncache_memlimit\r\n",
+         b"OK\r\nERROR\r\n", fresh=True),
     case("gat_exptime_before_keys", b"gat abc k %s\r\n" % (b"k" * 251),
          b"CLIENT_ERROR invalid exptime argument\r\n"),
     case("ms_bad_size", b"ms %s abc\r\nx\r\n" % key("ms_bad_size"), CE + CE),

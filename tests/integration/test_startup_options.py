@@ -176,6 +176,7 @@ def test_debugtime_pause_resume_and_offset(start_server):
         c.cmd(b"get k\r\n", b"END\r\n")
         c.cmd(b"debugtime r\r\n", b"OK\r\n")
         c.cmd(b"debugtime -5\r\n", b"OK\r\n")
+        c.cmd(b"debugtime 0 extra\r\n", b"OK\r\n")   # extra tokens ignored
         c.cmd(b"debugtime x\r\n", b"ERROR\r\n")
         c.cmd(b"debugtime pause\r\n", b"ERROR\r\n")
 

@@ -48,10 +48,10 @@
     X(VERBOSITY, "verbosity", 1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(QUIT,      "quit",      0, TEXT_ANY, CMD_CONN,  0, 0, 0)             \
     X(SHUTDOWN,  "shutdown",  0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
-    X(CACHE_MEMLIMIT, "cache_memlimit", 0, 2, CMD_ADMIN, 0, 0, 0)          \
+    X(CACHE_MEMLIMIT, "cache_memlimit", 0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)   \
     X(STATS,     "stats",     0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(REFRESH_CERTS, "refresh_certs", 0, TEXT_ANY, CMD_ADMIN, 0, 0, 0)     \
-    X(DEBUGTIME, "debugtime", 1, 1,        CMD_ADMIN, 0, 0, 0)             \
+    X(DEBUGTIME, "debugtime", 1, TEXT_ANY, CMD_ADMIN, 0, 0, 0)             \
     X(MG,        "mg",        0, TEXT_ANY, CMD_READ,  0, 0, 0)             \
     X(MS,        "ms",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
     X(MD,        "md",        0, TEXT_ANY, CMD_WRITE, 0, 0, 0)             \
