@@ -126,20 +126,18 @@ static const enum store_mode store_modes[TEXT_CMD_COUNT] = {
     [TEXT_CMD_PREPEND] = STORE_PREPEND, [TEXT_CMD_CAS] = STORE_CAS,
 };
 
-/* memcached's reply to a write's outcome, with its "\r\n" (*n bytes). */
-static const char *store_reply(enum store_status st, size_t *n)
-{
-#define LINE(lit) (*n = sizeof(lit "\r\n") - 1, lit "\r\n")
-    switch (st) {
-    case STORE_OK:         return LINE("STORED");
-    case STORE_NOT_STORED: return LINE("NOT_STORED");
-    case STORE_EXISTS:     return LINE("EXISTS");
-    case STORE_NOT_FOUND:  return LINE("NOT_FOUND");
-    case STORE_TOO_LARGE:  return LINE("SERVER_ERROR object too large for cache");
-    default:               return LINE("SERVER_ERROR out of memory storing object");
-    }
-#undef LINE
-}
+/* memcached's reply to each write outcome, with its "\r\n". */
+#define STORE_REPLY(lit) { lit "\r\n", sizeof(lit "\r\n") - 1 }
+static const struct { const char *line; size_t n; } store_replies[] = {
+    [STORE_OK]          = STORE_REPLY("STORED"),
+    [STORE_NOT_STORED]  = STORE_REPLY("NOT_STORED"),
+    [STORE_EXISTS]      = STORE_REPLY("EXISTS"),
+    [STORE_NOT_FOUND]   = STORE_REPLY("NOT_FOUND"),
+    [STORE_TOO_LARGE]   = STORE_REPLY("SERVER_ERROR object too large for cache"),
+    [STORE_NO_MEMORY]   = STORE_REPLY("SERVER_ERROR out of memory storing object"),
+    [STORE_NON_NUMERIC] = STORE_REPLY("SERVER_ERROR out of memory storing object"),
+};
+#undef STORE_REPLY
 
 static void exec_store(struct session *s, const struct text_req *req)
 {
@@ -151,7 +149,6 @@ static void exec_store(struct session *s, const struct text_req *req)
     };
     struct store_result res;
     enum store_status st;
-    size_t n;
 
     stats_detail_set(req->key.p, req->key.n);
     st = store_write(&wr, &res);
@@ -164,13 +161,12 @@ static void exec_store(struct session *s, const struct text_req *req)
     if (st == STORE_TOO_LARGE && req->cmd == TEXT_CMD_SET)   /* memcached drops */
         store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
                      NULL);                                  /* the stale value */
-    const char *line = store_reply(st, &n);
     if (req->noreply) {
         if (log_verbosity > 1)
-            trace_noreply = line;
+            trace_noreply = store_replies[st].line;
         return;
     }
-    session_append(s, line, n);
+    session_append(s, store_replies[st].line, store_replies[st].n);
 }
 
 static void exec_arith(struct session *s, const struct text_req *req)
@@ -581,6 +577,7 @@ static bool text_piece_allowed(struct session *s, const struct text_req *req)
  * as it streams in: memcached 1.6.45 answers such a line with its error
  * alone, at the line's end (here the keys of pieces served before the bad
  * one were answered already: README). */
+__attribute__((cold, noinline))
 static enum proc_step text_skip_line(struct session *s, const char *data, size_t len,
                                      size_t *used)
 {

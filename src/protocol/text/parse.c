@@ -227,29 +227,40 @@ static enum text_parse_status retrieval_keys(const char *line, size_t end,
     return TEXT_PARSE_OK;
 }
 
+/* gat/gats: memcached 1.6.45's order is too few tokens, the exptime
+ * (checked when a key follows), then the keys. Out of line: get's path
+ * does not pay for it. */
+__attribute__((noinline))
+static enum text_parse_status parse_gat(const char *line, size_t end, size_t pos,
+                                        size_t consumed, struct text_req *req)
+{
+    struct text_token exp = { NULL, 0 }, k;
+    size_t peek;
+    int32_t exptime;
+
+    next_token(line, end, &pos, &exp);
+    peek = pos;
+    if (req->partial || next_token(line, end, &peek, &k)) {
+        if (!strnum_i32(exp.p, exp.n, &exptime))
+            return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
+        req->exptime = exptime;
+    }
+    if (retrieval_keys(line, end, pos, consumed, req) != TEXT_PARSE_OK)
+        return TEXT_PARSE_ERROR;
+    if (!req->partial && req->nkeys + 1 < arity[req->cmd].min)
+        return fail(req, TEXT_ERR_FORMAT, consumed);
+    return TEXT_PARSE_OK;
+}
+
 static enum text_parse_status parse_retrieval(const char *line, size_t end,
                                               size_t pos, size_t consumed,
                                               struct text_req *req)
 {
-    struct text_token exp = { NULL, 0 };
-    bool touch = req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS;
-
-    /* memcached 1.6.45's order: too few tokens, the exptime, the keys */
-    if (touch) {
-        struct text_token k;
-        size_t peek;
-        int32_t exptime;
-        next_token(line, end, &pos, &exp);
-        peek = pos;
-        if (req->partial || next_token(line, end, &peek, &k)) {
-            if (!strnum_i32(exp.p, exp.n, &exptime))
-                return fail(req, TEXT_ERR_BAD_EXPTIME, consumed);
-            req->exptime = exptime;
-        }
-    }
+    if (req->cmd == TEXT_CMD_GAT || req->cmd == TEXT_CMD_GATS)
+        return parse_gat(line, end, pos, consumed, req);
     if (retrieval_keys(line, end, pos, consumed, req) != TEXT_PARSE_OK)
         return TEXT_PARSE_ERROR;
-    if (!req->partial && req->nkeys + touch < arity[req->cmd].min)
+    if (!req->partial && req->nkeys < arity[req->cmd].min)
         return fail(req, TEXT_ERR_FORMAT, consumed);
     return TEXT_PARSE_OK;
 }
