@@ -83,6 +83,8 @@ def test_evictions_and_W_as_memcached():
             assert lines[0] == b"OK\r"
             assert len(lines) > 100
             for ln in lines[1:-1]:
+                if re.fullmatch(rb"skipped=\d+\r?", ln):
+                    continue   # a watcher that fell behind (a loaded machine)
                 assert re.fullmatch(rb"ts=\d+\.\d+ gid=\d+ type=eviction key=e%3A\d+ fetch=no "
                                     rb"ttl=-1 la=\d+ clsid=12 size=1000", ln), ln
     with toolbox.ref_pair(["-W"]) as (hc, mc):
