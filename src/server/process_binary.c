@@ -63,6 +63,7 @@ struct get_ctx {
     const struct bin_req *req;
     bool                  with_key;
     bool                  with_value;
+    unsigned              cls;   /* the size class of the item hit */
 };
 
 /* Called under the shard lock: copy the item into the reply at once. */
@@ -72,6 +73,7 @@ static void emit_item(const struct store_item *it, void *arg)
     unsigned char flags[4];
     const char *value = it->value;
 
+    g->cls = stats_class_of(it);
     if (g->with_value && it->flash != NULL && park_value(g->s, it, &value) != PARK_SERVE)
         return;   /* waits, or a miss (park_found) */
     be32(flags, it->flags);
@@ -99,7 +101,7 @@ static void exec_get(struct session *s, const struct bin_req *req)
         return;
     found = park_found(s, found);
     park_end(s);
-    stats_get(ts, touch, found);
+    stats_get(ts, touch, found, g.cls);
     stats_detail_get(req->key, req->keylen, found == STORE_FOUND);
     if (found == STORE_FOUND || req->quiet)
         return;
@@ -113,6 +115,10 @@ static void exec_get(struct session *s, const struct bin_req *req)
 static void exec_store(struct session *s, const struct bin_req *req)
 {
     struct thread_stats *ts = s->stats;
+    struct store_write wr = {
+        .key = req->key, .nkey = req->keylen, .flags = req->flags,
+        .exptime = clock_exptime(req->exptime), .value = req->value,
+        .nvalue = req->nvalue, .cas = req->cas };
     enum store_mode mode;
     enum store_status st;
     struct store_result res;
@@ -126,14 +132,11 @@ static void exec_store(struct session *s, const struct bin_req *req)
     }
     if (req->cas != 0 && mode != STORE_APPEND && mode != STORE_PREPEND)
         mode = STORE_CAS;   /* memcached: any store with a CAS is a cas */
+    wr.mode = mode;
     stats_detail_set(req->key, req->keylen);
-    st = store_write(&(struct store_write){
-        .mode = mode, .key = req->key, .nkey = req->keylen, .flags = req->flags,
-        .exptime = clock_exptime(req->exptime), .value = req->value,
-        .nvalue = req->nvalue, .cas = req->cas }, &res);
-    stats_store(ts, mode, st, res.found);
-    watch_store(req->key, req->keylen, st, mode, clock_exptime(req->exptime), req->nvalue,
-                req->flags);
+    st = store_write(&wr, &res);
+    stats_store(ts, &wr, st, &res);
+    watch_store(req->key, req->keylen, st, mode, wr.exptime, req->nvalue, req->flags);
     switch (st) {
     case STORE_OK:
         respond_ok(s, req, res.cas);
@@ -174,7 +177,7 @@ static void exec_delete(struct session *s, const struct bin_req *req)
     struct store_result res;
     enum store_status st = store_delete(&del, &res);
 
-    stats_delete(s->stats, st, res.found);
+    stats_delete(s->stats, st, &res);
     stats_detail_delete(req->key, req->keylen);
     if (st == STORE_OK)
         respond_ok(s, req, 0);
@@ -201,7 +204,7 @@ static void exec_arith(struct session *s, const struct bin_req *req)
 
     stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
-        stats_arith(ts, incr, st == STORE_OK && !res.created);
+        stats_arith(ts, incr, st == STORE_OK && !res.created, res.met_class);
     switch (st) {
     case STORE_OK:
         if (req->quiet)

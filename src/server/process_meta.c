@@ -132,6 +132,7 @@ struct mg_ctx {
     struct session          *s;
     const struct meta_flags *f;
     const struct meta_key   *k;
+    unsigned                 cls;   /* the size class of the item hit */
 };
 
 /* Under the shard lock: the whole reply goes out at once. */
@@ -145,6 +146,7 @@ static void mg_emit(const struct store_item *it, void *arg)
     bool value = f->value && !(meta_has(f, 'C') && it->cas == f->cas_cmp);
     const char *bytes = it->value;
 
+    m->cls = stats_class_of(it);
     if (value && it->flash != NULL && park_value(m->s, it, &bytes) != PARK_SERVE)
         return;   /* waits, or a miss (park_found) */
     if (value) {
@@ -197,7 +199,7 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
         .tokens = true,
         .new_cas = f->new_cas,
     };
-    struct mg_ctx m = { s, f, k };
+    struct mg_ctx m = { s, f, k, 0 };
     enum store_found found = store_read(&rd, mg_emit, &m);
 
     if (s->parked)
@@ -205,7 +207,7 @@ static void exec_mg(struct session *s, const struct meta_flags *f, const struct 
     found = park_found(s, found);
     park_end(s);
     /* memcached applies T to an item it has: an mg T miss is a get miss */
-    stats_get(ts, rd.touch && found == STORE_FOUND, found);
+    stats_get(ts, rd.touch && found == STORE_FOUND, found, m.cls);
     if (found == STORE_FOUND)
         return;
     if (!f->quiet) {
@@ -249,7 +251,7 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     }
     wr.mode = mode;
     st = store_write(&wr, &res);
-    stats_store(ts, mode, st, res.found);
+    stats_store(ts, &wr, st, &res);
     watch_store(wr.key, wr.nkey, st, mode, wr.exptime, wr.nvalue, wr.flags);
     switch (st) {
     case STORE_OK:
@@ -304,7 +306,7 @@ static void exec_md(struct session *s, const struct meta_flags *f, const struct 
     watch_log_del_cmd = "md";
     st = store_delete(&del, &res);
     watch_log_del_cmd = "delete";
-    stats_delete(s->stats, st, res.found);
+    stats_delete(s->stats, st, &res);
     switch (st) {
     case STORE_OK:
         if (f->quiet)
@@ -359,7 +361,7 @@ static void exec_ma(struct session *s, const struct meta_flags *f, const struct 
     st = store_arith(&ar, &res);
     stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
-        stats_arith(ts, incr, st == STORE_OK && !res.created);
+        stats_arith(ts, incr, st == STORE_OK && !res.created, res.met_class);
     switch (st) {
     case STORE_OK:
         if (f->quiet)

@@ -43,6 +43,7 @@ static const struct text_limits *text_limits_now(void)
 struct value_ctx {
     struct session *s;
     bool            with_cas;
+    unsigned        cls;        /* the size class of the item hit */
 };
 
 /* Called under the shard lock: copy the item into the reply at once (a
@@ -53,6 +54,7 @@ static void emit_value(const struct store_item *it, void *arg)
     const char *value = it->value;
     char *p;
 
+    vc->cls = stats_class_of(it);
     if (it->flash != NULL && park_value(vc->s, it, &value) != PARK_SERVE)
         return;
     p = session_reserve(vc->s, VALUE_HEADER_MAX + it->nvalue + 2);
@@ -102,7 +104,7 @@ static enum proc_step exec_retrieval(struct session *s, const struct text_req *r
             return PROC_STEP_PARKED;
         }
         found = park_found(s, found);
-        stats_get(ts, touch, found);
+        stats_get(ts, touch, found, vc.cls);
         stats_detail_get(key.p, key.n, found == STORE_FOUND);
         if (s->closing)
             return PROC_STEP_CLOSE;
@@ -152,7 +154,7 @@ static void exec_store(struct session *s, const struct text_req *req)
 
     stats_detail_set(req->key.p, req->key.n);
     st = store_write(&wr, &res);
-    stats_store(ts, wr.mode, st, res.found);
+    stats_store(ts, &wr, st, &res);
     watch_store(wr.key, wr.nkey, st, wr.mode, wr.exptime, wr.nvalue, wr.flags);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
     if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
@@ -180,7 +182,7 @@ static void exec_arith(struct session *s, const struct text_req *req)
 
     stats_lookup(ts, res.found);
     if (st == STORE_OK || st == STORE_NOT_FOUND)
-        stats_arith(ts, incr, st == STORE_OK);
+        stats_arith(ts, incr, st == STORE_OK, res.met_class);
     if (req->noreply)
         return;
     switch (st) {
@@ -205,7 +207,7 @@ static void exec_touch(struct session *s, const struct text_req *req)
     enum store_status st = store_touch(req->key.p, req->key.n, clock_exptime(req->exptime),
                                        &res);
 
-    stats_get(ts, true, res.found);
+    stats_get(ts, true, res.found, res.met_class);
     if (req->noreply)
         return;
     if (st == STORE_OK)
@@ -222,7 +224,7 @@ static void exec_delete(struct session *s, const struct text_req *req)
                                                                 .nkey = req->key.n },
                                         &res);
 
-    stats_delete(ts, st, res.found);
+    stats_delete(ts, st, &res);
     stats_detail_delete(req->key.p, req->key.n);
     if (req->noreply)
         return;

@@ -25,16 +25,25 @@ void stats_register_thread(struct thread_stats *ts)
     pthread_mutex_unlock(&stats_lock);
 }
 
+/* out->field op= from->field, for the counters of one table. */
+#define COMBINE(out, from, op, name) \
+    atomic_store_explicit(&(out)->name, \
+        atomic_load_explicit(&(out)->name, memory_order_relaxed) op \
+        atomic_load_explicit(&(from)->name, memory_order_relaxed), \
+        memory_order_relaxed);
+
 static void sum_threads(struct thread_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < nthreads; i++) {
-#define X(name) atomic_store_explicit(&out->name, \
-        atomic_load_explicit(&out->name, memory_order_relaxed) + \
-        atomic_load_explicit(&threads[i]->name, memory_order_relaxed), \
-        memory_order_relaxed);
+#define X(name) COMBINE(out, threads[i], +, name)
         THREAD_STATS(X)
 #undef X
+        for (unsigned c = 0; c < SIZE_CLASS_MAX; c++) {
+#define X(name) COMBINE(&out->cls[c], &threads[i]->cls[c], +, name)
+            CLASS_STATS(X)
+#undef X
+        }
     }
 }
 
@@ -42,12 +51,14 @@ void stats_aggregate(struct thread_stats *out)
 {
     pthread_mutex_lock(&stats_lock);
     sum_threads(out);
-#define X(name) atomic_store_explicit(&out->name, \
-        atomic_load_explicit(&out->name, memory_order_relaxed) - \
-        atomic_load_explicit(&baseline.name, memory_order_relaxed), \
-        memory_order_relaxed);
+#define X(name) COMBINE(out, &baseline, -, name)
     THREAD_STATS(X)
 #undef X
+    for (unsigned c = 0; c < SIZE_CLASS_MAX; c++) {
+#define X(name) COMBINE(&out->cls[c], &baseline.cls[c], -, name)
+        CLASS_STATS(X)
+#undef X
+    }
     pthread_mutex_unlock(&stats_lock);
 }
 

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "policy/auth.h"
+#include "storage/class_count.h"
+#include "storage/size_class.h"
 #include "storage/store.h"
 
 /* Per-thread counters, in memcached's names and order (auth_throttled is
@@ -36,10 +38,24 @@
     X(cmd_meta) X(idle_kicks) X(malloc_fails)                             \
     X(dump_requests) X(dump_keys)
 
+/* Per size class, memcached's per-class command counters of `stats slabs`
+ * (its slab_stats; cmd_set is its set_cmds): the class of the item hit,
+ * stored, or (cas, delete, incr/decr) found. One cache line per class. */
+#define CLASS_STATS(X) \
+    X(get_hits) X(cmd_set) X(delete_hits) X(incr_hits) X(decr_hits) \
+    X(cas_hits) X(cas_badval) X(touch_hits)
+
+struct class_stats {
+#define X(name) _Atomic uint64_t name;
+    CLASS_STATS(X)
+#undef X
+};
+
 struct thread_stats {
 #define X(name) _Atomic uint64_t name;
     THREAD_STATS(X)
 #undef X
+    struct class_stats cls[SIZE_CLASS_MAX];   /* [0]: no item (never shown) */
 };
 
 /* Only the owning thread writes, so a relaxed load + store is enough and
@@ -51,29 +67,37 @@ struct thread_stats {
 #define STAT_INCR(ts, field) STAT_ADD(ts, field, 1)
 
 /* An incr/decr outcome, counted alike by every protocol: a hit changed an
- * existing item; a miss found none (or, with vivify, created it). */
-static inline void stats_arith(struct thread_stats *ts, bool incr, bool hit)
+ * existing item (of class cls); a miss found none (or, with vivify,
+ * created it). */
+static inline void stats_arith(struct thread_stats *ts, bool incr, bool hit, unsigned cls)
 {
-    if (incr && hit)
+    if (incr && hit) {
         STAT_INCR(ts, incr_hits);
-    else if (incr)
+        STAT_INCR(&ts->cls[cls], incr_hits);
+    } else if (incr) {
         STAT_INCR(ts, incr_misses);
-    else if (hit)
+    } else if (hit) {
         STAT_INCR(ts, decr_hits);
-    else
+        STAT_INCR(&ts->cls[cls], decr_hits);
+    } else {
         STAT_INCR(ts, decr_misses);
+    }
 }
 
 /* A cas outcome (a store that carried a CAS): stored, wrong CAS, or no
- * such key. */
-static inline void stats_cas(struct thread_stats *ts, enum store_status st)
+ * such key; per class, the item found (memcached: "the one that's getting
+ * pushed out"). */
+static inline void stats_cas(struct thread_stats *ts, enum store_status st, unsigned met)
 {
-    if (st == STORE_OK)
+    if (st == STORE_OK) {
         STAT_INCR(ts, cas_hits);
-    else if (st == STORE_EXISTS)
+        STAT_INCR(&ts->cls[met], cas_hits);
+    } else if (st == STORE_EXISTS) {
         STAT_INCR(ts, cas_badval);
-    else if (st == STORE_NOT_FOUND)
+        STAT_INCR(&ts->cls[met], cas_badval);
+    } else if (st == STORE_NOT_FOUND) {
         STAT_INCR(ts, cas_misses);
+    }
 }
 /* What a lookup met, counted by every command that looks a key up, as
  * memcached's do_item_get counts it: an expired or flushed item (a miss). */
@@ -88,25 +112,37 @@ static inline void stats_lookup(struct thread_stats *ts, enum store_found found)
 /* A get or touch outcome, counted alike by every protocol, as memcached
  * 1.6 does (proto_text.c, proto_bin.c, the meta commands): a get counts
  * cmd_get and get_hits or get_misses; a touch or get-and-touch counts
- * cmd_touch and touch_hits or touch_misses, and nothing of the get. */
-static inline void stats_get(struct thread_stats *ts, bool touch, enum store_found found)
+ * cmd_touch and touch_hits or touch_misses, and nothing of the get. A hit
+ * also counts in the class of the item hit (cls). */
+static inline void stats_get(struct thread_stats *ts, bool touch, enum store_found found,
+                             unsigned cls)
 {
     bool hit = found == STORE_FOUND;
 
     stats_lookup(ts, found);
     if (touch) {
         STAT_INCR(ts, cmd_touch);
-        if (hit)
+        if (hit) {
             STAT_INCR(ts, touch_hits);
-        else
+            STAT_INCR(&ts->cls[cls], touch_hits);
+        } else {
             STAT_INCR(ts, touch_misses);
+        }
     } else {
         STAT_INCR(ts, cmd_get);
-        if (hit)
+        if (hit) {
             STAT_INCR(ts, get_hits);
-        else
+            STAT_INCR(&ts->cls[cls], get_hits);
+        } else {
             STAT_INCR(ts, get_misses);
+        }
     }
+}
+
+/* The class of an item a get reported (its visitor notes it for stats_get). */
+static inline unsigned stats_class_of(const struct store_item *it)
+{
+    return size_class_of_item(it->nkey, it->nvalue, it->flags != 0);
 }
 
 /* Process-wide counters, touched only on connect/close. */
@@ -144,16 +180,24 @@ void stats_reset(void);
  * process_update_command and do_store_item): cmd_set, the lookup, a cas
  * outcome, and a value too large or out of memory; append and prepend,
  * whose own data fit (the parser refuses what does not), report a result
- * too large as not stored and count nothing for it. */
-static inline void stats_store(struct thread_stats *ts, enum store_mode mode,
-                               enum store_status st, enum store_found found)
+ * too large as not stored and count nothing for it. Per class, cmd_set
+ * counts the request's item (memcached counts the item it allocated for
+ * the data: none when that failed; an append's own data). */
+static inline void stats_store(struct thread_stats *ts, const struct store_write *w,
+                               enum store_status st, const struct store_result *res)
 {
+    enum store_mode mode = w->mode;
+
     STAT_INCR(ts, cmd_set);
-    stats_lookup(ts, found);
+    stats_lookup(ts, res->found);
     if (mode == STORE_CAS)
-        stats_cas(ts, st);
-    if (mode == STORE_APPEND || mode == STORE_PREPEND)
+        stats_cas(ts, st, res->met_class);
+    if (mode == STORE_APPEND || mode == STORE_PREPEND) {
+        STAT_INCR(&ts->cls[size_class_of_item(w->nkey, w->nvalue, w->flags != 0)], cmd_set);
         return;
+    }
+    if (st != STORE_TOO_LARGE && st != STORE_NO_MEMORY)
+        STAT_INCR(&ts->cls[size_class_of_item(w->nkey, w->nvalue, w->flags != 0)], cmd_set);
     if (st == STORE_TOO_LARGE)
         STAT_INCR(ts, store_too_large);
     else if (st == STORE_NO_MEMORY)
@@ -163,13 +207,15 @@ static inline void stats_store(struct thread_stats *ts, enum store_mode mode,
 /* A delete's outcome: deleted, or no such key (a CAS that did not match
  * counts neither, as in memcached). */
 static inline void stats_delete(struct thread_stats *ts, enum store_status st,
-                                enum store_found found)
+                                const struct store_result *res)
 {
-    stats_lookup(ts, found);
-    if (st == STORE_OK)
+    stats_lookup(ts, res->found);
+    if (st == STORE_OK) {
         STAT_INCR(ts, delete_hits);
-    else if (st == STORE_NOT_FOUND)
+        STAT_INCR(&ts->cls[res->met_class], delete_hits);
+    } else if (st == STORE_NOT_FOUND) {
         STAT_INCR(ts, delete_misses);
+    }
 }
 
 /* A login checked (ascii or SASL): a request malformed before any check

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "server/settings.h"
+#include "server/stats.h"
 #include "server/stats_sink.h"
 #include "storage/crawl.h"
 #include "storage/store.h"
@@ -42,13 +43,16 @@ static void add_class(const struct stats_sink *s, const char *prefix, unsigned i
 
 /* memcached's per-class `stats items` lines, in its order (with its
  * default segmented LRU). Every item is in the one FIFO that eviction
- * walks: all "cold"; hot/warm and the LRU-maintainer counters are 0. */
-static void items_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c)
+ * walks: all "cold", every hit a hit to cold; the hot/warm figures and the
+ * counters of memcached's LRU maintainer and its locks are 0 (there is no
+ * such list, thread or per-item lock here). */
+static void items_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c,
+                        const struct class_stats *cmds)
 {
     rel_time_t now = clock_now();
     static const char *const zero_lru[] = {
         "lrutail_reflocked", "moves_to_cold", "moves_to_warm", "moves_within_lru",
-        "direct_reclaims", "hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
+        "direct_reclaims", "hits_to_hot", "hits_to_warm",
     };
     const char *pre = "items:";
 
@@ -75,6 +79,9 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "crawler_items_checked", c->drops.crawler_items_checked);
     for (size_t i = 0; i < sizeof(zero_lru) / sizeof(zero_lru[0]); i++)
         add_class(s, pre, id, zero_lru[i], 0);
+    add_class(s, pre, id, "hits_to_cold",
+              atomic_load_explicit(&cmds->get_hits, memory_order_relaxed));
+    add_class(s, pre, id, "hits_to_temp", 0);
 }
 
 /* A class is listed while it holds items, as memcached lists it. */
@@ -83,31 +90,45 @@ static bool class_seen(const struct crawl_class *c)
     return c->number > 0;
 }
 
+/* The workers' counters, summed (since the last `stats reset`). */
+static struct thread_stats *commands(void)
+{
+    struct thread_stats *ts = malloc(sizeof(*ts));
+
+    if (ts != NULL)
+        stats_aggregate(ts);
+    return ts;
+}
+
 void stats_emit_items(const struct stats_sink *s)
 {
     struct class_walk *w = walk(true);
+    struct thread_stats *ts = commands();
 
-    for (unsigned id = 1; w != NULL && id <= size_class_count(); id++)
+    for (unsigned id = 1; w != NULL && ts != NULL && id <= size_class_count(); id++)
         if (class_seen(&w->c[id]))
-            items_class(s, id, &w->c[id]);
+            items_class(s, id, &w->c[id], &ts->cls[id]);
+    free(ts);
     free(w);
     stats_end(s);
 }
 
 /* memcached's per-class `stats slabs`: the chunks and 1 MiB pages memcached
  * would use for these items (so memcached-tool reads it as it would
- * memcached's); per-class command counters are not kept here (0). The
- * true memory is total_malloced (segments) and `stats items` mem_requested. */
-static void slabs_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c)
+ * memcached's), and the command counters the workers keep per class. The
+ * true memory is total_malloced (segments) and `stats items` mem_requested.
+ * memcached keeps a class's first page once it has held an item: a class
+ * listed for its counters alone shows that page. */
+static void slabs_class(const struct stats_sink *s, unsigned id, const struct crawl_class *c,
+                        const struct class_stats *cmds)
 {
-    static const char *const zero_cmds[] = {
-        "get_hits", "cmd_set", "delete_hits", "incr_hits", "decr_hits",
-        "cas_hits", "cas_badval", "touch_hits",
-    };
     uint32_t chunk = size_class_chunk(id);
     uint64_t perslab = SIZE_CLASS_PAGE_SIZE / chunk;
     uint64_t pages = perslab ? (c->number + perslab - 1) / perslab : c->number;
     const char *pre = "";
+
+    if (pages == 0)
+        pages = 1;
 
     add_class(s, pre, id, "chunk_size", chunk);
     add_class(s, pre, id, "chunks_per_page", perslab);
@@ -116,21 +137,37 @@ static void slabs_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "used_chunks", c->number);
     add_class(s, pre, id, "free_chunks", pages * perslab - c->number);
     add_class(s, pre, id, "free_chunks_end", 0);
-    for (size_t i = 0; i < sizeof(zero_cmds) / sizeof(zero_cmds[0]); i++)
-        add_class(s, pre, id, zero_cmds[i], 0);
+#define X(name) add_class(s, pre, id, #name, atomic_load_explicit(&cmds->name, \
+                                                                memory_order_relaxed));
+    CLASS_STATS(X)
+#undef X
+}
+
+/* A class memcached would hold a page for: it holds items, or held the
+ * items its counters counted. */
+static bool class_in_use(const struct crawl_class *c, const struct class_stats *cmds)
+{
+    uint64_t any = 0;
+
+#define X(name) any |= atomic_load_explicit(&cmds->name, memory_order_relaxed);
+    CLASS_STATS(X)
+#undef X
+    return class_seen(c) || any != 0;
 }
 
 void stats_emit_slabs(const struct stats_sink *s)
 {
     struct class_walk *w = walk(false);
+    struct thread_stats *ts = commands();
     struct store_stats ss;
     uint64_t active = 0;
 
-    for (unsigned id = 1; w != NULL && id <= size_class_count(); id++)
-        if (class_seen(&w->c[id])) {
-            slabs_class(s, id, &w->c[id]);
+    for (unsigned id = 1; w != NULL && ts != NULL && id <= size_class_count(); id++)
+        if (class_in_use(&w->c[id], &ts->cls[id])) {
+            slabs_class(s, id, &w->c[id], &ts->cls[id]);
             active++;
         }
+    free(ts);
     free(w);
     store_stats_get(&ss);
     stats_add_u64(s, "active_slabs", active);

@@ -1453,11 +1453,15 @@ void store_teardown(void)
     shards = NULL;
 }
 
-static void result_set(struct store_result *res, enum store_found found, uint64_t cas)
+/* it, h: the item the operation found (NULL: none); called after the
+ * lock is dropped, from the header decoded under it. */
+static void result_set(struct store_result *res, enum store_found found, uint64_t cas,
+                       const unsigned char *it, const struct item_hdr *h)
 {
     if (res != NULL) {
         res->found = found;
         res->cas = cas;
+        res->met_class = it != NULL ? class_count_class_of(h) : 0;
     }
 }
 
@@ -1472,12 +1476,12 @@ enum store_status store_write(const struct store_write *w, struct store_result *
     uint64_t hv;
     struct shard *sh;
     struct item_hdr h;
-    unsigned char *it;
+    unsigned char *it = NULL;
     enum store_status st;
     char *old = NULL;
 
     if (w->nkey > STORE_KEY_MAX || store_item_size(w->nkey, w->nvalue) > cfg.item_size_max) {
-        result_set(res, STORE_ABSENT, 0);
+        result_set(res, STORE_ABSENT, 0, NULL, NULL);
         return STORE_TOO_LARGE;
     }
     hv = key_hash(w->key, w->nkey);
@@ -1565,7 +1569,7 @@ enum store_status store_write(const struct store_write *w, struct store_result *
     free(old);
 out:
     pthread_mutex_unlock(&sh->lock);
-    result_set(res, found, st == STORE_OK ? n.out_cas : 0);
+    result_set(res, found, st == STORE_OK ? n.out_cas : 0, it, &h);
     if (res != NULL)
         res->nvalue = st == STORE_OK ? n.n1 + n.n2 : 0;
     return st;
@@ -1718,7 +1722,7 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
         }
     }
     pthread_mutex_unlock(&sh->lock);
-    result_set(res, found, 0);
+    result_set(res, found, 0, it, &h);
     return st;
 }
 
@@ -1766,7 +1770,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
     do_retire(sh, it, &h);
 out:
     pthread_mutex_unlock(&sh->lock);
-    result_set(res, found, 0);
+    result_set(res, found, 0, it, &h);
     return st;
 }
 
@@ -1861,7 +1865,7 @@ enum store_status store_arith(const struct store_arith *a, struct store_result *
     free(owned);
 out:
     pthread_mutex_unlock(&sh->lock);
-    result_set(res, found, st == STORE_OK ? n.out_cas : 0);
+    result_set(res, found, st == STORE_OK ? n.out_cas : 0, it, &h);
     if (res != NULL) {
         res->number = st == STORE_OK ? v : 0;
         res->created = created;

@@ -122,6 +122,10 @@ struct store_result {
     size_t     nvalue;       /* write, STORE_OK: the stored value's length
                                 (an append's or prepend's whole value) */
     bool       created;      /* incr/decr: vivified by this call */
+    /* the memcached size class (class_count.h) of the item the operation
+     * found (cas, delete, touch, incr/decr; not a plain set), for the
+     * per-class hits of `stats slabs`; 0 when it found none */
+    unsigned   met_class;
 };
 
 /* A write. `exptime` is already converted with clock_exptime(). For
