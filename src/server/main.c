@@ -462,7 +462,7 @@ int main(int argc, char **argv)
      * before a client can ask) */
     atomic_store(&global_stats.reserved_fds,
                  (uint64_t)(3 + nlisteners + 2 * settings.threads));
-    stats_detail_setup(settings.prefix_delimiter, settings.detail_enabled);
+    stats_detail_setup(settings.prefix_delimiter);
     watch_log_setup();
     {
         char err[FLASH_ERR_MAX];

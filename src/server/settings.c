@@ -708,7 +708,8 @@ static void settings_each_memcached_stat(const struct stats_sink *s)
     stats_add_u64(s, "chunk_size", (uint64_t)settings.chunk_size);
     stats_add_u64(s, "num_threads_per_udp", (uint64_t)settings.threads);
     stats_add_str(s, "stat_key_prefix", delim);
-    stats_add_str(s, "detail_enabled", settings.detail_enabled ? "yes" : "no");   /* -D */
+    /* -D, then `stats detail on|off`, as memcached's setting follows it */
+    stats_add_str(s, "detail_enabled", atomic_load(&settings.detail_enabled) ? "yes" : "no");
     stats_add_str(s, "dump_enabled", settings.dump_enabled ? "yes" : "no");
     stats_add_str(s, "hash_algorithm", "siphash");     /* keyed: core/hash.h */
     stats_add_str(s, "inline_ascii_response", "no");   /* memcached: always no */

@@ -7,6 +7,7 @@
  * before the workers start, and is read-only afterwards, with one
  * exception: a field a command changes at run time is an _Atomic (today
  * `maxbytes`, which `cache_memlimit` sets while `stats` and /metrics read it;
+ * `detail_enabled`, which `stats detail on|off` sets and requests read;
  * `verbosity` sets core/log's atomic log_verbosity, never `verbose`, and
  * `stats settings` shows log_verbosity).
  */
@@ -84,7 +85,7 @@ struct settings {
     bool     flush_enabled;      /* !-F */
     bool     dump_enabled;       /* !-X: key dumps (server/dump.h), stats detail */
     bool     watch_enabled;      /* !-W: `watch` (server/watch.h) */
-    bool     detail_enabled;     /* -D given: counting from the start */
+    _Atomic bool detail_enabled; /* -D, then `stats detail on|off` */
     struct crawl_config crawler; /* -o [no_]lru_crawler, lru_crawler_sleep, _tocrawl */
     bool     shutdown_enabled;   /* -A */
     int      verbose;            /* -v, -vv, -vvv */

@@ -25,16 +25,14 @@ struct prefix {
     char     name[];
 };
 
-_Atomic bool stats_detail_on;
 static char delim = ':';
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct prefix *buckets[DETAIL_BUCKETS];
 static unsigned nprefixes;
 
-void stats_detail_setup(char delimiter, bool on)
+void stats_detail_setup(char delimiter)
 {
     delim = delimiter;
-    atomic_store(&stats_detail_on, on);
 }
 
 void stats_detail_teardown(void)
@@ -121,10 +119,10 @@ void stats_detail_cmd(struct session *s, const struct text_token *args, uint32_t
     if (!settings.dump_enabled)
         SESSION_LIT(s, "CLIENT_ERROR stats detail not allowed");
     else if (nargs >= 2 && is(&args[1], "on")) {
-        atomic_store(&stats_detail_on, true);
+        atomic_store(&settings.detail_enabled, true);
         SESSION_LIT(s, "OK");
     } else if (nargs >= 2 && is(&args[1], "off")) {
-        atomic_store(&stats_detail_on, false);
+        atomic_store(&settings.detail_enabled, false);
         SESSION_LIT(s, "OK");
     } else if (nargs >= 2 && is(&args[1], "dump")) {
         dump(s);

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/settings.h"
+
 struct session;
 struct text_token;
 
@@ -22,11 +24,9 @@ struct text_token;
  * bytes, so the table stays under 1.3 MB. */
 #define STATS_DETAIL_PREFIXES_MAX 4096
 
-/* Set by -D (and `stats detail on|off`); read on the request path. */
-extern _Atomic bool stats_detail_on;
-
-/* The delimiter, from -D; ':' by default. Call before the workers start. */
-void stats_detail_setup(char delimiter, bool on);
+/* The delimiter, from -D; ':' by default. Call before the workers start.
+ * Counting is on while settings.detail_enabled (-D, `stats detail on`). */
+void stats_detail_setup(char delimiter);
 void stats_detail_teardown(void);
 
 /* Count one request on key's prefix (a key without the delimiter has
@@ -35,17 +35,17 @@ void stats_detail_record(const char *key, size_t nkey, bool get, bool hit, bool 
                          bool del);
 static inline void stats_detail_get(const char *key, size_t nkey, bool hit)
 {
-    if (atomic_load_explicit(&stats_detail_on, memory_order_relaxed))
+    if (atomic_load_explicit(&settings.detail_enabled, memory_order_relaxed))
         stats_detail_record(key, nkey, true, hit, false, false);
 }
 static inline void stats_detail_set(const char *key, size_t nkey)
 {
-    if (atomic_load_explicit(&stats_detail_on, memory_order_relaxed))
+    if (atomic_load_explicit(&settings.detail_enabled, memory_order_relaxed))
         stats_detail_record(key, nkey, false, false, true, false);
 }
 static inline void stats_detail_delete(const char *key, size_t nkey)
 {
-    if (atomic_load_explicit(&stats_detail_on, memory_order_relaxed))
+    if (atomic_load_explicit(&settings.detail_enabled, memory_order_relaxed))
         stats_detail_record(key, nkey, false, false, false, true);
 }
 

@@ -64,6 +64,25 @@ def test_other_delimiter_and_X_as_memcached():
         assert detail(hc) == detail(mc) == b"CLIENT_ERROR stats detail not allowed\r\n"
 
 
+def detail_enabled(server):
+    return server.stats("settings")["detail_enabled"]
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+def test_detail_enabled_follows_stats_detail_as_memcached():
+    """memcached's `stats settings` shows the setting `stats detail on|off`
+    changes, not only what -D set at start-up."""
+    for args in ([], ["-D", ":"]):
+        with toolbox.ref_pair(args) as (hc, mc):
+            seen = []
+            for sub in (None, b"on", b"off", b"on"):
+                if sub is not None:
+                    assert detail(hc, sub) == detail(mc, sub) == b"OK\r\n"
+                seen.append((detail_enabled(hc), detail_enabled(mc)))
+            assert all(h == m for h, m in seen), seen
+            assert [h for h, _ in seen][1:] == ["yes", "no", "yes"]
+
+
 def test_off_without_D_and_prefixes_bounded():
     s = hcutil.Server()
     try:
