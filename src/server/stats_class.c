@@ -74,7 +74,7 @@ static void items_class(const struct stats_sink *s, unsigned id, const struct cr
     add_class(s, pre, id, "reclaimed", c->drops.reclaimed);
     add_class(s, pre, id, "expired_unfetched", c->drops.expired_unfetched);
     add_class(s, pre, id, "evicted_unfetched", c->drops.evicted_unfetched);
-    add_class(s, pre, id, "evicted_active", 0);
+    add_class(s, pre, id, "evicted_active", c->drops.evicted_active);
     add_class(s, pre, id, "crawler_reclaimed", c->drops.crawler_reclaimed);
     add_class(s, pre, id, "crawler_items_checked", c->drops.crawler_items_checked);
     for (size_t i = 0; i < sizeof(zero_lru) / sizeof(zero_lru[0]); i++)

@@ -11,7 +11,7 @@
 /* Counters store.c bumps as it drops items, per class. */
 struct class_counters {
     _Atomic uint64_t evicted, evicted_nonzero, reclaimed, outofmemory;
-    _Atomic uint64_t expired_unfetched, evicted_unfetched;
+    _Atomic uint64_t expired_unfetched, evicted_unfetched, evicted_active;
     _Atomic uint32_t evicted_time;
     _Atomic uint64_t crawler_reclaimed, crawler_items_checked;
 };
@@ -38,6 +38,8 @@ void class_count_drop(const struct item_hdr *h, bool live, rel_time_t atime)
             BUMP(c->evicted_nonzero);
         if (!fetched)
             BUMP(c->evicted_unfetched);
+        if (h->iflags & ITEM_ACCESSED)   /* memcached: ITEM_ACTIVE */
+            BUMP(c->evicted_active);
         atomic_store_explicit(&c->evicted_time, now > atime ? now - atime : 0,
                               memory_order_relaxed);
     } else {
@@ -75,6 +77,7 @@ void class_count_reset(void)
         atomic_store(&c->outofmemory, 0);
         atomic_store(&c->expired_unfetched, 0);
         atomic_store(&c->evicted_unfetched, 0);
+        atomic_store(&c->evicted_active, 0);
         atomic_store(&c->evicted_time, 0);
         atomic_store(&c->crawler_reclaimed, 0);
         atomic_store(&c->crawler_items_checked, 0);
@@ -91,6 +94,7 @@ void class_count_get(unsigned id, struct class_drops *out)
     out->outofmemory = READ(k->outofmemory);
     out->expired_unfetched = READ(k->expired_unfetched);
     out->evicted_unfetched = READ(k->evicted_unfetched);
+    out->evicted_active = READ(k->evicted_active);
     out->evicted_time = READ(k->evicted_time);
     out->crawler_reclaimed = READ(k->crawler_reclaimed);
     out->crawler_items_checked = READ(k->crawler_items_checked);

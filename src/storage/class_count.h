@@ -19,6 +19,7 @@ struct item_hdr;
 struct class_drops {
     uint64_t   evicted, evicted_nonzero, reclaimed, outofmemory;
     uint64_t   expired_unfetched, evicted_unfetched;
+    uint64_t   evicted_active;     /* evicted though used since written */
     uint64_t   crawler_reclaimed, crawler_items_checked;
     rel_time_t evicted_time;       /* seconds idle of the last evicted item */
 };

@@ -197,6 +197,29 @@ def test_evictions_counted_in_the_class_and_reset():
         s.stop()
 
 
+def test_evicted_active_counts_items_read_since_written():
+    """memcached counts an item evicted while marked active; here, one read
+    since written (or since its last compaction) that is evicted anyway."""
+    s = hcutil.Server(["-m", "2"])
+    try:
+        with s.client() as c:
+            value = b"v" * 1000
+            for read in (False, True):
+                for i in range(4000):
+                    c.send(b"set ev:%d 0 0 %d noreply\r\n%s\r\n" % (i, len(value), value))
+                    if read:
+                        c.send(b"touch ev:%d 0 noreply\r\n" % i)   # a use
+                c.cmd(b"mn\r\n", b"MN\r\n")
+                st = c.stats("items")
+                if not read:
+                    assert int(st["items:12:evicted"]) > 0
+                    assert st["items:12:evicted_active"] == "0"
+                    c.cmd(b"stats reset\r\n", b"RESET\r\n")
+            assert 0 < int(st["items:12:evicted_active"]) <= int(st["items:12:evicted"])
+    finally:
+        s.stop()
+
+
 def conns_shape(server, client=None):
     """`stats conns`, fds renamed in order of appearance, ports and idle
     seconds masked. memcached opens one UDP socket per worker thread on
