@@ -100,11 +100,12 @@ void runtime_watch(struct session *s, const struct text_token *a, uint32_t n)
     static const struct { const char *name; unsigned kind; } kinds[] = {
         { "fetchers", WATCH_FETCHERS }, { "mutations", WATCH_MUTATIONS },
         { "evictions", WATCH_EVICTIONS }, { "connevents", WATCH_CONNEVENTS },
-        { "deletions", WATCH_DELETIONS },
-        /* memcached's streams of events hardcached does not have: watched,
-         * silent */
-        { "rawcmds", 0 }, { "sysevents", 0 }, { "proxyreqs", 0 },
-        { "proxyevents", 0 }, { "proxyuser", 0 },
+        { "deletions", WATCH_DELETIONS }, { "sysevents", WATCH_SYSEVENTS },
+        { "rawcmds", WATCH_RAWCMDS },
+        /* the proxy's streams: memcached 1.6.45 built without its proxy
+         * (Debian's is) accepts them and never writes to them; no proxy
+         * here either */
+        { "proxyreqs", 0 }, { "proxyevents", 0 }, { "proxyuser", 0 },
     };
     unsigned mask = n == 0 ? WATCH_FETCHERS : 0;
 

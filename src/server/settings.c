@@ -475,7 +475,7 @@ static void set_defaults(void)
     settings.dump_enabled = true;
     settings.watch_enabled = true;
     settings.crawler = (struct crawl_config){ .enabled = true,
-        .sleep_us = CRAWL_SLEEP_DEFAULT_US, .interval_s = CRAWL_INTERVAL_DEFAULT_S };
+        .sleep_us = CRAWL_SLEEP_DEFAULT_US };
     settings.backlog = 1024;
     settings.maxconns_fast = true;
     udp_guard_defaults(&settings.udp_guard);
@@ -700,6 +700,18 @@ enum settings_action settings_parse(int argc, char **argv)
 /* memcached 1.6.45's settings that mean something here, with its names:
  * what was given for the knobs that are accepted and tune nothing, and
  * what hardcached does for the rest. */
+/* The crawler's knobs as they are now (lru_crawler enable|disable|sleep|
+ * tocrawl change them). */
+static void settings_crawler_stat(const struct stats_sink *s)
+{
+    struct crawl_stats cs;
+
+    crawl_stats_get(&cs);
+    stats_add_str(s, "lru_crawler", cs.enabled ? "yes" : "no");
+    stats_add_u64(s, "lru_crawler_sleep", cs.sleep_us);
+    stats_add_u64(s, "lru_crawler_tocrawl", cs.tocrawl);
+}
+
 static void settings_each_memcached_stat(const struct stats_sink *s)
 {
     char delim[2] = { settings.prefix_delimiter, '\0' };
@@ -716,6 +728,7 @@ static void settings_each_memcached_stat(const struct stats_sink *s)
     stats_add_str(s, "track_sizes", settings.track_sizes ? "yes" : "no");
     stats_add_u64(s, "num_napi_ids", (uint64_t)settings.napi_ids);
     stats_add_u64(s, "client_flags_size", 4);
+    settings_crawler_stat(s);
 }
 
 void settings_each_stat(const struct stats_sink *s)

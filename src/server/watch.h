@@ -24,6 +24,8 @@ enum watch_kind {
     WATCH_EVICTIONS  = 1 << 2,
     WATCH_CONNEVENTS = 1 << 3,
     WATCH_DELETIONS  = 1 << 4,
+    WATCH_SYSEVENTS  = 1 << 5,
+    WATCH_RAWCMDS    = 1 << 6,
 };
 
 #define WATCH_MAX         8            /* watchers at once */

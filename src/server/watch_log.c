@@ -6,8 +6,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include "core/uri.h"
+#include "server/settings.h"
+#include "storage/crawl.h"
 #include "storage/size_class.h"
 
 _Thread_local int watch_log_cfd = -1;
@@ -59,9 +62,35 @@ static void on_change(unsigned kinds)
                        ? on_store_event : NULL);
 }
 
+/* memcached's line for a crawl of one LRU, for the one crawler here: its
+ * passes cover every class (crawler=0: memcached's classes start at 1)
+ * and every item is "cold" (see stats items); reported as the pass ends
+ * (since_run=0). */
+static void on_crawl(const struct crawl_report *r)
+{
+    if (watch_wanted(WATCH_SYSEVENTS))
+        watch_emit(WATCH_SYSEVENTS, "type=lru_crawler crawler=0 lru=cold low_mark=%llu "
+                   "next_reclaims=%llu since_run=0 next_run=%d elapsed=%u examined=%llu "
+                   "reclaimed=%llu", (unsigned long long)r->low_mark,
+                   (unsigned long long)r->next_reclaims, (int)r->next_run,
+                   (unsigned)r->elapsed, (unsigned long long)r->examined,
+                   (unsigned long long)r->reclaimed);
+}
+
 void watch_log_setup(void)
 {
     watch_set_change_hook(on_change);
+    crawl_set_report(on_crawl);
+}
+
+void watch_log_rawcmd(int fd, const char *req, size_t reqlen)
+{
+    const char *nl = memchr(req, '\n', reqlen);
+    size_t len = nl != NULL ? (size_t)(nl - req) : reqlen;   /* the line, no data */
+
+    if (len > 0 && req[len - 1] == '\r')
+        len--;
+    watch_emit(WATCH_RAWCMDS, "<%d %.*s", fd, (int)len, req);
 }
 
 void watch_log_store(const char *key, size_t nkey, enum store_status st, enum store_mode mode,

@@ -2,9 +2,11 @@
  * watch_log: the events `watch` streams, in memcached 1.6.45's line
  * formats (logger.c): item_get (every lookup a command makes: fetchers),
  * item_store (mutations), eviction, deleted (deletions), conn_new and
- * conn_close (connevents). Lookups, evictions and deletions come from the
- * store's observer (storage/store.h); stores and connection events from
- * the processors and conn.c.
+ * conn_close (connevents), lru_crawler (sysevents: each crawler pass) and
+ * the command lines (rawcmds). Lookups, evictions and deletions come from
+ * the store's observer (storage/store.h), crawler passes from its report
+ * (storage/crawl.h); stores, command lines and connection events from the
+ * processors and conn.c.
  */
 #ifndef HC_SERVER_WATCH_LOG_H
 #define HC_SERVER_WATCH_LOG_H
@@ -37,6 +39,11 @@ static inline void watch_store(const char *key, size_t nkey, enum store_status s
     if (watch_wanted(WATCH_MUTATIONS))
         watch_log_store(key, nkey, st, mode, exptime, nvalue, flags);
 }
+
+/* A text or meta request's command line (rawcmds): "<fd line", the format
+ * memcached 1.6.45's logger declares for it (LOGGER_ASCII_CMD, the -vv
+ * line); 1.6.45 itself never writes one. A processor's rawcmd hook. */
+void watch_log_rawcmd(int fd, const char *req, size_t reqlen);
 
 /* A connection opened or closed (connevents); reason: memcached's
  * "normal", "error", "idle_timeout" or "shutdown". */

@@ -2096,7 +2096,7 @@ static bool do_seg_may_hold_dead(const struct shard *sh, const struct seg *s,
  * earliest expiry set to what is left in it; the lock is held for at most
  * one segment past max (compaction holds it as long). */
 static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max,
-                       uint64_t *checked, uint64_t *reclaimed, struct store_cursor *cur)
+                       struct store_reclaim_tally *t, struct store_cursor *cur)
 {
     rel_time_t now = clock_now();
     uint32_t per_class[SIZE_CLASS_MAX] = { 0 };
@@ -2112,6 +2112,8 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             break;
         }
         if (whole && !do_seg_may_hold_dead(sh, s, now)) {
+            /* unread: the schedule learns when its first item dies */
+            t->next_exp = earliest_exp(t->next_exp, s->min_exp);
             s = next;
             continue;
         }
@@ -2126,6 +2128,11 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             per_class[class_count_class_of(&h)]++;
             if (do_is_live(sh, it, &h, now)) {
                 min_exp = earliest_exp(min_exp, h.exptime);
+                t->live++;
+                if (h.exptime == 0)
+                    t->noexp++;
+                else if (h.exptime - now < STORE_TTL_MINUTES * 60)
+                    t->ttl_minute[(h.exptime - now) / 60]++;
                 continue;
             }
             uint64_t hv = hash_key((const char *)it + h.key_off, h.nkey);
@@ -2137,7 +2144,7 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
                 sh->expired_unfetched++;
             class_count_drop(&h, false, 0);
             class_count_crawler_reclaim(&h);
-            (*reclaimed)++;
+            t->reclaimed++;
             /* the last live bytes of a sealed segment free it */
             freed = s->live == h.size && s != sh->head;
             do_retire(sh, it, &h);
@@ -2146,7 +2153,7 @@ static void do_reclaim(struct shard *sh, struct seg *s, uint32_t off, size_t max
             s->min_exp = min_exp;
         s = next;
     }
-    *checked += seen;
+    t->checked += seen;
     class_count_checked(per_class);
 }
 
@@ -2156,7 +2163,7 @@ struct walk_step {
     size_t         max;
     store_visit_fn fn;
     void          *ctx;
-    uint64_t      *checked, *reclaimed;
+    struct store_reclaim_tally *tally;
 };
 
 /* One step of a walk: the shard *cur names, locked, resumed where *cur
@@ -2175,16 +2182,14 @@ static bool walk_step(struct store_cursor *cur, const struct walk_step *w)
     if (w->fn != NULL)
         do_walk(sh, s, off, w->max, w->fn, w->ctx, cur);
     else
-        do_reclaim(sh, s, off, w->max, w->checked, w->reclaimed, cur);
+        do_reclaim(sh, s, off, w->max, w->tally, cur);
     pthread_mutex_unlock(&sh->lock);
     return cur->shard < cfg.nshards;
 }
 
-bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
-                        uint64_t *reclaimed)
+bool store_reclaim_step(struct store_cursor *cur, size_t max, struct store_reclaim_tally *t)
 {
-    return walk_step(cur, &(struct walk_step){ .max = max, .checked = checked,
-                                               .reclaimed = reclaimed });
+    return walk_step(cur, &(struct walk_step){ .max = max, .tally = t });
 }
 
 bool store_walk_step(struct store_cursor *cur, size_t max, store_visit_fn fn, void *ctx)

@@ -293,10 +293,19 @@ void store_set_observer(store_observer_fn fn);
 
 /* The crawler's step (storage/crawl.c): check up to max items from *cur
  * on, under one shard lock, and free those expired or flushed, as a
- * lookup would (counted as reclaimed). Adds to *checked and *reclaimed;
- * returns false once every shard has been walked. */
-bool store_reclaim_step(struct store_cursor *cur, size_t max, uint64_t *checked,
-                        uint64_t *reclaimed);
+ * lookup would (counted as reclaimed). Adds to *t what it met (the live
+ * items' expiry times feed the crawler's schedule, as memcached's
+ * crawler counts them); returns false once every shard has been walked. */
+#define STORE_TTL_MINUTES 60
+struct store_reclaim_tally {
+    uint64_t checked, reclaimed;
+    uint64_t live, noexp;              /* items left, and those never expiring */
+    uint64_t ttl_minute[STORE_TTL_MINUTES];   /* live items expiring in
+                                                 minute i of the next hour */
+    rel_time_t next_exp;   /* earliest expiry in the segments it skipped
+                              unread (nothing in them could have died): 0 none */
+};
+bool store_reclaim_step(struct store_cursor *cur, size_t max, struct store_reclaim_tally *t);
 
 /* Prefetching for a batch of requests (see store.c): name each key with
  * store_prefetch, then call store_prefetch_items, then run the requests;

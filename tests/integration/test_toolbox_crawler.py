@@ -2,6 +2,7 @@
 without being looked up, so curr_items, bytes and the memory in use count
 live items only; `lru_crawler enable|disable|sleep|tocrawl|crawl` answer
 as memcached 1.6.45's (compared byte for byte)."""
+import re
 import time
 
 import pytest
@@ -52,14 +53,18 @@ def test_crawl_frees_expired_items_and_their_memory():
         s.stop()
 
 
+@pytest.mark.skipif(not hcutil.is_asan(), reason="debugtime: the debug (ASan) build")
 def test_background_crawler_frees_flushed_items_unasked():
     s = hcutil.Server()
     try:
+        wait_for(s, "lru_crawler_starts", "1", 10)   # the start-up pass
         with s.client() as c:
             fill(c, b"f", 1000, 10, 0)
             c.cmd(b"flush_all\r\n", b"OK\r\n")
             fill(c, b"after", 5, 10, 0)
-        st = wait_for(s, "curr_items", "5", 20)   # passes run every few seconds
+            assert s.stats()["curr_items"] == "1005"   # till the next pass
+            assert c.call(b"debugtime 66\r\n") == b"OK\r\n"   # 65 s after the first
+        st = wait_for(s, "curr_items", "5", 10)
         assert st["curr_items"] == "5"
     finally:
         s.stop()
@@ -147,5 +152,89 @@ def test_crawler_totals_in_stats_as_memcached_names():
             c.cmd(b"stats reset\r\n", b"RESET\r\n")
         st = s.stats()
         assert (st["crawler_reclaimed"], st["crawler_items_checked"]) == ("0", "0")
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None,
+                    reason=hcutil.REF_MISSING)
+def test_crawler_stats_and_settings_as_memcached():
+    """`stats` and `stats settings` show the crawler under memcached's
+    names, its knobs as the commands left them."""
+    servers = [hcutil.Server(), hcutil.Server(binary=MC_REF)]
+    try:
+        seen = []
+        for s in servers:
+            with s.client() as c:
+                for line in (b"lru_crawler sleep 50", b"lru_crawler tocrawl 7"):
+                    assert c.call(line + b"\r\n") == b"OK\r\n"
+                sett = c.stats("settings")
+                st = wait_for(s, "lru_crawler_running", "0", 10)
+                time.sleep(0.2)
+                assert c.call(b"lru_crawler disable\r\n") == b"OK\r\n"
+                deadline = time.monotonic() + 5   # memcached's stops on its own time
+                while c.stats("settings")["lru_crawler"] != "no" and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.1)
+                off = c.stats("settings")["lru_crawler"]
+            seen.append(([(k, sett[k]) for k in ("lru_crawler", "lru_crawler_sleep",
+                                                  "lru_crawler_tocrawl")] + [off],
+                         sorted(k for k in st if "crawler" in k)))
+            assert int(st["lru_crawler_starts"]) >= 1   # both crawl at start-up
+        assert seen[0] == seen[1]
+        assert seen[0][0] == [("lru_crawler", "yes"), ("lru_crawler_sleep", "50"),
+                              ("lru_crawler_tocrawl", "7"), "no"]
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def sysevent(w, timeout=10):
+    """The next `watch sysevents` line, its time and id masked."""
+    line = w.read_until(b"\n", timeout=timeout)
+    line = re.sub(rb"^ts=\d+\.\d+ gid=\d+ ", b"", line).rstrip(b"\n")
+    return re.sub(rb" elapsed=[01] ", b" elapsed=0 ", line)   # a clock tick may fall in
+
+
+@pytest.mark.skipif(not hcutil.is_asan(), reason="debugtime: the debug (ASan) build")
+def test_schedule_as_memcached_autocrawl():
+    """memcached's autocrawl schedule, moved with `debugtime`: a pass at
+    start-up, then a wait that grows a minute while nothing is due to
+    expire within the hour (the shrinking side: test_crawl.c), and the
+    next pass sooner when a segment skipped unread holds the first item
+    to expire; each pass told to `watch sysevents` in memcached's
+    lru_crawler line."""
+    s = hcutil.Server()
+    try:
+        assert wait_for(s, "lru_crawler_starts", "1", 10)["lru_crawler_starts"] == "1"
+        w = s.client(timeout=15)
+        assert w.call(b"watch sysevents\r\n") == b"OK\r\n"
+        with s.client() as c:
+            assert c.call(b"debugtime 70\r\n") == b"OK\r\n"     # start-up's + 65 s
+            line = sysevent(w)
+            if b" next_run=65 " in line:   # the start-up pass told late (a loaded machine)
+                line = sysevent(w)
+            assert line == (b"type=lru_crawler crawler=0 lru=cold low_mark=1 "
+                                   b"next_reclaims=0 since_run=0 next_run=125 elapsed=0 "
+                                   b"examined=0 reclaimed=0")
+            fill(c, b"due", 100, 10, 200)
+            fill(c, b"keep", 50, 10, 0)
+            # debugtime N moves the clock by N plus what it moved before
+            # (1.6.45's): +130 s, so 70 s left
+            assert c.call(b"debugtime 60\r\n") == b"OK\r\n"
+            # their segment holds nothing dead yet: skipped unread, so not
+            # counted by the minute, but the next pass comes when they expire
+            line = sysevent(w)
+            m = re.fullmatch(rb"type=lru_crawler crawler=0 lru=cold low_mark=1 next_reclaims=0 "
+                             rb"since_run=0 next_run=(\d+) elapsed=0 examined=0 reclaimed=0",
+                             line)
+            assert m and 55 <= int(m.group(1)) <= 70, line   # not 185
+            assert c.call(b"debugtime 0\r\n") == b"OK\r\n"    # +130 s: expired now
+            assert sysevent(w) == (b"type=lru_crawler crawler=0 lru=cold low_mark=1 "
+                                   b"next_reclaims=0 since_run=0 next_run=245 elapsed=0 "
+                                   b"examined=150 reclaimed=100")
+            assert s.stats()["curr_items"] == "50"
+            assert int(s.stats()["lru_crawler_starts"]) == 4
+        w.close()
     finally:
         s.stop()

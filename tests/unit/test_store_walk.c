@@ -57,13 +57,13 @@ static bool read_key(const char *k)
 static uint64_t reclaim_all(uint64_t *reclaimed)
 {
     struct store_cursor cur = { 0 };
-    uint64_t checked = 0, freed = 0;
+    struct store_reclaim_tally t = { 0 };
 
-    while (store_reclaim_step(&cur, 64, &checked, &freed))
+    while (store_reclaim_step(&cur, 64, &t))
         ;
     if (reclaimed != NULL)
-        *reclaimed = freed;
-    return checked;
+        *reclaimed = t.reclaimed;
+    return t.checked;
 }
 
 struct tally {
