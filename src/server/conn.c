@@ -459,7 +459,10 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             break;
         }
         size_t used = 0, out_before = buf_len(c->s.out);
+        bool raw = proc->rawcmd != NULL && watch_wanted(WATCH_RAWCMDS);
         enum proc_step st = proc->step(&c->s, data + off, len - off, &used);
+        if (raw && used > 0 && c->s.watch == NULL)   /* a `watch` is not logged */
+            proc->rawcmd(c->fd, data + off, used);
         if (log_verbosity > 1 && proc->trace && used > 0)   /* -vv */
             proc->trace(c->fd, data + off, used, buf_rptr(c->s.out) + out_before,
                         buf_len(c->s.out) - out_before);

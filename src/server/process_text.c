@@ -673,4 +673,5 @@ const struct processor text_processor = {
     .ahead_run = text_ahead_run,
     .ahead_clear = text_ahead_clear,
     .trace = trace_text,
+    .rawcmd = watch_log_rawcmd,
 };

@@ -55,6 +55,10 @@ struct processor {
      * its step used) and the replies it made, as memcached does (trace.h). */
     void (*trace)(int fd, const char *req, size_t reqlen, const char *reply,
                   size_t replylen);
+    /* Optional, while someone watches rawcmds: hand one request's command
+     * line to the watchers (text and meta, as memcached's "raw ascii
+     * commands"; watch_log.h). */
+    void (*rawcmd)(int fd, const char *req, size_t reqlen);
 };
 
 /* A set of processors: a NULL-terminated array. */

@@ -1,5 +1,7 @@
 """`watch` (issue 18): memcached 1.6.45's event streams and line formats
-(fetchers, mutations, evictions, connevents, deletions, several at once),
+(fetchers, mutations, evictions, connevents, deletions, several at once;
+rawcmds, which 1.6.45 declares and never writes; the proxy's, silent as in
+1.6.45 built without its proxy; sysevents in test_toolbox_crawler.py),
 compared with 1.6.45 for the same session with the times, event ids, file
 descriptors and ports masked; -W; login; the watcher limit; and a watcher
 that never reads: it loses lines and is told how many (skipped=N), while
@@ -71,6 +73,52 @@ def test_watch_as_memcached(kinds):
         assert got.split(b"\n") == want.split(b"\n")
         if kinds != b"bogus":
             assert got.startswith(b"OK\r\n") and got.count(b"\n") > 1
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+def test_proxy_streams_silent_as_memcached():
+    with toolbox.ref_pair() as (hc, mc):
+        kinds = b"proxyreqs proxyevents proxyuser"
+        assert watch(hc, kinds, SESSION) == watch(mc, kinds, SESSION) == b"OK\r\n"
+
+
+def test_rawcmds_logs_each_command_line():
+    """Each text and meta request's command line (not its data), in
+    memcached's -vv format "<fd line" that its logger declares for
+    rawcmds (1.6.45 never writes one: test_rawcmds_memcached_silent)."""
+    want = [b"set a:1 0 0 1", b"get a:1 nokey", b"add a:1 0 0 1", b"delete a:1",
+            b"mg zz v", b"ms m 1 T10", b"md m", b"touch a:1 1", b"incr n 1",
+            b"set big 5 0 3000", b"get big", b"mn"]   # SESSION's, and watch()'s mn
+    s = hcutil.Server()
+    try:
+        got = mask(watch(s, b"rawcmds", SESSION)).split(b"\n")
+        assert got[0] == b"OK\r"
+        assert [re.sub(rb"^<\d+ ", b"", ln) for ln in got[1:-1]] == want, got
+        assert all(re.match(rb"<\d+ ", ln) for ln in got[1:-1])
+        # a watcher's own `watch` line is not among them, nor another's (one
+        # watches rawcmds meanwhile); a request's line follows the events it
+        # caused
+        other = s.client()
+        assert other.call(b"watch rawcmds\r\n") == b"OK\r\n"
+        got = mask(watch(s, b"rawcmds fetchers", b"get nokey\r\n")).split(b"\n")
+        seen = other.read_until(b" mn\n")
+        assert b"watch" not in seen and b" get nokey\n" in seen, seen
+        other.close()
+        assert [re.sub(rb"^<\d+ ", b"", ln) for ln in got[1:-1]] == [
+            b"type=item_get key=nokey status=not_found clsid=0 cfd=N size=0",
+            b"get nokey", b"mn"]
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+def test_rawcmds_memcached_silent():
+    """The documented difference: 1.6.45 accepts rawcmds and writes nothing."""
+    mc = hcutil.Server(binary=MC_REF)
+    try:
+        assert watch(mc, b"rawcmds", SESSION) == b"OK\r\n"
+    finally:
+        mc.stop()
 
 
 @pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
