@@ -143,7 +143,9 @@ def test_crawler_totals_in_stats_as_memcached_names():
         time.sleep(2.2)
         st = crawl(s)
         assert st["crawler_reclaimed"] == "50"
-        assert int(st["crawler_items_checked"]) >= 51
+        # the live item's shard may hold nothing that can have died: then
+        # its segment is skipped unread (keys go to shards by a keyed hash)
+        assert int(st["crawler_items_checked"]) >= 50
         assert st["curr_items"] == "1"
         with s.client() as c:
             items = c.stats("items")
