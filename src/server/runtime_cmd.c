@@ -19,11 +19,6 @@
 #include "storage/crawl.h"
 #include "storage/flash_tier.h"
 
-static bool is(const struct text_token *t, const char *lit)
-{
-    return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
-}
-
 /* memcached's safe_strtod on a token (at most 31 bytes, as its mc_toktod);
  * strtod because a decimal fraction is what these knobs take. */
 static bool tok_double(const struct text_token *t, double *out)
@@ -49,14 +44,14 @@ enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *a
 {
     uint32_t v;
 
-    if (n == 2 && (is(&a[0], "metadump") || is(&a[0], "mgdump"))) {
+    if (n == 2 && (text_token_is(&a[0], "metadump") || text_token_is(&a[0], "mgdump"))) {
         if (s->resume == 0 && !crawl_enabled()) {
             SESSION_LIT(s, "CLIENT_ERROR lru crawler disabled");
             return PROC_STEP_DONE;
         }
-        return dump_keys(s, is(&a[0], "mgdump"), &a[1]);
+        return dump_keys(s, text_token_is(&a[0], "mgdump"), &a[1]);
     }
-    if (n == 2 && is(&a[0], "crawl")) {
+    if (n == 2 && text_token_is(&a[0], "crawl")) {
         if (!crawl_enabled())
             SESSION_LIT(s, "CLIENT_ERROR lru crawler disabled");
         else if (!dump_classes_valid(&a[1]))
@@ -65,14 +60,14 @@ enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *a
             SESSION_LIT(s, "BUSY currently processing crawler request");
         else
             SESSION_LIT(s, "OK");   /* (or disabled just now: nothing to do) */
-    } else if (n == 2 && is(&a[0], "tocrawl")) {
+    } else if (n == 2 && text_token_is(&a[0], "tocrawl")) {
         if (!tok_u32(&a[1], &v)) {
             SESSION_LIT(s, "CLIENT_ERROR bad command line format");
         } else {
             crawl_set_tocrawl(v);
             SESSION_LIT(s, "OK");
         }
-    } else if (n == 2 && is(&a[0], "sleep")) {
+    } else if (n == 2 && text_token_is(&a[0], "sleep")) {
         if (!tok_u32(&a[1], &v)) {
             SESSION_LIT(s, "CLIENT_ERROR bad command line format");
         } else if (v > CRAWL_SLEEP_MAX_US) {
@@ -81,12 +76,12 @@ enum proc_step runtime_lru_crawler(struct session *s, const struct text_token *a
             crawl_set_sleep(v);
             SESSION_LIT(s, "OK");
         }
-    } else if (n == 1 && is(&a[0], "enable")) {
+    } else if (n == 1 && text_token_is(&a[0], "enable")) {
         if (crawl_enable() == 0)
             SESSION_LIT(s, "OK");
         else
             SESSION_LIT(s, "ERROR failed to start lru crawler thread");
-    } else if (n == 1 && is(&a[0], "disable")) {
+    } else if (n == 1 && text_token_is(&a[0], "disable")) {
         crawl_disable();   /* stopped already is fine, as memcached says */
         SESSION_LIT(s, "OK");
     } else {
@@ -115,7 +110,7 @@ void runtime_watch(struct session *s, const struct text_token *a, uint32_t n)
     }
     for (uint32_t i = 0; i < n; i++) {
         size_t k = 0;
-        while (k < sizeof(kinds) / sizeof(kinds[0]) && !is(&a[i], kinds[k].name))
+        while (k < sizeof(kinds) / sizeof(kinds[0]) && !text_token_is(&a[i], kinds[k].name))
             k++;
         if (k == sizeof(kinds) / sizeof(kinds[0])) {
             SESSION_LIT(s, "ERROR");
@@ -137,7 +132,7 @@ void runtime_lru(struct session *s, const struct text_token *a, uint32_t n)
     double hot_factor, warm_factor;
     int32_t ttl;
 
-    if (n >= 5 && is(&a[0], "tune")) {
+    if (n >= 5 && text_token_is(&a[0], "tune")) {
         if (!tok_u32(&a[1], &hot) || !tok_u32(&a[2], &warm) ||
             !tok_double(&a[3], &hot_factor) || !tok_double(&a[4], &warm_factor))
             SESSION_LIT(s, "ERROR");
@@ -147,12 +142,12 @@ void runtime_lru(struct session *s, const struct text_token *a, uint32_t n)
             SESSION_LIT(s, "ERROR hot/warm age factors must be greater than 0");
         else
             SESSION_LIT(s, "OK");
-    } else if (n >= 2 && is(&a[0], "mode")) {
-        if (is(&a[1], "flat") || is(&a[1], "segmented"))
+    } else if (n >= 2 && text_token_is(&a[0], "mode")) {
+        if (text_token_is(&a[1], "flat") || text_token_is(&a[1], "segmented"))
             SESSION_LIT(s, "OK");
         else
             SESSION_LIT(s, "ERROR");
-    } else if (n >= 2 && is(&a[0], "temp_ttl")) {
+    } else if (n >= 2 && text_token_is(&a[0], "temp_ttl")) {
         if (strnum_i32(a[1].p, a[1].n, &ttl))
             SESSION_LIT(s, "OK");
         else
@@ -167,12 +162,12 @@ static void slabs_automove(struct session *s, const struct text_token *a, uint32
     uint32_t level;
     double ratio;
 
-    if (is(&a[1], "ratio") || is(&a[1], "freeratio")) {
+    if (text_token_is(&a[1], "ratio") || text_token_is(&a[1], "freeratio")) {
         if (n < 3 || !tok_double(&a[2], &ratio)) {
             SESSION_LIT(s, "ERROR");
             return;
         }
-    } else if (is(&a[1], "window")) {
+    } else if (text_token_is(&a[1], "window")) {
         if (n < 3 || !tok_u32(&a[2], &level)) {
             SESSION_LIT(s, "CLIENT_ERROR bad command line format");
             return;
@@ -196,11 +191,11 @@ static void slabs_automove(struct session *s, const struct text_token *a, uint32
 
 void runtime_slabs(struct session *s, const struct text_token *a, uint32_t n)
 {
-    if (n == 3 && is(&a[0], "reassign"))
+    if (n == 3 && text_token_is(&a[0], "reassign"))
         /* memcached with -o no_slab_reassign: memory here is not split
          * into classes, so there is none to move between them */
         SESSION_LIT(s, "CLIENT_ERROR slab reassignment disabled");
-    else if (n >= 2 && is(&a[0], "automove"))
+    else if (n >= 2 && text_token_is(&a[0], "automove"))
         slabs_automove(s, a, n);
     else
         SESSION_LIT(s, "ERROR");
@@ -218,13 +213,13 @@ void runtime_extstore(struct session *s, const struct text_token *a, uint32_t n)
 
     if (n < 2) {
         ok = false;
-    } else if (is(&a[0], "free_memchunks") && n > 2) {
+    } else if (text_token_is(&a[0], "free_memchunks") && n > 2) {
         ok = tok_u32(&a[1], &v) && tok_u32(&a[2], &limit) && v < 64;
-    } else if (is(&a[0], "max_frag")) {
+    } else if (text_token_is(&a[0], "max_frag")) {
         ok = tok_double(&a[1], &d);
     } else {
         for (size_t i = 0; i < sizeof(u32_knobs) / sizeof(u32_knobs[0]); i++)
-            if (is(&a[0], u32_knobs[i]) && (ok = tok_u32(&a[1], &v)))
+            if (text_token_is(&a[0], u32_knobs[i]) && (ok = tok_u32(&a[1], &v)))
                 flash_tier_tune(u32_knobs[i], v);   /* those the tier has */
     }
     if (ok)

@@ -109,22 +109,17 @@ static void dump(struct session *s)
     SESSION_LIT(s, "END");
 }
 
-static bool is(const struct text_token *t, const char *lit)
-{
-    return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
-}
-
 void stats_detail_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
 {
     if (!settings.dump_enabled)
         SESSION_LIT(s, "CLIENT_ERROR stats detail not allowed");
-    else if (nargs >= 2 && is(&args[1], "on")) {
+    else if (nargs >= 2 && text_token_is(&args[1], "on")) {
         atomic_store(&settings.detail_enabled, true);
         SESSION_LIT(s, "OK");
-    } else if (nargs >= 2 && is(&args[1], "off")) {
+    } else if (nargs >= 2 && text_token_is(&args[1], "off")) {
         atomic_store(&settings.detail_enabled, false);
         SESSION_LIT(s, "OK");
-    } else if (nargs >= 2 && is(&args[1], "dump")) {
+    } else if (nargs >= 2 && text_token_is(&args[1], "dump")) {
         dump(s);
     } else {
         SESSION_LIT(s, "CLIENT_ERROR usage: stats detail on|off|dump");

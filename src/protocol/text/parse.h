@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "policy/cmd_class.h"
 #include "protocol/limits.h"
@@ -106,6 +107,12 @@ struct text_token {
     const char *p;
     size_t      n;
 };
+
+/* Whether token t is exactly the word lit. */
+static inline bool text_token_is(const struct text_token *t, const char *lit)
+{
+    return t->n == strlen(lit) && memcmp(t->p, lit, t->n) == 0;
+}
 
 struct text_limits {
     size_t value_max;      /* values larger than this are refused (-I) */
