@@ -173,7 +173,10 @@ size_t watch_drain(struct watcher *w, struct buf *out, size_t max)
     }
     n = w->len < max ? w->len : max;
     first = n < WATCH_RING_BYTES - w->head ? n : WATCH_RING_BYTES - w->head;
-    if (n > 0 && buf_append(out, w->ring + w->head, first) == 0 &&
+    /* room for both parts first: a ring that wraps must go out whole or
+     * not at all, or its first part would be sent again next time */
+    if (n > 0 && buf_reserve(out, n) == 0 &&
+        buf_append(out, w->ring + w->head, first) == 0 &&
         buf_append(out, w->ring, n - first) == 0) {
         w->head = (w->head + n) % WATCH_RING_BYTES;
         w->len -= n;
