@@ -23,8 +23,6 @@
 #include "storage/flash_tier.h"
 #include "storage/store.h"
 
-#define KEY_MAX_LENGTH STORE_KEY_MAX
-
 /* Reads one session may have at once (a multi-get's keys ahead of the
  * one it waits for): memory bounded by this many values per connection. */
 #define PARK_BATCH_MAX 64
@@ -48,7 +46,7 @@ struct park_batch {
     struct park_read *used;       /* the read the last visit served */
     /* a value that failed: its item is dropped after the visit */
     unsigned char     miss_stub[FLASH_STUB_SIZE];
-    unsigned char     miss_key[KEY_MAX_LENGTH];
+    unsigned char     miss_key[STORE_KEY_MAX];
     size_t            miss_nkey;
     struct park_read *r[PARK_BATCH_MAX];
 };
