@@ -143,16 +143,36 @@ static void slabs_class(const struct stats_sink *s, unsigned id, const struct cr
 #undef X
 }
 
-/* A class memcached would hold a page for: it holds items, or held the
- * items its counters counted. */
-static bool class_in_use(const struct crawl_class *c, const struct class_stats *cmds)
+/* memcached keeps a class's page once the class has held an item (its
+ * slab mover aside), so the class stays in `stats slabs` after its items
+ * are gone and `stats reset` has cleared its counters: the classes found
+ * in use are marked here, at each listing and before each reset. */
+static _Atomic bool kept_page[SIZE_CLASS_MAX];
+
+/* A class memcached would hold a page for: it holds items, held the items
+ * its counters counted, or did before the last `stats reset`. */
+static bool class_in_use(unsigned id, const struct crawl_class *c,
+                         const struct class_stats *cmds)
 {
     uint64_t any = 0;
 
 #define X(name) any |= atomic_load_explicit(&cmds->name, memory_order_relaxed);
     CLASS_STATS(X)
 #undef X
-    return class_seen(c) || any != 0;
+    if (class_seen(c) || any != 0)
+        atomic_store_explicit(&kept_page[id], true, memory_order_relaxed);
+    return atomic_load_explicit(&kept_page[id], memory_order_relaxed);
+}
+
+void stats_class_keep_pages(void)
+{
+    struct class_walk *w = walk(false);
+    struct thread_stats *ts = commands();
+
+    for (unsigned id = 1; w != NULL && ts != NULL && id <= size_class_count(); id++)
+        (void)class_in_use(id, &w->c[id], &ts->cls[id]);
+    free(ts);
+    free(w);
 }
 
 void stats_emit_slabs(const struct stats_sink *s)
@@ -163,7 +183,7 @@ void stats_emit_slabs(const struct stats_sink *s)
     uint64_t active = 0;
 
     for (unsigned id = 1; w != NULL && ts != NULL && id <= size_class_count(); id++)
-        if (class_in_use(&w->c[id], &ts->cls[id])) {
+        if (class_in_use(id, &w->c[id], &ts->cls[id])) {
             slabs_class(s, id, &w->c[id], &ts->cls[id]);
             active++;
         }

@@ -15,5 +15,8 @@ void stats_emit_slabs(const struct stats_sink *s);
 /* The histogram with -o track_sizes, else memcached's "sizes_status
  * disabled". */
 void stats_emit_sizes(const struct stats_sink *s);
+/* Before `stats reset` clears the counters: remember which classes are in
+ * use, as memcached keeps their pages (and lists them) after the reset. */
+void stats_class_keep_pages(void);
 
 #endif

@@ -155,6 +155,22 @@ def test_slabs_command_counters_as_memcached():
                    if k.split(":")[-1] in ("get_hits", "cmd_set", "delete_hits"))
 
 
+@need_ref
+def test_slabs_lists_an_emptied_class_after_reset():
+    """memcached keeps a class's page once it has held an item: after the
+    item is deleted and `stats reset` clears the counters, the class is
+    still listed, with no chunk used."""
+    with toolbox.ref_pair() as (hc, mc):
+        for s in (hc, mc):
+            with s.client() as c:
+                c.cmd(b"set gone 0 0 5\r\nhello\r\n", b"STORED\r\n")
+                c.cmd(b"delete gone\r\n", b"DELETED\r\n")
+                c.cmd(b"stats reset\r\n", b"RESET\r\n")
+        got, want = (stat_lines(s, b"slabs", SLABS_MASKED) for s in (hc, mc))
+        assert got == want
+        assert ("1:used_chunks", "0") in got and ("active_slabs", "1") in got
+
+
 def test_sizes_disabled_without_track_sizes():
     s = hcutil.Server()
     try:
