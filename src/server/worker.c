@@ -108,11 +108,10 @@ static void worker_drain(struct worker *w)
         int n = ev_wait(&w->loop, evs, EV_BATCH, w->conns.ready ? 0 : SHUTDOWN_POLL_MS);
         for (int i = 0; i < n; i++) {
             enum ev_kind *kind = evs[i].ptr;
-            if (*kind == EV_KIND_WAKE) {   /* flash reads back: run them */
-                uint64_t v;
+            if (*kind == EV_KIND_WAKE) {   /* flash reads back: queued, */
+                uint64_t v;                 /* run by worker_round_end */
                 (void)!read(w->wake_fd, &v, sizeof(v));
                 park_resume(&w->conns);
-                conn_set_run_ready(&w->conns);
             }
             if (*kind != EV_KIND_CONN)
                 continue;
@@ -147,8 +146,11 @@ static void *worker_main(void *arg)
                 uint64_t v;
                 (void)!read(w->wake_fd, &v, sizeof(v));
                 conn_set_feed_watchers(&w->conns);
-                park_resume(&w->conns);       /* flash reads back */
-                conn_set_run_ready(&w->conns);
+                /* flash reads back: the woken connections are only queued
+                 * here and run by worker_round_end after the batch, since
+                 * running one may free it while a later event of this
+                 * batch still names it */
+                park_resume(&w->conns);
                 break;
             }
             }
