@@ -969,6 +969,9 @@ struct item_new {
                                  (meta E) or one a moved item keeps */
     bool        hold;         /* the caller goes on using out_it: no defrag */
     bool        flashed;      /* v1 is the stub of a flashed value (a copy) */
+    bool        copy;         /* a new copy of the item the caller found
+                                 (touch, md I): given up if making room
+                                 evicted that item, not brought back */
     bool        observe;      /* its lookup of the old copy is a command's
                                  (a plain set): tell the observer */
     /* out, on STORE_OK */
@@ -976,6 +979,17 @@ struct item_new {
     unsigned char   *out_it;
     enum store_found out_old; /* the copy replaced, as do_lookup tells it */
 };
+
+/* A copy do_write made and does not index after all: dead, uncounted. */
+static enum store_status do_unwrite(struct shard *sh, unsigned char *p, enum store_status st)
+{
+    struct item_hdr h;
+
+    sh->total_items--;
+    item_decode(p, &h);
+    do_retire(sh, p, &h);
+    return st;
+}
 
 /* Write a new copy of n->key and index it, replacing any old copy. */
 static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new *n)
@@ -986,7 +1000,6 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
     unsigned char *p = do_alloc(sh, size);
     struct seg *s;
     htab_slot *slot;
-    struct item_hdr h;
     unsigned cls;
     size_t off;
 
@@ -1014,6 +1027,13 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
 
     slot = htab_find(&sh->ht, hv, n->key, n->nkey);
     n->out_old = STORE_ABSENT;
+    if (slot == NULL && n->copy) {
+        /* the item was evicted while making room (its flash record, if
+         * any, forgotten with it): the copy would bring it back */
+        if (n->flashed)
+            p[ITEM_VARINT_OFF] = ITEM_FLASH_STUB;
+        return do_unwrite(sh, p, STORE_NOT_FOUND);
+    }
     if (slot == NULL && n->observe)
         do_observe(STORE_EV_LOOKUP, n->key, n->nkey, STORE_ABSENT, NULL, NULL);
     if (slot != NULL) {
@@ -1040,10 +1060,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
             o[ITEM_VARINT_OFF] = ITEM_FLASH_STUB;
         do_retire(sh, o, &old);
     } else if (htab_insert(&sh->ht, hv, p) < 0) {
-        sh->total_items--;
-        item_decode(p, &h);
-        do_retire(sh, p, &h);
-        return STORE_NO_MEMORY;
+        return do_unwrite(sh, p, STORE_NO_MEMORY);
     }
     n->out_cas = !cfg.use_cas ? 0 : n->ecas ? n->ecas : item_cas(sh, do_item_seq(p));
     n->out_it = p;
@@ -1621,13 +1638,15 @@ static void do_visit(const struct shard *sh, unsigned char *it, const struct sto
 
 /* Set an item's expiry; in place when it has the field, else by writing a
  * copy that has it (keeping its CAS, as memcached's touch does). Returns
- * the item, or NULL if the copy found no memory (the item is unchanged). */
+ * the item, or NULL with *st: STORE_NO_MEMORY if the copy found no memory
+ * (the item is unchanged), STORE_NOT_FOUND if making room evicted it. */
 static unsigned char *do_touch(struct shard *sh, uint64_t hv, unsigned char *it,
-                               const struct item_hdr *h, rel_time_t exptime)
+                               const struct item_hdr *h, rel_time_t exptime,
+                               enum store_status *st)
 {
     struct item_new n = {
         .key = (const char *)it + h->key_off, .nkey = h->nkey, .flags = h->flags,
-        .exptime = exptime, .n1 = h->nvalue, .hold = true,
+        .exptime = exptime, .n1 = h->nvalue, .hold = true, .copy = true,
         .extra = h->iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
         .ecas = do_item_cas(sh, it, h), .flashed = item_is_flashed(it),
     };
@@ -1643,15 +1662,18 @@ static unsigned char *do_touch(struct shard *sh, uint64_t hv, unsigned char *it,
         return it;
     /* key and value out of the segment: making room may move them */
     copy = malloc(len ? len : 1);
-    if (copy == NULL)
+    if (copy == NULL) {
+        *st = STORE_NO_MEMORY;
         return NULL;
+    }
     memcpy(copy, n.key, len);
     n.key = copy;
     n.v1 = copy + h->nkey;
-    if (do_write(sh, hv, &n) == STORE_OK)
+    *st = do_write(sh, hv, &n);
+    if (*st == STORE_OK)
         sh->total_items--;   /* the same item, moved */
     free(copy);
-    return n.out_it;
+    return *st == STORE_OK ? n.out_it : NULL;
 }
 
 enum store_found store_read(const struct store_read *r, store_visit_fn fn, void *ctx)
@@ -1675,7 +1697,8 @@ enum store_found store_read(const struct store_read *r, store_visit_fn fn, void 
             found = STORE_FOUND;
         }
     } else if (it != NULL && r->touch) {
-        it = do_touch(sh, hv, it, &h, r->exptime);
+        enum store_status st;
+        it = do_touch(sh, hv, it, &h, r->exptime, &st);
         if (it == NULL)
             found = STORE_ABSENT;
     }
@@ -1716,10 +1739,8 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
     if (it != NULL) {
         it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */
         st = STORE_OK;
-        if (do_touch(sh, hv, it, &h, exptime) == NULL) {
-            st = STORE_NO_MEMORY;
+        if (do_touch(sh, hv, it, &h, exptime, &st) == NULL)
             found = STORE_ABSENT;   /* as store_read tells a failed touch */
-        }
     }
     pthread_mutex_unlock(&sh->lock);
     result_set(res, found, 0, it, &h);
@@ -1753,6 +1774,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
             .n1 = d->strip ? 0 : h.nvalue,
             .extra = d->invalidate ? ITEM_STALE : (h.iflags & ITEM_STALE),
             .ecas = d->new_cas, .flashed = !d->strip && item_is_flashed(it),
+            .copy = true,
         };
         char *val = malloc(n.n1 ? n.n1 : 1);
         if (val == NULL) {
@@ -1822,11 +1844,9 @@ enum store_status store_arith(const struct store_arith *a, struct store_result *
         goto out;
     }
     if (a->touch) {
-        it = do_touch(sh, hv, it, &h, a->exptime);
-        if (it == NULL) {
-            st = STORE_NO_MEMORY;
+        it = do_touch(sh, hv, it, &h, a->exptime, &st);
+        if (it == NULL)
             goto out;
-        }
         item_decode(it, &h);
     }
     it[0] |= ITEM_ACCESSED;   /* a use, as in memcached's LRU bump */

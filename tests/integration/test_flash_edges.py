@@ -41,3 +41,44 @@ def test_connection_that_quits_after_a_flash_read_is_not_used_after_free(
     with s.client() as c:
         c.send(b"version\r\n")
         assert c.readline().startswith(b"VERSION ")
+
+
+def test_touch_that_evicts_its_own_item_does_not_bring_it_back(start_server, tmp_path):
+    """touch writes a copy when the item has no expiry field; making room
+    for the copy could evict the item itself (its flash record forgotten),
+    and the copy was then indexed as new, still naming the forgotten
+    record: the key came back after its eviction, and the record was later
+    forgotten twice (the page's live count short: other keys' values lost
+    early). Here the memory limit is cut under a full cache and every key
+    touched: no key is both evicted and present, and the flash tier counts
+    exactly the flashed items the index holds."""
+    keys = 100000
+    v = b"v" * 600
+    s = start_server("-m", "24", "-o", "ext_path=%s:512m,ext_page_size=1,ext_wbuf_size=1"
+                     % (tmp_path / "ext"))
+    with s.client() as c:
+        for j in range(0, keys, 500):
+            c.send(b"".join(b"set %d 0 0 600 noreply\r\n%s\r\n" % (i, v)
+                            for i in range(j, j + 500)))
+        c.send(b"mn\r\n")
+        c.expect(b"MN\r\n", timeout=120)
+        c.send(b"cache_memlimit 8\r\n")
+        assert c.readline() == b"OK\r\n"
+        for j in range(0, keys, 1000):
+            c.send(b"".join(b"touch %d 100000 noreply\r\n" % i for i in range(j, j + 1000)))
+        c.send(b"mn\r\n")
+        c.expect(b"MN\r\n", timeout=120)
+        st = s.stats()
+        assert int(st["curr_items"]) + int(st["evictions"]) == keys
+        flashed = int(st["extstore_objects_used"])
+        for j in range(0, keys, 1000):   # every key present read once
+            c.send(b"".join(b"mg %d v q\r\n" % i for i in range(j, j + 1000)) + b"mn\r\n")
+            while True:
+                line = c.readline(timeout=60)
+                if line == b"MN\r\n":
+                    break
+                assert line == b"VA 600\r\n", line
+                assert c.read_exact(602, timeout=60) == v + b"\r\n"
+    st = s.stats()
+    assert int(st["get_extstore"]) == flashed
+    assert st["miss_from_extstore"] == "0"
