@@ -146,15 +146,23 @@ static enum park_value park_missed(struct session *s)
     return PARK_MISS;
 }
 
+/* The request stops until its read is back; the visit is no use of the
+ * item yet (store_item.waits). */
+static enum park_value park_wait(struct session *s, const struct store_item *it)
+{
+    s->parked = true;
+    if (it->waits != NULL)
+        *it->waits = true;
+    return PARK_WAIT;
+}
+
 enum park_value park_value(struct session *s, const struct store_item *it,
                            const char **value)
 {
     struct park_read *r = batch_find(s->park, it->flash);
 
-    if (r != NULL && !r->ready) {
-        s->parked = true;
-        return PARK_WAIT;
-    }
+    if (r != NULL && !r->ready)
+        return park_wait(s, it);
     if (r != NULL) {
         s->park->used = r;
         if (r->req.result == FLASH_OK) {
@@ -173,8 +181,7 @@ enum park_value park_value(struct session *s, const struct store_item *it,
         return park_missed(s);
     if (!park_submit(s, it))
         return park_missed(s);
-    s->parked = true;
-    return PARK_WAIT;
+    return park_wait(s, it);
 }
 
 static void ahead_visit(const struct store_item *it, void *arg)
@@ -187,7 +194,8 @@ static void ahead_visit(const struct store_item *it, void *arg)
 
 void park_ahead(struct session *s, const char *key, size_t nkey)
 {
-    struct store_read rd = { .key = key, .nkey = nkey, .no_bump = true };
+    struct store_read rd = { .key = key, .nkey = nkey, .no_bump = true,
+                             .unobserved = true };
 
     if (s->park != NULL && s->park->n < PARK_BATCH_MAX)
         store_read(&rd, ahead_visit, s);

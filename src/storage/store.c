@@ -149,7 +149,8 @@ static void do_observe(enum store_event ev, const char *key, size_t nkey,
         return;
     struct store_event_info e = { .ev = ev, .key = key, .nkey = nkey, .found = found };
     if (it != NULL) {
-        e.nvalue = h->nvalue;
+        e.nvalue = item_is_flashed(it) ? flash_stub_len(it + h->key_off + h->nkey)
+                                       : h->nvalue;
         e.has_flags = (h->iflags & ITEM_HAS_FLAGS) != 0;
         e.fetched = (h->iflags & ITEM_FETCHED) != 0;
         e.exptime = h->exptime;
@@ -434,23 +435,42 @@ static enum store_found do_dead_reason(const struct shard *sh, const unsigned ch
 
 /* Look a key up; a dead (expired/flushed) match is removed on the way.
  * *found says what was met. */
+/* What a lookup tells the observer: its miss, its hit (store_read tells
+ * a hit itself once the visit served it). */
+#define LOOKUP_REPORT_MISS  1u
+#define LOOKUP_REPORT_FOUND 2u
+
+static unsigned char *do_lookup_as(struct shard *sh, uint64_t hv, const char *key,
+                                   size_t nkey, struct item_hdr *h, htab_slot **slot_out,
+                                   enum store_found *found, unsigned report);
+
 static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
                                 size_t nkey, struct item_hdr *h, htab_slot **slot_out,
                                 enum store_found *found)
+{
+    return do_lookup_as(sh, hv, key, nkey, h, slot_out, found,
+                        LOOKUP_REPORT_MISS | LOOKUP_REPORT_FOUND);
+}
+
+static unsigned char *do_lookup_as(struct shard *sh, uint64_t hv, const char *key,
+                                   size_t nkey, struct item_hdr *h, htab_slot **slot_out,
+                                   enum store_found *found, unsigned report)
 {
     htab_slot *slot = htab_find(&sh->ht, hv, key, nkey);
     unsigned char *it;
 
     if (slot == NULL) {
         *found = STORE_ABSENT;
-        do_observe(STORE_EV_LOOKUP, key, nkey, STORE_ABSENT, NULL, NULL);
+        if (report & LOOKUP_REPORT_MISS)
+            do_observe(STORE_EV_LOOKUP, key, nkey, STORE_ABSENT, NULL, NULL);
         return NULL;
     }
     it = htab_slot_item(slot);
     item_decode(it, h);
     if (!do_is_live(sh, it, h, clock_now())) {
         *found = do_dead_reason(sh, it, h);
-        do_observe(STORE_EV_LOOKUP, key, nkey, *found, NULL, NULL);
+        if (report & LOOKUP_REPORT_MISS)
+            do_observe(STORE_EV_LOOKUP, key, nkey, *found, NULL, NULL);
         sh->reclaimed++;
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
@@ -460,7 +480,8 @@ static unsigned char *do_lookup(struct shard *sh, uint64_t hv, const char *key,
         return NULL;
     }
     *found = STORE_FOUND;
-    do_observe(STORE_EV_LOOKUP, key, nkey, STORE_FOUND, it, h);
+    if (report & LOOKUP_REPORT_FOUND)
+        do_observe(STORE_EV_LOOKUP, key, nkey, STORE_FOUND, it, h);
     if (slot_out)
         *slot_out = slot;
     return it;
@@ -1601,6 +1622,7 @@ static void do_visit(const struct shard *sh, unsigned char *it, const struct sto
     struct store_item si;
     struct seg *s = seg_of(it);
     rel_time_t now = clock_now();
+    bool waits = false;
 
     item_decode(it, &h);
     si.key = (const char *)it + h.key_off;
@@ -1622,18 +1644,23 @@ static void do_visit(const struct shard *sh, unsigned char *it, const struct sto
     si.token_sent = !created && (h.iflags & ITEM_TOKEN_SENT) != 0;
     si.created = created;
     si.win = created;
+    si.waits = &waits;
     if (!created && !si.token_sent && r->tokens &&
-        (si.stale || (r->recache && h.exptime != 0 && h.exptime - now < r->recache))) {
+        (si.stale || (r->recache && h.exptime != 0 && h.exptime - now < r->recache)))
         si.win = true;
+    pf_get_span = h.size < CACHE_LINE ? CACHE_LINE :
+                  h.size > STORE_GET_AHEAD ? STORE_GET_AHEAD : (uint32_t)h.size;
+    fn(&si, ctx);
+    if (waits)   /* not served yet: the run that serves takes the use */
+        return;
+    if (!created && !r->unobserved)   /* the lookup's hit, told once */
+        do_observe(STORE_EV_LOOKUP, si.key, si.nkey, STORE_FOUND, it, &h);
+    if (si.win && !created)
         it[0] |= ITEM_TOKEN_SENT;
-    }
     if (!r->no_bump) {
         it[0] |= ITEM_ACCESSED | ITEM_FETCHED;
         item_set_atime(it, &h, atime_since(s, now));
     }
-    pf_get_span = h.size < CACHE_LINE ? CACHE_LINE :
-                  h.size > STORE_GET_AHEAD ? STORE_GET_AHEAD : (uint32_t)h.size;
-    fn(&si, ctx);
 }
 
 /* Set an item's expiry; in place when it has the field, else by writing a
@@ -1682,7 +1709,8 @@ enum store_found store_read(const struct store_read *r, store_visit_fn fn, void 
     struct shard *sh = shard_lock(hv);
     struct item_hdr h;
     enum store_found found;
-    unsigned char *it = do_lookup(sh, hv, r->key, r->nkey, &h, NULL, &found);
+    unsigned char *it = do_lookup_as(sh, hv, r->key, r->nkey, &h, NULL, &found,
+                                     r->unobserved ? 0 : LOOKUP_REPORT_MISS);
     bool created = false;
 
     if (it == NULL && r->vivify && r->nkey <= STORE_KEY_MAX) {

@@ -54,6 +54,11 @@ struct store_item {
     /* Non-NULL: the value is on flash (storage/flash_tier.h) and this is
      * its stub; value is not the value then, nvalue is its length. */
     const unsigned char *flash;
+    /* A visitor that cannot serve the value yet (a flash read to wait
+     * for: the request runs again) sets *waits: the visit is then no use
+     * of the item (no LRU bump, fetched or atime, no recache win taken),
+     * so the run that serves sees and reports the item as it was. */
+    bool       *waits;
 };
 typedef void (*store_visit_fn)(const struct store_item *it, void *ctx);
 
@@ -166,6 +171,7 @@ struct store_read {
     bool       tokens;       /* mg: hand out a win for a stale or vivified
                                 item (W, then Z); other reads never do */
     uint64_t   new_cas;      /* mg N E: the CAS of the item it creates (0: next) */
+    bool       unobserved;   /* a look ahead, not a command's: no watch event */
 };
 /* STORE_FOUND (fn was called; a vivified item counts as found) or why not.
  * A get-and-touch whose item has no room for an expiry and cannot be

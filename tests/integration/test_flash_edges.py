@@ -2,12 +2,14 @@
 its wake-up is handled, items brought back after eviction still naming a
 flash record, meta flags on the read that parks. Each test failed on the
 head it was written against."""
+import re
 import socket
 import time
 
 import pytest
 
-from test_flash import N, fill, flash_server
+from test_flash import N, VSIZE, fill, flash_server
+from test_toolbox_watch import mask, watch
 
 pytestmark = pytest.mark.hardcached_only
 
@@ -82,3 +84,50 @@ def test_touch_that_evicts_its_own_item_does_not_bring_it_back(start_server, tmp
     st = s.stats()
     assert int(st["get_extstore"]) == flashed
     assert st["miss_from_extstore"] == "0"
+
+
+@pytest.fixture
+def flashed_fresh(start_server, tmp_path):
+    """Half the keys at least on flash, none read yet (k0 is among the
+    first flashed)."""
+    s = flash_server(start_server, tmp_path / "ext")
+    with s.client() as c:
+        fill(c, N)
+    assert int(s.stats()["extstore_objects_written"]) > N // 2
+    return s
+
+
+def mg_head(c, line, vlen):
+    """Send an mg asking for the value; its header line (value read)."""
+    c.send(line)
+    head = c.readline(timeout=30)
+    assert head.startswith(b"VA %d " % vlen), head
+    c.read_exact(vlen + 2, timeout=30)
+    return head
+
+
+def test_mg_of_a_flashed_item_reports_the_item_as_it_was(flashed_fresh):
+    """The mg that waits for the flash read ran its visit's side effects
+    (fetched, the recache win) before waiting, so the run that served saw
+    them done: h1 on a first read, and an invalidated item's win (W) lost
+    to nobody. As for an item in RAM: h0, then W."""
+    with flashed_fresh.client() as c:
+        head = mg_head(c, b"mg k0 v h\r\n", VSIZE)
+        assert head.split()[2:] == [b"h0"], head
+        head = mg_head(c, b"mg k0 v h\r\n", VSIZE)
+        assert head.split()[2:] == [b"h1"], head
+        c.cmd(b"md k1 I\r\n", b"HD\r\n")
+        head = mg_head(c, b"mg k1 v c\r\n", VSIZE)
+        assert head.rstrip().endswith(b" X W"), head
+        head = mg_head(c, b"mg k1 v c\r\n", VSIZE)
+        assert head.rstrip().endswith(b" Z X"), head
+
+
+def test_watch_tells_one_fetch_of_a_flashed_value_with_its_size(flashed_fresh):
+    """One get of a flashed value: one item_get line, with the value's size
+    (it said the in-RAM stub's 17 bytes, twice: once per run)."""
+    got = mask(watch(flashed_fresh, b"fetchers", b"get k2\r\n")).split(b"\n")
+    lines = [ln for ln in got if b"type=item_get" in ln]
+    assert len(lines) == 1, got
+    assert re.search(rb"key=k2 status=found .* size=%d\b" % VSIZE, lines[0]), lines
+    assert b"clsid=1 " not in lines[0], lines   # the class of 4,000 bytes
