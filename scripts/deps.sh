@@ -8,7 +8,7 @@ build_pkgs="gcc make libc6-dev libsodium-dev libxxhash-dev libcrypt-dev libsecco
 # openssl: the TLS tests make their certificates with it; systemd: its
 # systemd-analyze checks the unit; php-memcached and libspymemcached-java:
 # two client suites. Without them those tests would skip.
-test_pkgs="$build_pkgs python3 python3-pytest python3-pytest-xdist python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 nutcracker groff-base clang
+test_pkgs="$build_pkgs python3 python3-pytest python3-pytest-xdist python3-pymemcache python3-pylibmc libsasl2-modules memcached libmemcached-tools procps iproute2 strace nutcracker groff-base clang
   golang-go golang-github-bradfitz-gomemcache-dev libcache-memcached-fast-perl libtest2-suite-perl
   openssl systemd php-cli php-memcached default-jdk-headless libspymemcached-java"
 bench_pkgs="$build_pkgs memcached gnuplot-nox procps nmap iproute2"

@@ -482,9 +482,9 @@ int main(int argc, char **argv)
 
     metrics_teardown();
     workers_stop(graceful);
+    crawl_stop();            /* before the tier: it forgets flashed values */
     flash_tier_teardown();   /* reads in flight end; then what they left */
     park_teardown();
-    crawl_stop();
     stats_detail_teardown();
     watch_teardown();
     store_teardown();

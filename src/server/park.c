@@ -60,18 +60,22 @@ void park_set_waker(void (*wake)(struct session *s))
     waker = wake;
 }
 
-/* On an I/O thread: hand the read back to its worker. */
+/* On an I/O thread: hand the read back to its worker, and wake the worker
+ * unless the connection closed. Under done_lock, as park_cancel marks a
+ * batch closed: a worker closes its connections before its eventfd (at
+ * exit), so a closed connection's late read never writes to a closed or
+ * reused fd. */
 static void park_done(struct flash_io_req *req)
 {
     struct park_read *r = req->ctx;
-    int fd = r->b->wake_fd;
     uint64_t one = 1;
 
     pthread_mutex_lock(&done_lock);
     r->next = done_list;
     done_list = r;
+    if (r->b->s != NULL)
+        (void)!write(r->b->wake_fd, &one, sizeof(one));
     pthread_mutex_unlock(&done_lock);
-    (void)!write(fd, &one, sizeof(one));
 }
 
 static void batch_free(struct park_batch *b)
@@ -276,10 +280,13 @@ void park_cancel(struct session *s)
         return;
     s->park = NULL;
     s->parked = false;
-    if (b->pending == 0)
+    if (b->pending == 0) {
         batch_free(b);
-    else
-        b->s = NULL;   /* park_resume frees it when its reads are back */
+        return;
+    }
+    pthread_mutex_lock(&done_lock);
+    b->s = NULL;   /* park_resume frees it when its reads are back */
+    pthread_mutex_unlock(&done_lock);
 }
 
 void park_teardown(void)

@@ -2,12 +2,17 @@
 its wake-up is handled, items brought back after eviction still naming a
 flash record, meta flags on the read that parks. Each test failed on the
 head it was written against."""
+import os
 import re
+import shutil
+import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
+import hcutil
 from test_flash import N, VSIZE, fill, flash_server
 from test_toolbox_watch import mask, watch
 
@@ -131,3 +136,62 @@ def test_watch_tells_one_fetch_of_a_flashed_value_with_its_size(flashed_fresh):
     assert len(lines) == 1, got
     assert re.search(rb"key=k2 status=found .* size=%d\b" % VSIZE, lines[0]), lines
     assert b"clsid=1 " not in lines[0], lines   # the class of 4,000 bytes
+
+
+def stop_with_reads_in_flight(tmp_path, sig):
+    """Under strace: fill, start multi-gets of flashed values on many
+    connections, stop the server at once with sig; the writes that
+    failed with EBADF."""
+    tmp_path.mkdir()
+    port = hcutil.free_port()
+    trace = tmp_path / "trace"
+    p = subprocess.Popen(
+        ["strace", "-f", "-qq", "-e", "trace=write", "-o", str(trace), hcutil.HC_BIN,
+         *hcutil.root_args(), "-U", "0", "-p", str(port), "-m", "8", "-t", "2",
+         "-o", "ext_path=%s:64m,ext_page_size=1,ext_wbuf_size=1,ext_threads=1"
+         % (tmp_path / "ext")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        c = None
+        for _ in range(300):
+            try:
+                c = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert c is not None, "the server did not start"
+        v = b"v" * VSIZE
+        c.sendall(b"".join(b"set k%d 0 0 %d noreply\r\n%s\r\n" % (i, VSIZE, v)
+                           for i in range(N)) + b"mn\r\n")
+        got = b""
+        while b"MN\r\n" not in got:
+            got += c.recv(100)
+        readers = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        for j, r in enumerate(readers):
+            keys = b" ".join(b"k%d" % i for i in range(j * 50, j * 50 + 60))
+            r.sendall((b"get " + keys + b"\r\n") * 20)
+        time.sleep(0.05)
+        server = int(subprocess.check_output(["pgrep", "-P", str(p.pid)]).split()[0])
+        os.kill(server, sig)
+        for r in readers:
+            r.close()
+        c.close()
+        p.wait(60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return [ln for ln in trace.read_text().splitlines() if "EBADF" in ln]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGUSR1], ids=["stop", "graceful"])
+def test_reads_in_flight_at_exit_write_to_no_closed_fd(tmp_path, sig):
+    """At exit the workers closed their connections and then their wake-up
+    eventfds while the I/O threads still finished reads, each of which
+    wrote to its worker's eventfd: closed (EBADF), or another file once
+    the number is reused. A closed connection's read now wakes nobody. The
+    race is not hit every time: three stops."""
+    for attempt in range(3):
+        bad = stop_with_reads_in_flight(tmp_path / str(attempt), sig)
+        assert bad == [], bad[:3]
