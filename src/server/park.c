@@ -12,6 +12,7 @@
 #include "server/park.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,17 @@
 #include "storage/store.h"
 
 /* Reads one session may have at once (a multi-get's keys ahead of the
- * one it waits for): memory bounded by this many values per connection. */
+ * one it waits for). */
 #define PARK_BATCH_MAX 64
+/* Reads ahead (park_ahead) are a bet that the client reads its replies:
+ * a connection's stop at PARK_AHEAD_BYTES of buffers, all connections'
+ * at PARK_AHEAD_ALL_BYTES or PARK_AHEAD_INFLIGHT reads in flight (so they
+ * never fill the I/O queue that reads requests wait for would miss on).
+ * A read a request waits for is always made: a client that stops reading
+ * holds at most its value and PARK_AHEAD_BYTES here. */
+#define PARK_AHEAD_BYTES     (1u << 20)
+#define PARK_AHEAD_ALL_BYTES (32u << 20)
+#define PARK_AHEAD_INFLIGHT  1024u
 
 struct park_batch;
 
@@ -33,6 +43,7 @@ struct park_read {
     struct flash_io_req req;
     struct park_batch  *b;
     bool                ready;    /* the worker took it back */
+    size_t              size;     /* bytes allocated for it */
     unsigned char       stub[FLASH_STUB_SIZE];
     struct park_read   *next;     /* on the done list */
     unsigned char       buf[];    /* the record, then the value */
@@ -43,6 +54,7 @@ struct park_batch {
     const void       *owner;      /* the session's thread (session.owner) */
     int               wake_fd;
     unsigned          n, pending;
+    size_t            bytes;      /* of its reads' buffers */
     struct park_read *used;       /* the read the last visit served */
     /* a value that failed: its item is dropped after the visit */
     unsigned char     miss_stub[FLASH_STUB_SIZE];
@@ -50,6 +62,10 @@ struct park_batch {
     size_t            miss_nkey;
     struct park_read *r[PARK_BATCH_MAX];
 };
+
+/* Every connection's reads: buffers held, reads not back yet. */
+static _Atomic size_t   park_bytes;
+static _Atomic unsigned park_inflight;
 
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct park_read *done_list;
@@ -70,6 +86,7 @@ static void park_done(struct flash_io_req *req)
     struct park_read *r = req->ctx;
     uint64_t one = 1;
 
+    atomic_fetch_sub_explicit(&park_inflight, 1, memory_order_relaxed);
     pthread_mutex_lock(&done_lock);
     r->next = done_list;
     done_list = r;
@@ -78,18 +95,34 @@ static void park_done(struct flash_io_req *req)
     pthread_mutex_unlock(&done_lock);
 }
 
+static void read_free(struct park_read *r)
+{
+    atomic_fetch_sub_explicit(&park_bytes, r->size, memory_order_relaxed);
+    free(r);
+}
+
 static void batch_free(struct park_batch *b)
 {
     for (unsigned i = 0; i < b->n; i++)
-        free(b->r[i]);
+        read_free(b->r[i]);
     free(b);
 }
 
 /* Drop read i of the batch (a ready one). */
 static void batch_drop(struct park_batch *b, unsigned i)
 {
-    free(b->r[i]);
+    b->bytes -= b->r[i]->size;
+    read_free(b->r[i]);
     b->r[i] = b->r[--b->n];
+}
+
+/* May a read ahead of size bytes be made for batch b? */
+static bool ahead_allowed(const struct park_batch *b, size_t size)
+{
+    return b->bytes + size <= PARK_AHEAD_BYTES &&
+           atomic_load_explicit(&park_bytes, memory_order_relaxed) + size <=
+               PARK_AHEAD_ALL_BYTES &&
+           atomic_load_explicit(&park_inflight, memory_order_relaxed) < PARK_AHEAD_INFLIGHT;
 }
 
 static struct park_read *batch_find(const struct park_batch *b, const unsigned char *stub)
@@ -100,13 +133,15 @@ static struct park_read *batch_find(const struct park_batch *b, const unsigned c
     return NULL;
 }
 
-/* Queue a read of it's value in s's batch. False: it could not be made
- * (counted; the caller serves a miss or nothing). */
-static bool park_submit(struct session *s, const struct store_item *it)
+/* Queue a read of it's value in s's batch (ahead: for a later key, within
+ * the limits above). False: it could not be made (counted, but for a
+ * read ahead not allowed; the caller serves a miss or nothing). */
+static bool park_submit(struct session *s, const struct store_item *it, bool ahead)
 {
     struct park_batch *b = s->park;
     struct park_read *r;
-    size_t rsize;
+    size_t rsize = flash_tier_read_size(it->flash);
+    size_t size = sizeof(*r) + rsize + it->nvalue;
 
     if (b == NULL) {
         if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -119,24 +154,28 @@ static bool park_submit(struct session *s, const struct store_item *it)
     for (unsigned i = b->n; i-- > 0;)   /* room: drop reads already taken */
         if (b->n == PARK_BATCH_MAX && b->r[i]->ready && b->r[i] != b->used)
             batch_drop(b, i);
-    if (b->n == PARK_BATCH_MAX)
+    if (b->n == PARK_BATCH_MAX || (ahead && !ahead_allowed(b, size)))
         return false;
-    rsize = flash_tier_read_size(it->flash);
-    if ((r = calloc(1, sizeof(*r) + rsize + it->nvalue)) == NULL)
+    if ((r = calloc(1, size)) == NULL)
         goto oom;
     r->b = b;
+    r->size = size;
     memcpy(r->stub, it->flash, FLASH_STUB_SIZE);
     r->req.scratch = r->buf;
     r->req.out = r->buf + rsize;
     r->req.done = park_done;
     r->req.ctx = r;
-    if (!flash_tier_read(it->flash, hash_key(it->key, it->nkey), &r->req)) {
-        free(r);
+    atomic_fetch_add_explicit(&park_bytes, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&park_inflight, 1, memory_order_relaxed);   /* done() may */
+    if (!flash_tier_read(it->flash, hash_key(it->key, it->nkey), &r->req)) {   /* run now */
+        atomic_fetch_sub_explicit(&park_inflight, 1, memory_order_relaxed);
+        read_free(r);
         STAT_INCR(s->stats, get_aborted_extstore);
         return false;
     }
     STAT_INCR(s->stats, get_extstore);
     b->r[b->n++] = r;
+    b->bytes += size;
     b->pending++;
     return true;
 oom:
@@ -183,7 +222,7 @@ enum park_value park_value(struct session *s, const struct store_item *it,
     }
     if (s->udp || s->wake_fd < 0 || s->owner == NULL)   /* a datagram cannot wait */
         return park_missed(s);
-    if (!park_submit(s, it))
+    if (!park_submit(s, it, false))
         return park_missed(s);
     return park_wait(s, it);
 }
@@ -193,7 +232,7 @@ static void ahead_visit(const struct store_item *it, void *arg)
     struct session *s = arg;
 
     if (it->flash != NULL && batch_find(s->park, it->flash) == NULL)
-        park_submit(s, it);
+        park_submit(s, it, true);
 }
 
 void park_ahead(struct session *s, const char *key, size_t nkey)
