@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "server/stats_class.h"
 #include "storage/class_count.h"
 #include "storage/store.h"
 
@@ -77,7 +76,6 @@ void stats_store_since_reset(struct store_stats *ss)
 
 void stats_reset(void)
 {
-    stats_class_keep_pages();   /* takes stats_lock itself */
     pthread_mutex_lock(&stats_lock);
     sum_threads(&baseline);
     store_stats_get(&store_baseline);

@@ -199,6 +199,7 @@ static bool group_is(const char *group, size_t len, const char *lit)
 enum stats_outcome stats_run(const char *group, size_t len, const struct stats_sink *s)
 {
     if (group_is(group, len, "reset")) {
+        stats_class_keep_pages();   /* before the counters it reads go */
         stats_reset();
         return STATS_RESET;
     }
