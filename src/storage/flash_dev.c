@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -22,6 +24,19 @@
 #define PAGE_FREE  0
 #define PAGE_OPEN  1
 #define PAGE_FULL  2
+#define LABEL_MAGIC "hcflash1"
+
+/* The label, at the start of the FLASH_LABEL_SIZE bytes after the pages:
+ * which file this is (flash_dev_id), for a restart to tell it from
+ * another (flash_recover.c). The sum (XXH3) covers the fields before it. */
+struct flash_label {
+    char     magic[8];
+    uint64_t id;
+    uint64_t npages;
+    uint32_t page_size;
+    uint32_t pad;
+    uint64_t sum;
+};
 
 struct flash_page {
     _Atomic uint32_t version;   /* read by I/O threads; bumped on reuse */
@@ -36,7 +51,8 @@ struct flash_dev {
     uint32_t page_size;
     uint32_t npages;
     uint32_t open_page;         /* UINT32_MAX: none */
-    uint64_t alloc_seq;
+    uint64_t alloc_seq;         /* the last page version given (the order) */
+    uint64_t id, found_id;      /* the label written at open; the one found */
     bool     recycle;
     unsigned char *wbuf;        /* flash_dev_tune: appends not yet written */
     uint32_t wbuf_cap, wbuf_len;
@@ -47,6 +63,44 @@ struct flash_dev {
     _Atomic uint64_t objects_read, bytes_read, bad_reads, io_errors;
     struct flash_page page[];
 };
+
+static uint64_t label_sum(const struct flash_label *l)
+{
+    return XXH3_64bits(l, offsetof(struct flash_label, sum));
+}
+
+/* Read the label a file of exactly this size holds (found_id, else 0),
+ * size the file, and write a label with a new random id: every open
+ * names the file anew, so a run that wrote to it without the restart
+ * file (no -e, another -e file) leaves an id that file does not know. */
+static int label_swap(struct flash_dev *d)
+{
+    off_t at = (off_t)d->npages * d->page_size;
+    struct flash_label l;
+    struct stat st;
+
+    if (fstat(d->fd, &st) < 0)
+        return -1;
+    if (st.st_size == at + (off_t)FLASH_LABEL_SIZE &&
+        pread(d->fd, &l, sizeof(l), at) == (ssize_t)sizeof(l) &&
+        memcmp(l.magic, LABEL_MAGIC, 8) == 0 && l.sum == label_sum(&l) &&
+        l.npages == d->npages && l.page_size == d->page_size)
+        d->found_id = l.id;
+    do {
+        if (getrandom(&d->id, sizeof(d->id), 0) != (ssize_t)sizeof(d->id))
+            return -1;
+    } while (d->id == 0 || d->id == d->found_id);
+    memset(&l, 0, sizeof(l));
+    memcpy(l.magic, LABEL_MAGIC, 8);
+    l.id = d->id;
+    l.npages = d->npages;
+    l.page_size = d->page_size;
+    l.sum = label_sum(&l);
+    if (ftruncate(d->fd, at + (off_t)FLASH_LABEL_SIZE) < 0 ||
+        pwrite(d->fd, &l, sizeof(l), at) != (ssize_t)sizeof(l))
+        return -1;
+    return 0;
+}
 
 struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
                                  char *err, size_t errlen)
@@ -62,16 +116,12 @@ struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_
     }
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+                 errno == ELOOP ? " (a symlink: refused)" : "");
         return NULL;
     }
     if (persist_check_private(fd, path, err, errlen) < 0)
         goto fail;
-    if (ftruncate(fd, (off_t)(npages * page_size)) < 0) {
-        snprintf(err, errlen, "%s: cannot size it to %llu bytes: %s", path,
-                 (unsigned long long)(npages * page_size), strerror(errno));
-        goto fail;
-    }
     d = calloc(1, sizeof(*d) + npages * sizeof(d->page[0]));
     if (d == NULL) {
         snprintf(err, errlen, "%s: out of memory for the page table", path);
@@ -83,10 +133,27 @@ struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_
     d->open_page = UINT32_MAX;
     d->st.pages_total = npages;
     snprintf(d->path, sizeof(d->path), "%s", path);
+    if (label_swap(d) < 0) {
+        snprintf(err, errlen, "%s: cannot size it to %llu bytes and label it: %s", path,
+                 (unsigned long long)(npages * page_size + FLASH_LABEL_SIZE),
+                 strerror(errno));
+        free(d);
+        goto fail;
+    }
     return d;
 fail:
     close(fd);
     return NULL;
+}
+
+uint64_t flash_dev_id(const struct flash_dev *d)
+{
+    return d->id;
+}
+
+uint64_t flash_dev_found_id(const struct flash_dev *d)
+{
+    return d->found_id;
 }
 
 void flash_dev_close(struct flash_dev **d)
@@ -157,11 +224,15 @@ static bool take_page(struct flash_dev *d)
         }
         if (p->state != PAGE_FREE)
             continue;
+        if (d->alloc_seq >= UINT32_MAX)   /* versions spent (4 G pages written) */
+            break;
+        /* one count for the device: a page's versions only grow, and the
+         * version is its age, which a restart rebuilds (flash_dev_restore) */
         p->seq = ++d->alloc_seq;
         p->state = PAGE_OPEN;
         p->used = 0;
         p->live = 0;
-        atomic_fetch_add(&p->version, 1);
+        atomic_store(&p->version, (uint32_t)p->seq);
         d->open_page = i;
         d->st.pages_used++;
         d->st.page_allocs++;
@@ -197,16 +268,18 @@ int flash_dev_tune(struct flash_dev *d, uint32_t wbuf, bool recycle)
 
 enum flash_io flash_dev_flush(struct flash_dev *d)
 {
-    ssize_t n;
+    uint32_t done = 0;
+    ssize_t n = 0;
 
     if (d->wbuf_len == 0)
         return atomic_load(&d->failed) ? FLASH_FAILED : FLASH_OK;
-    n = pwrite(d->fd, d->wbuf, d->wbuf_len, d->wbuf_at);
-    if (n != (ssize_t)d->wbuf_len) {
-        d->wbuf_len = 0;
-        return dev_fail(d, "write", n < 0 ? errno : 0);
-    }
+    /* a short write goes on, so a full disk says ENOSPC, not "short" */
+    while (done < d->wbuf_len &&
+           (n = pwrite(d->fd, d->wbuf + done, d->wbuf_len - done, d->wbuf_at + done)) > 0)
+        done += (uint32_t)n;
     d->wbuf_len = 0;
+    if (n <= 0)
+        return dev_fail(d, "write", n < 0 ? errno : 0);
     return FLASH_OK;
 }
 
@@ -336,4 +409,21 @@ void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st)
     st->bad_reads = atomic_load(&d->bad_reads);
     st->io_errors = atomic_load(&d->io_errors);
     st->failed = atomic_load(&d->failed);
+}
+
+void flash_dev_restore(struct flash_dev *d, const struct flash_page_use *use)
+{
+    for (uint32_t i = 0; i < d->npages; i++) {
+        struct flash_page *p = &d->page[i];
+        if (use[i].version > d->alloc_seq)
+            d->alloc_seq = use[i].version;
+        if (use[i].live == 0)
+            continue;
+        atomic_store(&p->version, use[i].version);
+        p->seq = use[i].version;
+        p->state = PAGE_FULL;
+        p->used = use[i].used;
+        p->live = use[i].live;
+        d->st.pages_used++;
+    }
 }

@@ -20,6 +20,8 @@
 
 #define FLASH_REC_ALIGN   8u
 #define FLASH_PAGES_MAX   (UINT32_C(1) << 20)
+/* After the pages: the file's label (its id, flash_dev_id). */
+#define FLASH_LABEL_SIZE  4096u
 
 /* Where a flashed value is: what an item's header keeps in RAM. */
 struct flash_loc {
@@ -57,10 +59,26 @@ struct flash_dev_stats {
 struct flash_dev;
 
 /* Create (mode 0600) or open FILE, with the restart file's checks
- * (persist_check_private), sized to whole pages. NULL with err on failure. */
+ * (persist_check_private), sized to whole pages and a label; the label
+ * gets a new random id (flash_dev_id) at every open, and the one the file
+ * held is kept (flash_dev_found_id: 0 when there was none, or the file
+ * was not exactly this size or page size). NULL with err on failure. */
 struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
                                  char *err, size_t errlen);
 void flash_dev_close(struct flash_dev **d);
+uint64_t flash_dev_id(const struct flash_dev *d);
+uint64_t flash_dev_found_id(const struct flash_dev *d);
+
+/* What a restart found of one page (flash_recover.c): the version of its
+ * values that are still in use, how many, and the end of the last. */
+struct flash_page_use {
+    uint32_t version, used, live;
+};
+/* Right after open, before any append or read: each page with live
+ * values is full at its version (the oldest version is reused first),
+ * the others free; new pages get versions above every one in use[]
+ * (npages entries). */
+void flash_dev_restore(struct flash_dev *d, const struct flash_page_use *use);
 
 /* How the flash tier runs a device (the defaults, none of this, suit the
  * unit tests): appends gather in a write buffer of wbuf bytes (capped at

@@ -50,7 +50,7 @@ static void test_open_checks(void)
     struct stat st;
     struct flash_dev *d = fresh();
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    CHECK(st.st_size == (off_t)PAGE * NPAGES);
+    CHECK(st.st_size == (off_t)PAGE * NPAGES + FLASH_LABEL_SIZE);
     flash_dev_close(&d);
     CHECK(d == NULL);
     chmod(path, 0644);
