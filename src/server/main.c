@@ -34,6 +34,7 @@
 #include "server/watch_log.h"
 #include "server/udp.h"
 #include "server/worker.h"
+#include "storage/flash_recover.h"
 #include "storage/flash_tier.h"
 #include "storage/crawl.h"
 #include "storage/store.h"
@@ -349,6 +350,7 @@ static void setup_store(void)
     }
     if (flash_tier_setup(&settings.flash, err, sizeof(err)) < 0)
         log_fatal(EX_USAGE_CODE, "hardcached: ext_path: %s", err);
+    flash_recover_run(&settings.flash);   /* -e: what is on flash, found again */
     if (settings.large_pages && !store_huge_pages())
         log_warn("hardcached: -L: transparent huge pages are not available here; "
                  "item memory uses normal pages");

@@ -82,6 +82,11 @@ void flash_tier_teardown(void)
     tier.ndev = 0;
 }
 
+struct flash_dev *flash_tier_device(unsigned i)
+{
+    return i < tier.ndev ? tier.dev[i] : NULL;
+}
+
 bool flash_tier_active(void)
 {
     return tier.on && atomic_load_explicit(&tier.cur, memory_order_relaxed) < tier.ndev;
@@ -161,6 +166,11 @@ static unsigned stub_get(const unsigned char *stub, struct flash_loc *loc)
     loc->version = get_u32(stub + 9);
     loc->len = get_u32(stub + 13);
     return stub[0];
+}
+
+unsigned flash_stub_loc(const unsigned char *stub, struct flash_loc *loc)
+{
+    return stub_get(stub, loc);
 }
 
 uint32_t flash_stub_len(const unsigned char *stub)

@@ -36,11 +36,14 @@
 _Static_assert(FLASH_STUB_SIZE == ITEM_FLASH_STUB, "the stub is the item's value bytes");
 
 /* Open the devices (at start-up, before the sandbox: it opens files). 0
- * (also with no ext_path), or -1 with err. */
+ * (also with no ext_path), or -1 with err. After a warm restart,
+ * flash_recover_run then finds what is on them again. */
 int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen);
 /* Start the I/O threads (after the sandbox, so they run under it). */
 int flash_tier_start_io(char *err, size_t errlen);
 void flash_tier_teardown(void);
+/* Device i (the ext_path list's order) while set up, else NULL. */
+struct flash_dev *flash_tier_device(unsigned i);
 /* Is there a tier with a device that has not failed? */
 bool flash_tier_active(void);
 
@@ -65,6 +68,8 @@ bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
                     unsigned char stub[FLASH_STUB_SIZE]);
 /* The value a stub names is gone (deleted, replaced, evicted). */
 void flash_tier_forget(const unsigned char *stub);
+/* The device (index in the ext_path list) and location a stub names. */
+unsigned flash_stub_loc(const unsigned char *stub, struct flash_loc *loc);
 /* The value's length a stub records. */
 uint32_t flash_stub_len(const unsigned char *stub);
 /* Do two stubs name the same record? */

@@ -56,6 +56,7 @@ struct persist_hdr {
     uint32_t clean;               /* 1: closed by a graceful stop */
     uint32_t pad;
     struct persist_shard shards[PERSIST_SHARDS_MAX];
+    struct persist_flash flash[PERSIST_FLASH_MAX];   /* zero in older files */
 };
 
 static struct persist_hdr *hdr;   /* NULL: no file */
@@ -85,6 +86,11 @@ bool persist_was_clean(void)
 struct persist_shard *persist_shard(unsigned idx)
 {
     return &hdr->shards[idx];
+}
+
+struct persist_flash *persist_flash(unsigned idx)
+{
+    return hdr != NULL && idx < PERSIST_FLASH_MAX ? &hdr->flash[idx] : NULL;
 }
 
 bool persist_has(const struct seg *s)
@@ -426,7 +432,8 @@ static size_t item_checked_size(const unsigned char *p, size_t avail, struct ite
 {
     size_t need = ITEM_FIXED_HDR + 1;
 
-    if (avail < need || p[1] > key_max || p[ITEM_FIXED_HDR] > 251)
+    if (avail < need || p[1] > key_max ||
+        (p[ITEM_FIXED_HDR] > 251 && p[ITEM_FIXED_HDR] != ITEM_VARINT_FLASH))
         return 0;
     need += item_varint_size(p[ITEM_FIXED_HDR]) - 1 + ITEM_ATIME_BYTES +
             (p[0] & ITEM_HAS_EXP ? 4u : 0u) + (p[0] & ITEM_HAS_FLAGS ? 4u : 0u) +

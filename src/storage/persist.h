@@ -42,6 +42,19 @@ struct persist_shard {
     uint32_t pad;
 };
 
+/* What the run that wrote the file knew of each flash file (ext_path, in
+ * order), so a restart tells the same file from another
+ * (flash_recover.c, which also sums it); all zero in a new file. */
+#define PERSIST_FLASH_MAX 8
+struct persist_flash {
+    uint64_t id;          /* the file's label (flash_dev_id); 0: none */
+    uint64_t size;        /* bytes of pages */
+    uint64_t path_hash;
+    uint32_t page_size;
+    uint32_t pad;
+    uint64_t sum;
+};
+
 enum persist_open_result {
     PERSIST_FAIL = -1,   /* refused (unsafe file) or I/O error: err says why */
     PERSIST_COLD = 0,    /* a new or reset file: nothing to load */
@@ -67,6 +80,8 @@ void persist_close(bool clean);
 bool persist_active(void);
 
 struct persist_shard *persist_shard(unsigned idx);
+/* Flash file idx's entry (< PERSIST_FLASH_MAX), in the file; NULL without -e. */
+struct persist_flash *persist_flash(unsigned idx);
 
 /* May this slot of the file (the region's or a large one) hold items?
  * Read with pread, so the never-written part of a file stays a hole. */

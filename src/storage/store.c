@@ -1754,6 +1754,36 @@ void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub)
     pthread_mutex_unlock(&sh->lock);
 }
 
+void store_flash_check(store_stub_fn keep, void *ctx)
+{
+    for (unsigned i = 0; i < cfg.nshards; i++) {
+        struct shard *sh = &shards[i];
+        rel_time_t now = clock_now();
+        struct item_hdr h;
+        pthread_mutex_lock(&sh->lock);
+        for (struct seg *s = sh->oldest, *next; s != NULL; s = next) {
+            next = s->next;
+            for (uint32_t off = 0; off < s->used; off += (uint32_t)h.size) {
+                unsigned char *it = seg_data(s) + off;
+                item_decode(it, &h);
+                if (!item_is_flashed(it) || !do_is_live(sh, it, &h, now) ||
+                    keep(it + h.key_off + h.nkey, ctx))
+                    continue;
+                uint64_t hv = hash_key(it + h.key_off, h.nkey);
+                htab_slot *slot = htab_find_item(&sh->ht, hv, it);
+                if (slot != NULL)
+                    htab_remove(&sh->ht, hv, slot);
+                it[0] |= ITEM_DEAD;   /* as do_retire, the segment freed below */
+                s->live -= (uint32_t)h.size;
+                do_count(sh, &h, -1);
+            }
+            if (s->live == 0 && s != sh->head)
+                do_seg_free(sh, s);
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
 enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
                               struct store_result *res)
 {

@@ -182,6 +182,12 @@ enum store_found store_read(const struct store_read *r, store_visit_fn fn, void 
  * failed): drop the item if it still names that value (stub, as
  * store_item.flash showed it), so later reads miss without trying. */
 void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub);
+/* At start-up, before any client (storage/flash_recover.c): hand the stub
+ * of every live flashed item to keep(), under its shard's lock (keep must
+ * not call into the store); an item it refuses is dropped. One pass over
+ * the items, however many it drops. */
+typedef bool (*store_stub_fn)(const unsigned char *stub, void *ctx);
+void store_flash_check(store_stub_fn keep, void *ctx);
 
 /* touch: STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item
  * stored without expiry has no room for one and is copied, which needs

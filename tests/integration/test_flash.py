@@ -71,18 +71,6 @@ def test_ext_options_shown_in_memcacheds_units(start_server):
     assert got["ext_io_depth"] == "8"
 
 
-def test_ext_path_with_restart_file_refused(run_binary, tmp_path):
-    """A restart would not find the values on flash: refused, not half
-    done."""
-    f = tmp_path / "flash"
-    r = run_binary(*hcutil.root_args(), "-p", str(hcutil.free_port()), "-U", "0",
-                   "-e", "/dev/shm/hc-flash-never-%d" % os.getpid(),
-                   "-o", "ext_path=%s:64m" % f)
-    assert r.returncode == 64
-    assert b"ext_path" in r.stderr and b"-e" in r.stderr
-    assert not f.exists()
-
-
 @pytest.mark.parametrize("opt", [
     "ext_path", "ext_path=/tmp/x", "ext_path=/tmp/x:64", "ext_path=/tmp/x:64k",
     "ext_path=/tmp/x:0m", "ext_path=/tmp/x:64m:lowttl", "ext_page_size=0",
