@@ -245,6 +245,27 @@ class Server:
             return c.stats(sub)
 
 
+
+def kill9_under_load(server, writer, nthreads, ready=lambda: time.sleep(1.5) or True,
+                     timeout=60):
+    """Run writer(w, stop) on nthreads threads (stop: a threading.Event it
+    must honour), kill -9 the server once ready() is true (polled up to
+    timeout seconds), then stop and join the writers."""
+    import threading
+    stop = threading.Event()
+    threads = [threading.Thread(target=writer, args=(w, stop)) for w in range(nthreads)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(10)
+
+
 class Raw:
     """A raw TCP (or unix) client: send exact bytes, expect exact bytes."""
 

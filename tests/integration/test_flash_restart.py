@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import socket
-import threading
 import time
 
 import pytest
@@ -83,9 +82,8 @@ def test_kill9_during_a_flashing_load(start_server, cache_file, tmp_path):
     ext = tmp_path / "ext"
     s = start(start_server, cache_file, ext, size="128m", extra=("-t", "4"))
     acked = {}
-    stop_flag = threading.Event()
 
-    def writer(w):
+    def writer(w, stop_flag):
         sock = socket.create_connection(("127.0.0.1", s.port))
         f = sock.makefile("rb")
         try:
@@ -101,17 +99,8 @@ def test_kill9_during_a_flashing_load(start_server, cache_file, tmp_path):
         except OSError:
             pass
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 60
-    while int(s.stats()["extstore_objects_written"]) < 2000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait(10)
-    stop_flag.set()
-    for t in threads:
-        t.join(10)
+    hcutil.kill9_under_load(
+        s, writer, 4, ready=lambda: int(s.stats()["extstore_objects_written"]) >= 2000)
     assert len(acked) > 2000
     s2 = start(start_server, cache_file, ext, size="128m", extra=("-t", "4"))
     assert b"a crash" in s2.stderr()

@@ -115,9 +115,8 @@ def test_kill9_under_write_load(start_server, cache_file):
     newer one whose reply was lost), and no value is torn."""
     s = start_server("-e", cache_file, "-m", "64", "-t", "4")
     acked = {}
-    stop_flag = threading.Event()
 
-    def writer(w):
+    def writer(w, stop_flag):
         sock = socket.create_connection(("127.0.0.1", s.port))
         f = sock.makefile("rb")
         n = 0
@@ -133,15 +132,7 @@ def test_kill9_under_write_load(start_server, cache_file):
         except OSError:
             pass
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait(10)
-    stop_flag.set()
-    for t in threads:
-        t.join(10)
+    hcutil.kill9_under_load(s, writer, 4)
     assert len(acked) > 100
     s2 = start_server("-e", cache_file, "-m", "64", "-t", "4")
     with s2.client() as c:
