@@ -69,6 +69,14 @@ static uint64_t label_sum(const struct flash_label *l)
     return XXH3_64bits(l, offsetof(struct flash_label, sum));
 }
 
+bool flash_dev_is_path(const struct flash_dev *d, const char *path)
+{
+    struct stat a, b;
+
+    return stat(path, &b) == 0 && fstat(d->fd, &a) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Read the label a file of exactly this size holds (found_id, else 0),
  * size the file, and write a label with a new random id: every open
  * names the file anew, so a run that wrote to it without the restart

@@ -66,6 +66,10 @@ struct flash_dev;
 struct flash_dev *flash_dev_open(const char *path, uint64_t size, uint32_t page_size,
                                  char *err, size_t errlen);
 void flash_dev_close(struct flash_dev **d);
+/* Is path (if it exists) the file d has open, by device and inode? Two
+ * ext_paths naming one file ("f", "./f", a hard link) would write over
+ * each other's pages. */
+bool flash_dev_is_path(const struct flash_dev *d, const char *path);
 uint64_t flash_dev_id(const struct flash_dev *d);
 uint64_t flash_dev_found_id(const struct flash_dev *d);
 

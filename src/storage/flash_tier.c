@@ -41,6 +41,14 @@ int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
         return 0;
     tier.conf = *c;
     for (unsigned i = 0; i < c->ndev; i++) {
+        for (unsigned j = 0; j < i; j++)
+            if (flash_dev_is_path(tier.dev[j], c->dev[i].path)) {
+                snprintf(err, errlen, "ext_path %s and %s are the same file",
+                         c->dev[j].path, c->dev[i].path);
+                tier.ndev = i;
+                flash_tier_teardown();
+                return -1;
+            }
         tier.dev[i] = flash_dev_open(c->dev[i].path, c->dev[i].size, c->page_size,
                                      err, errlen);
         if (tier.dev[i] == NULL || flash_dev_tune(tier.dev[i], c->wbuf_size, true) < 0) {

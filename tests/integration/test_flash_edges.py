@@ -235,3 +235,22 @@ def test_clients_that_stop_reading_hold_bounded_memory_and_cause_no_misses(
     if not hcutil.is_asan():   # ASan keeps freed blocks in quarantine
         assert grown_mb < 150, grown_mb
     assert st["get_misses"] == "0" and st["get_aborted_extstore"] == "0", st
+
+
+@pytest.mark.parametrize("second", ["dot", "link"])
+def test_two_ext_paths_naming_one_file_refused(run_binary, tmp_path, second):
+    """'f' and './f', or a hard link: two devices writing over each
+    other's pages of one file. Refused at start-up (options are checked
+    by name only)."""
+    first = tmp_path / "f"
+    if second == "link":
+        first.write_bytes(b"")
+        first.chmod(0o600)
+        os.link(first, tmp_path / "g")
+        other = tmp_path / "g"
+    else:
+        other = "%s/./f" % tmp_path
+    r = run_binary(*hcutil.root_args(), "-p", str(hcutil.free_port()), "-U", "0",
+                   "-o", "ext_path=%s:64m,ext_path=%s:64m" % (first, other))
+    assert r.returncode != 0
+    assert b"are the same file" in r.stderr, r.stderr
