@@ -59,7 +59,7 @@ struct thread_stats {
 };
 
 /* Only the owning thread writes, so a relaxed load + store is enough and
- * compiles to a plain add (no locked instruction). */
+ * compiles to a plain add (no locked instruction). ts is evaluated twice. */
 #define STAT_ADD(ts, field, n) \
     atomic_store_explicit(&(ts)->field, \
         atomic_load_explicit(&(ts)->field, memory_order_relaxed) + (n), \
@@ -187,17 +187,19 @@ static inline void stats_store(struct thread_stats *ts, const struct store_write
                                enum store_status st, const struct store_result *res)
 {
     enum store_mode mode = w->mode;
+    /* once: STAT_INCR names its counter twice */
+    unsigned cls = size_class_of_item(w->nkey, w->nvalue, w->flags != 0);
 
     STAT_INCR(ts, cmd_set);
     stats_lookup(ts, res->found);
     if (mode == STORE_CAS)
         stats_cas(ts, st, res->met_class);
     if (mode == STORE_APPEND || mode == STORE_PREPEND) {
-        STAT_INCR(&ts->cls[size_class_of_item(w->nkey, w->nvalue, w->flags != 0)], cmd_set);
+        STAT_INCR(&ts->cls[cls], cmd_set);
         return;
     }
     if (st != STORE_TOO_LARGE && st != STORE_NO_MEMORY)
-        STAT_INCR(&ts->cls[size_class_of_item(w->nkey, w->nvalue, w->flags != 0)], cmd_set);
+        STAT_INCR(&ts->cls[cls], cmd_set);
     if (st == STORE_TOO_LARGE)
         STAT_INCR(ts, store_too_large);
     else if (st == STORE_NO_MEMORY)

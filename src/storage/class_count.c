@@ -21,11 +21,6 @@ static struct class_counters counters[SIZE_CLASS_MAX];
 #define BUMP(field) atomic_fetch_add_explicit(&(field), 1, memory_order_relaxed)
 #define READ(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
-unsigned class_count_class_of(const struct item_hdr *h)
-{
-    return size_class_of_item(h->nkey, h->nvalue, (h->iflags & ITEM_HAS_FLAGS) != 0);
-}
-
 void class_count_drop(const struct item_hdr *h, bool live, rel_time_t atime)
 {
     struct class_counters *c = &counters[class_count_class_of(h)];

@@ -12,9 +12,8 @@
 #include <stdint.h>
 
 #include "core/clock.h"
+#include "storage/item.h"
 #include "storage/size_class.h"
-
-struct item_hdr;
 
 struct class_drops {
     uint64_t   evicted, evicted_nonzero, reclaimed, outofmemory;
@@ -25,7 +24,10 @@ struct class_drops {
 };
 
 /* The memcached class of an item (size_class_of_item). */
-unsigned class_count_class_of(const struct item_hdr *h);
+static inline unsigned class_count_class_of(const struct item_hdr *h)
+{
+    return size_class_of_item(h->nkey, h->nvalue, (h->iflags & ITEM_HAS_FLAGS) != 0);
+}
 
 /* Called by store.c, shard lock held: an item dropped by eviction (live,
  * last accessed at atime) or found dead (expired/flushed: reclaimed), a

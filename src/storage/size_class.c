@@ -8,23 +8,22 @@
 
 #include <pthread.h>
 
-#define MC_ITEM_HDR        48u      /* sizeof(item) on a 64-bit build */
+#define MC_ITEM_HDR        SIZE_CLASS_MC_HDR
 #define MC_CHUNK_MIN       48u      /* -n */
-#define MC_CHUNK_ALIGN     8u       /* CHUNK_ALIGN_BYTES */
+#define MC_CHUNK_ALIGN     SIZE_CLASS_ALIGN
 #define MC_CHUNK_MAX       (SIZE_CLASS_PAGE_SIZE / 2)   /* slab_chunk_max */
 #define MC_FACTOR          1.25     /* -f */
 
 static uint32_t chunk[SIZE_CLASS_MAX];
-static unsigned largest;
-/* The class of every size up to the largest chunk, in 8-byte steps (the
- * chunks are multiples of 8): one load per lookup, which the store makes
- * on every write and retire for its per-class counts. 64 KiB. */
-static uint8_t class_by8[MC_CHUNK_MAX / MC_CHUNK_ALIGN + 1];
-/* Set once the tables are built: by size_class_setup, before any thread
+/* by8: the class of every size up to the largest chunk, in 8-byte steps
+ * (the chunks are multiples of 8): one load per lookup, which the store
+ * makes on every write and retire for its per-class counts. 64 KiB.
+ * built: set once the tables are: by size_class_setup, before any thread
  * runs, or by the first lookup of a program that never calls it (a
- * single-threaded test), so a lookup needs no pthread_once call. */
-static bool built;
-static bool cas_on = true;   /* set once, before any thread runs */
+ * single-threaded test), so a lookup needs no pthread_once call. cas_on:
+ * set once, before any thread runs. */
+struct size_class_tab size_class_tab = { .cas_on = true };
+_Static_assert(SIZE_CLASS_BY8 == MC_CHUNK_MAX / MC_CHUNK_ALIGN + 1, "by8 covers every chunk");
 
 static void table_setup(void)
 {
@@ -39,14 +38,14 @@ static void table_setup(void)
         chunk[i] = size;
         size = (uint32_t)(size * MC_FACTOR);
     }
-    largest = i;
-    chunk[largest] = MC_CHUNK_MAX;
-    for (uint32_t u = 0, id = 1; u < sizeof(class_by8); u++) {
+    size_class_tab.largest = i;
+    chunk[i] = MC_CHUNK_MAX;
+    for (uint32_t u = 0, id = 1; u < SIZE_CLASS_BY8; u++) {
         while (u * MC_CHUNK_ALIGN > chunk[id])
             id++;
-        class_by8[u] = (uint8_t)id;
+        size_class_tab.by8[u] = (uint8_t)id;
     }
-    built = true;
+    size_class_tab.built = true;
 }
 
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -56,49 +55,43 @@ static void table_ready(void)
     pthread_once(&table_once, table_setup);
 }
 
-size_t size_class_mc_total(size_t nkey, size_t nvalue, bool has_flags, bool use_cas)
+void size_class_build(void)
 {
-    return MC_ITEM_HDR + nkey + 1 + (has_flags ? 4u : 0u) + nvalue + 2 +
-           (use_cas ? 8u : 0u);
+    table_ready();
 }
 
 void size_class_setup(bool cas)
 {
-    cas_on = cas;
+    size_class_tab.cas_on = cas;
     table_ready();
 }
 
 bool size_class_use_cas(void)
 {
-    return cas_on;
+    return size_class_tab.cas_on;
 }
 
 unsigned size_class_of(size_t total)
 {
-    if (!built)
+    if (!size_class_tab.built)
         table_ready();
-    return total > MC_CHUNK_MAX ? largest : class_by8[(total + MC_CHUNK_ALIGN - 1) /
-                                                      MC_CHUNK_ALIGN];
+    return total > MC_CHUNK_MAX ? size_class_tab.largest
+         : size_class_tab.by8[(total + MC_CHUNK_ALIGN - 1) / MC_CHUNK_ALIGN];
 }
 
 size_t size_class_item_total(size_t nkey, size_t nvalue, bool has_flags)
 {
-    return size_class_mc_total(nkey, nvalue, has_flags, cas_on);
-}
-
-unsigned size_class_of_item(size_t nkey, size_t nvalue, bool has_flags)
-{
-    return size_class_of(size_class_mc_total(nkey, nvalue, has_flags, cas_on));
+    return size_class_mc_total(nkey, nvalue, has_flags, size_class_tab.cas_on);
 }
 
 uint32_t size_class_chunk(unsigned id)
 {
     table_ready();
-    return id >= 1 && id <= largest ? chunk[id] : 0;
+    return id >= 1 && id <= size_class_tab.largest ? chunk[id] : 0;
 }
 
 unsigned size_class_count(void)
 {
     table_ready();
-    return largest;
+    return size_class_tab.largest;
 }
