@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "storage/seg.h"
 
@@ -77,6 +78,30 @@ void htab_remove(struct htab *h, uint64_t hv, htab_slot *slot);
 /* Move a few buckets of a running migration; cheap when none runs. */
 void htab_step(struct htab *h);
 
+/* A slot is read and written as a 4- and a 2-byte word where the machine
+ * is little-endian like the slot: byte by byte, writing one was a loop of
+ * six shifts and stores, 57 instructions of every set (callgrind, issue
+ * 21). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline uint64_t htab_slot_get(const htab_slot *s)
+{
+    uint32_t lo;
+    uint16_t hi;
+
+    memcpy(&lo, s->b, sizeof(lo));
+    memcpy(&hi, s->b + sizeof(lo), sizeof(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static inline void htab_slot_put(htab_slot *s, uint64_t v)
+{
+    uint32_t lo = (uint32_t)v;
+    uint16_t hi = (uint16_t)(v >> 32);
+
+    memcpy(s->b, &lo, sizeof(lo));
+    memcpy(s->b + sizeof(lo), &hi, sizeof(hi));
+}
+#else
 static inline uint64_t htab_slot_get(const htab_slot *s)
 {
     return (uint64_t)s->b[0] | (uint64_t)s->b[1] << 8 | (uint64_t)s->b[2] << 16 |
@@ -88,6 +113,7 @@ static inline void htab_slot_put(htab_slot *s, uint64_t v)
     for (unsigned i = 0; i < HTAB_SLOT_BYTES; i++)
         s->b[i] = (unsigned char)(v >> (8 * i));
 }
+#endif
 
 /* The item a slot value names. */
 static inline unsigned char *htab_item(uint64_t v)
