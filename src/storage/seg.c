@@ -41,7 +41,8 @@ static uint32_t *id_links;             /* next free id, for free ids */
 static uint32_t id_free;               /* top of the free stack; 0 = empty */
 static uint32_t id_next;               /* ids never handed out start here */
 
-/* Large pages (-L, as memcached's): standard segments are carved from one
+/* Large pages (anonymous item memory always; the -e file with -L, as
+ * memcached's -L; store.c decides): standard segments are carved from one
  * region reserved at setup, as large as the memory limit, and marked
  * MADV_HUGEPAGE, so the kernel can back 32 segments of 64 KiB with one
  * 2 MiB page: one TLB entry where 4 KiB pages take 512, for a store whose
@@ -237,6 +238,40 @@ static void region_keep(const struct seg *s)
     cold[ncold++] = (uint32_t)(((const unsigned char *)s - region) / seg_sz);
 }
 
+/* A trimmed segment of the anonymous region is also taken out of the
+ * huge-page advice, so khugepaged, which fills a 2 MiB range back in
+ * whole once any page of it is resident (max_ptes_none), cannot make the
+ * pages given back resident again: under churn that would bring RSS back
+ * up to the limit. It costs a VMA or two per run of trimmed segments,
+ * so at most SEG_NOHUGE_MAX segments are so marked (the rest only give
+ * their pages back); a segment taken again gets the advice back, and its
+ * VMA merges with its neighbours. */
+#define SEG_NOHUGE_MAX  8192u
+#define SEG_COLD_NOHUGE 0x80000000u   /* flag in a cold[] entry */
+static uint32_t nohuge;               /* cold segments so marked */
+
+static void region_trim(struct seg *s)
+{
+    region_keep(s);
+    if (huge_advised && !region_file && nohuge < SEG_NOHUGE_MAX &&
+        madvise(s, seg_sz, MADV_NOHUGEPAGE) == 0) {
+        cold[ncold - 1] |= SEG_COLD_NOHUGE;
+        nohuge++;
+    }
+}
+
+/* The region segment of cold entry c, with the huge-page advice back. */
+static struct seg *region_warm(uint32_t c)
+{
+    struct seg *s = (struct seg *)(region + (size_t)(c & ~SEG_COLD_NOHUGE) * seg_sz);
+
+    if (c & SEG_COLD_NOHUGE) {
+        (void)madvise(s, seg_sz, MADV_HUGEPAGE);   /* failing: only slower */
+        nohuge--;
+    }
+    return s;
+}
+
 /* Reserve the region for `limit` bytes of standard segments. Failing
  * leaves large pages off: segments are then mapped one by one. */
 static void region_setup(uint64_t limit)
@@ -294,6 +329,7 @@ static void region_teardown(void)
     region = region_end = NULL;
     cold = NULL;
     ncold = 0;
+    nohuge = 0;
     huge_advised = false;
 }
 
@@ -304,7 +340,7 @@ static struct seg *region_take(void)
     struct seg *s;
 
     if (ncold > 0) {
-        s = (struct seg *)(region + (size_t)cold[--ncold] * seg_sz);
+        s = region_warm(cold[--ncold]);
     } else if (region != NULL && region_carved + seg_sz <= (size_t)(region_end - region)) {
         s = (struct seg *)(region + region_carved);
         region_carved += seg_sz;
@@ -323,7 +359,7 @@ static void seg_unmap(struct seg *s)
 {
     id_give(s);
     if (in_region(s)) {
-        region_keep(s);
+        region_trim(s);
         /* in the file, give the pages back to tmpfs (they read as zeros,
          * a free segment), not only out of this mapping */
         if (!region_file || madvise(s, seg_sz, MADV_REMOVE) != 0)

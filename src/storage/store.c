@@ -59,7 +59,7 @@
  *   - transient: an append/prepend/touch copies one value to the C heap;
  *   - per thread that compacts, a 64 KiB copy of the segment (compact_buf).
  *   - the segment id table (seg.c): 8 bytes per mapped segment;
- *   - with large pages (-L), up to one partly used 2 MiB page (seg.c);
+ *   - up to one partly used 2 MiB huge page (seg.c; anonymous memory, or -L);
  *   - with -e, each shard's compaction journal once used: at most half a
  *     segment each (persist.c), 0.5 MiB for 16 shards.
  * Example: 1,000,000 items of 16-byte keys and 32-byte values take 52
@@ -1395,8 +1395,13 @@ static int setup_segments(size_t ssize)
     unsigned char *region;
     enum persist_open_result r;
 
+    /* Anonymous item memory asks for huge pages with or without -L: with
+     * 1 KiB items over 100 MB nearly every item access also missed the
+     * TLB, and on 2 MiB pages 1 KiB gets and sets at pipeline 16 took
+     * 13% less server CPU per request (issue 21, bench/ab_cpu.sh). seg.c
+     * keeps trimmed segments out of them, so RSS still follows the data. */
     if (cfg.memory_file == NULL) {
-        seg_setup(ssize, cfg.mem_limit, cfg.large_pages);
+        seg_setup(ssize, cfg.mem_limit, true);
         return 0;
     }
     r = persist_open(&p, &region, setup_err, sizeof(setup_err));

@@ -28,7 +28,9 @@ struct store_config {
     bool     use_cas;        /* false with -C: items report cas 0 */
     unsigned hashpower;      /* log2 of initial total hash slots; 0 = default */
     unsigned nshards;        /* power of two; 0 = default */
-    bool     large_pages;    /* -L: segments on transparent huge pages */
+    bool     large_pages;    /* -L: segments on transparent huge pages
+                                (anonymous segments always ask for them;
+                                with memory_file only with this) */
     const char *memory_file; /* -e: keep segments in this file across restarts
                                 (persist.h); NULL = anonymous memory */
 };
