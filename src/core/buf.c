@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int buf_reserve(struct buf *b, size_t n)
+int buf_grow(struct buf *b, size_t n)
 {
     size_t len = buf_len(b);
 
@@ -33,17 +33,6 @@ int buf_reserve(struct buf *b, size_t n)
         return -1;
     b->data = p;
     b->cap = cap;
-    return 0;
-}
-
-int buf_append(struct buf *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (buf_reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->wpos, p, n);
-    b->wpos += n;
     return 0;
 }
 
