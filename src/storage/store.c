@@ -138,15 +138,11 @@ void store_set_observer(store_observer_fn fn)
     atomic_store(&observer, fn);
 }
 
-/* Tell the observer, if any, of an event on the item at it (NULL: none). */
-static void do_observe(enum store_event ev, const char *key, size_t nkey,
-                       enum store_found found, const unsigned char *it,
-                       const struct item_hdr *h)
+/* do_observe's call, when there is an observer. */
+static void do_observe_call(store_observer_fn fn, enum store_event ev, const char *key,
+                            size_t nkey, enum store_found found, const unsigned char *it,
+                            const struct item_hdr *h)
 {
-    store_observer_fn fn = atomic_load_explicit(&observer, memory_order_relaxed);
-
-    if (fn == NULL)
-        return;
     struct store_event_info e = { .ev = ev, .key = key, .nkey = nkey, .found = found };
     if (it != NULL) {
         e.nvalue = item_is_flashed(it) ? flash_stub_len(it + h->key_off + h->nkey)
@@ -158,6 +154,19 @@ static void do_observe(enum store_event ev, const char *key, size_t nkey,
     }
     fn(&e);
 }
+
+/* Tell the observer, if any, of an event on the item at it (NULL: none).
+ * Inline: there is rarely one, and every lookup and set asks. */
+static inline __attribute__((always_inline)) void
+do_observe(enum store_event ev, const char *key, size_t nkey, enum store_found found,
+           const unsigned char *it, const struct item_hdr *h)
+{
+    store_observer_fn fn = atomic_load_explicit(&observer, memory_order_relaxed);
+
+    if (fn != NULL)
+        do_observe_call(fn, ev, key, nkey, found, it, h);
+}
+
 static unsigned shard_bits;
 
 static struct shard *shard_of(uint64_t hv)
