@@ -1092,13 +1092,14 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
         struct item_hdr old;
         unsigned char *o = htab_slot_item(slot);
         item_decode(o, &old);
+        bool live = do_is_live(sh, o, &old, clock_now());
         n->out_old = STORE_FOUND;
-        if (n->observe && do_is_live(sh, o, &old, clock_now()))
+        if (n->observe && live)
             do_observe(STORE_EV_LOOKUP, n->key, n->nkey, STORE_FOUND, o, &old);
         else if (n->observe)
             do_observe(STORE_EV_LOOKUP, n->key, n->nkey, do_dead_reason(sh, o, &old),
                        NULL, NULL);
-        if (!do_is_live(sh, o, &old, clock_now())) {
+        if (!live) {
             /* a plain set over an expired or flushed copy: counted as
              * do_lookup counts one it meets */
             n->out_old = do_dead_reason(sh, o, &old);
