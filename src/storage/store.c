@@ -241,6 +241,15 @@ static void do_seg_number(struct shard *sh, struct seg *s)
     s->base = do_seq_take(sh, s->cap);
 }
 
+/* An item written to s is complete (persist_seal), with -e only: the
+ * call found nothing to do on anonymous memory, 19 instructions of every
+ * set (callgrind, issue 21). */
+static inline void do_seal(struct seg *s, const unsigned char *it, size_t size)
+{
+    if (cfg.memory_file != NULL)
+        persist_seal(s, it, size);
+}
+
 /* ---- segment FIFO ---- */
 
 static void do_fifo_append(struct shard *sh, struct seg *s)
@@ -834,7 +843,7 @@ static void do_large_seq(struct shard *sh, struct seg *s)
     if (do_head_fits(sh, ITEM_FILLER_SIZE)) {
         unsigned char *f = do_head_bump(sh, ITEM_FILLER_SIZE);
         item_put_filler(f);
-        persist_seal(seg_of(f), f, ITEM_FILLER_SIZE);
+        do_seal(seg_of(f), f, ITEM_FILLER_SIZE);
         s->base = do_item_seq(f);
     } else {
         if (sh->head != NULL)
@@ -970,7 +979,7 @@ static void do_seg_move(struct shard *sh, struct seg *s)
         a = atime_since(sh->head, s->created + h.atime);
         to = do_head_bump(sh, size);
         do_copy_moved(sh, to, it, it, &h, a);
-        persist_seal(sh->head, to, size);
+        do_seal(sh->head, to, size);
         sh->last_seq = do_item_seq(to);
         htab_set(slot, hv, to);
         debug_kill_point("defrag");   /* two sealed copies: the newer must win */
@@ -1070,7 +1079,7 @@ static enum store_status do_write(struct shard *sh, uint64_t hv, struct item_new
         memcpy(p + off + n->nkey, n->v1, n->n1);
     if (n->n2)
         memcpy(p + off + n->nkey + n->n1, n->v2, n->n2);
-    persist_seal(s, p, size);   /* complete: a restart may serve it */
+    do_seal(s, p, size);   /* complete: a restart may serve it */
     s->live += (uint32_t)size;
     cls = size_class_of_item(n->nkey, nvalue, n->flags != 0);
     do_count_class(sh, cls, size, 1);
