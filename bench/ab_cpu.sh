@@ -26,18 +26,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HCB=$ROOT/build/release/hcbench
 base=${AB_PORT:-21620}
 keys=100000
-for b in "$HCB" "$old" "$new"; do
-  [ -x "$b" ] || { echo "ab_cpu: $b is not built" >&2; exit 2; }
-done
-asroot=""
-[ "$(id -u)" = 0 ] && asroot="-u root"
-
-out=${AB_RAW:-$(mktemp)}
-: >"$out"
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-      [ -n "${AB_RAW:-}" ] || rm -f "$out"' EXIT
-trap 'exit 1' INT TERM
+me=ab_cpu
+# shellcheck source=bench/cpu_runs.sh
+. "$ROOT/bench/cpu_runs.sh"
+cpu_check_built "$HCB" "$old" "$new"
+cpu_setup "${AB_RAW:-}"
 
 # shellcheck disable=SC2086
 taskset -c 1 "$old" -p $base -l 127.0.0.1 -t 1 -m 1024 -c 1024 $asroot ${OLD_ARGS:-} \
@@ -50,20 +43,13 @@ new_pid=$!
 pids="$old_pid $new_pid"
 
 for port in $base $((base + 1)); do
-  i=0
-  until "$HCB" --stats -s 127.0.0.1:"$port" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && { echo "ab_cpu: port $port did not answer" >&2; exit 2; }
-    sleep 0.1
-  done
+  cpu_wait_port "$port"
   taskset -c 0 "$HCB" -s 127.0.0.1:"$port" -c 50 -p 16 -k $keys -v 32 -r 0.1 -P \
     -n 200000 >/dev/null
   # shellcheck disable=SC2086
   taskset -c 0 "$HCB" -s 127.0.0.1:"$port" -c 50 -k $keys $load -P -n 200000 --seed 5 \
     >/dev/null
 done
-
-ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-hz=$(getconf CLK_TCK)
 
 r=1
 while [ "$r" -le "$rounds" ]; do
@@ -83,14 +69,10 @@ while [ "$r" -le "$rounds" ]; do
   r=$((r + 1))
 done
 
-med() { # [printf format of a number]
-  sort -g | awk -v f="${1:-%.3f}" '{ v[NR] = $1 }
-  END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-        printf "median " f " min " f " max " f " (%d runs)\n", m, v[1], v[NR], NR }'; }
 for s in old new; do
   printf "%s ns/request: " $s
   awk -v s=$s -v hz="$hz" '$1 == s { printf "%.0f\n", $4 * 1e9 / hz / $3 }' "$out" | med %.0f
 done
 printf "new/old within a round: "
 awk '{ t[$1 " " $2] = $4 / $3; r[$2] = 1 }
-  END { for (k in r) if (t["old " k] > 0) printf "%.4f\n", t["new " k] / t["old " k] }' "$out" | med
+  END { for (k in r) if (t["old " k] > 0) printf "%.4f\n", t["new " k] / t["old " k] }' "$out" | med %.3f

@@ -25,17 +25,11 @@ n16=${N16:-1000000}
 n1=${N1:-200000}
 base=${CEIL_PORT:-21600}
 keys=100000
-for b in "$HCB" "$HC" "$MC"; do
-  [ -x "$b" ] || { echo "ceiling: $b is not built" >&2; exit 2; }
-done
-asroot=""
-[ "$(id -u)" = 0 ] && asroot="-u root"
-
-out=${CEIL_RAW:-$(mktemp)}
-: >"$out"
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; [ -n "${CEIL_RAW:-}" ] || rm -f "$out"' EXIT
-trap 'exit 1' INT TERM
+me=ceiling
+# shellcheck source=bench/cpu_runs.sh
+. "$ROOT/bench/cpu_runs.sh"
+cpu_check_built "$HCB" "$HC" "$MC"
+cpu_setup "${CEIL_RAW:-}"
 
 # shellcheck disable=SC2086
 taskset -c 1 "$HCB" --null-server $base -v 32 -k $keys --null-keep 256 -d 3600 \
@@ -52,17 +46,10 @@ hc_pid=$!
 pids="$null_pid $mc_pid $hc_pid"
 
 for port in $base $((base + 1)) $((base + 2)); do
-  i=0
-  until "$HCB" --stats -s 127.0.0.1:"$port" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && { echo "ceiling: port $port did not answer" >&2; exit 2; }
-    sleep 0.1
-  done
+  cpu_wait_port "$port"
   taskset -c 0 "$HCB" -s 127.0.0.1:"$port" -c 50 -k $keys -v 32 -r 0.9 -p 16 -P \
     -n 200000 >/dev/null
 done
-
-ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-hz=$(getconf CLK_TCK)
 
 r=1
 while [ $r -le "$rounds" ]; do
@@ -89,10 +76,6 @@ done
 
 # medians and ranges: of each server's ops per CPU-s, and of the ratios
 # within a round (the servers ran back to back, so these share its load)
-med() { # [printf format of a number]
-  sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 }
-  END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-        printf "median " f " min " f " max " f " (%d runs)\n", m, v[1], v[NR], NR }'; }
 for p in 16 1; do
   for s in null mc hc; do
     printf "p%s %s ops/CPU-s: " $p $s
