@@ -34,6 +34,7 @@
 #include "server/watch_log.h"
 #include "server/udp.h"
 #include "server/worker.h"
+#include "storage/flash_compact.h"
 #include "storage/flash_recover.h"
 #include "storage/flash_tier.h"
 #include "storage/crawl.h"
@@ -470,6 +471,8 @@ int main(int argc, char **argv)
         char err[FLASH_ERR_MAX];
         if (flash_tier_start_io(err, sizeof(err)) < 0)
             log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
+        if (flash_compact_start() < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: cannot start the flash compaction thread");
     }
     /* before the workers: a client's first lru_crawler finds it running */
     if (crawl_start(&settings.crawler) < 0)
@@ -485,6 +488,7 @@ int main(int argc, char **argv)
     metrics_teardown();
     workers_stop(graceful);
     crawl_stop();            /* before the tier: it forgets flashed values */
+    flash_compact_stop();    /* the same, and moves them */
     flash_tier_teardown();   /* reads in flight end; then what they left */
     park_teardown();
     stats_detail_teardown();

@@ -60,6 +60,10 @@ struct park_batch {
     unsigned char     miss_stub[FLASH_STUB_SIZE];
     unsigned char     miss_key[STORE_KEY_MAX];
     size_t            miss_nkey;
+    /* a value served that goes back into RAM after the visit
+     * (ext_recache_rate): the read `used`, its item's key */
+    unsigned char     recache_key[STORE_KEY_MAX];
+    size_t            recache_nkey;
     struct park_read *r[PARK_BATCH_MAX];
 };
 
@@ -183,6 +187,20 @@ oom:
     return false;
 }
 
+/* 1 in ext_recache_rate values served from flash goes back into RAM
+ * (memcached counts per connection; here per worker thread). */
+static _Thread_local uint32_t recache_counter;
+
+static void park_recache_pick(struct park_batch *b, const struct store_item *it)
+{
+    uint32_t rate = flash_tier_recache_rate();
+
+    if (rate != 0 && recache_counter++ % rate == 0) {
+        memcpy(b->recache_key, it->key, it->nkey);
+        b->recache_nkey = it->nkey;
+    }
+}
+
 static enum park_value park_missed(struct session *s)
 {
     s->park_missed = true;
@@ -210,6 +228,7 @@ enum park_value park_value(struct session *s, const struct store_item *it,
         s->park->used = r;
         if (r->req.result == FLASH_OK) {
             *value = r->req.out;
+            park_recache_pick(s->park, it);
             return PARK_SERVE;
         }
         STAT_INCR(s->stats, miss_from_extstore);
@@ -254,6 +273,13 @@ enum store_found park_found(struct session *s, enum store_found found)
     if (b != NULL && b->miss_nkey > 0) {   /* no read of it will do better */
         store_drop_flashed((const char *)b->miss_key, b->miss_nkey, b->miss_stub);
         b->miss_nkey = 0;
+    }
+    if (b != NULL && b->used != NULL && b->recache_nkey > 0) {
+        if (store_recache_flashed((const char *)b->recache_key, b->recache_nkey,
+                                  b->used->stub, b->used->req.out,
+                                  flash_stub_len(b->used->stub)))
+            STAT_INCR(s->stats, recache_from_extstore);
+        b->recache_nkey = 0;
     }
     if (b != NULL && b->used != NULL) {
         for (unsigned i = 0; i < b->n; i++)

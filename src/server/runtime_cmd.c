@@ -216,7 +216,8 @@ void runtime_extstore(struct session *s, const struct text_token *a, uint32_t n)
     } else if (text_token_is(&a[0], "free_memchunks") && n > 2) {
         ok = tok_u32(&a[1], &v) && tok_u32(&a[2], &limit) && v < 64;
     } else if (text_token_is(&a[0], "max_frag")) {
-        ok = tok_double(&a[1], &d);
+        if ((ok = tok_double(&a[1], &d)))
+            flash_tier_tune_frag(d);
     } else {
         for (size_t i = 0; i < sizeof(u32_knobs) / sizeof(u32_knobs[0]); i++)
             if (text_token_is(&a[0], u32_knobs[i]) && (ok = tok_u32(&a[1], &v)))

@@ -215,36 +215,11 @@ enum stats_outcome stats_run(const char *group, size_t len, const struct stats_s
         stats_emit_sizes(s);
     else if (group_is(group, len, "conns"))
         emit_conns(s);
+    else if (group_is(group, len, "extstore"))
+        stats_flash_pages(s);   /* only END without a tier, as memcached */
     else
         return STATS_UNKNOWN;
     return STATS_EMITTED;
-}
-
-/* Groups of memcached 1.6.45 that have nothing to show here, answered with 1.6.45's empty or usage
- * reply rather than ERROR, which some clients raise on (pymemcache):
- * X(group, tokens after the group it takes (-1: any), reply, reply when the
- * count differs). */
-#define STATS_EMPTY_GROUPS(X)                                                 \
-    X("extstore", -1, "END", "END")
-
-/* One of those groups: its reply line, or NULL. */
-static const char *stats_empty_reply(const struct text_token *args, uint32_t nargs)
-{
-    static const struct {
-        const char *group;
-        int         nargs;
-        const char *reply, *other;
-    } groups[] = {
-#define X(g, n, r, o) { g, n, r, o },
-        STATS_EMPTY_GROUPS(X)
-#undef X
-    };
-
-    for (size_t i = 0; nargs > 0 && i < sizeof(groups) / sizeof(groups[0]); i++)
-        if (group_is(args[0].p, args[0].n, groups[i].group))
-            return groups[i].nargs < 0 || (uint32_t)groups[i].nargs == nargs - 1 ?
-                   groups[i].reply : groups[i].other;
-    return NULL;
 }
 
 void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
@@ -252,7 +227,6 @@ void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
     struct stats_text_out t = { .out = s->out };
     struct stats_sink sink = { stats_text_add, &t };
     enum stats_outcome r = STATS_UNKNOWN;
-    const char *empty = stats_empty_reply(args, nargs);
 
     if (nargs >= 1 && group_is(args[0].p, args[0].n, "cachedump")) {
         dump_cachedump(s, args, nargs);
@@ -262,11 +236,8 @@ void stats_cmd(struct session *s, const struct text_token *args, uint32_t nargs)
         stats_detail_cmd(s, args, nargs);
         return;
     }
-    if (empty != NULL) {
-        session_line(s, empty);
-        return;
-    }
-    if (nargs <= 1)
+    /* memcached ignores what follows `stats extstore` */
+    if (nargs <= 1 || group_is(args[0].p, args[0].n, "extstore"))
         r = stats_run(nargs ? args[0].p : "", nargs ? args[0].n : 0, &sink);
     if (t.failed)
         s->closing = true;

@@ -43,6 +43,7 @@ struct flash_page {
     uint32_t state;
     uint32_t used;              /* bytes appended */
     uint32_t live;              /* values appended and not forgotten */
+    uint32_t live_bytes;        /* their records' bytes (compaction's measure) */
     uint64_t seq;               /* allocation order: the oldest is recycled */
 };
 
@@ -240,6 +241,7 @@ static bool take_page(struct flash_dev *d)
         p->state = PAGE_OPEN;
         p->used = 0;
         p->live = 0;
+        p->live_bytes = 0;
         atomic_store(&p->version, (uint32_t)p->seq);
         d->open_page = i;
         d->st.pages_used++;
@@ -347,6 +349,7 @@ enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const voi
                                .version = r.version, .len = len };
     p->used += (uint32_t)need;
     p->live++;
+    p->live_bytes += (uint32_t)need;
     d->st.objects_written++;
     d->st.bytes_written += need;
     return FLASH_OK;
@@ -396,11 +399,69 @@ void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc)
     p = &d->page[loc->page];
     if (atomic_load(&p->version) != loc->version || p->live == 0)
         return;
+    p->live_bytes -= p->live_bytes < rec_size(loc->len) ? p->live_bytes
+                                                        : (uint32_t)rec_size(loc->len);
     if (--p->live == 0 && p->state == PAGE_FULL) {
         p->state = PAGE_FREE;
         d->st.pages_used--;
         d->st.page_reclaims++;
     }
+}
+
+void flash_dev_close_page(struct flash_dev *d, uint32_t page, uint32_t version)
+{
+    struct flash_page *p = page < d->npages ? &d->page[page] : NULL;
+
+    if (p == NULL || p->state != PAGE_FULL || atomic_load(&p->version) != version)
+        return;
+    p->live = 0;
+    p->live_bytes = 0;
+    p->state = PAGE_FREE;
+    d->st.pages_used--;
+    d->st.page_reclaims++;
+}
+
+uint32_t flash_dev_npages(const struct flash_dev *d)
+{
+    return d->npages;
+}
+
+void flash_dev_page_info(const struct flash_dev *d, struct flash_page_info *out)
+{
+    for (uint32_t i = 0; i < d->npages; i++) {
+        const struct flash_page *p = &d->page[i];
+        bool used = p->state != PAGE_FREE;
+        out[i] = (struct flash_page_info){
+            .seq = used ? p->seq : 0, .version = atomic_load(&p->version),
+            .used = used ? p->used : 0, .live_bytes = used ? p->live_bytes : 0,
+            .open = p->state == PAGE_OPEN,
+        };
+    }
+}
+
+enum flash_io flash_dev_read_raw(struct flash_dev *d, uint32_t page, uint32_t off,
+                                 void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (atomic_load(&d->failed))
+        return FLASH_FAILED;
+    if (page >= d->npages || off > d->page_size || len > d->page_size - off)
+        return FLASH_BAD;
+    n = pread(d->fd, buf, len, (off_t)page * d->page_size + off);
+    if (n < 0 || (size_t)n != len)
+        return dev_fail(d, "read", n < 0 ? errno : 0);
+    return FLASH_OK;
+}
+
+size_t flash_rec_size(uint32_t len)
+{
+    return rec_size(len);
+}
+
+bool flash_rec_valid(const struct flash_rec *r, const void *value)
+{
+    return r->sum == rec_sum(r, value);
 }
 
 void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st)
@@ -410,7 +471,7 @@ void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st)
     for (uint32_t i = 0; i < d->npages; i++)
         if (d->page[i].state != PAGE_FREE) {
             st->objects_used += d->page[i].live;
-            st->bytes_used += d->page[i].used;
+            st->bytes_used += d->page[i].live_bytes;
         }
     st->objects_read = atomic_load(&d->objects_read);
     st->bytes_read = atomic_load(&d->bytes_read);

@@ -49,7 +49,7 @@ enum flash_io { FLASH_OK = 0, FLASH_FULL = 1, FLASH_BAD = 2, FLASH_FAILED = 3,
 struct flash_dev_stats {
     uint64_t pages_total, pages_used, page_allocs, page_reclaims;
     uint64_t page_evictions, objects_evicted, bytes_evicted;   /* recycled */
-    uint64_t objects_used, bytes_used;   /* in pages in use, not forgotten */
+    uint64_t objects_used, bytes_used;   /* records in pages in use, not forgotten */
     uint64_t objects_written, bytes_written, objects_read, bytes_read;
     uint64_t bad_reads;   /* records that failed verification */
     uint64_t io_errors;
@@ -115,5 +115,30 @@ enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
 void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc);
 
 void flash_dev_stats(const struct flash_dev *d, struct flash_dev_stats *st);
+
+/* For compaction (flash_compact.c) and `stats extstore`, under the
+ * writer's serialization like the writes. */
+struct flash_page_info {
+    uint64_t seq;          /* allocation order (memcached's version); 0: free */
+    uint32_t version;      /* what stubs of the page name */
+    uint32_t used;         /* bytes appended */
+    uint32_t live_bytes;   /* of the records not forgotten */
+    bool     open;         /* the page taking appends */
+};
+uint32_t flash_dev_npages(const struct flash_dev *d);
+/* flash_dev_npages() entries into out. */
+void flash_dev_page_info(const struct flash_dev *d, struct flash_page_info *out);
+/* A compacted page is free whatever it still counts (its values moved or
+ * were given up), if it is still full at `version`. */
+void flash_dev_close_page(struct flash_dev *d, uint32_t page, uint32_t version);
+/* Read len raw bytes at off of a page (any thread, like flash_dev_read):
+ * FLASH_OK, FLASH_BAD (out of the page) or FLASH_FAILED. Records of a
+ * full page are on the device once the writer's last batch ended. */
+enum flash_io flash_dev_read_raw(struct flash_dev *d, uint32_t page, uint32_t off,
+                                 void *buf, size_t len);
+/* A record's bytes on the page (header, value, padding) for a value of
+ * len bytes; and whether its checksum holds over the value after it. */
+size_t flash_rec_size(uint32_t len);
+bool flash_rec_valid(const struct flash_rec *r, const void *value);
 
 #endif

@@ -12,8 +12,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "storage/flash_compact.h"
 #include "storage/flash_dev.h"
 
 #define FLASH_IO_QUEUE_MIN 4096   /* reads queued for the I/O threads */
@@ -29,11 +31,22 @@ static struct {
     pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
     uint64_t              flashed, flashed_bytes;
     _Atomic uint32_t      item_size, low_ttl;   /* tunable while running */
+    _Atomic uint32_t      recache_rate, compact_under, drop_under, max_sleep;
+    _Atomic bool          drop_unread;
+    _Atomic uint64_t      max_frag_bits;        /* a double's bits */
 } tier = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Between batch_begin and batch_end this thread holds tier.lock (an
  * eviction in a compaction forgets values too). */
 static _Thread_local bool in_batch;
+
+static void set_frag(double max_frag)
+{
+    uint64_t bits;
+
+    memcpy(&bits, &max_frag, sizeof(bits));
+    atomic_store(&tier.max_frag_bits, bits);
+}
 
 int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
 {
@@ -63,6 +76,18 @@ int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
     tier.ndev = c->ndev;
     atomic_store(&tier.item_size, c->item_size);
     atomic_store(&tier.low_ttl, c->low_ttl);
+    atomic_store(&tier.recache_rate, c->recache_rate);
+    atomic_store(&tier.max_sleep, c->max_sleep);
+    atomic_store(&tier.drop_unread, c->drop_unread);
+    set_frag(c->max_frag);
+    if (c->compact_under == 0) {   /* memcached's storage_init */
+        uint32_t pct = flash_dev_npages(tier.dev[0]) / 100;
+        atomic_store(&tier.compact_under, pct > 0 ? pct : 1);
+        atomic_store(&tier.drop_under, pct > 0 ? pct : 1);
+    } else {
+        atomic_store(&tier.compact_under, c->compact_under);
+        atomic_store(&tier.drop_under, c->drop_under);
+    }
     tier.on = true;
     return 0;
 }
@@ -102,15 +127,57 @@ bool flash_tier_active(void)
 
 bool flash_tier_tune(const char *knob, uint32_t value)
 {
+    static const struct { const char *name; _Atomic uint32_t *v; } knobs[] = {
+        { "item_size", &tier.item_size }, { "low_ttl", &tier.low_ttl },
+        { "recache_rate", &tier.recache_rate }, { "compact_under", &tier.compact_under },
+        { "drop_under", &tier.drop_under }, { "max_sleep", &tier.max_sleep },
+    };
+
     if (!tier.on)
         return false;
-    if (strcmp(knob, "item_size") == 0)
-        atomic_store_explicit(&tier.item_size, value, memory_order_relaxed);
-    else if (strcmp(knob, "low_ttl") == 0)
-        atomic_store_explicit(&tier.low_ttl, value, memory_order_relaxed);
-    else
-        return false;
-    return true;
+    if (strcmp(knob, "drop_unread") == 0) {
+        atomic_store(&tier.drop_unread, value != 0);
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+        if (strcmp(knob, knobs[i].name) == 0) {
+            atomic_store_explicit(knobs[i].v, value, memory_order_relaxed);
+            return true;
+        }
+    return false;
+}
+
+bool flash_tier_tune_frag(double max_frag)
+{
+    if (tier.on)
+        set_frag(max_frag);
+    return tier.on;
+}
+
+uint32_t flash_tier_recache_rate(void)
+{
+    return atomic_load_explicit(&tier.recache_rate, memory_order_relaxed);
+}
+
+uint32_t flash_tier_max_sleep(void)
+{
+    return atomic_load_explicit(&tier.max_sleep, memory_order_relaxed);
+}
+
+uint32_t flash_tier_wbuf_size(void)
+{
+    return tier.conf.wbuf_size < tier.conf.page_size ? tier.conf.wbuf_size
+                                                     : tier.conf.page_size;
+}
+
+void flash_tier_policy(struct flash_compact_policy *pol)
+{
+    uint64_t bits = atomic_load(&tier.max_frag_bits);
+
+    memcpy(&pol->max_frag, &bits, sizeof(bits));
+    pol->compact_under = atomic_load(&tier.compact_under);
+    pol->drop_under = atomic_load(&tier.drop_under);
+    pol->drop_unread = atomic_load(&tier.drop_unread);
 }
 
 uint32_t flash_tier_item_size(void)
@@ -179,6 +246,44 @@ static unsigned stub_get(const unsigned char *stub, struct flash_loc *loc)
 unsigned flash_stub_loc(const unsigned char *stub, struct flash_loc *loc)
 {
     return stub_get(stub, loc);
+}
+
+struct flash_dev *flash_tier_writer(unsigned *dev, uint32_t *page_size,
+                                    struct flash_compact_policy *pol)
+{
+    unsigned cur = atomic_load(&tier.cur);
+
+    if (!tier.on || cur >= tier.ndev)
+        return NULL;
+    *dev = cur;
+    *page_size = tier.conf.page_size;
+    flash_tier_policy(pol);
+    return tier.dev[cur];
+}
+
+void flash_tier_stub(unsigned dev, const struct flash_loc *loc,
+                     unsigned char stub[FLASH_STUB_SIZE])
+{
+    stub_put(stub, dev, loc);
+}
+
+void flash_tier_pages(void (*fn)(uint64_t id, const struct flash_page_info *p, void *arg),
+                      void *arg)
+{
+    uint64_t id = 0;
+
+    for (unsigned i = 0; tier.on && i < tier.ndev; i++) {
+        uint32_t n = flash_dev_npages(tier.dev[i]);
+        struct flash_page_info *pg = calloc(n, sizeof(*pg));
+        if (pg == NULL)
+            return;
+        pthread_mutex_lock(&tier.lock);
+        flash_dev_page_info(tier.dev[i], pg);
+        pthread_mutex_unlock(&tier.lock);
+        for (uint32_t k = 0; k < n; k++)
+            fn(id++, &pg[k], arg);
+        free(pg);
+    }
 }
 
 uint32_t flash_stub_len(const unsigned char *stub)
@@ -267,6 +372,7 @@ void flash_tier_stats(struct flash_tier_stats *st)
         st->bytes_written += d.bytes_written;
         st->bytes_read += d.bytes_read;
         st->bytes_used += d.bytes_used;
+        st->bytes_fragmented += d.pages_used * tier.conf.page_size - d.bytes_used;
         st->limit_maxbytes += d.pages_total * tier.conf.page_size;
         st->bad_reads += d.bad_reads;
         st->io_errors += d.io_errors;

@@ -27,6 +27,7 @@
 
 #include "core/clock.h"
 #include "storage/flash_conf.h"
+#include "storage/flash_dev.h"
 #include "storage/flash_io.h"
 #include "storage/item.h"
 
@@ -47,12 +48,22 @@ struct flash_dev *flash_tier_device(unsigned i);
 /* Is there a tier with a device that has not failed? */
 bool flash_tier_active(void);
 
-/* The `extstore` command's knobs that act on a running tier: item_size
- * and low_ttl (memcached's names). False: no such knob, or no tier. */
+/* The `extstore` command's knobs that act on a running tier (memcached's
+ * names): item_size, low_ttl, recache_rate, compact_under, drop_under,
+ * max_sleep, drop_unread (0 or not), and max_frag through _tune_frag.
+ * False: no such knob, or no tier. */
 bool flash_tier_tune(const char *knob, uint32_t value);
-/* Their values now (the start-up ones until tuned). */
+bool flash_tier_tune_frag(double max_frag);
+/* Their values now (the start-up ones until tuned; compact_under and
+ * drop_under of 0 are 1% of the first device's pages, at least 1, as
+ * memcached sets them). */
 uint32_t flash_tier_item_size(void);
 uint32_t flash_tier_low_ttl(void);
+uint32_t flash_tier_recache_rate(void);
+uint32_t flash_tier_max_sleep(void);
+uint32_t flash_tier_wbuf_size(void);
+struct flash_compact_policy;
+void flash_tier_policy(struct flash_compact_policy *pol);
 
 /* Store side, under the shard lock. Does a value of nvalue bytes that
  * expires at exptime (0: never) go to flash rather than be dropped? */
@@ -70,6 +81,17 @@ bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
 void flash_tier_forget(const unsigned char *stub);
 /* The device (index in the ext_path list) and location a stub names. */
 unsigned flash_stub_loc(const unsigned char *stub, struct flash_loc *loc);
+/* For the compactor, between batch_begin and batch_end: the device
+ * taking writes (NULL: none), its index and page size, and the knobs. */
+struct flash_dev *flash_tier_writer(unsigned *dev, uint32_t *page_size,
+                                    struct flash_compact_policy *pol);
+/* The stub naming loc on device dev. */
+void flash_tier_stub(unsigned dev, const struct flash_loc *loc,
+                     unsigned char stub[FLASH_STUB_SIZE]);
+/* `stats extstore`: every page of every device, numbered across them in
+ * order, to fn (outside the tier's lock). */
+void flash_tier_pages(void (*fn)(uint64_t id, const struct flash_page_info *p, void *arg),
+                      void *arg);
 /* The value's length a stub records. */
 uint32_t flash_stub_len(const unsigned char *stub);
 /* Do two stubs name the same record? */
@@ -86,7 +108,7 @@ bool flash_tier_read(const unsigned char *stub, uint64_t key_hash, struct flash_
 struct flash_tier_stats {
     uint64_t page_allocs, page_evictions, page_reclaims, pages_free, pages_used;
     uint64_t objects_evicted, objects_read, objects_written, objects_used;
-    uint64_t bytes_evicted, bytes_written, bytes_read, bytes_used;
+    uint64_t bytes_evicted, bytes_written, bytes_read, bytes_used, bytes_fragmented;
     uint64_t limit_maxbytes, io_queue, bad_reads, io_errors, failed_devices;
     uint64_t values_flashed, value_bytes_flashed;   /* write amplification's base */
 };

@@ -252,6 +252,32 @@ htab_slot *htab_find_item(struct htab *h, uint64_t hv, const void *it)
     return table_find_item(&h->t[0], hv, it);
 }
 
+static htab_slot *table_find_by(struct htab_table *t, uint64_t hv, htab_match_fn match,
+                                const void *arg)
+{
+    uint64_t b = table_home(t, hv), n, s;
+
+    for (n = 0; n < t->nbuckets; n++) {
+        htab_slot *bk = &t->slots[b * HTAB_BUCKET];
+        for (unsigned i = 0; i < HTAB_BUCKET; i++)
+            if (slot_tagged(&bk[i], hv, &s) && match(htab_item(s), arg))
+                return &bk[i];
+        if (t->spill[b] == 0)
+            break;
+        b = table_next(t, b);
+    }
+    return NULL;
+}
+
+htab_slot *htab_find_by(struct htab *h, uint64_t hv, htab_match_fn match, const void *arg)
+{
+    htab_slot *s;
+
+    if (h->migrating && (s = table_find_by(&h->t[1], hv, match, arg)) != NULL)
+        return s;
+    return table_find_by(&h->t[0], hv, match, arg);
+}
+
 /* Store an entry in the first free slot from its home bucket on, counting
  * it in the spill of every bucket it passes. -1 if the table is full. */
 static int table_put(struct htab_table *t, uint64_t hv, uint64_t entry)

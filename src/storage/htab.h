@@ -68,6 +68,10 @@ void htab_destroy(struct htab *h);
 htab_slot *htab_find(struct htab *h, uint64_t hv, const void *key, size_t nkey);
 /* The slot that points at item `it` (whose key hashes to hv), or NULL. */
 htab_slot *htab_find_item(struct htab *h, uint64_t hv, const void *it);
+/* The slot of an item under hv's tag that `match` accepts, or NULL: for
+ * a caller that knows the hash but not the key (the flash compactor). */
+typedef bool (*htab_match_fn)(const unsigned char *it, const void *arg);
+htab_slot *htab_find_by(struct htab *h, uint64_t hv, htab_match_fn match, const void *arg);
 /* Add an item whose key is known to be absent. 0, or -1 if no table
  * memory could be had (the item is then not indexed). */
 int htab_insert(struct htab *h, uint64_t hv, const void *it);

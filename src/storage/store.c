@@ -1830,6 +1830,101 @@ void store_flash_check(store_stub_fn keep, void *ctx)
     }
 }
 
+bool store_recache_flashed(const char *key, size_t nkey, const unsigned char *stub,
+                           const void *value, uint32_t len)
+{
+    uint64_t hv = key_hash(key, nkey);
+    struct shard *sh = shard_lock(hv);
+    struct item_hdr h;
+    enum store_found found;
+    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL, &found);
+    bool done = false;
+
+    if (it != NULL && item_is_flashed(it) && flash_stub_same(it + h.key_off + h.nkey, stub)) {
+        struct item_new n = {
+            .key = key, .nkey = nkey, .flags = h.flags, .exptime = h.exptime,
+            .v1 = value, .n1 = len, .extra = h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
+            .ecas = do_item_cas(sh, it, &h), .hold = true,
+        };
+        uint8_t kept = h.iflags & (ITEM_ACCESSED | ITEM_FETCHED);
+        if ((done = do_write(sh, hv, &n) == STORE_OK)) {   /* forgets the stub */
+            n.out_it[0] |= kept;
+            sh->total_items--;   /* the same item, moved */
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return done;
+}
+
+static bool item_has_stub(const unsigned char *it, const void *stub)
+{
+    size_t nkey;
+    const unsigned char *key = item_key(it, &nkey);
+
+    return item_is_flashed(it) && flash_stub_same(key + nkey, stub);
+}
+
+enum store_flash_hold store_flash_held(uint64_t hv, const unsigned char *stub,
+                                       bool drop_cold)
+{
+    struct shard *sh = shard_lock(hv);
+    htab_slot *slot = htab_find_by(&sh->ht, hv, item_has_stub, stub);
+    enum store_flash_hold r = STORE_FLASH_GONE;
+    struct item_hdr h;
+
+    if (slot != NULL) {
+        unsigned char *it = htab_slot_item(slot);
+        item_decode(it, &h);
+        if (do_is_live(sh, it, &h, clock_now()))
+            r = STORE_FLASH_HELD;
+        if (r == STORE_FLASH_HELD && drop_cold && !(h.iflags & ITEM_ACCESSED)) {
+            htab_remove(&sh->ht, hv, slot);
+            do_retire(sh, it, &h);
+            r = STORE_FLASH_DROPPED;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return r;
+}
+
+/* Give the item at `it` a new stub. In place, unless its segment is in
+ * the -e file, whose seal covers its bytes: then a sealed copy, as
+ * do_touch makes. */
+static bool do_restub(struct shard *sh, uint64_t hv, unsigned char *it,
+                      const unsigned char *to)
+{
+    struct item_hdr h;
+    char key[STORE_KEY_MAX];
+
+    item_decode(it, &h);
+    if (!persist_has(seg_of(it))) {
+        memcpy(it + h.key_off + h.nkey, to, FLASH_STUB_SIZE);
+        return true;
+    }
+    memcpy(key, it + h.key_off, h.nkey);   /* making room may move it */
+    struct item_new n = {
+        .key = key, .nkey = h.nkey, .flags = h.flags, .exptime = h.exptime,
+        .v1 = (const char *)to, .n1 = FLASH_STUB_SIZE, .flashed = true, .hold = true,
+        .extra = h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT), .ecas = do_item_cas(sh, it, &h),
+    };
+    if (do_write(sh, hv, &n) != STORE_OK)
+        return false;
+    sh->total_items--;   /* the same item, moved */
+    return true;
+}
+
+bool store_flash_restub(uint64_t hv, const unsigned char *from, const unsigned char *to)
+{
+    struct shard *sh = shard_lock(hv);
+    htab_slot *slot = htab_find_by(&sh->ht, hv, item_has_stub, from);
+    bool done = slot != NULL && do_restub(sh, hv, htab_slot_item(slot), to);
+
+    if (done)
+        flash_tier_forget(from);
+    pthread_mutex_unlock(&sh->lock);
+    return done;
+}
+
 enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
                               struct store_result *res)
 {

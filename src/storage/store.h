@@ -191,6 +191,26 @@ void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub)
 typedef bool (*store_stub_fn)(const unsigned char *stub, void *ctx);
 void store_flash_check(store_stub_fn keep, void *ctx);
 
+/* A flashed value read back (value, len bytes) for an item that still
+ * names it (stub): bring it back into RAM (ext_recache_rate), keeping the
+ * item's CAS, flags and expiry. False when the item changed meanwhile or
+ * no memory could be had (it stays flashed). */
+bool store_recache_flashed(const char *key, size_t nkey, const unsigned char *stub,
+                           const void *value, uint32_t len);
+
+/* The flash compactor's side (storage/flash_compact.c), by the key's hash
+ * (hash_key) that a record on flash holds, under the shard's lock:
+ * is the value at stub still wanted by a live item? With drop_cold, one
+ * not read since it was flashed (or last compacted in RAM) is dropped
+ * instead (ext_drop_unread). */
+enum store_flash_hold { STORE_FLASH_GONE, STORE_FLASH_HELD, STORE_FLASH_DROPPED };
+enum store_flash_hold store_flash_held(uint64_t hv, const unsigned char *stub,
+                                       bool drop_cold);
+/* Point the live item that names stub `from` at `to` (its value was
+ * rewritten there) and forget `from`. False: no item names `from` now
+ * (deleted, replaced, evicted): the caller forgets `to`. */
+bool store_flash_restub(uint64_t hv, const unsigned char *from, const unsigned char *to);
+
 /* touch: STORE_OK or STORE_NOT_FOUND; rarely STORE_NO_MEMORY: an item
  * stored without expiry has no room for one and is copied, which needs
  * memory (res->found is then STORE_ABSENT, as store_read reports it). A

@@ -1,0 +1,233 @@
+"""Flash pages compacted and reclaimed (issue 20, memcached's extstore
+compaction), values recached from flash, and `stats extstore`.
+
+A small flash file is filled, most of its values deleted so its pages go
+mostly dead, and the compaction thread (ext_compact_under, ext_max_frag)
+rewrites the live values elsewhere and frees the pages: every live value
+still reads back byte for byte, also for reads racing the moves."""
+import re
+import threading
+import time
+
+import pytest
+
+import hcutil
+from test_flash import N, fill, read_values, value
+
+pytestmark = pytest.mark.hardcached_only
+
+PAGES = 12            # of 1 MiB: RAM (8 MB) spills about 8 of them
+
+
+def compact_server(start_server, tmp_path, *opts, args=()):
+    """12 pages; compaction starts under 6 free, looks every 10 ms; no
+    recache (a recached value leaves flash) unless asked."""
+    return start_server("-m", "8", "-o", ",".join((
+        "ext_path=%s:%dm" % (tmp_path / "ext", PAGES), "ext_page_size=1",
+        "ext_wbuf_size=1", "ext_compact_under=6", "ext_drop_under=6",
+        "ext_max_sleep=10000", "ext_recache_rate=0") + opts), *args)
+
+
+def delete_most(c, keep):
+    """Delete every key i that keep(i) refuses; noreply, then a round trip."""
+    batch = [b"delete k%d noreply\r\n" % i for i in range(N) if not keep(i)]
+    for j in range(0, len(batch), 64):
+        c.send(b"".join(batch[j:j + 64]))
+    c.cmd(b"mn\r\n", b"MN\r\n")
+
+
+def wait_for(s, cond, what, timeout=60):
+    """Poll stats until cond(stats) holds (a bound against a hang)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        st = s.stats()
+        if cond(st):
+            return st
+        time.sleep(0.05)
+    pytest.fail("%s: %s" % (what, {k: v for k, v in st.items() if "extstore" in k}))
+
+
+def compacted(st):
+    return (int(st["extstore_compact_rescues"]) > 0 and
+            int(st["extstore_pages_free"]) >= 6)
+
+
+def keep_third(i):
+    return i % 3 == 0
+
+
+def test_partly_dead_pages_are_compacted_and_live_values_kept(start_server, tmp_path):
+    s = compact_server(start_server, tmp_path)
+    with s.client() as c:
+        fill(c, N)
+        before = s.stats()
+        assert int(before["extstore_pages_free"]) < 6, before   # it will compact
+        delete_most(c, keep_third)
+        st = wait_for(s, compacted, "no compaction")
+        got = dict(read_values(c, range(N)))
+    assert sorted(got) == [i for i in range(N) if keep_third(i)]
+    for i, v in got.items():
+        assert v == value(i), i
+    st = s.stats()
+    assert int(st["extstore_compact_rescues"]) > 0
+    assert st["extstore_compact_lost"] == "0"
+    assert st["extstore_compact_skipped"] == "0"
+    assert st["extstore_page_evictions"] == "0"      # nothing recycled: reclaimed
+    assert int(st["extstore_page_reclaims"]) > int(before["extstore_page_reclaims"])
+    assert int(st["extstore_pages_used"]) < int(before["extstore_pages_used"])
+    assert st["miss_from_extstore"] == "0"
+    # live bytes are what the pages hold: what stats extstore adds up
+    pages = s.stats("extstore")
+    assert sum(int(v) for k, v in pages.items() if k.endswith(":bytes")) == \
+        int(st["extstore_bytes_used"])
+
+
+def test_reads_racing_the_moves_never_get_a_wrong_value(start_server, tmp_path):
+    """Readers hammer the live keys while their values move: each hit is
+    the key's own value; once compaction is done every key hits."""
+    s = compact_server(start_server, tmp_path)
+    live = [i for i in range(N) if keep_third(i)]
+    stop = threading.Event()
+    wrong, hits = [], [0]
+
+    def reader(seed):
+        with s.client() as rc:
+            k = seed
+            while not stop.is_set():
+                keys = [live[(k + j * 7) % len(live)] for j in range(16)]
+                k += 97
+                for i, v in read_values(rc, keys):
+                    hits[0] += 1
+                    if v != value(i):
+                        wrong.append(i)
+
+    with s.client() as c:
+        fill(c, N)
+        threads = [threading.Thread(target=reader, args=(t * 131,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            delete_most(c, keep_third)
+            wait_for(s, compacted, "no compaction")
+            time.sleep(0.2)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        got = dict(read_values(c, live))
+    assert not wrong
+    assert hits[0] > 0
+    assert sorted(got) == live
+    for i, v in got.items():
+        assert v == value(i), i
+    assert s.stats()["badcrc_from_extstore"] == "0"
+
+
+def test_drop_unread_drops_values_never_read(start_server, tmp_path):
+    """With ext_drop_unread and no page fragmented enough (max_frag 0),
+    the oldest page is compacted keeping only values read since they were
+    flashed: those still read back, the others are dropped (skipped)."""
+    s = compact_server(start_server, tmp_path, "ext_compact_under=1", "ext_drop_under=1")
+    with s.client() as c:
+        fill(c, N)
+        read = [i for i in range(N) if i % 2 == 0]
+        assert len(read_values(c, read)) == len(read)   # marks them read
+        for cmd in (b"max_frag 0", b"drop_unread 1", b"drop_under 12",
+                    b"compact_under 12"):
+            c.cmd(b"extstore " + cmd + b"\r\n", b"OK\r\n")
+        wait_for(s, lambda st: int(st["extstore_compact_skipped"]) > 100, "nothing dropped")
+        c.cmd(b"extstore compact_under 1\r\n", b"OK\r\n")
+        c.cmd(b"extstore drop_unread 0\r\n", b"OK\r\n")
+        time.sleep(0.1)
+        got = dict(read_values(c, range(N)))
+    for i, v in got.items():
+        assert v == value(i), i
+    assert set(read) <= set(got)          # every value read was kept
+    assert len(got) < N                    # unread ones were dropped
+    st = s.stats()
+    assert int(st["extstore_compact_rescues"]) > 0
+    assert s.stats("settings")["ext_drop_unread"] == "no"
+
+
+def test_recache_brings_values_back_to_ram(start_server, tmp_path):
+    """Every read from flash (rate 1) brings its value back into RAM: the
+    next read of it is not a flash read. (No compaction: a value it moves
+    while a read of it is queued is read again, counted twice.)"""
+    s = compact_server(start_server, tmp_path, "ext_recache_rate=1", "ext_compact_under=1")
+    with s.client() as c:
+        fill(c, N)
+        got = dict(read_values(c, range(200)))
+        st = s.stats()
+        flashed = int(st["get_extstore"])
+        assert flashed > 0
+        assert st["recache_from_extstore"] == str(flashed)
+        again = dict(read_values(c, range(200)))
+        st2 = s.stats()
+    assert got == again and len(got) == 200
+    for i, v in got.items():
+        assert v == value(i), i
+    assert st2["get_extstore"] == st["get_extstore"]   # now served from RAM
+    assert int(st2["extstore_objects_used"]) <= int(st["extstore_objects_used"])
+
+
+def test_recache_rate_one_in_n(start_server, tmp_path):
+    s = compact_server(start_server, tmp_path, "ext_recache_rate=4", "ext_compact_under=1",
+                       args=("-t", "1"))
+    with s.client() as c:
+        fill(c, N)
+        read_values(c, range(400))
+        st = s.stats()
+    reads = int(st["get_extstore"])
+    assert reads >= 40
+    assert int(st["recache_from_extstore"]) == (reads + 3) // 4
+
+
+PAGE_LINE = re.compile(r"^(\d+):(version|bytes|bucket|free_bucket)$")
+
+
+def page_stats(s):
+    """`stats extstore` as (page, field, value), in reply order."""
+    with s.client() as c:
+        c.send(b"stats extstore\r\n")
+        lines = []
+        while True:
+            line = c.readline(timeout=10)
+            if line == b"END\r\n":
+                return lines
+            _, name, v = line.decode().split()
+            m = PAGE_LINE.match(name)
+            assert m, line
+            lines.append((int(m.group(1)), m.group(2), int(v)))
+
+
+def test_stats_extstore_per_page_lines(start_server, tmp_path):
+    s = compact_server(start_server, tmp_path)
+    empty = page_stats(s)
+    assert [(p, f) for p, f, _ in empty] == \
+        [(p, f) for p in range(PAGES) for f in ("version", "bytes", "bucket", "free_bucket")]
+    assert all(v == 0 for _, _, v in empty)
+    with s.client() as c:
+        fill(c, N)
+    lines = page_stats(s)
+    st = s.stats()
+    versions = [v for _, f, v in lines if f == "version"]
+    used = [v for v in versions if v != 0]
+    assert len(used) == int(st["extstore_pages_used"])
+    assert len(set(used)) == len(used)               # allocation order, unique
+    assert sum(v for _, f, v in lines if f == "bytes") == int(st["extstore_bytes_used"])
+
+
+def test_stats_extstore_names_match_memcached_145(start_server, tmp_path):
+    ref = hcutil.memcached_145()
+    if ref is None:
+        pytest.skip(hcutil.REF_MISSING)
+    opts = "ext_path=%s:16m,ext_page_size=2,ext_wbuf_size=2"  # memcached: 2 MiB units
+    mc = start_server("-o", opts % (tmp_path / "mc"), binary=ref)
+    hc = start_server("-o", opts % (tmp_path / "hc"))
+    want, got = page_stats(mc), page_stats(hc)
+    assert [(p, f) for p, f, _ in got] == [(p, f) for p, f, _ in want]
+    assert got == want                    # all free: every value 0, as memcached
+
+
+def test_stats_extstore_without_a_tier_is_end(start_server):
+    assert page_stats(start_server()) == []
