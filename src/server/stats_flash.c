@@ -22,7 +22,7 @@ void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c
     if (on)
         flash_tier_policy(&pol);
     stats_add_u64(s, "ext_item_size", on ? flash_tier_item_size() : c->item_size);
-    stats_add_u64(s, "ext_item_age", c->item_age);
+    stats_add_u64(s, "ext_item_age", on ? flash_tier_item_age() : c->item_age);
     stats_add_u64(s, "ext_low_ttl", on ? flash_tier_low_ttl() : c->low_ttl);
     stats_add_u64(s, "ext_recache_rate", on ? flash_tier_recache_rate() : c->recache_rate);
     stats_add_u64(s, "ext_wbuf_size", c->wbuf_size);

@@ -31,7 +31,7 @@ static struct {
     pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
     uint64_t              flashed, flashed_bytes;
     _Atomic uint32_t      item_size, low_ttl;   /* tunable while running */
-    _Atomic uint32_t      recache_rate, compact_under, drop_under, max_sleep;
+    _Atomic uint32_t      item_age, recache_rate, compact_under, drop_under, max_sleep;
     _Atomic bool          drop_unread;
     _Atomic uint64_t      max_frag_bits;        /* a double's bits */
 } tier = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -76,6 +76,7 @@ int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
     tier.ndev = c->ndev;
     atomic_store(&tier.item_size, c->item_size);
     atomic_store(&tier.low_ttl, c->low_ttl);
+    atomic_store(&tier.item_age, c->item_age);
     atomic_store(&tier.recache_rate, c->recache_rate);
     atomic_store(&tier.max_sleep, c->max_sleep);
     atomic_store(&tier.drop_unread, c->drop_unread);
@@ -129,6 +130,7 @@ bool flash_tier_tune(const char *knob, uint32_t value)
 {
     static const struct { const char *name; _Atomic uint32_t *v; } knobs[] = {
         { "item_size", &tier.item_size }, { "low_ttl", &tier.low_ttl },
+        { "item_age", &tier.item_age },
         { "recache_rate", &tier.recache_rate }, { "compact_under", &tier.compact_under },
         { "drop_under", &tier.drop_under }, { "max_sleep", &tier.max_sleep },
     };
@@ -152,6 +154,11 @@ bool flash_tier_tune_frag(double max_frag)
     if (tier.on)
         set_frag(max_frag);
     return tier.on;
+}
+
+uint32_t flash_tier_item_age(void)
+{
+    return atomic_load_explicit(&tier.item_age, memory_order_relaxed);
 }
 
 uint32_t flash_tier_recache_rate(void)

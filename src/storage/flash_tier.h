@@ -49,7 +49,7 @@ struct flash_dev *flash_tier_device(unsigned i);
 bool flash_tier_active(void);
 
 /* The `extstore` command's knobs that act on a running tier (memcached's
- * names): item_size, low_ttl, recache_rate, compact_under, drop_under,
+ * names): item_size, low_ttl, item_age, recache_rate, compact_under, drop_under,
  * max_sleep, drop_unread (0 or not), and max_frag through _tune_frag.
  * False: no such knob, or no tier. */
 bool flash_tier_tune(const char *knob, uint32_t value);
@@ -59,6 +59,10 @@ bool flash_tier_tune_frag(double max_frag);
  * memcached sets them). */
 uint32_t flash_tier_item_size(void);
 uint32_t flash_tier_low_ttl(void);
+/* ext_item_age: eviction flashes a value read since the last compaction
+ * too, when it was not read for this many seconds (memcached's default,
+ * UINT32_MAX, never: only values not read since go). */
+uint32_t flash_tier_item_age(void);
 uint32_t flash_tier_recache_rate(void);
 uint32_t flash_tier_max_sleep(void);
 uint32_t flash_tier_wbuf_size(void);

@@ -640,6 +640,17 @@ static size_t do_flash_item(const struct shard *sh, unsigned char *to, size_t ro
     return size;
 }
 
+/* May eviction flash this item rather than keep it (second chance)? If
+ * it was not read since the last compaction, or (ext_item_age) not for
+ * that long; its access time is rounded up, so it may pass now. */
+static bool flash_cold(const struct seg *s, const struct item_hdr *h, rel_time_t now)
+{
+    rel_time_t read_at = s->created + h->atime;
+
+    return !(h->iflags & ITEM_ACCESSED) ||
+           (now > read_at && now - read_at >= flash_tier_item_age());
+}
+
 #ifdef HC_DEBUG
 #include <signal.h>
 /* Debug builds only: tests kill the server at a point where a crash hurts
@@ -691,7 +702,7 @@ static void do_seg_compact(struct shard *sh, struct seg *s)
         bool live = do_is_live(sh, it, &h, now);
         bool stub = item_is_flashed(it);   /* flashed items stay while room */
         size_t size = do_moved_size(sh, it, &h);
-        if (live && flash && !stub && !(h.iflags & ITEM_ACCESSED) &&
+        if (live && flash && !stub && flash_cold(s, &h, now) &&
             flash_tier_wants(h.nvalue, h.exptime, now)) {
             uint64_t hv = hash_key(it + h.key_off, h.nkey);
             htab_slot *slot = htab_find_item(&sh->ht, hv, it);

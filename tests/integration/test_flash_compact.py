@@ -231,3 +231,27 @@ def test_stats_extstore_names_match_memcached_145(start_server, tmp_path):
 
 def test_stats_extstore_without_a_tier_is_end(start_server):
     assert page_stats(start_server()) == []
+
+
+@pytest.mark.parametrize("age", [None, 1])
+def test_item_age_flashes_values_read_but_idle(start_server, tmp_path, age):
+    """Values read once then idle: eviction keeps read items in RAM only
+    up to half a segment and evicts the rest; with ext_item_age they go
+    to flash instead once idle that long, and all read back."""
+    opts = ("ext_compact_under=1",) + (("ext_item_age=%d" % age,) if age else ())
+    s = compact_server(start_server, tmp_path, *opts)
+    with s.client() as c:
+        fill(c, 1000)                                 # 4 MB: all in RAM
+        assert len(read_values(c, range(1000))) == 1000
+        assert s.stats()["get_extstore"] == "0"
+        time.sleep(2.2)
+        fill(c, 3000, first=1000)                     # 12 MB more: eviction
+        got = dict(read_values(c, range(1000)))
+    st = s.stats()
+    for i, v in got.items():
+        assert v == value(i), i
+    if age is None:   # memcached's default: no age limit, read ones stay
+        assert len(got) < 1000 and int(st["evictions"]) > 0
+    else:
+        assert len(got) == 1000 and st["evictions"] == "0"
+        assert int(st["get_extstore"]) > 500
