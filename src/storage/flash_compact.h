@@ -13,16 +13,7 @@
 #include <stdint.h>
 
 #include "storage/flash_dev.h"
-
-/* memcached's knobs: compact when fewer than compact_under pages are
- * free, a page whose live bytes are under max_frag of a page; when none
- * is and fewer than drop_under are free, with drop_unread, the oldest
- * page, dropping the values not read since they were flashed. */
-struct flash_compact_policy {
-    uint32_t compact_under, drop_under;
-    double   max_frag;
-    bool     drop_unread;
-};
+#include "storage/flash_tier.h"   /* struct flash_compact_policy */
 
 /* Pure: which of n pages (flash_dev_page_info) to compact now, as
  * memcached's storage_compact_check for one bucket: the most fragmented

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/flash_compact.h"
 #include "storage/flash_dev.h"
 
 #define FLASH_IO_QUEUE_MIN 4096   /* reads queued for the I/O threads */

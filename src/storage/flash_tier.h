@@ -66,7 +66,16 @@ uint32_t flash_tier_item_age(void);
 uint32_t flash_tier_recache_rate(void);
 uint32_t flash_tier_max_sleep(void);
 uint32_t flash_tier_wbuf_size(void);
-struct flash_compact_policy;
+/* The compactor's knobs (flash_compact.h), memcached's: compact when
+ * fewer than compact_under pages are free, a page whose live bytes are
+ * under max_frag of a page; when none is and fewer than drop_under are
+ * free, with drop_unread, the oldest page, dropping the values not read
+ * since they were flashed. */
+struct flash_compact_policy {
+    uint32_t compact_under, drop_under;
+    double   max_frag;
+    bool     drop_unread;
+};
 void flash_tier_policy(struct flash_compact_policy *pol);
 
 /* Store side, under the shard lock. Does a value of nvalue bytes that
