@@ -108,7 +108,7 @@ static void group_flush(struct compact_page *cp)
         return;
     flash_tier_batch_begin();
     for (unsigned i = 0; i < cp->nmv; i++)
-        put[i] = flash_tier_put(cp->mv[i].hv, cp->mv[i].value, cp->mv[i].len, cp->mv[i].to);
+        put[i] = flash_tier_rewrite(cp->mv[i].hv, cp->mv[i].value, cp->mv[i].len, cp->mv[i].to);
     flash_tier_batch_end();   /* on the device before any stub names it */
     for (unsigned i = 0; i < cp->nmv; i++) {
         struct compact_move *m = &cp->mv[i];

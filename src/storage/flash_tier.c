@@ -302,8 +302,10 @@ bool flash_stub_same(const unsigned char *a, const unsigned char *b)
     return memcmp(a, b, FLASH_STUB_SIZE) == 0;
 }
 
-bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
-                    unsigned char stub[FLASH_STUB_SIZE])
+/* Append a value; `fresh`: a value flashed, not one compaction moves
+ * (the base of write amplification). */
+static bool tier_put(uint64_t key_hash, const void *value, uint32_t len,
+                     unsigned char stub[FLASH_STUB_SIZE], bool fresh)
 {
     struct flash_loc loc;
 
@@ -312,8 +314,8 @@ bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
         enum flash_io r = flash_dev_append(d, key_hash, value, len, &loc);
         if (r == FLASH_OK) {
             stub_put(stub, cur, &loc);
-            tier.flashed++;
-            tier.flashed_bytes += len;
+            tier.flashed += fresh;
+            tier.flashed_bytes += fresh ? len : 0;
             return true;
         }
         if (r == FLASH_FULL)   /* a value larger than a page */
@@ -321,6 +323,18 @@ bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
         atomic_store(&tier.cur, cur + 1);   /* failed (logged): the next device */
     }
     return false;
+}
+
+bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
+                    unsigned char stub[FLASH_STUB_SIZE])
+{
+    return tier_put(key_hash, value, len, stub, true);
+}
+
+bool flash_tier_rewrite(uint64_t key_hash, const void *value, uint32_t len,
+                        unsigned char stub[FLASH_STUB_SIZE])
+{
+    return tier_put(key_hash, value, len, stub, false);
 }
 
 void flash_tier_forget(const unsigned char *stub)

@@ -90,6 +90,9 @@ void flash_tier_batch_end(void);
  * device can take it. key_hash: hash_key() of the item's key. */
 bool flash_tier_put(uint64_t key_hash, const void *value, uint32_t len,
                     unsigned char stub[FLASH_STUB_SIZE]);
+/* The same for a value compaction moves: not counted as flashed again. */
+bool flash_tier_rewrite(uint64_t key_hash, const void *value, uint32_t len,
+                        unsigned char stub[FLASH_STUB_SIZE]);
 /* The value a stub names is gone (deleted, replaced, evicted). */
 void flash_tier_forget(const unsigned char *stub);
 /* The device (index in the ext_path list) and location a stub names. */

@@ -1846,12 +1846,15 @@ bool store_recache_flashed(const char *key, size_t nkey, const unsigned char *st
 {
     uint64_t hv = key_hash(key, nkey);
     struct shard *sh = shard_lock(hv);
+    htab_slot *slot = htab_find(&sh->ht, hv, key, nkey);   /* no lookup to observe */
+    unsigned char *it = slot ? htab_slot_item(slot) : NULL;
     struct item_hdr h;
-    enum store_found found;
-    unsigned char *it = do_lookup(sh, hv, key, nkey, &h, NULL, &found);
     bool done = false;
 
-    if (it != NULL && item_is_flashed(it) && flash_stub_same(it + h.key_off + h.nkey, stub)) {
+    if (it != NULL)
+        item_decode(it, &h);
+    if (it != NULL && item_is_flashed(it) && do_is_live(sh, it, &h, clock_now()) &&
+        flash_stub_same(it + h.key_off + h.nkey, stub)) {
         struct item_new n = {
             .key = key, .nkey = nkey, .flags = h.flags, .exptime = h.exptime,
             .v1 = value, .n1 = len, .extra = h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
