@@ -51,5 +51,8 @@ rel_time_t clock_exptime(int64_t exptime);
 
 /* Monotonic milliseconds, for deadlines and rates (not item times). */
 uint64_t clock_mono_ms(void);
+/* *ts = CLOCK_MONOTONIC now plus us microseconds: the deadline of a
+ * pthread_cond_timedwait on a condition set to that clock. */
+void clock_mono_deadline(struct timespec *ts, uint64_t us);
 
 #endif

@@ -71,24 +71,13 @@ static struct {
 /* Serialises enable/disable/stop (several workers may send them). */
 static pthread_mutex_t cr_ctl = PTHREAD_MUTEX_INITIALIZER;
 
-static void deadline_in(struct timespec *ts, uint64_t us)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(us / 1000000);
-    ts->tv_nsec += (long)(us % 1000000) * 1000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 /* Wait up to us microseconds or until stopped (or kicked, if kick);
  * cr.lock held. */
 static void wait_for(uint64_t us, bool kick)
 {
     struct timespec ts;
 
-    deadline_in(&ts, us);
+    clock_mono_deadline(&ts, us);
     while (!cr.stop && !(kick && cr.kicked))
         if (pthread_cond_timedwait(&cr.wake, &cr.lock, &ts) == ETIMEDOUT)
             break;

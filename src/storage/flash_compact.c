@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "storage/flash_tier.h"
 #include "storage/store.h"
 
@@ -232,13 +233,7 @@ static void wait_us(uint64_t us)
 {
     struct timespec t;
 
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += (time_t)(us / 1000000);
-    t.tv_nsec += (long)(us % 1000000) * 1000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
+    clock_mono_deadline(&t, us);
     pthread_cond_timedwait(&cx.cond, &cx.lock, &t);
 }
 
