@@ -88,7 +88,8 @@ struct compact_page {
 
 static struct {
     pthread_t        tid;
-    bool             running, stop;
+    bool             running;
+    _Atomic bool     stop;       /* also read mid-page, without the lock */
     pthread_mutex_t  lock;
     pthread_cond_t   cond;
     unsigned char   *buf;        /* the read window */
@@ -155,6 +156,10 @@ static void compact_page(struct compact_page *cp)
     uint32_t off = 0;
 
     while (cp->used - off >= sizeof(struct flash_rec)) {
+        if (atomic_load_explicit(&cx.stop, memory_order_relaxed)) {
+            group_flush(cp);   /* the rest stays where it is, page and all */
+            return;
+        }
         const unsigned char *p = page_window(cp, off, sizeof(struct flash_rec));
         struct flash_rec r;
         if (p == NULL)
