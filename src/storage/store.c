@@ -1858,7 +1858,7 @@ bool store_recache_flashed(const char *key, size_t nkey, const unsigned char *st
         struct item_new n = {
             .key = key, .nkey = nkey, .flags = h.flags, .exptime = h.exptime,
             .v1 = value, .n1 = len, .extra = h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT),
-            .ecas = do_item_cas(sh, it, &h), .hold = true,
+            .ecas = do_item_cas(sh, it, &h), .hold = true, .copy = true,
         };
         uint8_t kept = h.iflags & (ITEM_ACCESSED | ITEM_FETCHED);
         if ((done = do_write(sh, hv, &n) == STORE_OK)) {   /* forgets the stub */
@@ -1919,6 +1919,7 @@ static bool do_restub(struct shard *sh, uint64_t hv, unsigned char *it,
     struct item_new n = {
         .key = key, .nkey = h.nkey, .flags = h.flags, .exptime = h.exptime,
         .v1 = (const char *)to, .n1 = FLASH_STUB_SIZE, .flashed = true, .hold = true,
+        .copy = true,
         .extra = h.iflags & (ITEM_STALE | ITEM_TOKEN_SENT), .ecas = do_item_cas(sh, it, &h),
     };
     if (do_write(sh, hv, &n) != STORE_OK)
