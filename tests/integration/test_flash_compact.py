@@ -232,6 +232,9 @@ def test_stats_extstore_names_match_memcached_145(start_server, tmp_path):
     want, got = page_stats(mc), page_stats(hc)
     assert [(p, f) for p, f, _ in got] == [(p, f) for p, f, _ in want]
     assert got == want                    # all free: every value 0, as memcached
+    # with a file, compact_under and drop_under of 0 become 1% of its pages
+    for name in ("ext_compact_under", "ext_drop_under", "ext_max_frag"):
+        assert hc.stats("settings")[name] == mc.stats("settings")[name], name
 
 
 def test_stats_extstore_without_a_tier_is_end(start_server):
