@@ -3,9 +3,10 @@
  * flash_tier.h). Values go to the first device that has not failed; a
  * device that fails is left (its values become misses) and the next one
  * takes the writes; with none left the store keeps evicting as without a
- * tier. Pages are recycled oldest first when a device is full (the simplest
- * honest policy: flash holds the most recently evicted values), and freed
- * at once when every value in them is gone.
+ * tier. Pages are freed at once when every value in them is gone, emptied
+ * by compaction when mostly dead (flash_compact.c), and recycled oldest
+ * first when a device is full all the same. The runtime knobs live here,
+ * read lock-free by the store, the compactor and the read path.
  */
 #include "storage/flash_tier.h"
 
