@@ -14,9 +14,11 @@
  * where memcached keeps about 48 plus the key (its item header with the
  * value's location).
  *
- * Locking: the writer side (flash_tier_batch_*, _put, _forget) runs under
- * a shard lock and takes the tier's own lock inside it (shard, then tier,
- * never the other way); reads never take it.
+ * Locking: the writer side (flash_tier_batch_*, _put, _rewrite, _forget)
+ * runs under a shard lock, or on the compactor's thread holding none, and
+ * takes the tier's own lock inside it (shard, then tier, never the other
+ * way: no shard lock is taken between batch_begin and batch_end); reads
+ * never take it.
  */
 #ifndef HC_STORAGE_FLASH_TIER_H
 #define HC_STORAGE_FLASH_TIER_H
