@@ -44,6 +44,7 @@ struct park_read {
     struct park_batch  *b;
     bool                ready;    /* the worker took it back */
     size_t              size;     /* bytes allocated for it */
+    bool                fetched;  /* its item was read before this read */
     unsigned char       stub[FLASH_STUB_SIZE];
     struct park_read   *next;     /* on the done list */
     unsigned char       buf[];    /* the record, then the value */
@@ -165,6 +166,7 @@ static bool park_submit(struct session *s, const struct store_item *it, bool ahe
     r->b = b;
     r->size = size;
     memcpy(r->stub, it->flash, FLASH_STUB_SIZE);
+    r->fetched = it->fetched;
     r->req.scratch = r->buf;
     r->req.out = r->buf + rsize;
     r->req.done = park_done;
@@ -187,15 +189,17 @@ oom:
     return false;
 }
 
-/* 1 in ext_recache_rate values served from flash goes back into RAM
- * (memcached counts per connection; here per worker thread). */
+/* 1 in ext_recache_rate values served from flash whose item was read
+ * before (memcached: "hit at least twice") goes back into RAM (memcached
+ * counts per connection; here per worker thread). */
 static _Thread_local uint32_t recache_counter;
 
-static void park_recache_pick(struct park_batch *b, const struct store_item *it)
+static void park_recache_pick(struct park_batch *b, const struct park_read *r,
+                              const struct store_item *it)
 {
     uint32_t rate = flash_tier_recache_rate();
 
-    if (rate != 0 && recache_counter++ % rate == 0) {
+    if (rate != 0 && r->fetched && recache_counter++ % rate == 0) {
         memcpy(b->recache_key, it->key, it->nkey);
         b->recache_nkey = it->nkey;
     }
@@ -228,7 +232,7 @@ enum park_value park_value(struct session *s, const struct store_item *it,
         s->park->used = r;
         if (r->req.result == FLASH_OK) {
             *value = r->req.out;
-            park_recache_pick(s->park, it);
+            park_recache_pick(s->park, r, it);
             return PARK_SERVE;
         }
         STAT_INCR(s->stats, miss_from_extstore);
