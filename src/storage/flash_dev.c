@@ -493,6 +493,7 @@ void flash_dev_restore(struct flash_dev *d, const struct flash_page_use *use)
         p->state = PAGE_FULL;
         p->used = use[i].used;
         p->live = use[i].live;
+        p->live_bytes = use[i].live_bytes;
         d->st.pages_used++;
     }
 }

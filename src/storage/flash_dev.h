@@ -74,9 +74,10 @@ uint64_t flash_dev_id(const struct flash_dev *d);
 uint64_t flash_dev_found_id(const struct flash_dev *d);
 
 /* What a restart found of one page (flash_recover.c): the version of its
- * values that are still in use, how many, and the end of the last. */
+ * values that are still in use, how many, the end of the last, and their
+ * records' bytes (compaction's measure). */
 struct flash_page_use {
-    uint32_t version, used, live;
+    uint32_t version, used, live, live_bytes;
 };
 /* Right after open, before any append or read: each page with live
  * values is full at its version (the oldest version is reused first),

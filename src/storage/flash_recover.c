@@ -73,6 +73,7 @@ bool flash_rebuild_note(struct flash_rebuild *r, const struct flash_loc *loc)
     if (end > p->used)
         p->used = end;
     p->live++;
+    p->live_bytes += end - loc->offset;
     return true;
 }
 
