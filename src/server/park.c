@@ -190,8 +190,10 @@ oom:
 }
 
 /* 1 in ext_recache_rate values served from flash whose item was read
- * before (memcached: "hit at least twice") goes back into RAM (memcached
- * counts per connection; here per worker thread). */
+ * before (memcached: "hit at least twice") goes back into RAM: the
+ * rate-th, not the first as in memcached, whose count starts at each
+ * connection (here per worker thread): a recache takes RAM, which may
+ * evict others, so a rate of 2000 should not recache at once. */
 static _Thread_local uint32_t recache_counter;
 
 static void park_recache_pick(struct park_batch *b, const struct park_read *r,
@@ -199,7 +201,7 @@ static void park_recache_pick(struct park_batch *b, const struct park_read *r,
 {
     uint32_t rate = flash_tier_recache_rate();
 
-    if (rate != 0 && r->fetched && recache_counter++ % rate == 0) {
+    if (rate != 0 && r->fetched && ++recache_counter % rate == 0) {
         memcpy(b->recache_key, it->key, it->nkey);
         b->recache_nkey = it->nkey;
     }

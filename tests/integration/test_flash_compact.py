@@ -192,7 +192,7 @@ def test_recache_rate_one_in_n(start_server, tmp_path):
         st = s.stats()
     reads = int(st["get_extstore"]) - before
     assert reads >= 40
-    assert int(st["recache_from_extstore"]) == (reads + 3) // 4
+    assert int(st["recache_from_extstore"]) == reads // 4   # the 4th, 8th, ...
 
 
 PAGE_LINE = re.compile(r"^(\d+):(version|bytes|bucket|free_bucket)$")
