@@ -137,6 +137,8 @@ static void exec_store(struct session *s, const struct bin_req *req)
     st = store_write(&wr, &res);
     stats_store(ts, &wr, st, &res);
     watch_store(req->key, req->keylen, st, mode, wr.exptime, req->nvalue, req->flags);
+    if ((st == STORE_TOO_LARGE || st == STORE_NO_MEMORY) && req->base == BIN_OP_SET)
+        store_unlink_refused(req->key, req->keylen);
     switch (st) {
     case STORE_OK:
         respond_ok(s, req, res.cas);
@@ -364,8 +366,7 @@ static enum proc_step bin_step(struct session *s, const char *data, size_t len,
         if (req.status == BIN_STATUS_E2BIG) {
             STAT_INCR(s->stats, store_too_large);
             if (req.base == BIN_OP_SET && req.key != NULL)
-                store_delete(&(struct store_delete){ .key = req.key, .nkey = req.keylen },
-                             NULL);   /* as memcached */
+                store_unlink_refused(req.key, req.keylen);
         }
         if (req.status != BIN_STATUS_OK)
             respond_error(s, &req, req.status);

@@ -93,6 +93,20 @@ static enum meta_error meta_key(const struct text_req *req, const struct meta_fl
     return META_ERR_NONE;
 }
 
+void meta_ms_refused(const struct text_req *req)
+{
+    struct meta_flags f;
+    struct meta_key k;
+
+    if (req->nargs < req->meta_flags_at)
+        return;
+    memset(&f, 0, sizeof(f));
+    if (meta_parse(META_MS, req->args + req->meta_flags_at,
+                   req->nargs - req->meta_flags_at, &f) == META_ERR_NONE &&
+        meta_key(req, &f, &k) == META_ERR_NONE)
+        store_unlink_refused(k.p, k.n);
+}
+
 /* k, O and b: the flags every meta reply may carry. */
 static bool put_common(struct line *l, const struct meta_flags *f,
                        const struct meta_key *k, char flag)
@@ -253,6 +267,11 @@ static void exec_ms(struct session *s, const struct text_req *req, const struct 
     st = store_write(&wr, &res);
     stats_store(ts, &wr, st, &res);
     watch_store(wr.key, wr.nkey, st, mode, wr.exptime, wr.nvalue, wr.flags);
+    /* memcached's ms unlinks for every mode; an append's refusal here is
+     * for the joined value, which memcached never allocates: kept */
+    if ((st == STORE_TOO_LARGE || st == STORE_NO_MEMORY) &&
+        mode != STORE_APPEND && mode != STORE_PREPEND)
+        store_unlink_refused(wr.key, wr.nkey);
     switch (st) {
     case STORE_OK:
         if (f->quiet)

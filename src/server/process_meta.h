@@ -10,5 +10,9 @@
 #include "server/session.h"
 
 void process_meta(struct session *s, const struct text_req *req);
+/* An ms whose value the parser refused unread (over -I): as memcached,
+ * the key's old value goes (store_unlink_refused), its key decoded as
+ * the ms's flags say. */
+void meta_ms_refused(const struct text_req *req);
 
 #endif

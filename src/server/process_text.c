@@ -156,13 +156,12 @@ static void exec_store(struct session *s, const struct text_req *req)
     st = store_write(&wr, &res);
     stats_store(ts, &wr, st, &res);
     watch_store(wr.key, wr.nkey, st, wr.mode, wr.exptime, wr.nvalue, wr.flags);
+    if ((st == STORE_TOO_LARGE || st == STORE_NO_MEMORY) && req->cmd == TEXT_CMD_SET)
+        store_unlink_refused(req->key.p, req->key.n);
     /* memcached: an append/prepend that cannot get memory is NOT_STORED */
     if ((req->cmd == TEXT_CMD_APPEND || req->cmd == TEXT_CMD_PREPEND) &&
         (st == STORE_TOO_LARGE || st == STORE_NO_MEMORY))
         st = STORE_NOT_STORED;
-    if (st == STORE_TOO_LARGE && req->cmd == TEXT_CMD_SET)   /* memcached drops */
-        store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
-                     NULL);                                  /* the stale value */
     if (req->noreply) {
         if (log_verbosity > 1)
             trace_noreply = store_replies[st].line;
@@ -378,9 +377,10 @@ static void text_error(struct session *s, const struct text_req *req)
 {
     if (req->error == TEXT_ERR_TOO_LARGE) {
         STAT_INCR(s->stats, store_too_large);
-        if (req->cmd == TEXT_CMD_SET)   /* as memcached: no stale value */
-            store_delete(&(struct store_delete){ .key = req->key.p, .nkey = req->key.n },
-                         NULL);
+        if (req->cmd == TEXT_CMD_SET)
+            store_unlink_refused(req->key.p, req->key.n);
+        else if (req->cmd == TEXT_CMD_MS)
+            meta_ms_refused(req);
     }
     if (req->noreply && req->error == TEXT_ERR_BAD_CHUNK && log_verbosity > 1)
         trace_noreply = text_error_string(req->error);

@@ -1961,6 +1961,27 @@ enum store_status store_touch(const char *key, size_t nkey, rel_time_t exptime,
     return st;
 }
 
+void store_unlink_refused(const char *key, size_t nkey)
+{
+    uint64_t hv;
+    struct shard *sh;
+    struct item_hdr h;
+    htab_slot *slot;
+    enum store_found found;
+    unsigned char *it;
+
+    if (nkey > STORE_KEY_MAX)
+        return;
+    hv = key_hash(key, nkey);
+    sh = shard_lock(hv);
+    it = do_lookup(sh, hv, key, nkey, &h, &slot, &found);
+    if (it != NULL) {
+        htab_remove(&sh->ht, hv, slot);
+        do_retire(sh, it, &h);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
 enum store_status store_delete(const struct store_delete *d, struct store_result *res)
 {
     uint64_t hv = key_hash(d->key, d->nkey);

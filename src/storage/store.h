@@ -180,6 +180,14 @@ struct store_read {
  * copied for want of memory reports STORE_ABSENT, the item unchanged. */
 enum store_found store_read(const struct store_read *r, store_visit_fn fn, void *ctx);
 
+/* After a set refused for size or memory (STORE_TOO_LARGE,
+ * STORE_NO_MEMORY), told to the client and to watch: the key's old value
+ * goes too, as memcached unlinks it so that no stale value outlives a
+ * failed set. Watch sees the lookup, not a delete, as memcached's. The
+ * processors call it for what memcached does it for (text and binary
+ * set, meta ms), and for a value their parsers refused unread. */
+void store_unlink_refused(const char *key, size_t nkey);
+
 /* A flashed value that could not be read back (stale, damaged, its device
  * failed): drop the item if it still names that value (stub, as
  * store_item.flash showed it), so later reads miss without trying. */
