@@ -360,23 +360,29 @@ size_t flash_dev_read_size(const struct flash_loc *loc)
     return sizeof(struct flash_rec) + loc->len;
 }
 
-enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
-                             uint64_t key_hash, void *scratch, void *out)
+enum flash_io flash_dev_read_prep(struct flash_dev *d, const struct flash_loc *loc,
+                                  int *fd, uint64_t *at)
 {
-    size_t want = flash_dev_read_size(loc);
-    struct flash_rec r;
-    ssize_t n;
-
     if (atomic_load(&d->failed))
         return FLASH_FAILED;
     if (loc->page >= d->npages || loc->offset > d->page_size ||
-        want > d->page_size - loc->offset)
+        flash_dev_read_size(loc) > d->page_size - loc->offset)
         return FLASH_BAD;
     if (atomic_load(&d->page[loc->page].version) != loc->version)
         return FLASH_STALE;
-    n = pread(d->fd, scratch, want, (off_t)loc->page * d->page_size + loc->offset);
-    if (n < 0 || (size_t)n != want)
-        return dev_fail(d, "read", n < 0 ? errno : 0);
+    *fd = d->fd;
+    *at = (uint64_t)loc->page * d->page_size + loc->offset;
+    return FLASH_OK;
+}
+
+enum flash_io flash_dev_read_check(struct flash_dev *d, const struct flash_loc *loc,
+                                   uint64_t key_hash, const void *scratch, long n,
+                                   void *out)
+{
+    struct flash_rec r;
+
+    if (n < 0 || (size_t)n != flash_dev_read_size(loc))
+        return dev_fail(d, "read", n < 0 ? (int)-n : 0);
     memcpy(&r, scratch, sizeof(r));
     if (r.version != loc->version || r.len != loc->len || r.key_hash != key_hash ||
         r.sum != rec_sum(&r, (const unsigned char *)scratch + sizeof(r)) ||
@@ -388,6 +394,20 @@ enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
     atomic_fetch_add(&d->objects_read, 1);
     atomic_fetch_add(&d->bytes_read, loc->len);
     return FLASH_OK;
+}
+
+enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
+                             uint64_t key_hash, void *scratch, void *out)
+{
+    enum flash_io r;
+    uint64_t at;
+    ssize_t n;
+    int fd;
+
+    if ((r = flash_dev_read_prep(d, loc, &fd, &at)) != FLASH_OK)
+        return r;
+    n = pread(fd, scratch, flash_dev_read_size(loc), (off_t)at);
+    return flash_dev_read_check(d, loc, key_hash, scratch, n < 0 ? -errno : n, out);
 }
 
 void flash_dev_forget(struct flash_dev *d, const struct flash_loc *loc)

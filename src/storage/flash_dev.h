@@ -110,6 +110,15 @@ enum flash_io flash_dev_append(struct flash_dev *d, uint64_t key_hash, const voi
 size_t flash_dev_read_size(const struct flash_loc *loc);
 enum flash_io flash_dev_read(struct flash_dev *d, const struct flash_loc *loc,
                              uint64_t key_hash, void *scratch, void *out);
+/* flash_dev_read in two halves, for a read the caller makes itself
+ * (io_uring): prep says whether loc can be read now and where (the
+ * file's fd, the byte offset of flash_dev_read_size(loc) bytes); check
+ * takes what the read returned (n bytes, or -errno) and verifies it. */
+enum flash_io flash_dev_read_prep(struct flash_dev *d, const struct flash_loc *loc,
+                                  int *fd, uint64_t *at);
+enum flash_io flash_dev_read_check(struct flash_dev *d, const struct flash_loc *loc,
+                                   uint64_t key_hash, const void *scratch, long n,
+                                   void *out);
 
 /* A value at loc is no longer needed (deleted, replaced, recached); a page
  * whose values are all gone is free again. */
