@@ -40,7 +40,7 @@ HC_LDFLAGS := -Wl,--as-needed
 LAYERS      := core event net storage policy protocol server
 LAYERS_DOWN := audit server protocol policy storage net event core
 LIBS_core   := -lsodium
-LIBS_storage := -lxxhash
+LIBS_storage := -lxxhash -luring
 LIBS_net    := -lssl -lcrypto
 LIBS_policy := -lsodium -lcrypt
 LIBS_server := -lseccomp
@@ -70,7 +70,8 @@ $(call link_with,UNIT_LAYERS_test_,htab item size_class store store_walk persist
 $(call link_with,UNIT_LAYERS_test_,acl scram udp_guard,policy core)
 $(call link_with,UNIT_LAYERS_test_,gate,protocol policy core)
 $(call link_with,UNIT_LAYERS_test_,bin_parse meta text_parse udp_frame,protocol core)
-$(call link_with,UNIT_LAYERS_test_,config_file sandbox,server core)
+$(call link_with,UNIT_LAYERS_test_,config_file,server core)
+$(call link_with,UNIT_LAYERS_test_,sandbox,server storage core)
 unit_layers = $(or $(UNIT_LAYERS_$(1)),$(if $(filter test_audit_%,$(1)),$(AUDIT_STACK),$(SERVER_STACK)))
 BENCH_SRCS  := $(wildcard bench/*.c)
 

@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh build|test|bench|package|fuzz
 set -eu
 
-build_pkgs="gcc make libc6-dev libsodium-dev libxxhash-dev libcrypt-dev libseccomp-dev libssl-dev"
+build_pkgs="gcc make libc6-dev libsodium-dev libxxhash-dev libcrypt-dev libseccomp-dev libssl-dev liburing-dev"
 # openssl: the TLS tests make their certificates with it; systemd: its
 # systemd-analyze checks the unit; php-memcached and libspymemcached-java:
 # two client suites. Without them those tests would skip.

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -67,7 +68,8 @@
     X(lchown) X(fchownat) X(truncate) X(ftruncate) X(mount) X(umount2)       \
     X(setuid) X(setgid) X(setreuid) X(setregid) X(setresuid) X(setresgid)    \
     X(setgroups) X(chroot) X(pivot_root) X(init_module) X(finit_module)      \
-    X(kexec_load) X(bpf) X(process_vm_writev) X(memfd_create)
+    X(kexec_load) X(bpf) X(process_vm_writev) X(memfd_create)              \
+    X(io_uring_setup)
 
 static int deny(scmp_filter_ctx ctx, const char *name)
 {
@@ -161,6 +163,13 @@ static int release_rules(scmp_filter_ctx ctx, unsigned extra)
     if (rc == 0 && (extra & SANDBOX_FLASH))
         rc = allow(ctx, "pread64") < 0 || allow(ctx, "pwrite64") < 0 ||
              allow(ctx, "pwritev") < 0 ? -1 : 0;
+    /* io_uring: the rings exist already and are restricted to reads; a
+     * new ring (io_uring_setup) would not be, so it stays killed */
+    if (rc == 0 && (extra & SANDBOX_URING))
+        rc = allow(ctx, "io_uring_enter");
+    if (rc == 0 && (extra & SANDBOX_URING))
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_register), 1,
+                              SCMP_A1(SCMP_CMP_EQ, IORING_REGISTER_EVENTFD));
     /* Memory may be mapped or re-protected, but never made executable: an
      * exploit cannot turn the data it sent into code. */
     if (rc == 0)

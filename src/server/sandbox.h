@@ -20,6 +20,11 @@ enum sandbox_extra {
                                       writing or creating) */
     SANDBOX_FLASH      = 1 << 2,   /* -o ext_path: the flash tier reads and
                                       writes its files (pread, pwrite) */
+    SANDBOX_URING      = 1 << 3,   /* ... and reads them through io_uring
+                                      rings made before the filter:
+                                      io_uring_enter, and io_uring_register
+                                      for an eventfd only; never
+                                      io_uring_setup (flash_uring.h) */
 };
 
 /* Install the filter on the calling thread; threads it creates afterwards

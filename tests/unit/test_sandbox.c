@@ -3,6 +3,7 @@
  * child's fate. A forbidden call must kill the child with SIGSYS; what the
  * server needs must keep working. */
 #include <fcntl.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,6 +122,34 @@ static int flash_io(void)
     return 0;
 }
 
+/* The flash tier's io_uring: a ring made before the filter, used after. */
+static struct io_uring ring;
+
+static int uring_read(void)
+{
+    char b[8];
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    struct io_uring_cqe *cqe;
+    int ev = eventfd(0, EFD_NONBLOCK), res;
+
+    if (sqe == NULL || ev < 0 || io_uring_register_eventfd(&ring, ev) < 0)
+        return -1;
+    io_uring_prep_read(sqe, flash_fd, b, sizeof(b), 0);
+    if (io_uring_submit_and_wait(&ring, 1) != 1 || io_uring_peek_cqe(&ring, &cqe) != 0)
+        return -1;
+    res = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    return res == (int)sizeof(b) ? 0 : -1;
+}
+
+/* A new ring would not be restricted to reads: never, even with a tier. */
+static int forbidden_uring_setup(void)
+{
+    struct io_uring r;
+
+    return io_uring_queue_init(4, &r, 0) == 0 ? 0 : -1;
+}
+
 /* Run fn in a child sandboxed with `extra`; return its wait status. */
 static int run_sandboxed_with(unsigned extra, int (*fn)(void))
 {
@@ -187,6 +216,18 @@ int main(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
     if (!SANITIZER_BUILD)
         CHECK_KILLED(flash_io);
+    /* io_uring_enter and an eventfd's registration only with SANDBOX_URING,
+     * io_uring_setup never */
+    CHECK_EQ_INT(io_uring_queue_init(4, &ring, 0), 0);
+    st = run_sandboxed_with(SANDBOX_FLASH | SANDBOX_URING, uring_read);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
+    st = run_sandboxed_with(SANDBOX_FLASH | SANDBOX_URING, forbidden_uring_setup);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+    if (!SANITIZER_BUILD) {
+        st = run_sandboxed_with(SANDBOX_FLASH, uring_read);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+    }
+    io_uring_queue_exit(&ring);
     close(flash_fd);
     unlink(path);
     CHECK_KILLED(forbidden_execve);
