@@ -352,6 +352,9 @@ static void setup_store(void)
     if (flash_tier_setup(&settings.flash, err, sizeof(err)) < 0)
         log_fatal(EX_USAGE_CODE, "hardcached: ext_path: %s", err);
     flash_recover_run(&settings.flash);   /* -e: what is on flash, found again */
+    /* a ring per worker, made before the sandbox */
+    if (flash_tier_prepare_io((unsigned)settings.threads, err, sizeof(err)) < 0)
+        log_fatal(EX_OSERR_CODE, "hardcached: %s", err);
     if (settings.large_pages && !store_huge_pages())
         log_warn("hardcached: -L: transparent huge pages are not available here; "
                  "item memory uses normal pages");
@@ -458,7 +461,8 @@ int main(int argc, char **argv)
     if (settings.sandbox && sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
                                          (settings.auth_required || settings.tls.enabled ?
                                           SANDBOX_READ_FILES : 0) |
-                                         (settings.flash.ndev > 0 ? SANDBOX_FLASH : 0)) < 0)
+                                         (settings.flash.ndev > 0 ? SANDBOX_FLASH : 0) |
+                                         (flash_tier_uses_uring() ? SANDBOX_URING : 0)) < 0)
         log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
                   "(-o no_sandbox runs without it)", strerror(errno));
     /* stdio, the listeners, each worker's epoll and wake-up eventfd (set

@@ -5,9 +5,11 @@
  * reads overlap instead of each taking a round trip through the I/O
  * threads. A finished read goes on one list for the whole process, under
  * a mutex, and the worker that owns its connection is woken through its
- * eventfd; the worker takes its own reads off the list, and runs the
- * connection again once none of its batch is pending. A connection that
- * closes with reads in flight leaves its batch to be freed when they end.
+ * eventfd (with io_uring, the kernel signals that eventfd and the worker
+ * reaps its own ring first, in park_resume); the worker takes its own
+ * reads off the list, and runs the connection again once none of its
+ * batch is pending. A connection that closes with reads in flight leaves
+ * its batch to be freed when they end.
  */
 #include "server/park.h"
 
@@ -75,17 +77,21 @@ static _Atomic unsigned park_inflight;
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct park_read *done_list;
 static void (*waker)(struct session *s);
+/* This thread is in park_resume: a read io_uring finished goes on the
+ * list that park_resume takes next, with no need to wake the loop. */
+static _Thread_local bool resuming;
 
 void park_set_waker(void (*wake)(struct session *s))
 {
     waker = wake;
 }
 
-/* On an I/O thread: hand the read back to its worker, and wake the worker
- * unless the connection closed. Under done_lock, as park_cancel marks a
- * batch closed: a worker closes its connections before its eventfd (at
- * exit), so a closed connection's late read never writes to a closed or
- * reused fd. */
+/* On an I/O thread, or on the worker reaping its io_uring: hand the read
+ * back to its worker, and wake the worker unless the connection closed or
+ * the worker is the one reaping (park_resume takes the list next). Under
+ * done_lock, as park_cancel marks a batch closed: a worker closes its
+ * connections before its eventfd (at exit), so a closed connection's late
+ * read never writes to a closed or reused fd. */
 static void park_done(struct flash_io_req *req)
 {
     struct park_read *r = req->ctx;
@@ -95,7 +101,7 @@ static void park_done(struct flash_io_req *req)
     pthread_mutex_lock(&done_lock);
     r->next = done_list;
     done_list = r;
-    if (r->b->s != NULL)
+    if (r->b->s != NULL && !resuming)
         (void)!write(r->b->wake_fd, &one, sizeof(one));
     pthread_mutex_unlock(&done_lock);
 }
@@ -171,6 +177,7 @@ static bool park_submit(struct session *s, const struct store_item *it, bool ahe
     r->req.out = r->buf + rsize;
     r->req.done = park_done;
     r->req.ctx = r;
+    r->req.notify_fd = b->wake_fd;
     atomic_fetch_add_explicit(&park_bytes, size, memory_order_relaxed);
     atomic_fetch_add_explicit(&park_inflight, 1, memory_order_relaxed);   /* done() may */
     if (!flash_tier_read(it->flash, hash_key(it->key, it->nkey), &r->req)) {   /* run now */
@@ -317,6 +324,9 @@ void park_resume(const void *owner)
 {
     struct park_read *mine = NULL, **pp, *r;
 
+    resuming = true;
+    flash_tier_reap();
+    resuming = false;
     pthread_mutex_lock(&done_lock);
     for (pp = &done_list; (r = *pp) != NULL;) {
         if (r->b->owner == owner) {

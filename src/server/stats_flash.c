@@ -34,6 +34,7 @@ void stats_flash_settings(const struct stats_sink *s, const struct flash_conf *c
     stats_add_u64(s, "ext_page_size", c->page_size);
     stats_add_u64(s, "ext_threads", c->threads);
     stats_add_u64(s, "ext_io_depth", c->io_depth);
+    stats_add_str(s, "ext_io_backend", flash_tier_io_backend(c));   /* ours */
     for (unsigned i = 0; i < c->ndev; i++) {
         char name[32];
         snprintf(name, sizeof(name), "ext_path_%u", i);

@@ -143,6 +143,18 @@ int flash_conf_option(struct flash_conf *c, const char *name, char *val,
         return parse_path(c, val, err, errlen);
     if (strcmp(name, "ext_max_frag") == 0)
         return parse_frag(c, val, err, errlen);
+    if (strcmp(name, "ext_io_backend") == 0) {
+        if (val != NULL && strcmp(val, "pool") == 0)
+            c->io_backend = FLASH_IO_POOL;
+        else if (val != NULL && strcmp(val, "uring") == 0)
+            c->io_backend = FLASH_IO_URING;
+        else if (val != NULL && strcmp(val, "auto") == 0)
+            c->io_backend = FLASH_IO_AUTO;
+        else
+            return fail(err, errlen, "bad ext_io_backend (auto, pool or uring): %s",
+                        val ? val : "(missing)");
+        return 1;
+    }
     if (strcmp(name, "ext_drop_unread") == 0) {
         c->drop_unread = true;   /* memcached takes no value here */
         return 1;

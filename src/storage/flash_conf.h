@@ -25,6 +25,11 @@ struct flash_device_conf {
     uint64_t    size;      /* bytes, as given (whole pages are used) */
 };
 
+/* How flashed values are read (-o ext_io_backend, hardcached's own):
+ * io_uring when the kernel allows it, else the pread threads (auto); or
+ * one of them, insisted on. */
+enum flash_io_backend { FLASH_IO_AUTO = 0, FLASH_IO_POOL, FLASH_IO_URING };
+
 struct flash_conf {
     struct flash_device_conf dev[FLASH_DEVICES_MAX];
     unsigned ndev;
@@ -41,6 +46,7 @@ struct flash_conf {
     uint32_t max_sleep;        /* ext_max_sleep, microseconds */
     double   max_frag;         /* ext_max_frag, 0..1 */
     bool     drop_unread;      /* ext_drop_unread */
+    enum flash_io_backend io_backend;   /* ext_io_backend */
 };
 
 /* memcached's defaults. */

@@ -4,9 +4,10 @@
  * goes on with other connections; an I/O thread does the pread and the
  * check (flash_dev_read) and calls the request's `done` from its own
  * thread, which must only hand the request back to its worker (a queue and
- * an eventfd, server side) and return. pread from a small pool rather than
- * io_uring: the seccomp filter then needs no io_uring_* calls, and a
- * request is one system call either way.
+ * an eventfd, server side) and return. This pool is the fallback for where
+ * io_uring cannot be had (seccomp, an old kernel, a container) or is not
+ * wanted (-o ext_io_backend=pool); flash_uring.h is the other backend,
+ * behind the same request.
  */
 #ifndef HC_STORAGE_FLASH_IO_H
 #define HC_STORAGE_FLASH_IO_H
@@ -26,6 +27,8 @@ struct flash_io_req {
     enum flash_io     result;    /* set before done() is called */
     void            (*done)(struct flash_io_req *req);
     void             *ctx;       /* the submitter's */
+    int               notify_fd; /* io_uring: the eventfd its completion
+                                    signals (the submitting thread's) */
     struct flash_io_req *next;   /* the pool's */
 };
 

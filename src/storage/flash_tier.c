@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "storage/flash_dev.h"
+#include "storage/flash_uring.h"
 
 #define FLASH_IO_QUEUE_MIN 4096   /* reads queued for the I/O threads */
 
@@ -28,6 +30,7 @@ static struct {
     _Atomic unsigned      cur;          /* the device taking writes (read
                                            unlocked by flash_tier_active) */
     struct flash_io_pool *io;
+    struct flash_uring   *uring;        /* instead of io, when io_uring works */
     pthread_mutex_t       lock;         /* writers: puts, forgets, stats */
     uint64_t              flashed, flashed_bytes;
     _Atomic uint32_t      item_size, low_ttl;   /* tunable while running */
@@ -93,9 +96,50 @@ int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen)
     return 0;
 }
 
+int flash_tier_prepare_io(unsigned rings, char *err, size_t errlen)
+{
+    char why[FLASH_ERR_MAX];
+
+    if (!tier.on || tier.conf.io_backend == FLASH_IO_POOL || tier.uring != NULL)
+        return 0;
+    /* ext_io_depth: reads each ring has in the kernel at once; ext_threads:
+     * the kernel's workers per ring for the reads that must wait for the
+     * device (the pool's meanings, carried over) */
+    tier.uring = flash_uring_setup(rings, tier.conf.io_depth, FLASH_IO_QUEUE_MIN / rings + 1,
+                                   tier.conf.threads, why, sizeof(why));
+    if (tier.uring != NULL)
+        return 0;
+    if (tier.conf.io_backend == FLASH_IO_URING) {
+        snprintf(err, errlen, "ext_io_backend=uring: %s", why);
+        return -1;
+    }
+    log_warn("hardcached: flash reads: %s; using %u pread threads instead",
+             why, tier.conf.threads);
+    return 0;
+}
+
+bool flash_tier_uses_uring(void)
+{
+    return tier.uring != NULL;
+}
+
+const char *flash_tier_io_backend(const struct flash_conf *c)
+{
+    if (tier.on)
+        return tier.uring != NULL ? "uring" : "pool";
+    return c->io_backend == FLASH_IO_POOL ? "pool" :
+           c->io_backend == FLASH_IO_URING ? "uring" : "auto";
+}
+
+void flash_tier_reap(void)
+{
+    if (tier.uring != NULL)
+        flash_uring_reap(tier.uring);
+}
+
 int flash_tier_start_io(char *err, size_t errlen)
 {
-    if (!tier.on || tier.io != NULL)
+    if (!tier.on || tier.io != NULL || tier.uring != NULL)
         return 0;
     /* ext_io_depth is how many reads a thread has in flight (memcached's
      * default is 1, and a pread is one at a time anyway); the queue in
@@ -111,6 +155,7 @@ void flash_tier_teardown(void)
 {
     tier.on = false;
     flash_io_stop(&tier.io);
+    flash_uring_teardown(&tier.uring);
     for (unsigned i = 0; i < tier.ndev; i++)
         flash_dev_close(&tier.dev[i]);
     tier.ndev = 0;
@@ -364,11 +409,12 @@ bool flash_tier_read(const unsigned char *stub, uint64_t key_hash, struct flash_
 {
     unsigned dev = stub_get(stub, &req->loc);
 
-    if (!tier.on || tier.io == NULL || dev >= tier.ndev)
+    if (!tier.on || (tier.io == NULL && tier.uring == NULL) || dev >= tier.ndev)
         return false;
     req->dev = tier.dev[dev];
     req->key_hash = key_hash;
-    return flash_io_submit(tier.io, req);
+    return tier.uring != NULL ? flash_uring_submit(tier.uring, req)
+                              : flash_io_submit(tier.io, req);
 }
 
 void flash_tier_stats(struct flash_tier_stats *st)
@@ -402,5 +448,6 @@ void flash_tier_stats(struct flash_tier_stats *st)
     st->values_flashed = tier.flashed;
     st->value_bytes_flashed = tier.flashed_bytes;
     pthread_mutex_unlock(&tier.lock);
-    st->io_queue = tier.io ? flash_io_queued(tier.io) : 0;
+    st->io_queue = tier.io ? flash_io_queued(tier.io) :
+                   tier.uring ? flash_uring_queued(tier.uring) : 0;
 }

@@ -42,7 +42,20 @@ _Static_assert(FLASH_STUB_SIZE == ITEM_FLASH_STUB, "the stub is the item's value
  * (also with no ext_path), or -1 with err. After a warm restart,
  * flash_recover_run then finds what is on them again. */
 int flash_tier_setup(const struct flash_conf *c, char *err, size_t errlen);
-/* Start the I/O threads (after the sandbox, so they run under it). */
+/* Choose how values are read (ext_io_backend), before the sandbox: make
+ * one io_uring per thread that will read (`rings`: the workers), or, when
+ * the kernel will not (logged) or ext_io_backend=pool, leave it to the
+ * pread threads. -1 with err only for ext_io_backend=uring without it. */
+int flash_tier_prepare_io(unsigned rings, char *err, size_t errlen);
+/* Does the tier read through io_uring (the sandbox must allow it)? */
+bool flash_tier_uses_uring(void);
+/* "uring" or "pool" when running, else what c asks for (stats settings). */
+const char *flash_tier_io_backend(const struct flash_conf *c);
+/* On a worker whose eventfd fired: finish its io_uring reads (their done
+ * runs here, on this thread); nothing with the pool. */
+void flash_tier_reap(void);
+/* Start the I/O threads if it reads with them (after the sandbox, so they
+ * run under it). */
 int flash_tier_start_io(char *err, size_t errlen);
 void flash_tier_teardown(void);
 /* Device i (the ext_path list's order) while set up, else NULL. */
@@ -117,7 +130,8 @@ bool flash_stub_same(const unsigned char *a, const unsigned char *b);
 
 /* Read side, from any thread. Fill req (dev, loc, key_hash) for the stub
  * and queue it on the I/O threads: req->scratch and req->out must hold
- * flash_tier_read_size() and flash_stub_len() bytes, and done/ctx be
+ * flash_tier_read_size() and flash_stub_len() bytes, and done/ctx
+ * and notify_fd (the calling thread's eventfd: io_uring signals it) be
  * set. False when the queue is full or the device is gone (a miss). */
 size_t flash_tier_read_size(const unsigned char *stub);
 bool flash_tier_read(const unsigned char *stub, uint64_t key_hash, struct flash_io_req *req);

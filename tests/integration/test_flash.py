@@ -10,6 +10,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 
 import pytest
 
@@ -75,7 +76,8 @@ def test_ext_options_shown_in_memcacheds_units(start_server):
     "ext_path", "ext_path=/tmp/x", "ext_path=/tmp/x:64", "ext_path=/tmp/x:64k",
     "ext_path=/tmp/x:0m", "ext_path=/tmp/x:64m:lowttl", "ext_page_size=0",
     "ext_page_size=abc", "ext_wbuf_size=1000", "ext_threads=0", "ext_io_depth=0",
-    "ext_item_age=-1", "ext_max_frag=2", "ext_max_frag=x", "ext_bogus=1"])
+    "ext_item_age=-1", "ext_max_frag=2", "ext_max_frag=x", "ext_bogus=1",
+    "ext_io_backend", "ext_io_backend=aio"])
 def test_bad_ext_option_exit_64(run_binary, opt):
     r = run_binary(*hcutil.root_args(), "-U", "0", "-o", opt)
     assert r.returncode == 64
@@ -105,10 +107,26 @@ def value(i, gen=0):
     return (b"%07d:%03d|" % (i, gen)) * (VSIZE // 12) + b"#" * (VSIZE % 12)
 
 
-def flash_server(start_server, path, size="64m", mem="8", extra=()):
+# Reads from flash go through io_uring or the pread threads: each test of
+# values on flash runs with both (ext_io_backend, hardcached's own).
+BACKENDS = ("uring", "pool")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+def flash_server(start_server, path, size="64m", mem="8", extra=(), backend=None,
+                 binary=None):
     """RAM of 8 MB, 1 MiB pages: a few thousand 4 KB values spill."""
-    return start_server("-m", mem, "-o", "ext_path=%s:%s,ext_page_size=1,"
-                        "ext_wbuf_size=1" % (path, size), *extra)
+    opts = "ext_path=%s:%s,ext_page_size=1,ext_wbuf_size=1" % (path, size)
+    if backend:
+        opts += ",ext_io_backend=" + backend
+    s = start_server("-m", mem, "-o", opts, *extra, binary=binary)
+    if backend:
+        assert s.stats("settings")["ext_io_backend"] == backend
+    return s
 
 
 def fill(c, n, gen=0, first=0):
@@ -143,8 +161,8 @@ N = 4000              # 16 MB of values: half of them at least on flash
 
 
 @pytest.fixture
-def flashed(start_server, tmp_path):
-    s = flash_server(start_server, tmp_path / "ext")
+def flashed(start_server, tmp_path, backend):
+    s = flash_server(start_server, tmp_path / "ext", backend=backend)
     with s.client() as c:
         fill(c, N)
     st = s.stats()
@@ -270,10 +288,10 @@ def test_graceful_stop_finishes_reads_from_flash(flashed):
     assert flashed.proc.wait(30) == 0
 
 
-def test_device_that_fills_up(start_server, tmp_path):
+def test_device_that_fills_up(start_server, tmp_path, backend):
     """A 2 MiB file takes 2 pages: the oldest is reused, its values become
     misses (counted), the rest read back intact, never another's bytes."""
-    s = flash_server(start_server, tmp_path / "ext", size="2m")
+    s = flash_server(start_server, tmp_path / "ext", size="2m", backend=backend)
     with s.client() as c:
         fill(c, N)
         got = dict(read_values(c, range(0, N)))
@@ -332,7 +350,7 @@ def test_vanished_device_degrades_to_ram(flashed, tmp_path):
     assert b"flash" in flashed.stderr() and b"continues without it" in flashed.stderr()
 
 
-def test_device_full_of_errors_degrades_to_ram(start_server, tmp_path):
+def test_device_full_of_errors_degrades_to_ram(start_server, tmp_path, backend):
     """A 16 MiB ext_path on a 2 MiB tmpfs (mounted in a private mount
     namespace): writes past 2 MiB fail with ENOSPC; the device is marked
     failed with a log line, the cache evicts as without a tier, and no
@@ -347,7 +365,7 @@ def test_device_full_of_errors_degrades_to_ram(start_server, tmp_path):
     if os.geteuid() != 0 or os.system("unshare -m true 2>/dev/null") != 0:
         pytest.skip("needs root and mount namespaces")
     s = start_server("-m", "8", "-o", "ext_path=%s/ext:16m,ext_page_size=1,"
-                     "ext_wbuf_size=1" % mnt, binary=str(wrap))
+                     "ext_wbuf_size=1,ext_io_backend=%s" % (mnt, backend), binary=str(wrap))
     with s.client() as c:
         fill(c, N)
         got = dict(read_values(c, range(N)))
@@ -361,11 +379,11 @@ def test_device_full_of_errors_degrades_to_ram(start_server, tmp_path):
     assert s.alive()
 
 
-def test_churn_both_tiers_under_the_limit(start_server, tmp_path):
+def test_churn_both_tiers_under_the_limit(start_server, tmp_path, backend):
     """Overwrites and deletes at random across RAM and flash, with the flash
     file recycled too: a get returns the last value written or nothing,
     and item memory stays within -m."""
-    s = flash_server(start_server, tmp_path / "ext", size="4m")
+    s = flash_server(start_server, tmp_path / "ext", size="4m", backend=backend)
     keys = 3000
     gen = {}
     rnd = random.Random(7)
@@ -407,3 +425,59 @@ def test_extstore_command_tunes_the_running_tier(start_server, tmp_path):
     assert int(st["evictions"]) > 0
     got = s.stats("settings")
     assert got["ext_item_size"] == "100000" and got["ext_low_ttl"] == "5"
+
+
+# ---- where io_uring cannot be had ----
+
+def no_uring_wrapper(tmp_path):
+    """A wrapper that runs the server with io_uring_setup failing (EPERM), as
+    under Docker's default seccomp profile: a filter installed with
+    libseccomp through ctypes, then exec."""
+    wrap = tmp_path / "no_uring.py"
+    wrap.write_text(
+        "#!/usr/bin/python3\n"
+        "import ctypes, errno, os, sys\n"
+        "lib = ctypes.CDLL('libseccomp.so.2')\n"
+        "lib.seccomp_init.restype = ctypes.c_void_p\n"
+        "ctx = ctypes.c_void_p(lib.seccomp_init(0x7fff0000))\n"          # ALLOW
+        "nr = lib.seccomp_syscall_resolve_name(b'io_uring_setup')\n"
+        "assert lib.seccomp_rule_add(ctx, 0x00050000 | errno.EPERM, nr, 0) == 0\n"
+        "assert lib.seccomp_load(ctx) == 0\n"
+        "os.execv(%r, [%r] + sys.argv[1:])\n" % (hcutil.HC_BIN, hcutil.HC_BIN))
+    wrap.chmod(0o755)
+    return str(wrap)
+
+
+def test_ring_that_cannot_be_set_up_falls_back_to_threads(start_server, tmp_path):
+    """Where io_uring_setup is refused, the tier says so in a log line and
+    reads through the pread threads: every value comes back."""
+    s = flash_server(start_server, tmp_path / "ext", binary=no_uring_wrapper(tmp_path))
+    assert s.stats("settings")["ext_io_backend"] == "pool"
+    with s.client() as c:
+        fill(c, N)
+        got = dict(read_values(c, range(N)))
+    assert len(got) == N
+    for i, v in got.items():
+        assert v == value(i), i
+    assert int(s.stats()["extstore_objects_read"]) > N // 2
+    assert b"io_uring" in s.stderr() and b"pread threads instead" in s.stderr()
+
+
+def test_auto_reads_through_io_uring_where_it_works(start_server, tmp_path):
+    """With no ext_io_backend the kernel decides: io_uring here, unless this
+    machine refuses it (then the fallback test above covers it)."""
+    s = flash_server(start_server, tmp_path / "ext")
+    if s.stats("settings")["ext_io_backend"] == "pool":
+        pytest.skip("io_uring is not available here")
+    assert s.stats("settings")["ext_io_backend"] == "uring"
+    assert b"pread threads instead" not in s.stderr()
+
+
+def test_uring_insisted_on_but_refused_exits(tmp_path):
+    """ext_io_backend=uring where io_uring_setup fails: no silent fallback."""
+    r = subprocess.run([no_uring_wrapper(tmp_path), *hcutil.root_args(), "-U", "0",
+                        "-l", "127.0.0.1", "-p", str(hcutil.free_port()), "-o",
+                        "ext_path=%s:64m,ext_io_backend=uring" % (tmp_path / "ext")],
+                       capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 71
+    assert b"ext_io_backend=uring" in r.stderr and b"not permitted" in r.stderr
