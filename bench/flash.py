@@ -1,20 +1,35 @@
 #!/usr/bin/env python3
-"""bench/flash.py: the flash tier's yardstick (issue 20): hardcached and
-memcached 1.6.45 with extstore, same load, RAM = 1/8 of the data.
+"""bench/flash.py: the flash tier's yardstick (issue 20): hardcached (reading
+through io_uring and through its pread threads) and memcached 1.6.45 with
+extstore, same data, same RAM (1/8 of the data), same load.
 
-It starts each server with -m RAM_MB and ext_path=DIR/file:FLASH, loads N
-values of VLEN bytes (keys "k%d", pipelined noreply sets, PACE seconds
-between batches of 1 MiB: memcached's extstore flushes in the background
-and evicts what it has not written when the load outruns it; hardcached
-writes to flash as it evicts), then does GETS uniform random gets in
-multi-gets of 50 and prints: hit rate (values compared byte for byte),
-gets per server CPU-second (rusage; noisy on a shared machine), write
-amplification (extstore_bytes_written / value bytes flashed), RSS and
-RSS per item.
-Usage: flash.py [--server hardcached|memcached|both] [--items N] [--vlen B]
-                [--ram-mb M] [--pace S] [--gets G]
-Environment: HC_BIN and MEMCACHED_REF (binaries), FLASH_DIR (a directory on
-disk).
+Each run starts one server with -m RAM_MB and ext_path=DIR/f:SIZE, loads
+ITEMS values of VLEN bytes (keys "key:%012d", hcbench's; pipelined noreply
+sets, PACE seconds between batches of 1 MiB: memcached's extstore flushes
+in the background and evicts what it has not written when the load outruns
+it), then
+  - reads SAMPLE uniform random keys in multi-gets of 50 and compares every
+    value byte for byte (hit rate, wrong values);
+  - runs hcbench open loop at RATE gets/s (uniform keys, CONNS connections,
+    SECS seconds), the same offered load for every server: p50/p99 of get
+    latency (from each request's due time, so a stall is not hidden),
+    gets per second of server CPU (utime+stime of the whole process, every
+    thread, from /proc/PID/stat, around the get phase) and context switches
+    per get (every thread's, /proc/PID/task/*/status: less noisy than CPU
+    time on a shared machine);
+and reads write amplification (extstore_bytes_written / bytes of values
+flashed), RSS and an upper bound of RAM per flashed item: (RSS - the bytes
+of the items still whole in RAM) / items on flash.
+
+The servers run interleaved, ROUNDS times (the order rotates each round),
+and the summary gives each number's range over the rounds: the machine is
+shared, wall-clock and CPU numbers move with its load.
+
+Usage: flash.py [--items N] [--vlen B] [--ram-mb M] [--rounds R] [--rate G]
+                [--secs S] [--conns C] [--sample K] [--servers LIST]
+                [--full]   (the issue's size: 2 GiB of 4 KiB values, -m 256)
+Environment: HC_BIN, MEMCACHED_REF, HCBENCH (binaries), FLASH_DIR (a
+directory on disk, default /var/tmp).
 """
 import argparse
 import os
@@ -26,11 +41,18 @@ import sys
 import tempfile
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MEMCACHED = os.environ.get("MEMCACHED_REF", os.path.expanduser(
     "~/.cache/hardcache-ref/memcached-1.6.45/memcached"))
-HARDCACHED = os.environ.get("HC_BIN", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "build", "release", "hardcached"))
-NAMES = {"hardcached": "hardcached", "memcached": "memcached 1.6.45 extstore"}
+HARDCACHED = os.environ.get("HC_BIN", os.path.join(HERE, "..", "build", "release",
+                                                   "hardcached"))
+HCBENCH = os.environ.get("HCBENCH", os.path.join(HERE, "..", "build", "release", "hcbench"))
+SERVERS = {   # name: (binary, extra ext_ options)
+    "hardcached-uring": (HARDCACHED, ",ext_io_backend=uring"),
+    "hardcached-pool": (HARDCACHED, ",ext_io_backend=pool"),
+    "memcached": (MEMCACHED, ""),
+}
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -55,23 +77,89 @@ def stats(s):
             re.findall(rb"STAT (\S+) (\S+)", until(s, b"END\r\n"))}
 
 
-def cpu(st):
-    return float(st["rusage_user"]) + float(st["rusage_system"])
+def cpu_s(pid):
+    """utime + stime of the whole process (all its threads), seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
+def switches(pid):
+    """Context switches of every thread of the process (the kernel's I/O
+    workers of its rings are threads of it too): each is a thread that
+    slept or was put off the CPU; fewer per get means less waking up."""
+    n = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            st = open("/proc/%d/task/%s/status" % (pid, t)).read()
+        except OSError:
+            continue   # a thread that ended meanwhile
+        n += sum(int(v) for v in re.findall(r"ctxt_switches:\s+(\d+)", st))
+    return n
+
+
+def rss_bytes(pid):
+    return int(open("/proc/%d/statm" % pid).read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def key(i):
+    return b"key:%012d" % i
 
 
 def value(i, vlen):
-    return (b"%08d" % i) * (vlen // 8)
+    return (b"%015d|" % i) * (vlen // 16) + b"#" * (vlen % 16)
 
 
-def run(server, a):
-    flash_mb = 2 * a.items * a.vlen // (1 << 20) + 64
+def load(s, a):
+    per_batch = max(1, (1 << 20) // a.vlen)
+    t0 = time.time()
+    for base in range(0, a.items, per_batch):
+        s.sendall(b"".join(b"set %s 0 0 %d noreply\r\n%s\r\n" % (key(i), a.vlen, value(i, a.vlen))
+                           for i in range(base, min(a.items, base + per_batch))))
+        time.sleep(a.pace)
+    s.sendall(b"mn\r\n")
+    until(s, b"MN\r\n")
+    return time.time() - t0
+
+
+def verify(s, a, seed):
+    """Hits and wrong values among a.sample uniform random keys."""
+    rnd = random.Random(seed)
+    keys = [rnd.randrange(a.items) for _ in range(a.sample)]
+    hits = wrong = 0
+    for base in range(0, len(keys), 50):
+        ks = keys[base:base + 50]
+        s.sendall(b"get " + b" ".join(key(k) for k in ks) + b"\r\n")
+        got = until(s, b"END\r\n")
+        for k in ks:
+            head = b"VALUE %s 0 %d\r\n" % (key(k), a.vlen)
+            j = got.find(head)
+            if j >= 0:
+                ok = got[j + len(head):j + len(head) + a.vlen] == value(k, a.vlen)
+                hits += ok
+                wrong += not ok
+    return hits, wrong
+
+
+def hcbench(port, a, seed):
+    out = subprocess.run([HCBENCH, "-s", "127.0.0.1:%d" % port, "-r", "1", "-k", str(a.items),
+                          "-v", str(a.vlen), "-c", str(a.conns), "-R", str(a.rate),
+                          "-d", str(a.secs), "--seed", str(seed)],
+                         capture_output=True, text=True, timeout=a.secs + 120).stdout
+    m = re.search(r"^RESULT (.*)$", out, re.M)
+    if not m:
+        sys.exit("hcbench: no RESULT line:\n" + out)
+    return dict(kv.split("=", 1) for kv in m.group(1).split())
+
+
+def run(name, a, rnd_no):
+    binary, ext = SERVERS[name]
+    flash_mb = a.items * (a.vlen + 64) // (1 << 20) * 5 // 4 + 64
     d = tempfile.mkdtemp(dir=os.environ.get("FLASH_DIR", "/var/tmp"))
     os.chmod(d, 0o777)   # the servers run as nobody
-    binary = HARDCACHED if server == "hardcached" else MEMCACHED
     port = free_port()
     argv = [binary, "-u", "nobody", "-p", str(port), "-l", "127.0.0.1", "-U", "0",
-            "-m", str(a.ram_mb), "-o", "ext_path=%s/f:%dm" % (d, flash_mb)]
-    srv = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+            "-m", str(a.ram_mb), "-o", "ext_path=%s/f:%dm%s" % (d, flash_mb, ext)]
+    srv = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
@@ -79,45 +167,42 @@ def run(server, a):
                 break
             except OSError:
                 time.sleep(0.05)
-        per_batch = max(1, (1 << 20) // a.vlen)
-        t0 = time.time()
-        for base in range(0, a.items, per_batch):
-            s.sendall(b"".join(b"set k%d 0 0 %d noreply\r\n%s\r\n" % (i, a.vlen, value(i, a.vlen))
-                               for i in range(base, min(a.items, base + per_batch))))
-            time.sleep(a.pace)
-        s.sendall(b"mn\r\n")
-        until(s, b"MN\r\n")
-        load_s = time.time() - t0
+        else:
+            sys.exit("%s did not start" % name)
+        load_s = load(s, a)
         time.sleep(3)   # memcached's flusher's last pages
         st = stats(s)
-        random.seed(1)
-        keys = [random.randrange(a.items) for _ in range(a.gets)]
-        hits = wrong = 0
-        for base in range(0, a.gets, 50):
-            ks = keys[base:base + 50]
-            s.sendall(b"get " + b" ".join(b"k%d" % k for k in ks) + b"\r\n")
-            got = until(s, b"END\r\n")
-            for k in ks:
-                head = b"VALUE k%d 0 %d\r\n" % (k, a.vlen)
-                j = got.find(head)
-                if j >= 0:
-                    ok = got[j + len(head):j + len(head) + a.vlen] == value(k, a.vlen)
-                    hits += ok
-                    wrong += not ok
+        hits, wrong = verify(s, a, rnd_no)
+        c0, x0 = cpu_s(srv.pid), switches(srv.pid)
+        r = hcbench(port, a, rnd_no + 1)
+        cpu, xs = cpu_s(srv.pid) - c0, switches(srv.pid) - x0
         st2 = stats(s)
+        rss = rss_bytes(srv.pid)
         flashed = int(st["extstore_objects_written"]) * a.vlen
-        rss_kb = int(open("/proc/%d/statm" % srv.pid).read().split()[1]) * 4
-        print("%s: %d x %d B, -m %d, load %.1f s" %
-              (NAMES[server], a.items, a.vlen, a.ram_mb, load_s))
-        print("  items %s, evicted %s, flashed %s objects" %
-              (st["curr_items"], st["evictions"], st["extstore_objects_written"]))
-        print("  hit rate %.4f (%d wrong values), %d gets/server-CPU-s, reads from flash %s" %
-              (hits / a.gets, wrong, a.gets / max(cpu(st2) - cpu(st), 1e-6),
-               st2["extstore_objects_read"]))
-        print("  write amplification %.3f (extstore_bytes_written / value bytes flashed)" %
-              (int(st["extstore_bytes_written"]) / max(flashed, 1)))
-        print("  RSS %d MiB, %.0f bytes per item" %
-              (rss_kb // 1024, rss_kb * 1024 / max(int(st["curr_items"]), 1)))
+        on_flash = int(st2["extstore_objects_used"])
+        in_ram = int(st2["curr_items"]) - on_flash
+        gets = int(r["gets"])
+        res = {
+            "server": name, "round": rnd_no, "load_s": load_s,
+            "hit": hits / a.sample, "wrong": wrong,
+            "bench_hit": int(r["hits"]) / max(gets, 1),
+            "gets_per_cpu_s": gets / max(cpu, 1.0 / TICK), "cpu_s": cpu,
+            "switches_per_get": xs / max(gets, 1),
+            "offered": a.rate, "achieved": float(r["ops_per_sec"]),
+            "p50_us": float(r["p50_us"]), "p99_us": float(r["p99_us"]),
+            "errors": int(r["errors"]),
+            "write_amp": int(st["extstore_bytes_written"]) / max(flashed, 1),
+            "rss_mib": rss / (1 << 20),
+            "ram_per_flashed": (rss - in_ram * (a.vlen + 16 + 50)) / max(on_flash, 1),
+            "items": int(st2["curr_items"]), "on_flash": on_flash,
+        }
+        print("%(server)s round %(round)d: load %(load_s).0f s, hit %(hit).4f "
+              "(%(wrong)d wrong; hcbench %(bench_hit).4f), %(gets_per_cpu_s).0f gets/CPU-s "
+              "(%(cpu_s).2f s), %(switches_per_get).2f context switches/get, %(achieved).0f/%(offered)d gets/s, p50 %(p50_us).0f us "
+              "p99 %(p99_us).0f us, errors %(errors)d, WA %(write_amp).3f, RSS %(rss_mib).0f MiB, "
+              "<= %(ram_per_flashed).0f B RAM per flashed item (%(on_flash)d of %(items)d "
+              "on flash)" % res, flush=True)
+        return res
     finally:
         srv.terminate()
         srv.wait()
@@ -126,17 +211,56 @@ def run(server, a):
         os.rmdir(d)
 
 
+def span(rows, k, fmt):
+    lo, hi = min(r[k] for r in rows), max(r[k] for r in rows)
+    return fmt % lo if fmt % lo == fmt % hi else (fmt + "-" + fmt) % (lo, hi)
+
+
+def summary(results, a):
+    print("\n%d x %d B (%.2f GiB), -m %d, %d rounds, open loop %d gets/s x %d s over %d "
+          "connections (ranges over the rounds)" %
+          (a.items, a.vlen, a.items * a.vlen / (1 << 30), a.ram_mb, a.rounds, a.rate, a.secs,
+           a.conns))
+    print("| server | hit rate | gets/CPU-s | switches/get | p50 us | p99 us | write amp. | "
+          "RAM/flashed item (bound) | RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in a.servers:
+        rows = [r for r in results if r["server"] == name]
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, span(rows, "hit", "%.4f"), span(rows, "gets_per_cpu_s", "%.0f"),
+            span(rows, "switches_per_get", "%.2f"),
+            span(rows, "p50_us", "%.0f"), span(rows, "p99_us", "%.0f"),
+            span(rows, "write_amp", "%.3f"), span(rows, "ram_per_flashed", "%.0f"),
+            span(rows, "rss_mib", "%.0f")))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--server", choices=("hardcached", "memcached", "both"), default="both")
-    ap.add_argument("--items", type=int, default=131072)
+    ap.add_argument("--items", type=int, default=65536)
     ap.add_argument("--vlen", type=int, default=4096)
-    ap.add_argument("--ram-mb", type=int, default=64)
+    ap.add_argument("--ram-mb", type=int, default=32)
     ap.add_argument("--pace", type=float, default=0.02)
-    ap.add_argument("--gets", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--rate", type=int, default=2000)
+    ap.add_argument("--secs", type=int, default=10)
+    ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--sample", type=int, default=5000)
+    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--full", action="store_true",
+                    help="the issue's size: 2 GiB of 4 KiB values, -m 256, 3 rounds")
     a = ap.parse_args()
-    for server in ("hardcached", "memcached") if a.server == "both" else (a.server,):
-        run(server, a)
+    if a.full:
+        a.items, a.vlen, a.ram_mb, a.rounds = 524288, 4096, 256, max(a.rounds, 3)
+    a.servers = a.servers.split(",")
+    for name in a.servers:
+        if name not in SERVERS:
+            sys.exit("unknown server %s (one of %s)" % (name, ", ".join(SERVERS)))
+    results = []
+    for rnd_no in range(a.rounds):
+        order = a.servers[rnd_no % len(a.servers):] + a.servers[:rnd_no % len(a.servers)]
+        for name in order:
+            results.append(run(name, a, rnd_no))
+    summary(results, a)
 
 
 if __name__ == "__main__":
