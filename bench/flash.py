@@ -10,8 +10,11 @@ in the background and evicts what it has not written when the load outruns
 it), then
   - reads SAMPLE uniform random keys in multi-gets of 50 and compares every
     value byte for byte (hit rate, wrong values);
-  - runs hcbench open loop at RATE gets/s (uniform keys, CONNS connections,
-    SECS seconds), the same offered load for every server: p50/p99 of get
+  - runs hcbench open loop at RATE gets/s (uniform keys, CONNS connections)
+    in WINDOWS windows of SECS seconds per server, the servers (all loaded
+    and running at once) taking turns, so a burst of load on the shared
+    machine falls on all alike; the same offered load for every server:
+    p50/p99 of get
     latency (from each request's due time, so a stall is not hidden),
     gets per second of server CPU (utime+stime of the whole process, every
     thread, from /proc/PID/stat, around the get phase) and context switches
@@ -21,12 +24,14 @@ and reads write amplification (extstore_bytes_written / bytes of values
 flashed), RSS and an upper bound of RAM per flashed item: (RSS - the bytes
 of the items still whole in RAM) / items on flash.
 
-The servers run interleaved, ROUNDS times (the order rotates each round),
-and the summary gives each number's range over the rounds: the machine is
-shared, wall-clock and CPU numbers move with its load.
+All of this ROUNDS times (the order rotates each round); the summary gives
+each number's range over the rounds, p50/p99 as the median of a round's
+windows and the quietest window's p99: the machine is shared, wall-clock
+and CPU numbers move with its load.
 
 Usage: flash.py [--items N] [--vlen B] [--ram-mb M] [--rounds R] [--rate G]
-                [--secs S] [--conns C] [--sample K] [--servers LIST]
+                [--windows W] [--secs S] [--conns C] [--sample K]
+                [--servers LIST]
                 [--full]   (the issue's size: 2 GiB of 4 KiB values, -m 256)
 Environment: HC_BIN, MEMCACHED_REF, HCBENCH (binaries), FLASH_DIR (a
 directory on disk, default /var/tmp).
@@ -151,64 +156,107 @@ def hcbench(port, a, seed):
     return dict(kv.split("=", 1) for kv in m.group(1).split())
 
 
-def run(name, a, rnd_no):
-    binary, ext = SERVERS[name]
-    flash_mb = a.items * (a.vlen + 64) // (1 << 20) * 5 // 4 + 64
-    d = tempfile.mkdtemp(dir=os.environ.get("FLASH_DIR", "/var/tmp"))
-    os.chmod(d, 0o777)   # the servers run as nobody
-    port = free_port()
-    argv = [binary, "-u", "nobody", "-p", str(port), "-l", "127.0.0.1", "-U", "0",
-            "-m", str(a.ram_mb), "-o", "ext_path=%s/f:%dm%s" % (d, flash_mb, ext)]
-    srv = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    try:
+class Server:
+    """One server with its flash file, running until stop()."""
+
+    def __init__(self, name, a):
+        binary, ext = SERVERS[name]
+        flash_mb = a.items * (a.vlen + 64) // (1 << 20) * 5 // 4 + 64
+        self.name = name
+        self.dir = tempfile.mkdtemp(dir=os.environ.get("FLASH_DIR", "/var/tmp"))
+        os.chmod(self.dir, 0o777)   # the servers run as nobody
+        self.port = free_port()
+        argv = [binary, "-u", "nobody", "-p", str(self.port), "-l", "127.0.0.1", "-U", "0",
+                "-m", str(a.ram_mb), "-o", "ext_path=%s/f:%dm%s" % (self.dir, flash_mb, ext)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         for _ in range(100):
             try:
-                s = socket.create_connection(("127.0.0.1", port))
-                break
+                self.s = socket.create_connection(("127.0.0.1", self.port))
+                return
             except OSError:
                 time.sleep(0.05)
-        else:
-            sys.exit("%s did not start" % name)
-        load_s = load(s, a)
+        sys.exit("%s did not start" % name)
+
+    def window(self, a, seed):
+        """One get window of hcbench open loop, with the server's CPU and
+        context switches around it."""
+        c0, x0 = cpu_s(self.proc.pid), switches(self.proc.pid)
+        r = hcbench(self.port, a, seed)
+        return {"gets": int(r["gets"]), "hits": int(r["hits"]), "errors": int(r["errors"]),
+                "cpu": cpu_s(self.proc.pid) - c0, "switches": switches(self.proc.pid) - x0,
+                "achieved": float(r["ops_per_sec"]),
+                "p50_us": float(r["p50_us"]), "p99_us": float(r["p99_us"])}
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        for f in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, f))
+        os.rmdir(self.dir)
+
+
+def median(xs):
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+
+def run_round(names, a, rnd_no):
+    """Every server loaded and running at once, so that the get windows of
+    the servers can take turns: a burst of load on the machine then falls
+    on all of them alike, not on whichever ran at the time."""
+    servers = []
+    results = []
+    try:
+        for name in names:
+            servers.append(Server(name, a))
+        for sv in servers:
+            sv.load_s = load(sv.s, a)
         time.sleep(3)   # memcached's flusher's last pages
-        st = stats(s)
-        hits, wrong = verify(s, a, rnd_no)
-        c0, x0 = cpu_s(srv.pid), switches(srv.pid)
-        r = hcbench(port, a, rnd_no + 1)
-        cpu, xs = cpu_s(srv.pid) - c0, switches(srv.pid) - x0
-        st2 = stats(s)
-        rss = rss_bytes(srv.pid)
-        flashed = int(st["extstore_objects_written"]) * a.vlen
-        on_flash = int(st2["extstore_objects_used"])
-        in_ram = int(st2["curr_items"]) - on_flash
-        gets = int(r["gets"])
-        res = {
-            "server": name, "round": rnd_no, "load_s": load_s,
-            "hit": hits / a.sample, "wrong": wrong,
-            "bench_hit": int(r["hits"]) / max(gets, 1),
-            "gets_per_cpu_s": gets / max(cpu, 1.0 / TICK), "cpu_s": cpu,
-            "switches_per_get": xs / max(gets, 1),
-            "offered": a.rate, "achieved": float(r["ops_per_sec"]),
-            "p50_us": float(r["p50_us"]), "p99_us": float(r["p99_us"]),
-            "errors": int(r["errors"]),
-            "write_amp": int(st["extstore_bytes_written"]) / max(flashed, 1),
-            "rss_mib": rss / (1 << 20),
-            "ram_per_flashed": (rss - in_ram * (a.vlen + 16 + 50)) / max(on_flash, 1),
-            "items": int(st2["curr_items"]), "on_flash": on_flash,
-        }
-        print("%(server)s round %(round)d: load %(load_s).0f s, hit %(hit).4f "
-              "(%(wrong)d wrong; hcbench %(bench_hit).4f), %(gets_per_cpu_s).0f gets/CPU-s "
-              "(%(cpu_s).2f s), %(switches_per_get).2f context switches/get, %(achieved).0f/%(offered)d gets/s, p50 %(p50_us).0f us "
-              "p99 %(p99_us).0f us, errors %(errors)d, WA %(write_amp).3f, RSS %(rss_mib).0f MiB, "
-              "<= %(ram_per_flashed).0f B RAM per flashed item (%(on_flash)d of %(items)d "
-              "on flash)" % res, flush=True)
-        return res
+        for sv in servers:
+            sv.st = stats(sv.s)
+            sv.hits, sv.wrong = verify(sv.s, a, rnd_no)
+            sv.windows = []
+        for w in range(a.windows):
+            for sv in servers[w % len(servers):] + servers[:w % len(servers)]:
+                sv.windows.append(sv.window(a, 1000 * rnd_no + w))
+        for sv in servers:
+            st, ws = sv.st, sv.windows
+            st2 = stats(sv.s)
+            rss = rss_bytes(sv.proc.pid)
+            flashed = int(st["extstore_objects_written"]) * a.vlen
+            on_flash = int(st2["extstore_objects_used"])
+            in_ram = int(st2["curr_items"]) - on_flash
+            gets = sum(x["gets"] for x in ws)
+            cpu = sum(x["cpu"] for x in ws)
+            res = {
+                "server": sv.name, "round": rnd_no, "load_s": sv.load_s,
+                "hit": sv.hits / a.sample, "wrong": sv.wrong,
+                "bench_hit": sum(x["hits"] for x in ws) / max(gets, 1),
+                "gets_per_cpu_s": gets / max(cpu, 1.0 / TICK), "cpu_s": cpu,
+                "switches_per_get": sum(x["switches"] for x in ws) / max(gets, 1),
+                "offered": a.rate, "achieved": min(x["achieved"] for x in ws),
+                "p50_us": median([x["p50_us"] for x in ws]),
+                "p99_us": median([x["p99_us"] for x in ws]),
+                "p99_min_us": min(x["p99_us"] for x in ws),
+                "errors": sum(x["errors"] for x in ws),
+                "write_amp": int(st["extstore_bytes_written"]) / max(flashed, 1),
+                "rss_mib": rss / (1 << 20),
+                "ram_per_flashed": (rss - in_ram * (a.vlen + 16 + 50)) / max(on_flash, 1),
+                "items": int(st2["curr_items"]), "on_flash": on_flash,
+            }
+            print("%(server)s round %(round)d: load %(load_s).0f s, hit %(hit).4f "
+                  "(%(wrong)d wrong; hcbench %(bench_hit).4f), %(gets_per_cpu_s).0f gets/CPU-s "
+                  "(%(cpu_s).2f s), %(switches_per_get).2f context switches/get, "
+                  ">= %(achieved).0f/%(offered)d gets/s, median of windows p50 %(p50_us).0f us "
+                  "p99 %(p99_us).0f us (quietest %(p99_min_us).0f us), errors %(errors)d, "
+                  "WA %(write_amp).3f, RSS %(rss_mib).0f MiB, <= %(ram_per_flashed).0f B RAM "
+                  "per flashed item (%(on_flash)d of %(items)d on flash)" % res, flush=True)
+            print("  windows p99 us: " + " ".join("%.0f" % x["p99_us"] for x in ws), flush=True)
+            results.append(res)
     finally:
-        srv.terminate()
-        srv.wait()
-        for f in os.listdir(d):
-            os.unlink(os.path.join(d, f))
-        os.rmdir(d)
+        for sv in servers:
+            sv.stop()
+    return results
 
 
 def span(rows, k, fmt):
@@ -217,19 +265,21 @@ def span(rows, k, fmt):
 
 
 def summary(results, a):
-    print("\n%d x %d B (%.2f GiB), -m %d, %d rounds, open loop %d gets/s x %d s over %d "
-          "connections (ranges over the rounds)" %
-          (a.items, a.vlen, a.items * a.vlen / (1 << 30), a.ram_mb, a.rounds, a.rate, a.secs,
-           a.conns))
-    print("| server | hit rate | gets/CPU-s | switches/get | p50 us | p99 us | write amp. | "
-          "RAM/flashed item (bound) | RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n%d x %d B (%.2f GiB), -m %d, %d rounds, open loop %d gets/s over %d "
+          "connections in %d windows of %d s per server, the servers taking turns; p50/p99: "
+          "median of the windows; ranges over the rounds" %
+          (a.items, a.vlen, a.items * a.vlen / (1 << 30), a.ram_mb, a.rounds, a.rate, a.conns,
+           a.windows, a.secs))
+    print("| server | hit rate | gets/CPU-s | switches/get | p50 us | p99 us | quietest p99 us "
+          "| write amp. | RAM/flashed item (bound) | RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in a.servers:
         rows = [r for r in results if r["server"] == name]
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             name, span(rows, "hit", "%.4f"), span(rows, "gets_per_cpu_s", "%.0f"),
             span(rows, "switches_per_get", "%.2f"),
             span(rows, "p50_us", "%.0f"), span(rows, "p99_us", "%.0f"),
+            span(rows, "p99_min_us", "%.0f"),
             span(rows, "write_amp", "%.3f"), span(rows, "ram_per_flashed", "%.0f"),
             span(rows, "rss_mib", "%.0f")))
 
@@ -242,15 +292,16 @@ def main():
     ap.add_argument("--pace", type=float, default=0.02)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--rate", type=int, default=2000)
-    ap.add_argument("--secs", type=int, default=10)
+    ap.add_argument("--secs", type=int, default=4)
+    ap.add_argument("--windows", type=int, default=4)
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--sample", type=int, default=5000)
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--full", action="store_true",
-                    help="the issue's size: 2 GiB of 4 KiB values, -m 256, 3 rounds")
+                    help="the issue's size: 2 GiB of 4 KiB values, -m 256, 2 rounds")
     a = ap.parse_args()
     if a.full:
-        a.items, a.vlen, a.ram_mb, a.rounds = 524288, 4096, 256, max(a.rounds, 3)
+        a.items, a.vlen, a.ram_mb, a.rounds = 524288, 4096, 256, max(a.rounds, 2)
     a.servers = a.servers.split(",")
     for name in a.servers:
         if name not in SERVERS:
@@ -258,8 +309,7 @@ def main():
     results = []
     for rnd_no in range(a.rounds):
         order = a.servers[rnd_no % len(a.servers):] + a.servers[:rnd_no % len(a.servers)]
-        for name in order:
-            results.append(run(name, a, rnd_no))
+        results += run_round(order, a, rnd_no)
     summary(results, a)
 
 
