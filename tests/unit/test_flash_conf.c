@@ -1,6 +1,7 @@
 /* Unit tests for the flash tier's options (storage/flash_conf.c):
- * memcached's defaults and units, ext_path's FILE:SIZE forms, every
- * bound refused with a message, and the checks between options. */
+ * memcached's defaults and units, ext_path's FILE:SIZE forms,
+ * ext_io_backend's words, every bound refused with a message, and the
+ * checks between options. */
 #include "storage/flash_conf.h"
 
 #include <stdio.h>
@@ -38,6 +39,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.max_sleep, 1000000);
     CHECK(c.max_frag > 0.79 && c.max_frag < 0.81);
     CHECK(!c.drop_unread);
+    CHECK_EQ_INT(c.io_backend, FLASH_IO_AUTO);
     CHECK_EQ_INT(flash_conf_check(&c, 1 << 20, 0, err, sizeof(err)), 0);
 }
 
@@ -72,6 +74,17 @@ static void test_numbers(void)
     CHECK_EQ_INT(option(&c, "ext_max_frag", "0.5x"), -1);
     CHECK_EQ_INT(option(&c, "ext_max_frag", NULL), -1);
     CHECK_EQ_INT(c.page_size, 32u << 20);   /* a refused value changes nothing */
+    /* ext_io_backend: one of three words, nothing else */
+    CHECK_EQ_INT(option(&c, "ext_io_backend", "pool"), 1);
+    CHECK_EQ_INT(c.io_backend, FLASH_IO_POOL);
+    CHECK_EQ_INT(option(&c, "ext_io_backend", "uring"), 1);
+    CHECK_EQ_INT(c.io_backend, FLASH_IO_URING);
+    CHECK_EQ_INT(option(&c, "ext_io_backend", "aio"), -1);
+    CHECK(strstr(err, "ext_io_backend") != NULL);
+    CHECK_EQ_INT(option(&c, "ext_io_backend", NULL), -1);
+    CHECK_EQ_INT(c.io_backend, FLASH_IO_URING);
+    CHECK_EQ_INT(option(&c, "ext_io_backend", "auto"), 1);
+    CHECK_EQ_INT(c.io_backend, FLASH_IO_AUTO);
     /* not a flash option */
     CHECK_EQ_INT(option(&c, "ext_bogus", "1"), 0);
     CHECK_EQ_INT(option(&c, "hashpower", "16"), 0);
