@@ -1,14 +1,18 @@
-/* Unit tests for the flash I/O threads (storage/flash_io.c): every
- * submitted read completes once, from another thread, with the verified
- * value; a read of a torn record completes as FLASH_BAD; the queue is
- * bounded (a submit past threads * depth is refused, not buffered). */
+/* Unit tests for the flash I/O backends. The I/O threads
+ * (storage/flash_io.c): every submitted read completes once, from another
+ * thread, with the verified value; a read of a torn record completes as
+ * FLASH_BAD; the queue is bounded (a submit past threads * depth is
+ * refused, not buffered). io_uring (storage/flash_uring.c): below. */
 #include "storage/flash_io.h"
+#include "storage/flash_uring.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +127,131 @@ static void test_bounded(void)
     flash_dev_close(&d);
 }
 
+/* io_uring (storage/flash_uring.c), the other backend behind the same
+ * request: reads submitted from a thread complete on that thread, when it
+ * reaps after its eventfd fired; a read of another key's record completes
+ * as FLASH_BAD and one of a reused page at once as FLASH_STALE; past
+ * ext_io_depth reads wait and go in as others finish; past that a submit
+ * is refused; a second thread finds no ring left; teardown finishes every
+ * read. */
+
+#define UN 6u   /* reads of the io_uring tests (req[0..UN]) */
+
+static unsigned here_done, here_wrong_thread;
+
+static void done_here(struct flash_io_req *r)
+{
+    (void)r;
+    if (!pthread_equal(pthread_self(), main_thread))
+        here_wrong_thread++;
+    here_done++;
+}
+
+/* Wait for the eventfd (a hang guard, not a timing), then reap. */
+static bool reap_once(struct flash_uring *u, int ev)
+{
+    struct pollfd p = { .fd = ev, .events = POLLIN };
+    uint64_t v;
+
+    if (poll(&p, 1, 30000) != 1 || read(ev, &v, sizeof(v)) != sizeof(v))
+        return false;
+    flash_uring_reap(u);
+    return true;
+}
+
+static void *other_thread(void *arg)
+{
+    struct flash_io_req r = req[0];
+
+    r.done = done_here;
+    return flash_uring_submit(arg, &r) ? arg : NULL;
+}
+
+static void test_reads_on_the_submitting_thread(struct flash_dev *d, int ev)
+{
+    struct flash_uring *u = flash_uring_setup(1, 2, UN - 2, 1, err, sizeof(err));
+    unsigned char v[VLEN];
+    pthread_t t;
+    void *got = &t;
+
+    CHECK(u != NULL);
+    for (unsigned i = 0; i <= UN; i++) {
+        fill(v, i);
+        req[i] = (struct flash_io_req){ .dev = d, .key_hash = i, .scratch = scratch[i],
+                                        .out = out[i], .done = done_here, .result = -1,
+                                        .notify_fd = ev };
+        CHECK_EQ_INT(flash_dev_append(d, i, v, VLEN, &req[i].loc), FLASH_OK);
+    }
+    CHECK_EQ_INT(flash_dev_flush(d), FLASH_OK);
+    req[3].key_hash = 4;        /* not the key written there: never served */
+    req[5].loc.version++;       /* its page was reused since: no read at all */
+    for (unsigned i = 0; i < UN; i++)
+        CHECK(flash_uring_submit(u, &req[i]));
+    CHECK(!flash_uring_submit(u, &req[UN]));   /* 2 in the kernel, 4 waiting: full */
+    CHECK_EQ_INT(flash_uring_queued(u), 4);
+    /* another thread: the only ring is taken */
+    CHECK(pthread_create(&t, NULL, other_thread, u) == 0 && pthread_join(t, &got) == 0);
+    CHECK(got == NULL);
+    for (unsigned rounds = 0; here_done < UN && rounds < 2 * UN; rounds++)
+        CHECK(reap_once(u, ev));
+    CHECK_EQ_INT(here_done, UN);
+    CHECK_EQ_INT(here_wrong_thread, 0);
+    CHECK_EQ_INT(flash_uring_queued(u), 0);
+    for (unsigned i = 0; i < UN; i++) {
+        fill(v, i);
+        if (i == 3 || i == 5) {
+            CHECK_EQ_INT(req[i].result, i == 3 ? FLASH_BAD : FLASH_STALE);
+            continue;
+        }
+        CHECK_EQ_INT(req[i].result, FLASH_OK);
+        CHECK(memcmp(out[i], v, VLEN) == 0);
+    }
+    flash_uring_teardown(&u);
+    CHECK(u == NULL);
+}
+
+/* reads still in the kernel or waiting, reused from the test above */
+static void test_teardown_finishes_every_read(void)
+{
+    struct flash_uring *u = flash_uring_setup(1, 1, UN, 1, err, sizeof(err));
+
+    CHECK(u != NULL);
+    here_done = 0;
+    for (unsigned i = 0; i < UN; i++) {
+        req[i].result = -1;
+        req[i].loc.version = req[0].loc.version;
+        CHECK(flash_uring_submit(u, &req[i]));
+    }
+    flash_uring_teardown(&u);
+    CHECK_EQ_INT(here_done, UN);
+    for (unsigned i = 0; i < UN; i++)
+        CHECK((int)req[i].result != -1);
+}
+
+/* The io_uring tests, where io_uring can be had. */
+static void test_uring(void)
+{
+    struct flash_uring *probe = flash_uring_setup(1, 1, 1, 1, err, sizeof(err));
+    struct flash_dev *d;
+    int ev = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    if (probe == NULL) {
+        printf("flash_io: io_uring tests skipped (%s)\n", err);
+        close(ev);
+        return;
+    }
+    flash_uring_teardown(&probe);
+    CHECK(flash_uring_setup(0, 1, 1, 1, err, sizeof(err)) == NULL);
+    unlink(path);
+    d = flash_dev_open(path, 1 << 20, 64 << 10, err, sizeof(err));
+    CHECK(d != NULL && ev >= 0);
+    CHECK(flash_dev_tune(d, 64 << 10, false) == 0);
+    test_reads_on_the_submitting_thread(d, ev);
+    test_teardown_finishes_every_read();
+    flash_dev_close(&d);
+    close(ev);
+}
+
 int main(void)
 {
     snprintf(path, sizeof(path), "/tmp/hc-test-flash-io-%d", (int)getpid());
@@ -132,6 +261,7 @@ int main(void)
     sem_init(&release, 0, 0);
     RUN(test_reads_complete);
     RUN(test_bounded);
+    RUN(test_uring);
     unlink(path);
     return unit_report("flash_io");
 }
