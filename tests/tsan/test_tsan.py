@@ -87,12 +87,15 @@ def test_no_data_races(mem_mb, args):
     assert "ThreadSanitizer" not in report, report[:6000]
 
 
-def test_flash_tier_race_free(tmp_path):
+@pytest.mark.parametrize("backend", ["uring", "pool"])
+def test_flash_tier_race_free(tmp_path, backend):
     """The flash tier: compactions of several shards writing to it, gets
-    parked on the I/O thread and resumed by their workers (1 KB values,
-    16 MB of RAM: most reads go to flash)."""
+    parked on a read (through each worker's io_uring, or the I/O threads)
+    and resumed by their workers (1 KB values, 16 MB of RAM: most reads go
+    to flash)."""
     proc, port, err = start(16, "-o", "ext_path=%s:256m,ext_page_size=1,ext_wbuf_size=1"
-                            % (tmp_path / "ext"), "-o", "ext_threads=2")
+                            % (tmp_path / "ext"), "-o", "ext_threads=2",
+                            "-o", "ext_io_backend=" + backend)
     try:
         load(port, "-p", "16", "-r", "0.5", "-k", "60000", "-v", "1000", "-d", "4")
         load(port, "-p", "1", "-r", "0.9", "-k", "60000", "-v", "1000", "-d", "3")
