@@ -167,8 +167,12 @@ static bool park_submit(struct session *s, const struct store_item *it, bool ahe
             batch_drop(b, i);
     if (b->n == PARK_BATCH_MAX || (ahead && !ahead_allowed(b, size)))
         return false;
-    if ((r = calloc(1, size)) == NULL)
+    /* zero the header only: the buffers (twice the value) are written by
+     * the read before anything reads them, and zeroing them was a third of
+     * the instructions of a get of a 4 KiB flashed value (callgrind) */
+    if ((r = malloc(size)) == NULL)
         goto oom;
+    memset(r, 0, sizeof(*r));
     r->b = b;
     r->size = size;
     memcpy(r->stub, it->flash, FLASH_STUB_SIZE);
