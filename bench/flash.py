@@ -31,7 +31,7 @@ and CPU numbers move with its load.
 
 Usage: flash.py [--items N] [--vlen B] [--ram-mb M] [--rounds R] [--rate G]
                 [--windows W] [--secs S] [--conns C] [--sample K]
-                [--servers LIST]
+                [--servers LIST] [--instructions N1,N2]
                 [--full]   (the issue's size: 2 GiB of 4 KiB values, -m 256)
 Environment: HC_BIN, MEMCACHED_REF, HCBENCH (binaries), FLASH_DIR (a
 directory on disk, default /var/tmp).
@@ -40,6 +40,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -259,6 +260,75 @@ def run_round(names, a, rnd_no):
     return results
 
 
+def callgrind_total(name, a, n):
+    """Instructions (callgrind, user space only) of one server run: start,
+    paced load, n single-key gets one at a time (hcbench -c 1 -p 1), stop;
+    returns (instructions, hits)."""
+    binary, ext = SERVERS[name]
+    d = tempfile.mkdtemp(dir=os.environ.get("FLASH_DIR", "/var/tmp"))
+    out = os.path.join(d, "cg.out")
+    port = free_port()
+    opts = "ext_path=%s/f:%dm%s" % (d, a.items * (a.vlen + 64) // (1 << 20) * 5 // 4 + 64, ext)
+    # the crawler runs by the clock, 50x slower under valgrind than the rest
+    opts += ",no_lru_crawler"
+    extra = []
+    if binary == HARDCACHED:
+        opts += ",no_sandbox"   # callgrind writes its file at exit
+    else:
+        extra = ["-c", "1088"]   # memcached's fd limit is -c; valgrind keeps 12 back
+    # as root, staying root: callgrind's file was opened before a drop
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, binary,
+            "-u", "root", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1",
+            "-m", str(a.ram_mb), "-o", opts] + extra
+    srv = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                 (1100, 1100)))
+    try:
+        for _ in range(600):
+            try:
+                s = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("%s did not start under valgrind" % name)
+        load(s, a)
+        time.sleep(3)
+        r = subprocess.run([HCBENCH, "-s", "127.0.0.1:%d" % port, "-r", "1", "-k", str(a.items),
+                            "-v", str(a.vlen), "-c", "1", "-p", "1", "-n", str(n)],
+                           capture_output=True, text=True, timeout=3600).stdout
+        hits = int(re.search(r" hits=(\d+)", r).group(1))
+        s.close()
+        srv.terminate()
+        srv.wait()
+        with open(out) as f:
+            total = int(re.search(r"^totals: (\d+)", f.read(), re.M).group(1))
+        return total, hits
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+        os.rmdir(d)
+
+
+def instructions(a):
+    """User-space instructions per get, the difference of two runs (n1 and
+    n2 gets) divided by n2 - n1: start-up and load cancel out. The same on
+    every run whatever the machine does; blind to the kernel (system
+    calls, context switches), where the backends differ most."""
+    n1, n2 = a.instructions
+    print("callgrind: %d x %d B, -m %d, -t 1, %d vs %d single gets" %
+          (a.items, a.vlen, a.ram_mb, n1, n2))
+    for name in a.servers:
+        t1, h1 = callgrind_total(name, a, n1)
+        t2, h2 = callgrind_total(name, a, n2)
+        print("  %-17s %8.0f instructions per get (hits %d/%d, %d/%d)" %
+              (name, (t2 - t1) / (n2 - n1), h1, n1, h2, n2), flush=True)
+
+
 def span(rows, k, fmt):
     lo, hi = min(r[k] for r in rows), max(r[k] for r in rows)
     return fmt % lo if fmt % lo == fmt % hi else (fmt + "-" + fmt) % (lo, hi)
@@ -297,6 +367,9 @@ def main():
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--sample", type=int, default=5000)
     ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--instructions", metavar="N1,N2",
+                    type=lambda v: tuple(int(x) for x in v.split(",")),
+                    help="only count callgrind instructions per get (N2 - N1 gets)")
     ap.add_argument("--full", action="store_true",
                     help="the issue's size: 2 GiB of 4 KiB values, -m 256, 2 rounds")
     a = ap.parse_args()
@@ -306,6 +379,9 @@ def main():
     for name in a.servers:
         if name not in SERVERS:
             sys.exit("unknown server %s (one of %s)" % (name, ", ".join(SERVERS)))
+    if a.instructions:
+        instructions(a)
+        return
     results = []
     for rnd_no in range(a.rounds):
         order = a.servers[rnd_no % len(a.servers):] + a.servers[:rnd_no % len(a.servers)]
