@@ -237,9 +237,15 @@ def test_schedule_as_memcached_autocrawl():
                              line)
             assert m and 55 <= int(m.group(1)) <= 70, line   # not 185
             assert c.call(b"debugtime 0\r\n") == b"OK\r\n"    # +130 s: expired now
-            assert sysevent(w) == (b"type=lru_crawler crawler=0 lru=cold low_mark=1 "
-                                   b"next_reclaims=0 since_run=0 next_run=245 elapsed=0 "
-                                   b"examined=150 reclaimed=100")
+            line = sysevent(w)
+            m = re.fullmatch(rb"type=lru_crawler crawler=0 lru=cold low_mark=1 next_reclaims=0 "
+                             rb"since_run=0 next_run=245 elapsed=0 examined=(\d+) reclaimed=100",
+                             line)
+            # every "due" item is read; a "keep" item only where its shard's
+            # segment holds a "due" one too (keys go to shards by a keyed
+            # hash, so a shard may hold "keep" items alone: skipped unread;
+            # memcached, with one LRU, examines all 150)
+            assert m and 100 <= int(m.group(1)) <= 150, line
             assert s.stats()["curr_items"] == "50"
             assert int(s.stats()["lru_crawler_starts"]) == 4
         w.close()
