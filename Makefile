@@ -163,7 +163,7 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(call program_rule,fuzz,$(BUILD)/fuzz/bin/fuzz
   $(BUILD)/fuzz/fuzz/fuzz_$(n).o,$(call fuzz_layers,$(n)),-fsanitize=fuzzer)))
 $(foreach n,$(FUZZ_NAMES),$(eval $(call program_rule,asan,$(BUILD)/asan/fuzz/replay_$(n),\
   $(BUILD)/asan/fuzz/fuzz_$(n).o $(BUILD)/asan/fuzz/replay.o,$(call fuzz_layers,$(n)))))
-$(eval $(call program_rule,release,$(BUILD)/release/hcbench,$(call objs,release,$(BENCH_SRCS)),,-lm))
+$(eval $(call program_rule,release,$(BUILD)/release/hcbench,$(call objs,release,$(BENCH_SRCS)),,-lm -luring))
 # the storage engine alone (bench/store/store_bench.c; `make bench-store`)
 $(eval $(call program_rule,release,$(BUILD)/release/store-bench,\
   $(BUILD)/release/bench/store/store_bench.o,storage core))

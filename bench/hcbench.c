@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <liburing.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -70,6 +71,7 @@ struct opts {
 	uint64_t load_n;        /* --load N */
 	bool preload;
 	bool batch;             /* refill only when all replies are in */
+	bool null_uring;        /* --null-uring: the null server on io_uring */
 	const char *label;
 	uint64_t seed;
 	double rate;            /* open loop: requests/s in all; 0 = closed loop */
@@ -1252,6 +1254,8 @@ static bool nconn_flush(int ep, struct nconn *c)
 	return true;
 }
 
+static int run_null_uring(int lfd);
+
 static int run_null_server(void)
 {
 	struct addrinfo *ai;
@@ -1276,6 +1280,11 @@ static int run_null_server(void)
 		fprintf(stderr, "hcbench: null server: cannot listen on %s:%s: %s\n",
 		        O.host, O.port, strerror(errno));
 		return 2;
+	}
+	if (O.null_uring) {
+		int rc = run_null_uring(lfd);
+		close(lfd);
+		return rc;
 	}
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -1340,6 +1349,179 @@ static int run_null_server(void)
 	return 0;
 }
 
+/* --null-uring: the same do-nothing server on io_uring instead of epoll
+ * (issue 21: is there a kernel path below the read/write one?). One ring,
+ * one io_uring_enter per round that submits every send and recv and
+ * reaps what completed; per connection one recv and at most one send in
+ * flight. A reply made while a send is in flight goes into the second
+ * buffer, which is sent when the first completes (their places swap). */
+#define URING_ENTRIES 4096
+#define URING_ACCEPT  ((uint64_t)1)   /* user_data of the multishot accept */
+
+struct uconn {
+	struct nconn c;                /* in, out: parse into c.out */
+	char *sending;                 /* the buffer a send is in flight from */
+	size_t send_off, send_len, send_cap;
+	bool recv_on, send_on, dead;
+};
+
+static bool uring_sqe(struct io_uring *r, struct io_uring_sqe **sqe)
+{
+	*sqe = io_uring_get_sqe(r);
+	if (*sqe == NULL) {
+		io_uring_submit(r);
+		*sqe = io_uring_get_sqe(r);
+	}
+	return *sqe != NULL;
+}
+
+static void uconn_recv(struct io_uring *r, struct uconn *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (u->recv_on || u->dead || !uring_sqe(r, &sqe))
+		return;
+	io_uring_prep_recv(sqe, u->c.fd, u->c.in + u->c.in_len, IN_CAP - u->c.in_len, 0);
+	io_uring_sqe_set_data(sqe, u);
+	u->recv_on = true;
+}
+
+/* Send what is unsent: the in-flight buffer's rest, else swap in the
+ * replies made since. */
+static void uconn_send(struct io_uring *r, struct uconn *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (u->send_on || u->dead)
+		return;
+	if (u->send_off == u->send_len) {
+		if (u->c.out_len == 0)
+			return;
+		char *t = u->sending;
+		size_t cap = u->send_cap;
+		u->sending = u->c.out;
+		u->send_cap = u->c.out_cap;
+		u->send_off = 0;
+		u->send_len = u->c.out_len;
+		u->c.out = t;
+		u->c.out_cap = cap;
+		u->c.out_len = 0;
+	}
+	if (!uring_sqe(r, &sqe))
+		return;
+	io_uring_prep_send(sqe, u->c.fd, u->sending + u->send_off, u->send_len - u->send_off,
+	                   MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, (char *)u + 1);   /* odd: a send */
+	u->send_on = true;
+}
+
+static void uconn_free(struct uconn *u)
+{
+	close(u->c.fd);
+	free(u->c.in);
+	free(u->c.out);
+	free(u->sending);
+	free(u);
+}
+
+static void uring_accepted(struct io_uring *r, int fd)
+{
+	int one = 1;
+	struct uconn *u = calloc(1, sizeof *u);
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (!u || !(u->c.in = malloc(IN_CAP)) || !(u->c.out = malloc(IN_CAP)) ||
+	    !(u->sending = malloc(IN_CAP))) {
+		close(fd);
+		if (u) {
+			free(u->c.in);
+			free(u->c.out);
+		}
+		free(u);
+		return;
+	}
+	u->c.fd = fd;
+	u->c.out_cap = u->send_cap = IN_CAP;
+	uconn_recv(r, u);
+}
+
+static void uring_accept(struct io_uring *r, int lfd)
+{
+	struct io_uring_sqe *sqe;
+
+	if (uring_sqe(r, &sqe)) {
+		io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+		io_uring_sqe_set_data64(sqe, URING_ACCEPT);
+	}
+}
+
+static void uring_done(struct io_uring *r, int lfd, struct io_uring_cqe *cqe)
+{
+	uint64_t d = io_uring_cqe_get_data64(cqe);
+
+	if (d == URING_ACCEPT) {
+		if (cqe->res >= 0)
+			uring_accepted(r, cqe->res);
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			uring_accept(r, lfd);
+		return;
+	}
+	bool is_send = d & 1;
+	struct uconn *u = (struct uconn *)(uintptr_t)(d & ~(uint64_t)1);
+	if (is_send) {
+		u->send_on = false;
+		if (cqe->res > 0)
+			u->send_off += (size_t)cqe->res;
+		else if (cqe->res != -EAGAIN && cqe->res != -EINTR)
+			u->dead = true;
+	} else {
+		u->recv_on = false;
+		if (cqe->res > 0) {
+			u->c.in_len += (size_t)cqe->res;
+			if (!nconn_parse(&u->c))
+				u->dead = true;
+		} else if (cqe->res != -EAGAIN && cqe->res != -EINTR) {
+			u->dead = true;
+		}
+	}
+	if (u->dead) {
+		if (!u->recv_on && !u->send_on)
+			uconn_free(u);
+		return;
+	}
+	uconn_send(r, u);
+	uconn_recv(r, u);
+}
+
+static int run_null_uring(int lfd)
+{
+	struct io_uring r;
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = 100000000 };
+	int rc = io_uring_queue_init(URING_ENTRIES, &r, IORING_SETUP_SINGLE_ISSUER |
+	                             IORING_SETUP_DEFER_TASKRUN);
+
+	if (rc < 0) {
+		fprintf(stderr, "hcbench: null server: io_uring: %s\n", strerror(-rc));
+		return 2;
+	}
+	uring_accept(&r, lfd);
+	uint64_t deadline = now_ns() + (uint64_t)(O.duration * 1e9);
+	while (!g_stop && now_ns() < deadline) {
+		unsigned head, n = 0;
+		rc = io_uring_submit_and_wait_timeout(&r, &cqe, 1, &ts, NULL);
+		if (rc < 0 && rc != -ETIME && rc != -EINTR)
+			break;
+		io_uring_for_each_cqe(&r, head, cqe) {
+			uring_done(&r, lfd, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&r, n);
+	}
+	io_uring_queue_exit(&r);   /* connections still open are reclaimed by exit */
+	return 0;
+}
+
 /* ------------------------------------------------------------------- main */
 
 static void usage(FILE *f)
@@ -1352,7 +1534,8 @@ static void usage(FILE *f)
 "                                 do-nothing server (END / STORED; with -v\n"
 "                                 every get hits N bytes; with --null-keep\n"
 "                                 stored data goes into a ring of MB MiB\n"
-"                                 and hits are read from it)\n"
+"                                 and hits are read from it; --null-uring:\n"
+"                                 on io_uring instead of epoll)\n"
 "options:\n"
 "  -s, --server HOST:PORT   server (default 127.0.0.1:11211)\n"
 "  -c, --conns N            connections in all (default 50)\n"
@@ -1431,7 +1614,7 @@ static bool set_server(char *s)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_LOAD = 256, OPT_NULL, OPT_NULL_KEEP, OPT_STATS, OPT_SEED };
+	enum { OPT_LOAD = 256, OPT_NULL, OPT_NULL_KEEP, OPT_NULL_URING, OPT_STATS, OPT_SEED };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "conns", required_argument, NULL, 'c' },
@@ -1450,6 +1633,7 @@ int main(int argc, char **argv)
 		{ "load", required_argument, NULL, OPT_LOAD },
 		{ "null-server", required_argument, NULL, OPT_NULL },
 		{ "null-keep", required_argument, NULL, OPT_NULL_KEEP },
+		{ "null-uring", no_argument, NULL, OPT_NULL_URING },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "rate", required_argument, NULL, 'R' },
@@ -1487,6 +1671,9 @@ int main(int argc, char **argv)
 		case OPT_NULL:
 			O.mode = MODE_NULL;
 			O.port = optarg;
+			break;
+		case OPT_NULL_URING:
+			O.null_uring = true;
 			break;
 		case OPT_NULL_KEEP:
 			ok = opt_int(optarg, NULL_KEEP_MIN_MB, NULL_KEEP_MAX_MB, &keep_mb);
