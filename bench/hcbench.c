@@ -1510,8 +1510,10 @@ static int run_null_uring(int lfd)
 	while (!g_stop && now_ns() < deadline) {
 		unsigned head, n = 0;
 		rc = io_uring_submit_and_wait_timeout(&r, &cqe, 1, &ts, NULL);
-		if (rc < 0 && rc != -ETIME && rc != -EINTR)
+		if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+			fprintf(stderr, "hcbench: null server: io_uring: %s\n", strerror(-rc));
 			break;
+		}
 		io_uring_for_each_cqe(&r, head, cqe) {
 			uring_done(&r, lfd, cqe);
 			n++;
