@@ -187,9 +187,13 @@ def test_protected_mode_judges_each_listener(certs):
 
 @pytest.mark.hardcached_only
 def test_mtls_listener_is_protected(start_server, certs):
-    p, = ports(1)
-    s = start_server("-p", str(p), "-l", "mtls:0.0.0.0:%d" % p, "-Z", "-o", tls_opts(certs),
-                     listen=False, wait=False)
+    for _ in range(5):   # a client elsewhere may take the port first
+        p = hcutil.free_port(host="0.0.0.0")
+        s = start_server("-p", str(p), "-l", "mtls:0.0.0.0:%d" % p, "-Z", "-o",
+                         tls_opts(certs), listen=False, wait=False)
+        time.sleep(0.2)
+        if s.alive() or b"Address already in use" not in s.stderr():
+            break
     deadline = time.monotonic() + hcutil.START_TIMEOUT
     while True:
         assert s.alive(), s.stderr()
