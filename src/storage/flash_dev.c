@@ -160,6 +160,11 @@ uint64_t flash_dev_id(const struct flash_dev *d)
     return d->id;
 }
 
+int flash_dev_fd(const struct flash_dev *d)
+{
+    return d->fd;
+}
+
 uint64_t flash_dev_found_id(const struct flash_dev *d)
 {
     return d->found_id;

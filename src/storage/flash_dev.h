@@ -71,6 +71,9 @@ void flash_dev_close(struct flash_dev **d);
  * each other's pages. */
 bool flash_dev_is_path(const struct flash_dev *d, const char *path);
 uint64_t flash_dev_id(const struct flash_dev *d);
+/* The file's descriptor: the server's sandbox allows reading and writing
+ * at offsets on it alone. */
+int flash_dev_fd(const struct flash_dev *d);
 uint64_t flash_dev_found_id(const struct flash_dev *d);
 
 /* What a restart found of one page (flash_recover.c): the version of its

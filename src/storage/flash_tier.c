@@ -166,6 +166,13 @@ struct flash_dev *flash_tier_device(unsigned i)
     return i < tier.ndev ? tier.dev[i] : NULL;
 }
 
+unsigned flash_tier_files(int fds[FLASH_DEVICES_MAX])
+{
+    for (unsigned i = 0; i < tier.ndev; i++)
+        fds[i] = flash_dev_fd(tier.dev[i]);
+    return tier.ndev;
+}
+
 bool flash_tier_active(void)
 {
     return tier.on && atomic_load_explicit(&tier.cur, memory_order_relaxed) < tier.ndev;

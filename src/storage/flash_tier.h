@@ -60,6 +60,9 @@ int flash_tier_start_io(char *err, size_t errlen);
 void flash_tier_teardown(void);
 /* Device i (the ext_path list's order) while set up, else NULL. */
 struct flash_dev *flash_tier_device(unsigned i);
+/* The devices' file descriptors, into fds (FLASH_DEVICES_MAX of them);
+ * how many: what it reads and writes at offsets (the sandbox's list). */
+unsigned flash_tier_files(int fds[FLASH_DEVICES_MAX]);
 /* Is there a tier with a device that has not failed? */
 bool flash_tier_active(void);
 
