@@ -458,13 +458,18 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     /* last step of start-up, before any client is served */
-    if (settings.sandbox && sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
-                                         (settings.auth_required || settings.tls.enabled ?
-                                          SANDBOX_READ_FILES : 0) |
-                                         (settings.flash.ndev > 0 ? SANDBOX_FLASH : 0) |
-                                         (flash_tier_uses_uring() ? SANDBOX_URING : 0)) < 0)
-        log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
-                  "(-o no_sandbox runs without it)", strerror(errno));
+    if (settings.sandbox) {
+        int files[FLASH_DEVICES_MAX];   /* pread/pwrite on these only */
+        unsigned nfiles = flash_tier_files(files);
+
+        if (sandbox_apply((settings.pidfile && settings.daemonize ? SANDBOX_UNLINK : 0) |
+                          (settings.auth_required || settings.tls.enabled ?
+                           SANDBOX_READ_FILES : 0) |
+                          (flash_tier_uses_uring() ? SANDBOX_URING : 0),
+                          files, nfiles) < 0)
+            log_fatal(EX_OSERR_CODE, "hardcached: cannot install the seccomp sandbox: %s "
+                      "(-o no_sandbox runs without it)", strerror(errno));
+    }
     /* stdio, the listeners, each worker's epoll and wake-up eventfd (set
      * before a client can ask) */
     atomic_store(&global_stats.reserved_fds,

@@ -2,7 +2,9 @@
  * sandbox: the allow-list below is what the server does after start-up, found
  * by running the whole test suite under it: event loop, socket I/O on
  * descriptors it already has or accepts, memory for the store and
- * buffers, threads, time, signals, exit. open/openat fail with EACCES;
+ * buffers, threads, time, signals, exit. pread64/pwrite64/pwritev only on
+ * the descriptors the caller names (the flash tier's files), one rule per
+ * descriptor. open/openat fail with EACCES;
  * everything else (execve, socket, connect, fork, ptrace, unlink, ...) is
  * SCMP_ACT_KILL_PROCESS, and so is mapping memory executable. To find a
  * missing call, run with -o no_sandbox under strace -f.
@@ -119,6 +121,22 @@ static int allow(scmp_filter_ctx ctx, const char *name)
     return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
+/* pread64, pwrite64, pwritev: on these descriptors only (one rule each,
+ * the descriptor compared), so a bug cannot read or write at an offset
+ * whatever else the process holds open. */
+static int allow_file_io(scmp_filter_ctx ctx, const int *files, unsigned nfiles)
+{
+    static const int calls[] = { SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(pwritev) };
+    int rc = 0;
+
+    for (unsigned i = 0; rc == 0 && i < nfiles; i++) {
+        for (size_t c = 0; rc == 0 && c < sizeof(calls) / sizeof(*calls); c++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[c], 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)files[i]));
+    }
+    return rc;
+}
+
 static int open_refused(scmp_filter_ctx ctx)
 {
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
@@ -150,7 +168,8 @@ static int open_read_only(scmp_filter_ctx ctx)
     return rc;
 }
 
-static int release_rules(scmp_filter_ctx ctx, unsigned extra)
+static int release_rules(scmp_filter_ctx ctx, unsigned extra,
+                         const int *files, unsigned nfiles)
 {
     scmp_datum_t self = (scmp_datum_t)getpid();
     int rc = 0;
@@ -160,9 +179,8 @@ static int release_rules(scmp_filter_ctx ctx, unsigned extra)
 #undef X
     if (rc == 0 && (extra & SANDBOX_UNLINK))
         rc = allow(ctx, "unlink");
-    if (rc == 0 && (extra & SANDBOX_FLASH))
-        rc = allow(ctx, "pread64") < 0 || allow(ctx, "pwrite64") < 0 ||
-             allow(ctx, "pwritev") < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = allow_file_io(ctx, files, nfiles);
     /* io_uring: the rings exist already and are restricted to reads; a
      * new ring (io_uring_setup) would not be, so it stays killed */
     if (rc == 0 && (extra & SANDBOX_URING))
@@ -203,18 +221,23 @@ static int release_rules(scmp_filter_ctx ctx, unsigned extra)
     return rc;
 }
 
-int sandbox_apply(unsigned extra)
+int sandbox_apply(unsigned extra, const int *files, unsigned nfiles)
 {
-    scmp_filter_ctx ctx = seccomp_init(SANDBOX_SANITIZER ? SCMP_ACT_ALLOW
-                                                         : SCMP_ACT_KILL_PROCESS);
+    scmp_filter_ctx ctx;
     int rc;
 
+    for (unsigned i = 0; i < nfiles; i++)
+        if (files[i] < 0) {
+            errno = EBADF;
+            return -1;
+        }
+    ctx = seccomp_init(SANDBOX_SANITIZER ? SCMP_ACT_ALLOW : SCMP_ACT_KILL_PROCESS);
     if (ctx == NULL) {
         errno = ENOMEM;
         return -1;
     }
     rc = SANDBOX_SANITIZER ? sanitizer_rules(ctx, extra)
-                           : release_rules(ctx, extra);
+                           : release_rules(ctx, extra, files, nfiles);
     /* no_new_privs is set by seccomp_load (SCMP_FLTATR_CTL_NNP default). */
     if (rc == 0)
         rc = seccomp_load(ctx);

@@ -18,10 +18,9 @@ enum sandbox_extra {
     SANDBOX_READ_FILES = 1 << 1,   /* -Y/-S: SIGHUP re-reads the password
                                       file (opening read-only; never for
                                       writing or creating) */
-    SANDBOX_FLASH      = 1 << 2,   /* -o ext_path: the flash tier reads and
-                                      writes its files (pread, pwrite) */
-    SANDBOX_URING      = 1 << 3,   /* ... and reads them through io_uring
-                                      rings made before the filter:
+    SANDBOX_URING      = 1 << 2,   /* -o ext_path: the flash tier reads
+                                      its files through io_uring rings
+                                      made before the filter:
                                       io_uring_enter, and io_uring_register
                                       for an eventfd only; never
                                       io_uring_setup (flash_uring.h) */
@@ -30,8 +29,11 @@ enum sandbox_extra {
 /* Install the filter on the calling thread; threads it creates afterwards
  * inherit it. Call once start-up is done (listeners bound, privileges
  * dropped, store set up), before the worker threads start. `extra` is a
- * mask of enum sandbox_extra. Returns 0, or -1 with errno set (the process
- * is unchanged then). */
-int sandbox_apply(unsigned extra);
+ * mask of enum sandbox_extra. pread64, pwrite64 and pwritev are allowed on
+ * the nfiles descriptors in files[] only (files opened at start-up and
+ * read and written at offsets: the flash tier's); on any other, and with
+ * none, they kill. Returns 0, or -1 with errno set (the process is
+ * unchanged then). */
+int sandbox_apply(unsigned extra, const int *files, unsigned nfiles);
 
 #endif

@@ -107,8 +107,9 @@ static int forbidden_fork(void)
     return p > 0 ? 0 : -1;
 }
 
-/* The flash tier's I/O on a file opened before the filter. */
-static int flash_fd = -1;
+/* The flash tier's I/O on a file opened before the filter; other_fd is
+ * another descriptor the process holds (/dev/null), not named to it. */
+static int flash_fd = -1, other_fd = -1;
 
 static int flash_io(void)
 {
@@ -120,6 +121,29 @@ static int flash_io(void)
         pread(flash_fd, b, sizeof(b), 0) != sizeof(b))
         return -1;
     return 0;
+}
+
+/* Each first does the flash I/O (allowed), then one call on other_fd. */
+static int forbidden_pread_other(void)
+{
+    char b[8];
+
+    return flash_io() < 0 ? -1 : pread(other_fd, b, sizeof(b), 0) >= 0 ? 0 : -1;
+}
+
+static int forbidden_pwrite_other(void)
+{
+    char b[8] = "other";
+
+    return flash_io() < 0 ? -1 : pwrite(other_fd, b, sizeof(b), 0) >= 0 ? 0 : -1;
+}
+
+static int forbidden_pwritev_other(void)
+{
+    char b[8] = "other";
+    struct iovec iov = { b, sizeof(b) };
+
+    return flash_io() < 0 ? -1 : pwritev(other_fd, &iov, 1, 0) >= 0 ? 0 : -1;
 }
 
 /* The flash tier's io_uring: a ring made before the filter, used after. */
@@ -150,8 +174,10 @@ static int forbidden_uring_setup(void)
     return io_uring_queue_init(4, &r, 0) == 0 ? 0 : -1;
 }
 
-/* Run fn in a child sandboxed with `extra`; return its wait status. */
-static int run_sandboxed_with(unsigned extra, int (*fn)(void))
+/* Run fn in a child sandboxed with `extra` and nfiles files (pread and
+ * pwrite allowed on them); return its wait status. */
+static int run_sandboxed_files(unsigned extra, const int *files, unsigned nfiles,
+                               int (*fn)(void))
 {
     pid_t pid = fork();
     int status = 0;
@@ -159,13 +185,18 @@ static int run_sandboxed_with(unsigned extra, int (*fn)(void))
     if (pid == 0) {
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
-        if (sandbox_apply(extra) < 0)
+        if (sandbox_apply(extra, files, nfiles) < 0)
             _exit(CHILD_SANDBOX_FAILED);
         _exit(fn() == 0 ? CHILD_OK : CHILD_CALL_FAILED);
     }
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;
     return status;
+}
+
+static int run_sandboxed_with(unsigned extra, int (*fn)(void))
+{
+    return run_sandboxed_files(extra, NULL, 0, fn);
 }
 
 static int run_sandboxed(int (*fn)(void))
@@ -177,6 +208,30 @@ static int run_sandboxed(int (*fn)(void))
     int st_ = run_sandboxed(fn); \
     CHECK(WIFSIGNALED(st_) && WTERMSIG(st_) == SIGSYS); \
 } while (0)
+
+/* With the flash file named to the filter: its I/O works, the same calls
+ * on any other descriptor kill (release build; the sanitizer build's
+ * deny-list lets them through). */
+static void check_file_io(void)
+{
+    int files[] = { other_fd, flash_fd }, bad = -1;
+    int st = run_sandboxed_files(0, &flash_fd, 1, flash_io);
+
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
+    st = run_sandboxed_files(0, &bad, 1, flash_io);   /* refused, not installed */
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_SANDBOX_FAILED);
+    st = run_sandboxed_files(0, files, 2, forbidden_pread_other);   /* both named */
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
+    if (SANITIZER_BUILD)
+        return;
+    CHECK_KILLED(flash_io);   /* no file named: none */
+    st = run_sandboxed_files(0, &flash_fd, 1, forbidden_pread_other);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+    st = run_sandboxed_files(0, &flash_fd, 1, forbidden_pwrite_other);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+    st = run_sandboxed_files(0, &flash_fd, 1, forbidden_pwritev_other);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+}
 
 int main(void)
 {
@@ -207,27 +262,26 @@ int main(void)
         st = run_sandboxed_with(SANDBOX_READ_FILES, forbidden_open_write);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_CALL_FAILED);
     }
-    /* ext_path: pread/pwrite/pwritev only with SANDBOX_FLASH */
+    /* ext_path: pread/pwrite/pwritev on the files named only */
     char path[64];
     snprintf(path, sizeof(path), "/tmp/hc-sandbox-flash-%d", (int)getpid());
     flash_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    CHECK(flash_fd >= 0);
-    st = run_sandboxed_with(SANDBOX_FLASH, flash_io);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
-    if (!SANITIZER_BUILD)
-        CHECK_KILLED(flash_io);
+    other_fd = open("/dev/null", O_RDWR);
+    CHECK(flash_fd >= 0 && other_fd >= 0);
+    check_file_io();
     /* io_uring_enter and an eventfd's registration only with SANDBOX_URING,
      * io_uring_setup never */
     CHECK_EQ_INT(io_uring_queue_init(4, &ring, 0), 0);
-    st = run_sandboxed_with(SANDBOX_FLASH | SANDBOX_URING, uring_read);
+    st = run_sandboxed_files(SANDBOX_URING, &flash_fd, 1, uring_read);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == CHILD_OK);
-    st = run_sandboxed_with(SANDBOX_FLASH | SANDBOX_URING, forbidden_uring_setup);
+    st = run_sandboxed_files(SANDBOX_URING, &flash_fd, 1, forbidden_uring_setup);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
     if (!SANITIZER_BUILD) {
-        st = run_sandboxed_with(SANDBOX_FLASH, uring_read);
+        st = run_sandboxed_files(0, &flash_fd, 1, uring_read);
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
     }
     io_uring_queue_exit(&ring);
+    close(other_fd);
     close(flash_fd);
     unlink(path);
     CHECK_KILLED(forbidden_execve);
