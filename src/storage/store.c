@@ -463,6 +463,16 @@ static void do_retire(struct shard *sh, unsigned char *it, const struct item_hdr
         do_seg_free(sh, s);
 }
 
+/* Take the item at `slot` out of the index and retire it: what a delete,
+ * a dead item met by a lookup and a dropped flashed item share. Counters
+ * of why it went, and the observer, are the caller's. */
+static void do_unlink(struct shard *sh, uint64_t hv, htab_slot *slot, unsigned char *it,
+                      const struct item_hdr *h)
+{
+    htab_remove(&sh->ht, hv, slot);
+    do_retire(sh, it, h);
+}
+
 /* Why an item in the index is not live (as memcached's do_item_get asks:
  * flushed before expired). */
 static enum store_found do_dead_reason(const struct shard *sh, const unsigned char *it,
@@ -515,8 +525,7 @@ static unsigned char *do_lookup_as(struct shard *sh, uint64_t hv, const char *ke
         if (!(h->iflags & ITEM_FETCHED))
             sh->expired_unfetched++;
         class_count_drop(h, false, 0);
-        htab_remove(&sh->ht, hv, slot);
-        do_retire(sh, it, h);
+        do_unlink(sh, hv, slot, it, h);
         return NULL;
     }
     *found = STORE_FOUND;
@@ -1803,10 +1812,8 @@ void store_drop_flashed(const char *key, size_t nkey, const unsigned char *stub)
 
     if (it != NULL && item_is_flashed(it)) {
         item_decode(it, &h);
-        if (flash_stub_same(it + h.key_off + h.nkey, stub)) {
-            htab_remove(&sh->ht, hv, slot);
-            do_retire(sh, it, &h);
-        }
+        if (flash_stub_same(it + h.key_off + h.nkey, stub))
+            do_unlink(sh, hv, slot, it, &h);
     }
     pthread_mutex_unlock(&sh->lock);
 }
@@ -1892,8 +1899,7 @@ enum store_flash_hold store_flash_held(uint64_t hv, const unsigned char *stub,
         if (do_is_live(sh, it, &h, clock_now()))
             r = STORE_FLASH_HELD;
         if (r == STORE_FLASH_HELD && drop_cold && !(h.iflags & ITEM_ACCESSED)) {
-            htab_remove(&sh->ht, hv, slot);
-            do_retire(sh, it, &h);
+            do_unlink(sh, hv, slot, it, &h);
             r = STORE_FLASH_DROPPED;
         }
     }
@@ -1975,10 +1981,8 @@ void store_unlink_refused(const char *key, size_t nkey)
     hv = key_hash(key, nkey);
     sh = shard_lock(hv);
     it = do_lookup(sh, hv, key, nkey, &h, &slot, &found);
-    if (it != NULL) {
-        htab_remove(&sh->ht, hv, slot);
-        do_retire(sh, it, &h);
-    }
+    if (it != NULL)
+        do_unlink(sh, hv, slot, it, &h);
     pthread_mutex_unlock(&sh->lock);
 }
 
@@ -2023,8 +2027,7 @@ enum store_status store_delete(const struct store_delete *d, struct store_result
         goto out;
     }
     do_observe(STORE_EV_DELETE, d->key, d->nkey, STORE_FOUND, it, &h);
-    htab_remove(&sh->ht, hv, slot);
-    do_retire(sh, it, &h);
+    do_unlink(sh, hv, slot, it, &h);
 out:
     pthread_mutex_unlock(&sh->lock);
     result_set(res, found, 0, it, &h);
