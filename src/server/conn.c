@@ -353,9 +353,7 @@ static void add_ready(struct conn *c)
     c->set->ready = c;
 }
 
-/* park.c's waker: a session whose flash reads are back runs again at
- * the worker's next conn_set_run_ready. */
-static void conn_park_wake(struct session *s)
+void conn_park_wake(struct session *s)
 {
     add_ready((struct conn *)(void *)((char *)s - offsetof(struct conn, s)));
 }
@@ -548,6 +546,15 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
         conn_destroy(c);
 }
 
+void conn_resume(struct conn *c)
+{
+    c->on_ready = false;
+    if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
+        conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
+    else if (conn_read_resume(c) < 0)   /* nothing left to run */
+        conn_destroy(c);
+}
+
 /* One TLS record at most (16 KiB) per read: it always fits the round
  * buffer, so nothing decrypted waits inside OpenSSL unseen by epoll. */
 _Static_assert(LIMIT_READ_CHUNK >= 16384, "a TLS record fits a read");
@@ -684,19 +691,12 @@ static void conn_read(struct conn *c, bool peer_shut)
  * output (sent at the round's end); none while the socket has not taken
  * the last ones, so a watcher that does not read holds at most that much
  * here and loses lines in its ring instead. */
-static void conn_feed(struct conn *c)
+void conn_feed(struct conn *c)
 {
     if (buf_len(&c->out) > 0 || c->s.closing)
         return;
     if (watch_drain(c->s.watch, &c->set->out, LIMIT_OUTPUT_HIGH_WATER) > 0)
         span_end(c);
-}
-
-void conn_set_feed_watchers(struct conn_set *cs)
-{
-    for (struct conn *c = cs->conns; c != NULL; c = c->next)
-        if (c->s.watch != NULL)
-            conn_feed(c);
 }
 
 static void conn_drain(struct conn *c)
@@ -772,109 +772,4 @@ void conn_on_event(struct conn *c, unsigned events)
     if (!(events & EV_ERROR) && !c->s.closing && conn_read_put_off(c))
         return;
     conn_read(c, (events & EV_PEER_SHUT) != 0);
-}
-
-/* ---- the set ---- */
-
-int conn_set_init(struct conn_set *cs, struct ev_loop *loop,
-                  const struct processor *const *procs,
-                  struct thread_stats *stats)
-{
-    memset(cs, 0, sizeof(*cs));
-    cs->loop = loop;
-    cs->procs = procs;
-    for (const struct processor *const *p = procs; *p; p++) {
-        if ((*p)->ahead == NULL)
-            continue;
-        if (cs->nahead == CONN_AHEAD_MAX)
-            return -1;
-        cs->ahead[cs->nahead++] = *p;
-    }
-    cs->stats = stats;
-    park_set_waker(conn_park_wake);
-    pthread_mutex_init(&cs->lock, NULL);
-    cs->rbuf = malloc(CONN_ROUND_BYTES);
-    return cs->rbuf == NULL ? -1 : 0;
-}
-
-void conn_set_close(struct conn_set *cs)
-{
-    while (cs->conns)
-        cs->conns->close_reason = "shutdown", conn_destroy(cs->conns);
-    buf_destroy(&cs->out);
-    free(cs->rbuf);
-    cs->rbuf = NULL;
-    pthread_mutex_destroy(&cs->lock);
-}
-
-void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx)
-{
-    pthread_mutex_lock(&cs->lock);
-    for (struct conn *c = cs->conns; c; c = c->next) {
-        struct session_info info = {
-            .fd = c->fd,
-            .peer = &c->s.peer,
-            .listen_name = c->listen_name,
-            .state = conn_state_name(atomic_load_explicit(&c->state, memory_order_relaxed)),
-            .last_active = atomic_load_explicit(&c->last_active, memory_order_relaxed),
-        };
-        fn(&info, ctx);
-    }
-    pthread_mutex_unlock(&cs->lock);
-}
-
-void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout)
-{
-    struct conn *c, *next;
-
-    if (timeout == 0)
-        return;
-    for (c = cs->conns; c; c = next) {
-        next = c->next;
-        rel_time_t last = atomic_load_explicit(&c->last_active, memory_order_relaxed);
-        /* a watcher only listens: never idle (memcached skips it too) */
-        if (now - last > timeout && buf_len(&c->out) == 0 && c->s.watch == NULL) {
-            log_info("closing idle connection fd %d", c->fd);
-            STAT_INCR(cs->stats, idle_kicks);
-            c->close_reason = "idle_timeout";
-            conn_destroy(c);
-        }
-    }
-}
-
-void conn_set_run_ready(struct conn_set *cs)
-{
-    struct conn *list = cs->ready;
-
-    cs->ready = NULL;
-    while (list) {
-        struct conn *c = list;
-        list = c->ready_next;
-        c->on_ready = false;
-        if (buf_len(&c->out) == 0 && buf_len(&c->in) > 0)
-            conn_serve(c, buf_rptr(&c->in), buf_len(&c->in), false);
-        else if (conn_read_resume(c) < 0)   /* nothing left to run */
-            conn_destroy(c);
-    }
-}
-
-bool conn_set_pending(const struct conn_set *cs)
-{
-    if (cs->ready)
-        return true;
-    for (const struct conn *c = cs->conns; c; c = c->next)
-        if (buf_len(&c->out) > 0 || c->s.parked)   /* parked: park.h */
-            return true;
-    return false;
-}
-
-void conn_set_read_all(struct conn_set *cs)
-{
-    struct conn *c, *next;
-
-    for (c = cs->conns; c; c = next) {
-        next = c->next;
-        if (buf_len(&c->out) == 0)
-            conn_on_event(c, EV_READ);   /* may free c */
-    }
 }

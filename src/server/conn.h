@@ -6,7 +6,8 @@
  * buffer and only what is left incomplete is copied into the connection,
  * so an idle connection holds no buffers. Replies the socket cannot take
  * yet are kept in the connection, and no further requests of that client
- * run until they drain.
+ * run until they drain. The connections of a thread together are a
+ * struct conn_set (below; its functions: server/conn_set.h).
  */
 #ifndef HC_SERVER_CONN_H
 #define HC_SERVER_CONN_H
@@ -97,7 +98,9 @@ struct round_read {
 
 /* The connections one thread serves, and what they share: one output
  * buffer, one round buffer, the processors. Only that thread touches it,
- * but for `lock`, which guards the list for `stats conns`. */
+ * but for `lock`, which guards the list for `stats conns`. Defined here
+ * because a connection reads into it and replies through it; the set's
+ * own functions are in server/conn_set.h. */
 #define CONN_AHEAD_MAX 4   /* processors with a read-ahead, at most */
 struct conn_set {
     struct ev_loop   *loop;
@@ -120,24 +123,6 @@ struct conn_set {
     int               wake_fd;    /* the worker's eventfd (watchers) */
 };
 
-int  conn_set_init(struct conn_set *cs, struct ev_loop *loop,
-                   const struct processor *const *procs,
-                   struct thread_stats *stats);
-/* Close every connection and free the set's buffers. */
-void conn_set_close(struct conn_set *cs);
-/* Call fn for each connection, the list locked (`stats conns`). */
-void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx);
-/* Close connections idle for more than timeout seconds (0: none). */
-void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout);
-/* The worker was woken: send its watchers what their rings hold. */
-void conn_set_feed_watchers(struct conn_set *cs);
-/* Run requests left in input buffers (after -R yielded). */
-void conn_set_run_ready(struct conn_set *cs);
-/* Are replies or requests still waiting (graceful stop)? */
-bool conn_set_pending(const struct conn_set *cs);
-/* Read and run what every connection has sent, except those whose
- * replies are blocked (graceful stop). */
-void conn_set_read_all(struct conn_set *cs);
 /* Run the requests read in this round (see conn.c): after the events. */
 void conn_round_run(struct conn_set *cs);
 /* Send the replies of every connection served this round. */
@@ -158,5 +143,15 @@ static inline bool conn_output_blocked(const struct conn *c)
 {
     return buf_len(&c->out) > 0;
 }
+
+/* For the set (conn_set.c), between events: */
+/* Run the requests c left for later (it yielded at -R, or its flash
+ * reads are back), or resume reading if none are left. May free c. */
+void conn_resume(struct conn *c);
+/* A watcher's next lines, if its socket took the last ones. */
+void conn_feed(struct conn *c);
+/* park.c's waker: a session whose flash reads are back runs again at
+ * the worker's next conn_set_run_ready. */
+void conn_park_wake(struct session *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "event/loop.h"
 #include "net/listen.h"
 #include "server/conn.h"
+#include "server/conn_set.h"
 #include "server/processor.h"
 #include "server/stats.h"
 
