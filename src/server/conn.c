@@ -168,6 +168,14 @@ void conn_destroy(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&cs->lock);
+    if (c->on_watchers) {
+        if (c->watch_prev)
+            c->watch_prev->watch_next = c->watch_next;
+        else
+            cs->watchers = c->watch_next;
+        if (c->watch_next)
+            c->watch_next->watch_prev = c->watch_prev;
+    }
     watch_remove(&c->s.watch);
     park_cancel(&c->s);
     watch_log_conn(false, &c->s.peer, c->s.peer.ss_family == AF_UNIX, c->fd,
@@ -515,6 +523,19 @@ static int conn_read_resume(struct conn *c)
     return ev_rewatch(c->set->loop, c->fd, conn_events(c, EV_READ), c);
 }
 
+/* A `watch` turned c into a watcher: the set feeds it at each wake-up
+ * (conn_set_feed_watchers walks this list, not every connection). */
+static void conn_add_watcher(struct conn *c)
+{
+    struct conn_set *cs = c->set;
+
+    c->on_watchers = true;
+    c->watch_next = cs->watchers;
+    if (cs->watchers)
+        cs->watchers->watch_prev = c;
+    cs->watchers = c;
+}
+
 /* Execute what is in data (the round buffer or c->in), keep the rest,
  * send the replies. Frees c if it closes. */
 static void conn_serve(struct conn *c, const char *data, size_t len, bool scratch)
@@ -524,6 +545,8 @@ static void conn_serve(struct conn *c, const char *data, size_t len, bool scratc
 
     conn_set_state(c, CONN_STATE_EXECUTING);
     used = conn_execute(c, data, len, &yielded);
+    if (c->s.watch != NULL && !c->on_watchers)
+        conn_add_watcher(c);
     if (!c->s.closing) {
         if (scratch) {
             if (used < len && buf_append(&c->in, data + used, len - used) < 0)

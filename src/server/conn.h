@@ -66,7 +66,10 @@ struct conn {
     bool             on_ready;    /* queued to run leftover requests */
     bool             read_later;  /* its socket's input put off until the
                                      requests it holds have run */
+    bool             on_watchers; /* on the set's list of watchers */
     struct conn     *prev, *next; /* the set's list of connections */
+    struct conn     *watch_prev, *watch_next; /* the set's watchers, once
+                                     s.watch is set (it stays until c goes) */
     struct conn     *ready_next;
     const char      *listen_name; /* the listener it came through */
     /* TLS (-Z listeners): the session, NULL on plain connections. Until
@@ -120,6 +123,7 @@ struct conn_set {
     pthread_mutex_t   lock;
     struct conn      *conns;
     struct conn      *ready;      /* connections with leftover requests */
+    struct conn      *watchers;   /* those of conns that are `watch`ing */
     int               wake_fd;    /* the worker's eventfd (watchers) */
 };
 

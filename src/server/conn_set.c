@@ -81,9 +81,8 @@ void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout
 
 void conn_set_feed_watchers(struct conn_set *cs)
 {
-    for (struct conn *c = cs->conns; c != NULL; c = c->next)
-        if (c->s.watch != NULL)
-            conn_feed(c);
+    for (struct conn *c = cs->watchers; c != NULL; c = c->watch_next)
+        conn_feed(c);
 }
 
 void conn_set_run_ready(struct conn_set *cs)

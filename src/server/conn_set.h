@@ -27,7 +27,8 @@ void conn_set_close(struct conn_set *cs);
 void conn_set_each(struct conn_set *cs, session_info_fn fn, void *ctx);
 /* Close connections idle for more than timeout seconds (0: none). */
 void conn_set_sweep_idle(struct conn_set *cs, rel_time_t now, rel_time_t timeout);
-/* The worker was woken: send its watchers what their rings hold. */
+/* The worker was woken: send its watchers what their rings hold. Walks
+ * the set's watchers only, however many other connections it holds. */
 void conn_set_feed_watchers(struct conn_set *cs);
 /* Run requests left in input buffers (after -R yielded). */
 void conn_set_run_ready(struct conn_set *cs);

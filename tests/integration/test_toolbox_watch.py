@@ -5,7 +5,8 @@ rawcmds, which 1.6.45 declares and never writes; the proxy's, silent as in
 compared with 1.6.45 for the same session with the times, event ids, file
 descriptors and ports masked; -W; login; the watcher limit; and a watcher
 that never reads: it loses lines and is told how many (skipped=N), while
-the server's memory and another client's latency stay bounded."""
+the server's memory and another client's latency stay bounded; and
+watchers that come and go among many idle clients."""
 import re
 import socket
 import time
@@ -256,5 +257,54 @@ def test_a_watcher_is_never_idle():
             c.cmd(b"get w\r\n", b"END\r\n")
         assert w.recv(200).startswith(b"ts=")   # ... the watcher still hears
         w.close()
+    finally:
+        s.stop()
+
+
+def test_watchers_coming_and_going_among_many_connections():
+    """The worker feeds its watchers from a list of their own, not by
+    walking every connection: watchers that join and leave at its head,
+    middle and tail, among many idle clients, must each still hear every
+    event, and the ones gone must not be fed (a use after free)."""
+    s = hcutil.Server(["-t", "1"])   # one worker: one list for all
+
+    def watcher():
+        w = socket.create_connection(("127.0.0.1", s.port))
+        w.settimeout(5)
+        w.sendall(b"watch mutations\r\n")
+        assert w.recv(100) == b"OK\r\n"
+        return w
+
+    def hears(w, key):
+        got = b""
+        while b"key=" + key + b" " not in got:
+            d = w.recv(65536)
+            assert d, "watcher closed"
+            got += d
+
+    try:
+        idle = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(100)]
+        ws = [watcher() for _ in range(4)]
+        idle += [socket.create_connection(("127.0.0.1", s.port)) for _ in range(100)]
+        with s.client() as c:
+            for step, gone in enumerate([3, 1, 0]):   # the oldest, a middle one, the newest
+                ws.pop(gone).close()
+                time.sleep(0.2)   # its close is handled before the next event
+                ws.append(watcher())
+                key = b"step%d" % step
+                c.cmd(b"set " + key + b" 0 0 1\r\nx\r\n", b"STORED\r\n")
+                for w in ws:
+                    hears(w, key)
+            for w in ws:
+                w.close()
+            time.sleep(0.2)
+            c.cmd(b"set after 0 0 1\r\nx\r\n", b"STORED\r\n")   # no watcher left
+            ws = [watcher()]
+            c.cmd(b"set again 0 0 1\r\nx\r\n", b"STORED\r\n")
+            hears(ws[0], b"again")
+            ws[0].close()
+        for k in idle:
+            k.close()
+        assert s.proc.poll() is None, "server died: %s" % s.stderr()[-500:]
     finally:
         s.stop()
