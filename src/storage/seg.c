@@ -17,8 +17,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "core/strnum.h"
 
 #define SEG_TABLE_BYTES ((size_t)(SEG_ID_MAX + 1) * sizeof(struct seg *))
 #define SEG_LINKS_BYTES ((size_t)(SEG_ID_MAX + 1) * sizeof(uint32_t))
@@ -232,44 +235,135 @@ static void large_teardown(void)
     nlarge = 0;
 }
 
-/* Keep a region segment, pages given back or never handed out, for reuse. */
-static void region_keep(const struct seg *s)
+/* Trimmed segments and huge pages. khugepaged fills a 2 MiB range of an
+ * advised mapping back in whole once any page of it is resident (up to
+ * max_ptes_none = 511 pages missing), and MADV_COLLAPSE does so at once:
+ * a trimmed segment left under the advice would become resident again,
+ * and RSS would climb back to the high-water mark. A range lying only in
+ * part in an advised mapping is never collapsed, so the advice is counted
+ * by range, not by segment: the first trimmed segment of a 2 MiB range
+ * takes the whole range out (MADV_NOHUGEPAGE), the last one taken again
+ * puts it back (MADV_HUGEPAGE). In-use segments of such a range lose no
+ * huge page: giving a segment back (MADV_DONTNEED) has split it already.
+ *
+ * A run of marked ranges is one VMA and splits the advised one around it,
+ * so the region costs 2 * runs + 1 of the process's vm.max_map_count
+ * (65530 by default). Runs are counted and held to SEG_NOHUGE_RUNS_MAX,
+ * which only a region of 32 GiB or more can reach (16384 ranges, every
+ * other one marked). Past it the guarantee still holds, at some speed: a
+ * range that would start a run joins the nearest one instead (the ranges
+ * between lose huge pages), and a range that would split a run
+ * when its last cold segment is taken again stays marked until its
+ * marked neighbours are taken too. Should madvise fail all the same (the
+ * process's other mappings took the VMA budget), the range stays advised
+ * and is tried again at its next trim. */
+#define SEG_NOHUGE_RUNS_MAX 8192u
+#define RANGE_MARKED        0x8000u   /* in range_state: out of the advice */
+static uint16_t *range_state;         /* per range: cold segments | RANGE_MARKED */
+static size_t nranges;
+static uint32_t nohuge_runs, nohuge_runs_max;
+
+/* Is range r marked? r may be one past either end ((size_t)-1 included). */
+static bool range_marked(size_t r)
+{
+    return r < nranges && (range_state[r] & RANGE_MARKED);
+}
+
+/* Take ranges [a, b] out of the advice (mark) or put them back, and count
+ * the runs: its marked neighbours decide whether the span starts, extends
+ * or joins runs (marking), or ends, shortens or splits one. */
+static void range_advise(size_t a, size_t b, bool mark)
+{
+    unsigned nb = (unsigned)range_marked(a - 1) + (unsigned)range_marked(b + 1);
+
+    if (madvise(region + a * SEG_HUGE_PAGE, (b - a + 1) * SEG_HUGE_PAGE,
+                mark ? MADV_NOHUGEPAGE : MADV_HUGEPAGE) != 0)
+        return;
+    for (size_t r = a; r <= b; r++)
+        range_state[r] = (uint16_t)(mark ? range_state[r] | RANGE_MARKED
+                                         : range_state[r] & ~RANGE_MARKED);
+    if (nb != 1)
+        nohuge_runs = (nb == 0) == mark ? nohuge_runs + 1 : nohuge_runs - 1;
+}
+
+/* One more cold segment in range r. */
+static void range_cool(size_t r)
+{
+    size_t a = r, b = r;
+
+    if (range_state[r]++ & RANGE_MARKED)
+        return;
+    if (nohuge_runs >= nohuge_runs_max && !range_marked(r - 1) && !range_marked(r + 1)) {
+        /* a new run would pass the bound: join the nearest one */
+        for (size_t d = 1; d < nranges; d++) {
+            if (range_marked(r - d)) {
+                a = r - d + 1;
+                break;
+            }
+            if (range_marked(r + d)) {
+                b = r + d - 1;
+                break;
+            }
+        }
+    }
+    range_advise(a, b, true);
+}
+
+/* One cold segment fewer in range r: with none left, the range and the
+ * marked ranges next to it that hold none (joined past the bound) go
+ * back under the advice, unless that would split a run past the bound. */
+static void range_warm(size_t r)
+{
+    size_t a = r, b = r;
+
+    if (--range_state[r] != RANGE_MARKED)
+        return;
+    while (a > 0 && range_state[a - 1] == RANGE_MARKED)
+        a--;
+    while (b + 1 < nranges && range_state[b + 1] == RANGE_MARKED)
+        b++;
+    if (nohuge_runs >= nohuge_runs_max && range_marked(a - 1) && range_marked(b + 1))
+        return;
+    range_advise(a, b, false);
+}
+
+static size_t range_of(const struct seg *s)
+{
+    return (size_t)((const unsigned char *)s - region) / SEG_HUGE_PAGE;
+}
+
+/* Keep a region segment whose pages were given back, or that was never
+ * handed out, for reuse: out of the huge-page advice. */
+static void region_trim(const struct seg *s)
 {
     cold[ncold++] = (uint32_t)(((const unsigned char *)s - region) / seg_sz);
+    if (range_state != NULL)
+        range_cool(range_of(s));
 }
 
-/* A trimmed segment of the anonymous region is also taken out of the
- * huge-page advice, so khugepaged, which fills a 2 MiB range back in
- * whole once any page of it is resident (max_ptes_none), cannot make the
- * pages given back resident again: under churn that would bring RSS back
- * up to the limit. It costs a VMA or two per run of trimmed segments,
- * so at most SEG_NOHUGE_MAX segments are so marked (the rest only give
- * their pages back); a segment taken again gets the advice back, and its
- * VMA merges with its neighbours. */
-#define SEG_NOHUGE_MAX  8192u
-#define SEG_COLD_NOHUGE 0x80000000u   /* flag in a cold[] entry */
-static uint32_t nohuge;               /* cold segments so marked */
-
-static void region_trim(struct seg *s)
-{
-    region_keep(s);
-    if (huge_advised && !region_file && nohuge < SEG_NOHUGE_MAX &&
-        madvise(s, seg_sz, MADV_NOHUGEPAGE) == 0) {
-        cold[ncold - 1] |= SEG_COLD_NOHUGE;
-        nohuge++;
-    }
-}
-
-/* The region segment of cold entry c, with the huge-page advice back. */
+/* The region segment of cold entry c (its range back under the advice
+ * when it was the range's last cold one). */
 static struct seg *region_warm(uint32_t c)
 {
-    struct seg *s = (struct seg *)(region + (size_t)(c & ~SEG_COLD_NOHUGE) * seg_sz);
+    struct seg *s = (struct seg *)(region + (size_t)c * seg_sz);
 
-    if (c & SEG_COLD_NOHUGE) {
-        (void)madvise(s, seg_sz, MADV_HUGEPAGE);   /* failing: only slower */
-        nohuge--;
-    }
+    if (range_state != NULL)
+        range_warm(range_of(s));
     return s;
+}
+
+/* The debug (ASan) build lets a test lower the bound on marked runs, to
+ * see the region past it without 32 GiB of it. */
+static uint32_t runs_max(void)
+{
+#ifdef HC_DEBUG
+    const char *v = getenv("HC_DEBUG_NOHUGE_RUNS");
+    uint32_t n;
+
+    if (v != NULL && strnum_u32(v, strlen(v), &n) && n > 0)
+        return n;
+#endif
+    return SEG_NOHUGE_RUNS_MAX;
 }
 
 /* Reserve the region for `limit` bytes of standard segments. Failing
@@ -295,6 +389,13 @@ static void region_setup(uint64_t limit)
     region_carved = 0;
     ncold = 0;
     huge_advised = madvise(a, len, MADV_HUGEPAGE) == 0;
+    /* (segments are at most 64 KiB: a range holds whole ones) */
+    if (huge_advised && seg_sz <= SEG_HUGE_PAGE) {
+        range_state = map_zero(len / SEG_HUGE_PAGE * sizeof(*range_state));
+        nranges = range_state != NULL ? len / SEG_HUGE_PAGE : 0;
+        nohuge_runs = 0;
+        nohuge_runs_max = runs_max();
+    }
 }
 
 /* The region is the -e file's segment area. Nothing is handed out until
@@ -320,6 +421,8 @@ static void region_teardown(void)
     if (region == NULL)
         return;
     munmap(cold, (size_t)(region_end - region) / seg_sz * sizeof(*cold));
+    if (range_state != NULL)
+        munmap(range_state, nranges * sizeof(*range_state));
     if (!region_file)   /* the file's mapping is persist.c's */
         munmap(region, (size_t)(region_end - region));
     free(adopted);
@@ -329,7 +432,8 @@ static void region_teardown(void)
     region = region_end = NULL;
     cold = NULL;
     ncold = 0;
-    nohuge = 0;
+    range_state = NULL;
+    nranges = 0;
     huge_advised = false;
 }
 
@@ -348,7 +452,7 @@ static struct seg *region_take(void)
         return NULL;
     }
     if (!id_take(s)) {
-        region_keep(s);
+        region_trim(s);
         return NULL;
     }
     return s;
