@@ -55,7 +55,7 @@ enum { OPT_ALLOW = 256, OPT_ALLOW_FILE, OPT_NO_PROTECTED, OPT_CONFIG, OPT_HASH_P
     X('P', "pidfile",            1, "save PID in <file>, only used with -d option") \
     X('f', "slab-growth-factor", 1, "accepted for compatibility; no slab classes here") \
     X('n', "slab-min-size",      1, "accepted for compatibility; no slab classes here") \
-    X('L', "enable-largepages",  0, "item memory on transparent huge pages (fewer TLB misses)") \
+    X('L', "enable-largepages",  0, "huge pages for -e's memory file too (anonymous item memory is on transparent huge pages by default); warn if the kernel has none") \
     X('D', "delimiter",          1, "count per-prefix stats (stats detail) on keys split at this char") \
     X('t', "threads",            1, "number of worker threads (default: 4)")    \
     X('R', "max-reqs-per-event", 1, "max requests per event per connection (default: 20)") \
