@@ -202,3 +202,29 @@ def test_given_back_ranges_past_the_vma_bound(start_server, monkeypatch):
     monkeypatch.setenv("HC_DEBUG_NOHUGE_RUNS", "2")
     shrunk, regrown = _shrink_collapse_regrow(start_server)
     assert len(shrunk) <= 2 and len(regrown) <= 2
+
+
+def test_lowered_memlimit_leaves_the_advice(start_server):
+    """cache_memlimit below what the items hold: the segments evicted past
+    the new limit are given back like any others, so the region beyond
+    it is out of the advice too, and a collapse cannot take RSS back over
+    the lowered limit."""
+    if not _thp_available():
+        pytest.skip("transparent huge pages are off here")
+    s = start_server("-m", "256", "-t", "4")
+    with s.client(timeout=60) as c:
+        _set(c, range(KEYS), 1024)
+        high = _rss_mb(s)
+        c.cmd(b"cache_memlimit 16\r\n", b"OK\r\n")
+        _set(c, range(KEYS), 32)      # each store evicts down to the limit
+        low = _rss_mb(s)
+        _check_region(s.pid)
+        grown = _rss_mb(s) - low if _collapse(s.pid, _region(s.pid)) else None
+        st = c.stats()
+    print("1 KiB, cache_memlimit 16, 32 B: RSS %.1f -> %.1f MiB, a collapse "
+          "brought back %s MiB; bytes %s, evictions %s"
+          % (high, low, grown, st["bytes"], st["evictions"]))
+    assert int(st["bytes"]) <= 16 << 20
+    assert high - low > 40
+    if grown is not None:
+        assert grown <= 4
