@@ -10,6 +10,7 @@ import struct
 import pytest
 
 import hcutil
+from test_memory import _overwrite, _rss_mb, _thp_available
 
 pytestmark = pytest.mark.hardcached_only
 
@@ -18,14 +19,6 @@ SEG = 64 << 10          # segment size for -m of 4 MiB and more (store.c)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 KEYS = 64000            # 1 KiB each: about 70 MiB, 35 ranges
 BLOCK = 4000            # keys written one after another: about 2 ranges
-
-
-def _thp_available():
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
-            return "[never]" not in f.read()
-    except OSError:
-        return False
 
 
 def _mappings(pid):
@@ -117,19 +110,6 @@ def _collapse(pid, region):
     return True
 
 
-def _set(c, keys, size):
-    value = b"v" * size
-    for i in range(0, len(keys), 256):
-        chunk = keys[i:i + 256]
-        c.send(b"".join(b"set hp%d 0 0 %d\r\n%s\r\n" % (k, size, value)
-                        for k in chunk))
-        c.expect(b"STORED\r\n" * len(chunk))
-
-
-def _rss_mb(s):
-    return hcutil.rss_kb(s.pid) / 1024
-
-
 def _nohuge(region):
     return [m for m in region if " nh " in m[2]]
 
@@ -163,17 +143,17 @@ def _shrink_collapse_regrow(start_server):
     s = start_server("-m", "256", "-t", "4")
     blocks = [k for k in range(KEYS) if k // BLOCK % 2 == 0]
     with s.client(timeout=60) as c:
-        _set(c, range(KEYS), 1024)
+        _overwrite(c, range(KEYS), 1024)
         high = _rss_mb(s)
-        _set(c, blocks, 32)
+        _overwrite(c, blocks, 32)
         low = _rss_mb(s)
         shrunk = _nohuge(_check_region(s.pid))
         grown = _rss_mb(s) - low if _collapse(s.pid, _region(s.pid)) else None
-        assert c.get(b"hp1") == b"v" * 32
-        assert c.get(b"hp%d" % BLOCK) == b"v" * 1024
-        _set(c, blocks, 1024)
+        assert c.get(b"ow1") == b"v" * 32
+        assert c.get(b"ow%d" % BLOCK) == b"v" * 1024
+        _overwrite(c, blocks, 1024)
         regrown = _nohuge(_check_region(s.pid))
-        assert c.get(b"hp1") == b"v" * 1024
+        assert c.get(b"ow1") == b"v" * 1024
     print("1 KiB -> 32 B: RSS %.1f -> %.1f MiB, a collapse brought back %s MiB; "
           "item region out of the advice in %d mappings, %d after the regrowth"
           % (high, low, grown, len(shrunk), len(regrown)))
@@ -213,10 +193,10 @@ def test_lowered_memlimit_leaves_the_advice(start_server):
         pytest.skip("transparent huge pages are off here")
     s = start_server("-m", "256", "-t", "4")
     with s.client(timeout=60) as c:
-        _set(c, range(KEYS), 1024)
+        _overwrite(c, range(KEYS), 1024)
         high = _rss_mb(s)
         c.cmd(b"cache_memlimit 16\r\n", b"OK\r\n")
-        _set(c, range(KEYS), 32)      # each store evicts down to the limit
+        _overwrite(c, range(KEYS), 32)      # each store evicts down to the limit
         low = _rss_mb(s)
         _check_region(s.pid)
         grown = _rss_mb(s) - low if _collapse(s.pid, _region(s.pid)) else None
