@@ -16,10 +16,13 @@
 # (they ran back to back, so they share its load): if null / memcached is
 # below the bar (2 at pipeline 16, 1.2 at pipeline 1), no server
 # making these system calls reaches it at that load.
+# With CEIL_LONG=1 memcached and hardcached are started once and serve
+# every value size in turn (the long-running instance: 1 KiB values then
+# overwrite 32 B ones); the do-nothing servers start afresh per size.
 # With CEIL_URING=1 the do-nothing server also runs on io_uring
 # (hcbench --null-uring, "nullu"): a kernel path below read/write?
 # Env: HARDCACHED, MEMCACHED145 (binaries), N16, N1 (requests per run),
-# VALUES, MIXES, CEIL_URING, CEIL_RAW (keep the raw runs there:
+# VALUES, MIXES, CEIL_LONG, CEIL_URING, CEIL_RAW (keep the raw runs there:
 # server value mix pipeline round requests ticks).
 set -eu
 
@@ -42,19 +45,24 @@ me=ceiling
 cpu_check_built "$HCB" "$HC" "$MC"
 cpu_setup "${CEIL_RAW:-}"
 
-start_three() {   # VALUE: the three servers, fresh, preloaded with VALUE bytes
+long=${CEIL_LONG:-0}
+mc_pid=""
+hc_pid=""
+start_three() {   # VALUE: the servers, fresh (the caches: once if long), preloaded
   # shellcheck disable=SC2086
   taskset -c 1 "$HCB" --null-server $base -v "$1" -k $keys --null-keep 256 -d 3600 \
     >/dev/null 2>&1 &
   null_pid=$!
-  # shellcheck disable=SC2086
-  taskset -c 1 "$MC" -p $((base + 1)) -l 127.0.0.1 -t 1 -m 1024 -c 1024 -U 0 $asroot \
-    >/dev/null 2>&1 &
-  mc_pid=$!
-  # shellcheck disable=SC2086
-  taskset -c 1 "$HC" -p $((base + 2)) -l 127.0.0.1 -t 1 -m 1024 -c 1024 $asroot \
-    >/dev/null 2>&1 &
-  hc_pid=$!
+  if [ -z "$mc_pid" ]; then
+    # shellcheck disable=SC2086
+    taskset -c 1 "$MC" -p $((base + 1)) -l 127.0.0.1 -t 1 -m 1024 -c 1024 -U 0 $asroot \
+      >/dev/null 2>&1 &
+    mc_pid=$!
+    # shellcheck disable=SC2086
+    taskset -c 1 "$HC" -p $((base + 2)) -l 127.0.0.1 -t 1 -m 1024 -c 1024 $asroot \
+      >/dev/null 2>&1 &
+    hc_pid=$!
+  fi
   pids="$null_pid $mc_pid $hc_pid"
   ports="$base $((base + 1)) $((base + 2))"
   case $servers in *nullu*)
@@ -71,9 +79,15 @@ start_three() {   # VALUE: the three servers, fresh, preloaded with VALUE bytes
   done
 }
 
-stop_three() {
-  for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-  pids=""
+stop_three() {   # [all]: the caches too, even if long
+  stop=$pids
+  if [ "$long" = 1 ] && [ -z "${1:-}" ]; then
+    stop=$null_pid; [ -n "${nullu_pid:-}" ] && stop="$stop $nullu_pid"
+  else
+    mc_pid=""; hc_pid=""
+  fi
+  for p in $stop; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+  pids=$mc_pid${mc_pid:+ }$hc_pid
 }
 
 for v in $values; do
@@ -105,6 +119,7 @@ for v in $values; do
   done
   stop_three
 done
+stop_three all
 
 # medians and ranges: of each server's ops per CPU-s, and of the ratios
 # within a round
