@@ -487,6 +487,10 @@ static size_t conn_execute(struct conn *c, const char *data, size_t len,
             break;
         }
         nreq++;
+        if (c->s.watch != NULL) {   /* what follows `watch` is dropped (memcached) */
+            off = len;
+            break;
+        }
         if (buf_len(&c->set->out) >= LIMIT_OUTPUT_HIGH_WATER)
             conn_flush(c);
     }

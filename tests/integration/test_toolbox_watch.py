@@ -77,6 +77,34 @@ def test_watch_as_memcached(kinds):
 
 
 @pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
+def test_requests_after_watch_in_one_packet_dropped_as_memcached():
+    """What a client sends after `watch` in the same packet is not run:
+    no reply mixed into the stream, no write from a listening connection."""
+    seen = []
+    for binary in (None, MC_REF):
+        s = hcutil.Server(binary=binary)
+        try:
+            w = socket.create_connection(("127.0.0.1", s.port))
+            w.sendall(b"watch mutations\r\nset wa 0 0 1\r\nx\r\nwatch\r\nversion\r\n")
+            w.settimeout(0.5)
+            got = b""
+            try:
+                while True:
+                    d = w.recv(65536)
+                    if not d:
+                        break
+                    got += d
+            except socket.timeout:
+                pass
+            with s.client() as c:
+                seen.append((got, c.call(b"get wa\r\n")))
+            w.close()
+        finally:
+            s.stop()
+    assert seen[0] == seen[1] == (b"OK\r\n", b"END\r\n")
+
+
+@pytest.mark.skipif(hcutil.is_reference() or MC_REF is None, reason=hcutil.REF_MISSING)
 def test_proxy_streams_silent_as_memcached():
     with toolbox.ref_pair() as (hc, mc):
         kinds = b"proxyreqs proxyevents proxyuser"
