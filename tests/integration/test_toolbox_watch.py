@@ -31,6 +31,21 @@ def mask(out):
     return out
 
 
+def read_quiet(sock, quiet):
+    """What sock receives until it is closed or silent for quiet seconds."""
+    got = b""
+    sock.settimeout(quiet)
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    return got
+
+
 def watch(server, kinds, session, settle=0.5):
     """What a watcher of kinds sees while another client runs session and
     leaves."""
@@ -48,15 +63,7 @@ def watch(server, kinds, session, settle=0.5):
         c.send(session + b"mn\r\n")
         c.read_until(b"MN\r\n")
     time.sleep(settle)
-    w.settimeout(settle)
-    try:
-        while True:
-            d = w.recv(65536)
-            if not d:
-                break
-            got += d
-    except socket.timeout:
-        pass
+    got += read_quiet(w, settle)
     w.close()
     # connection events of other clients (the start-up probes, which may
     # close just after the watch began) are not the session's
@@ -86,16 +93,7 @@ def test_requests_after_watch_in_one_packet_dropped_as_memcached():
         try:
             w = socket.create_connection(("127.0.0.1", s.port))
             w.sendall(b"watch mutations\r\nset wa 0 0 1\r\nx\r\nwatch\r\nversion\r\n")
-            w.settimeout(0.5)
-            got = b""
-            try:
-                while True:
-                    d = w.recv(65536)
-                    if not d:
-                        break
-                    got += d
-            except socket.timeout:
-                pass
+            got = read_quiet(w, 0.5)
             with s.client() as c:
                 seen.append((got, c.call(b"get wa\r\n")))
             w.close()
