@@ -13,13 +13,18 @@ from toolbox import MC_REF
 pytestmark = pytest.mark.hardcached_only
 
 
-def wait_for(server, name, want, timeout):
+def wait_until(server, done, timeout):
+    """`stats` once done(stats) holds, or at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         st = server.stats()
-        if st[name] == want or time.monotonic() > deadline:
+        if done(st) or time.monotonic() > deadline:
             return st
         time.sleep(0.2)
+
+
+def wait_for(server, name, want, timeout):
+    return wait_until(server, lambda st: st[name] == want, timeout)
 
 
 def fill(c, prefix, n, size, exptime):
@@ -177,13 +182,8 @@ def test_crawler_stats_and_settings_as_memcached():
                 sett = c.stats("settings")
                 # the start-up pass begun and ended (not yet begun reads
                 # as not running too, on a loaded machine)
-                deadline = time.monotonic() + 10
-                while True:
-                    st = s.stats()
-                    if (int(st["lru_crawler_starts"]) >= 1 and
-                            st["lru_crawler_running"] == "0") or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.2)
+                st = wait_until(s, lambda st: int(st["lru_crawler_starts"]) >= 1 and
+                                st["lru_crawler_running"] == "0", 10)
                 time.sleep(0.2)
                 assert c.call(b"lru_crawler disable\r\n") == b"OK\r\n"
                 deadline = time.monotonic() + 5   # memcached's stops on its own time
