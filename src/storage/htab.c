@@ -143,10 +143,11 @@ void htab_prefetch(struct htab *h, uint64_t hv)
     __builtin_prefetch(&bk[HTAB_BUCKET - 1]);
 }
 
-void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span)
+uintptr_t htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span)
 {
     const struct htab_table *t = &h->t[h->migrating ? 1 : 0];
     const htab_slot *bk = &t->slots[table_home(t, hv) * HTAB_BUCKET];
+    uintptr_t first = 0;
     uint64_t s;
 
     for (unsigned i = 0; i < HTAB_BUCKET; i++) {
@@ -155,8 +156,11 @@ void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span)
             prefetch_range((uintptr_t)it,
                            (uintptr_t)it + (span > CACHE_LINE ? span : CACHE_LINE), 0);
             __builtin_prefetch(seg_of(it));
+            if (first == 0)
+                first = (uintptr_t)it;
         }
     }
+    return first;
 }
 
 static void table_free(struct htab_table *t)

@@ -57,8 +57,10 @@ struct htab {
 void htab_prefetch(struct htab *h, uint64_t hv);
 /* Start loading the first `span` bytes (and at least 64) of the items
  * (and their segment headers) that the home bucket of hv names under
- * hv's tag: the candidates a lookup will compare. Under the owner's lock. */
-void htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span);
+ * hv's tag: the candidates a lookup will compare. Under the owner's lock.
+ * Returns the address of the first candidate (0: none), for a later
+ * prefetch of more of it (an address only: it may be stale by then). */
+uintptr_t htab_prefetch_items(const struct htab *h, uint64_t hv, size_t span);
 
 /* power = log2 of the initial slot count. 0 or -1 (ENOMEM). */
 int htab_create(struct htab *h, unsigned power);

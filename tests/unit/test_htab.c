@@ -236,6 +236,29 @@ static void test_slot_names(void)
     CHECK(htab_slot_get(&sl) != 0);
 }
 
+/* The batch prefetch names where each key's first candidate is, for the
+ * later load of the rest of its value: the key's own item, but where a
+ * bucket mate shares its tag byte (1 in 256 per mate) or the key spilled
+ * out of its full home bucket (none then); none in an empty table. */
+static void test_prefetch_names_item(void)
+{
+    struct htab h;
+    int i, n = 5000, own = 0, none = 0;
+
+    CHECK_EQ_INT(htab_create(&h, 14), 0);
+    CHECK(htab_prefetch_items(&h, hv_of(0), 64) == 0);
+    for (i = 0; i < n; i++)
+        CHECK_EQ_INT(htab_insert(&h, hv_of(i), item_at(i)), 0);
+    for (i = 0; i < n; i++) {
+        uintptr_t a = htab_prefetch_items(&h, hv_of(i), 1024);
+        own += a == (uintptr_t)item_at(i);
+        none += a == 0;
+    }
+    CHECK(none <= n / 100);
+    CHECK(own >= n - n / 50);
+    htab_destroy(&h);
+}
+
 int main(void)
 {
     if (hash_setup() != 0)
@@ -244,6 +267,7 @@ int main(void)
     test_slot_names();
     test_growth_mixed();
     test_grow_threshold();
+    test_prefetch_names_item();
     for (int i = 0; i < (int)NSEGS; i++)
         seg_destroy(segs[i]);
     seg_teardown();
