@@ -217,6 +217,12 @@ function desc(l,    parts, n, v, mix, p, d, i) {
 	kv($0, a)
 	skipped[a["impl"]] = 1
 }
+/^SETTLE / {
+	kv($0, a)
+	k = a["value"] " B, " a["srv_threads"] " thread(s)"
+	if (!(k in stseen)) { stseen[k] = 1; storder[++nst] = k }
+	ST[a["impl"], k] = a["ops_per_cpu_sec"]
+}
 END {
 	if (nl > 0) {
 		print "Throughput, server CPU efficiency and latency (50 connections, closed loop; best of each server's runs):"
@@ -304,6 +310,20 @@ END {
 			       num(M["hardcached", v, "curr_items"]),
 			       num(M["memcached", v, "rss_after_kb"]), num(M["memcached145", v, "rss_after_kb"]),
 			       num(M["hardcached", v, "rss_after_kb"])
+		}
+		print ""
+	}
+	if (nst > 0) {
+		print "Settling after each preload (set-heavy load at pipeline 16 before the measured runs, not in the tables above: a log store's first overwrites grow into untouched memory), ops per CPU-s:"
+		print ""
+		print "| values | 1.6.18 | 1.6.45 | hardcached | hc/1.6.18 | hc/1.6.45 |"
+		print "|---|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nst; i++) {
+			k = storder[i]
+			printf "| %s | %s | %s | %s | %s | %s |\n", k, num(ST["memcached", k]),
+			       num(ST["memcached145", k]), num(ST["hardcached", k]),
+			       ratio(ST["hardcached", k], ST["memcached", k]),
+			       ratio(ST["hardcached", k], ST["memcached145", k])
 		}
 		print ""
 	}

@@ -163,3 +163,19 @@ def test_three_servers_side_by_side(tmp_path):
     out = tables(tmp_path, [line for line in both if "memcached145" not in line])
     assert row(out, load + " 50000")[1:6] == ["50000", "-", "150000", "3.00", "-"]
     assert "memcached 1.6.45 was not in this run" in out
+
+
+def test_settle_runs_apart(tmp_path):
+    """The settling after a preload has a table of its own and changes
+    neither the throughput table nor the goals."""
+    settle = ("SETTLE impl=%s srv_threads=1 value=1024 secs=3 ops=1 server_cpu_s=1 "
+              "ops_per_cpu_sec=%d\n")
+    base = [run("memcached145", "v1024_get0.9_p16_t1", 100000, 100000),
+            run("hardcached", "v1024_get0.9_p16_t1", 150000, 250000)]
+    out = tables(tmp_path, base + [settle % ("memcached145", 400000),
+                                   settle % ("hardcached", 300000)])
+    assert row(out, "| 1024 B, 1 thread(s)") == ["1024 B, 1 thread(s)", "-", "400000",
+                                                  "300000", "-", "0.75"]
+    before, rest = out.split("Settling after")
+    assert before + rest.split("\n\n", 2)[2] == tables(tmp_path, base)
+    assert goals(tmp_path, base + [settle % ("hardcached", 1)], 21) == goals(tmp_path, base, 21)
