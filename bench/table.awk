@@ -99,8 +99,13 @@ function cpu_goal(p, want, ref,    i, l, r, n, ok, lo, lol) {
 # RSS under overwrites (at most ow times ref's; 0: no such goal).
 function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200, ow,    i, l, r, n, lo, lol, v, mb, hb) {
 	goal_rows = ""
-	cpu_goal(16, cpu16, ref)
-	cpu_goal(1, cpu1, ref)
+	if (issue == 21 && ncl > 0) {
+		rounds_cpu_goal(16, cpu16)
+		rounds_cpu_goal(1, cpu1)
+	} else {
+		cpu_goal(16, cpu16, ref)
+		cpu_goal(1, cpu1, ref)
+	}
 	n = 0
 	for (i = 1; i <= nl; i++) {
 		l = order[i]
@@ -112,7 +117,9 @@ function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200, ow,    i, l, r, 
 	}
 	if (n > 0)
 		goal_row("throughput >= " who "'s", n " loads", sprintf("lowest %.2f (%s)", lo, desc(lol)), lo >= 1)
-	for (i = 1; i <= nr; i++) {
+	for (i = 1; issue == 21 && i <= nlr; i++)
+		rounds_lat_goal(lrorder[i])
+	for (i = 1; !(issue == 21 && nlr > 0) && i <= nr; i++) {
 		l = rorder[i]
 		if (mratio(l, 2, ref) == "-")
 			continue
@@ -143,6 +150,128 @@ function goals(issue, ref, who, cpu16, cpu1, m32, m32abs, m200, ow,    i, l, r, 
 	print "| goal | points | this run | met? |"
 	print "|---|---|---|---|"
 	printf "%s\n", goal_rows
+}
+# ---- issue 21 over interleaved rounds (CEIL and LATR lines, phase 1c) ----
+# Sort v[1..n] in place (insertion sort: a few dozen values).
+function vsort(v, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+}
+function vmedian(v, n) {
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+# The ratio a / b of ops per CPU-s at load k, one per round both ran in;
+# sets rn (rounds), rmin, rmax and returns the median (-1: no round).
+function cratio(k, a, b,    i, r, v, n) {
+	n = 0
+	for (i = 1; i <= ncr[k]; i++) {
+		r = cround[k, i]
+		if (CT[a, k, r] > 0 && CT[b, k, r] > 0 && CN[b, k, r] > 0)
+			v[++n] = (CN[a, k, r] / CT[a, k, r]) / (CN[b, k, r] / CT[b, k, r])
+	}
+	rn = n
+	if (n == 0)
+		return -1
+	vsort(v, n)
+	rmin = v[1]; rmax = v[n]
+	return vmedian(v, n)
+}
+function cdesc(k,    f) {
+	split(k, f, SUBSEP)
+	return sprintf("%s B, %d%% get, pipeline %s", f[1], f[2] * 100 + 0.5, f[3])
+}
+# Percentile q (2: p99, 3: p99.9) at rate k: the median of the per-round
+# ratios a / b (sets rn), and in how many of the rounds a was worse (lw).
+function lratio(k, q, a, b,    i, r, v, n) {
+	n = lw = 0
+	for (i = 1; i <= nlrr[k]; i++) {
+		r = lround[k, i]
+		if (LR[a, k, r, q] > 0 && LR[b, k, r, q] > 0) {
+			v[++n] = LR[a, k, r, q] / LR[b, k, r, q]
+			if (LR[a, k, r, q] + 0 > LR[b, k, r, q] + 0) lw++
+		}
+	}
+	rn = n
+	if (n == 0)
+		return -1
+	vsort(v, n)
+	return vmedian(v, n)
+}
+# One-sided sign test: the chance of w or more of n fair coin flips
+# landing "worse". Below 0.05, the worse rounds are more than chance.
+function sign_p(w, n,    i, c, p) {
+	p = 0; c = 1
+	for (i = 0; i <= n; i++) {
+		if (i >= w) p += c
+		c = c * (n - i) / (i + 1)
+	}
+	return p / 2 ^ n
+}
+function rounds_cpu_goal(p, want,    i, k, f, m, n, ok, lo, lok) {
+	n = ok = 0
+	for (i = 1; i <= ncl; i++) {
+		k = clorder[i]
+		split(k, f, SUBSEP)
+		if (f[3] + 0 != p || (m = cratio(k, "hc", "mc")) < 0)
+			continue
+		n++
+		if (m >= want) ok++
+		if (n == 1 || m < lo) { lo = m; lok = k }
+	}
+	if (n > 0)
+		goal_row(sprintf("ops per CPU-s >= %.2fx, pipeline %d", want, p),
+		         sprintf("%d of %d loads, median of %d rounds", ok, n, ncr[lok]),
+		         sprintf("lowest %.2f (%s); do-nothing server %.2f", lo, cdesc(lok),
+		                 cratio(lok, "null", "mc")), ok == n)
+}
+function rounds_lat_goal(k,    m2, m3, w2, w3, n) {
+	m2 = lratio(k, 2, "hc", "mc"); w2 = lw; n = rn
+	m3 = lratio(k, 3, "hc", "mc"); w3 = lw
+	if (m2 < 0 || m3 < 0)
+		return
+	goal_row("p99 and p99.9 no worse than 1.6.45's", sprintf("open loop %s/s, %d rounds", k, n),
+	         sprintf("median of ratios p99 %.2f, p99.9 %.2f; hc worse in %d and %d rounds (sign test p %.2f, %.2f)",
+	                 m2, m3, w2, w3, sign_p(w2, n), sign_p(w3, n)),
+	         sign_p(w2, n) >= 0.05 && sign_p(w3, n) >= 0.05)
+}
+function rounds_tables(    i, k, m, n, m3, w2, w3, n2, n3) {
+	if (ncl > 0) {
+		print "Issue 21 over interleaved rounds (bench/ceiling.sh: one long-running instance of each, every load back to back, the servers in turn; ratios of ops per CPU-s taken within a round, median (min-max)):"
+		print ""
+		print "| load | rounds | hc/1.6.45 | do-nothing/1.6.45 | hc/do-nothing |"
+		print "|---|---:|---:|---:|---:|"
+		for (i = 1; i <= ncl; i++) {
+			k = clorder[i]
+			if ((m = cratio(k, "hc", "mc")) < 0)
+				continue
+			printf "| %s | %d | %.2f (%.2f-%.2f) |", cdesc(k), rn, m, rmin, rmax
+			m = cratio(k, "null", "mc")
+			printf (m < 0 ? " - |" : sprintf(" %.2f (%.2f-%.2f) |", m, rmin, rmax))
+			m = cratio(k, "hc", "null")
+			printf (m < 0 ? " - |\n" : sprintf(" %.2f (%.2f-%.2f) |\n", m, rmin, rmax))
+		}
+		print ""
+	}
+	if (nlr > 0) {
+		print "Tail latency over interleaved rounds (bench/latency.sh: open loop, 32 B, 90% get, pipeline 1, 50 connections; per-round ratios to 1.6.45, median; hc worse: rounds where its figure was above 1.6.45's, and the one-sided sign test's chance of that many by luck):"
+		print ""
+		print "| rate | rounds | p99 hc/1.6.45 | p99.9 hc/1.6.45 | p99 do-nothing/1.6.45 | p99.9 do-nothing/1.6.45 | hc worse p99 / p99.9 | sign test p |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|"
+		for (i = 1; i <= nlr; i++) {
+			k = lrorder[i]
+			m = lratio(k, 2, "hc", "mc"); w2 = lw; n = rn
+			if (m < 0)
+				continue
+			m3 = lratio(k, 3, "hc", "mc"); w3 = lw
+			n2 = lratio(k, 2, "null", "mc"); n3 = lratio(k, 3, "null", "mc")
+			printf "| %s/s | %d | %.2f | %.2f | %s | %s | %d / %d | %.2f / %.2f |\n", k, n, m, m3,
+			       n2 < 0 ? "-" : sprintf("%.2f", n2), n3 < 0 ? "-" : sprintf("%.2f", n3),
+			       w2, w3, sign_p(w2, n), sign_p(w3, n)
+		}
+		print ""
+	}
 }
 BEGIN {
 	pct[1] = "p50_us"; pct[2] = "p99_us"; pct[3] = "p999_us"
@@ -216,6 +345,20 @@ function desc(l,    parts, n, v, mix, p, d, i) {
 /^SKIP / {
 	kv($0, a)
 	skipped[a["impl"]] = 1
+}
+/^CEIL / {
+	kv($0, a)
+	k = a["value"] SUBSEP a["mix"] SUBSEP a["pipeline"]
+	if (!(k in clseen)) { clseen[k] = 1; clorder[++ncl] = k }
+	if (!((k, a["round"]) in crseen)) { crseen[k, a["round"]] = 1; cround[k, ++ncr[k]] = a["round"] }
+	CT[a["impl"], k, a["round"]] = a["ticks"]; CN[a["impl"], k, a["round"]] = a["requests"]
+}
+/^LATR / {
+	kv($0, a)
+	k = a["rate"]
+	if (!(k in lrseen)) { lrseen[k] = 1; lrorder[++nlr] = k }
+	if (!((k, a["round"]) in lrrseen)) { lrrseen[k, a["round"]] = 1; lround[k, ++nlrr[k]] = a["round"] }
+	LR[a["impl"], k, a["round"], 2] = a["p99_us"]; LR[a["impl"], k, a["round"], 3] = a["p999_us"]
 }
 /^SETTLE / {
 	kv($0, a)
@@ -344,6 +487,7 @@ END {
 		}
 		print ""
 	}
+	rounds_tables()
 	goals(7, "memcached", "memcached", 3, 1.25, 0.5, 67, 0.75, 0)
 	goals(21, "memcached145", "memcached 1.6.45", 2, 1.2, 0.5, 0, 0.5, 2)
 	if ((nl > 0 || nm > 0) && !("memcached145" in seenimpl))
