@@ -178,6 +178,10 @@ function cratio(k, a, b,    i, r, v, n) {
 	rmin = v[1]; rmax = v[n]
 	return vmedian(v, n)
 }
+# A cell of the rounds table: median m of cratio's last call, its range.
+function rcell(m) {
+	return m < 0 ? " - |" : sprintf(" %.2f (%.2f-%.2f) |", m, rmin, rmax)
+}
 function cdesc(k,    f) {
 	split(k, f, SUBSEP)
 	return sprintf("%s B, %d%% get, pipeline %s", f[1], f[2] * 100 + 0.5, f[3])
@@ -246,11 +250,9 @@ function rounds_tables(    i, k, m, n, m3, w2, w3, n2, n3) {
 			k = clorder[i]
 			if ((m = cratio(k, "hc", "mc")) < 0)
 				continue
-			printf "| %s | %d | %.2f (%.2f-%.2f) |", cdesc(k), rn, m, rmin, rmax
-			m = cratio(k, "null", "mc")
-			printf (m < 0 ? " - |" : sprintf(" %.2f (%.2f-%.2f) |", m, rmin, rmax))
-			m = cratio(k, "hc", "null")
-			printf (m < 0 ? " - |\n" : sprintf(" %.2f (%.2f-%.2f) |\n", m, rmin, rmax))
+			printf "| %s | %d |%s", cdesc(k), rn, rcell(m)
+			printf "%s", rcell(cratio(k, "null", "mc"))
+			printf "%s\n", rcell(cratio(k, "hc", "null"))
 		}
 		print ""
 	}
