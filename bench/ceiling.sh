@@ -7,7 +7,8 @@
 #
 # On a shared machine one run says little: the three servers run side by
 # side (one worker each, pinned to CPU 1, the client to CPU 0) and take
-# turns, ROUNDS rounds (default 7) of one run each per load; each run
+# turns (the order reversed every other round), ROUNDS rounds (default
+# 7) of one run each per load; each run
 # sends a fixed number of requests. For each value size the three start
 # afresh and are preloaded with every key; the loads then run back to
 # back on them. Prints every run, then per load the median ops per CPU-s
@@ -97,7 +98,9 @@ for v in $values; do
     for mix in $mixes; do
       for p in 16 1; do
         n=$n1; [ $p = 16 ] && n=$n16
-        for s in $servers; do
+        order=$servers   # reversed every other round, as latency.sh does
+        [ $((r % 2)) = 0 ] && order=$(printf '%s\n' $servers | sed -n '1!G;h;$p' | tr '\n' ' ')
+        for s in $order; do
           case $s in
             nullu) pid=$nullu_pid; port=$((base + 3)) ;;
             null) pid=$null_pid; port=$base ;;

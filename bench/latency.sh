@@ -51,14 +51,22 @@ done
 
 run() {   # SERVER RATE ROUND
   case $1 in mc) port=$base ;; hc) port=$((base + 1)) ;; null) port=$((base + 2)) ;; esac
-  line=$(taskset -c 0 "$HCB" -s 127.0.0.1:"$port" -c 50 -k $keys -v 32 -r 0.9 -p 1 \
-         -R "$2" -d "$secs" --seed "$3" | grep '^RESULT ')
+  res=$(taskset -c 0 "$HCB" -s 127.0.0.1:"$port" -c 50 -k $keys -v 32 -r 0.9 -p 1 \
+         -R "$2" -d "$secs" --seed "$3") ||
+    { echo "$me: hcbench failed against $1 at $2/s, round $3" >&2; exit 2; }
+  line=$(printf '%s\n' "$res" | grep '^RESULT ') ||
+    { echo "$me: no result from hcbench against $1 at $2/s, round $3" >&2; exit 2; }
   set -- "$1" "$2" "$3" \
     "$(printf '%s\n' "$line" | sed 's/.* p50_us=\([0-9.]*\).*/\1/')" \
     "$(printf '%s\n' "$line" | sed 's/.* p99_us=\([0-9.]*\).*/\1/')" \
     "$(printf '%s\n' "$line" | sed 's/.* p999_us=\([0-9.]*\).*/\1/')" \
-    "$(printf '%s\n' "$line" | sed 's/.* errors=\([0-9]*\).*/\1/')"
-  [ "$7" = 0 ] || echo "$me: $1 at $2/s round $3: $7 errors" >&2
+    "$(printf '%s\n' "$line" | sed 's/.* errors=\([0-9]*\).*/\1/')" \
+    "$(printf '%s\n' "$line" | sed 's/.* dead_conns=\([0-9]*\).*/\1/')"
+  # a run that lost requests or connections offered less load: no tail
+  if [ "$7" != 0 ] || [ "$8" != 0 ]; then
+    echo "$me: $1 at $2/s, round $3: $7 errors, $8 dead connections" >&2
+    exit 2
+  fi
   echo "$1 $2 $3 $4 $5 $6" >>"$out"
   echo "run $1 ${2}/s round $3: p50 $4 p99 $5 p99.9 $6 us"
 }

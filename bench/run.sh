@@ -63,7 +63,7 @@ all_args="$*"
 
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) duration=2; warmup=0.5; settle=1; rounds21=0; repeat=1; lat_repeat=1; values=32; mem_values=32
+    --quick) duration=2; warmup=0.5; settle=1; rounds21=0; lat_rounds=0; repeat=1; lat_repeat=1; values=32; mem_values=32
              ow_requests=500000
              thread_list=1; rates=20000; do_scale=0 ;;
     --repeat) repeat=$2; shift ;;
@@ -342,17 +342,19 @@ done
 # taken within a round) and bench/latency.sh (the open-loop tails, the
 # three in turn, $lat_rounds rounds). Their raw runs become CEIL and LATR
 # lines here.
-if [ -n "$MEMCACHED145" ] && [ "$rounds21" != 0 ] && [ -z "$only" ]; then
+if [ -n "$MEMCACHED145" ] && [ -z "$only" ] && { [ "$rounds21" != 0 ] || [ "$lat_rounds" != 0 ]; }; then
   log "run.sh: issue 21 over interleaved rounds: $rounds21 rounds of every load (bench/ceiling.sh), $lat_rounds of the open-loop tails (bench/latency.sh)"
   raw=$(mktemp)
-  if CEIL_LONG=1 VALUES="$values" MIXES="0.9 0.1" CEIL_RAW=$raw HARDCACHED=$HARDCACHED \
+  if [ "$rounds21" = 0 ]; then :
+  elif CEIL_LONG=1 VALUES="$values" MIXES="0.9 0.1" CEIL_RAW=$raw HARDCACHED=$HARDCACHED \
      MEMCACHED145=$MEMCACHED145 "$ROOT/bench/ceiling.sh" "$rounds21" >"$RESULTS_DIR/ceiling.log" 2>&1; then
     awk '{ print "CEIL impl=" $1 " value=" $2 " mix=" $3 " pipeline=" $4 " round=" $5 " requests=" $6 " ticks=" $7 }' \
       "$raw" >> "$OUT"
   else
     log "run.sh: bench/ceiling.sh failed (see $RESULTS_DIR/ceiling.log)"; errors=$((errors + 1))
   fi
-  if LAT_RAW=$raw RATES="$rates" HARDCACHED=$HARDCACHED MEMCACHED145=$MEMCACHED145 \
+  if [ "$lat_rounds" = 0 ]; then :
+  elif LAT_RAW=$raw RATES="$rates" HARDCACHED=$HARDCACHED MEMCACHED145=$MEMCACHED145 \
      "$ROOT/bench/latency.sh" "$lat_rounds" >"$RESULTS_DIR/latency.log" 2>&1; then
     awk '{ print "LATR impl=" $1 " rate=" $2 " round=" $3 " p50_us=" $4 " p99_us=" $5 " p999_us=" $6 }' \
       "$raw" >> "$OUT"
