@@ -144,6 +144,9 @@ trap 'cleanup; exit 130' INT TERM
 # utime+stime of the whole process (all threads), in clock ticks.
 # Fields are counted after the ")" that closes comm, which may hold spaces.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# Seconds of CPU between two cpu_ticks readings; operations per CPU-second.
+cpu_secs() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}'; }
+per_cpu() { awk -v o="$1" -v c="$2" 'BEGIN {printf "%.0f", (c > 0) ? o / c : 0}'; }
 # Busy ticks (everything but idle and iowait) of one core, from /proc/stat.
 core_busy() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -216,8 +219,7 @@ measure() { # server label hcbench-args...
   fi
   [ $rc -ne 0 ] && errors=$((errors + 1))
   ops=$(printf '%s\n' "$line" | sed 's/.* ops=\([0-9]*\).*/\1/')
-  cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-  opc=$(awk -v o="$ops" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0) ? o / c : 0}')
+  cpu=$(cpu_secs "$t0" "$t1"); opc=$(per_cpu "$ops" "$cpu")
   ccpu=$(printf '%s\n' "$line" | sed -n 's/.*client_cpu_s=\([0-9.]*\).*/\1/p')
   # CPU on either core not used by the server or hcbench: other tenants
   # (or softirq work charged to no process). Large values mean a noisy run.
@@ -275,8 +277,7 @@ settle_all() { # value-size
     res=$(hcb -s 127.0.0.1:$sp -c $conns -k $keys -v "$1" -r 0.1 -p 16 -d "$settle" 2>/dev/null)
     t1=$(cpu_ticks "$pid")
     ops=$(printf '%s\n' "$res" | grep '^RESULT' | sed -n 's/.* ops=\([0-9]*\).*/\1/p')
-    cpu=$(awk -v a="$t0" -v b="$t1" -v t="$TCK" 'BEGIN {printf "%.2f", (b - a) / t}')
-    opc=$(awk -v o="${ops:-0}" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0) ? o / c : 0}')
+    cpu=$(cpu_secs "$t0" "$t1"); opc=$(per_cpu "${ops:-0}" "$cpu")
     echo "SETTLE impl=$srv srv_threads=$threads value=$1 secs=$settle ops=${ops:-0} server_cpu_s=$cpu ops_per_cpu_sec=$opc" >> "$OUT"
     log "  $srv settle ${1}B: ${ops:-?} ops in ${settle}s, ${opc} ops per CPU-s (not in the table)"
   done

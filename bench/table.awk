@@ -59,10 +59,12 @@ function spread(s, l, q,    i, lo, hi) {
 	return nlat[s, l] == 0 ? "-" : sprintf("%.0f-%.0f", lo, hi)
 }
 # The goals of issue 7 (against 1.6.18) and of issue 21 (against 1.6.45;
-# BENCHMARKS.md), judged on this run alone: which side of each line it fell
-# on, and the load that came closest to the line. Ratios move by up to 15%
-# between runs on a shared machine, so one run's "no" by a little says as
-# little as its "yes" by a little.
+# BENCHMARKS.md): which side of each line a load fell on, and the load
+# that came closest to the line. Issue 7's are judged on this run's best
+# runs, where one run's "no" by a little says as little as its "yes" by a
+# little (ratios move by 15-30% between runs here); issue 21's CPU and
+# tail goals on the interleaved rounds of phase 1c when present (CEIL and
+# LATR lines, rounds_cpu_goal and rounds_lat_goal below).
 function goal_row(what, where, value, met) {
 	goal_rows = goal_rows sprintf("| %s | %s | %s | %s |\n", what, where, value, met ? "yes" : "**no**")
 }
